@@ -1,0 +1,31 @@
+// Two projects: unit tests (pure logic, no I/O) and integration tests (real servers
+// from tools/testenv, which `npm test` starts). Both run TypeScript ESM through ts-jest.
+const transform = {
+  '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: `${import.meta.dirname}/tsconfig.base.json` }],
+};
+const common = {
+  extensionsToTreatAsEsm: ['.ts'],
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  transform,
+  testEnvironment: 'node',
+};
+
+export default {
+  // Integration tests wait on real servers; each wait inside has its own shorter deadline.
+  testTimeout: 120_000,
+  projects: [
+    {
+      ...common,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/**/*.test.ts'],
+      testPathIgnorePatterns: ['/node_modules/', '\\.int\\.test\\.ts$'],
+    },
+    {
+      ...common,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/**/*.int.test.ts'],
+
+      slowTestThreshold: 30,
+    },
+  ],
+};

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Builds the real servers the tests run against from the Go module proxy, once per
+# version, into $GORTEN_CACHE/bin (default ~/.cache/gorten/bin). Idempotent: a binary
+# that already exists is kept; a half-finished build (no binary) is simply redone.
+#
+#   build-servers.sh [component ...]    components: etcd kube kwok ferretdb (default: all)
+#
+# Versions are pinned here and nowhere else; tools/testenv reads them via `versions`.
+set -euo pipefail
+
+K8S_VERSION=1.36.3
+ETCD_VERSION=3.6.16
+KWOK_VERSION=0.8.0
+FERRETDB_VERSION=1.24.2
+
+CACHE=${GORTEN_CACHE:-$HOME/.cache/gorten}
+BIN=$CACHE/bin
+WORK=$CACHE/build
+export GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0 GOTOOLCHAIN=${GOTOOLCHAIN:-local}
+
+die() {
+  echo "build-servers: $*" >&2
+  exit 1
+}
+
+command -v go >/dev/null || die "the Go toolchain is missing: install Go >= 1.26 (it builds etcd, kube-apiserver, kwok and FerretDB from the Go module proxy)"
+
+# wrapper <dir>: a throw-away module that pins what the real one needs.
+wrapper() {
+  rm -rf "$1" && mkdir -p "$1" && cd "$1" && go mod init local.invalid/gorten-build >/dev/null 2>&1
+}
+
+# have <name> <version>: true when the cached binary exists.
+have() { [ -x "$BIN/$1-$2" ]; }
+
+build_etcd() {
+  have etcd "$ETCD_VERSION" && return
+  echo "build-servers: building etcd v$ETCD_VERSION (go.etcd.io/etcd/server/v3)"
+  wrapper "$WORK/etcd"
+  go get "go.etcd.io/etcd/server/v3@v$ETCD_VERSION" || die "go get go.etcd.io/etcd/server/v3@v$ETCD_VERSION failed: is the Go module proxy reachable (GOPROXY=$(go env GOPROXY))?"
+  go build -trimpath -ldflags "-s -w" -o "$BIN/etcd-$ETCD_VERSION.tmp" go.etcd.io/etcd/server/v3
+  mv "$BIN/etcd-$ETCD_VERSION.tmp" "$BIN/etcd-$ETCD_VERSION"
+}
+
+# kube-apiserver, kube-controller-manager and kube-scheduler from k8s.io/kubernetes.
+# That module replaces its staging modules with ./staging/...; the wrapper maps each
+# one to the published v0.<minor>.<patch> instead.
+build_kube() {
+  if have kube-apiserver "$K8S_VERSION" && have kube-controller-manager "$K8S_VERSION" && have kube-scheduler "$K8S_VERSION"; then return; fi
+  echo "build-servers: building kube-apiserver, kube-controller-manager, kube-scheduler v$K8S_VERSION (k8s.io/kubernetes)"
+  local staging=v0.${K8S_VERSION#1.} gomod minor
+  minor=${K8S_VERSION#1.}; minor=${minor%%.*}
+  wrapper "$WORK/kube"
+  gomod=$(go mod download -json "k8s.io/kubernetes@v$K8S_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+  [ -n "$gomod" ] || die "k8s.io/kubernetes@v$K8S_VERSION is not served by the Go module proxy; pick another version in $0"
+  for m in $(sed -n 's|^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/src/.*|\1|p' "$gomod"); do
+    go mod edit "-replace=$m=$m@$staging"
+  done
+  go get "k8s.io/kubernetes@v$K8S_VERSION"
+  local ld="-s -w -X k8s.io/component-base/version.gitVersion=v$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
+  for cmd in kube-apiserver kube-controller-manager kube-scheduler; do
+    have "$cmd" "$K8S_VERSION" && continue
+    go build -trimpath -ldflags "$ld" -o "$BIN/$cmd-$K8S_VERSION.tmp" "k8s.io/kubernetes/cmd/$cmd"
+    mv "$BIN/$cmd-$K8S_VERSION.tmp" "$BIN/$cmd-$K8S_VERSION"
+  done
+}
+
+build_kwok() {
+  have kwok "$KWOK_VERSION" && return
+  echo "build-servers: building kwok v$KWOK_VERSION (sigs.k8s.io/kwok)"
+  wrapper "$WORK/kwok"
+  go get "sigs.k8s.io/kwok@v$KWOK_VERSION" || die "go get sigs.k8s.io/kwok@v$KWOK_VERSION failed"
+  go build -trimpath -ldflags "-s -w" -o "$BIN/kwok-$KWOK_VERSION.tmp" sigs.k8s.io/kwok/cmd/kwok
+  mv "$BIN/kwok-$KWOK_VERSION.tmp" "$BIN/kwok-$KWOK_VERSION"
+}
+
+# kwok acts only through Stages: the module's own "fast" node and pod stages plus the node
+# heartbeat (without it the node lifecycle controller marks the nodes NotReady after 40 s
+# and evicts their pods). Read from the module source, so they match the binary.
+kwok_stages() {
+  [ -s "$BIN/kwok-$KWOK_VERSION-stages.yaml" ] && return
+  local src
+  src=$(cd "$WORK" && go mod download -json "sigs.k8s.io/kwok@v$KWOK_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')/kustomize/stage
+  for f in node/fast/node-initialize.yaml node/heartbeat/node-heartbeat.yaml \
+    pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+    [ -f "$src/$f" ] || die "kwok stage $f is missing from sigs.k8s.io/kwok@v$KWOK_VERSION"
+    echo "---"
+    cat "$src/$f"
+  done >"$BIN/kwok-$KWOK_VERSION-stages.yaml.tmp"
+  mv "$BIN/kwok-$KWOK_VERSION-stages.yaml.tmp" "$BIN/kwok-$KWOK_VERSION-stages.yaml"
+}
+
+# FerretDB panics at start unless build/version/version.txt holds its version; that
+# file is generated in FerretDB's own release process and absent from the module, and
+# a wrapper module does not help (Go reports FerretDB as the main module either way).
+# So: copy the module source, write the file, build it as its own main module.
+build_ferretdb() {
+  have ferretdb "$FERRETDB_VERSION" && return
+  echo "build-servers: building FerretDB v$FERRETDB_VERSION (github.com/FerretDB/FerretDB)"
+  local src
+  src=$(go mod download -json "github.com/FerretDB/FerretDB@v$FERRETDB_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  [ -n "$src" ] || die "github.com/FerretDB/FerretDB@v$FERRETDB_VERSION is not served by the Go module proxy"
+  rm -rf "$WORK/ferretdb" && mkdir -p "$WORK" && cp -r "$src" "$WORK/ferretdb" && chmod -R u+w "$WORK/ferretdb"
+  cd "$WORK/ferretdb"
+  echo "v$FERRETDB_VERSION" >build/version/version.txt
+  go build -trimpath -ldflags "-s -w" -o "$BIN/ferretdb-$FERRETDB_VERSION.tmp" ./cmd/ferretdb
+  mv "$BIN/ferretdb-$FERRETDB_VERSION.tmp" "$BIN/ferretdb-$FERRETDB_VERSION"
+}
+
+versions() {
+  printf '{"kubernetes":"%s","etcd":"%s","kwok":"%s","ferretdb":"%s"}\n' "$K8S_VERSION" "$ETCD_VERSION" "$KWOK_VERSION" "$FERRETDB_VERSION"
+}
+
+mkdir -p "$BIN" "$WORK"
+if [ "${1:-}" = versions ]; then versions; exit 0; fi
+components=("$@")
+[ ${#components[@]} -gt 0 ] || components=(etcd ferretdb kwok kube)
+for c in "${components[@]}"; do
+  case "$c" in
+    kwok) (build_kwok && kwok_stages) || die "building kwok failed (see the output above); its cache is $WORK/kwok" ;;
+    etcd | kube | ferretdb) (build_"$c") || die "building $c failed (see the output above); its cache is $WORK/$c" ;;
+    *) die "unknown component '$c' (expected: etcd kube kwok ferretdb)" ;;
+  esac
+done

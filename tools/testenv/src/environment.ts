@@ -1,0 +1,148 @@
+// Bringing a whole test environment up and down, and telling whether one is healthy.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { StartupError, commandLine, isAlive, stopServer } from './process.js';
+import {
+  currentEnvFile,
+  readEnvFile,
+  testenvHome,
+  type ServerProcess,
+  type TestEnv,
+} from './state.js';
+import { ensureBinaries, goServerVersions } from './binaries.js';
+import type { StartContext } from './servers/context.js';
+import { startEtcd } from './servers/etcd.js';
+import {
+  kubeApi,
+  startControllerManager,
+  startKubeApiserver,
+  startScheduler,
+} from './servers/kube.js';
+import { startKwok } from './servers/kwok.js';
+import { pingMongo, startFerretDb } from './servers/ferretdb.js';
+import { startRabbitMq } from './servers/rabbitmq.js';
+import { okBody } from './http.js';
+
+const SIMULATED_NODES = 3;
+
+function isOurs(proc: ServerProcess): boolean {
+  return isAlive(proc.pid) && (commandLine(proc.pid) ?? '').includes(proc.match);
+}
+
+/** Stops every process of an environment, newest first, and removes its data. */
+export async function stopEnvironment(env: Pick<TestEnv, 'processes' | 'dir'>): Promise<void> {
+  for (const proc of [...env.processes].reverse()) {
+    if (isOurs(proc)) await stopServer(proc.pid);
+  }
+  rmSync(env.dir, { recursive: true, force: true });
+}
+
+/** Problems of a recorded environment; an empty list means it is up and answering. */
+export async function checkEnvironment(env: TestEnv): Promise<string[]> {
+  const problems = env.processes
+    .filter((p) => !isOurs(p))
+    .map((p) => `${p.name} (pid ${p.pid}) is not running`);
+  if (problems.length > 0) return problems;
+  const probes: [string, () => Promise<unknown>][] = [
+    ['kube-apiserver', () => kubeApi(env.kube, 'GET', '/version')],
+    ['FerretDB', () => pingMongo(env.mongo.url)],
+    [
+      'RabbitMQ',
+      () =>
+        okBody(`${env.rabbitmq.managementUrl}/api/overview`, {
+          headers: {
+            authorization: `Basic ${Buffer.from(`${env.rabbitmq.user}:${env.rabbitmq.password}`).toString('base64')}`,
+          },
+        }),
+    ],
+  ];
+  for (const [name, probe] of probes) {
+    try {
+      await probe();
+    } catch (err) {
+      problems.push(`${name} does not answer: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  return problems;
+}
+
+/** Starts all servers on free ports in a new temporary folder and records them. */
+export async function startEnvironment(): Promise<TestEnv> {
+  const home = testenvHome();
+  const logDir = join(home, 'logs');
+  rmSync(logDir, { recursive: true, force: true });
+  mkdirSync(logDir, { recursive: true });
+  const goVersions = goServerVersions();
+  const binary = ensureBinaries(goVersions);
+  const dir = mkdtempSync(join(tmpdir(), 'gorten-testenv-'));
+  const file = currentEnvFile();
+  const partial: Pick<TestEnv, 'dir' | 'processes'> = { dir, processes: [] };
+  const ctx: StartContext = {
+    dataDir: dir,
+    logDir,
+    binary,
+    record(proc) {
+      partial.processes.push(proc);
+      writeFileSync(file, JSON.stringify({ ...partial, logDir, starting: true }, null, 2));
+    },
+  };
+  const kubePlane = (async () => {
+    const etcd = await startEtcd(ctx);
+    const kube = await startKubeApiserver(ctx, etcd.url);
+    await Promise.all([startControllerManager(ctx, kube), startScheduler(ctx, kube)]);
+    await startKwok(ctx, kube, SIMULATED_NODES);
+    return kube;
+  })();
+  // Let every starter settle before cleaning up, so nothing is spawned afterwards.
+  const [kube, mongo, rabbitmq] = await Promise.allSettled([
+    kubePlane,
+    startFerretDb(ctx),
+    startRabbitMq(ctx),
+  ]);
+  if (kube.status === 'rejected' || mongo.status === 'rejected' || rabbitmq.status === 'rejected') {
+    await stopEnvironment(partial);
+    rmSync(file, { force: true });
+    const reasons = [kube, mongo, rabbitmq].flatMap((r) =>
+      r.status === 'rejected'
+        ? [r.reason instanceof Error ? r.reason.message : String(r.reason)]
+        : [],
+    );
+    throw new StartupError(reasons.join('\n\n'));
+  }
+  const env: TestEnv = {
+    dir,
+    logDir,
+    startedAt: new Date().toISOString(),
+    versions: {
+      kubernetes: goVersions.kubernetes,
+      etcd: goVersions.etcd,
+      kwok: goVersions.kwok,
+      ferretdb: goVersions.ferretdb,
+      rabbitmq: rabbitmq.value.version,
+    },
+    processes: partial.processes,
+    kube: kube.value,
+    mongo: mongo.value,
+    rabbitmq: {
+      amqpUrl: rabbitmq.value.amqpUrl,
+      managementUrl: rabbitmq.value.managementUrl,
+      user: rabbitmq.value.user,
+      password: rabbitmq.value.password,
+      nodeName: rabbitmq.value.nodeName,
+      epmdPort: rabbitmq.value.epmdPort,
+    },
+  };
+  writeFileSync(file, JSON.stringify(env, null, 2), { mode: 0o600 });
+  return env;
+}
+
+/** Stops whatever the recorded environment file describes, healthy or half-started. */
+export async function stopRecordedEnvironment(): Promise<boolean> {
+  const file = currentEnvFile();
+  const env = readEnvFile(file);
+  if (!env) return false;
+  await stopEnvironment(env);
+  rmSync(file, { force: true });
+  return true;
+}

@@ -1,0 +1,60 @@
+// FerretDB speaks the MongoDB wire protocol over SQLite. New authentication is on, so
+// SCRAM users (createUser) work and unauthenticated commands are refused, as in production.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { MongoClient } from 'mongodb';
+import { freePort } from '../ports.js';
+import { startServer, waitFor } from '../process.js';
+import type { StartContext } from './context.js';
+
+export interface MongoAccess {
+  url: string;
+  user: string;
+  password: string;
+}
+
+export async function pingMongo(url: string): Promise<true> {
+  const client = new MongoClient(url, { serverSelectionTimeoutMS: 2_000 });
+  try {
+    await client.db('admin').command({ ping: 1 });
+    return true;
+  } finally {
+    await client.close();
+  }
+}
+
+export async function startFerretDb(ctx: StartContext): Promise<MongoAccess> {
+  const dataDir = join(ctx.dataDir, 'ferretdb');
+  mkdirSync(dataDir, { recursive: true });
+  const port = await freePort();
+  const user = 'gorten-admin';
+  const password = randomBytes(18).toString('base64url');
+  const logFile = join(ctx.logDir, 'ferretdb.log');
+  const command = ctx.binary('ferretdb');
+  const pid = startServer({
+    name: 'ferretdb',
+    command,
+    logFile,
+    args: [
+      '--handler=sqlite',
+      `--sqlite-url=file:${dataDir}/`,
+      `--listen-addr=127.0.0.1:${port}`,
+      '--state-dir=-',
+      '--debug-addr=-',
+      '--telemetry=disable',
+      '--log-level=warn',
+      '--test-enable-new-auth=true',
+      '--setup-database=admin',
+      `--setup-username=${user}`,
+    ],
+    // The password goes through the environment, not the command line `ps` shows.
+    env: { ...process.env, FERRETDB_SETUP_PASSWORD: password },
+  });
+  ctx.record({ name: 'ferretdb', pid, match: command });
+  const url = `mongodb://${user}:${password}@127.0.0.1:${port}/?authSource=admin`;
+  await waitFor({ what: 'FerretDB ping as the admin user', timeoutMs: 30_000, pid, logFile }, () =>
+    pingMongo(url),
+  );
+  return { url, user, password };
+}

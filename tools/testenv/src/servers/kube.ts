@@ -1,0 +1,144 @@
+// The Kubernetes control plane: kube-apiserver on etcd, with kube-controller-manager
+// (namespace deletion, garbage collection, Deployments) and kube-scheduler.
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { freePort } from '../ports.js';
+import { startServer, waitFor } from '../process.js';
+import { http, okBody } from '../http.js';
+import type { StartContext } from './context.js';
+
+export interface KubeAccess {
+  kubeconfig: string;
+  server: string;
+  token: string;
+  caFile: string;
+}
+
+/** A JSON request to the apiserver as the admin; throws on a non-2xx answer. */
+export async function kubeApi(
+  kube: KubeAccess,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<unknown> {
+  const answer = await http(`${kube.server}${path}`, {
+    method,
+    ca: readFileSync(kube.caFile, 'utf8'),
+    headers: { authorization: `Bearer ${kube.token}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (answer.status < 200 || answer.status >= 300) {
+    throw new Error(`${method} ${path}: HTTP ${answer.status} ${answer.body.slice(0, 300)}`);
+  }
+  return JSON.parse(answer.body) as unknown;
+}
+
+function writeKubeconfig(file: string, server: string, caFile: string, token: string): void {
+  const config = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'gorten-test', cluster: { server, 'certificate-authority': caFile } }],
+    users: [{ name: 'admin', user: { token } }],
+    contexts: [{ name: 'gorten-test', context: { cluster: 'gorten-test', user: 'admin' } }],
+    'current-context': 'gorten-test',
+  };
+  writeFileSync(file, stringify(config), { mode: 0o600 });
+}
+
+export async function startKubeApiserver(ctx: StartContext, etcdUrl: string): Promise<KubeAccess> {
+  const dir = join(ctx.dataDir, 'kube');
+  const certDir = join(dir, 'certs');
+  mkdirSync(certDir, { recursive: true });
+  const saKey = join(dir, 'sa.key');
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  writeFileSync(saKey, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  const token = randomBytes(24).toString('hex');
+  writeFileSync(join(dir, 'tokens.csv'), `${token},admin,admin,"system:masters"\n`, {
+    mode: 0o600,
+  });
+
+  const port = await freePort();
+  const server = `https://127.0.0.1:${port}`;
+  const logFile = join(ctx.logDir, 'kube-apiserver.log');
+  const command = ctx.binary('kube-apiserver');
+  const pid = startServer({
+    name: 'kube-apiserver',
+    command,
+    logFile,
+    args: [
+      `--etcd-servers=${etcdUrl}`,
+      `--cert-dir=${certDir}`,
+      `--secure-port=${port}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      '--service-cluster-ip-range=10.0.0.0/24',
+      '--allow-privileged=true',
+      `--service-account-issuer=${server}`,
+      `--service-account-key-file=${saKey}`,
+      `--service-account-signing-key-file=${saKey}`,
+      `--token-auth-file=${join(dir, 'tokens.csv')}`,
+      '--authorization-mode=RBAC',
+      // Pods need no ServiceAccount token: no kubelet mounts one here.
+      '--disable-admission-plugins=ServiceAccount',
+      '--v=1',
+    ],
+  });
+  ctx.record({ name: 'kube-apiserver', pid, match: command });
+  const caFile = join(certDir, 'apiserver.crt');
+  await waitFor({ what: 'kube-apiserver /readyz', timeoutMs: 90_000, pid, logFile }, async () => {
+    if (!existsSync(caFile)) throw new Error(`${caFile} not written yet`);
+    return okBody(`${server}/readyz`, {
+      ca: readFileSync(caFile, 'utf8'),
+      headers: { authorization: `Bearer ${token}` },
+    });
+  });
+  const kubeconfig = join(dir, 'kubeconfig');
+  writeKubeconfig(kubeconfig, server, caFile, token);
+  return { kubeconfig, server, token, caFile };
+}
+
+/** Starts a control-plane component that serves /healthz on its own secure port. */
+async function startComponent(
+  ctx: StartContext,
+  name: 'kube-controller-manager' | 'kube-scheduler',
+  kube: KubeAccess,
+  extraArgs: string[],
+): Promise<void> {
+  const port = await freePort();
+  const logFile = join(ctx.logDir, `${name}.log`);
+  const command = ctx.binary(name);
+  const pid = startServer({
+    name,
+    command,
+    logFile,
+    args: [
+      `--kubeconfig=${kube.kubeconfig}`,
+      `--authentication-kubeconfig=${kube.kubeconfig}`,
+      `--authorization-kubeconfig=${kube.kubeconfig}`,
+      '--bind-address=127.0.0.1',
+      `--secure-port=${port}`,
+      `--cert-dir=${join(ctx.dataDir, name)}`,
+      '--leader-elect=false',
+      ...extraArgs,
+    ],
+  });
+  ctx.record({ name, pid, match: command });
+  await waitFor({ what: `${name} /healthz`, timeoutMs: 60_000, pid, logFile }, () =>
+    okBody(`https://127.0.0.1:${port}/healthz`, { insecure: true }),
+  );
+}
+
+export async function startControllerManager(ctx: StartContext, kube: KubeAccess): Promise<void> {
+  await startComponent(ctx, 'kube-controller-manager', kube, [
+    `--service-account-private-key-file=${join(ctx.dataDir, 'kube', 'sa.key')}`,
+    `--root-ca-file=${kube.caFile}`,
+    '--use-service-account-credentials=false',
+    '--controllers=*',
+  ]);
+}
+
+export async function startScheduler(ctx: StartContext, kube: KubeAccess): Promise<void> {
+  await startComponent(ctx, 'kube-scheduler', kube, []);
+}

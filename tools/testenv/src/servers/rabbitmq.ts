@@ -1,0 +1,169 @@
+// RabbitMQ from Debian, as an isolated node: its own node name, ports, data folder and
+// epmd (ERL_EPMD_PORT), so it neither meets nor disturbs a broker already on the machine.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { freePort } from '../ports.js';
+import { StartupError, startServer, waitFor } from '../process.js';
+import { okBody } from '../http.js';
+import type { StartContext } from './context.js';
+
+const SERVER_SCRIPT = '/usr/lib/rabbitmq/bin/rabbitmq-server';
+
+export interface RabbitAccess {
+  amqpUrl: string;
+  managementUrl: string;
+  user: string;
+  password: string;
+  nodeName: string;
+  epmdPort: number;
+  version: string;
+}
+
+/** Installs Debian's rabbitmq-server when it is missing and we may (root); else explains. */
+export function ensureRabbitMqInstalled(): void {
+  if (existsSync(SERVER_SCRIPT)) return;
+  const command = 'apt-get update && apt-get install -y rabbitmq-server';
+  if (process.getuid?.() !== 0) {
+    throw new StartupError(
+      `RabbitMQ is not installed (${SERVER_SCRIPT} is missing). Install it: sudo sh -c '${command}'`,
+    );
+  }
+  console.error('testenv: installing rabbitmq-server from Debian (apt-get)');
+  const result = spawnSync('sh', ['-c', `DEBIAN_FRONTEND=noninteractive ${command}`], {
+    stdio: 'inherit',
+  });
+  if (result.status !== 0 || !existsSync(SERVER_SCRIPT)) {
+    throw new StartupError(
+      `Installing rabbitmq-server with apt-get failed (exit ${result.status}). Run '${command}' by hand and read its output.`,
+    );
+  }
+}
+
+/** Debian's broker runs as user rabbitmq; when we are root we drop to it as its wrapper would. */
+function brokerIdentity(): { uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const [uid, gid] = ['-u', '-g'].map((flag) =>
+    Number(execFileSync('id', [flag, 'rabbitmq']).toString()),
+  );
+  return uid !== undefined && gid !== undefined ? { uid, gid } : undefined;
+}
+
+function chownTree(path: string, uid: number, gid: number): void {
+  chownSync(path, uid, gid);
+  if (statSync(path).isDirectory()) {
+    for (const entry of readdirSync(path)) chownTree(join(path, entry), uid, gid);
+  }
+}
+
+function tcpOpen(port: number): Promise<true> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.end();
+      resolve(true);
+    });
+    socket.on('error', reject);
+  });
+}
+
+export async function startRabbitMq(ctx: StartContext): Promise<RabbitAccess> {
+  ensureRabbitMqInstalled();
+  const dir = join(ctx.dataDir, 'rabbitmq');
+  mkdirSync(join(dir, 'mnesia'), { recursive: true });
+  writeFileSync(join(dir, 'enabled_plugins'), '[rabbitmq_management].\n');
+  const [amqp, dist, management, epmdPort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
+  const nodeName = `gorten-${randomBytes(4).toString('hex')}@localhost`;
+  const identity = brokerIdentity();
+  if (identity) {
+    chownTree(dir, identity.uid, identity.gid);
+    chmodSync(ctx.dataDir, 0o711); // mkdtemp made it 0700: let the broker's user pass through
+  }
+
+  const logFile = join(ctx.logDir, 'rabbitmq.log');
+  if (identity) {
+    writeFileSync(logFile, '');
+    chownSync(logFile, identity.uid, identity.gid);
+  }
+  // Our own epmd in the foreground: recorded and stopped like every other server
+  // (one that erl spawned itself would daemonize and outlive the environment).
+  const epmdLog = join(ctx.logDir, 'epmd.log');
+  const epmdPid = startServer({
+    name: 'epmd',
+    command: 'epmd',
+    args: ['-address', '127.0.0.1', '-port', String(epmdPort)],
+    logFile: epmdLog,
+    ...identity,
+  });
+  ctx.record({ name: 'epmd', pid: epmdPid, match: 'epmd' });
+  await waitFor(
+    { what: `epmd on ${epmdPort}`, timeoutMs: 10_000, pid: epmdPid, logFile: epmdLog },
+    () => tcpOpen(epmdPort),
+  );
+
+  const pid = startServer({
+    name: 'rabbitmq',
+    command: SERVER_SCRIPT,
+    args: [],
+    logFile,
+    cwd: dir,
+    ...identity,
+    env: {
+      PATH: process.env.PATH,
+      HOME: dir, // the Erlang cookie is written here
+      LANG: 'C.UTF-8',
+      ERL_EPMD_PORT: String(epmdPort),
+      RABBITMQ_NODENAME: nodeName,
+      RABBITMQ_NODE_IP_ADDRESS: '127.0.0.1',
+      RABBITMQ_NODE_PORT: String(amqp),
+      RABBITMQ_DIST_PORT: String(dist),
+      RABBITMQ_MNESIA_BASE: join(dir, 'mnesia'),
+      RABBITMQ_LOG_BASE: dir,
+      RABBITMQ_LOGS: '-',
+      RABBITMQ_ENABLED_PLUGINS_FILE: join(dir, 'enabled_plugins'),
+      RABBITMQ_FEATURE_FLAGS_FILE: join(dir, 'feature_flags'),
+      RABBITMQ_PID_FILE: join(dir, 'rabbitmq.pid'),
+      RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: `-rabbitmq_management tcp_config [{ip,"127.0.0.1"},{port,${management}}]`,
+    },
+  });
+  ctx.record({ name: 'rabbitmq', pid, match: 'rabbitmq' });
+
+  const managementUrl = `http://127.0.0.1:${management}`;
+  const [user, password] = ['guest', 'guest']; // RabbitMQ's default admin, limited to loopback
+  const auth = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+  const overview = await waitFor(
+    { what: 'RabbitMQ management API /api/overview', timeoutMs: 90_000, pid, logFile },
+    async () =>
+      JSON.parse(
+        (await okBody(`${managementUrl}/api/overview`, { headers: { authorization: auth } })) ??
+          '{}',
+      ) as { rabbitmq_version: string },
+  );
+  await waitFor(
+    { what: `RabbitMQ AMQP listener on ${amqp}`, timeoutMs: 30_000, pid, logFile },
+    () => tcpOpen(amqp),
+  );
+  return {
+    amqpUrl: `amqp://${user}:${password}@127.0.0.1:${amqp}`,
+    managementUrl,
+    user,
+    password,
+    nodeName,
+    epmdPort,
+    version: overview.rabbitmq_version,
+  };
+}

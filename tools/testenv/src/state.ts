@@ -1,0 +1,79 @@
+// What a running test environment looks like to its users (tests, tools, the operator)
+// and where that description lives on disk.
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+export interface ServerProcess {
+  name: string;
+  pid: number;
+  /** A fragment of the command line, checked before signalling a recorded pid. */
+  match: string;
+}
+
+export interface TestEnv {
+  dir: string;
+  logDir: string;
+  startedAt: string;
+  versions: Record<string, string>;
+  processes: ServerProcess[];
+  kube: { kubeconfig: string; server: string; token: string; caFile: string };
+  mongo: { url: string; user: string; password: string };
+  rabbitmq: {
+    amqpUrl: string;
+    managementUrl: string;
+    user: string;
+    password: string;
+    nodeName: string;
+    epmdPort: number;
+  };
+}
+
+export const repoRoot = resolve(import.meta.dirname, '../../..');
+
+/** `.testenv/` at the repository root (override: GORTEN_TESTENV_HOME). */
+export function testenvHome(): string {
+  return process.env.GORTEN_TESTENV_HOME ?? join(repoRoot, '.testenv');
+}
+
+export function currentEnvFile(): string {
+  return join(testenvHome(), 'current.json');
+}
+
+/** What the file holds: a complete environment, or the processes of one still starting. */
+export type RecordedEnv = Pick<TestEnv, 'dir' | 'processes'> & Partial<TestEnv>;
+
+export function isComplete(env: RecordedEnv): env is TestEnv {
+  return env.kube !== undefined && env.mongo !== undefined && env.rabbitmq !== undefined;
+}
+
+export function readEnvFile(file: string): RecordedEnv | undefined {
+  if (!existsSync(file)) return undefined;
+  return JSON.parse(readFileSync(file, 'utf8')) as RecordedEnv;
+}
+
+/**
+ * The environment tests run against: GORTEN_TESTENV names its JSON file, otherwise
+ * the one `npm run testenv -- up` wrote. Fails loudly when there is none.
+ */
+export function loadTestEnv(): TestEnv {
+  const file = process.env.GORTEN_TESTENV ?? currentEnvFile();
+  const env = readEnvFile(file);
+  if (!env || !isComplete(env)) {
+    throw new Error(
+      `No test environment is running (looked for ${file}). ` +
+        'Run the tests with `npm test`, or start the servers once with `npm run testenv -- up`.',
+    );
+  }
+  return env;
+}
+
+/** Environment variables a child process needs to reach the servers. */
+export function envVars(env: TestEnv, file: string): Record<string, string> {
+  return {
+    GORTEN_TESTENV: file,
+    KUBECONFIG: env.kube.kubeconfig,
+    GORTEN_MONGO_URL: env.mongo.url,
+    GORTEN_AMQP_URL: env.rabbitmq.amqpUrl,
+    GORTEN_RABBITMQ_MANAGEMENT_URL: env.rabbitmq.managementUrl,
+  };
+}

@@ -1,0 +1,82 @@
+// FerretDB answers the official mongodb driver like MongoDB does for what Gorten uses.
+import { randomBytes } from 'node:crypto';
+import { MongoClient, MongoServerError } from 'mongodb';
+import { loadTestEnv } from '../src/index.js';
+
+const env = loadTestEnv();
+const client = new MongoClient(env.mongo.url);
+const db = client.db(`smoke_${randomBytes(3).toString('hex')}`);
+
+afterAll(async () => {
+  await db.dropDatabase();
+  await client.close();
+});
+
+test('a document is inserted and read back', async () => {
+  const items = db.collection<{ _id: string; name: string; tags: string[] }>('items');
+  await items.insertOne({ _id: 'a', name: 'Kettle', tags: ['kitchen'] });
+  await expect(items.findOne({ _id: 'a' })).resolves.toEqual({
+    _id: 'a',
+    name: 'Kettle',
+    tags: ['kitchen'],
+  });
+});
+
+test('a unique index rejects a duplicate', async () => {
+  const products = db.collection('products');
+  await products.createIndex({ companyId: 1, sku: 1 }, { unique: true }, undefined);
+  await products.insertOne({ companyId: 'c1', sku: 'X-1' });
+  await products.insertOne({ companyId: 'c2', sku: 'X-1' }); // another company: allowed
+  const duplicate = products.insertOne({ companyId: 'c1', sku: 'X-1' });
+  await expect(duplicate).rejects.toBeInstanceOf(MongoServerError);
+  await expect(duplicate).rejects.toMatchObject({ code: 11000 });
+  expect(await products.countDocuments({ sku: 'X-1' })).toBe(2);
+});
+
+test('a conditional $inc never takes stock below zero', async () => {
+  const stock = db.collection<{ _id: string; stock: number }>('stock');
+  await stock.insertOne({ _id: 'p1', stock: 5 });
+  const take = (n: number) =>
+    stock.findOneAndUpdate(
+      { _id: 'p1', stock: { $gte: n } },
+      { $inc: { stock: -n } },
+      { returnDocument: 'after' },
+    );
+  await expect(take(3)).resolves.toEqual({ _id: 'p1', stock: 2 });
+  await expect(take(3)).resolves.toBeNull();
+  await expect(take(2)).resolves.toEqual({ _id: 'p1', stock: 0 });
+  await expect(take(1)).resolves.toBeNull();
+  expect(await stock.findOne({ _id: 'p1' })).toEqual({ _id: 'p1', stock: 0 });
+});
+
+test('createUser makes a user that can authenticate, and a wrong password is refused', async () => {
+  const user = `u_${randomBytes(3).toString('hex')}`;
+  const password = randomBytes(12).toString('hex');
+  await db.command({
+    createUser: user,
+    pwd: password,
+    // FerretDB 1.24 has authentication but no authorization: it refuses any role.
+    roles: [],
+  });
+  const url = new URL(env.mongo.url);
+  url.username = user;
+  url.password = password;
+  url.pathname = `/${db.databaseName}`;
+  url.searchParams.set('authSource', db.databaseName);
+  const asUser = new MongoClient(url.toString());
+  try {
+    await asUser.db(db.databaseName).collection('notes').insertOne({ by: user });
+    expect(await asUser.db(db.databaseName).collection('notes').countDocuments({ by: user })).toBe(
+      1,
+    );
+  } finally {
+    await asUser.close();
+  }
+  url.password = 'wrong';
+  const impostor = new MongoClient(url.toString(), { serverSelectionTimeoutMS: 3_000 });
+  await expect(impostor.db(db.databaseName).command({ ping: 1 })).rejects.toThrow(
+    /Authentication failed/,
+  );
+  await impostor.close();
+  await db.command({ dropUser: user });
+});
