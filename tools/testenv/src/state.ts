@@ -75,5 +75,11 @@ export function envVars(env: TestEnv, file: string): Record<string, string> {
     GORTEN_MONGO_URL: env.mongo.url,
     GORTEN_AMQP_URL: env.rabbitmq.amqpUrl,
     GORTEN_RABBITMQ_MANAGEMENT_URL: env.rabbitmq.managementUrl,
+    // What the operator needs to run against this environment (npm run operator).
+    GORTEN_MONGO_ADMIN_URL: env.mongo.url,
+    GORTEN_RABBITMQ_ADMIN_USER: env.rabbitmq.user,
+    GORTEN_RABBITMQ_ADMIN_PASSWORD: env.rabbitmq.password,
+    GORTEN_MONGO_TENANT_HOST: new URL(env.mongo.url).host,
+    GORTEN_AMQP_TENANT_HOST: new URL(env.rabbitmq.amqpUrl).host,
   };
 }

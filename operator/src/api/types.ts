@@ -1,0 +1,82 @@
+// TypeScript shapes of the custom resources; crds/*.yaml is the contract they mirror.
+import type { KubeObject } from '../clients/kube.js';
+import type { Condition } from '../runtime/conditions.js';
+
+export const GROUP = 'gorten.io';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const FINALIZER = 'gorten.io/cleanup';
+
+export const SERVICE_NAMES = [
+  'users',
+  'companies',
+  'catalog',
+  'carts',
+  'orders',
+  'payments',
+  'checkout',
+  'notifications',
+] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+export interface Quantities {
+  cpu?: string | number;
+  memory?: string | number;
+}
+
+export interface ServiceSpec {
+  replicas?: number;
+  resources?: { requests?: Quantities; limits?: Quantities };
+  autoscaling?: {
+    minReplicas?: number;
+    maxReplicas: number;
+    targetCPUUtilizationPercentage?: number;
+  };
+}
+
+export interface MarketplaceSpec {
+  displayName: string;
+  host: string;
+  currency?: string;
+  suspended?: boolean;
+  deletionPolicy?: 'Retain' | 'Delete';
+  image?: { repository?: string; tag?: string };
+  services?: Partial<Record<ServiceName, ServiceSpec>>;
+  gateway?: {
+    rateLimitPerMinute?: number;
+    corsOrigins?: string[];
+    requestSizeLimitKilobytes?: number;
+  };
+}
+
+export interface MarketplaceStatus {
+  observedGeneration?: number;
+  namespace?: string;
+  database?: string;
+  vhost?: string;
+  conditions?: Condition[];
+}
+
+export interface Marketplace extends KubeObject {
+  spec: MarketplaceSpec;
+  status?: MarketplaceStatus;
+}
+
+export interface CompanySpec {
+  displayName: string;
+  contactEmail: string;
+  suspended?: boolean;
+}
+
+export interface CompanyStatus {
+  observedGeneration?: number;
+  companyId?: string;
+  credentialsSecret?: string;
+  conditions?: Condition[];
+}
+
+export interface Company extends KubeObject {
+  metadata: KubeObject['metadata'] & { namespace: string };
+  spec: CompanySpec;
+  status?: CompanyStatus;
+}

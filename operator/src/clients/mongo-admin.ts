@@ -1,0 +1,93 @@
+// MongoDB administration for tenant databases: the database (made to exist by a marker
+// document), its application user, and dropping both. Works against MongoDB and
+// FerretDB; FerretDB 1.x has authentication but no roles, so users get none there.
+import { MongoClient, MongoServerError } from 'mongodb';
+import { scramMatches, type ScramCredential } from './password-check.js';
+
+export type MongoChange = 'created-database' | 'created-user' | 'reset-password';
+
+interface UsersInfo {
+  users: { user: string; credentials?: { 'SCRAM-SHA-256'?: ScramCredential } }[];
+}
+
+export class MongoAdmin {
+  private readonly client: MongoClient;
+  private supportsRoles?: boolean;
+  /** Commands that changed something, for tests and the benchmark. */
+  writes = 0;
+
+  constructor(url: string) {
+    this.client = new MongoClient(url, {
+      serverSelectionTimeoutMS: 5_000,
+      connectTimeoutMS: 5_000,
+    });
+  }
+
+  private async rolesSupported(): Promise<boolean> {
+    if (this.supportsRoles === undefined) {
+      const info = await this.client.db('admin').command({ buildInfo: 1 });
+      this.supportsRoles = !('ferretdbVersion' in info);
+    }
+    return this.supportsRoles;
+  }
+
+  /**
+   * Makes the database exist and `user` able to log in to it with `password` (readWrite
+   * on that database alone where the server has roles). Writes only what is missing.
+   */
+  async ensureTenantDatabase(
+    database: string,
+    user: string,
+    password: string,
+  ): Promise<MongoChange[]> {
+    const changes: MongoChange[] = [];
+    const db = this.client.db(database);
+    const marker = db.collection<{ _id: string; createdAt: Date }>('_gorten');
+    if (!(await marker.findOne({ _id: 'tenant' }))) {
+      await marker.updateOne(
+        { _id: 'tenant' },
+        { $setOnInsert: { createdAt: new Date() } },
+        { upsert: true },
+      );
+      changes.push('created-database');
+    }
+    const info = (await db.command({
+      usersInfo: user,
+      showCredentials: true,
+    })) as unknown as UsersInfo;
+    const existing = info.users.find((u) => u.user === user);
+    const roles = (await this.rolesSupported()) ? [{ role: 'readWrite', db: database }] : [];
+    if (!existing) {
+      await db.command({ createUser: user, pwd: password, roles });
+      changes.push('created-user');
+    } else {
+      const credential = existing.credentials?.['SCRAM-SHA-256'];
+      if (!credential || !scramMatches(password, credential)) {
+        await db.command({ updateUser: user, pwd: password, roles });
+        changes.push('reset-password');
+      }
+    }
+    this.writes += changes.length;
+    return changes;
+  }
+
+  /** Drops the user and the whole database. Idempotent. */
+  async dropTenantDatabase(database: string, user: string): Promise<void> {
+    const db = this.client.db(database);
+    try {
+      await db.command({ dropUser: user });
+    } catch (err) {
+      if (!(err instanceof MongoServerError && /not found/i.test(err.message))) throw err;
+    }
+    await db.dropDatabase();
+  }
+
+  async databaseExists(database: string): Promise<boolean> {
+    const { databases } = await this.client.db('admin').admin().listDatabases({ nameOnly: true });
+    return databases.some((d) => d.name === database);
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+}

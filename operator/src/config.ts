@@ -1,0 +1,80 @@
+// The operator's configuration, parsed once from the environment. A missing or malformed
+// variable stops start-up with its name.
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { DEFAULT_SETTINGS, type OperatorSettings } from './settings.js';
+
+const bool = z.enum(['true', 'false']).transform((v) => v === 'true');
+const port = z.coerce.number().int().min(0).max(65535);
+
+const envSchema = z.object({
+  KUBECONFIG: z.string().optional(),
+  GORTEN_MONGO_ADMIN_URL: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// URL'),
+  GORTEN_RABBITMQ_MANAGEMENT_URL: z.url({ protocol: /^https?$/ }),
+  GORTEN_RABBITMQ_ADMIN_USER: z.string().min(1),
+  GORTEN_RABBITMQ_ADMIN_PASSWORD: z.string().min(1),
+  GORTEN_MONGO_TENANT_HOST: z.string().min(1).default(DEFAULT_SETTINGS.mongoTenantHost),
+  GORTEN_AMQP_TENANT_HOST: z.string().min(1).default(DEFAULT_SETTINGS.amqpTenantHost),
+  GORTEN_IMAGE_REPOSITORY: z.string().min(1).default(DEFAULT_SETTINGS.image.repository),
+  GORTEN_IMAGE_TAG: z.string().min(1).default(DEFAULT_SETTINGS.image.tag),
+  GORTEN_METRICS_PORT: port.default(8080),
+  GORTEN_LEADER_ELECT: bool.default(true),
+  GORTEN_LEASE_NAMESPACE: z.string().min(1).optional(),
+  GORTEN_INSTALL_CRDS: bool.default(false),
+  GORTEN_RESYNC_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
+  GORTEN_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
+  GORTEN_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
+  POD_NAME: z.string().optional(),
+  POD_NAMESPACE: z.string().optional(),
+});
+
+export interface OperatorConfig {
+  kubeconfig?: string;
+  mongoAdminUrl: string;
+  rabbitmq: { managementUrl: string; user: string; password: string };
+  settings: OperatorSettings;
+  metricsPort: number;
+  leaderElection: { enabled: boolean; namespace: string; identity: string };
+  installCrds: boolean;
+  resyncMs: number;
+  concurrency: number;
+  logLevel: string;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid operator configuration:\n  ${problems.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  return {
+    kubeconfig: e.KUBECONFIG,
+    mongoAdminUrl: e.GORTEN_MONGO_ADMIN_URL,
+    rabbitmq: {
+      managementUrl: e.GORTEN_RABBITMQ_MANAGEMENT_URL,
+      user: e.GORTEN_RABBITMQ_ADMIN_USER,
+      password: e.GORTEN_RABBITMQ_ADMIN_PASSWORD,
+    },
+    settings: {
+      ...DEFAULT_SETTINGS,
+      image: { repository: e.GORTEN_IMAGE_REPOSITORY, tag: e.GORTEN_IMAGE_TAG },
+      mongoTenantHost: e.GORTEN_MONGO_TENANT_HOST,
+      amqpTenantHost: e.GORTEN_AMQP_TENANT_HOST,
+    },
+    metricsPort: e.GORTEN_METRICS_PORT,
+    leaderElection: {
+      enabled: e.GORTEN_LEADER_ELECT,
+      namespace: e.GORTEN_LEASE_NAMESPACE ?? e.POD_NAMESPACE ?? 'default',
+      identity: e.POD_NAME ?? `${hostname()}-${process.pid}`,
+    },
+    installCrds: e.GORTEN_INSTALL_CRDS,
+    resyncMs: e.GORTEN_RESYNC_SECONDS * 1000,
+    concurrency: e.GORTEN_CONCURRENCY,
+    logLevel: e.GORTEN_LOG_LEVEL,
+  };
+}

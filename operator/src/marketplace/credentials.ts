@@ -1,0 +1,64 @@
+// Secrets with the tenant's database and broker credentials, as the services read them.
+// Pure: the password comes in (kept from the existing Secret, or freshly generated).
+import type { Marketplace } from '../api/types.js';
+import type { KubeObject } from '../clients/kube.js';
+import type { Permissions } from '../clients/rabbitmq-admin.js';
+import type { OperatorSettings } from '../settings.js';
+import { ownedBy, tenantLabels, tenantNames } from './names.js';
+
+/** The tenant's services publish and consume; only the operator declares topology. */
+export const BROKER_PERMISSIONS: Permissions = { configure: '^$', write: '.*', read: '.*' };
+
+function secret(mp: Marketplace, name: string, values: Record<string, string>): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name,
+      namespace: tenantNames(mp.metadata.name).namespace,
+      labels: tenantLabels(mp),
+      ownerReferences: ownedBy(mp),
+    },
+    type: 'Opaque',
+    data: Object.fromEntries(
+      Object.entries(values).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
+    ),
+  };
+}
+
+export function buildDatabaseSecret(
+  mp: Marketplace,
+  settings: OperatorSettings,
+  password: string,
+): KubeObject {
+  const names = tenantNames(mp.metadata.name);
+  const uri = `mongodb://${encodeURIComponent(names.databaseUser)}:${encodeURIComponent(password)}@${settings.mongoTenantHost}/${names.database}?authSource=${names.database}`;
+  return secret(mp, names.databaseSecret, {
+    username: names.databaseUser,
+    password,
+    database: names.database,
+    uri,
+  });
+}
+
+export function buildBrokerSecret(
+  mp: Marketplace,
+  settings: OperatorSettings,
+  password: string,
+): KubeObject {
+  const names = tenantNames(mp.metadata.name);
+  const uri = `amqp://${encodeURIComponent(names.brokerUser)}:${encodeURIComponent(password)}@${settings.amqpTenantHost}/${encodeURIComponent(names.vhost)}`;
+  return secret(mp, names.brokerSecret, {
+    username: names.brokerUser,
+    password,
+    vhost: names.vhost,
+    uri,
+  });
+}
+
+/** The password kept in an existing credentials Secret, if it holds one. */
+export function passwordOf(existing: KubeObject | undefined): string | undefined {
+  const data = existing?.data as Record<string, string> | undefined;
+  const encoded = data?.password;
+  return encoded ? Buffer.from(encoded, 'base64').toString('utf8') : undefined;
+}

@@ -1,0 +1,57 @@
+// Every name the operator derives from a Marketplace, in one place.
+import { API_VERSION, type Marketplace } from '../api/types.js';
+import type { V1OwnerReference } from '@kubernetes/client-node';
+
+export const MANAGED_BY = 'gorten-operator';
+
+export interface TenantNames {
+  namespace: string;
+  database: string;
+  databaseUser: string;
+  vhost: string;
+  brokerUser: string;
+  /** Secret with the MongoDB user's credentials. */
+  databaseSecret: string;
+  /** Secret with the RabbitMQ user's credentials. */
+  brokerSecret: string;
+}
+
+export function tenantNames(marketplace: string): TenantNames {
+  const base = `mp-${marketplace}`;
+  return {
+    namespace: base,
+    database: base,
+    databaseUser: `${base}-app`,
+    vhost: base,
+    brokerUser: `${base}-app`,
+    databaseSecret: 'mongodb-credentials',
+    brokerSecret: 'rabbitmq-credentials',
+  };
+}
+
+/** The marketplace a tenant namespace belongs to, if it is one. */
+export function marketplaceOfNamespace(namespace: string): string | undefined {
+  return namespace.startsWith('mp-') ? namespace.slice(3) : undefined;
+}
+
+export function tenantLabels(mp: Marketplace): Record<string, string> {
+  return {
+    'app.kubernetes.io/managed-by': MANAGED_BY,
+    'app.kubernetes.io/part-of': 'gorten',
+    'gorten.io/marketplace': mp.metadata.name,
+  };
+}
+
+/** Makes `mp` the controlling owner: the child is garbage-collected with it. */
+export function ownedBy(mp: Marketplace): V1OwnerReference[] {
+  return [
+    {
+      apiVersion: API_VERSION,
+      kind: 'Marketplace',
+      name: mp.metadata.name,
+      uid: mp.metadata.uid ?? '',
+      controller: true,
+      blockOwnerDeletion: true,
+    },
+  ];
+}

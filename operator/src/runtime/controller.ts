@@ -1,0 +1,74 @@
+// One controller: an informer feeding a work queue, a periodic resync that queues every
+// known object (how drift in external systems gets corrected), and metrics.
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { Kube, KubeObject } from '../clients/kube.js';
+import type { ObjectRef } from '../clients/resources.js';
+import { Informer } from './informer.js';
+import type { OperatorMetrics } from './metrics.js';
+import { WorkQueue, type ReconcileResult } from './workqueue.js';
+
+export interface ControllerOptions {
+  name: string;
+  ref: ObjectRef;
+  reconcile: (key: string) => Promise<ReconcileResult | undefined>;
+  concurrency: number;
+  resyncMs: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+export class Controller<T extends KubeObject> {
+  readonly informer: Informer<T>;
+  readonly queue: WorkQueue;
+  private resyncTimer?: NodeJS.Timeout;
+
+  constructor(
+    kube: Kube,
+    kc: KubeConfig,
+    private readonly opts: ControllerOptions,
+    private readonly metrics: OperatorMetrics,
+    private readonly log: Logger,
+  ) {
+    const controller = opts.name;
+    this.queue = new WorkQueue(opts.reconcile, {
+      concurrency: opts.concurrency,
+      baseDelayMs: opts.baseDelayMs,
+      maxDelayMs: opts.maxDelayMs,
+      onResult: (key, result, seconds, error) => {
+        metrics.reconcileTotal.inc({ controller, result });
+        metrics.reconcileDuration.observe({ controller }, seconds);
+        metrics.queueDepth.set({ controller }, this.queue.depth);
+        if (error)
+          log.warn({ controller, key, err: error }, 'reconcile failed; retrying with backoff');
+        else log.debug({ controller, key, seconds }, 'reconciled');
+      },
+    });
+    this.informer = new Informer<T>(kube, kc, opts.ref, (key) => this.enqueue(key), {
+      onError: (err) => log.warn({ controller, err }, 'watch failed; reopening'),
+    });
+  }
+
+  enqueue(key: string): void {
+    this.queue.add(key);
+    this.metrics.queueDepth.set({ controller: this.opts.name }, this.queue.depth);
+  }
+
+  async start(): Promise<void> {
+    await this.informer.start();
+    this.resyncTimer = setInterval(() => {
+      for (const key of this.informer.cache.keys()) this.enqueue(key);
+    }, this.opts.resyncMs);
+    this.resyncTimer.unref();
+    this.log.info(
+      { controller: this.opts.name, objects: this.informer.cache.size },
+      'controller started',
+    );
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.resyncTimer);
+    this.informer.stop();
+    await this.queue.shutdown();
+  }
+}

@@ -1,0 +1,164 @@
+// List-then-watch cache of one kind that heals itself: a watch that fails is reopened
+// with backoff; 410 Gone (history compacted) forces a fresh list; a watch that goes
+// silent longer than the server's own timeout is aborted and reopened.
+import { Watch, type KubeConfig } from '@kubernetes/client-node';
+import type { Kube, KubeObject, KubeList } from '../clients/kube.js';
+import { resourcePath, type ObjectRef } from '../clients/resources.js';
+import { backoffDelay } from './workqueue.js';
+
+export type ChangeHandler = (key: string) => void;
+
+export interface InformerOptions {
+  /** Seconds the server keeps a watch open; we reopen it then (client-go: 5–10 min). */
+  watchTimeoutSeconds?: number;
+  onError?: (err: unknown) => void;
+}
+
+export function keyOf(obj: KubeObject): string {
+  return obj.metadata.namespace
+    ? `${obj.metadata.namespace}/${obj.metadata.name}`
+    : obj.metadata.name;
+}
+
+interface WatchEvent {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  object: KubeObject & { code?: number };
+}
+
+export class Informer<T extends KubeObject> {
+  readonly cache = new Map<string, T>();
+  private resourceVersion = '';
+  private abort?: AbortController;
+  private silenceTimer?: NodeJS.Timeout;
+  private failures = 0;
+  private stopped = false;
+  private readonly watchTimeoutSeconds: number;
+  /** Times a list was made (the first one included), for tests and metrics. */
+  lists = 0;
+
+  constructor(
+    private readonly kube: Kube,
+    private readonly kc: KubeConfig,
+    private readonly ref: ObjectRef,
+    private readonly onChange: ChangeHandler,
+    private readonly opts: InformerOptions = {},
+  ) {
+    this.watchTimeoutSeconds = opts.watchTimeoutSeconds ?? 300 + Math.floor(Math.random() * 300);
+  }
+
+  /** Resolves after the first complete list; watching goes on in the background. */
+  async start(): Promise<void> {
+    await this.list();
+    void this.watch();
+  }
+
+  /** A method, not the field: stop() may run while a watch is awaited. */
+  private isStopped(): boolean {
+    return this.stopped;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.silenceTimer);
+    this.abort?.abort();
+  }
+
+  private async list(): Promise<void> {
+    const list: KubeList<T> = await this.kube.list<T>(this.ref);
+    this.lists++;
+    const seen = new Set<string>();
+    for (const item of list.items) {
+      const key = keyOf(item);
+      seen.add(key);
+      const previous = this.cache.get(key);
+      this.cache.set(key, item);
+      if (previous?.metadata.resourceVersion !== item.metadata.resourceVersion) this.onChange(key);
+    }
+    for (const key of [...this.cache.keys()]) {
+      if (!seen.has(key)) {
+        this.cache.delete(key);
+        this.onChange(key);
+      }
+    }
+    this.resourceVersion = list.metadata.resourceVersion;
+  }
+
+  private armSilenceTimer(): void {
+    clearTimeout(this.silenceTimer);
+    this.silenceTimer = setTimeout(
+      () => this.abort?.abort(),
+      (this.watchTimeoutSeconds + 30) * 1000,
+    );
+    this.silenceTimer.unref();
+  }
+
+  /** One watch from the current resourceVersion; resolves when it ends, with why. */
+  private watchOnce(): Promise<{ error?: unknown; gone: boolean }> {
+    return new Promise((resolve) => {
+      let gone = false;
+      const onEvent = (type: string, object: WatchEvent['object']): void => {
+        this.armSilenceTimer();
+        if (type === 'ERROR') {
+          gone = object.code === 410;
+          this.abort?.abort();
+          return;
+        }
+        this.failures = 0;
+        if (object.metadata.resourceVersion) this.resourceVersion = object.metadata.resourceVersion;
+        if (type === 'BOOKMARK') return;
+        const key = keyOf(object);
+        if (type === 'DELETED') this.cache.delete(key);
+        else this.cache.set(key, object as T);
+        this.onChange(key);
+      };
+      const query = {
+        resourceVersion: this.resourceVersion,
+        allowWatchBookmarks: true,
+        timeoutSeconds: this.watchTimeoutSeconds,
+      };
+      new Watch(this.kc)
+        .watch(resourcePath(this.ref), query, onEvent, (error: unknown) => {
+          resolve({ error, gone });
+        })
+        .then(
+          (controller) => {
+            this.abort = controller;
+            this.armSilenceTimer();
+          },
+          (error: unknown) => {
+            resolve({ error, gone: String(error).includes('410') });
+          },
+        );
+    });
+  }
+
+  private async watch(): Promise<void> {
+    let needList = false;
+    while (!this.stopped) {
+      if (needList) {
+        try {
+          await this.list();
+          needList = false;
+        } catch (err) {
+          await this.failed(err);
+          continue;
+        }
+      }
+      const { error, gone } = await this.watchOnce();
+      clearTimeout(this.silenceTimer);
+      if (this.isStopped()) return;
+      // After 410 or a failure, events may have been missed: list again before watching.
+      if (gone) needList = true;
+      else if (error) {
+        needList = true;
+        await this.failed(error);
+      }
+    }
+  }
+
+  private async failed(err: unknown): Promise<void> {
+    this.failures++;
+    this.opts.onError?.(err);
+    await new Promise((r) => setTimeout(r, backoffDelay(this.failures, 500, 30_000)));
+  }
+}

@@ -1,0 +1,44 @@
+// Operator-wide defaults that every tenant gets unless its spec overrides them.
+// Parsed from the environment in config.ts; the builders take them as plain data.
+
+export interface OperatorSettings {
+  image: { repository: string; tag: string };
+  /** Ceiling for everything in one tenant namespace. */
+  quota: {
+    pods: number;
+    requestsCpu: string;
+    requestsMemory: string;
+    limitsCpu: string;
+    limitsMemory: string;
+  };
+  /** Container resources when neither the spec nor the container says otherwise. */
+  containerDefaults: {
+    requests: { cpu: string; memory: string };
+    limits: { cpu: string; memory: string };
+  };
+  /** Namespaces whose pods may reach tenant services: the Kong gateway and monitoring. */
+  gatewayNamespaceLabels: Record<string, string>;
+  monitoringNamespaceLabels: Record<string, string>;
+  /** host:port of MongoDB and RabbitMQ as the tenant's pods reach them. */
+  mongoTenantHost: string;
+  amqpTenantHost: string;
+}
+
+export const DEFAULT_SETTINGS: OperatorSettings = {
+  image: { repository: 'ghcr.io/gorten/services', tag: '0.1.0' },
+  quota: {
+    pods: 60,
+    requestsCpu: '8',
+    requestsMemory: '16Gi',
+    limitsCpu: '16',
+    limitsMemory: '32Gi',
+  },
+  containerDefaults: {
+    requests: { cpu: '100m', memory: '128Mi' },
+    limits: { cpu: '1', memory: '512Mi' },
+  },
+  gatewayNamespaceLabels: { 'gorten.io/role': 'gateway' },
+  monitoringNamespaceLabels: { 'gorten.io/role': 'monitoring' },
+  mongoTenantHost: 'mongodb.gorten-system.svc:27017',
+  amqpTenantHost: 'rabbitmq.gorten-system.svc:5672',
+};

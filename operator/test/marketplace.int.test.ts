@@ -1,0 +1,384 @@
+// The Marketplace controller against real servers: kube-apiserver, FerretDB, RabbitMQ.
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { MongoClient } from 'mongodb';
+import { connect } from 'amqplib';
+import { eventually } from '@gorten/testenv';
+import { startOperator, type RunningOperator } from '../src/operator.js';
+import { tenantTopology } from '../src/marketplace/topology.js';
+import { findCondition } from '../src/runtime/conditions.js';
+import { FINALIZER } from '../src/api/types.js';
+import type { KubeObject } from '../src/clients/kube.js';
+import {
+  env,
+  ensureCrds,
+  management,
+  marketplace,
+  MARKETPLACE,
+  quietLog,
+  readMarketplace,
+  secretValue,
+  testConfig,
+  testKube,
+  waitForCondition,
+} from './support.js';
+
+const kube = testKube();
+const admin = new MongoClient(env.mongo.url);
+const run = randomBytes(2).toString('hex');
+const name = (base: string): string => `${base}-${run}`;
+let operator: RunningOperator;
+
+beforeAll(async () => {
+  await ensureCrds(kube);
+  operator = await startOperator(testConfig(), quietLog);
+});
+
+afterAll(async () => {
+  // undefined when beforeAll failed; that failure is the one to report
+  await (operator as RunningOperator | undefined)?.stop();
+  await admin.close();
+  kube.close();
+});
+
+async function secret(namespace: string, secretName: string) {
+  return kube.get({ apiVersion: 'v1', kind: 'Secret', namespace, name: secretName });
+}
+
+async function mongoLogin(namespace: string): Promise<void> {
+  const s = await secret(namespace, 'mongodb-credentials');
+  const client = new MongoClient(secretValue(s, 'uri'), { serverSelectionTimeoutMS: 3_000 });
+  try {
+    await client.db(secretValue(s, 'database')).collection('probe').insertOne({ at: new Date() });
+  } finally {
+    await client.close();
+  }
+}
+
+async function amqpLogin(namespace: string): Promise<void> {
+  const s = await secret(namespace, 'rabbitmq-credentials');
+  const connection = await connect(secretValue(s, 'uri'));
+  try {
+    const channel = await connection.createChannel();
+    await channel.checkQueue('order_created');
+  } finally {
+    await connection.close();
+  }
+}
+
+describe('a new Marketplace', () => {
+  const mp = name('acme');
+  const ns = `mp-${mp}`;
+
+  beforeAll(async () => {
+    await kube.create(marketplace(mp, { deletionPolicy: 'Delete' }));
+  });
+
+  test('becomes Ready with every plane provisioned', async () => {
+    const ready = await waitForCondition(kube, mp, 'Ready', 'True');
+    expect(findCondition(ready.status?.conditions, 'DatabaseReady')).toMatchObject({
+      status: 'True',
+      reason: 'Provisioned',
+    });
+    expect(findCondition(ready.status?.conditions, 'MessagingReady')).toMatchObject({
+      status: 'True',
+      reason: 'Provisioned',
+    });
+    expect(ready.status).toMatchObject({
+      namespace: ns,
+      database: ns,
+      vhost: ns,
+      observedGeneration: ready.metadata.generation,
+    });
+    expect(ready.metadata.finalizers).toContain(FINALIZER);
+  });
+
+  test('owns a namespace with quota, container defaults and a default-deny NetworkPolicy', async () => {
+    const namespace = await kube.get({ apiVersion: 'v1', kind: 'Namespace', name: ns });
+    expect(namespace?.metadata.ownerReferences?.[0]).toMatchObject({
+      kind: 'Marketplace',
+      name: mp,
+      controller: true,
+    });
+    const quota = await kube.get({
+      apiVersion: 'v1',
+      kind: 'ResourceQuota',
+      namespace: ns,
+      name: 'tenant-quota',
+    });
+    expect(quota?.spec).toMatchObject({ hard: { pods: '60' } });
+    const limits = await kube.get({
+      apiVersion: 'v1',
+      kind: 'LimitRange',
+      namespace: ns,
+      name: 'tenant-defaults',
+    });
+    expect(limits?.spec).toMatchObject({
+      limits: [{ type: 'Container', defaultRequest: { cpu: '100m' } }],
+    });
+    const policy = await kube.get({
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      namespace: ns,
+      name: 'tenant-ingress',
+    });
+    expect(policy?.spec).toMatchObject({
+      podSelector: {},
+      policyTypes: ['Ingress'],
+      ingress: [
+        {
+          from: [
+            { namespaceSelector: { matchLabels: { 'gorten.io/role': 'gateway' } } },
+            expect.anything(),
+            { podSelector: {} },
+          ],
+        },
+      ],
+    });
+  });
+
+  test('its services can log in to their database and vhost with the generated Secrets', async () => {
+    await mongoLogin(ns);
+    await amqpLogin(ns);
+    const s = await secret(ns, 'mongodb-credentials');
+    expect(secretValue(s, 'password')).toMatch(/^[A-Za-z0-9_-]{32}$/);
+  });
+
+  test('its vhost holds the whole topology from rabbitmq/topology.json, as quorum queues', async () => {
+    const queues = (await (await management('GET', `/queues/${ns}`)).json()) as {
+      name: string;
+      type: string;
+    }[];
+    const wanted = tenantTopology()
+      .queues.map((q) => q.name)
+      .sort();
+    expect(queues.map((q) => q.name).sort()).toEqual(wanted);
+    expect(new Set(queues.map((q) => q.type))).toEqual(new Set(['quorum']));
+    const bindings = (await (await management('GET', `/bindings/${ns}`)).json()) as {
+      source: string;
+      routing_key: string;
+      destination: string;
+    }[];
+    expect(bindings).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          source: 'order_exchange',
+          routing_key: 'order.created',
+          destination: 'order_created',
+        }),
+        expect.objectContaining({
+          source: 'product_exchange',
+          routing_key: 'product.updated',
+          destination: 'inventory_update',
+        }),
+      ]),
+    );
+  });
+
+  test('once converged, resyncs make no writes', async () => {
+    await waitForCondition(kube, mp, 'Ready', 'True');
+    await sleep(2_500); // let any reconcile in flight finish
+    const writes = () =>
+      operator.kube.counts.writes + operator.mongo.writes + operator.rabbit.writes;
+    const before = writes();
+    const reconciles = () =>
+      operator.metrics.reconcileTotal.get().then((m) => m.values.reduce((n, v) => n + v.value, 0));
+    const reconcilesBefore = await reconciles();
+    await sleep(4_500); // two resync periods
+    expect(await reconciles()).toBeGreaterThan(reconcilesBefore);
+    expect(writes() - before).toBe(0);
+  });
+
+  test('drift in every plane is corrected within a resync', async () => {
+    const oldPassword = secretValue(await secret(ns, 'mongodb-credentials'), 'password');
+    await kube.delete({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      namespace: ns,
+      name: 'mongodb-credentials',
+    });
+    await kube.delete({
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      namespace: ns,
+      name: 'tenant-ingress',
+    });
+    await kube.mergePatch(
+      { apiVersion: 'v1', kind: 'ResourceQuota', namespace: ns, name: 'tenant-quota' },
+      { spec: { hard: { pods: '1000' } } },
+    );
+    expect((await management('DELETE', `/queues/${ns}/order_paid`)).status).toBe(204);
+    expect(
+      (
+        await management(
+          'DELETE',
+          `/bindings/${ns}/e/product_exchange/q/inventory_update/product.added`,
+        )
+      ).status,
+    ).toBe(204);
+    expect(
+      (await management('PUT', `/users/${ns}-app`, { password: 'changed-by-hand', tags: '' }))
+        .status,
+    ).toBe(204);
+    await admin.db(ns).command({ dropUser: `${ns}-app` });
+
+    await eventually({ what: 'every plane restored', timeoutMs: 30_000 }, async () => {
+      const quota = await kube.get({
+        apiVersion: 'v1',
+        kind: 'ResourceQuota',
+        namespace: ns,
+        name: 'tenant-quota',
+      });
+      const policy = await kube.get({
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'NetworkPolicy',
+        namespace: ns,
+        name: 'tenant-ingress',
+      });
+      const queue = await management('GET', `/queues/${ns}/order_paid`);
+      const binding = await management(
+        'GET',
+        `/bindings/${ns}/e/product_exchange/q/inventory_update/product.added`,
+      );
+      const ok =
+        (quota?.spec as { hard: { pods: string } }).hard.pods === '60' &&
+        policy &&
+        queue.status === 200 &&
+        binding.status === 200;
+      if (!ok) return undefined;
+      await mongoLogin(ns);
+      await amqpLogin(ns);
+      return true;
+    });
+    const newPassword = secretValue(await secret(ns, 'mongodb-credentials'), 'password');
+    expect(newPassword).not.toBe(oldPassword);
+    await waitForCondition(kube, mp, 'Ready', 'True');
+  });
+
+  test('with deletionPolicy Delete, deleting it drops the database and the vhost', async () => {
+    await kube.delete({ ...MARKETPLACE, name: mp });
+    await eventually({ what: `${mp} gone`, timeoutMs: 30_000 }, async () =>
+      (await readMarketplace(kube, mp)) ? undefined : true,
+    );
+    const { databases } = await admin.db('admin').admin().listDatabases({ nameOnly: true });
+    expect(databases.map((d) => d.name)).not.toContain(ns);
+    expect((await management('GET', `/vhosts/${ns}`)).status).toBe(404);
+    expect((await management('GET', `/users/${ns}-app`)).status).toBe(404);
+    await eventually({ what: `namespace ${ns} gone`, timeoutMs: 60_000 }, async () =>
+      (await kube.get({ apiVersion: 'v1', kind: 'Namespace', name: ns })) ? undefined : true,
+    );
+  });
+});
+
+test('with deletionPolicy Retain (the default), the database and vhost outlive the Marketplace', async () => {
+  const mp = name('keep');
+  const ns = `mp-${mp}`;
+  await kube.create(marketplace(mp));
+  await waitForCondition(kube, mp, 'Ready', 'True');
+  await admin
+    .db(ns)
+    .collection('orders')
+    .insertOne({ _id: 'o1' } as never);
+  await kube.delete({ ...MARKETPLACE, name: mp });
+  await eventually({ what: `${mp} gone`, timeoutMs: 30_000 }, async () =>
+    (await readMarketplace(kube, mp)) ? undefined : true,
+  );
+  expect(await admin.db(ns).collection('orders').countDocuments()).toBe(1);
+  expect((await management('GET', `/vhosts/${ns}`)).status).toBe(200);
+  await admin.db(ns).dropDatabase();
+  await management('DELETE', `/vhosts/${ns}`);
+  await management('DELETE', `/users/${ns}-app`);
+});
+
+test('a tenant whose broker state conflicts is reported, and another tenant still converges', async () => {
+  const [broken, healthy] = [name('broken'), name('healthy')];
+  const ns = `mp-${broken}`;
+  // Someone made order_created a classic queue in the tenant's vhost before the operator did.
+  await management('PUT', `/vhosts/${ns}`);
+  await management('PUT', `/permissions/${ns}/${env.rabbitmq.user}`, {
+    configure: '.*',
+    write: '.*',
+    read: '.*',
+  });
+  expect(
+    (await management('PUT', `/queues/${ns}/order_created`, { durable: true, arguments: {} }))
+      .status,
+  ).toBe(201);
+  await kube.create(marketplace(broken, { deletionPolicy: 'Delete' }));
+  await kube.create(marketplace(healthy, { deletionPolicy: 'Delete' }));
+
+  const failed = await waitForCondition(
+    kube,
+    broken,
+    'MessagingReady',
+    'False',
+    'TopologyConflict',
+  );
+  expect(findCondition(failed.status?.conditions, 'MessagingReady')?.message).toMatch(
+    /order_created/,
+  );
+  expect(findCondition(failed.status?.conditions, 'DatabaseReady')?.status).toBe('True');
+  expect(findCondition(failed.status?.conditions, 'Ready')).toMatchObject({
+    status: 'False',
+    reason: 'PlanesNotReady',
+  });
+  await waitForCondition(kube, healthy, 'Ready', 'True');
+  // The conflicting queue is reported, never deleted (it might hold messages).
+  expect((await management('GET', `/queues/${ns}/order_created`)).status).toBe(200);
+  const events = await kube.list<KubeObject & { reason: string; type: string }>(
+    { apiVersion: 'v1', kind: 'Event', namespace: 'default' },
+    `fieldSelector=involvedObject.name=${broken}`,
+  );
+  expect(events.items).toEqual(
+    expect.arrayContaining([
+      expect.objectContaining({ type: 'Warning', reason: 'TopologyConflict' }),
+    ]),
+  );
+
+  await kube.delete({ ...MARKETPLACE, name: broken });
+  await kube.delete({ ...MARKETPLACE, name: healthy });
+});
+
+describe('invalid specs are rejected by the apiserver with a clear message', () => {
+  const cases: [string, Record<string, unknown>, number, RegExp][] = [
+    ['a host that is not a DNS name', { host: 'Not A Host' }, 422, /spec.host/],
+    ['an unknown deletionPolicy', { deletionPolicy: 'Shred' }, 422, /spec.deletionPolicy/],
+    ['a currency that is not ISO 4217', { currency: 'euro' }, 422, /spec.currency/],
+    [
+      'autoscaling with min above max',
+      { services: { checkout: { autoscaling: { minReplicas: 5, maxReplicas: 2 } } } },
+      422,
+      /minReplicas must not exceed maxReplicas/,
+    ],
+    ['a CORS origin with a wildcard', { gateway: { corsOrigins: ['*'] } }, 422, /corsOrigins/],
+    // kubectl validates fields strictly by default; unknown fields are a 400 then.
+    [
+      'an unknown service',
+      { services: { shipping: { replicas: 1 } } },
+      400,
+      /unknown field "spec.services.shipping"/,
+    ],
+  ];
+  test.each(cases)('%s', async (_label, spec, status, message) => {
+    const create = kube.request(
+      'POST',
+      '/apis/gorten.io/v1alpha1/marketplaces?fieldValidation=Strict',
+      marketplace(name('bad'), spec as never),
+    );
+    await expect(create).rejects.toMatchObject({ status });
+    await expect(create).rejects.toThrow(message);
+  });
+
+  test('a name too long for the namespace and database', async () => {
+    const create = kube.create(marketplace(`a${'b'.repeat(40)}`));
+    await expect(create).rejects.toThrow(/at most 40 characters/);
+  });
+
+  test('changing the currency', async () => {
+    const mp = name('fixed');
+    await kube.create(marketplace(mp, { currency: 'USD' }));
+    const change = kube.mergePatch({ ...MARKETPLACE, name: mp }, { spec: { currency: 'EUR' } });
+    await expect(change).rejects.toThrow(/currency is immutable/);
+    await kube.delete({ ...MARKETPLACE, name: mp });
+  });
+});

@@ -1,0 +1,106 @@
+// Shared set-up of the operator's integration tests: the real servers of tools/testenv,
+// the operator started in-process against them, and small helpers to observe results.
+import { KubeConfig } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { eventually, loadTestEnv, type TestEnv } from '@gorten/testenv';
+import type { Marketplace } from '../src/api/types.js';
+import type { OperatorConfig } from '../src/config.js';
+import { Kube, type KubeObject } from '../src/clients/kube.js';
+import { installCrds, readCrds } from '../src/crds.js';
+import { findCondition, type Condition } from '../src/runtime/conditions.js';
+import { DEFAULT_SETTINGS } from '../src/settings.js';
+
+export const env: TestEnv = loadTestEnv();
+
+export function testConfig(overrides: Partial<OperatorConfig> = {}): OperatorConfig {
+  return {
+    kubeconfig: env.kube.kubeconfig,
+    mongoAdminUrl: env.mongo.url,
+    rabbitmq: {
+      managementUrl: env.rabbitmq.managementUrl,
+      user: env.rabbitmq.user,
+      password: env.rabbitmq.password,
+    },
+    settings: {
+      ...DEFAULT_SETTINGS,
+      mongoTenantHost: new URL(env.mongo.url).host,
+      amqpTenantHost: new URL(env.rabbitmq.amqpUrl).host,
+    },
+    metricsPort: 0,
+    leaderElection: { enabled: false, namespace: 'default', identity: 'test' },
+    installCrds: false,
+    resyncMs: 2_000,
+    concurrency: 4,
+    logLevel: 'warn',
+    ...overrides,
+  };
+}
+
+export const quietLog = pino({ level: process.env.GORTEN_TEST_LOG ?? 'silent' });
+
+export function testKube(): Kube {
+  const kc = new KubeConfig();
+  kc.loadFromFile(env.kube.kubeconfig);
+  return new Kube(kc);
+}
+
+export async function ensureCrds(kube: Kube): Promise<void> {
+  await installCrds(kube, readCrds());
+}
+
+export const MARKETPLACE = { apiVersion: 'gorten.io/v1alpha1', kind: 'Marketplace' } as const;
+
+export function marketplace(name: string, spec: Partial<Marketplace['spec']> = {}): Marketplace {
+  return {
+    ...MARKETPLACE,
+    metadata: { name },
+    spec: { displayName: `Market ${name}`, host: `${name}.shop.example.com`, ...spec },
+  };
+}
+
+export async function readMarketplace(kube: Kube, name: string): Promise<Marketplace | undefined> {
+  return kube.get<Marketplace>({ ...MARKETPLACE, name });
+}
+
+/** Waits until the Marketplace's condition has the given status (and reason, if given). */
+export async function waitForCondition(
+  kube: Kube,
+  name: string,
+  type: string,
+  status: Condition['status'],
+  reason?: string,
+  timeoutMs = 60_000,
+): Promise<Marketplace> {
+  let last: Condition | undefined;
+  try {
+    return await eventually({ what: `${name} ${type}=${status}`, timeoutMs }, async () => {
+      const mp = await readMarketplace(kube, name);
+      last = findCondition(mp?.status?.conditions, type);
+      const generationSeen =
+        (mp?.status?.observedGeneration ?? -1) === (mp?.metadata.generation ?? 0);
+      return last?.status === status && (!reason || last.reason === reason) && generationSeen
+        ? mp
+        : undefined;
+    });
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; last ${type}: ${JSON.stringify(last)}`, {
+      cause: err,
+    });
+  }
+}
+
+export function management(method: string, path: string, body?: unknown): Promise<Response> {
+  const authorization = `Basic ${Buffer.from(`${env.rabbitmq.user}:${env.rabbitmq.password}`).toString('base64')}`;
+  return fetch(`${env.rabbitmq.managementUrl}/api${path}`, {
+    method,
+    headers: { authorization, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+}
+
+export function secretValue(secret: KubeObject | undefined, key: string): string {
+  const data = secret?.data as Record<string, string> | undefined;
+  const value = data?.[key];
+  if (value === undefined) throw new Error(`secret has no ${key}`);
+  return Buffer.from(value, 'base64').toString('utf8');
+}

@@ -1,0 +1,134 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { backoffDelay, WorkQueue } from '../src/runtime/workqueue.js';
+
+const fast = { baseDelayMs: 5, maxDelayMs: 40 };
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve = (): void => undefined;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+test('backoff doubles per failure, is capped, and jitters within ±10 %', () => {
+  const mid = () => 0.5;
+  expect([1, 2, 3, 4].map((n) => backoffDelay(n, 100, 1000, mid))).toEqual([100, 200, 400, 800]);
+  expect(backoffDelay(5, 100, 1000, mid)).toBe(1000);
+  expect(backoffDelay(500, 100, 1000, mid)).toBe(1000);
+  expect(backoffDelay(1, 100, 1000, () => 0)).toBe(90);
+  expect(backoffDelay(1, 100, 1000, () => 1)).toBe(110);
+});
+
+test('a key added many times while waiting runs once', async () => {
+  const runs: string[] = [];
+  const gate = deferred();
+  const queue = new WorkQueue(
+    async (key) => {
+      runs.push(key);
+      if (key === 'block') await gate.promise;
+      return undefined;
+    },
+    { concurrency: 1, ...fast },
+  );
+  queue.add('block');
+  for (let i = 0; i < 5; i++) queue.add('a');
+  expect(queue.depth).toBe(1);
+  gate.resolve();
+  await sleep(20);
+  expect(runs).toEqual(['block', 'a']);
+  await queue.shutdown();
+});
+
+test('a key changed while it runs is run again afterwards, never twice at once', async () => {
+  let active = 0;
+  let maxActive = 0;
+  let runs = 0;
+  const queue = new WorkQueue(
+    async () => {
+      runs++;
+      active++;
+      maxActive = Math.max(maxActive, active);
+      await sleep(15);
+      active--;
+      return undefined;
+    },
+    { concurrency: 4, ...fast },
+  );
+  queue.add('k');
+  await sleep(2);
+  queue.add('k');
+  queue.add('k');
+  await sleep(60);
+  expect(runs).toBe(2);
+  expect(maxActive).toBe(1);
+  await queue.shutdown();
+});
+
+test('concurrency bounds how many keys run at once', async () => {
+  let active = 0;
+  let maxActive = 0;
+  const queue = new WorkQueue(
+    async () => {
+      active++;
+      maxActive = Math.max(maxActive, active);
+      await sleep(10);
+      active--;
+      return undefined;
+    },
+    { concurrency: 3, ...fast },
+  );
+  for (let i = 0; i < 10; i++) queue.add(`k${i}`);
+  await sleep(80);
+  expect(maxActive).toBe(3);
+  await queue.shutdown();
+});
+
+test('a failing key is retried with growing delays until it succeeds; others are not held up', async () => {
+  const attempts: number[] = [];
+  const outcomes: string[] = [];
+  const started = Date.now();
+  const queue = new WorkQueue(
+    (key) => {
+      if (key === 'ok') return Promise.resolve(undefined);
+      attempts.push(Date.now() - started);
+      if (attempts.length < 4) return Promise.reject(new Error('broker down'));
+      return Promise.resolve(undefined);
+    },
+    {
+      concurrency: 1,
+      baseDelayMs: 10,
+      maxDelayMs: 1000,
+      onResult: (key, outcome) => outcomes.push(`${key}:${outcome}`),
+    },
+  );
+  queue.add('bad');
+  queue.add('ok');
+  await sleep(200);
+  expect(attempts).toHaveLength(4);
+  const gaps = attempts.slice(1).map((t, i) => t - (attempts[i] ?? 0));
+  expect(gaps[1]!).toBeGreaterThan(gaps[0]!);
+  expect(gaps[2]!).toBeGreaterThan(gaps[1]!);
+  expect(outcomes.slice(0, 2)).toEqual(['bad:error', 'ok:success']);
+  expect(outcomes.at(-1)).toBe('bad:success');
+  await queue.shutdown();
+});
+
+test('requeueAfterMs runs the key again; shutdown waits for runs in progress and drops delayed keys', async () => {
+  let runs = 0;
+  const queue = new WorkQueue(
+    async () => {
+      runs++;
+      await sleep(20);
+      return { requeueAfterMs: 5 };
+    },
+    { concurrency: 1, ...fast },
+  );
+  queue.add('k');
+  await sleep(45);
+  expect(runs).toBeGreaterThanOrEqual(2);
+  await queue.shutdown();
+  const after = runs;
+  await sleep(40);
+  expect(runs).toBe(after);
+  queue.add('k');
+  expect(queue.depth).toBe(0);
+});
