@@ -22,6 +22,7 @@ const envSchema = z.object({
   GORTEN_LEASE_NAMESPACE: z.string().min(1).optional(),
   GORTEN_INSTALL_CRDS: bool.default(false),
   GORTEN_RESYNC_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
+  GORTEN_MARKETPLACE_SELECTOR: z.string().min(1).optional(),
   GORTEN_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
   GORTEN_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
   POD_NAME: z.string().optional(),
@@ -38,6 +39,8 @@ export interface OperatorConfig {
   installCrds: boolean;
   resyncMs: number;
   concurrency: number;
+  /** Label selector limiting which Marketplaces (and their Companies) this operator serves. */
+  selector?: string;
   logLevel: string;
 }
 
@@ -75,6 +78,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig
     installCrds: e.GORTEN_INSTALL_CRDS,
     resyncMs: e.GORTEN_RESYNC_SECONDS * 1000,
     concurrency: e.GORTEN_CONCURRENCY,
+    selector: e.GORTEN_MARKETPLACE_SELECTOR,
     logLevel: e.GORTEN_LOG_LEVEL,
   };
 }

@@ -92,6 +92,7 @@ export async function startOperator(
         ),
       concurrency: config.concurrency,
       resyncMs: config.resyncMs,
+      labelSelector: config.selector,
       baseDelayMs: 1_000,
       maxDelayMs: 5 * 60_000,
     },

@@ -22,6 +22,8 @@ export interface OperatorSettings {
   /** host:port of MongoDB and RabbitMQ as the tenant's pods reach them. */
   mongoTenantHost: string;
   amqpTenantHost: string;
+  /** IngressClass of the Kong Ingress Controller that serves tenant hosts. */
+  ingressClass: string;
 }
 
 export const DEFAULT_SETTINGS: OperatorSettings = {
@@ -41,4 +43,5 @@ export const DEFAULT_SETTINGS: OperatorSettings = {
   monitoringNamespaceLabels: { 'gorten.io/role': 'monitoring' },
   mongoTenantHost: 'mongodb.gorten-system.svc:27017',
   amqpTenantHost: 'rabbitmq.gorten-system.svc:5672',
+  ingressClass: 'kong',
 };

@@ -1,5 +1,5 @@
 // The Marketplace builders are pure: CR in, manifests out.
-import type { Marketplace } from '../src/api/types.js';
+import { SERVICE_NAMES, type Marketplace } from '../src/api/types.js';
 import type { KubeObject } from '../src/clients/kube.js';
 import {
   buildBrokerSecret,
@@ -9,6 +9,14 @@ import {
 import { buildNamespacePlane } from '../src/marketplace/namespace.js';
 import { tenantNames } from '../src/marketplace/names.js';
 import { parseTopology, tenantTopology } from '../src/marketplace/topology.js';
+import {
+  buildDeployment,
+  buildWorkloadsPlane,
+  configDigest,
+  desiredReplicas,
+  rolloutLag,
+} from '../src/marketplace/workloads.js';
+import { buildGatewayPlane, checkPluginReferences } from '../src/marketplace/gateway.js';
 import { DEFAULT_SETTINGS } from '../src/settings.js';
 
 const mp: Marketplace = {
@@ -144,4 +152,164 @@ test('a malformed topology is refused with the file name and the problem', () =>
       'topology.json',
     ),
   ).toThrow(/not a valid topology/);
+});
+
+describe('workloads', () => {
+  const withServices = (
+    services: Marketplace['spec']['services'],
+    suspended = false,
+  ): Marketplace => ({
+    ...mp,
+    spec: { ...mp.spec, services, suspended },
+  });
+
+  test('a Deployment per service; replicas from the spec, omitted under an HPA, zero when suspended', () => {
+    const plane = buildWorkloadsPlane(
+      withServices({ checkout: { replicas: 3 }, catalog: { autoscaling: { maxReplicas: 5 } } }),
+      DEFAULT_SETTINGS,
+      'd1',
+    );
+    const deployments = plane.apply.filter((o) => o.kind === 'Deployment');
+    expect(deployments).toHaveLength(SERVICE_NAMES.length);
+    const replicas = (name: string) =>
+      (deployments.find((d) => d.metadata.name === name)?.spec as { replicas?: number }).replicas;
+    expect(replicas('checkout')).toBe(3);
+    expect(replicas('orders')).toBe(1);
+    expect(replicas('catalog')).toBeUndefined();
+    expect(
+      plane.apply.filter((o) => o.kind === 'HorizontalPodAutoscaler').map((o) => o.metadata.name),
+    ).toEqual(['catalog']);
+    expect(plane.withoutAutoscaler).not.toContain('catalog');
+
+    const suspended = buildWorkloadsPlane(
+      withServices({ catalog: { autoscaling: { maxReplicas: 5 } } }, true),
+      DEFAULT_SETTINGS,
+      'd1',
+    );
+    expect(suspended.apply.filter((o) => o.kind === 'HorizontalPodAutoscaler')).toEqual([]);
+    expect(desiredReplicas(withServices({ checkout: { replicas: 3 } }, true), 'checkout')).toBe(0);
+  });
+
+  test('only the users service gets the private signing key; resources merge defaults and overrides as strings', () => {
+    const users = buildDeployment(
+      withServices({ users: { resources: { limits: { memory: '1Gi', cpu: 2 } } } }),
+      'users',
+      DEFAULT_SETTINGS,
+      'd',
+    );
+    const orders = buildDeployment(mp, 'orders', DEFAULT_SETTINGS, 'd');
+    const container = (d: KubeObject) =>
+      (
+        d.spec as {
+          template: { spec: { containers: { env: { name: string }[]; resources: unknown }[] } };
+        }
+      ).template.spec.containers[0]!;
+    expect(container(users).env.map((e) => e.name)).toContain('JWT_PRIVATE_KEY');
+    expect(container(orders).env.map((e) => e.name)).not.toContain('JWT_PRIVATE_KEY');
+    expect(container(users).resources).toEqual({
+      requests: { cpu: '100m', memory: '128Mi' },
+      limits: { cpu: '2', memory: '1Gi' },
+    });
+  });
+
+  test('the config digest changes when a credential changes', () => {
+    expect(configDigest([{ a: 'x' }])).toBe(configDigest([{ a: 'x' }]));
+    expect(configDigest([{ a: 'x' }])).not.toBe(configDigest([{ a: 'y' }]));
+  });
+
+  test('rollout lag names services whose Deployment is not yet available', () => {
+    expect(
+      rolloutLag([
+        {
+          metadata: { name: 'a', generation: 2 },
+          spec: { replicas: 2 },
+          status: { observedGeneration: 2, updatedReplicas: 2, availableReplicas: 2 },
+        },
+        {
+          metadata: { name: 'b', generation: 3 },
+          spec: { replicas: 1 },
+          status: { observedGeneration: 2, updatedReplicas: 1, availableReplicas: 1 },
+        },
+        {
+          metadata: { name: 'c', generation: 1 },
+          spec: { replicas: 2 },
+          status: { observedGeneration: 1, updatedReplicas: 2, availableReplicas: 1 },
+        },
+      ]),
+    ).toEqual(['b 1/1 available', 'c 1/2 available']);
+  });
+});
+
+describe('gateway', () => {
+  const keys = 'PUBLIC KEY';
+
+  test('protected routes carry jwt and acl; public ones only read; every route ends in the catch-all', () => {
+    const objects = buildGatewayPlane(mp, DEFAULT_SETTINGS, keys);
+    const ingresses = objects.filter((o) => o.kind === 'Ingress');
+    const plugins = (name: string) =>
+      ingresses
+        .find((i) => i.metadata.name === name)
+        ?.metadata.annotations?.['konghq.com/plugins']?.split(',');
+    expect(plugins('route-orders')).toEqual([
+      'tenant-jwt',
+      'tenant-acl',
+      'tenant-rate-limit',
+      'tenant-security-headers',
+      'tenant-cors',
+      'tenant-size-limit',
+    ]);
+    expect(plugins('route-catalog-public')).not.toContain('tenant-jwt');
+    expect(
+      ingresses.find((i) => i.metadata.name === 'route-catalog-public')?.metadata.annotations?.[
+        'konghq.com/methods'
+      ],
+    ).toBe('GET,HEAD');
+    expect(plugins('fallback')).toEqual(['tenant-not-found', 'tenant-security-headers']);
+    const acl = objects.find((o) => o.metadata.name === 'tenant-acl');
+    expect(acl?.config).toEqual({ allow: ['mp-acme'], hide_groups_header: true });
+  });
+
+  test('CORS names explicit origins and never a wildcard', () => {
+    const cors = (spec: Marketplace['spec']['gateway']) =>
+      buildGatewayPlane(
+        { ...mp, spec: { ...mp.spec, gateway: spec } },
+        DEFAULT_SETTINGS,
+        keys,
+      ).find((o) => o.metadata.name === 'tenant-cors')?.config as {
+        origins: string[];
+        credentials: boolean;
+      };
+    expect(cors({ corsOrigins: ['https://shop.example.com'] })).toMatchObject({
+      origins: ['https://shop.example.com'],
+      credentials: true,
+    });
+    expect(cors(undefined).origins).toEqual([]);
+  });
+
+  test('suspended: only the catch-all, answering 503', () => {
+    const objects = buildGatewayPlane(
+      { ...mp, spec: { ...mp.spec, suspended: true } },
+      DEFAULT_SETTINGS,
+      keys,
+    );
+    const ingresses = objects.filter((o) => o.kind === 'Ingress');
+    expect(ingresses.map((i) => i.metadata.name)).toEqual(['fallback']);
+    expect(ingresses[0]?.metadata.annotations?.['konghq.com/plugins']).toBe(
+      'tenant-suspended,tenant-security-headers',
+    );
+  });
+
+  test('a route naming a missing KongPlugin, or a KongPlugin with an unknown plugin, is refused', () => {
+    const objects = buildGatewayPlane(mp, DEFAULT_SETTINGS, keys);
+    const withoutAcl = objects.filter((o) => o.metadata.name !== 'tenant-acl');
+    expect(() => checkPluginReferences(withoutAcl)).toThrow(
+      /Ingress route-users names undefined KongPlugin tenant-acl/,
+    );
+    const misspelled = objects.map((o) =>
+      o.metadata.name === 'tenant-cors' ? { ...o, plugin: 'corss' } : o,
+    );
+    expect(() => checkPluginReferences(misspelled)).toThrow(
+      /KongPlugin tenant-cors uses unknown plugin corss/,
+    );
+  });
 });

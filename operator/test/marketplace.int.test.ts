@@ -1,5 +1,5 @@
 // The Marketplace controller against real servers: kube-apiserver, FerretDB, RabbitMQ.
-import { randomBytes } from 'node:crypto';
+import { randomBytes, sign, verify } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MongoClient } from 'mongodb';
 import { connect } from 'amqplib';
@@ -7,7 +7,7 @@ import { eventually } from '@gorten/testenv';
 import { startOperator, type RunningOperator } from '../src/operator.js';
 import { tenantTopology } from '../src/marketplace/topology.js';
 import { findCondition } from '../src/runtime/conditions.js';
-import { FINALIZER } from '../src/api/types.js';
+import { FINALIZER, SERVICE_NAMES } from '../src/api/types.js';
 import type { KubeObject } from '../src/clients/kube.js';
 import {
   env,
@@ -25,13 +25,14 @@ import {
 
 const kube = testKube();
 const admin = new MongoClient(env.mongo.url);
+const SHARD = 'marketplace';
 const run = randomBytes(2).toString('hex');
 const name = (base: string): string => `${base}-${run}`;
 let operator: RunningOperator;
 
 beforeAll(async () => {
   await ensureCrds(kube);
-  operator = await startOperator(testConfig(), quietLog);
+  operator = await startOperator(testConfig(SHARD), quietLog);
 });
 
 afterAll(async () => {
@@ -71,7 +72,7 @@ describe('a new Marketplace', () => {
   const ns = `mp-${mp}`;
 
   beforeAll(async () => {
-    await kube.create(marketplace(mp, { deletionPolicy: 'Delete' }));
+    await kube.create(marketplace(SHARD, mp, { deletionPolicy: 'Delete' }));
   });
 
   test('becomes Ready with every plane provisioned', async () => {
@@ -142,6 +143,100 @@ describe('a new Marketplace', () => {
     await amqpLogin(ns);
     const s = await secret(ns, 'mongodb-credentials');
     expect(secretValue(s, 'password')).toMatch(/^[A-Za-z0-9_-]{32}$/);
+  });
+
+  test('runs every service as a Deployment, available on the simulated nodes, with a Service and a PDB', async () => {
+    const deployments = await kube.list<KubeObject>({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      namespace: ns,
+    });
+    expect(deployments.items.map((d) => d.metadata.name).sort()).toEqual([...SERVICE_NAMES].sort());
+    const checkout = deployments.items.find((d) => d.metadata.name === 'checkout') as KubeObject & {
+      spec: {
+        template: {
+          metadata: { annotations: Record<string, string> };
+          spec: { containers: Record<string, unknown>[] };
+        };
+      };
+      status: { availableReplicas: number };
+    };
+    expect(checkout.status.availableReplicas).toBe(1);
+    expect(checkout.spec.template.metadata.annotations).toMatchObject({
+      'prometheus.io/scrape': 'true',
+      'prometheus.io/port': '8080',
+    });
+    expect(checkout.spec.template.spec.containers[0]).toMatchObject({
+      args: ['checkout'],
+      readinessProbe: { httpGet: { path: '/readyz', port: 'http' } },
+      livenessProbe: { httpGet: { path: '/healthz', port: 'http' } },
+      envFrom: [{ configMapRef: { name: 'tenant-config' } }],
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- jest matchers are typed any
+      env: expect.arrayContaining([
+        {
+          name: 'MONGODB_URI',
+          valueFrom: { secretKeyRef: { name: 'mongodb-credentials', key: 'uri' } },
+        },
+      ]),
+    });
+    const services = await kube.list<KubeObject>({
+      apiVersion: 'v1',
+      kind: 'Service',
+      namespace: ns,
+    });
+    expect(services.items).toHaveLength(SERVICE_NAMES.length);
+    const pdbs = await kube.list<KubeObject>({
+      apiVersion: 'policy/v1',
+      kind: 'PodDisruptionBudget',
+      namespace: ns,
+    });
+    expect(pdbs.items).toHaveLength(SERVICE_NAMES.length);
+  });
+
+  test('publishes its routes on Kong with valid plugins and a consumer that verifies the tenant’s tokens', async () => {
+    const ingresses = await kube.list<KubeObject & { spec: { rules: { host: string }[] } }>({
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'Ingress',
+      namespace: ns,
+    });
+    const plugins = await kube.list<KubeObject & { plugin: string }>({
+      apiVersion: 'configuration.konghq.com/v1',
+      kind: 'KongPlugin',
+      namespace: ns,
+    });
+    const defined = new Set(plugins.items.map((p) => p.metadata.name));
+    for (const ingress of ingresses.items) {
+      expect(ingress.spec.rules[0]?.host).toBe(`${mp}.shop.example.com`);
+      for (const name of (ingress.metadata.annotations?.['konghq.com/plugins'] ?? '').split(','))
+        expect(defined).toContain(name);
+    }
+    const orders = ingresses.items.find((i) => i.metadata.name === 'route-orders');
+    expect(orders?.metadata.annotations?.['konghq.com/plugins']?.split(',')).toEqual(
+      expect.arrayContaining(['tenant-jwt', 'tenant-acl']),
+    );
+    const fallback = ingresses.items.find((i) => i.metadata.name === 'fallback');
+    expect(fallback?.metadata.annotations?.['konghq.com/plugins']).toContain('tenant-not-found');
+
+    const consumer = await kube.get<KubeObject & { credentials: string[] }>({
+      apiVersion: 'configuration.konghq.com/v1',
+      kind: 'KongConsumer',
+      namespace: ns,
+      name: 'token-issuer',
+    });
+    expect(consumer?.credentials).toEqual(['issuer-jwt-credential', 'issuer-acl-credential']);
+    const credential = await secret(ns, 'issuer-jwt-credential');
+    expect(credential?.metadata.labels?.['konghq.com/credential']).toBe('jwt');
+    expect(secretValue(await secret(ns, 'issuer-acl-credential'), 'group')).toBe(ns);
+    // A token signed with the tenant's private key verifies with the key Kong was given.
+    const signing = await secret(ns, 'jwt-signing-key');
+    const payload = Buffer.from(
+      JSON.stringify({ iss: secretValue(credential, 'key'), exp: 2_000_000_000 }),
+    );
+    const signature = sign('sha256', payload, secretValue(signing, 'private.pem'));
+    expect(verify('sha256', payload, secretValue(credential, 'rsa_public_key'), signature)).toBe(
+      true,
+    );
+    expect(secretValue(credential, 'algorithm')).toBe('RS256');
   });
 
   test('its vhost holds the whole topology from rabbitmq/topology.json, as quorum queues', async () => {
@@ -273,7 +368,7 @@ describe('a new Marketplace', () => {
 test('with deletionPolicy Retain (the default), the database and vhost outlive the Marketplace', async () => {
   const mp = name('keep');
   const ns = `mp-${mp}`;
-  await kube.create(marketplace(mp));
+  await kube.create(marketplace(SHARD, mp));
   await waitForCondition(kube, mp, 'Ready', 'True');
   await admin
     .db(ns)
@@ -304,8 +399,8 @@ test('a tenant whose broker state conflicts is reported, and another tenant stil
     (await management('PUT', `/queues/${ns}/order_created`, { durable: true, arguments: {} }))
       .status,
   ).toBe(201);
-  await kube.create(marketplace(broken, { deletionPolicy: 'Delete' }));
-  await kube.create(marketplace(healthy, { deletionPolicy: 'Delete' }));
+  await kube.create(marketplace(SHARD, broken, { deletionPolicy: 'Delete' }));
+  await kube.create(marketplace(SHARD, healthy, { deletionPolicy: 'Delete' }));
 
   const failed = await waitForCondition(
     kube,
@@ -363,20 +458,20 @@ describe('invalid specs are rejected by the apiserver with a clear message', () 
     const create = kube.request(
       'POST',
       '/apis/gorten.io/v1alpha1/marketplaces?fieldValidation=Strict',
-      marketplace(name('bad'), spec as never),
+      marketplace(SHARD, name('bad'), spec as never),
     );
     await expect(create).rejects.toMatchObject({ status });
     await expect(create).rejects.toThrow(message);
   });
 
   test('a name too long for the namespace and database', async () => {
-    const create = kube.create(marketplace(`a${'b'.repeat(40)}`));
+    const create = kube.create(marketplace(SHARD, `a${'b'.repeat(40)}`));
     await expect(create).rejects.toThrow(/at most 40 characters/);
   });
 
   test('changing the currency', async () => {
     const mp = name('fixed');
-    await kube.create(marketplace(mp, { currency: 'USD' }));
+    await kube.create(marketplace(SHARD, mp, { currency: 'USD' }));
     const change = kube.mergePatch({ ...MARKETPLACE, name: mp }, { spec: { currency: 'EUR' } });
     await expect(change).rejects.toThrow(/currency is immutable/);
     await kube.delete({ ...MARKETPLACE, name: mp });

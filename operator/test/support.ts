@@ -12,7 +12,7 @@ import { DEFAULT_SETTINGS } from '../src/settings.js';
 
 export const env: TestEnv = loadTestEnv();
 
-export function testConfig(overrides: Partial<OperatorConfig> = {}): OperatorConfig {
+export function testConfig(shard: string, overrides: Partial<OperatorConfig> = {}): OperatorConfig {
   return {
     kubeconfig: env.kube.kubeconfig,
     mongoAdminUrl: env.mongo.url,
@@ -32,6 +32,7 @@ export function testConfig(overrides: Partial<OperatorConfig> = {}): OperatorCon
     resyncMs: 2_000,
     concurrency: 4,
     logLevel: 'warn',
+    selector: `${SHARD_LABEL}=${shard}`,
     ...overrides,
   };
 }
@@ -50,10 +51,20 @@ export async function ensureCrds(kube: Kube): Promise<void> {
 
 export const MARKETPLACE = { apiVersion: 'gorten.io/v1alpha1', kind: 'Marketplace' } as const;
 
-export function marketplace(name: string, spec: Partial<Marketplace['spec']> = {}): Marketplace {
+/**
+ * Test files run in parallel, each with its own operator: a shard label on the
+ * Marketplaces and the operator's selector keep them from reconciling each other's.
+ */
+export const SHARD_LABEL = 'gorten.io/test-shard';
+
+export function marketplace(
+  shard: string,
+  name: string,
+  spec: Partial<Marketplace['spec']> = {},
+): Marketplace {
   return {
     ...MARKETPLACE,
-    metadata: { name },
+    metadata: { name, labels: { [SHARD_LABEL]: shard } },
     spec: { displayName: `Market ${name}`, host: `${name}.shop.example.com`, ...spec },
   };
 }

@@ -3,7 +3,7 @@
 # version, into $GORTEN_CACHE/bin (default ~/.cache/gorten/bin). Idempotent: a binary
 # that already exists is kept; a half-finished build (no binary) is simply redone.
 #
-#   build-servers.sh [component ...]    components: etcd kube kwok ferretdb (default: all)
+#   build-servers.sh [component ...]    components: etcd kube kwok ferretdb kong-crds (default: all)
 #
 # Versions are pinned here and nowhere else; tools/testenv reads them via `versions`.
 set -euo pipefail
@@ -12,6 +12,7 @@ K8S_VERSION=1.36.3
 ETCD_VERSION=3.6.16
 KWOK_VERSION=0.8.0
 FERRETDB_VERSION=1.24.2
+KIC_CONFIGURATION_VERSION=1.5.3
 
 CACHE=${GORTEN_CACHE:-$HOME/.cache/gorten}
 BIN=$CACHE/bin
@@ -107,18 +108,34 @@ build_ferretdb() {
   mv "$BIN/ferretdb-$FERRETDB_VERSION.tmp" "$BIN/ferretdb-$FERRETDB_VERSION"
 }
 
+# Kong Ingress Controller CRDs (KongPlugin, KongConsumer, ...), installed into the test
+# apiserver so that every Kong resource the operator writes is checked by Kong's schemas.
+kong_crds() {
+  local out="$BIN/kic-crds-$KIC_CONFIGURATION_VERSION.yaml" src
+  [ -s "$out" ] && return
+  echo "build-servers: fetching Kong CRDs (github.com/kong/kubernetes-configuration v$KIC_CONFIGURATION_VERSION)"
+  src=$(cd "$WORK" && go mod download -json "github.com/kong/kubernetes-configuration@v$KIC_CONFIGURATION_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  [ -d "$src/config/crd/ingress-controller" ] || die "github.com/kong/kubernetes-configuration@v$KIC_CONFIGURATION_VERSION has no config/crd/ingress-controller"
+  for f in "$src"/config/crd/ingress-controller/configuration.konghq.com_*.yaml; do
+    echo "---"
+    cat "$f"
+  done >"$out.tmp"
+  mv "$out.tmp" "$out"
+}
+
 versions() {
-  printf '{"kubernetes":"%s","etcd":"%s","kwok":"%s","ferretdb":"%s"}\n' "$K8S_VERSION" "$ETCD_VERSION" "$KWOK_VERSION" "$FERRETDB_VERSION"
+  printf '{"kubernetes":"%s","etcd":"%s","kwok":"%s","ferretdb":"%s","kongCrds":"%s"}\n' "$K8S_VERSION" "$ETCD_VERSION" "$KWOK_VERSION" "$FERRETDB_VERSION" "$KIC_CONFIGURATION_VERSION"
 }
 
 mkdir -p "$BIN" "$WORK"
 if [ "${1:-}" = versions ]; then versions; exit 0; fi
 components=("$@")
-[ ${#components[@]} -gt 0 ] || components=(etcd ferretdb kwok kube)
+[ ${#components[@]} -gt 0 ] || components=(etcd ferretdb kwok kube kong-crds)
 for c in "${components[@]}"; do
   case "$c" in
     kwok) (build_kwok && kwok_stages) || die "building kwok failed (see the output above); its cache is $WORK/kwok" ;;
+    kong-crds) (kong_crds) || die "fetching the Kong CRDs failed (see the output above)" ;;
     etcd | kube | ferretdb) (build_"$c") || die "building $c failed (see the output above); its cache is $WORK/$c" ;;
-    *) die "unknown component '$c' (expected: etcd kube kwok ferretdb)" ;;
+    *) die "unknown component '$c' (expected: etcd kube kwok ferretdb kong-crds)" ;;
   esac
 done

@@ -62,3 +62,24 @@ export function passwordOf(existing: KubeObject | undefined): string | undefined
   const encoded = data?.password;
   return encoded ? Buffer.from(encoded, 'base64').toString('utf8') : undefined;
 }
+
+export interface KeyPair {
+  privatePem: string;
+  publicPem: string;
+}
+
+/** The tenant's token signing key pair (RS256), generated once and kept in a Secret. */
+export function buildSigningKeySecret(mp: Marketplace, keys: KeyPair): KubeObject {
+  return secret(mp, tenantNames(mp.metadata.name).signingKeySecret, {
+    'private.pem': keys.privatePem,
+    'public.pem': keys.publicPem,
+  });
+}
+
+export function keyPairOf(existing: KubeObject | undefined): KeyPair | undefined {
+  const data = existing?.data as Record<string, string> | undefined;
+  const [privatePem, publicPem] = [data?.['private.pem'], data?.['public.pem']].map((v) =>
+    v ? Buffer.from(v, 'base64').toString('utf8') : undefined,
+  );
+  return privatePem && publicPem ? { privatePem, publicPem } : undefined;
+}

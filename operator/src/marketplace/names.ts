@@ -14,6 +14,14 @@ export interface TenantNames {
   databaseSecret: string;
   /** Secret with the RabbitMQ user's credentials. */
   brokerSecret: string;
+  /** Secret with the RS256 key pair the users service signs access tokens with. */
+  signingKeySecret: string;
+  /** ConfigMap with the tenant's non-secret settings, read by every service. */
+  configMap: string;
+  /** Kong ACL group whose members may call this tenant's API, and only this tenant's. */
+  aclGroup: string;
+  /** The `iss` of tokens the users service issues; Kong's jwt plugin looks it up. */
+  tokenIssuer: string;
 }
 
 export function tenantNames(marketplace: string): TenantNames {
@@ -26,6 +34,10 @@ export function tenantNames(marketplace: string): TenantNames {
     brokerUser: `${base}-app`,
     databaseSecret: 'mongodb-credentials',
     brokerSecret: 'rabbitmq-credentials',
+    signingKeySecret: 'jwt-signing-key',
+    configMap: 'tenant-config',
+    aclGroup: base,
+    tokenIssuer: `gorten/${base}`,
   };
 }
 

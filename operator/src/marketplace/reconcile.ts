@@ -1,5 +1,5 @@
-// The Marketplace plan: namespace → database → messaging (→ workloads → gateway), one
-// condition per plane, Ready as the aggregate. A plane whose dependency fails reports it
+// The Marketplace plan: namespace and credentials first, then the database, messaging,
+// workloads and gateway planes side by side; one condition per plane, Ready as the aggregate. A plane whose dependency fails reports it
 // and the others go on; nothing that exists is deleted because something failed.
 import type { Logger } from 'pino';
 import { FINALIZER, type Marketplace, type MarketplaceStatus } from '../api/types.js';
@@ -17,17 +17,32 @@ import {
 import type { EventRecorder } from '../runtime/events.js';
 import type { ReconcileResult } from '../runtime/workqueue.js';
 import type { OperatorSettings } from '../settings.js';
+import { applySet } from '../clients/apply.js';
+import { generateRsaKeyPair } from '../clients/keys.js';
 import {
   BROKER_PERMISSIONS,
   buildBrokerSecret,
   buildDatabaseSecret,
+  buildSigningKeySecret,
+  keyPairOf,
   passwordOf,
+  type KeyPair,
 } from './credentials.js';
+import { buildGatewayPlane, GatewayConfigError } from './gateway.js';
+import { buildConfigMap, buildWorkloadsPlane, configDigest, rolloutLag } from './workloads.js';
 import { tenantNames } from './names.js';
 import { buildNamespacePlane } from './namespace.js';
 import { tenantTopology } from './topology.js';
 
-export const PLANES = ['DatabaseReady', 'MessagingReady'] as const;
+export const PLANES = [
+  'DatabaseReady',
+  'MessagingReady',
+  'WorkloadsReady',
+  'GatewayReady',
+] as const;
+
+/** How soon to look again while Deployments are still rolling out. */
+const ROLLOUT_POLL_MS = 5_000;
 
 export interface MarketplaceDeps {
   kube: Kube;
@@ -60,25 +75,65 @@ function databaseReason(err: unknown): string {
   return 'DatabaseError';
 }
 
-/** Secret with a password: the one it already holds, or a new one. */
-async function credentialSecret(
-  kube: Kube,
-  namespace: string,
-  name: string,
-  build: (password: string) => KubeObject,
-): Promise<string> {
-  const existing = await kube.get({ apiVersion: 'v1', kind: 'Secret', namespace, name });
-  const password = passwordOf(existing) ?? generatePassword();
-  await kube.ensure(build(password), existing);
-  return password;
+interface TenantCredentials {
+  databasePassword: string;
+  brokerPassword: string;
+  signingKey: KeyPair;
 }
 
-async function databasePlane(deps: MarketplaceDeps, mp: Marketplace): Promise<ConditionUpdate> {
+interface PlaneOutcome {
+  condition: ConditionUpdate;
+  requeueAfterMs?: number;
+}
+
+/**
+ * The namespace's guard rails and the credential Secrets, in one apply set. Existing
+ * passwords and keys are kept; only missing ones are generated.
+ */
+async function namespaceAndCredentials(
+  deps: MarketplaceDeps,
+  mp: Marketplace,
+): Promise<TenantCredentials> {
+  const names = tenantNames(mp.metadata.name);
+  const [namespace, ...guardRails] = buildNamespacePlane(mp, deps.settings);
+  if (namespace) await deps.kube.ensure(namespace);
+  const secrets = await deps.kube.list<KubeObject>({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    namespace: names.namespace,
+  });
+  const existing = (name: string) => secrets.items.find((s) => s.metadata.name === name);
+  const credentials: TenantCredentials = {
+    databasePassword: passwordOf(existing(names.databaseSecret)) ?? generatePassword(),
+    brokerPassword: passwordOf(existing(names.brokerSecret)) ?? generatePassword(),
+    signingKey: keyPairOf(existing(names.signingKeySecret)) ?? generateRsaKeyPair(),
+  };
+  await applySet(
+    deps.kube,
+    names.namespace,
+    [
+      ...guardRails,
+      buildDatabaseSecret(mp, deps.settings, credentials.databasePassword),
+      buildBrokerSecret(mp, deps.settings, credentials.brokerPassword),
+      buildSigningKeySecret(mp, credentials.signingKey),
+    ],
+    [],
+    ownerLabel(mp),
+  );
+  return credentials;
+}
+
+function ownerLabel(mp: Marketplace): [string, string] {
+  return ['gorten.io/marketplace', mp.metadata.name];
+}
+
+async function databasePlane(
+  deps: MarketplaceDeps,
+  mp: Marketplace,
+  password: string,
+): Promise<PlaneOutcome> {
   const names = tenantNames(mp.metadata.name);
   try {
-    const password = await credentialSecret(deps.kube, names.namespace, names.databaseSecret, (p) =>
-      buildDatabaseSecret(mp, deps.settings, p),
-    );
     const changes = await deps.mongo.ensureTenantDatabase(
       names.database,
       names.databaseUser,
@@ -87,28 +142,33 @@ async function databasePlane(deps: MarketplaceDeps, mp: Marketplace): Promise<Co
     if (changes.length > 0)
       deps.log.info({ marketplace: mp.metadata.name, changes }, 'database converged');
     return {
-      type: 'DatabaseReady',
-      status: 'True',
-      reason: 'Provisioned',
-      message: `database ${names.database}, user ${names.databaseUser}`,
+      condition: {
+        type: 'DatabaseReady',
+        status: 'True',
+        reason: 'Provisioned',
+        message: `database ${names.database}, user ${names.databaseUser}`,
+      },
     };
   } catch (err) {
     return {
-      type: 'DatabaseReady',
-      status: 'False',
-      reason: databaseReason(err),
-      message: errorMessage(err),
+      condition: {
+        type: 'DatabaseReady',
+        status: 'False',
+        reason: databaseReason(err),
+        message: errorMessage(err),
+      },
     };
   }
 }
 
-async function messagingPlane(deps: MarketplaceDeps, mp: Marketplace): Promise<ConditionUpdate> {
+async function messagingPlane(
+  deps: MarketplaceDeps,
+  mp: Marketplace,
+  password: string,
+): Promise<PlaneOutcome> {
   const names = tenantNames(mp.metadata.name);
+  const { rabbit } = deps;
   try {
-    const password = await credentialSecret(deps.kube, names.namespace, names.brokerSecret, (p) =>
-      buildBrokerSecret(mp, deps.settings, p),
-    );
-    const { rabbit } = deps;
     await rabbit.ensureVhost(names.vhost);
     // The operator's own user declares the topology, so it needs rights in the vhost.
     await rabbit.ensurePermissions(names.vhost, rabbit.adminUser, {
@@ -122,16 +182,118 @@ async function messagingPlane(deps: MarketplaceDeps, mp: Marketplace): Promise<C
     if (changes.length > 0)
       deps.log.info({ marketplace: mp.metadata.name, changes }, 'topology converged');
     return {
-      type: 'MessagingReady',
-      status: 'True',
-      reason: 'Provisioned',
-      message: `vhost ${names.vhost}, user ${names.brokerUser}`,
+      condition: {
+        type: 'MessagingReady',
+        status: 'True',
+        reason: 'Provisioned',
+        message: `vhost ${names.vhost}, user ${names.brokerUser}`,
+      },
     };
   } catch (err) {
     const reason = err instanceof BrokerError ? err.reason : 'BrokerError';
-    return { type: 'MessagingReady', status: 'False', reason, message: errorMessage(err) };
+    return {
+      condition: { type: 'MessagingReady', status: 'False', reason, message: errorMessage(err) },
+    };
   }
 }
+
+async function workloadsPlane(
+  deps: MarketplaceDeps,
+  mp: Marketplace,
+  credentials: TenantCredentials,
+): Promise<PlaneOutcome> {
+  const names = tenantNames(mp.metadata.name);
+  try {
+    const digest = configDigest([credentials, buildConfigMap(mp).data]);
+    const plane = buildWorkloadsPlane(mp, deps.settings, digest);
+    const { live } = await applySet(
+      deps.kube,
+      names.namespace,
+      plane.apply,
+      [AUTOSCALER],
+      ownerLabel(mp),
+    );
+    const deployments = [...live.values()].filter(
+      (o) =>
+        o.kind === 'Deployment' &&
+        o.metadata.labels?.['gorten.io/marketplace'] === mp.metadata.name,
+    );
+    const lagging = rolloutLag(deployments);
+    if (lagging.length > 0) {
+      return {
+        condition: {
+          type: 'WorkloadsReady',
+          status: 'False',
+          reason: 'RollingOut',
+          message: lagging.join(', '),
+        },
+        requeueAfterMs: ROLLOUT_POLL_MS,
+      };
+    }
+    return mp.spec.suspended
+      ? {
+          condition: {
+            type: 'WorkloadsReady',
+            status: 'True',
+            reason: 'Suspended',
+            message: 'every service is scaled to zero',
+          },
+        }
+      : {
+          condition: {
+            type: 'WorkloadsReady',
+            status: 'True',
+            reason: 'Available',
+            message: `${deployments.length} services available`,
+          },
+        };
+  } catch (err) {
+    return {
+      condition: {
+        type: 'WorkloadsReady',
+        status: 'False',
+        reason: 'ApplyFailed',
+        message: errorMessage(err),
+      },
+    };
+  }
+}
+
+async function gatewayPlane(
+  deps: MarketplaceDeps,
+  mp: Marketplace,
+  credentials: TenantCredentials,
+): Promise<PlaneOutcome> {
+  const names = tenantNames(mp.metadata.name);
+  try {
+    const objects = buildGatewayPlane(mp, deps.settings, credentials.signingKey.publicPem);
+    await applySet(deps.kube, names.namespace, objects, [INGRESS], ownerLabel(mp));
+    const routes = objects.filter((o) => o.kind === 'Ingress').length;
+    return {
+      condition: mp.spec.suspended
+        ? {
+            type: 'GatewayReady',
+            status: 'True',
+            reason: 'Suspended',
+            message: `${mp.spec.host} answers 503`,
+          }
+        : {
+            type: 'GatewayReady',
+            status: 'True',
+            reason: 'Configured',
+            message: `${routes} routes on ${mp.spec.host}`,
+          },
+    };
+  } catch (err) {
+    const reason = err instanceof GatewayConfigError ? 'InvalidGatewayConfig' : 'ApplyFailed';
+    return {
+      condition: { type: 'GatewayReady', status: 'False', reason, message: errorMessage(err) },
+    };
+  }
+}
+
+const AUTOSCALER = { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler' } as const;
+const INGRESS = { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress' } as const;
 
 async function writeStatus(
   deps: MarketplaceDeps,
@@ -201,8 +363,14 @@ export async function reconcileMarketplace(
   const generation = mp.metadata.generation ?? 0;
   const now = (deps.now ?? (() => new Date()))();
 
-  for (const object of buildNamespacePlane(mp, deps.settings)) await deps.kube.ensure(object);
-  const planes = await Promise.all([databasePlane(deps, mp), messagingPlane(deps, mp)]);
+  const credentials = await namespaceAndCredentials(deps, mp);
+  const outcomes = await Promise.all([
+    databasePlane(deps, mp, credentials.databasePassword),
+    messagingPlane(deps, mp, credentials.brokerPassword),
+    workloadsPlane(deps, mp, credentials),
+    gatewayPlane(deps, mp, credentials),
+  ]);
+  const planes = outcomes.map((o) => o.condition);
 
   let conditions = mp.status?.conditions ?? [];
   for (const update of planes) conditions = setCondition(conditions, update, generation, now);

@@ -16,6 +16,7 @@ export interface ControllerOptions {
   resyncMs: number;
   baseDelayMs: number;
   maxDelayMs: number;
+  labelSelector?: string;
 }
 
 export class Controller<T extends KubeObject> {
@@ -45,6 +46,7 @@ export class Controller<T extends KubeObject> {
       },
     });
     this.informer = new Informer<T>(kube, kc, opts.ref, (key) => this.enqueue(key), {
+      labelSelector: opts.labelSelector,
       onError: (err) => log.warn({ controller, err }, 'watch failed; reopening'),
     });
   }

@@ -11,6 +11,8 @@ export type ChangeHandler = (key: string) => void;
 export interface InformerOptions {
   /** Seconds the server keeps a watch open; we reopen it then (client-go: 5–10 min). */
   watchTimeoutSeconds?: number;
+  /** Only objects with these labels (e.g. to run several operators side by side). */
+  labelSelector?: string;
   onError?: (err: unknown) => void;
 }
 
@@ -64,7 +66,10 @@ export class Informer<T extends KubeObject> {
   }
 
   private async list(): Promise<void> {
-    const list: KubeList<T> = await this.kube.list<T>(this.ref);
+    const query = this.opts.labelSelector
+      ? `labelSelector=${encodeURIComponent(this.opts.labelSelector)}`
+      : '';
+    const list: KubeList<T> = await this.kube.list<T>(this.ref, query);
     this.lists++;
     const seen = new Set<string>();
     for (const item of list.items) {
@@ -112,6 +117,7 @@ export class Informer<T extends KubeObject> {
         this.onChange(key);
       };
       const query = {
+        ...(this.opts.labelSelector ? { labelSelector: this.opts.labelSelector } : {}),
         resourceVersion: this.resourceVersion,
         allowWatchBookmarks: true,
         timeoutSeconds: this.watchTimeoutSeconds,

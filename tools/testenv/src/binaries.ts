@@ -12,6 +12,7 @@ export interface GoServerVersions {
   etcd: string;
   kwok: string;
   ferretdb: string;
+  kongCrds: string;
 }
 
 export function cacheDir(): string {
@@ -31,6 +32,7 @@ function binaryNames(v: GoServerVersions): Record<string, string> {
     kwok: `kwok-${v.kwok}`,
     'kwok-stages': `kwok-${v.kwok}-stages.yaml`,
     ferretdb: `ferretdb-${v.ferretdb}`,
+    'kong-crds': `kic-crds-${v.kongCrds}.yaml`,
   };
 }
 

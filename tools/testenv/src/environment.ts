@@ -14,6 +14,7 @@ import { ensureBinaries, goServerVersions } from './binaries.js';
 import type { StartContext } from './servers/context.js';
 import { startEtcd } from './servers/etcd.js';
 import {
+  installCrdFile,
   kubeApi,
   startControllerManager,
   startKubeApiserver,
@@ -92,6 +93,8 @@ export async function startEnvironment(): Promise<TestEnv> {
     const kube = await startKubeApiserver(ctx, etcd.url);
     await Promise.all([startControllerManager(ctx, kube), startScheduler(ctx, kube)]);
     await startKwok(ctx, kube, SIMULATED_NODES);
+    // Kong's own CRDs, so Kong resources written in tests are checked by Kong's schemas.
+    await installCrdFile(kube, binary('kong-crds'));
     return kube;
   })();
   // Let every starter settle before cleaning up, so nothing is spawned afterwards.

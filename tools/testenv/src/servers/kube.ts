@@ -3,7 +3,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
 import { freePort } from '../ports.js';
 import { startServer, waitFor } from '../process.js';
 import { http, okBody } from '../http.js';
@@ -22,11 +22,12 @@ export async function kubeApi(
   method: string,
   path: string,
   body?: unknown,
+  contentType = 'application/json',
 ): Promise<unknown> {
   const answer = await http(`${kube.server}${path}`, {
     method,
     ca: readFileSync(kube.caFile, 'utf8'),
-    headers: { authorization: `Bearer ${kube.token}`, 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${kube.token}`, 'content-type': contentType },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   if (answer.status < 200 || answer.status >= 300) {
@@ -97,6 +98,37 @@ export async function startKubeApiserver(ctx: StartContext, etcdUrl: string): Pr
   const kubeconfig = join(dir, 'kubeconfig');
   writeKubeconfig(kubeconfig, server, caFile, token);
   return { kubeconfig, server, token, caFile };
+}
+
+/** Applies CustomResourceDefinitions from a multi-document YAML file and waits until served. */
+export async function installCrdFile(kube: KubeAccess, file: string): Promise<string[]> {
+  const crds = parseAllDocuments(readFileSync(file, 'utf8'))
+    .map((d) => d.toJS() as { metadata?: { name?: string } } | null)
+    .filter((d): d is { metadata: { name: string } } => typeof d?.metadata?.name === 'string');
+  for (const crd of crds) {
+    await kubeApi(
+      kube,
+      'PATCH',
+      `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}?fieldManager=gorten-testenv&force=true`,
+      crd,
+      'application/apply-patch+yaml',
+    );
+  }
+  for (const crd of crds) {
+    await waitFor({ what: `CRD ${crd.metadata.name} Established`, timeoutMs: 30_000 }, async () => {
+      const live = (await kubeApi(
+        kube,
+        'GET',
+        `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}`,
+      )) as {
+        status?: { conditions?: { type: string; status: string }[] };
+      };
+      return live.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')
+        ? true
+        : undefined;
+    });
+  }
+  return crds.map((c) => c.metadata.name);
 }
 
 /** Starts a control-plane component that serves /healthz on its own secure port. */

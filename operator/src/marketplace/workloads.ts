@@ -1,0 +1,269 @@
+// Per service: a Deployment, a Service, a PodDisruptionBudget and, when the spec asks
+// for autoscaling, a HorizontalPodAutoscaler; plus the tenant ConfigMap they all read.
+// One image runs every service; its first argument picks which.
+import { createHash } from 'node:crypto';
+import {
+  SERVICE_NAMES,
+  type Marketplace,
+  type ServiceName,
+  type ServiceSpec,
+} from '../api/types.js';
+import type { KubeObject } from '../clients/kube.js';
+import type { OperatorSettings } from '../settings.js';
+import { ownedBy, tenantLabels, tenantNames } from './names.js';
+
+export const HTTP_PORT = 8080;
+
+function serviceLabels(mp: Marketplace, service: ServiceName): Record<string, string> {
+  return {
+    ...tenantLabels(mp),
+    'app.kubernetes.io/name': service,
+    'app.kubernetes.io/component': 'service',
+  };
+}
+
+function selector(mp: Marketplace, service: ServiceName): Record<string, string> {
+  return { 'gorten.io/marketplace': mp.metadata.name, 'app.kubernetes.io/name': service };
+}
+
+function meta(
+  mp: Marketplace,
+  name: string,
+  labels: Record<string, string>,
+): KubeObject['metadata'] {
+  return {
+    name,
+    namespace: tenantNames(mp.metadata.name).namespace,
+    labels,
+    ownerReferences: ownedBy(mp),
+  };
+}
+
+export function serviceSpec(mp: Marketplace, service: ServiceName): ServiceSpec {
+  return mp.spec.services?.[service] ?? {};
+}
+
+/** Replicas the Deployment should have; undefined when an HPA owns the number. */
+export function desiredReplicas(mp: Marketplace, service: ServiceName): number | undefined {
+  if (mp.spec.suspended) return 0;
+  const spec = serviceSpec(mp, service);
+  if (spec.autoscaling) return undefined;
+  return spec.replicas ?? 1;
+}
+
+export function buildConfigMap(mp: Marketplace): KubeObject {
+  const names = tenantNames(mp.metadata.name);
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: meta(mp, names.configMap, tenantLabels(mp)),
+    data: {
+      MARKETPLACE: mp.metadata.name,
+      MARKETPLACE_DISPLAY_NAME: mp.spec.displayName,
+      MARKETPLACE_HOST: mp.spec.host,
+      CURRENCY: mp.spec.currency ?? 'EUR',
+      HTTP_PORT: String(HTTP_PORT),
+      JWT_ISSUER: names.tokenIssuer,
+      JWT_AUDIENCE: mp.metadata.name,
+      CORS_ORIGINS: (mp.spec.gateway?.corsOrigins ?? []).join(','),
+    },
+  };
+}
+
+/**
+ * A digest of what the pods read from Secrets and the ConfigMap: put on the pod template,
+ * so a rotated password or a changed setting rolls the pods.
+ */
+export function configDigest(inputs: readonly unknown[]): string {
+  return createHash('sha256').update(JSON.stringify(inputs)).digest('hex').slice(0, 16);
+}
+
+function secretEnv(name: string, secret: string, key: string) {
+  return { name, valueFrom: { secretKeyRef: { name: secret, key } } };
+}
+
+export function buildDeployment(
+  mp: Marketplace,
+  service: ServiceName,
+  settings: OperatorSettings,
+  digest: string,
+): KubeObject {
+  const names = tenantNames(mp.metadata.name);
+  const spec = serviceSpec(mp, service);
+  const defaults = settings.containerDefaults;
+  const image = `${mp.spec.image?.repository ?? settings.image.repository}:${mp.spec.image?.tag ?? settings.image.tag}`;
+  const replicas = desiredReplicas(mp, service);
+  const probe = (path: string, periodSeconds: number) => ({
+    httpGet: { path, port: 'http' },
+    periodSeconds,
+    timeoutSeconds: 2,
+    failureThreshold: 3,
+  });
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: meta(mp, service, serviceLabels(mp, service)),
+    spec: {
+      ...(replicas === undefined ? {} : { replicas }),
+      selector: { matchLabels: selector(mp, service) },
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+      template: {
+        metadata: {
+          labels: serviceLabels(mp, service),
+          annotations: {
+            'prometheus.io/scrape': 'true',
+            'prometheus.io/port': String(HTTP_PORT),
+            'prometheus.io/path': '/metrics',
+            'gorten.io/config-digest': digest,
+          },
+        },
+        spec: {
+          automountServiceAccountToken: false,
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: 10001,
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
+          terminationGracePeriodSeconds: 30,
+          containers: [
+            {
+              name: service,
+              image,
+              args: [service],
+              ports: [{ name: 'http', containerPort: HTTP_PORT, protocol: 'TCP' }],
+              envFrom: [{ configMapRef: { name: names.configMap } }],
+              env: [
+                { name: 'SERVICE', value: service },
+                secretEnv('MONGODB_URI', names.databaseSecret, 'uri'),
+                secretEnv('AMQP_URL', names.brokerSecret, 'uri'),
+                secretEnv('JWT_PUBLIC_KEY', names.signingKeySecret, 'public.pem'),
+                // Only the users service signs tokens.
+                ...(service === 'users'
+                  ? [secretEnv('JWT_PRIVATE_KEY', names.signingKeySecret, 'private.pem')]
+                  : []),
+              ],
+              resources: {
+                requests: { ...defaults.requests, ...stringQuantities(spec.resources?.requests) },
+                limits: { ...defaults.limits, ...stringQuantities(spec.resources?.limits) },
+              },
+              readinessProbe: probe('/readyz', 5),
+              livenessProbe: { ...probe('/healthz', 10), initialDelaySeconds: 10 },
+              securityContext: {
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                capabilities: { drop: ['ALL'] },
+              },
+            },
+          ],
+        },
+      },
+    },
+  };
+}
+
+/** Quantities as strings: the apiserver returns them so, and SSA then sees no difference. */
+function stringQuantities(
+  q: { cpu?: string | number; memory?: string | number } | undefined,
+): Record<string, string> {
+  return Object.fromEntries(Object.entries(q ?? {}).map(([k, v]) => [k, String(v)]));
+}
+
+export function buildService(mp: Marketplace, service: ServiceName): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: meta(mp, service, serviceLabels(mp, service)),
+    spec: {
+      type: 'ClusterIP',
+      selector: selector(mp, service),
+      ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }],
+    },
+  };
+}
+
+export function buildPodDisruptionBudget(mp: Marketplace, service: ServiceName): KubeObject {
+  return {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: meta(mp, service, serviceLabels(mp, service)),
+    spec: { maxUnavailable: 1, selector: { matchLabels: selector(mp, service) } },
+  };
+}
+
+/** The HPA, when the spec asks for autoscaling and the tenant is not suspended. */
+export function buildAutoscaler(mp: Marketplace, service: ServiceName): KubeObject | undefined {
+  const autoscaling = serviceSpec(mp, service).autoscaling;
+  if (!autoscaling || mp.spec.suspended) return undefined;
+  return {
+    apiVersion: 'autoscaling/v2',
+    kind: 'HorizontalPodAutoscaler',
+    metadata: meta(mp, service, serviceLabels(mp, service)),
+    spec: {
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: service },
+      minReplicas: autoscaling.minReplicas ?? 1,
+      maxReplicas: autoscaling.maxReplicas,
+      metrics: [
+        {
+          type: 'Resource',
+          resource: {
+            name: 'cpu',
+            target: {
+              type: 'Utilization',
+              averageUtilization: autoscaling.targetCPUUtilizationPercentage ?? 75,
+            },
+          },
+        },
+      ],
+    },
+  };
+}
+
+export interface WorkloadsPlane {
+  apply: KubeObject[];
+  /** Services whose HPA must not exist (autoscaling unset, or suspended). */
+  withoutAutoscaler: ServiceName[];
+}
+
+export function buildWorkloadsPlane(
+  mp: Marketplace,
+  settings: OperatorSettings,
+  digest: string,
+): WorkloadsPlane {
+  const apply: KubeObject[] = [buildConfigMap(mp)];
+  const withoutAutoscaler: ServiceName[] = [];
+  for (const service of SERVICE_NAMES) {
+    apply.push(
+      buildDeployment(mp, service, settings, digest),
+      buildService(mp, service),
+      buildPodDisruptionBudget(mp, service),
+    );
+    const hpa = buildAutoscaler(mp, service);
+    if (hpa) apply.push(hpa);
+    else withoutAutoscaler.push(service);
+  }
+  return { apply, withoutAutoscaler };
+}
+
+interface DeploymentStatus {
+  metadata: { generation?: number; name: string };
+  spec?: { replicas?: number };
+  status?: { observedGeneration?: number; availableReplicas?: number; updatedReplicas?: number };
+}
+
+/** Which services are not yet rolled out: the Deployment controller has not caught up. */
+export function rolloutLag(deployments: readonly DeploymentStatus[]): string[] {
+  return deployments
+    .filter((d) => {
+      const wanted = d.spec?.replicas ?? 1;
+      const s = d.status ?? {};
+      return (
+        (s.observedGeneration ?? 0) < (d.metadata.generation ?? 1) ||
+        (s.updatedReplicas ?? 0) < wanted ||
+        (s.availableReplicas ?? 0) < wanted
+      );
+    })
+    .map(
+      (d) =>
+        `${d.metadata.name} ${d.status?.availableReplicas ?? 0}/${d.spec?.replicas ?? 1} available`,
+    );
+}
