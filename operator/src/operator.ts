@@ -3,7 +3,8 @@
 import { createServer, type Server } from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
-import type { Marketplace } from './api/types.js';
+import type { Company, Marketplace } from './api/types.js';
+import { reconcileCompany } from './company/reconcile.js';
 import type { OperatorConfig } from './config.js';
 import { Kube } from './clients/kube.js';
 import { MongoAdmin } from './clients/mongo-admin.js';
@@ -21,6 +22,7 @@ export interface RunningOperator {
   rabbit: RabbitAdmin;
   metrics: OperatorMetrics;
   marketplaces: Controller<Marketplace>;
+  companies: Controller<Company>;
   elector?: LeaderElector;
   /** The port /metrics, /healthz and /readyz answer on. */
   port: number;
@@ -71,14 +73,22 @@ export async function startOperator(
 
   if (config.installCrds) await installCrds(kube, readCrds());
 
+  const common = {
+    concurrency: config.concurrency,
+    resyncMs: config.resyncMs,
+    labelSelector: config.selector,
+    baseDelayMs: 1_000,
+    maxDelayMs: 5 * 60_000,
+  };
   const marketplaces: Controller<Marketplace> = new Controller<Marketplace>(
     kube,
     kc,
     {
+      ...common,
       name: 'marketplace',
       ref: { apiVersion: 'gorten.io/v1alpha1', kind: 'Marketplace' },
-      reconcile: (name) =>
-        reconcileMarketplace(
+      reconcile: async (name) => {
+        const result = await reconcileMarketplace(
           {
             kube,
             mongo,
@@ -89,12 +99,37 @@ export async function startOperator(
             cached: (n) => marketplaces.informer.cache.get(n),
           },
           name,
+        );
+        // Companies waiting for their marketplace need not wait for their backoff.
+        for (const key of companies.informer.cache.keys()) {
+          if (key.startsWith(`mp-${name}/`)) companies.enqueue(key);
+        }
+        return result;
+      },
+    },
+    metrics,
+    log,
+  );
+  const companies: Controller<Company> = new Controller<Company>(
+    kube,
+    kc,
+    {
+      ...common,
+      name: 'company',
+      ref: { apiVersion: 'gorten.io/v1alpha1', kind: 'Company' },
+      reconcile: (key) =>
+        reconcileCompany(
+          {
+            kube,
+            mongo,
+            events,
+            settings: config.settings,
+            log,
+            cached: (k) => companies.informer.cache.get(k),
+            marketplace: (n) => marketplaces.informer.cache.get(n),
+          },
+          key,
         ),
-      concurrency: config.concurrency,
-      resyncMs: config.resyncMs,
-      labelSelector: config.selector,
-      baseDelayMs: 1_000,
-      maxDelayMs: 5 * 60_000,
     },
     metrics,
     log,
@@ -105,6 +140,7 @@ export async function startOperator(
   let started = false;
   const startControllers = async (): Promise<void> => {
     await marketplaces.start();
+    await companies.start();
     started = true;
   };
 
@@ -140,7 +176,7 @@ export async function startOperator(
   const stop = async (): Promise<void> => {
     if (stopping) return;
     stopping = true;
-    await marketplaces.stop();
+    await Promise.all([marketplaces.stop(), companies.stop()]);
     await elector
       ?.release()
       .catch((err: unknown) => log.warn({ err }, 'could not release the Lease'));
@@ -178,5 +214,16 @@ export async function startOperator(
     await startControllers();
   }
 
-  return { kube, mongo, rabbit, metrics, marketplaces, elector, port, ready: () => started, stop };
+  return {
+    kube,
+    mongo,
+    rabbit,
+    metrics,
+    marketplaces,
+    companies,
+    elector,
+    port,
+    ready: () => started,
+    stop,
+  };
 }

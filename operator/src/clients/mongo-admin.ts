@@ -82,6 +82,28 @@ export class MongoAdmin {
     await db.dropDatabase();
   }
 
+  /**
+   * Makes the document `_id` in `collection` hold `fields` (other fields untouched).
+   * Returns whether it wrote.
+   */
+  async ensureDocument(
+    database: string,
+    collection: string,
+    id: string,
+    fields: Record<string, unknown>,
+  ): Promise<boolean> {
+    const docs = this.client.db(database).collection<{ _id: string }>(collection);
+    const current = (await docs.findOne({ _id: id })) as Record<string, unknown> | null;
+    if (
+      current &&
+      Object.entries(fields).every(([k, v]) => JSON.stringify(current[k]) === JSON.stringify(v))
+    )
+      return false;
+    await docs.updateOne({ _id: id }, { $set: fields }, { upsert: true });
+    this.writes++;
+    return true;
+  }
+
   async databaseExists(database: string): Promise<boolean> {
     const { databases } = await this.client.db('admin').admin().listDatabases({ nameOnly: true });
     return databases.some((d) => d.name === database);

@@ -1,0 +1,130 @@
+// What a Company gets, pure: its record in the tenant database, and its API credential —
+// an RS256 key pair whose public half Kong knows (JWT credential, key = companyId) and
+// whose consumer is in the tenant's ACL group. Everything is owned by the Company, so
+// deleting it garbage-collects the credential: access is revoked.
+import { API_VERSION, type Company } from '../api/types.js';
+import type { KubeObject } from '../clients/kube.js';
+import type { KeyPair } from '../marketplace/credentials.js';
+import { credentialSecret, kongConsumer } from '../marketplace/gateway.js';
+import { MANAGED_BY, tenantNames } from '../marketplace/names.js';
+import type { OperatorSettings } from '../settings.js';
+
+/** Stable across restarts and re-applies: derived from the object's uid. */
+export function companyId(company: Company): string {
+  return `co_${(company.metadata.uid ?? '').replaceAll('-', '')}`;
+}
+
+export function companyNames(company: Company) {
+  const base = `company-${company.metadata.name}`;
+  return {
+    consumer: base,
+    credentialsSecret: `${base}-credentials`,
+    jwtCredential: `${base}-jwt`,
+    aclCredential: `${base}-acl`,
+  };
+}
+
+function owned(company: Company): KubeObject['metadata']['ownerReferences'] {
+  return [
+    {
+      apiVersion: API_VERSION,
+      kind: 'Company',
+      name: company.metadata.name,
+      uid: company.metadata.uid ?? '',
+      controller: true,
+      blockOwnerDeletion: true,
+    },
+  ];
+}
+
+function labels(company: Company, marketplace: string): Record<string, string> {
+  return {
+    'app.kubernetes.io/managed-by': MANAGED_BY,
+    'app.kubernetes.io/part-of': 'gorten',
+    'gorten.io/marketplace': marketplace,
+    'gorten.io/company': company.metadata.name,
+  };
+}
+
+/** The company's document in the tenant's `companies` collection. */
+export function companyRecord(company: Company): Record<string, unknown> {
+  return {
+    displayName: company.spec.displayName,
+    contactEmail: company.spec.contactEmail,
+    status: company.spec.suspended ? 'suspended' : 'active',
+    managedBy: MANAGED_BY,
+  };
+}
+
+/** The key pair Secret the company's integration signs its tokens with. */
+export function buildCompanyKeySecret(
+  company: Company,
+  marketplace: string,
+  keys: KeyPair,
+): KubeObject {
+  const names = companyNames(company);
+  const values = {
+    'private.pem': keys.privatePem,
+    'public.pem': keys.publicPem,
+    'key-id': companyId(company),
+    algorithm: 'RS256',
+  };
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: names.credentialsSecret,
+      namespace: company.metadata.namespace,
+      labels: labels(company, marketplace),
+      ownerReferences: owned(company),
+    },
+    type: 'Opaque',
+    data: Object.fromEntries(
+      Object.entries(values).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
+    ),
+  };
+}
+
+/** Kong consumer and credentials; a suspended company keeps its consumer but no credential. */
+export function buildCompanyGateway(
+  company: Company,
+  marketplace: string,
+  settings: OperatorSettings,
+  publicPem: string,
+): KubeObject[] {
+  const names = companyNames(company);
+  const tenant = tenantNames(marketplace);
+  const ns = company.metadata.namespace;
+  const ownerReferences = owned(company);
+  const lbls = labels(company, marketplace);
+  const credentials = company.spec.suspended
+    ? []
+    : [
+        credentialSecret(
+          ns,
+          names.jwtCredential,
+          'jwt',
+          { key: companyId(company), algorithm: 'RS256', rsa_public_key: publicPem },
+          ownerReferences,
+          lbls,
+        ),
+        credentialSecret(
+          ns,
+          names.aclCredential,
+          'acl',
+          { group: tenant.aclGroup },
+          ownerReferences,
+          lbls,
+        ),
+      ];
+  const consumer = kongConsumer(
+    ns,
+    names.consumer,
+    `${ns}-${names.consumer}`,
+    credentials.map((c) => c.metadata.name),
+    ownerReferences,
+    lbls,
+    settings,
+  );
+  return [...credentials, { ...consumer, custom_id: companyId(company) }];
+}
