@@ -20,6 +20,7 @@ const envSchema = z.object({
   GORTEN_METRICS_PORT: port.default(8080),
   GORTEN_LEADER_ELECT: bool.default(true),
   GORTEN_LEASE_NAMESPACE: z.string().min(1).optional(),
+  GORTEN_LEASE_NAME: z.string().min(1).default('gorten-operator'),
   GORTEN_INSTALL_CRDS: bool.default(false),
   GORTEN_RESYNC_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
   GORTEN_MARKETPLACE_SELECTOR: z.string().min(1).optional(),
@@ -35,7 +36,7 @@ export interface OperatorConfig {
   rabbitmq: { managementUrl: string; user: string; password: string };
   settings: OperatorSettings;
   metricsPort: number;
-  leaderElection: { enabled: boolean; namespace: string; identity: string };
+  leaderElection: { enabled: boolean; namespace: string; name: string; identity: string };
   installCrds: boolean;
   resyncMs: number;
   concurrency: number;
@@ -73,6 +74,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig
     leaderElection: {
       enabled: e.GORTEN_LEADER_ELECT,
       namespace: e.GORTEN_LEASE_NAMESPACE ?? e.POD_NAMESPACE ?? 'default',
+      name: e.GORTEN_LEASE_NAME,
       identity: e.POD_NAME ?? `${hostname()}-${process.pid}`,
     },
     installCrds: e.GORTEN_INSTALL_CRDS,

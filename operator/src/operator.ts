@@ -191,7 +191,7 @@ export async function startOperator(
       kube,
       {
         namespace: config.leaderElection.namespace,
-        name: 'gorten-operator',
+        name: config.leaderElection.name,
         identity: config.leaderElection.identity,
         leaseDurationSeconds: 15,
         retryPeriodMs: 2_000,

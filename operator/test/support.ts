@@ -27,7 +27,12 @@ export function testConfig(shard: string, overrides: Partial<OperatorConfig> = {
       amqpTenantHost: new URL(env.rabbitmq.amqpUrl).host,
     },
     metricsPort: 0,
-    leaderElection: { enabled: false, namespace: 'default', identity: 'test' },
+    leaderElection: {
+      enabled: false,
+      namespace: 'default',
+      name: 'gorten-operator-test',
+      identity: 'test',
+    },
     installCrds: false,
     resyncMs: 2_000,
     concurrency: 4,

@@ -132,3 +132,24 @@ test('requeueAfterMs runs the key again; shutdown waits for runs in progress and
   queue.add('k');
   expect(queue.depth).toBe(0);
 });
+
+test('a resync does not cut a failing key’s backoff short; a real change does', async () => {
+  let runs = 0;
+  const queue = new WorkQueue(
+    () => {
+      runs++;
+      return Promise.reject(new Error('down'));
+    },
+    { concurrency: 1, baseDelayMs: 200, maxDelayMs: 1000 },
+  );
+  queue.add('k');
+  await sleep(20);
+  expect(runs).toBe(1);
+  for (let i = 0; i < 5; i++) queue.resync('k');
+  await sleep(20);
+  expect(runs).toBe(1);
+  queue.add('k');
+  await sleep(20);
+  expect(runs).toBe(2);
+  await queue.shutdown();
+});

@@ -3,6 +3,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Kube, KubeObject } from '../clients/kube.js';
+import { deepEqual } from '../clients/subset.js';
 import type { ObjectRef } from '../clients/resources.js';
 import { Informer } from './informer.js';
 import type { OperatorMetrics } from './metrics.js';
@@ -17,6 +18,27 @@ export interface ControllerOptions {
   baseDelayMs: number;
   maxDelayMs: number;
   labelSelector?: string;
+}
+
+/**
+ * Whether a change needs a reconcile. Status-only updates — mostly our own writes —
+ * do not: reacting to them would echo every status write back as a reconcile and let
+ * a failing tenant bypass its backoff. Spec (generation), deletion, finalizers,
+ * labels and annotations do.
+ */
+export function worthReconciling(
+  previous: KubeObject | undefined,
+  current: KubeObject | undefined,
+): boolean {
+  if (!previous || !current) return true;
+  const [a, b] = [previous.metadata, current.metadata];
+  return (
+    a.generation !== b.generation ||
+    a.deletionTimestamp !== b.deletionTimestamp ||
+    !deepEqual(a.finalizers ?? [], b.finalizers ?? []) ||
+    !deepEqual(a.labels ?? {}, b.labels ?? {}) ||
+    !deepEqual(a.annotations ?? {}, b.annotations ?? {})
+  );
 }
 
 export class Controller<T extends KubeObject> {
@@ -45,10 +67,18 @@ export class Controller<T extends KubeObject> {
         else log.debug({ controller, key, seconds }, 'reconciled');
       },
     });
-    this.informer = new Informer<T>(kube, kc, opts.ref, (key) => this.enqueue(key), {
-      labelSelector: opts.labelSelector,
-      onError: (err) => log.warn({ controller, err }, 'watch failed; reopening'),
-    });
+    this.informer = new Informer<T>(
+      kube,
+      kc,
+      opts.ref,
+      (key, previous, current) => {
+        if (worthReconciling(previous, current)) this.enqueue(key);
+      },
+      {
+        labelSelector: opts.labelSelector,
+        onError: (err) => log.warn({ controller, err }, 'watch failed; reopening'),
+      },
+    );
   }
 
   enqueue(key: string): void {
@@ -59,7 +89,8 @@ export class Controller<T extends KubeObject> {
   async start(): Promise<void> {
     await this.informer.start();
     this.resyncTimer = setInterval(() => {
-      for (const key of this.informer.cache.keys()) this.enqueue(key);
+      for (const key of this.informer.cache.keys()) this.queue.resync(key);
+      this.metrics.queueDepth.set({ controller: this.opts.name }, this.queue.depth);
     }, this.opts.resyncMs);
     this.resyncTimer.unref();
     this.log.info(

@@ -6,7 +6,12 @@ import type { Kube, KubeObject, KubeList } from '../clients/kube.js';
 import { resourcePath, type ObjectRef } from '../clients/resources.js';
 import { backoffDelay } from './workqueue.js';
 
-export type ChangeHandler = (key: string) => void;
+/** `previous` is undefined for a new object, `current` for a deleted one. */
+export type ChangeHandler = (
+  key: string,
+  previous: KubeObject | undefined,
+  current: KubeObject | undefined,
+) => void;
 
 export interface InformerOptions {
   /** Seconds the server keeps a watch open; we reopen it then (client-go: 5–10 min). */
@@ -77,12 +82,14 @@ export class Informer<T extends KubeObject> {
       seen.add(key);
       const previous = this.cache.get(key);
       this.cache.set(key, item);
-      if (previous?.metadata.resourceVersion !== item.metadata.resourceVersion) this.onChange(key);
+      if (previous?.metadata.resourceVersion !== item.metadata.resourceVersion)
+        this.onChange(key, previous, item);
     }
     for (const key of [...this.cache.keys()]) {
       if (!seen.has(key)) {
+        const previous = this.cache.get(key);
         this.cache.delete(key);
-        this.onChange(key);
+        this.onChange(key, previous, undefined);
       }
     }
     this.resourceVersion = list.metadata.resourceVersion;
@@ -112,9 +119,10 @@ export class Informer<T extends KubeObject> {
         if (object.metadata.resourceVersion) this.resourceVersion = object.metadata.resourceVersion;
         if (type === 'BOOKMARK') return;
         const key = keyOf(object);
+        const previous = this.cache.get(key);
         if (type === 'DELETED') this.cache.delete(key);
         else this.cache.set(key, object as T);
-        this.onChange(key);
+        this.onChange(key, previous, type === 'DELETED' ? undefined : object);
       };
       const query = {
         ...(this.opts.labelSelector ? { labelSelector: this.opts.labelSelector } : {}),

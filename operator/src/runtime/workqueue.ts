@@ -60,6 +60,15 @@ export class WorkQueue {
     this.pump();
   }
 
+  /**
+   * A periodic resync's add: a key waiting out its failure backoff keeps waiting, so a
+   * short resync period cannot turn backoff into a tight retry loop.
+   */
+  resync(key: string): void {
+    if ((this.failures.get(key) ?? 0) > 0 && this.timers.has(key)) return;
+    this.add(key);
+  }
+
   /** Adds the key after a delay; of several pending delays for one key, the earliest wins. */
   addAfter(key: string, delayMs: number): void {
     if (this.stopped) return;
