@@ -1,5 +1,6 @@
 import {
   aggregateReady,
+  eventType,
   setCondition,
   transitions,
   type Condition,
@@ -86,4 +87,30 @@ test('Ready is True only when every plane is True, and names those that are not'
     t0,
   );
   expect(aggregateReady(list, planes)).toMatchObject({ status: 'True', reason: 'AllPlanesReady' });
+});
+
+test('a plane that is only rolling out makes Ready False/Progressing with a Normal Event, not a failure', () => {
+  const planes = ['DatabaseReady', 'WorkloadsReady'];
+  let list = setCondition(
+    [],
+    { type: 'DatabaseReady', status: 'True', reason: 'Provisioned', message: '' },
+    1,
+    t0,
+  );
+  list = setCondition(
+    list,
+    {
+      type: 'WorkloadsReady',
+      status: 'False',
+      reason: 'RollingOut',
+      message: 'checkout 0/1 available',
+    },
+    1,
+    t0,
+  );
+  const ready = aggregateReady(list, planes);
+  expect(ready).toMatchObject({ status: 'False', reason: 'Progressing' });
+  expect(eventType(ready)).toBe('Normal');
+  expect(eventType({ status: 'False', reason: 'BrokerUnavailable' })).toBe('Warning');
+  expect(eventType({ status: 'True', reason: 'Provisioned' })).toBe('Normal');
 });

@@ -270,6 +270,21 @@ describe('a new Marketplace', () => {
     );
   });
 
+  test('serves /metrics with reconcile totals and tenants by condition, and /healthz and /readyz', async () => {
+    const base = `http://127.0.0.1:${operator.port}`;
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(
+      /gorten_operator_reconcile_total\{controller="marketplace",result="success"\} [1-9]/,
+    );
+    expect(metrics).toMatch(
+      /gorten_operator_marketplaces\{condition="Ready",status="True"\} [1-9]/,
+    );
+    expect(metrics).toContain('gorten_operator_reconcile_duration_seconds_bucket');
+    expect(metrics).toContain('gorten_operator_workqueue_depth');
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+  });
+
   test('once converged, resyncs make no writes', async () => {
     await waitForCondition(kube, mp, 'Ready', 'True');
     await sleep(2_500); // let any reconcile in flight finish

@@ -10,6 +10,7 @@ import type { MongoAdmin } from '../clients/mongo-admin.js';
 import { deepEqual } from '../clients/subset.js';
 import {
   aggregateReady,
+  eventType,
   setCondition,
   transitions,
   type ConditionUpdate,
@@ -68,7 +69,7 @@ async function writeStatus(
   for (const c of transitions(current.conditions ?? [], status.conditions ?? [])) {
     await deps.events.record(
       company,
-      c.status === 'False' ? 'Warning' : 'Normal',
+      eventType(c),
       c.reason,
       `${c.type} is ${c.status}: ${c.message}`,
     );

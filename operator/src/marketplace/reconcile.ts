@@ -10,6 +10,7 @@ import type { MongoAdmin } from '../clients/mongo-admin.js';
 import { generatePassword } from '../clients/password-check.js';
 import {
   aggregateReady,
+  eventType,
   setCondition,
   transitions,
   type ConditionUpdate,
@@ -305,12 +306,7 @@ async function writeStatus(
   if (unchanged) return;
   await deps.kube.mergePatch({ ...MARKETPLACE_REF, name: mp.metadata.name }, { status }, '/status');
   for (const c of transitions(current.conditions ?? [], status.conditions ?? [])) {
-    await deps.events.record(
-      mp,
-      c.status === 'False' ? 'Warning' : 'Normal',
-      c.reason,
-      `${c.type} is ${c.status}: ${c.message}`,
-    );
+    await deps.events.record(mp, eventType(c), c.reason, `${c.type} is ${c.status}: ${c.message}`);
   }
 }
 
@@ -382,8 +378,15 @@ export async function reconcileMarketplace(
     vhost: names.vhost,
     conditions,
   });
-  const failed = planes.filter((p) => p.status !== 'True');
-  if (failed.length > 0)
-    throw new PlaneFailure(failed.map((p) => `${p.type}: ${p.reason}`).join('; '));
-  return undefined;
+  // A plane that is merely rolling out is polled; one that failed is retried with backoff.
+  const failed = outcomes.filter(
+    (o) => o.condition.status !== 'True' && o.requeueAfterMs === undefined,
+  );
+  if (failed.length > 0) {
+    throw new PlaneFailure(
+      failed.map((o) => `${o.condition.type}: ${o.condition.reason}`).join('; '),
+    );
+  }
+  const polls = outcomes.flatMap((o) => (o.requeueAfterMs === undefined ? [] : [o.requeueAfterMs]));
+  return polls.length > 0 ? { requeueAfterMs: Math.min(...polls) } : undefined;
 }

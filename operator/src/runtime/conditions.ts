@@ -42,6 +42,16 @@ export function findCondition(
   return conditions?.find((c) => c.type === type);
 }
 
+/** Reasons of a condition that is False only because work is under way, not because it failed. */
+export const PROGRESSING_REASONS: ReadonlySet<string> = new Set(['RollingOut', 'Progressing']);
+
+/** An Event for a transition is a Warning when something failed, Normal otherwise. */
+export function eventType(condition: Pick<Condition, 'status' | 'reason'>): 'Normal' | 'Warning' {
+  return condition.status === 'False' && !PROGRESSING_REASONS.has(condition.reason)
+    ? 'Warning'
+    : 'Normal';
+}
+
 /**
  * The aggregate Ready condition: True when every listed condition is True; otherwise
  * False (or Unknown) naming the planes that are not ready yet.
@@ -69,11 +79,12 @@ export function aggregateReady(
       message: 'every plane is ready',
     };
   }
-  const failed = notReady.filter((c) => c.status === 'False');
+  const failed = notReady.filter((c) => c.status === 'False' && !PROGRESSING_REASONS.has(c.reason));
+  const progressing = notReady.some((c) => c.status === 'False');
   return {
     type: 'Ready',
-    status: failed.length > 0 ? 'False' : 'Unknown',
-    reason: failed.length > 0 ? 'PlanesNotReady' : 'Reconciling',
+    status: failed.length > 0 || progressing ? 'False' : 'Unknown',
+    reason: failed.length > 0 ? 'PlanesNotReady' : progressing ? 'Progressing' : 'Reconciling',
     message: notReady
       .map((c) => `${c.type}: ${c.reason}${c.message ? ` (${c.message})` : ''}`)
       .join('; '),

@@ -10,7 +10,8 @@ import type { StartContext } from './context.js';
 const NODE_ANNOTATION = 'kwok.x-k8s.io/node';
 
 function simulatedNode(name: string): object {
-  const capacity = { cpu: '32', memory: '256Gi', pods: '110' };
+  // Roomy: the benchmark runs hundreds of tenants of 8 pods each on three simulated nodes.
+  const capacity = { cpu: '512', memory: '2Ti', pods: '2000' };
   return {
     apiVersion: 'v1',
     kind: 'Node',
