@@ -61,11 +61,14 @@ export async function startOperator(
   else kc.loadFromDefault();
   const metrics = new OperatorMetrics();
   const kube = new Kube(kc, (verb) => metrics.apiRequests.inc({ verb }));
-  const mongo = new MongoAdmin(config.mongoAdminUrl);
+  const mongo = new MongoAdmin(config.mongoAdminUrl, () =>
+    metrics.dependencyWrites.inc({ dependency: 'mongodb' }),
+  );
   const rabbit = new RabbitAdmin(
     config.rabbitmq.managementUrl,
     config.rabbitmq.user,
     config.rabbitmq.password,
+    () => metrics.dependencyWrites.inc({ dependency: 'rabbitmq' }),
   );
   const events = new EventRecorder(kube, 'gorten-operator', (err) =>
     log.warn({ err }, 'could not record an Event'),

@@ -16,7 +16,10 @@ export class MongoAdmin {
   /** Commands that changed something, for tests and the benchmark. */
   writes = 0;
 
-  constructor(url: string) {
+  constructor(
+    url: string,
+    private readonly onWrite: () => void = () => undefined,
+  ) {
     this.client = new MongoClient(url, {
       serverSelectionTimeoutMS: 5_000,
       connectTimeoutMS: 5_000,
@@ -68,6 +71,7 @@ export class MongoAdmin {
       }
     }
     this.writes += changes.length;
+    for (const _ of changes) this.onWrite();
     return changes;
   }
 
@@ -101,6 +105,7 @@ export class MongoAdmin {
       return false;
     await docs.updateOne({ _id: id }, { $set: fields }, { upsert: true });
     this.writes++;
+    this.onWrite();
     return true;
   }
 

@@ -65,6 +65,7 @@ export class RabbitAdmin {
     managementUrl: string,
     readonly adminUser: string,
     adminPassword: string,
+    private readonly onWrite: () => void = () => undefined,
   ) {
     this.base = managementUrl.replace(/\/$/, '');
     this.authorization = `Basic ${Buffer.from(`${adminUser}:${adminPassword}`).toString('base64')}`;
@@ -77,7 +78,10 @@ export class RabbitAdmin {
     body?: unknown,
     allow404 = false,
   ): Promise<T | undefined> {
-    if (method !== 'GET') this.writes++;
+    if (method !== 'GET') {
+      this.writes++;
+      this.onWrite();
+    }
     let res: Response;
     try {
       res = await fetch(`${this.base}/api${path}`, {

@@ -43,6 +43,12 @@ export class OperatorMetrics {
     labelNames: ['verb'] as const,
     registers: [this.registry],
   });
+  readonly dependencyWrites = new Counter({
+    name: 'gorten_operator_dependency_writes_total',
+    help: 'Changes the operator made in MongoDB and RabbitMQ (0 per resync once converged)',
+    labelNames: ['dependency'] as const,
+    registers: [this.registry],
+  });
   readonly isLeader = new Gauge({
     name: 'gorten_operator_leader',
     help: '1 while this replica holds the leader Lease',
