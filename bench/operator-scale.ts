@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
-import { loadTestEnv } from '@gorten/testenv';
+import { currentEnvFile, envVars, loadTestEnv } from '@gorten/testenv';
 import type { Marketplace } from '../operator/src/api/types.js';
 import { Kube } from '../operator/src/clients/kube.js';
 import { installCrds, readCrds } from '../operator/src/crds.js';
@@ -61,11 +61,7 @@ function startOperator(selector: string, port: number): ChildProcess {
       stdio: ['ignore', 'ignore', 'inherit'],
       env: {
         ...process.env,
-        KUBECONFIG: env.kube.kubeconfig,
-        GORTEN_MONGO_ADMIN_URL: env.mongo.url,
-        GORTEN_RABBITMQ_MANAGEMENT_URL: env.rabbitmq.managementUrl,
-        GORTEN_RABBITMQ_ADMIN_USER: env.rabbitmq.user,
-        GORTEN_RABBITMQ_ADMIN_PASSWORD: env.rabbitmq.password,
+        ...envVars(env, currentEnvFile()),
         GORTEN_LEADER_ELECT: 'false',
         GORTEN_METRICS_PORT: String(port),
         GORTEN_MARKETPLACE_SELECTOR: selector,

@@ -8,10 +8,10 @@ import type { KubeObject } from '../src/clients/kube.js';
 import { findCondition, type Condition } from '../src/runtime/conditions.js';
 import { startOperator, type RunningOperator } from '../src/operator.js';
 import {
+  deleteMarketplaces,
   env,
   ensureCrds,
   marketplace,
-  MARKETPLACE,
   quietLog,
   secretValue,
   SHARD_LABEL,
@@ -75,10 +75,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await kube.delete({ ...MARKETPLACE, name: mp });
-  await eventually({ what: `${mp} deleted`, timeoutMs: 60_000 }, async () =>
-    (await kube.get({ ...MARKETPLACE, name: mp })) ? undefined : true,
-  );
+  await deleteMarketplaces(kube, [mp]);
   await (operator as RunningOperator | undefined)?.stop();
   await admin.close();
   kube.close();

@@ -5,6 +5,7 @@ import { eventually } from '@gorten/testenv';
 import type { KubeObject } from '../src/clients/kube.js';
 import { startOperator, type RunningOperator } from '../src/operator.js';
 import {
+  deleteMarketplaces,
   ensureCrds,
   marketplace,
   MARKETPLACE,
@@ -49,10 +50,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await kube.delete({ ...MARKETPLACE, name: mp });
-  await eventually({ what: `${mp} deleted`, timeoutMs: 30_000 }, async () =>
-    (await kube.get({ ...MARKETPLACE, name: mp })) ? undefined : true,
-  );
+  await deleteMarketplaces(kube, [mp]);
   await (operator as RunningOperator | undefined)?.stop();
   kube.close();
 });

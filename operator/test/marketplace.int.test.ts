@@ -12,6 +12,7 @@ import type { KubeObject } from '../src/clients/kube.js';
 import {
   env,
   ensureCrds,
+  deleteMarketplaces,
   management,
   marketplace,
   MARKETPLACE,
@@ -445,8 +446,7 @@ test('a tenant whose broker state conflicts is reported, and another tenant stil
     ]),
   );
 
-  await kube.delete({ ...MARKETPLACE, name: broken });
-  await kube.delete({ ...MARKETPLACE, name: healthy });
+  await deleteMarketplaces(kube, [broken, healthy]);
 });
 
 describe('invalid specs are rejected by the apiserver with a clear message', () => {
@@ -489,6 +489,6 @@ describe('invalid specs are rejected by the apiserver with a clear message', () 
     await kube.create(marketplace(SHARD, mp, { currency: 'USD' }));
     const change = kube.mergePatch({ ...MARKETPLACE, name: mp }, { spec: { currency: 'EUR' } });
     await expect(change).rejects.toThrow(/currency is immutable/);
-    await kube.delete({ ...MARKETPLACE, name: mp });
+    await deleteMarketplaces(kube, [mp]);
   });
 });

@@ -5,18 +5,17 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
-import { eventually } from '@gorten/testenv';
+import { currentEnvFile, envVars, eventually } from '@gorten/testenv';
 import type { KubeObject } from '../src/clients/kube.js';
 import { startOperator, type RunningOperator } from '../src/operator.js';
 import { findCondition } from '../src/runtime/conditions.js';
 import {
+  deleteMarketplaces,
   env,
   ensureCrds,
   management,
   marketplace,
-  MARKETPLACE,
   quietLog,
-  readMarketplace,
   secretValue,
   SHARD_LABEL,
   testConfig,
@@ -44,11 +43,7 @@ beforeAll(async () => {
 afterAll(async () => {
   // One operator to finalize what the tests left behind.
   const cleaner = await startOperator(testConfig(SHARD), quietLog);
-  for (const name of created) await kube.delete({ ...MARKETPLACE, name });
-  await eventually({ what: 'test marketplaces deleted', timeoutMs: 60_000 }, async () => {
-    const left = await Promise.all(created.map((n) => readMarketplace(kube, n)));
-    return left.every((m) => m === undefined) ? true : undefined;
-  });
+  await deleteMarketplaces(kube, created);
   await cleaner.stop();
   await admin.close();
   kube.close();
@@ -107,11 +102,7 @@ test('an operator killed mid-reconcile is replaced and the tenant converges with
   const ns = `mp-${name}`;
   const childEnv = {
     ...process.env,
-    KUBECONFIG: env.kube.kubeconfig,
-    GORTEN_MONGO_ADMIN_URL: env.mongo.url,
-    GORTEN_RABBITMQ_MANAGEMENT_URL: env.rabbitmq.managementUrl,
-    GORTEN_RABBITMQ_ADMIN_USER: env.rabbitmq.user,
-    GORTEN_RABBITMQ_ADMIN_PASSWORD: env.rabbitmq.password,
+    ...envVars(env, currentEnvFile()),
     GORTEN_LEADER_ELECT: 'false',
     GORTEN_METRICS_PORT: '0',
     GORTEN_MARKETPLACE_SELECTOR: `${SHARD_LABEL}=${SHARD}`,

@@ -105,6 +105,19 @@ export async function waitForCondition(
   }
 }
 
+/** Deletes Marketplaces and waits until their finalizers have run and they are gone. */
+export async function deleteMarketplaces(
+  kube: Kube,
+  names: string[],
+  timeoutMs = 60_000,
+): Promise<void> {
+  await Promise.all(names.map((name) => kube.delete({ ...MARKETPLACE, name })));
+  await eventually({ what: `${names.join(', ')} deleted`, timeoutMs }, async () => {
+    const left = await Promise.all(names.map((name) => readMarketplace(kube, name)));
+    return left.every((m) => m === undefined) ? true : undefined;
+  });
+}
+
 export function management(method: string, path: string, body?: unknown): Promise<Response> {
   const authorization = `Basic ${Buffer.from(`${env.rabbitmq.user}:${env.rabbitmq.password}`).toString('base64')}`;
   return fetch(`${env.rabbitmq.managementUrl}/api${path}`, {

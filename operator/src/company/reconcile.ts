@@ -2,21 +2,15 @@
 // API credential, report companyId and the credentials Secret. Deleting it revokes the
 // credential (Kubernetes collects what it owns) and marks the record removed.
 import type { Logger } from 'pino';
-import { FINALIZER, type Company, type CompanyStatus, type Marketplace } from '../api/types.js';
+import { FINALIZER, type Company, type Marketplace } from '../api/types.js';
 import { applySet } from '../clients/apply.js';
 import { generateRsaKeyPair } from '../clients/keys.js';
 import type { Kube, KubeObject } from '../clients/kube.js';
 import type { MongoAdmin } from '../clients/mongo-admin.js';
-import { deepEqual } from '../clients/subset.js';
-import {
-  aggregateReady,
-  eventType,
-  setCondition,
-  transitions,
-  type ConditionUpdate,
-} from '../runtime/conditions.js';
+import { aggregateReady, setCondition, type ConditionUpdate } from '../runtime/conditions.js';
 import type { EventRecorder } from '../runtime/events.js';
 import type { ReconcileResult } from '../runtime/workqueue.js';
+import { addFinalizer, removeFinalizer, writeStatus } from '../runtime/object-status.js';
 import type { OperatorSettings } from '../settings.js';
 import { keyPairOf } from '../marketplace/credentials.js';
 import { marketplaceOfNamespace, tenantNames } from '../marketplace/names.js';
@@ -58,31 +52,12 @@ function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-async function writeStatus(
-  deps: CompanyDeps,
-  company: Company,
-  status: CompanyStatus,
-): Promise<void> {
-  const current = company.status ?? {};
-  if (deepEqual(current, status)) return;
-  await deps.kube.mergePatch(ref(company), { status }, '/status');
-  for (const c of transitions(current.conditions ?? [], status.conditions ?? [])) {
-    await deps.events.record(
-      company,
-      eventType(c),
-      c.reason,
-      `${c.type} is ${c.status}: ${c.message}`,
-    );
-  }
-}
-
 async function finalize(
   deps: CompanyDeps,
   company: Company,
   marketplace: string | undefined,
 ): Promise<void> {
-  const finalizers = company.metadata.finalizers ?? [];
-  if (!finalizers.includes(FINALIZER)) return;
+  if (!(company.metadata.finalizers ?? []).includes(FINALIZER)) return;
   // The record stays (orders refer to it), marked removed; the credential goes with the object.
   if (marketplace && company.metadata.uid) {
     await deps.mongo.ensureDocument(
@@ -92,12 +67,7 @@ async function finalize(
       { ...companyRecord(company), status: 'removed' },
     );
   }
-  await deps.kube.mergePatch(ref(company), {
-    metadata: {
-      finalizers: finalizers.filter((f) => f !== FINALIZER),
-      resourceVersion: company.metadata.resourceVersion,
-    },
-  });
+  await removeFinalizer(deps.kube, ref(company), company, FINALIZER);
 }
 
 export async function reconcileCompany(
@@ -127,7 +97,7 @@ export async function reconcileCompany(
       message: `namespace ${company.metadata.namespace} belongs to no live Marketplace; create Companies in mp-<marketplace>`,
     });
     set(aggregateReady(conditions, COMPANY_CONDITIONS));
-    await writeStatus(deps, company, {
+    await writeStatus(deps.kube, deps.events, ref(company), company, {
       ...company.status,
       observedGeneration: generation,
       conditions,
@@ -135,14 +105,7 @@ export async function reconcileCompany(
     throw new CompanyNotReady(`Company ${key}: no marketplace`);
   }
 
-  if (!(company.metadata.finalizers ?? []).includes(FINALIZER)) {
-    await deps.kube.mergePatch(ref(company), {
-      metadata: {
-        finalizers: [...(company.metadata.finalizers ?? []), FINALIZER],
-        resourceVersion: company.metadata.resourceVersion,
-      },
-    });
-  }
+  await addFinalizer(deps.kube, ref(company), company, FINALIZER);
 
   const id = companyId(company);
   const names = companyNames(company);
@@ -212,7 +175,7 @@ export async function reconcileCompany(
   }
 
   set(aggregateReady(conditions, COMPANY_CONDITIONS));
-  await writeStatus(deps, company, {
+  await writeStatus(deps.kube, deps.events, ref(company), company, {
     observedGeneration: generation,
     companyId: id,
     credentialsSecret: names.credentialsSecret,

@@ -2,21 +2,15 @@
 // workloads and gateway planes side by side; one condition per plane, Ready as the aggregate. A plane whose dependency fails reports it
 // and the others go on; nothing that exists is deleted because something failed.
 import type { Logger } from 'pino';
-import { FINALIZER, type Marketplace, type MarketplaceStatus } from '../api/types.js';
+import { FINALIZER, type Marketplace } from '../api/types.js';
 import type { Kube, KubeObject } from '../clients/kube.js';
-import { deepEqual } from '../clients/subset.js';
 import { BrokerError, type RabbitAdmin } from '../clients/rabbitmq-admin.js';
 import type { MongoAdmin } from '../clients/mongo-admin.js';
 import { generatePassword } from '../clients/password-check.js';
-import {
-  aggregateReady,
-  eventType,
-  setCondition,
-  transitions,
-  type ConditionUpdate,
-} from '../runtime/conditions.js';
+import { aggregateReady, setCondition, type ConditionUpdate } from '../runtime/conditions.js';
 import type { EventRecorder } from '../runtime/events.js';
 import type { ReconcileResult } from '../runtime/workqueue.js';
+import { addFinalizer, removeFinalizer, writeStatus } from '../runtime/object-status.js';
 import type { OperatorSettings } from '../settings.js';
 import { applySet } from '../clients/apply.js';
 import { generateRsaKeyPair } from '../clients/keys.js';
@@ -87,6 +81,21 @@ interface PlaneOutcome {
   requeueAfterMs?: number;
 }
 
+const ready = (type: string, reason: string, message: string): PlaneOutcome => ({
+  condition: { type, status: 'True', reason, message },
+});
+
+/** `requeueAfterMs`: not a failure, work under way — look again then (no backoff). */
+const notReady = (
+  type: string,
+  reason: string,
+  message: string,
+  requeueAfterMs?: number,
+): PlaneOutcome => ({
+  condition: { type, status: 'False', reason, message },
+  ...(requeueAfterMs === undefined ? {} : { requeueAfterMs }),
+});
+
 /**
  * The namespace's guard rails and the credential Secrets, in one apply set. Existing
  * passwords and keys are kept; only missing ones are generated.
@@ -142,23 +151,13 @@ async function databasePlane(
     );
     if (changes.length > 0)
       deps.log.info({ marketplace: mp.metadata.name, changes }, 'database converged');
-    return {
-      condition: {
-        type: 'DatabaseReady',
-        status: 'True',
-        reason: 'Provisioned',
-        message: `database ${names.database}, user ${names.databaseUser}`,
-      },
-    };
+    return ready(
+      'DatabaseReady',
+      'Provisioned',
+      `database ${names.database}, user ${names.databaseUser}`,
+    );
   } catch (err) {
-    return {
-      condition: {
-        type: 'DatabaseReady',
-        status: 'False',
-        reason: databaseReason(err),
-        message: errorMessage(err),
-      },
-    };
+    return notReady('DatabaseReady', databaseReason(err), errorMessage(err));
   }
 }
 
@@ -182,19 +181,10 @@ async function messagingPlane(
     const changes = await rabbit.ensureTopology(names.vhost, tenantTopology());
     if (changes.length > 0)
       deps.log.info({ marketplace: mp.metadata.name, changes }, 'topology converged');
-    return {
-      condition: {
-        type: 'MessagingReady',
-        status: 'True',
-        reason: 'Provisioned',
-        message: `vhost ${names.vhost}, user ${names.brokerUser}`,
-      },
-    };
+    return ready('MessagingReady', 'Provisioned', `vhost ${names.vhost}, user ${names.brokerUser}`);
   } catch (err) {
     const reason = err instanceof BrokerError ? err.reason : 'BrokerError';
-    return {
-      condition: { type: 'MessagingReady', status: 'False', reason, message: errorMessage(err) },
-    };
+    return notReady('MessagingReady', reason, errorMessage(err));
   }
 }
 
@@ -221,42 +211,13 @@ async function workloadsPlane(
     );
     const lagging = rolloutLag(deployments);
     if (lagging.length > 0) {
-      return {
-        condition: {
-          type: 'WorkloadsReady',
-          status: 'False',
-          reason: 'RollingOut',
-          message: lagging.join(', '),
-        },
-        requeueAfterMs: ROLLOUT_POLL_MS,
-      };
+      return notReady('WorkloadsReady', 'RollingOut', lagging.join(', '), ROLLOUT_POLL_MS);
     }
     return mp.spec.suspended
-      ? {
-          condition: {
-            type: 'WorkloadsReady',
-            status: 'True',
-            reason: 'Suspended',
-            message: 'every service is scaled to zero',
-          },
-        }
-      : {
-          condition: {
-            type: 'WorkloadsReady',
-            status: 'True',
-            reason: 'Available',
-            message: `${deployments.length} services available`,
-          },
-        };
+      ? ready('WorkloadsReady', 'Suspended', 'every service is scaled to zero')
+      : ready('WorkloadsReady', 'Available', `${deployments.length} services available`);
   } catch (err) {
-    return {
-      condition: {
-        type: 'WorkloadsReady',
-        status: 'False',
-        reason: 'ApplyFailed',
-        message: errorMessage(err),
-      },
-    };
+    return notReady('WorkloadsReady', 'ApplyFailed', errorMessage(err));
   }
 }
 
@@ -270,50 +231,21 @@ async function gatewayPlane(
     const objects = buildGatewayPlane(mp, deps.settings, credentials.signingKey.publicPem);
     await applySet(deps.kube, names.namespace, objects, [INGRESS], ownerLabel(mp));
     const routes = objects.filter((o) => o.kind === 'Ingress').length;
-    return {
-      condition: mp.spec.suspended
-        ? {
-            type: 'GatewayReady',
-            status: 'True',
-            reason: 'Suspended',
-            message: `${mp.spec.host} answers 503`,
-          }
-        : {
-            type: 'GatewayReady',
-            status: 'True',
-            reason: 'Configured',
-            message: `${routes} routes on ${mp.spec.host}`,
-          },
-    };
+    return mp.spec.suspended
+      ? ready('GatewayReady', 'Suspended', `${mp.spec.host} answers 503`)
+      : ready('GatewayReady', 'Configured', `${routes} routes on ${mp.spec.host}`);
   } catch (err) {
     const reason = err instanceof GatewayConfigError ? 'InvalidGatewayConfig' : 'ApplyFailed';
-    return {
-      condition: { type: 'GatewayReady', status: 'False', reason, message: errorMessage(err) },
-    };
+    return notReady('GatewayReady', reason, errorMessage(err));
   }
 }
 
 const AUTOSCALER = { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler' } as const;
 const INGRESS = { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress' } as const;
 
-async function writeStatus(
-  deps: MarketplaceDeps,
-  mp: Marketplace,
-  status: MarketplaceStatus,
-): Promise<void> {
-  const current = mp.status ?? {};
-  const unchanged = deepEqual(current, status);
-  if (unchanged) return;
-  await deps.kube.mergePatch({ ...MARKETPLACE_REF, name: mp.metadata.name }, { status }, '/status');
-  for (const c of transitions(current.conditions ?? [], status.conditions ?? [])) {
-    await deps.events.record(mp, eventType(c), c.reason, `${c.type} is ${c.status}: ${c.message}`);
-  }
-}
-
 /** Deletion: drop data when asked to, then let Kubernetes collect the children. */
 async function finalize(deps: MarketplaceDeps, mp: Marketplace): Promise<void> {
-  const finalizers = mp.metadata.finalizers ?? [];
-  if (!finalizers.includes(FINALIZER)) return;
+  if (!(mp.metadata.finalizers ?? []).includes(FINALIZER)) return;
   const names = tenantNames(mp.metadata.name);
   if ((mp.spec.deletionPolicy ?? 'Retain') === 'Delete') {
     await deps.mongo.dropTenantDatabase(names.database, names.databaseUser);
@@ -323,15 +255,7 @@ async function finalize(deps: MarketplaceDeps, mp: Marketplace): Promise<void> {
       'deleted database and vhost (deletionPolicy Delete)',
     );
   }
-  await deps.kube.mergePatch(
-    { ...MARKETPLACE_REF, name: mp.metadata.name },
-    {
-      metadata: {
-        finalizers: finalizers.filter((f) => f !== FINALIZER),
-        resourceVersion: mp.metadata.resourceVersion,
-      },
-    },
-  );
+  await removeFinalizer(deps.kube, { ...MARKETPLACE_REF, name: mp.metadata.name }, mp, FINALIZER);
 }
 
 export async function reconcileMarketplace(
@@ -344,17 +268,8 @@ export async function reconcileMarketplace(
     await finalize(deps, mp);
     return undefined;
   }
-  if (!(mp.metadata.finalizers ?? []).includes(FINALIZER)) {
-    await deps.kube.mergePatch(
-      { ...MARKETPLACE_REF, name },
-      {
-        metadata: {
-          finalizers: [...(mp.metadata.finalizers ?? []), FINALIZER],
-          resourceVersion: mp.metadata.resourceVersion,
-        },
-      },
-    );
-  }
+  const ref = { ...MARKETPLACE_REF, name };
+  await addFinalizer(deps.kube, ref, mp, FINALIZER);
   const names = tenantNames(name);
   const generation = mp.metadata.generation ?? 0;
   const now = (deps.now ?? (() => new Date()))();
@@ -371,7 +286,7 @@ export async function reconcileMarketplace(
   let conditions = mp.status?.conditions ?? [];
   for (const update of planes) conditions = setCondition(conditions, update, generation, now);
   conditions = setCondition(conditions, aggregateReady(conditions, PLANES), generation, now);
-  await writeStatus(deps, mp, {
+  await writeStatus(deps.kube, deps.events, ref, mp, {
     observedGeneration: generation,
     namespace: names.namespace,
     database: names.database,

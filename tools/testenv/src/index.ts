@@ -1,2 +1,2 @@
-export { loadTestEnv, type TestEnv } from './state.js';
+export { currentEnvFile, envVars, loadTestEnv, type TestEnv } from './state.js';
 export { waitFor as eventually } from './process.js';

@@ -1,0 +1,74 @@
+// The informer heals itself: watches the server ends are reopened without a new list;
+// a watch that breaks is followed by a fresh list, and no change is missed either way.
+import { randomBytes } from 'node:crypto';
+import { KubeConfig } from '@kubernetes/client-node';
+import { eventually } from '@gorten/testenv';
+import type { KubeObject } from '../src/clients/kube.js';
+import { Informer } from '../src/runtime/informer.js';
+import { env, testKube } from './support.js';
+
+const kube = testKube();
+const kc = new KubeConfig();
+kc.loadFromFile(env.kube.kubeconfig);
+const namespace = `informer-${randomBytes(3).toString('hex')}`;
+const CONFIGMAP = { apiVersion: 'v1', kind: 'ConfigMap', namespace } as const;
+
+beforeAll(async () => {
+  await kube.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
+});
+afterAll(async () => {
+  await kube.delete({ apiVersion: 'v1', kind: 'Namespace', name: namespace });
+  kube.close();
+});
+
+const configMap = (name: string, value: string): KubeObject => ({
+  ...CONFIGMAP,
+  metadata: { name, namespace },
+  data: { value },
+});
+
+test('events keep flowing across server-side watch timeouts, without relisting', async () => {
+  const seen = new Set<string>();
+  const informer = new Informer<KubeObject>(kube, kc, CONFIGMAP, (key) => seen.add(key), {
+    watchTimeoutSeconds: 1,
+  });
+  await kube.create(configMap('before', '1'));
+  await informer.start();
+  try {
+    expect(informer.cache.has(`${namespace}/before`)).toBe(true);
+    await new Promise((r) => setTimeout(r, 2_500)); // at least two watches have ended by now
+    await kube.create(configMap('after-timeouts', '1'));
+    await eventually({ what: 'event after watch timeouts', timeoutMs: 10_000 }, () =>
+      seen.has(`${namespace}/after-timeouts`) ? true : undefined,
+    );
+    expect(informer.lists).toBe(1);
+  } finally {
+    informer.stop();
+  }
+});
+
+test('a broken watch is reopened after a fresh list; changes made meanwhile are not missed', async () => {
+  const informer = new Informer<KubeObject>(kube, kc, CONFIGMAP, () => undefined, {
+    watchTimeoutSeconds: 60,
+  });
+  await informer.start();
+  try {
+    // Break the connection under the informer, as a network failure would.
+    (informer as unknown as { abort?: AbortController }).abort?.abort();
+    await kube.create(configMap('during-outage', '1'));
+    await kube.delete({ ...CONFIGMAP, name: 'before' });
+    await eventually({ what: 'relisted and caught up', timeoutMs: 15_000 }, () =>
+      informer.lists >= 2 &&
+      informer.cache.has(`${namespace}/during-outage`) &&
+      !informer.cache.has(`${namespace}/before`)
+        ? true
+        : undefined,
+    );
+    await kube.create(configMap('after-outage', '1'));
+    await eventually({ what: 'watching again', timeoutMs: 10_000 }, () =>
+      informer.cache.has(`${namespace}/after-outage`) ? true : undefined,
+    );
+  } finally {
+    informer.stop();
+  }
+});

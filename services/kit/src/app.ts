@@ -1,0 +1,112 @@
+// The Koa application every service is: request context, problem+json errors, metrics,
+// security headers, CORS, a size-limited JSON body parser, health endpoints, then the
+// service's own routes. Building it does no I/O, so tests build it freely.
+import { bodyParser } from '@koa/bodyparser';
+import Router from '@koa/router';
+import Koa from 'koa';
+import type { Logger } from 'pino';
+import { requestContext, type RequestState } from './logger.js';
+import type { ServiceMetrics } from './metrics.js';
+import { badRequest, problemFor } from './problem.js';
+import { corsFor, securityHeaders } from './security.js';
+
+/** A dependency the service cannot serve without; /readyz fails while one fails. */
+export type ReadinessCheck = () => Promise<void>;
+
+export interface ServiceAppOptions {
+  log: Logger;
+  metrics: ServiceMetrics;
+  corsOrigins: readonly string[];
+  bodyLimitKb: number;
+  readiness: Record<string, ReadinessCheck>;
+  routers: Router<RequestState>[];
+  /** How long one readiness check may take. */
+  readinessTimeoutMs?: number;
+}
+
+async function failingChecks(
+  checks: Record<string, ReadinessCheck>,
+  timeoutMs: number,
+): Promise<string[]> {
+  const results = await Promise.all(
+    Object.entries(checks).map(async ([name, check]) => {
+      try {
+        await Promise.race([
+          check(),
+          new Promise((_, reject) =>
+            setTimeout(() => reject(new Error('timed out')), timeoutMs).unref(),
+          ),
+        ]);
+        return undefined;
+      } catch (err) {
+        return `${name}: ${err instanceof Error ? err.message : String(err)}`;
+      }
+    }),
+  );
+  return results.filter((r): r is string => r !== undefined);
+}
+
+export function createServiceApp(opts: ServiceAppOptions): Koa<RequestState> {
+  const app = new Koa<RequestState>();
+  app.proxy = true; // behind Kong: trust X-Forwarded-* for the client address
+
+  const health = new Router();
+  health.get('/healthz', (ctx) => {
+    ctx.body = { status: 'ok' };
+  });
+  health.get('/readyz', async (ctx) => {
+    const failing = await failingChecks(opts.readiness, opts.readinessTimeoutMs ?? 2_000);
+    if (failing.length === 0) {
+      ctx.body = { status: 'ready' };
+      return;
+    }
+    opts.log.warn({ failing }, 'not ready');
+    ctx.status = 503;
+    ctx.type = 'application/problem+json';
+    ctx.body = {
+      type: 'about:blank',
+      title: 'Service Unavailable',
+      status: 503,
+      detail: 'A dependency does not answer.',
+      failing,
+    };
+  });
+  health.get('/metrics', async (ctx) => {
+    ctx.type = opts.metrics.registry.contentType;
+    ctx.body = await opts.metrics.registry.metrics();
+  });
+
+  app.use(requestContext(opts.log));
+  // Outside the error handler, so they see (and decorate) the answer the client really gets.
+  app.use(opts.metrics.middleware());
+  app.use(securityHeaders());
+  app.use(corsFor(opts.corsOrigins));
+  app.use(async (ctx, next) => {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined)
+        throw Object.assign(new Error('No such route.'), { status: 404, expose: true });
+    } catch (err) {
+      const { document, unexpected } = problemFor(err, ctx.path);
+      if (unexpected) ctx.state.log.error({ err }, 'unexpected error');
+      ctx.status = document.status;
+      ctx.type = 'application/problem+json';
+      ctx.body = document;
+    }
+  });
+  app.use(
+    bodyParser({
+      enableTypes: ['json'],
+      jsonLimit: `${opts.bodyLimitKb}kb`,
+      encoding: 'utf-8',
+      onError: (err) => {
+        if ((err as { status?: number }).status === 413) throw err;
+        throw badRequest('The request body is not valid JSON.');
+      },
+    }),
+  );
+  app.use(health.routes());
+  for (const router of opts.routers)
+    app.use(router.routes()).use(router.allowedMethods({ throw: true }));
+  return app;
+}

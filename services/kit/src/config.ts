@@ -1,0 +1,49 @@
+// Configuration from the environment, parsed once at start-up. A missing or malformed
+// variable stops the service with a message naming it — never its value (it may be secret).
+import { z } from 'zod';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function parseEnv<S extends z.ZodType>(
+  schema: S,
+  env: NodeJS.ProcessEnv = process.env,
+): z.infer<S> {
+  const parsed = schema.safeParse(env);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => {
+    const name = issue.path.join('.') || '(environment)';
+    return issue.code === 'invalid_type' && issue.input === undefined
+      ? `${name}: missing`
+      : `${name}: ${issue.message}`;
+  });
+  throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+}
+
+const csv = z
+  .string()
+  .default('')
+  .transform((s) =>
+    s
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean),
+  );
+
+/** What every service reads; a service extends it with its own variables. */
+export const serviceEnv = z.object({
+  SERVICE: z.string().regex(/^[a-z][a-z0-9-]*$/, 'must be a service name'),
+  HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  MONGODB_URI: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// URL'),
+  AMQP_URL: z.string().regex(/^amqps?:\/\//, 'must be an amqp:// URL'),
+  JWT_PUBLIC_KEY: z.string().includes('BEGIN PUBLIC KEY', { message: 'must be a PEM public key' }),
+  JWT_ISSUER: z.string().min(1),
+  JWT_AUDIENCE: z.string().min(1),
+  CORS_ORIGINS: csv.pipe(z.array(z.url({ protocol: /^https?$/ }))),
+  BODY_LIMIT_KB: z.coerce.number().int().min(1).max(10_240).default(1024),
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+});
+
+export type ServiceEnv = z.infer<typeof serviceEnv>;

@@ -1,0 +1,8 @@
+export { createServiceApp, type ReadinessCheck, type ServiceAppOptions } from './app.js';
+export { ConfigError, parseEnv, serviceEnv, type ServiceEnv } from './config.js';
+export { createLogger, requestContext, type RequestState } from './logger.js';
+export { ServiceMetrics } from './metrics.js';
+export * from './problem.js';
+export { corsFor, securityHeaders } from './security.js';
+export { serve, type RunningServer, type ServeOptions } from './server.js';
+export { operatorKeys, validate, type ValidatedInput } from './validate.js';

@@ -1,0 +1,30 @@
+// Headers every API answer carries, and CORS for an explicit list of origins only.
+import cors from '@koa/cors';
+import type { Middleware } from 'koa';
+
+export function securityHeaders(): Middleware {
+  return async (ctx, next) => {
+    await next();
+    ctx.set({
+      'X-Content-Type-Options': 'nosniff',
+      'X-Frame-Options': 'DENY',
+      'Referrer-Policy': 'no-referrer',
+      'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'",
+      'Strict-Transport-Security': 'max-age=31536000; includeSubDomains',
+      'Cache-Control': ctx.response.get('Cache-Control') || 'no-store',
+    });
+  };
+}
+
+/** Credentialed CORS for the listed origins; any other origin gets no CORS headers at all. */
+export function corsFor(origins: readonly string[]): Middleware {
+  const allowed = new Set(origins);
+  return cors({
+    origin: (ctx) => (allowed.has(ctx.get('Origin')) ? ctx.get('Origin') : ''),
+    credentials: true,
+    allowMethods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id'],
+    exposeHeaders: ['Location', 'Retry-After', 'X-Request-Id'],
+    maxAge: 600,
+  });
+}

@@ -1,0 +1,75 @@
+// Validation at the edge: params, query and body parsed by zod schemas (strict objects:
+// unknown keys are refused, so no mass assignment), and — before any schema — a refusal
+// of MongoDB operator-shaped keys anywhere in the input, so `{"$gt": ""}` can never
+// reach a query even where a schema accepts a free-form record.
+import type { Middleware } from 'koa';
+import { z } from 'zod';
+import { badRequest } from './problem.js';
+
+export interface InputSchemas<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> {
+  params?: P;
+  query?: Q;
+  body?: B;
+}
+
+export interface ValidatedInput<P, Q, B> {
+  params: P;
+  query: Q;
+  body: B;
+}
+
+/** Paths of keys MongoDB could read as operators or paths: any `$` (also `filter[$ne]`), or a dot. */
+export function operatorKeys(value: unknown, path = ''): string[] {
+  if (Array.isArray(value)) return value.flatMap((v, i) => operatorKeys(v, `${path}[${i}]`));
+  if (value === null || typeof value !== 'object') return [];
+  return Object.entries(value as Record<string, unknown>).flatMap(([key, v]) => {
+    const here = path ? `${path}.${key}` : key;
+    return [...(key.includes('$') || key.includes('.') ? [here] : []), ...operatorKeys(v, here)];
+  });
+}
+
+type Where = 'params' | 'query' | 'body';
+
+function issues(where: Where, error: z.ZodError): { in: Where; path: string; message: string }[] {
+  return error.issues.map((i) => ({ in: where, path: i.path.join('.'), message: i.message }));
+}
+
+/**
+ * Validates the request and puts the typed result in `ctx.state.input`; any problem
+ * is a 400 problem+json listing every error.
+ */
+export function validate<
+  P extends z.ZodType = z.ZodUnknown,
+  Q extends z.ZodType = z.ZodUnknown,
+  B extends z.ZodType = z.ZodUnknown,
+>(
+  schemas: InputSchemas<P, Q, B>,
+): Middleware<{ input: ValidatedInput<z.infer<P>, z.infer<Q>, z.infer<B>> }> {
+  return async (ctx, next) => {
+    const raw: Record<Where, unknown> = {
+      params: (ctx as unknown as { params?: unknown }).params ?? {},
+      query: ctx.query,
+      body: (ctx.request as unknown as { body?: unknown }).body,
+    };
+    const smuggled = (['query', 'body'] as const).flatMap((where) =>
+      operatorKeys(raw[where]).map((p) => `${where}.${p}`),
+    );
+    if (smuggled.length > 0) {
+      throw badRequest('Keys that contain "$" or "." are not accepted.', {
+        errors: smuggled.map((path) => ({ path, message: 'operator-shaped key' })),
+      });
+    }
+    const input: Record<Where, unknown> = { params: raw.params, query: raw.query, body: undefined };
+    const errors: ReturnType<typeof issues> = [];
+    for (const where of ['params', 'query', 'body'] as const) {
+      const schema = schemas[where];
+      if (!schema) continue;
+      const parsed = schema.safeParse(raw[where]);
+      if (parsed.success) input[where] = parsed.data;
+      else errors.push(...issues(where, parsed.error));
+    }
+    if (errors.length > 0) throw badRequest('The request is not valid.', { errors });
+    ctx.state.input = input as ValidatedInput<z.infer<P>, z.infer<Q>, z.infer<B>>;
+    await next();
+  };
+}

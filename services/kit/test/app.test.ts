@@ -1,0 +1,233 @@
+// The service skeleton over real HTTP on port 0: problem+json errors, validation,
+// security headers, CORS, body limits, metrics by route template, health and readiness.
+import { Writable } from 'node:stream';
+import Router from '@koa/router';
+import { z } from 'zod';
+import {
+  conflict,
+  createLogger,
+  createServiceApp,
+  serve,
+  ServiceMetrics,
+  validate,
+  type RequestState,
+  type RunningServer,
+} from '../src/index.js';
+
+const logLines: Record<string, unknown>[] = [];
+const sink = new Writable({
+  write(chunk: Buffer, _encoding, done) {
+    for (const line of chunk.toString().split('\n').filter(Boolean))
+      logLines.push(JSON.parse(line) as Record<string, unknown>);
+    done();
+  },
+});
+const log = createLogger('test', 'info', sink);
+const metrics = new ServiceMetrics('test');
+let databaseUp = true;
+
+const items = new Router<RequestState>();
+const itemBody = z.strictObject({
+  name: z.string().min(1).max(50),
+  price: z.number().int().min(0),
+});
+items.post('/items', validate({ body: itemBody }), (ctx) => {
+  ctx.status = 201;
+  ctx.body = ctx.state.input.body;
+});
+items.get(
+  '/items/:id',
+  validate({ params: z.strictObject({ id: z.string().regex(/^[a-z0-9]{1,24}$/) }) }),
+  (ctx) => {
+    if (ctx.state.input.params.id === 'taken')
+      throw conflict('That item is reserved.', { itemId: 'taken' });
+    ctx.body = { id: ctx.state.input.params.id };
+  },
+);
+items.get('/boom', () => {
+  throw new Error('database password is hunter2');
+});
+items.post(
+  '/login',
+  validate({ body: z.strictObject({ email: z.string(), password: z.string() }) }),
+  (ctx) => {
+    ctx.state.log.info({ body: ctx.state.input.body }, 'login attempt');
+    ctx.status = 204;
+  },
+);
+
+const app = createServiceApp({
+  log,
+  metrics,
+  corsOrigins: ['https://shop.example.com'],
+  bodyLimitKb: 1,
+  readiness: {
+    mongodb: () =>
+      databaseUp ? Promise.resolve() : Promise.reject(new Error('connection refused')),
+  },
+  routers: [items],
+});
+let server: RunningServer;
+let base: string;
+
+beforeAll(async () => {
+  server = await serve(app, { port: 0, log, shutdownTimeoutMs: 1_000 });
+  base = `http://127.0.0.1:${server.port}`;
+});
+afterAll(() => server.close());
+
+const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+  fetch(`${base}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+
+test('valid input passes, typed', async () => {
+  const res = await post('/items', { name: 'Kettle', price: 1999 });
+  expect(res.status).toBe(201);
+  expect(await res.json()).toEqual({ name: 'Kettle', price: 1999 });
+});
+
+test('unknown fields and wrong types are a 400 problem listing each error', async () => {
+  const res = await post('/items', { name: '', price: '12', isAdmin: true });
+  expect(res.status).toBe(400);
+  expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  const problem = (await res.json()) as { title: string; errors: { in: string; path: string }[] };
+  expect(problem.title).toBe('Bad Request');
+  expect(problem.errors.map((e) => `${e.in}:${e.path}`).sort()).toEqual([
+    'body:',
+    'body:name',
+    'body:price',
+  ]);
+});
+
+test('operator-shaped keys are refused before any schema, in body and query', async () => {
+  const body = await post('/items', { name: { $gt: '' }, price: 1 });
+  expect(body.status).toBe(400);
+  expect(((await body.json()) as { errors: { path: string }[] }).errors).toEqual([
+    { path: 'body.name.$gt', message: 'operator-shaped key' },
+  ]);
+  const query = await fetch(`${base}/items/abc?filter[$ne]=x`);
+  expect(query.status).toBe(400);
+});
+
+test('bad params, unknown routes and wrong methods answer problem+json', async () => {
+  expect((await fetch(`${base}/items/NOT_VALID!`)).status).toBe(400);
+  const missing = await fetch(`${base}/nowhere`);
+  expect(missing.status).toBe(404);
+  expect(await missing.json()).toMatchObject({
+    status: 404,
+    title: 'Not Found',
+    instance: '/nowhere',
+  });
+  const method = await fetch(`${base}/items`, { method: 'DELETE' });
+  expect(method.status).toBe(405);
+  expect(method.headers.get('content-type')).toMatch(/problem\+json/);
+});
+
+test('a thrown Problem keeps its status and extensions', async () => {
+  const res = await fetch(`${base}/items/taken`);
+  expect(res.status).toBe(409);
+  expect(await res.json()).toEqual({
+    type: 'about:blank',
+    title: 'Conflict',
+    status: 409,
+    detail: 'That item is reserved.',
+    itemId: 'taken',
+    instance: '/items/taken',
+  });
+});
+
+test('an unexpected error is a generic 500 that reveals nothing, and is logged with the request id', async () => {
+  const res = await fetch(`${base}/boom`, { headers: { 'x-request-id': 'req-42' } });
+  expect(res.status).toBe(500);
+  const text = await res.text();
+  expect(text).not.toContain('hunter2');
+  expect(JSON.parse(text)).toMatchObject({ title: 'Internal Server Error', status: 500 });
+  expect(res.headers.get('x-request-id')).toBe('req-42');
+  expect(logLines.find((l) => l.msg === 'unexpected error')).toMatchObject({
+    requestId: 'req-42',
+    level: 50,
+  });
+});
+
+test('passwords and tokens are redacted from logs', async () => {
+  await post(
+    '/login',
+    { email: 'a@example.com', password: 'hunter2' },
+    { authorization: 'Bearer secret-token' },
+  );
+  const line = logLines.find((l) => l.msg === 'login attempt');
+  expect(JSON.stringify(line)).not.toContain('hunter2');
+  expect((line?.body as { password: string }).password).toBe('[redacted]');
+});
+
+test('bodies over the limit are a 413 problem; malformed JSON a 400', async () => {
+  const big = await post('/items', { name: 'x'.repeat(2_000), price: 1 });
+  expect(big.status).toBe(413);
+  expect(await big.json()).toMatchObject({ status: 413, title: 'Content Too Large' });
+  expect((await post('/items', '{"name": ')).status).toBe(400);
+});
+
+test.each(['/healthz', '/items/NOT_VALID!', '/boom'])(
+  'every answer carries the security headers: %s',
+  async (path) => {
+    const res = await fetch(`${base}${path}`);
+    expect(
+      Object.fromEntries(
+        [
+          'x-content-type-options',
+          'x-frame-options',
+          'content-security-policy',
+          'strict-transport-security',
+        ].map((h) => [h, res.headers.get(h)]),
+      ),
+    ).toEqual({
+      'x-content-type-options': 'nosniff',
+      'x-frame-options': 'DENY',
+      'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+      'strict-transport-security': 'max-age=31536000; includeSubDomains',
+    });
+  },
+);
+
+test('CORS answers only the listed origins, with credentials', async () => {
+  const allowed = await fetch(`${base}/items/abc`, {
+    headers: { origin: 'https://shop.example.com' },
+  });
+  expect(allowed.headers.get('access-control-allow-origin')).toBe('https://shop.example.com');
+  expect(allowed.headers.get('access-control-allow-credentials')).toBe('true');
+  const other = await fetch(`${base}/items/abc`, {
+    headers: { origin: 'https://evil.example.com' },
+  });
+  expect(other.headers.get('access-control-allow-origin')).toBeNull();
+});
+
+test('request durations are labelled by route template, not by raw path', async () => {
+  await fetch(`${base}/items/abc`);
+  await fetch(`${base}/items/def`);
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const line = text
+    .split('\n')
+    .find(
+      (l) =>
+        l.startsWith('http_server_request_duration_seconds_count') &&
+        l.includes('method="GET"') &&
+        l.includes('route="/items/:id"') &&
+        l.includes('status_code="200"'),
+    );
+  expect(Number(line?.split(' ').at(-1))).toBeGreaterThanOrEqual(2);
+  expect(text).not.toContain('/items/abc');
+  expect(text).toContain('process_cpu_seconds_total');
+});
+
+test('/readyz fails with the failing dependency while it is down; /healthz stays up', async () => {
+  expect((await fetch(`${base}/readyz`)).status).toBe(200);
+  databaseUp = false;
+  const res = await fetch(`${base}/readyz`);
+  expect(res.status).toBe(503);
+  expect(await res.json()).toMatchObject({ failing: ['mongodb: connection refused'] });
+  expect((await fetch(`${base}/healthz`)).status).toBe(200);
+  databaseUp = true;
+});

@@ -1,0 +1,46 @@
+// Graceful shutdown over real HTTP: requests in flight finish, new ones are refused,
+// the service's connections close last.
+import Koa from 'koa';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createLogger, serve } from '../src/index.js';
+
+const log = createLogger('test', 'silent');
+
+test('close lets the request in flight finish, refuses new ones, then runs onClose', async () => {
+  const app = new Koa();
+  const order: string[] = [];
+  app.use(async (ctx) => {
+    await sleep(300);
+    ctx.body = 'done';
+    ctx.res.on('finish', () => order.push('response sent'));
+  });
+  const server = await serve(app, {
+    port: 0,
+    log,
+    shutdownTimeoutMs: 5_000,
+    onClose: () => Promise.resolve(void order.push('onClose')),
+  });
+  const inFlight = fetch(`http://127.0.0.1:${server.port}/`).then((r) => r.text());
+  await sleep(50);
+  const closed = server.close().then(() => order.push('closed'));
+  await sleep(20);
+  await expect(fetch(`http://127.0.0.1:${server.port}/`)).rejects.toThrow();
+  expect(await inFlight).toBe('done');
+  await closed;
+  expect(order).toEqual(['response sent', 'onClose', 'closed']);
+});
+
+test('a request that outlives the deadline is cut off', async () => {
+  const app = new Koa();
+  app.use(async (ctx) => {
+    await sleep(5_000);
+    ctx.body = 'too late';
+  });
+  const server = await serve(app, { port: 0, log, shutdownTimeoutMs: 200 });
+  const slow = fetch(`http://127.0.0.1:${server.port}/`);
+  await sleep(50);
+  const started = Date.now();
+  await server.close();
+  expect(Date.now() - started).toBeLessThan(2_000);
+  await expect(slow).rejects.toThrow();
+});
