@@ -6,3 +6,15 @@ export * from './problem.js';
 export { corsFor, securityHeaders } from './security.js';
 export { serve, type RunningServer, type ServeOptions } from './server.js';
 export { operatorKeys, validate, type ValidatedInput } from './validate.js';
+export {
+  assertActsForCompany,
+  assertOwnerOrAdmin,
+  authenticate,
+  principalOf,
+  requireRole,
+  ROLES,
+  type AuthOptions,
+  type AuthState,
+  type Principal,
+  type Role,
+} from './auth.js';

@@ -33,7 +33,7 @@ test('close lets the request in flight finish, refuses new ones, then runs onClo
 test('a request that outlives the deadline is cut off', async () => {
   const app = new Koa();
   app.use(async (ctx) => {
-    await sleep(5_000);
+    await sleep(5_000, undefined, { ref: false }); // unref: the test ends before it does
     ctx.body = 'too late';
   });
   const server = await serve(app, { port: 0, log, shutdownTimeoutMs: 200 });
