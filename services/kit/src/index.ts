@@ -18,3 +18,16 @@ export {
   type Principal,
   type Role,
 } from './auth.js';
+export { connectMongo, type CollectionIndexes, type MongoHandle } from './mongo.js';
+export {
+  Consumer,
+  OutboxRelay,
+  outboxEntry,
+  PoisonMessage,
+  Publisher,
+  type ConsumerOptions,
+  type EventEnvelope,
+  type EventHandler,
+  type OutboxEntry,
+  type WithOutbox,
+} from './messaging.js';

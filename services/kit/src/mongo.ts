@@ -1,0 +1,36 @@
+// MongoDB for a service: connect at start, create the indexes the service declares, and
+// a readiness check. The database is the one the URI names (the tenant's).
+import { MongoClient, type Db, type IndexDescription } from 'mongodb';
+import type { ReadinessCheck } from './app.js';
+
+export interface CollectionIndexes {
+  collection: string;
+  indexes: IndexDescription[];
+}
+
+export interface MongoHandle {
+  client: MongoClient;
+  db: Db;
+  ready: ReadinessCheck;
+  close: () => Promise<void>;
+}
+
+export async function connectMongo(
+  uri: string,
+  indexes: readonly CollectionIndexes[],
+): Promise<MongoHandle> {
+  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5_000, connectTimeoutMS: 5_000 });
+  await client.connect();
+  const db = client.db(); // the database named in the URI
+  for (const { collection, indexes: specs } of indexes) {
+    if (specs.length > 0) await db.collection(collection).createIndexes(specs);
+  }
+  return {
+    client,
+    db,
+    ready: async () => {
+      await db.command({ ping: 1 });
+    },
+    close: () => client.close(),
+  };
+}

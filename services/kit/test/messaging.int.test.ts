@@ -1,0 +1,145 @@
+// Messaging against the real RabbitMQ and FerretDB: confirms, the outbox surviving a
+// broker outage, consumers that dedupe, retry to a delivery limit and dead-letter poison.
+import { randomBytes } from 'node:crypto';
+import { connect, type ChannelModel, type ConfirmChannel } from 'amqplib';
+import { MongoClient, type Collection, type Db } from 'mongodb';
+import { eventually, loadTestEnv } from '@gorten/testenv';
+import {
+  Consumer,
+  createLogger,
+  OutboxRelay,
+  outboxEntry,
+  Publisher,
+  type EventEnvelope,
+  type WithOutbox,
+} from '../src/index.js';
+
+const env = loadTestEnv();
+const log = createLogger('test', process.env.GORTEN_TEST_LOG ?? 'silent');
+const run = randomBytes(3).toString('hex');
+const exchange = `kit.events.${run}`;
+const [work, dlq, dlx] = [`kit.work.${run}`, `kit.work.${run}.dlq`, `kit.dlx.${run}`];
+let amqp: ChannelModel;
+let channel: ConfirmChannel;
+let mongo: MongoClient;
+let db: Db;
+
+beforeAll(async () => {
+  amqp = await connect(env.rabbitmq.amqpUrl);
+  channel = await amqp.createConfirmChannel();
+  // The operator declares tenant topology; here the test plays that part.
+  await channel.assertExchange(exchange, 'topic', { durable: true });
+  await channel.assertExchange(dlx, 'direct', { durable: true });
+  await channel.assertQueue(dlq, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+  await channel.bindQueue(dlq, dlx, work);
+  await channel.assertQueue(work, {
+    durable: true,
+    arguments: {
+      'x-queue-type': 'quorum',
+      'x-dead-letter-exchange': dlx,
+      'x-dead-letter-routing-key': work,
+      'x-delivery-limit': 2,
+    },
+  });
+  await channel.bindQueue(work, exchange, 'thing.#');
+  mongo = new MongoClient(env.mongo.url);
+  db = mongo.db(`kit_${run}`);
+});
+
+afterAll(async () => {
+  for (const q of [work, dlq]) await channel.deleteQueue(q);
+  for (const e of [exchange, dlx]) await channel.deleteExchange(e);
+  await amqp.close();
+  await db.dropDatabase();
+  await mongo.close();
+});
+
+async function drain(queue: string): Promise<EventEnvelope[]> {
+  const events: EventEnvelope[] = [];
+  for (;;) {
+    const message = await channel.get(queue, { noAck: true });
+    if (message === false) return events;
+    events.push(JSON.parse(message.content.toString()) as EventEnvelope);
+  }
+}
+
+test('a change and its event are written together; the relay publishes it once, after a broker outage too', async () => {
+  const things: Collection<WithOutbox> = db.collection('things');
+  const entry = outboxEntry(exchange, 'thing.created', 'thing.created', { name: 'kettle' });
+  await things.updateOne(
+    { _id: 't1' as never },
+    { $set: { name: 'kettle' }, $push: { outbox: entry } },
+    { upsert: true },
+  );
+
+  const down = new Publisher('amqp://guest:guest@127.0.0.1:1', log); // nothing listens there
+  expect(await new OutboxRelay([things], down, log).relayOnce()).toBe(0);
+  expect((await things.findOne({ _id: 't1' as never }))?.outbox).toHaveLength(1);
+
+  const publisher = new Publisher(env.rabbitmq.amqpUrl, log);
+  const relay = new OutboxRelay([things], publisher, log);
+  expect(await relay.relayOnce()).toBe(1);
+  expect(await relay.relayOnce()).toBe(0);
+  expect((await things.findOne({ _id: 't1' as never }))?.outbox).toEqual([]);
+  await eventually({ what: 'event in the queue', timeoutMs: 5_000 }, async () => {
+    const events = await drain(work);
+    if (events.length === 0) return undefined;
+    expect(events).toEqual([entry.event]);
+    return true;
+  });
+  await publisher.close();
+  await down.close();
+});
+
+test('a redelivered event is handled once; a failing one is retried to the limit and dead-lettered; poison goes straight there', async () => {
+  const handled: string[] = [];
+  const consumer = new Consumer(
+    env.rabbitmq.amqpUrl,
+    db,
+    { name: 'kit-test', queue: work },
+    (event) => {
+      handled.push(event.id);
+      return event.type === 'thing.broken'
+        ? Promise.reject(new Error('cannot handle'))
+        : Promise.resolve();
+    },
+    log,
+  );
+  await consumer.start();
+  try {
+    const once = outboxEntry(exchange, 'thing.updated', 'thing.updated', {}).event;
+    for (let i = 0; i < 2; i++)
+      channel.publish(exchange, 'thing.updated', Buffer.from(JSON.stringify(once)), {
+        messageId: once.id,
+        persistent: true,
+      });
+    const broken = outboxEntry(exchange, 'thing.broken', 'thing.broken', {}).event;
+    channel.publish(exchange, 'thing.broken', Buffer.from(JSON.stringify(broken)), {
+      messageId: broken.id,
+      persistent: true,
+    });
+    channel.publish(exchange, 'thing.garbage', Buffer.from('{not json'), { persistent: true });
+    await channel.waitForConfirms();
+
+    const dead = await eventually(
+      { what: 'two messages dead-lettered', timeoutMs: 15_000 },
+      async () => {
+        const all = await channel.checkQueue(dlq);
+        return all.messageCount === 2 ? true : undefined;
+      },
+    );
+    expect(dead).toBe(true);
+    expect(handled.filter((id) => id === once.id)).toHaveLength(1);
+    // delivery limit 2: the first delivery and two redeliveries, then dead-lettered
+    expect(handled.filter((id) => id === broken.id).length).toBeGreaterThanOrEqual(2);
+    const deadBodies = [];
+    for (;;) {
+      const m = await channel.get(dlq, { noAck: true });
+      if (m === false) break;
+      deadBodies.push(m.content.toString());
+    }
+    expect(deadBodies).toEqual(expect.arrayContaining(['{not json', JSON.stringify(broken)]));
+  } finally {
+    await consumer.stop();
+  }
+});
