@@ -31,3 +31,9 @@ export {
   type OutboxEntry,
   type WithOutbox,
 } from './messaging.js';
+export {
+  dependencyPolicy,
+  DependencyMetrics,
+  type DependencyPolicy,
+  type DependencyPolicyOptions,
+} from './resilience.js';

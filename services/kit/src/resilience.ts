@@ -1,0 +1,106 @@
+// One resilience policy per dependency (cockatiel): a bulkhead caps concurrent calls,
+// retries with jittered exponential backoff — for idempotent calls only —, a circuit
+// breaker stops hammering a dependency that keeps failing, and every attempt has a
+// timeout. The breaker's state and call outcomes are metrics.
+import {
+  BrokenCircuitError,
+  BulkheadRejectedError,
+  bulkhead,
+  circuitBreaker,
+  CircuitState,
+  ConsecutiveBreaker,
+  ExponentialBackoff,
+  handleAll,
+  retry,
+  TaskCancelledError,
+  timeout,
+  TimeoutStrategy,
+  wrap,
+} from 'cockatiel';
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+export interface DependencyPolicyOptions {
+  /** Retry failures; only for calls that are safe to repeat. */
+  idempotent: boolean;
+  timeoutMs?: number;
+  maxAttempts?: number;
+  /** Consecutive failures that open the circuit. */
+  breakAfter?: number;
+  halfOpenAfterMs?: number;
+  concurrency?: number;
+  queue?: number;
+}
+
+export interface DependencyPolicy {
+  /** Runs `call` under the policy; `signal` aborts when the attempt times out. */
+  execute<T>(call: (signal: AbortSignal) => Promise<T>): Promise<T>;
+  readonly state: CircuitState;
+}
+
+export class DependencyMetrics {
+  readonly circuitState: Gauge<'dependency'>;
+  readonly calls: Counter<'dependency' | 'outcome'>;
+
+  constructor(registry: Registry) {
+    this.circuitState = new Gauge({
+      name: 'dependency_circuit_state',
+      help: 'Circuit breaker state per dependency: 0 closed, 1 open, 2 half-open, 3 isolated',
+      labelNames: ['dependency'],
+      registers: [registry],
+    });
+    this.calls = new Counter({
+      name: 'dependency_calls_total',
+      help: 'Calls to a dependency by outcome (success, failure, timeout, circuit_open, rejected)',
+      labelNames: ['dependency', 'outcome'],
+      registers: [registry],
+    });
+  }
+}
+
+function outcomeOf(err: unknown): string {
+  if (err instanceof BrokenCircuitError) return 'circuit_open';
+  if (err instanceof BulkheadRejectedError) return 'rejected';
+  if (err instanceof TaskCancelledError) return 'timeout';
+  return 'failure';
+}
+
+export function dependencyPolicy(
+  name: string,
+  metrics: DependencyMetrics,
+  opts: DependencyPolicyOptions,
+): DependencyPolicy {
+  const breaker = circuitBreaker(handleAll, {
+    halfOpenAfter: opts.halfOpenAfterMs ?? 10_000,
+    breaker: new ConsecutiveBreaker(opts.breakAfter ?? 5),
+  });
+  breaker.onStateChange((state) => metrics.circuitState.set({ dependency: name }, state));
+  metrics.circuitState.set({ dependency: name }, CircuitState.Closed);
+  const perAttempt = timeout(opts.timeoutMs ?? 2_000, TimeoutStrategy.Aggressive);
+  const attempts = opts.idempotent
+    ? retry(handleAll, {
+        maxAttempts: (opts.maxAttempts ?? 3) - 1,
+        backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 2_000 }),
+      })
+    : undefined;
+  const limit = bulkhead(opts.concurrency ?? 32, opts.queue ?? 64);
+  // Outermost first: bulkhead → retry → breaker → timeout. Retrying outside the breaker
+  // means an open circuit ends the retries at once.
+  const policy = attempts
+    ? wrap(limit, attempts, breaker, perAttempt)
+    : wrap(limit, breaker, perAttempt);
+  return {
+    async execute<T>(call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+      try {
+        const result = await policy.execute(({ signal }) => call(signal));
+        metrics.calls.inc({ dependency: name, outcome: 'success' });
+        return result;
+      } catch (err) {
+        metrics.calls.inc({ dependency: name, outcome: outcomeOf(err) });
+        throw err;
+      }
+    },
+    get state() {
+      return breaker.state;
+    },
+  };
+}
