@@ -7,6 +7,7 @@
 // The operator runs as its own process (as in production), so its memory is its own.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -70,6 +71,18 @@ function startOperator(selector: string, port: number): ChildProcess {
       },
     },
   );
+}
+
+/** A port nobody listens on: a stale operator answering /metrics would skew the figures. */
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => {
+        resolve(typeof address === 'object' && address ? address.port : 0);
+      });
+    });
+  });
 }
 
 async function waitUntil(
@@ -164,7 +177,7 @@ console.log(
 );
 for (const n of sizes) {
   const samples: Sample[] = [];
-  for (let r = 0; r < runs; r++) samples.push(await once(n, 18_000 + r));
+  for (let r = 0; r < runs; r++) samples.push(await once(n, await freePort()));
   const m = (f: (s: Sample) => number) => median(samples.map(f));
   console.log(
     [
