@@ -122,6 +122,7 @@ export async function startEnvironment(): Promise<TestEnv> {
       etcd: goVersions.etcd,
       kwok: goVersions.kwok,
       ferretdb: goVersions.ferretdb,
+      'kong-crds': goVersions.kongCrds,
       rabbitmq: rabbitmq.value.version,
     },
     processes: partial.processes,
