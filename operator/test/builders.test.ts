@@ -169,7 +169,7 @@ describe('workloads', () => {
       DEFAULT_SETTINGS,
       'd1',
     );
-    const deployments = plane.apply.filter((o) => o.kind === 'Deployment');
+    const deployments = plane.filter((o) => o.kind === 'Deployment');
     expect(deployments).toHaveLength(SERVICE_NAMES.length);
     const replicas = (name: string) =>
       (deployments.find((d) => d.metadata.name === name)?.spec as { replicas?: number }).replicas;
@@ -177,16 +177,15 @@ describe('workloads', () => {
     expect(replicas('orders')).toBe(1);
     expect(replicas('catalog')).toBeUndefined();
     expect(
-      plane.apply.filter((o) => o.kind === 'HorizontalPodAutoscaler').map((o) => o.metadata.name),
+      plane.filter((o) => o.kind === 'HorizontalPodAutoscaler').map((o) => o.metadata.name),
     ).toEqual(['catalog']);
-    expect(plane.withoutAutoscaler).not.toContain('catalog');
 
     const suspended = buildWorkloadsPlane(
       withServices({ catalog: { autoscaling: { maxReplicas: 5 } } }, true),
       DEFAULT_SETTINGS,
       'd1',
     );
-    expect(suspended.apply.filter((o) => o.kind === 'HorizontalPodAutoscaler')).toEqual([]);
+    expect(suspended.filter((o) => o.kind === 'HorizontalPodAutoscaler')).toEqual([]);
     expect(desiredReplicas(withServices({ checkout: { replicas: 3 } }, true), 'checkout')).toBe(0);
   });
 

@@ -9,6 +9,7 @@ import { Kube, type KubeObject } from '../src/clients/kube.js';
 import { installCrds, readCrds } from '../src/crds.js';
 import { findCondition, type Condition } from '../src/runtime/conditions.js';
 import { DEFAULT_SETTINGS } from '../src/settings.js';
+import { secretValue as decodedSecretValue } from '../src/secret-data.js';
 
 export const env: TestEnv = loadTestEnv();
 
@@ -127,9 +128,9 @@ export function management(method: string, path: string, body?: unknown): Promis
   });
 }
 
+/** A Secret's decoded value; the test fails if it is missing. */
 export function secretValue(secret: KubeObject | undefined, key: string): string {
-  const data = secret?.data as Record<string, string> | undefined;
-  const value = data?.[key];
+  const value = decodedSecretValue(secret, key);
   if (value === undefined) throw new Error(`secret has no ${key}`);
-  return Buffer.from(value, 'base64').toString('utf8');
+  return value;
 }

@@ -8,6 +8,7 @@ import type { KeyPair } from '../marketplace/credentials.js';
 import { credentialSecret, kongConsumer } from '../marketplace/gateway.js';
 import { MANAGED_BY, tenantNames } from '../marketplace/names.js';
 import type { OperatorSettings } from '../settings.js';
+import { encodeSecretData } from '../secret-data.js';
 
 /** Stable across restarts and re-applies: derived from the object's uid. */
 export function companyId(company: Company): string {
@@ -79,9 +80,7 @@ export function buildCompanyKeySecret(
       ownerReferences: owned(company),
     },
     type: 'Opaque',
-    data: Object.fromEntries(
-      Object.entries(values).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
-    ),
+    data: encodeSecretData(values),
   };
 }
 

@@ -5,6 +5,7 @@ import type { KubeObject } from '../clients/kube.js';
 import type { Permissions } from '../clients/rabbitmq-admin.js';
 import type { OperatorSettings } from '../settings.js';
 import { ownedBy, tenantLabels, tenantNames } from './names.js';
+import { encodeSecretData, secretValue } from '../secret-data.js';
 
 /** The tenant's services publish and consume; only the operator declares topology. */
 export const BROKER_PERMISSIONS: Permissions = { configure: '^$', write: '.*', read: '.*' };
@@ -20,9 +21,7 @@ function secret(mp: Marketplace, name: string, values: Record<string, string>): 
       ownerReferences: ownedBy(mp),
     },
     type: 'Opaque',
-    data: Object.fromEntries(
-      Object.entries(values).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
-    ),
+    data: encodeSecretData(values),
   };
 }
 
@@ -58,9 +57,7 @@ export function buildBrokerSecret(
 
 /** The password kept in an existing credentials Secret, if it holds one. */
 export function passwordOf(existing: KubeObject | undefined): string | undefined {
-  const data = existing?.data as Record<string, string> | undefined;
-  const encoded = data?.password;
-  return encoded ? Buffer.from(encoded, 'base64').toString('utf8') : undefined;
+  return secretValue(existing, 'password');
 }
 
 export interface KeyPair {
@@ -77,9 +74,9 @@ export function buildSigningKeySecret(mp: Marketplace, keys: KeyPair): KubeObjec
 }
 
 export function keyPairOf(existing: KubeObject | undefined): KeyPair | undefined {
-  const data = existing?.data as Record<string, string> | undefined;
-  const [privatePem, publicPem] = [data?.['private.pem'], data?.['public.pem']].map((v) =>
-    v ? Buffer.from(v, 'base64').toString('utf8') : undefined,
-  );
+  const [privatePem, publicPem] = [
+    secretValue(existing, 'private.pem'),
+    secretValue(existing, 'public.pem'),
+  ];
   return privatePem && publicPem ? { privatePem, publicPem } : undefined;
 }

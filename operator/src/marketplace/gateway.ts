@@ -6,6 +6,7 @@ import type { Marketplace, ServiceName } from '../api/types.js';
 import type { KubeObject } from '../clients/kube.js';
 import type { OperatorSettings } from '../settings.js';
 import { ownedBy, tenantLabels, tenantNames } from './names.js';
+import { encodeSecretData } from '../secret-data.js';
 
 /** Kong plugins the operator may reference; a name outside this set is a bug. */
 export const KNOWN_KONG_PLUGINS = new Set([
@@ -237,9 +238,7 @@ export function credentialSecret(
       ownerReferences,
     },
     type: 'Opaque',
-    data: Object.fromEntries(
-      Object.entries(values).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
-    ),
+    data: encodeSecretData(values),
   };
 }
 

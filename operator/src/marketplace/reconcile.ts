@@ -196,11 +196,11 @@ async function workloadsPlane(
   const names = tenantNames(mp.metadata.name);
   try {
     const digest = configDigest([credentials, buildConfigMap(mp).data]);
-    const plane = buildWorkloadsPlane(mp, deps.settings, digest);
+    const objects = buildWorkloadsPlane(mp, deps.settings, digest);
     const { live } = await applySet(
       deps.kube,
       names.namespace,
-      plane.apply,
+      objects,
       [AUTOSCALER],
       ownerLabel(mp),
     );

@@ -218,30 +218,26 @@ export function buildAutoscaler(mp: Marketplace, service: ServiceName): KubeObje
   };
 }
 
-export interface WorkloadsPlane {
-  apply: KubeObject[];
-  /** Services whose HPA must not exist (autoscaling unset, or suspended). */
-  withoutAutoscaler: ServiceName[];
-}
-
+/**
+ * Everything of the workloads plane. An HPA that is no longer wanted (autoscaling unset,
+ * or suspended) is simply absent: the apply set prunes it.
+ */
 export function buildWorkloadsPlane(
   mp: Marketplace,
   settings: OperatorSettings,
   digest: string,
-): WorkloadsPlane {
-  const apply: KubeObject[] = [buildConfigMap(mp)];
-  const withoutAutoscaler: ServiceName[] = [];
+): KubeObject[] {
+  const objects: KubeObject[] = [buildConfigMap(mp)];
   for (const service of SERVICE_NAMES) {
-    apply.push(
+    objects.push(
       buildDeployment(mp, service, settings, digest),
       buildService(mp, service),
       buildPodDisruptionBudget(mp, service),
     );
     const hpa = buildAutoscaler(mp, service);
-    if (hpa) apply.push(hpa);
-    else withoutAutoscaler.push(service);
+    if (hpa) objects.push(hpa);
   }
-  return { apply, withoutAutoscaler };
+  return objects;
 }
 
 interface DeploymentStatus {
