@@ -53,6 +53,11 @@ test('a broken watch is reopened after a fresh list; changes made meanwhile are 
   });
   await informer.start();
   try {
+    // Make sure the watch is open (an event arrives through it) before breaking it.
+    await kube.create(configMap('watch-open', '1'));
+    await eventually({ what: 'watch open', timeoutMs: 10_000 }, () =>
+      informer.cache.has(`${namespace}/watch-open`) ? true : undefined,
+    );
     // Break the connection under the informer, as a network failure would.
     (informer as unknown as { abort?: AbortController }).abort?.abort();
     await kube.create(configMap('during-outage', '1'));
