@@ -1,6 +1,11 @@
 // npm run testenv -- up | down | status | exec -- <command...>
 import { spawn } from 'node:child_process';
-import { checkEnvironment, startEnvironment, stopRecordedEnvironment } from './environment.js';
+import {
+  checkEnvironment,
+  startEnvironment,
+  stopRecordedEnvironment,
+  withStartLock,
+} from './environment.js';
 import { currentEnvFile, envVars, isComplete, readEnvFile, type TestEnv } from './state.js';
 
 const USAGE = `usage: npm run testenv -- <command>
@@ -33,7 +38,11 @@ async function healthyEnvironment(): Promise<TestEnv | undefined> {
   return undefined;
 }
 
-async function up(): Promise<{ env: TestEnv; started: boolean }> {
+function up(): Promise<{ env: TestEnv; started: boolean }> {
+  return withStartLock(upUnlocked);
+}
+
+async function upUnlocked(): Promise<{ env: TestEnv; started: boolean }> {
   const running = await healthyEnvironment();
   if (running) return { env: running, started: false };
   const began = Date.now();

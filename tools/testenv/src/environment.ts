@@ -1,5 +1,5 @@
 // Bringing a whole test environment up and down, and telling whether one is healthy.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StartupError, commandLine, isAlive, stopServer } from './process.js';
@@ -139,6 +139,36 @@ export async function startEnvironment(): Promise<TestEnv> {
   };
   writeFileSync(file, JSON.stringify(env, null, 2), { mode: 0o600 });
   return env;
+}
+
+/**
+ * Runs `start` while holding `.testenv/starting.lock`, so two `up`s at once cannot both
+ * start an environment (the second would overwrite the first's record and orphan it).
+ * A lock left by a process that died is taken over.
+ */
+export async function withStartLock<T>(start: () => Promise<T>): Promise<T> {
+  const lock = join(testenvHome(), 'starting.lock');
+  mkdirSync(testenvHome(), { recursive: true });
+  for (;;) {
+    try {
+      writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const holder = Number(readFileSync(lock, 'utf8'));
+      if (holder && isAlive(holder)) {
+        throw new StartupError(
+          `another test environment is starting (pid ${holder}); wait for it, or stop it and run again`,
+        );
+      }
+      rmSync(lock, { force: true });
+    }
+  }
+  try {
+    return await start();
+  } finally {
+    rmSync(lock, { force: true });
+  }
 }
 
 /** Stops whatever the recorded environment file describes, healthy or half-started. */
