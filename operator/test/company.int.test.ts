@@ -6,26 +6,13 @@ import { eventually } from '@gorten/testenv';
 import type { Company } from '../src/api/types.js';
 import type { KubeObject } from '../src/clients/kube.js';
 import { findCondition, type Condition } from '../src/runtime/conditions.js';
-import { startOperator, type RunningOperator } from '../src/operator.js';
-import {
-  deleteMarketplaces,
-  env,
-  ensureCrds,
-  marketplace,
-  quietLog,
-  secretValue,
-  SHARD_LABEL,
-  testConfig,
-  testKube,
-  waitForCondition,
-} from './support.js';
+import { env, secretValue, SHARD_LABEL, tenantUnderTest } from './support.js';
 
 const SHARD = 'company';
-const kube = testKube();
 const admin = new MongoClient(env.mongo.url);
 const mp = `co-${randomBytes(2).toString('hex')}`;
 const ns = `mp-${mp}`;
-let operator: RunningOperator;
+const { kube } = tenantUnderTest(SHARD, mp);
 
 const COMPANY = { apiVersion: 'gorten.io/v1alpha1', kind: 'Company' } as const;
 
@@ -67,18 +54,8 @@ async function waitForCompany(
   });
 }
 
-beforeAll(async () => {
-  await ensureCrds(kube);
-  operator = await startOperator(testConfig(SHARD), quietLog);
-  await kube.create(marketplace(SHARD, mp, { deletionPolicy: 'Delete' }));
-  await waitForCondition(kube, mp, 'Ready', 'True');
-});
-
 afterAll(async () => {
-  await deleteMarketplaces(kube, [mp]);
-  await (operator as RunningOperator | undefined)?.stop();
   await admin.close();
-  kube.close();
 });
 
 describe('a Company in its marketplace namespace', () => {

@@ -3,23 +3,12 @@
 import { randomBytes } from 'node:crypto';
 import { eventually } from '@gorten/testenv';
 import type { KubeObject } from '../src/clients/kube.js';
-import { startOperator, type RunningOperator } from '../src/operator.js';
-import {
-  deleteMarketplaces,
-  ensureCrds,
-  marketplace,
-  MARKETPLACE,
-  quietLog,
-  testConfig,
-  testKube,
-  waitForCondition,
-} from './support.js';
+import { MARKETPLACE, tenantUnderTest, waitForCondition } from './support.js';
 
 const SHARD = 'lifecycle';
-const kube = testKube();
 const mp = `life-${randomBytes(2).toString('hex')}`;
 const ns = `mp-${mp}`;
-let operator: RunningOperator;
+const { kube } = tenantUnderTest(SHARD, mp);
 
 type Deployment = KubeObject & {
   spec: { replicas?: number };
@@ -41,19 +30,6 @@ const plugin = (name: string) =>
   });
 const patchSpec = (spec: Record<string, unknown>) =>
   kube.mergePatch({ ...MARKETPLACE, name: mp }, { spec });
-
-beforeAll(async () => {
-  await ensureCrds(kube);
-  operator = await startOperator(testConfig(SHARD), quietLog);
-  await kube.create(marketplace(SHARD, mp, { deletionPolicy: 'Delete' }));
-  await waitForCondition(kube, mp, 'Ready', 'True');
-});
-
-afterAll(async () => {
-  await deleteMarketplaces(kube, [mp]);
-  await (operator as RunningOperator | undefined)?.stop();
-  kube.close();
-});
 
 test('more replicas for one service: the Deployment scales and becomes available', async () => {
   await patchSpec({ services: { checkout: { replicas: 3 } } });

@@ -7,6 +7,7 @@ import type { Marketplace } from '../src/api/types.js';
 import type { OperatorConfig } from '../src/config.js';
 import { Kube, type KubeObject } from '../src/clients/kube.js';
 import { installCrds, readCrds } from '../src/crds.js';
+import { startOperator, type RunningOperator } from '../src/operator.js';
 import { findCondition, type Condition } from '../src/runtime/conditions.js';
 import { DEFAULT_SETTINGS } from '../src/settings.js';
 import { secretValue as decodedSecretValue } from '../src/secret-data.js';
@@ -117,6 +118,37 @@ export async function deleteMarketplaces(
     const left = await Promise.all(names.map((name) => readMarketplace(kube, name)));
     return left.every((m) => m === undefined) ? true : undefined;
   });
+}
+
+/**
+ * Registers the set-up of a test file that needs one Ready tenant: the CRDs, an operator
+ * for `shard`, the Marketplace `name` (deletionPolicy Delete); and its tear-down, which
+ * deletes the tenant before stopping the operator that finalizes it.
+ */
+export function tenantUnderTest(
+  shard: string,
+  name: string,
+): { kube: Kube; operator: () => RunningOperator } {
+  const kube = testKube();
+  let operator: RunningOperator | undefined;
+  beforeAll(async () => {
+    await ensureCrds(kube);
+    operator = await startOperator(testConfig(shard), quietLog);
+    await kube.create(marketplace(shard, name, { deletionPolicy: 'Delete' }));
+    await waitForCondition(kube, name, 'Ready', 'True');
+  });
+  afterAll(async () => {
+    await deleteMarketplaces(kube, [name]);
+    await operator?.stop();
+    kube.close();
+  });
+  return {
+    kube,
+    operator: () => {
+      if (!operator) throw new Error('the operator did not start (see beforeAll)');
+      return operator;
+    },
+  };
 }
 
 export function management(method: string, path: string, body?: unknown): Promise<Response> {
