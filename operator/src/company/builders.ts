@@ -2,11 +2,11 @@
 // an RS256 key pair whose public half Kong knows (JWT credential, key = companyId) and
 // whose consumer is in the tenant's ACL group. Everything is owned by the Company, so
 // deleting it garbage-collects the credential: access is revoked.
-import { API_VERSION, type Company } from '../api/types.js';
+import type { Company } from '../api/types.js';
 import type { KubeObject } from '../clients/kube.js';
 import type { KeyPair } from '../marketplace/credentials.js';
 import { credentialSecret, kongConsumer } from '../marketplace/gateway.js';
-import { MANAGED_BY, tenantNames } from '../marketplace/names.js';
+import { controlledBy, MANAGED_BY, tenantNames } from '../marketplace/names.js';
 import type { OperatorSettings } from '../settings.js';
 import { encodeSecretData } from '../secret-data.js';
 
@@ -26,16 +26,7 @@ export function companyNames(company: Company) {
 }
 
 function owned(company: Company): KubeObject['metadata']['ownerReferences'] {
-  return [
-    {
-      apiVersion: API_VERSION,
-      kind: 'Company',
-      name: company.metadata.name,
-      uid: company.metadata.uid ?? '',
-      controller: true,
-      blockOwnerDeletion: true,
-    },
-  ];
+  return controlledBy('Company', company);
 }
 
 function labels(company: Company, marketplace: string): Record<string, string> {

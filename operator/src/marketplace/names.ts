@@ -54,16 +54,23 @@ export function tenantLabels(mp: Marketplace): Record<string, string> {
   };
 }
 
-/** Makes `mp` the controlling owner: the child is garbage-collected with it. */
-export function ownedBy(mp: Marketplace): V1OwnerReference[] {
+/** Makes `owner` (a Marketplace or Company) the controller: the child is collected with it. */
+export function controlledBy(
+  kind: 'Marketplace' | 'Company',
+  owner: { metadata: { name: string; uid?: string } },
+): V1OwnerReference[] {
   return [
     {
       apiVersion: API_VERSION,
-      kind: 'Marketplace',
-      name: mp.metadata.name,
-      uid: mp.metadata.uid ?? '',
+      kind,
+      name: owner.metadata.name,
+      uid: owner.metadata.uid ?? '',
       controller: true,
       blockOwnerDeletion: true,
     },
   ];
+}
+
+export function ownedBy(mp: Marketplace): V1OwnerReference[] {
+  return controlledBy('Marketplace', mp);
 }
