@@ -77,7 +77,9 @@ export class Informer<T extends KubeObject> {
     const list: KubeList<T> = await this.kube.list<T>(this.ref, query);
     this.lists++;
     const seen = new Set<string>();
-    for (const item of list.items) {
+    for (const listed of list.items) {
+      // Items of a list of built-in kinds carry no apiVersion/kind; events about them need both.
+      const item = { ...listed, apiVersion: this.ref.apiVersion, kind: this.ref.kind };
       const key = keyOf(item);
       seen.add(key);
       const previous = this.cache.get(key);
