@@ -6,7 +6,7 @@ import { eventually } from '@gorten/testenv';
 import type { Company } from '../src/api/types.js';
 import type { KubeObject } from '../src/clients/kube.js';
 import { findCondition, type Condition } from '../src/runtime/conditions.js';
-import { env, secretValue, SHARD_LABEL, tenantUnderTest } from './support.js';
+import { env, secretValue, SHARD_LABEL, tenantUnderTest, waitForEvent } from './support.js';
 
 const SHARD = 'company';
 const admin = new MongoClient(env.mongo.url);
@@ -152,12 +152,6 @@ describe('a Company in its marketplace namespace', () => {
 test('a Company outside any marketplace namespace is refused with a condition and an Event', async () => {
   await kube.create(company('stray', 'default'));
   await waitForCompany('stray', 'Registered', 'False', 'NoMarketplace', 'default');
-  const events = await kube.list<KubeObject & { reason: string; type: string }>(
-    { apiVersion: 'v1', kind: 'Event', namespace: 'default' },
-    'fieldSelector=involvedObject.name=stray',
-  );
-  expect(events.items).toEqual(
-    expect.arrayContaining([expect.objectContaining({ type: 'Warning', reason: 'NoMarketplace' })]),
-  );
+  await waitForEvent(kube, 'stray', 'Warning', 'NoMarketplace');
   await kube.delete({ ...COMPANY, namespace: 'default', name: 'stray' });
 });

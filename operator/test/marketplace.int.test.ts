@@ -22,6 +22,7 @@ import {
   testConfig,
   testKube,
   waitForCondition,
+  waitForEvent,
 } from './support.js';
 
 const kube = testKube();
@@ -436,15 +437,7 @@ test('a tenant whose broker state conflicts is reported, and another tenant stil
   await waitForCondition(kube, healthy, 'Ready', 'True');
   // The conflicting queue is reported, never deleted (it might hold messages).
   expect((await management('GET', `/queues/${ns}/order_created`)).status).toBe(200);
-  const events = await kube.list<KubeObject & { reason: string; type: string }>(
-    { apiVersion: 'v1', kind: 'Event', namespace: 'default' },
-    `fieldSelector=involvedObject.name=${broken}`,
-  );
-  expect(events.items).toEqual(
-    expect.arrayContaining([
-      expect.objectContaining({ type: 'Warning', reason: 'TopologyConflict' }),
-    ]),
-  );
+  await waitForEvent(kube, broken, 'Warning', 'TopologyConflict');
 
   await deleteMarketplaces(kube, [broken, healthy]);
 });

@@ -21,6 +21,7 @@ import {
   testConfig,
   testKube,
   waitForCondition,
+  waitForEvent,
 } from './support.js';
 
 const SHARD = 'resilience';
@@ -177,11 +178,7 @@ test('an unreachable broker sets MessagingReady False with an Event; the databas
     expect(findCondition(failed.status?.conditions, 'MessagingReady')?.message).toMatch(
       /unreachable/,
     );
-    const events = await kube.list<KubeObject & { reason: string }>(
-      { apiVersion: 'v1', kind: 'Event', namespace: 'default' },
-      `fieldSelector=involvedObject.name=${name}`,
-    );
-    expect(events.items.map((e) => e.reason)).toContain('BrokerUnavailable');
+    await waitForEvent(kube, name, 'Warning', 'BrokerUnavailable');
     // Retries back off (1 s, 2 s, 4 s ...) instead of spinning, resyncs every 2 s included.
     const errors = async () =>
       (await broken.metrics.reconcileTotal.get()).values.find(

@@ -151,6 +151,28 @@ export function tenantUnderTest(
   };
 }
 
+/**
+ * Waits for an Event about `involvedName` with this type and reason. Events are recorded
+ * just after the status write, so a test that has seen the condition may be a moment early.
+ */
+export async function waitForEvent(
+  kube: Kube,
+  involvedName: string,
+  type: 'Normal' | 'Warning',
+  reason: string,
+): Promise<void> {
+  await eventually(
+    { what: `${type} Event ${reason} about ${involvedName}`, timeoutMs: 15_000 },
+    async () => {
+      const events = await kube.list<KubeObject & { reason?: string; type?: string }>(
+        { apiVersion: 'v1', kind: 'Event', namespace: 'default' },
+        `fieldSelector=involvedObject.name=${involvedName}`,
+      );
+      return events.items.some((e) => e.type === type && e.reason === reason) ? true : undefined;
+    },
+  );
+}
+
 export function management(method: string, path: string, body?: unknown): Promise<Response> {
   const authorization = `Basic ${Buffer.from(`${env.rabbitmq.user}:${env.rabbitmq.password}`).toString('base64')}`;
   return fetch(`${env.rabbitmq.managementUrl}/api${path}`, {
