@@ -31,15 +31,17 @@ export async function applySet(
   objects: readonly KubeObject[],
   prune: readonly KindRef[],
   ownerLabel: [string, string],
+  /** Lists the caller already made (by "apiVersion/Kind"), so they are not read twice. */
+  listed: ReadonlyMap<string, readonly KubeObject[]> = new Map(),
 ): Promise<ApplySetResult> {
   const kinds = new Map<string, KindRef>();
   for (const o of [...objects, ...prune])
     kinds.set(`${o.apiVersion}/${o.kind}`, { apiVersion: o.apiVersion, kind: o.kind });
   const live = new Map<string, KubeObject>();
   await Promise.all(
-    [...kinds.values()].map(async (k) => {
-      const list = await kube.list<KubeObject>({ ...k, namespace });
-      for (const item of list.items)
+    [...kinds.entries()].map(async ([key, k]) => {
+      const items = listed.get(key) ?? (await kube.list<KubeObject>({ ...k, namespace })).items;
+      for (const item of items)
         live.set(label({ kind: k.kind, metadata: item.metadata }), {
           ...item,
           kind: k.kind,

@@ -129,6 +129,7 @@ async function namespaceAndCredentials(
     ],
     [],
     ownerLabel(mp),
+    new Map([['v1/Secret', secrets.items]]),
   );
   return credentials;
 }
