@@ -75,6 +75,12 @@ describe('a Company in its marketplace namespace', () => {
       displayName: 'Seller acme-tools',
       contactEmail: 'acme-tools@example.com',
       status: 'active',
+      // What the users service checks the company's client-credentials assertions with.
+      credential: {
+        keyId: id,
+        algorithm: 'RS256',
+        publicKey: secretValue(await secret('company-acme-tools-credentials'), 'public.pem'),
+      },
     });
   });
 
@@ -121,9 +127,15 @@ describe('a Company in its marketplace namespace', () => {
       { ...COMPANY, namespace: ns, name: 'acme-tools' },
       { spec: { suspended: true } },
     );
-    await waitForCompany('acme-tools', 'CredentialIssued', 'False', 'Suspended');
+    const suspended = await waitForCompany('acme-tools', 'CredentialIssued', 'False', 'Suspended');
     expect((await consumer('company-acme-tools'))?.credentials ?? []).toEqual([]);
     expect(await secret('company-acme-tools-jwt')).toBeUndefined();
+    expect(
+      await admin
+        .db(ns)
+        .collection<{ _id: string }>('companies')
+        .findOne({ _id: suspended.status?.companyId ?? '' }),
+    ).toMatchObject({ status: 'suspended', credential: null });
     await kube.mergePatch(
       { ...COMPANY, namespace: ns, name: 'acme-tools' },
       { spec: { suspended: false } },

@@ -38,13 +38,25 @@ function labels(company: Company, marketplace: string): Record<string, string> {
   };
 }
 
-/** The company's document in the tenant's `companies` collection. */
-export function companyRecord(company: Company): Record<string, unknown> {
+/**
+ * The company's document in the tenant's `companies` collection. `credential` is the
+ * public half of its API key pair, which the users service checks client-credentials
+ * assertions against; null while the company is suspended or removed.
+ */
+export function companyRecord(
+  company: Company,
+  publicPem: string | null,
+  status: 'active' | 'suspended' | 'removed' = company.spec.suspended ? 'suspended' : 'active',
+): Record<string, unknown> {
   return {
     displayName: company.spec.displayName,
     contactEmail: company.spec.contactEmail,
-    status: company.spec.suspended ? 'suspended' : 'active',
+    status,
     managedBy: MANAGED_BY,
+    credential:
+      status === 'active' && publicPem
+        ? { keyId: companyId(company), algorithm: 'RS256', publicKey: publicPem }
+        : null,
   };
 }
 

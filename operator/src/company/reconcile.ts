@@ -64,7 +64,7 @@ async function finalize(
       tenantNames(marketplace).database,
       'companies',
       companyId(company),
-      { ...companyRecord(company), status: 'removed' },
+      companyRecord(company, null, 'removed'),
     );
   }
   await removeFinalizer(deps.kube, ref(company), company, FINALIZER);
@@ -109,12 +109,20 @@ export async function reconcileCompany(
 
   const id = companyId(company);
   const names = companyNames(company);
+  // The key pair first: the record publishes its public half.
+  const existing = await deps.kube.get<KubeObject>({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    namespace: company.metadata.namespace,
+    name: names.credentialsSecret,
+  });
+  const keys = keyPairOf(existing) ?? generateRsaKeyPair();
   try {
     await deps.mongo.ensureDocument(
       tenantNames(marketplaceName).database,
       'companies',
       id,
-      companyRecord(company),
+      companyRecord(company, keys.publicPem),
     );
     set({
       type: 'Registered',
@@ -132,13 +140,6 @@ export async function reconcileCompany(
   }
 
   try {
-    const existing = await deps.kube.get<KubeObject>({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      namespace: company.metadata.namespace,
-      name: names.credentialsSecret,
-    });
-    const keys = keyPairOf(existing) ?? generateRsaKeyPair();
     const objects = [
       buildCompanyKeySecret(company, marketplaceName, keys),
       ...buildCompanyGateway(company, marketplaceName, deps.settings, keys.publicPem),

@@ -47,7 +47,12 @@ export const ROUTES: readonly Route[] = [
     methods: ['GET', 'HEAD'],
     public: true,
   },
-  { name: 'catalog', service: 'catalog', paths: ['/products', '/categories'], public: false },
+  {
+    name: 'catalog',
+    service: 'catalog',
+    paths: ['/products', '/categories', '/inventory'],
+    public: false,
+  },
   { name: 'carts', service: 'carts', paths: ['/carts'], public: false },
   { name: 'orders', service: 'orders', paths: ['/orders'], public: false },
   { name: 'payments', service: 'payments', paths: ['/payments'], public: false },

@@ -22,6 +22,8 @@ export interface ServiceAppOptions {
   routers: Router<RequestState>[];
   /** How long one readiness check may take. */
   readinessTimeoutMs?: number;
+  /** The service's OpenAPI document, served at /openapi.json. */
+  openApi?: Record<string, unknown>;
 }
 
 async function failingChecks(
@@ -71,6 +73,13 @@ export function createServiceApp(opts: ServiceAppOptions): Koa<RequestState> {
       failing,
     };
   });
+  const openApi = opts.openApi;
+  if (openApi) {
+    health.get('/openapi.json', (ctx) => {
+      ctx.set('Cache-Control', 'public, max-age=300');
+      ctx.body = openApi;
+    });
+  }
   health.get('/metrics', async (ctx) => {
     ctx.type = opts.metrics.registry.contentType;
     ctx.body = await opts.metrics.registry.metrics();

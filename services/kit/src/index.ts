@@ -37,3 +37,25 @@ export {
   type DependencyPolicy,
   type DependencyPolicyOptions,
 } from './resilience.js';
+export {
+  apiRouter,
+  openApiDocument,
+  ResponseContractError,
+  routeFor,
+  type Access,
+  type ApiInfo,
+  type ApiReply,
+  type ApiRequest,
+  type ResponseSpec,
+  type Route,
+} from './api.js';
+export {
+  openApiFor,
+  runMain,
+  startService,
+  type ConsumerSpec,
+  type RunningService,
+  type ServiceBase,
+  type ServiceDefinition,
+  type StartOptions,
+} from './service.js';

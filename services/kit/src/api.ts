@@ -1,0 +1,331 @@
+// A service's HTTP API as data: each route names its method, path, who may call it, the
+// zod schemas of its input and of each answer, and a handler. From that one list the kit
+// builds the Koa router (authentication → validation → handler) and the OpenAPI 3.1
+// document, so the published contract cannot drift from what the code accepts.
+import Router, { type RouterMiddleware } from '@koa/router';
+import type { Context } from 'koa';
+import { z } from 'zod';
+import { authenticate, principalOf, requireRole, type AuthOptions } from './auth.js';
+import type { Principal, Role } from './auth.js';
+import type { RequestState } from './logger.js';
+import { validate } from './validate.js';
+
+/**
+ * Who may call: anyone (a token is ignored), anyone but a token if sent must be valid
+ * (public reads that show more to sellers and admins), any valid token, or these roles.
+ */
+export type Access = 'public' | 'optional' | 'authenticated' | readonly Role[];
+
+type PrincipalFor<A extends Access> = A extends 'public'
+  ? undefined
+  : A extends 'optional'
+    ? Principal | undefined
+    : Principal;
+
+export interface ApiRequest<P, Q, B, Caller> {
+  params: P;
+  query: Q;
+  body: B;
+  principal: Caller;
+  /** The Koa context, for headers and the request logger. */
+  ctx: Context & { state: RequestState };
+}
+
+export interface ApiReply {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface ResponseSpec {
+  description: string;
+  /** The JSON body; absent for answers without one (204). */
+  schema?: z.ZodType;
+}
+
+type AnyObject = z.ZodObject;
+
+export interface RouteDefinition<
+  Deps,
+  P extends AnyObject,
+  Q extends AnyObject,
+  B extends z.ZodType,
+  A extends Access,
+> {
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete';
+  /** Koa path syntax (`/products/:id`); OpenAPI gets `{id}`. */
+  path: string;
+  operationId: string;
+  summary: string;
+  description?: string;
+  tags: string[];
+  access: A;
+  params?: P;
+  query?: Q;
+  body?: B;
+  /** Successful answers; error answers (problem+json) are added from the route's shape. */
+  responses: Record<number, ResponseSpec>;
+  /** Further error statuses this route answers, with why. */
+  errors?: Record<number, string>;
+  handle: (
+    request: ApiRequest<z.infer<P>, z.infer<Q>, z.infer<B>, PrincipalFor<A>>,
+    deps: Deps,
+  ) => Promise<ApiReply>;
+}
+
+/** A route with its types erased, as the router and the document builder see it. */
+export interface Route<Deps> {
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete';
+  path: string;
+  operationId: string;
+  summary: string;
+  description?: string;
+  tags: string[];
+  access: Access;
+  params?: AnyObject;
+  query?: AnyObject;
+  body?: z.ZodType;
+  responses: Record<number, ResponseSpec>;
+  errors?: Record<number, string>;
+  handle: (request: ApiRequest<never, never, never, never>, deps: Deps) => Promise<ApiReply>;
+}
+
+/**
+ * `const route = routeFor<Deps>()` then `route({...})`: the handler's input and caller are
+ * typed from the route's own schemas and access.
+ */
+export function routeFor<Deps>() {
+  return <
+    A extends Access,
+    P extends AnyObject = z.ZodObject<Record<never, never>>,
+    Q extends AnyObject = z.ZodObject<Record<never, never>>,
+    B extends z.ZodType = z.ZodUndefined,
+  >(
+    definition: RouteDefinition<Deps, P, Q, B, A>,
+  ): Route<Deps> => definition as unknown as Route<Deps>;
+}
+
+export interface ApiRouterOptions {
+  auth: Omit<AuthOptions, 'optional'>;
+  /**
+   * Check every successful answer against its declared schema and fail loudly (500)
+   * when it does not match. On in tests, so the OpenAPI document stays true.
+   */
+  checkResponses?: boolean;
+}
+
+function accessMiddleware(access: Access, auth: ApiRouterOptions['auth']): RouterMiddleware[] {
+  if (access === 'public') return [];
+  if (access === 'optional') return [authenticate({ ...auth, optional: true })];
+  const verify = authenticate(auth);
+  return access === 'authenticated' ? [verify] : [verify, requireRole(...access)];
+}
+
+export class ResponseContractError extends Error {
+  override name = 'ResponseContractError';
+}
+
+function checkReply(route: Route<unknown>, reply: ApiReply): void {
+  const spec = route.responses[reply.status];
+  if (!spec) {
+    throw new ResponseContractError(
+      `${route.operationId} answered ${reply.status}, which it does not declare`,
+    );
+  }
+  if (!spec.schema) {
+    if (reply.body !== undefined)
+      throw new ResponseContractError(
+        `${route.operationId} ${reply.status} has an undeclared body`,
+      );
+    return;
+  }
+  const parsed = spec.schema.safeParse(reply.body);
+  if (!parsed.success) {
+    throw new ResponseContractError(
+      `${route.operationId} ${reply.status} does not match its schema: ${parsed.error.message}`,
+    );
+  }
+}
+
+/** The Koa router for `routes`, each handler called with `deps`. */
+export function apiRouter<Deps>(
+  routes: readonly Route<Deps>[],
+  deps: Deps,
+  opts: ApiRouterOptions,
+): Router<RequestState> {
+  const router = new Router<RequestState>();
+  for (const route of routes) {
+    const input = validate({ params: route.params, query: route.query, body: route.body });
+    router[route.method](
+      route.path,
+      ...(accessMiddleware(route.access, opts.auth) as RouterMiddleware<RequestState>[]),
+      input as unknown as RouterMiddleware<RequestState>,
+      async (ctx) => {
+        const state = ctx.state as RequestState & {
+          input: { params: never; query: never; body: never };
+          principal?: Principal;
+        };
+        const reply = await route.handle(
+          {
+            ...state.input,
+            principal: (route.access === 'public'
+              ? undefined
+              : route.access === 'optional'
+                ? state.principal
+                : principalOf(state)) as never,
+            ctx: ctx as unknown as Context & { state: RequestState },
+          },
+          deps,
+        );
+        if (opts.checkResponses) checkReply(route as Route<unknown>, reply);
+        ctx.status = reply.status;
+        if (reply.headers) ctx.set(reply.headers);
+        if (reply.body !== undefined) ctx.body = reply.body;
+      },
+    );
+  }
+  return router;
+}
+
+// ---- OpenAPI 3.1 -------------------------------------------------------------------
+
+type JsonSchema = Record<string, unknown>;
+
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
+  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, {
+    io,
+    unrepresentable: 'any',
+    target: 'draft-2020-12',
+  });
+  return rest;
+}
+
+const PROBLEM_REF = { $ref: '#/components/schemas/Problem' };
+
+const PROBLEM_SCHEMA: JsonSchema = {
+  type: 'object',
+  description: 'RFC 9457 problem details.',
+  required: ['type', 'title', 'status'],
+  properties: {
+    type: { type: 'string' },
+    title: { type: 'string' },
+    status: { type: 'integer' },
+    detail: { type: 'string' },
+    instance: { type: 'string' },
+    errors: {
+      type: 'array',
+      description: 'Each invalid input: where, which field, what is wrong.',
+      items: {
+        type: 'object',
+        properties: {
+          in: { type: 'string' },
+          path: { type: 'string' },
+          message: { type: 'string' },
+        },
+      },
+    },
+  },
+};
+
+function parameters(schema: AnyObject | undefined, where: 'path' | 'query'): JsonSchema[] {
+  if (!schema) return [];
+  return Object.entries(schema.shape).map(([name, field]) => {
+    const fieldSchema = field as z.ZodType;
+    const described = jsonSchema(fieldSchema, 'input');
+    const { description, ...fieldJson } = described;
+    return {
+      name,
+      in: where,
+      required: where === 'path' || !fieldSchema.safeParse(undefined).success,
+      ...(typeof description === 'string' ? { description } : {}),
+      schema: fieldJson,
+    };
+  });
+}
+
+function errorResponses(route: Route<unknown>): Record<string, JsonSchema> {
+  const statuses: Record<number, string> = {};
+  if (route.params ?? route.query ?? route.body) statuses[400] = 'The request is not valid.';
+  if (route.access !== 'public') statuses[401] = 'No valid access token.';
+  if (Array.isArray(route.access)) statuses[403] = 'The caller may not do this.';
+  if (route.body) statuses[413] = 'The body is too large.';
+  Object.assign(statuses, route.errors ?? {});
+  statuses[500] = 'Something went wrong on our side.';
+  return Object.fromEntries(
+    Object.entries(statuses).map(([status, description]) => [
+      status,
+      { description, content: { 'application/problem+json': { schema: PROBLEM_REF } } },
+    ]),
+  );
+}
+
+function operation(route: Route<unknown>): JsonSchema {
+  const responses: Record<string, JsonSchema> = {};
+  for (const [status, spec] of Object.entries(route.responses)) {
+    responses[status] = spec.schema
+      ? {
+          description: spec.description,
+          content: { 'application/json': { schema: jsonSchema(spec.schema, 'output') } },
+        }
+      : { description: spec.description };
+  }
+  const security =
+    route.access === 'public'
+      ? undefined
+      : route.access === 'optional'
+        ? [{}, { bearerAuth: [] }]
+        : [{ bearerAuth: [] }];
+  const params = [...parameters(route.params, 'path'), ...parameters(route.query, 'query')];
+  return {
+    operationId: route.operationId,
+    summary: route.summary,
+    ...(route.description ? { description: route.description } : {}),
+    tags: route.tags,
+    ...(Array.isArray(route.access)
+      ? { 'x-required-roles': route.access as readonly string[] }
+      : {}),
+    ...(security ? { security } : {}),
+    ...(params.length > 0 ? { parameters: params } : {}),
+    ...(route.body
+      ? {
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: jsonSchema(route.body, 'input') } },
+          },
+        }
+      : {}),
+    responses: { ...responses, ...errorResponses(route) },
+  };
+}
+
+export interface ApiInfo {
+  title: string;
+  version: string;
+  description: string;
+}
+
+/** The OpenAPI 3.1 document for `routes`; deterministic, so it can be checked in. */
+export function openApiDocument(info: ApiInfo, routes: readonly Route<never>[]): JsonSchema {
+  const paths: Record<string, Record<string, JsonSchema>> = {};
+  for (const route of routes) {
+    const path = route.path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+    paths[path] ??= {};
+    paths[path][route.method] = operation(route as Route<unknown>);
+  }
+  return {
+    openapi: '3.1.1',
+    info,
+    paths,
+    components: {
+      schemas: { Problem: PROBLEM_SCHEMA },
+      securitySchemes: {
+        bearerAuth: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'JWT',
+          description: "RS256 access token from POST /auth/token, issued by the tenant's key.",
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,176 @@
+// Starting and stopping a whole service the same way everywhere: parse the environment,
+// connect MongoDB (indexes) and RabbitMQ, build the app from the service's routes, start
+// its outbox relay and consumers, listen, and on close undo it all in reverse order.
+// main.ts calls it with process.env; tests call it with a tenant of their own on port 0.
+import type { Db } from 'mongodb';
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import { apiRouter, openApiDocument, type ApiInfo, type Route } from './api.js';
+import { createServiceApp } from './app.js';
+import { parseEnv, type ServiceEnv } from './config.js';
+import { createLogger } from './logger.js';
+import {
+  Consumer,
+  OutboxRelay,
+  Publisher,
+  type EventHandler,
+  type WithOutbox,
+} from './messaging.js';
+import { ServiceMetrics } from './metrics.js';
+import { connectMongo, type CollectionIndexes } from './mongo.js';
+import { DependencyMetrics } from './resilience.js';
+import { serve } from './server.js';
+
+/** What every service's dependencies are built from. */
+export interface ServiceBase<E extends ServiceEnv> {
+  env: E;
+  log: Logger;
+  db: Db;
+  metrics: ServiceMetrics;
+  dependencyMetrics: DependencyMetrics;
+  publisher: Publisher;
+}
+
+export interface ConsumerSpec {
+  /** Dedupe records are per consumer name. */
+  name: string;
+  queue: string;
+  handle: EventHandler;
+  prefetch?: number;
+}
+
+export interface ServiceDefinition<E extends ServiceEnv, Deps> {
+  info: ApiInfo;
+  env: z.ZodType<E>;
+  indexes: readonly CollectionIndexes[];
+  routes: readonly Route<Deps>[];
+  /** Collections whose documents carry an `outbox` the relay publishes. */
+  outboxCollections?: readonly string[];
+  deps: (base: ServiceBase<E>) => Deps;
+  consumers?: (deps: Deps) => ConsumerSpec[];
+}
+
+export interface StartOptions {
+  /** Log destination (tests capture logs); stdout by default. */
+  logDestination?: NodeJS.WritableStream;
+  /** Check answers against their schemas (tests). */
+  checkResponses?: boolean;
+  outboxIntervalMs?: number;
+}
+
+export interface RunningService<Deps> {
+  port: number;
+  url: string;
+  deps: Deps;
+  relay: OutboxRelay;
+  log: Logger;
+  close: () => Promise<void>;
+}
+
+export function openApiFor<E extends ServiceEnv, Deps>(
+  definition: ServiceDefinition<E, Deps>,
+): Record<string, unknown> {
+  return openApiDocument(definition.info, definition.routes as readonly Route<never>[]);
+}
+
+export async function startService<E extends ServiceEnv, Deps>(
+  definition: ServiceDefinition<E, Deps>,
+  environment: NodeJS.ProcessEnv,
+  opts: StartOptions = {},
+): Promise<RunningService<Deps>> {
+  const env = parseEnv(definition.env, environment);
+  const log = createLogger(env.SERVICE, env.LOG_LEVEL, opts.logDestination);
+  const metrics = new ServiceMetrics(env.SERVICE);
+  const dependencyMetrics = new DependencyMetrics(metrics.registry);
+  const mongo = await connectMongo(env.MONGODB_URI, definition.indexes);
+  const publisher = new Publisher(env.AMQP_URL, log);
+  const deps = definition.deps({ env, log, db: mongo.db, metrics, dependencyMetrics, publisher });
+
+  const relay = new OutboxRelay(
+    (definition.outboxCollections ?? []).map((name) => mongo.db.collection<WithOutbox>(name)),
+    publisher,
+    log,
+    opts.outboxIntervalMs,
+  );
+  const consumers = (definition.consumers?.(deps) ?? []).map(
+    (spec) =>
+      new Consumer(
+        env.AMQP_URL,
+        mongo.db,
+        { name: spec.name, queue: spec.queue, prefetch: spec.prefetch },
+        spec.handle,
+        log,
+      ),
+  );
+  const app = createServiceApp({
+    log,
+    metrics,
+    corsOrigins: env.CORS_ORIGINS,
+    bodyLimitKb: env.BODY_LIMIT_KB,
+    readiness: { mongodb: mongo.ready, rabbitmq: () => publisher.ready() },
+    routers: [
+      apiRouter(definition.routes, deps, {
+        auth: { publicKey: env.JWT_PUBLIC_KEY, issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE },
+        checkResponses: opts.checkResponses,
+      }),
+    ],
+    openApi: openApiFor(definition),
+  });
+
+  const stopMessaging = async (): Promise<void> => {
+    await relay.stop();
+    await Promise.all(consumers.map((c) => c.stop()));
+    await publisher.close();
+  };
+  try {
+    for (const consumer of consumers) await consumer.start();
+    if ((definition.outboxCollections ?? []).length > 0) relay.start();
+  } catch (err) {
+    await stopMessaging();
+    await mongo.close();
+    throw err;
+  }
+  const server = await serve(app, {
+    port: env.HTTP_PORT,
+    log,
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    onClose: async () => {
+      await stopMessaging();
+      await mongo.close();
+    },
+  });
+  log.info({ port: server.port }, 'listening');
+  return {
+    port: server.port,
+    url: `http://127.0.0.1:${server.port}`,
+    deps,
+    relay,
+    log,
+    close: server.close,
+  };
+}
+
+/** main.ts of every service: start from process.env and stop on SIGTERM / SIGINT. */
+export function runMain<E extends ServiceEnv, Deps>(definition: ServiceDefinition<E, Deps>): void {
+  startService(definition, process.env).then(
+    (service) => {
+      const stop = (signal: string): void => {
+        service.log.info({ signal }, 'shutting down');
+        service.close().then(
+          () => process.exit(0),
+          (err: unknown) => {
+            service.log.error({ err }, 'shutdown failed');
+            process.exit(1);
+          },
+        );
+      };
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+    },
+    (err: unknown) => {
+      // Before the logger exists (bad config) this is the only place to say why.
+      process.stderr.write(`${definition.info.title} did not start: ${(err as Error).message}\n`);
+      process.exit(1);
+    },
+  );
+}

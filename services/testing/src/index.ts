@@ -1,0 +1,2 @@
+export { client, type Answer, type Call, type CallOptions } from './http.js';
+export { rsaKeyPair, TestTenant, type KeyPair, type TokenClaims } from './tenant.js';

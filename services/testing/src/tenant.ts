@@ -1,0 +1,172 @@
+// A throwaway tenant on the real test servers, shaped like what the operator provisions:
+// its own MongoDB database, its own RabbitMQ vhost holding rabbitmq/topology.json (the
+// file the operator declares), an RS256 key pair, and the environment a service reads.
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { connect } from 'amqplib';
+import jwt from 'jsonwebtoken';
+import { MongoClient, type Db } from 'mongodb';
+import { loadTestEnv, type TestEnv } from '@gorten/testenv';
+
+const TOPOLOGY_FILE = join(import.meta.dirname, '..', '..', '..', 'rabbitmq', 'topology.json');
+
+export interface TokenClaims {
+  sub: string;
+  roles: string[];
+  company?: string;
+}
+
+export interface KeyPair {
+  publicKey: string;
+  privateKey: string;
+}
+
+export function rsaKeyPair(): KeyPair {
+  return generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+}
+
+export class TestTenant {
+  readonly name: string;
+  readonly database: string;
+  readonly vhost: string;
+  readonly issuer: string;
+  readonly keys = rsaKeyPair();
+  readonly mongo: MongoClient;
+  readonly db: Db;
+
+  private constructor(
+    readonly testEnv: TestEnv,
+    label: string,
+  ) {
+    const run = randomBytes(3).toString('hex');
+    this.name = `${label}-${run}`;
+    this.database = `mp_${label.replace(/-/g, '_')}_${run}`;
+    this.vhost = `mp-${this.name}`;
+    this.issuer = `gorten/mp-${this.name}`;
+    this.mongo = new MongoClient(testEnv.mongo.url);
+    this.db = this.mongo.db(this.database);
+  }
+
+  /** Creates the vhost with the tenant topology; the database appears on first write. */
+  static async create(label: string): Promise<TestTenant> {
+    const tenant = new TestTenant(loadTestEnv(), label);
+    await tenant.management('PUT', `/api/vhosts/${encodeURIComponent(tenant.vhost)}`, {});
+    await tenant.management(
+      'PUT',
+      `/api/permissions/${encodeURIComponent(tenant.vhost)}/${encodeURIComponent(tenant.testEnv.rabbitmq.user)}`,
+      { configure: '.*', write: '.*', read: '.*' },
+    );
+    await tenant.management(
+      'POST',
+      `/api/definitions/${encodeURIComponent(tenant.vhost)}`,
+      JSON.parse(readFileSync(TOPOLOGY_FILE, 'utf8')),
+    );
+    return tenant;
+  }
+
+  async management(method: string, path: string, body?: unknown): Promise<unknown> {
+    const { managementUrl, user, password } = this.testEnv.rabbitmq;
+    const response = await fetch(`${managementUrl}${path}`, {
+      method,
+      headers: {
+        authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`,
+        'content-type': 'application/json',
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (!response.ok)
+      throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
+    const text = await response.text();
+    return text ? (JSON.parse(text) as unknown) : undefined;
+  }
+
+  get mongoUri(): string {
+    const url = new URL(this.testEnv.mongo.url);
+    url.pathname = `/${this.database}`;
+    return url.toString();
+  }
+
+  get amqpUrl(): string {
+    const url = new URL(this.testEnv.rabbitmq.amqpUrl);
+    url.pathname = `/${encodeURIComponent(this.vhost)}`;
+    return url.toString();
+  }
+
+  /** The environment the operator gives a tenant's service pod (on port 0). */
+  serviceEnv(service: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+    return {
+      SERVICE: service,
+      HTTP_PORT: '0',
+      LOG_LEVEL: process.env.GORTEN_TEST_LOG ?? 'silent',
+      MONGODB_URI: this.mongoUri,
+      AMQP_URL: this.amqpUrl,
+      JWT_PUBLIC_KEY: this.keys.publicKey,
+      JWT_ISSUER: this.issuer,
+      JWT_AUDIENCE: this.name,
+      MARKETPLACE: this.name,
+      CURRENCY: 'EUR',
+      CORS_ORIGINS: 'https://shop.example.com',
+      ...extra,
+    };
+  }
+
+  /** An access token as the tenant's users service would sign it. */
+  token(claims: TokenClaims, options: jwt.SignOptions = {}): string {
+    return jwt.sign(claims, this.keys.privateKey, {
+      algorithm: 'RS256',
+      issuer: this.issuer,
+      audience: this.name,
+      expiresIn: 300,
+      ...options,
+    });
+  }
+
+  /** Messages waiting in a queue of this tenant's vhost, taken off it. */
+  async drain(queue: string): Promise<{ routingKey: string; body: unknown }[]> {
+    const model = await connect(this.amqpUrl);
+    try {
+      const channel = await model.createChannel();
+      const messages: { routingKey: string; body: unknown }[] = [];
+      for (;;) {
+        const message = await channel.get(queue, { noAck: true });
+        if (message === false) return messages;
+        messages.push({
+          routingKey: message.fields.routingKey,
+          body: JSON.parse(message.content.toString('utf8')) as unknown,
+        });
+      }
+    } finally {
+      await model.close();
+    }
+  }
+
+  /** Publishes raw bytes to an exchange of this tenant (events, and poison). */
+  async publish(
+    exchange: string,
+    routingKey: string,
+    content: Buffer,
+    messageId?: string,
+  ): Promise<void> {
+    const model = await connect(this.amqpUrl);
+    try {
+      const channel = await model.createConfirmChannel();
+      channel.publish(exchange, routingKey, content, { persistent: true, messageId });
+      await channel.waitForConfirms();
+    } finally {
+      await model.close();
+    }
+  }
+
+  async destroy(): Promise<void> {
+    await this.management('DELETE', `/api/vhosts/${encodeURIComponent(this.vhost)}`).catch(
+      () => undefined,
+    );
+    await this.db.dropDatabase().catch(() => undefined);
+    await this.mongo.close();
+  }
+}
