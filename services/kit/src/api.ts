@@ -97,12 +97,12 @@ export interface Route<Deps> {
 export function routeFor<Deps>() {
   return <
     A extends Access,
-    P extends AnyObject = z.ZodObject<Record<never, never>>,
-    Q extends AnyObject = z.ZodObject<Record<never, never>>,
+    P extends AnyObject = z.ZodObject<Record<string, never>>,
+    Q extends AnyObject = z.ZodObject<Record<string, never>>,
     B extends z.ZodType = z.ZodUndefined,
   >(
     definition: RouteDefinition<Deps, P, Q, B, A>,
-  ): Route<Deps> => definition as unknown as Route<Deps>;
+  ): Route<Deps> => definition;
 }
 
 export interface ApiRouterOptions {
@@ -173,7 +173,7 @@ export function apiRouter<Deps>(
               : route.access === 'optional'
                 ? state.principal
                 : principalOf(state)) as never,
-            ctx: ctx as unknown as Context & { state: RequestState },
+            ctx: ctx,
           },
           deps,
         );

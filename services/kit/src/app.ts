@@ -96,9 +96,10 @@ export function createServiceApp(opts: ServiceAppOptions): Koa<RequestState> {
       if (ctx.status === 404 && ctx.body === undefined)
         throw Object.assign(new Error('No such route.'), { status: 404, expose: true });
     } catch (err) {
-      const { document, unexpected } = problemFor(err, ctx.path);
+      const { document, unexpected, headers } = problemFor(err, ctx.path);
       if (unexpected) ctx.state.log.error({ err }, 'unexpected error');
       ctx.status = document.status;
+      if (headers) ctx.set(headers);
       ctx.type = 'application/problem+json';
       ctx.body = document;
     }

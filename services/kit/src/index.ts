@@ -54,8 +54,18 @@ export {
   runMain,
   startService,
   type ConsumerSpec,
+  type PeriodicTask,
   type RunningService,
   type ServiceBase,
   type ServiceDefinition,
   type StartOptions,
 } from './service.js';
+export {
+  type CompanyRecord,
+  type CompanyMemberRecord,
+  type CompanyStatus,
+  idPattern,
+  newId,
+  SHARED_COLLECTIONS,
+} from './tenant-data.js';
+export { afterCursor, decodeCursor, encodeCursor, page, pageOf, pageQuery } from './pagination.js';

@@ -12,6 +12,8 @@ export interface ProblemDocument {
 
 export class Problem extends Error {
   override name = 'Problem';
+  /** Response headers that belong to this answer (Retry-After, WWW-Authenticate). */
+  headers: Record<string, string> = {};
   constructor(
     readonly status: number,
     readonly title: string,
@@ -34,6 +36,12 @@ export const conflict = (detail: string, extensions?: Record<string, unknown>) =
 export const unprocessable = (detail: string, extensions?: Record<string, unknown>) =>
   new Problem(422, 'Unprocessable Content', detail, extensions);
 
+export const tooManyRequests = (detail: string, retryAfterSeconds: number) => {
+  const problem = new Problem(429, 'Too Many Requests', detail, { retryAfter: retryAfterSeconds });
+  problem.headers['Retry-After'] = String(retryAfterSeconds);
+  return problem;
+};
+
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
@@ -55,7 +63,7 @@ const TITLES: Record<number, string> = {
 export function problemFor(
   err: unknown,
   instance?: string,
-): { document: ProblemDocument; unexpected: boolean } {
+): { document: ProblemDocument; unexpected: boolean; headers?: Record<string, string> } {
   if (err instanceof Problem) {
     const document: ProblemDocument = {
       ...err.extensions,
@@ -65,7 +73,7 @@ export function problemFor(
       instance,
     };
     if (err.detail) document.detail = err.detail;
-    return { document, unexpected: false };
+    return { document, unexpected: false, headers: err.headers };
   }
   const status = (err as { status?: unknown }).status;
   const expose = (err as { expose?: unknown }).expose;

@@ -39,6 +39,13 @@ export interface ConsumerSpec {
   prefetch?: number;
 }
 
+/** Work done on a timer: expiring records (FerretDB has no TTL indexes), recovery. */
+export interface PeriodicTask {
+  name: string;
+  everyMs: number;
+  run: () => Promise<void>;
+}
+
 export interface ServiceDefinition<E extends ServiceEnv, Deps> {
   info: ApiInfo;
   env: z.ZodType<E>;
@@ -48,6 +55,9 @@ export interface ServiceDefinition<E extends ServiceEnv, Deps> {
   outboxCollections?: readonly string[];
   deps: (base: ServiceBase<E>) => Deps;
   consumers?: (deps: Deps) => ConsumerSpec[];
+  periodic?: (deps: Deps) => PeriodicTask[];
+  /** Runs once after connecting, before listening (seeding a first admin). */
+  onStart?: (deps: Deps) => Promise<void>;
 }
 
 export interface StartOptions {
@@ -70,7 +80,7 @@ export interface RunningService<Deps> {
 export function openApiFor<E extends ServiceEnv, Deps>(
   definition: ServiceDefinition<E, Deps>,
 ): Record<string, unknown> {
-  return openApiDocument(definition.info, definition.routes as readonly Route<never>[]);
+  return openApiDocument(definition.info, definition.routes);
 }
 
 export async function startService<E extends ServiceEnv, Deps>(
@@ -117,12 +127,27 @@ export async function startService<E extends ServiceEnv, Deps>(
     openApi: openApiFor(definition),
   });
 
+  const running = new Set<Promise<void>>();
+  const timers = (definition.periodic?.(deps) ?? []).map((task) => {
+    const timer = setInterval(() => {
+      const run = task
+        .run()
+        .catch((err: unknown) => log.warn({ err, task: task.name }, 'periodic task failed'))
+        .finally(() => running.delete(run));
+      running.add(run);
+    }, task.everyMs);
+    timer.unref();
+    return timer;
+  });
   const stopMessaging = async (): Promise<void> => {
+    for (const timer of timers) clearInterval(timer);
+    await Promise.all(running);
     await relay.stop();
     await Promise.all(consumers.map((c) => c.stop()));
     await publisher.close();
   };
   try {
+    await definition.onStart?.(deps);
     for (const consumer of consumers) await consumer.start();
     if ((definition.outboxCollections ?? []).length > 0) relay.start();
   } catch (err) {

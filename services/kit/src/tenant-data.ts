@@ -1,0 +1,45 @@
+// Collections in the tenant database that one component writes and others read. Each
+// has exactly one writer; readers only read. Everything else a service stores is its own.
+import { ObjectId } from 'mongodb';
+
+export const SHARED_COLLECTIONS = {
+  /** Written by the operator (Company resources) and the companies service (API-made). */
+  companies: 'companies',
+  /** Written by the companies service: which users act for which company. */
+  companyMembers: 'company_members',
+} as const;
+
+export type CompanyStatus = 'active' | 'suspended' | 'removed';
+
+export interface CompanyRecord {
+  _id: string;
+  displayName: string;
+  contactEmail: string;
+  status: CompanyStatus;
+  /** `gorten-operator` for Company resources, `api` for companies made through the API. */
+  managedBy: string;
+  /** The public key of the company's API credential; null while it may not sign in. */
+  credential?: { keyId: string; algorithm: 'RS256'; publicKey: string } | null;
+  description?: string;
+  createdAt?: Date;
+  updatedAt?: Date;
+}
+
+export interface CompanyMemberRecord {
+  /** `<companyId>:<userId>`: a membership exists once. */
+  _id: string;
+  companyId: string;
+  userId: string;
+  addedAt: Date;
+  addedBy: string;
+}
+
+/** A new id: a prefix and an ObjectId, so ids sort by creation time. */
+export function newId(prefix: string): string {
+  return `${prefix}_${new ObjectId().toHexString()}`;
+}
+
+/** The shape of ids made by `newId(prefix)`, for validating path parameters. */
+export function idPattern(prefix: string): RegExp {
+  return new RegExp(`^${prefix}_[0-9a-f]{24}$`);
+}

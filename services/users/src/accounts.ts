@@ -1,0 +1,174 @@
+// Accounts: self-registration (always a buyer), profiles, password changes, and what
+// tenant admins do with users. Disabling a user or changing their roles revokes their
+// refresh tokens, so the change reaches them within one access-token lifetime.
+import {
+  conflict,
+  newId,
+  notFound,
+  outboxEntry,
+  page,
+  afterCursor,
+  Problem,
+  unprocessable,
+  type Principal,
+  type Role,
+} from '@gorten/kit';
+import { MongoServerError, type Filter } from 'mongodb';
+import { hashPassword, verifyPassword } from './passwords.js';
+import type { User, UserRegistered } from './schemas.js';
+import type { UserDoc, UserStatus } from './store.js';
+import type { UsersDeps } from './deps.js';
+
+export function toUser(doc: UserDoc): User {
+  return {
+    id: doc._id,
+    email: doc.email,
+    name: doc.name,
+    roles: doc.roles,
+    status: doc.status,
+    createdAt: doc.createdAt.toISOString(),
+    updatedAt: doc.updatedAt.toISOString(),
+  };
+}
+
+const DUPLICATE_KEY = 11000;
+
+export async function createUser(
+  deps: UsersDeps,
+  input: { email: string; password: string; name: string; roles: Role[] },
+): Promise<User> {
+  const now = deps.now();
+  const id = newId('usr');
+  const registered: UserRegistered = { userId: id, email: input.email, name: input.name };
+  const doc: UserDoc = {
+    _id: id,
+    email: input.email,
+    name: input.name,
+    passwordHash: await hashPassword(input.password, deps.cost),
+    roles: [...new Set(input.roles)],
+    status: 'active',
+    createdAt: now,
+    updatedAt: now,
+    // The welcome email goes out through the notification exchange, with the account.
+    outbox: [
+      outboxEntry('notification_exchange', 'user.registered', 'user.registered', registered),
+    ],
+  };
+  try {
+    await deps.store.users.insertOne(doc);
+  } catch (err) {
+    if (err instanceof MongoServerError && err.code === DUPLICATE_KEY)
+      throw conflict('A user with this email already exists.');
+    throw err;
+  }
+  return toUser(doc);
+}
+
+export function register(
+  deps: UsersDeps,
+  input: { email: string; password: string; name: string },
+): Promise<User> {
+  return createUser(deps, { ...input, roles: ['buyer'] });
+}
+
+export async function getUser(deps: UsersDeps, id: string): Promise<User> {
+  const doc = await deps.store.users.findOne({ _id: id });
+  if (!doc) throw notFound('No such user.');
+  return toUser(doc);
+}
+
+export async function listUsers(
+  deps: UsersDeps,
+  query: { limit: number; cursor?: string; role?: Role; status?: UserStatus; email?: string },
+): Promise<{ items: User[]; nextCursor: string | null }> {
+  const filter: Filter<UserDoc> = {
+    ...(query.role ? { roles: query.role } : {}),
+    ...(query.status ? { status: query.status } : {}),
+    ...(query.email ? { email: query.email.trim().toLowerCase() } : {}),
+    ...afterCursor('_id', 1, query.cursor),
+  };
+  const docs = await deps.store.users
+    .find(filter)
+    .sort({ _id: 1 })
+    .limit(query.limit + 1)
+    .toArray();
+  const result = page(docs, query.limit, (d) => d._id);
+  return { items: result.items.map(toUser), nextCursor: result.nextCursor };
+}
+
+export async function revokeAllRefreshTokens(deps: UsersDeps, userId: string): Promise<void> {
+  await deps.store.refreshTokens.updateMany(
+    { userId, revokedAt: { $exists: false } },
+    { $set: { revokedAt: deps.now() } },
+  );
+}
+
+export async function updateUser(
+  deps: UsersDeps,
+  admin: Principal,
+  id: string,
+  change: { name?: string; roles?: Role[]; status?: UserStatus },
+): Promise<User> {
+  // An admin who could remove their own admin role or disable themselves could leave
+  // the tenant without anyone to manage it.
+  if (
+    id === admin.userId &&
+    ((change.roles && !change.roles.includes('admin')) || change.status === 'disabled')
+  )
+    throw conflict('You cannot remove your own admin role or disable yourself.');
+  const set: Partial<UserDoc> = { updatedAt: deps.now() };
+  if (change.name !== undefined) set.name = change.name;
+  if (change.roles !== undefined) set.roles = [...new Set(change.roles)];
+  if (change.status !== undefined) set.status = change.status;
+  const updated = await deps.store.users.findOneAndUpdate(
+    { _id: id },
+    { $set: set },
+    { returnDocument: 'after' },
+  );
+  if (!updated) throw notFound('No such user.');
+  if (change.roles !== undefined || change.status === 'disabled')
+    await revokeAllRefreshTokens(deps, id);
+  return toUser(updated);
+}
+
+export async function changePassword(
+  deps: UsersDeps,
+  userId: string,
+  currentPassword: string,
+  newPassword: string,
+): Promise<void> {
+  const doc = await deps.store.users.findOne({ _id: userId, status: 'active' });
+  if (!doc) throw notFound('No such user.');
+  if (!(await verifyPassword(currentPassword, doc.passwordHash)))
+    throw unprocessable('The current password is wrong.');
+  const passwordHash = await hashPassword(newPassword, deps.cost);
+  // Conditional on the hash just checked: a concurrent change is not silently overwritten.
+  const changed = await deps.store.users.updateOne(
+    { _id: userId, passwordHash: doc.passwordHash },
+    { $set: { passwordHash, updatedAt: deps.now() } },
+  );
+  if (changed.matchedCount === 0) throw conflict('The password was changed meanwhile.');
+  await revokeAllRefreshTokens(deps, userId);
+}
+
+/** Creates the configured first admin once; a later start with it present does nothing. */
+export async function bootstrapAdmin(
+  deps: UsersDeps,
+  email: string | undefined,
+  password: string | undefined,
+): Promise<void> {
+  if (!email || !password) return;
+  const normalized = email.trim().toLowerCase();
+  if (await deps.store.users.findOne({ email: normalized })) return;
+  try {
+    await createUser(deps, {
+      email: normalized,
+      password,
+      name: 'Administrator',
+      roles: ['admin'],
+    });
+  } catch (err) {
+    // Two replicas starting together: the other one created it.
+    if (!(err instanceof Problem && err.status === 409)) throw err;
+  }
+}

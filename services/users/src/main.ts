@@ -1,0 +1,4 @@
+import { runMain } from '@gorten/kit';
+import { usersService } from './app.js';
+
+runMain(usersService);

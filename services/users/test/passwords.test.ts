@@ -1,0 +1,28 @@
+// The password KDF: scrypt at the production cost, parameters stored with the hash.
+import { DEFAULT_COST, hashPassword, needsRehash, verifyPassword } from '../src/passwords.js';
+
+test('hashes at the production cost (scrypt N = 2^17, r = 8) and verifies only the right password', async () => {
+  const stored = await hashPassword('correct horse battery', DEFAULT_COST);
+  expect(stored).toMatch(/^scrypt\$17\$8\$1\$[A-Za-z0-9+/=]{24}\$[A-Za-z0-9+/=]{44}$/);
+  expect(await verifyPassword('correct horse battery', stored)).toBe(true);
+  expect(await verifyPassword('correct horse batterY', stored)).toBe(false);
+});
+
+test('salts every hash', async () => {
+  const cost = { log2N: 12, r: 8, p: 1 };
+  expect(await hashPassword('same', cost)).not.toBe(await hashPassword('same', cost));
+});
+
+test('compares composed and decomposed Unicode as the same password', async () => {
+  const stored = await hashPassword('caf\u00e9 au lait!', { log2N: 12, r: 8, p: 1 });
+  expect(await verifyPassword('cafe\u0301 au lait!', stored)).toBe(true);
+});
+
+test('old, cheaper hashes still verify and are marked for an upgrade', async () => {
+  const old = await hashPassword('pw', { log2N: 12, r: 8, p: 1 });
+  expect(await verifyPassword('pw', old)).toBe(true);
+  expect(needsRehash(old, DEFAULT_COST)).toBe(true);
+  expect(needsRehash(await hashPassword('pw', DEFAULT_COST), DEFAULT_COST)).toBe(false);
+  expect(await verifyPassword('pw', 'md5$abc')).toBe(false);
+  expect(needsRehash('md5$abc', DEFAULT_COST)).toBe(true);
+});

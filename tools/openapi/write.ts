@@ -1,0 +1,14 @@
+// `npm run openapi`: regenerates services/<name>/openapi.json from the routes. The
+// services' tests fail while a checked-in document differs from what the code declares.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { openApiFor } from '@gorten/kit';
+import { usersService } from '@gorten/users';
+
+const SERVICES = { users: usersService };
+
+for (const [name, definition] of Object.entries(SERVICES)) {
+  const file = join(import.meta.dirname, '..', '..', 'services', name, 'openapi.json');
+  writeFileSync(file, `${JSON.stringify(openApiFor(definition), null, 2)}\n`);
+  process.stdout.write(`wrote ${file}\n`);
+}
