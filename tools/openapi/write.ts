@@ -3,9 +3,15 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openApiFor } from '@gorten/kit';
+import { catalogService } from '@gorten/catalog';
+import { companiesService } from '@gorten/companies';
 import { usersService } from '@gorten/users';
 
-const SERVICES = { users: usersService };
+const SERVICES = {
+  users: usersService,
+  companies: companiesService,
+  catalog: catalogService,
+};
 
 for (const [name, definition] of Object.entries(SERVICES)) {
   const file = join(import.meta.dirname, '..', '..', 'services', name, 'openapi.json');

@@ -213,15 +213,49 @@ export class Consumer {
     this.processed = db.collection('processed_messages');
   }
 
+  private stopped = false;
+  private reconnectTimer?: NodeJS.Timeout;
+  private failedReconnects = 0;
+
+  /** Connects and consumes; the first connection must succeed (start-up fails loudly). */
   async start(): Promise<void> {
-    this.model = await connect(this.url);
-    const channel = await this.model.createChannel();
+    this.stopped = false;
+    const model = await connect(this.url);
+    this.model = model;
+    // A broker restart or a dropped connection: consume again once it is back.
+    model.on('close', () => {
+      this.scheduleReconnect();
+    });
+    model.on('error', (err: unknown) => {
+      this.log.warn({ err, queue: this.opts.queue }, 'AMQP consumer connection error');
+    });
+    const channel = await model.createChannel();
     this.channel = channel;
     await channel.prefetch(this.opts.prefetch ?? 10);
     await channel.checkQueue(this.opts.queue); // the operator declares it; we never do
     await channel.consume(this.opts.queue, (message) => {
       if (message) void this.handle(channel, message);
     });
+    this.failedReconnects = 0;
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped || this.reconnectTimer) return;
+    const delay = Math.min(30_000, 500 * 2 ** this.failedReconnects) * (0.9 + Math.random() * 0.2);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (this.stopped) return;
+      this.start().then(
+        () => this.log.info({ queue: this.opts.queue }, 'consumer reconnected'),
+        (err: unknown) => {
+          this.failedReconnects++;
+          this.log.warn({ err, queue: this.opts.queue }, 'consumer reconnect failed; retrying');
+          void this.model?.close().catch(() => undefined);
+          this.scheduleReconnect();
+        },
+      );
+    }, delay);
+    this.reconnectTimer.unref();
   }
 
   private async handle(channel: Channel, message: ConsumeMessage): Promise<void> {
@@ -247,6 +281,15 @@ export class Consumer {
       );
       channel.ack(message);
     } catch (err) {
+      if (err instanceof PoisonMessage) {
+        // The handler says no retry can help (the event breaks its contract).
+        this.log.error(
+          { err, eventId: event.id, queue: this.opts.queue },
+          'poison event; dead-lettering it',
+        );
+        channel.nack(message, false, false);
+        return;
+      }
       // Back to the queue; the queue's delivery limit dead-letters it after the last try.
       this.log.warn(
         { err, eventId: event.id, deliveries: message.properties.headers?.['x-delivery-count'] },
@@ -257,6 +300,8 @@ export class Consumer {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.reconnectTimer);
     await this.channel?.close().catch(() => undefined);
     await this.model?.close().catch(() => undefined);
   }

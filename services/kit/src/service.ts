@@ -77,9 +77,10 @@ export interface RunningService<Deps> {
   close: () => Promise<void>;
 }
 
-export function openApiFor<E extends ServiceEnv, Deps>(
-  definition: ServiceDefinition<E, Deps>,
-): Record<string, unknown> {
+export function openApiFor(definition: {
+  info: ApiInfo;
+  routes: readonly Route<never>[];
+}): Record<string, unknown> {
   return openApiDocument(definition.info, definition.routes);
 }
 

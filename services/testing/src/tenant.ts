@@ -7,9 +7,12 @@ import { join } from 'node:path';
 import { connect } from 'amqplib';
 import jwt from 'jsonwebtoken';
 import { MongoClient, type Db } from 'mongodb';
-import { loadTestEnv, type TestEnv } from '@gorten/testenv';
+import { eventually, loadTestEnv, type TestEnv } from '@gorten/testenv';
 
 const TOPOLOGY_FILE = join(import.meta.dirname, '..', '..', '..', 'rabbitmq', 'topology.json');
+
+/** Three statistics intervals of the test broker (testenv sets 1 s). */
+const STATS_SETTLE_MS = 3_000;
 
 export interface TokenClaims {
   sub: string;
@@ -135,14 +138,60 @@ export class TestTenant {
       for (;;) {
         const message = await channel.get(queue, { noAck: true });
         if (message === false) return messages;
-        messages.push({
-          routingKey: message.fields.routingKey,
-          body: JSON.parse(message.content.toString('utf8')) as unknown,
-        });
+        const text = message.content.toString('utf8');
+        let body: unknown = text; // poison stays as the bytes it was
+        try {
+          body = JSON.parse(text) as unknown;
+        } catch {
+          // not JSON
+        }
+        messages.push({ routingKey: message.fields.routingKey, body });
       }
     } finally {
       await model.close();
     }
+  }
+
+  /**
+   * A queue of the test's own bound to `exchange`, so a test sees every event published
+   * there even while a service consumes the tenant's queues.
+   */
+  async tap(exchange: string, pattern = '#'): Promise<string> {
+    const queue = `test.tap.${exchange}.${randomBytes(3).toString('hex')}`;
+    const model = await connect(this.amqpUrl);
+    try {
+      const channel = await model.createChannel();
+      await channel.assertQueue(queue, { durable: true });
+      await channel.bindQueue(queue, exchange, pattern);
+    } finally {
+      await model.close();
+    }
+    return queue;
+  }
+
+  /**
+   * Makes the broker unreachable for this tenant only (other tests share the broker):
+   * no new connections to its vhost, and the open ones closed — waited for until the
+   * broker lists none. The returned function lets clients back in.
+   */
+  async cutOffBroker(): Promise<() => Promise<void>> {
+    const vhost = encodeURIComponent(this.vhost);
+    const restore = async (): Promise<void> => {
+      await this.management('DELETE', `/api/vhost-limits/${vhost}/max-connections`);
+    };
+    await this.management('PUT', `/api/vhost-limits/${vhost}/max-connections`, { value: 0 });
+    // The management API lists a connection only after a statistics interval (1 s in the
+    // test environment), so keep closing for a few intervals, then until none is left.
+    const since = Date.now();
+    await eventually({ what: `no connections to ${this.vhost}`, timeoutMs: 20_000 }, async () => {
+      const open = (await this.management('GET', `/api/vhosts/${vhost}/connections`)) as {
+        name: string;
+      }[];
+      for (const c of open)
+        await this.management('DELETE', `/api/connections/${encodeURIComponent(c.name)}`);
+      return open.length === 0 && Date.now() - since > STATS_SETTLE_MS ? true : undefined;
+    });
+    return restore;
   }
 
   /** Publishes raw bytes to an exchange of this tenant (events, and poison). */

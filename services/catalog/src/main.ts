@@ -1,0 +1,4 @@
+import { runMain } from '@gorten/kit';
+import { catalogService } from './app.js';
+
+runMain(catalogService);

@@ -1,0 +1,194 @@
+// Products: owned by one company, SKU unique within it, priced in the marketplace's
+// currency in minor units. Every change is one conditional update on the product that
+// also appends its event to the product's outbox, so the change and the event are
+// stored together or not at all; the version guards against lost updates.
+import {
+  assertActsForCompany,
+  conflict,
+  newId,
+  notFound,
+  outboxEntry,
+  page,
+  unprocessable,
+  type OutboxEntry,
+  type Principal,
+} from '@gorten/kit';
+import { MongoServerError } from 'mongodb';
+import { parentMap, subtree } from './categories.js';
+import type { CatalogDeps } from './deps.js';
+import {
+  assertTransition,
+  productFilter,
+  seesUnlisted,
+  sortSpec,
+  sortValue,
+  type ProductQuery,
+} from './product-rules.js';
+import type { Product, ProductEvent } from './schemas.js';
+import type { Money, ProductDoc, ProductStatus } from './store.js';
+
+export function toProduct(doc: ProductDoc): Product {
+  return {
+    id: doc._id,
+    companyId: doc.companyId,
+    sku: doc.sku,
+    name: doc.name,
+    description: doc.description,
+    categoryId: doc.categoryId,
+    price: doc.price,
+    stock: doc.stock,
+    status: doc.status,
+    lowStockThreshold: doc.lowStockThreshold,
+    version: doc.version,
+    createdAt: doc.createdAt.toISOString(),
+    updatedAt: doc.updatedAt.toISOString(),
+  };
+}
+
+function productEvent(doc: ProductDoc, type: 'product.added' | 'product.updated'): OutboxEntry {
+  const data: ProductEvent = {
+    productId: doc._id,
+    companyId: doc.companyId,
+    sku: doc.sku,
+    name: doc.name,
+    status: doc.status,
+    price: doc.price,
+    stock: doc.stock,
+    lowStockThreshold: doc.lowStockThreshold,
+    version: doc.version,
+  };
+  return outboxEntry('product_exchange', type, type, data);
+}
+
+function checkCurrency(deps: CatalogDeps, price: Money): void {
+  if (price.currency !== deps.env.CURRENCY)
+    throw unprocessable(`Prices in this marketplace are in ${deps.env.CURRENCY}.`);
+}
+
+async function checkCategory(deps: CatalogDeps, categoryId: string | null): Promise<void> {
+  if (categoryId && !(await deps.store.categories.findOne({ _id: categoryId })))
+    throw unprocessable('The category does not exist.');
+}
+
+export interface NewProduct {
+  companyId?: string;
+  sku: string;
+  name: string;
+  description: string;
+  categoryId: string | null;
+  price: Money;
+  stock: number;
+  status: 'draft' | 'active';
+  lowStockThreshold?: number;
+}
+
+export async function createProduct(
+  deps: CatalogDeps,
+  principal: Principal,
+  input: NewProduct,
+): Promise<Product> {
+  const companyId = input.companyId ?? principal.companyId;
+  if (!companyId) throw unprocessable('Name the company (admins) or sign in for one (sellers).');
+  assertActsForCompany(principal, companyId);
+  const company = await deps.store.companies.findOne({ _id: companyId });
+  if (company?.status !== 'active') throw unprocessable('The company is not active here.');
+  checkCurrency(deps, input.price);
+  await checkCategory(deps, input.categoryId);
+  const now = deps.now();
+  const doc: ProductDoc = {
+    _id: newId('prd'),
+    companyId,
+    sku: input.sku,
+    name: input.name,
+    description: input.description,
+    categoryId: input.categoryId,
+    price: input.price,
+    stock: input.stock,
+    status: input.status,
+    lowStockThreshold: input.lowStockThreshold ?? deps.env.LOW_STOCK_THRESHOLD,
+    version: 1,
+    createdAt: now,
+    updatedAt: now,
+  };
+  doc.outbox = [productEvent(doc, 'product.added')];
+  try {
+    await deps.store.products.insertOne(doc);
+  } catch (err) {
+    if (err instanceof MongoServerError && err.code === 11000)
+      throw conflict(`The company already has a product with SKU ${input.sku}.`);
+    throw err;
+  }
+  return toProduct(doc);
+}
+
+/** A product the caller may see: active ones for anyone, others for their company and admins. */
+export async function getProduct(
+  deps: CatalogDeps,
+  principal: Principal | undefined,
+  id: string,
+): Promise<Product> {
+  const doc = await deps.store.products.findOne({ _id: id });
+  if (!doc || (doc.status !== 'active' && !seesUnlisted(principal, doc.companyId)))
+    throw notFound('No such product.');
+  return toProduct(doc);
+}
+
+export async function listProducts(
+  deps: CatalogDeps,
+  principal: Principal | undefined,
+  query: ProductQuery & { category?: string },
+): Promise<{ items: Product[]; nextCursor: string | null }> {
+  const categoryIds = query.category ? subtree(await parentMap(deps), query.category) : undefined;
+  const filter = productFilter(query, principal, categoryIds);
+  const docs = await deps.store.products
+    .find(filter, { projection: { outbox: 0 } })
+    .sort(sortSpec(query.sort))
+    .limit(query.limit + 1)
+    .toArray();
+  const result = page(docs, query.limit, (d) => sortValue(query.sort, d));
+  return { items: result.items.map(toProduct), nextCursor: result.nextCursor };
+}
+
+export interface ProductChange {
+  name?: string;
+  description?: string;
+  categoryId?: string | null;
+  price?: Money;
+  stock?: number;
+  status?: ProductStatus;
+  lowStockThreshold?: number;
+}
+
+const ATTEMPTS = 3;
+
+export async function updateProduct(
+  deps: CatalogDeps,
+  principal: Principal,
+  id: string,
+  change: ProductChange,
+): Promise<Product> {
+  if (change.price) checkCurrency(deps, change.price);
+  if (change.categoryId !== undefined) await checkCategory(deps, change.categoryId);
+  // Read, check, write only if nobody wrote in between; a concurrent writer makes us
+  // re-read and re-check rather than overwrite their change.
+  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+    const current = await deps.store.products.findOne({ _id: id }, { projection: { outbox: 0 } });
+    if (!current || (current.status !== 'active' && !seesUnlisted(principal, current.companyId)))
+      throw notFound('No such product.');
+    assertActsForCompany(principal, current.companyId);
+    if (change.status) assertTransition(current.status, change.status);
+    const next: ProductDoc = {
+      ...current,
+      ...change,
+      version: current.version + 1,
+      updatedAt: deps.now(),
+    };
+    const { _id, createdAt: _created, companyId: _company, sku: _sku, ...fields } = next;
+    const written = await deps.store.products.updateOne(
+      { _id, version: current.version },
+      { $set: fields, $push: { outbox: productEvent(next, 'product.updated') } },
+    );
+    if (written.matchedCount === 1) return toProduct(next);
+  }
+  throw conflict('The product keeps changing; try again.');
+}

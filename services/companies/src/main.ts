@@ -1,0 +1,4 @@
+import { runMain } from '@gorten/kit';
+import { companiesService } from './app.js';
+
+runMain(companiesService);
