@@ -1,6 +1,6 @@
 // The catalog's rules as pure functions: which status changes are allowed, who sees
 // which products, and how a listing query becomes a MongoDB filter and sort.
-import { afterCursor, conflict, forbidden, type Principal } from '@gorten/kit';
+import { afterCursor, conflict, forbidden, isAdmin, isSellerOf, type Principal } from '@gorten/kit';
 import type { ProductDoc, ProductStatus } from './store.js';
 
 /** draft → active | archived; active → archived; archived → active (relisted). */
@@ -17,11 +17,7 @@ export function assertTransition(from: ProductStatus, to: ProductStatus): void {
 
 /** May this caller see products of `companyId` that are not active? */
 export function seesUnlisted(principal: Principal | undefined, companyId: string): boolean {
-  if (!principal) return false;
-  return (
-    principal.roles.includes('admin') ||
-    (principal.roles.includes('seller') && principal.companyId === companyId)
-  );
+  return isAdmin(principal) || isSellerOf(principal, companyId);
 }
 
 export const PRODUCT_SORTS = ['newest', 'price', '-price', 'name'] as const;
@@ -70,8 +66,7 @@ export function productFilter(
   const status = query.status ?? 'active';
   if (status !== 'active') {
     const allowed =
-      principal?.roles.includes('admin') ||
-      (query.company !== undefined && seesUnlisted(principal, query.company));
+      isAdmin(principal) || (query.company !== undefined && seesUnlisted(principal, query.company));
     if (!allowed)
       throw forbidden('Only admins, and sellers for their own company, list unlisted products.');
   }

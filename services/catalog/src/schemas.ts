@@ -1,13 +1,12 @@
 // Requests, answers and events of the catalog: the source of its OpenAPI document.
-import { idPattern, pageOf, pageQuery } from '@gorten/kit';
+import { COMPANY_ID_PATTERN, idPattern, pageOf, pageQuery } from '@gorten/kit';
 import { z } from 'zod';
 import { PRODUCT_SORTS } from './product-rules.js';
 import { PRODUCT_STATUSES } from './store.js';
 
 export const categoryId = z.string().regex(idPattern('cat'), 'must be a category id');
 export const productId = z.string().regex(idPattern('prd'), 'must be a product id');
-/** Operator-made companies have 32 hex digits, API-made ones 24. */
-export const companyId = z.string().regex(/^co_[0-9a-f]{24,32}$/, 'must be a company id');
+export const companyId = z.string().regex(COMPANY_ID_PATTERN, 'must be a company id');
 
 const slug = z
   .string()

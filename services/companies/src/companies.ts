@@ -9,6 +9,8 @@ import {
   assertActsForCompany,
   conflict,
   forbidden,
+  isAdmin,
+  isSellerOf,
   newId,
   notFound,
   page,
@@ -21,18 +23,12 @@ import type { CompaniesDeps } from './deps.js';
 import type { Company, CompanyChange, PublicCompany } from './schemas.js';
 import { API_MANAGED } from './store.js';
 
-export const isAdmin = (principal: Principal | undefined): boolean =>
-  principal?.roles.includes('admin') ?? false;
-
-const actsFor = (principal: Principal | undefined, companyId: string): boolean =>
-  (principal?.roles.includes('seller') ?? false) && principal?.companyId === companyId;
-
 function visibility(
   principal: Principal | undefined,
   doc: CompanyRecord,
 ): 'full' | 'public' | 'none' {
   if (isAdmin(principal)) return 'full';
-  if (actsFor(principal, doc._id) && doc.status !== 'removed') return 'full';
+  if (isSellerOf(principal, doc._id) && doc.status !== 'removed') return 'full';
   return doc.status === 'active' ? 'public' : 'none';
 }
 

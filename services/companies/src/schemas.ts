@@ -1,12 +1,11 @@
 // Requests and answers of the companies service: the source of its OpenAPI document.
-import { idPattern, pageOf, pageQuery } from '@gorten/kit';
+import { COMPANY_ID_PATTERN, idPattern, pageOf, pageQuery } from '@gorten/kit';
 import { z } from 'zod';
 import { COMPANY_STATUSES } from './store.js';
 
-/** `newId('co')` makes 24 hex digits; the operator derives 32 from a Company's uid. */
 export const companyId = z
   .string()
-  .regex(/^co_[0-9a-f]{24,32}$/, 'must be a company id')
+  .regex(COMPANY_ID_PATTERN, 'must be a company id')
   .describe('A company id.');
 export const userId = z.string().regex(idPattern('usr'), 'must be a user id');
 

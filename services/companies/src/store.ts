@@ -38,7 +38,7 @@ export function companiesStore(db: Db): CompaniesStore {
   return {
     companies: db.collection(SHARED_COLLECTIONS.companies),
     members: db.collection(SHARED_COLLECTIONS.companyMembers),
-    users: db.collection('users'),
+    users: db.collection(SHARED_COLLECTIONS.users),
   };
 }
 

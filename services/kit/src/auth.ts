@@ -80,9 +80,17 @@ export function assertOwnerOrAdmin(principal: Principal, ownerId: string): void 
   throw forbidden('This belongs to someone else.');
 }
 
+export function isAdmin(principal: Principal | undefined): boolean {
+  return principal?.roles.includes('admin') ?? false;
+}
+
+/** A seller acts only for the company in their token. */
+export function isSellerOf(principal: Principal | undefined, companyId: string): boolean {
+  return (principal?.roles.includes('seller') ?? false) && principal?.companyId === companyId;
+}
+
 /** A seller may act only for the company in the token (admins for any). */
 export function assertActsForCompany(principal: Principal, companyId: string): void {
-  if (principal.roles.includes('admin')) return;
-  if (principal.roles.includes('seller') && principal.companyId === companyId) return;
+  if (isAdmin(principal) || isSellerOf(principal, companyId)) return;
   throw forbidden('You do not act for this company.');
 }

@@ -10,6 +10,8 @@ export {
   assertActsForCompany,
   assertOwnerOrAdmin,
   authenticate,
+  isAdmin,
+  isSellerOf,
   principalOf,
   requireRole,
   ROLES,
@@ -67,5 +69,6 @@ export {
   idPattern,
   newId,
   SHARED_COLLECTIONS,
+  COMPANY_ID_PATTERN,
 } from './tenant-data.js';
 export { afterCursor, decodeCursor, encodeCursor, page, pageOf, pageQuery } from './pagination.js';

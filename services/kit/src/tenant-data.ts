@@ -7,7 +7,12 @@ export const SHARED_COLLECTIONS = {
   companies: 'companies',
   /** Written by the companies service: which users act for which company. */
   companyMembers: 'company_members',
+  /** Written by the users service; the companies service reads who may become a member. */
+  users: 'users',
 } as const;
+
+/** Company ids: `co_` and 32 hex digits (operator, from the resource's uid) or 24 (API). */
+export const COMPANY_ID_PATTERN = /^co_[0-9a-f]{24,32}$/;
 
 export type CompanyStatus = 'active' | 'suspended' | 'removed';
 

@@ -1,5 +1,5 @@
 // Requests, answers and events of the users service: the source of its OpenAPI document.
-import { idPattern, pageOf, pageQuery, ROLES } from '@gorten/kit';
+import { COMPANY_ID_PATTERN, idPattern, pageOf, pageQuery, ROLES } from '@gorten/kit';
 import { z } from 'zod';
 
 export const email = z
@@ -10,11 +10,7 @@ export const email = z
 export const password = z.string().min(10).max(128).describe('10 to 128 characters.');
 const personName = z.string().trim().min(1).max(100);
 export const userId = z.string().regex(idPattern('usr'), 'must be a user id');
-const companyId = z
-  .string()
-  .min(1)
-  .max(64)
-  .regex(/^co_[0-9a-f]+$/, 'must be a company id');
+const companyId = z.string().min(1).max(64).regex(COMPANY_ID_PATTERN, 'must be a company id');
 
 export const registration = z.strictObject({ email, password, name: personName });
 
