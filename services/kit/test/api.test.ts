@@ -1,0 +1,162 @@
+// Routes as data: the OpenAPI document generated from them, and the router's access
+// checks and response contract, over real HTTP on port 0 (no database needed).
+import { generateKeyPairSync } from 'node:crypto';
+import jwt from 'jsonwebtoken';
+import { z } from 'zod';
+import {
+  apiRouter,
+  createLogger,
+  createServiceApp,
+  openApiDocument,
+  routeFor,
+  serve,
+  ServiceMetrics,
+  type RunningServer,
+} from '../src/index.js';
+
+interface Deps {
+  greeting: string;
+}
+const route = routeFor<Deps>();
+
+const ROUTES = [
+  route({
+    method: 'get',
+    path: '/things/:id',
+    operationId: 'getThing',
+    summary: 'One thing',
+    tags: ['things'],
+    access: 'optional',
+    params: z.strictObject({ id: z.string().regex(/^t\d+$/) }),
+    query: z.strictObject({ verbose: z.enum(['yes', 'no']).optional().describe('Say more.') }),
+    responses: {
+      200: { description: 'The thing.', schema: z.object({ id: z.string(), by: z.string() }) },
+    },
+    errors: { 404: 'No such thing.' },
+    handle: ({ params, principal }, deps) =>
+      Promise.resolve({
+        status: 200,
+        body: { id: params.id, by: principal?.userId ?? deps.greeting },
+      }),
+  }),
+  route({
+    method: 'post',
+    path: '/things',
+    operationId: 'createThing',
+    summary: 'Create a thing',
+    tags: ['things'],
+    access: ['admin'],
+    body: z.strictObject({ name: z.string().min(1) }),
+    responses: { 201: { description: 'Made.', schema: z.object({ name: z.string() }) } },
+    // Breaks its own contract when asked to: the router must notice.
+    handle: ({ body }) =>
+      Promise.resolve(
+        body.name === 'liar' ? { status: 201, body: { name: 42 } } : { status: 201, body },
+      ),
+  }),
+];
+
+test('the OpenAPI document describes paths, parameters, bodies, security and errors', () => {
+  const doc = openApiDocument({ title: 'T', version: '1', description: 'd' }, ROUTES) as {
+    openapi: string;
+    paths: Record<string, Record<string, Record<string, unknown>>>;
+  };
+  expect(doc.openapi).toBe('3.1.1');
+  const get = doc.paths['/things/{id}']?.get;
+  expect(get).toMatchObject({
+    operationId: 'getThing',
+    security: [{}, { bearerAuth: [] }],
+    parameters: [
+      { name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^t\\d+$' } },
+      { name: 'verbose', in: 'query', required: false, description: 'Say more.' },
+    ],
+  });
+  expect(Object.keys(get?.responses as object).sort()).toEqual(['200', '400', '401', '404', '500']);
+  const post = doc.paths['/things']?.post;
+  expect(post).toMatchObject({
+    security: [{ bearerAuth: [] }],
+    'x-required-roles': ['admin'],
+    requestBody: {
+      content: {
+        'application/json': {
+          schema: { type: 'object', required: ['name'], additionalProperties: false },
+        },
+      },
+    },
+    responses: {
+      403: {
+        content: {
+          'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } },
+        },
+      },
+      413: { description: 'The body is too large.' },
+    },
+  });
+});
+
+describe('the router', () => {
+  const keys = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  const auth = { publicKey: keys.publicKey, issuer: 'iss', audience: 'aud' };
+  const token = (roles: string[]) =>
+    jwt.sign({ sub: 'usr_1', roles }, keys.privateKey, {
+      algorithm: 'RS256',
+      issuer: 'iss',
+      audience: 'aud',
+      expiresIn: 60,
+    });
+  let server: RunningServer;
+  let base: string;
+
+  beforeAll(async () => {
+    const log = createLogger('test', 'silent');
+    const app = createServiceApp({
+      log,
+      metrics: new ServiceMetrics('test'),
+      corsOrigins: [],
+      bodyLimitKb: 16,
+      readiness: {},
+      routers: [apiRouter(ROUTES, { greeting: 'anonymous' }, { auth, checkResponses: true })],
+    });
+    server = await serve(app, { port: 0, log, shutdownTimeoutMs: 1_000 });
+    base = `http://127.0.0.1:${server.port}`;
+  });
+  afterAll(() => server.close());
+
+  const post = (body: unknown, bearer?: string) =>
+    fetch(`${base}/things`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
+      },
+      body: JSON.stringify(body),
+    });
+
+  test('optional access: anonymous passes, a valid token is read, a bad one refused', async () => {
+    expect(await (await fetch(`${base}/things/t1`)).json()).toEqual({ id: 't1', by: 'anonymous' });
+    const signedIn = await fetch(`${base}/things/t1`, {
+      headers: { authorization: `Bearer ${token(['buyer'])}` },
+    });
+    expect(await signedIn.json()).toEqual({ id: 't1', by: 'usr_1' });
+    const bad = await fetch(`${base}/things/t1`, { headers: { authorization: 'Bearer nope' } });
+    expect(bad.status).toBe(401);
+    expect((await fetch(`${base}/things/x1`)).status).toBe(400);
+  });
+
+  test('role access: 401 without a token, 403 without the role, then validation', async () => {
+    expect((await post({ name: 'a' })).status).toBe(401);
+    expect((await post({ name: 'a' }, token(['buyer']))).status).toBe(403);
+    expect((await post({ name: '' }, token(['admin']))).status).toBe(400);
+    expect((await post({ name: 'a' }, token(['admin']))).status).toBe(201);
+  });
+
+  test('an answer that breaks its declared schema is a 500, never sent as is', async () => {
+    const answer = await post({ name: 'liar' }, token(['admin']));
+    expect(answer.status).toBe(500);
+    expect(await answer.text()).not.toContain('42');
+  });
+});
