@@ -24,8 +24,8 @@ import {
   sortValue,
   type ProductQuery,
 } from './product-rules.js';
-import type { Product, ProductEvent } from './schemas.js';
-import type { Money, ProductDoc, ProductStatus } from './store.js';
+import type { NewProduct, Product, ProductChange, ProductEvent } from './schemas.js';
+import type { Money, ProductDoc } from './store.js';
 
 export function toProduct(doc: ProductDoc): Product {
   return {
@@ -68,18 +68,6 @@ function checkCurrency(deps: CatalogDeps, price: Money): void {
 async function checkCategory(deps: CatalogDeps, categoryId: string | null): Promise<void> {
   if (categoryId && !(await deps.store.categories.findOne({ _id: categoryId })))
     throw unprocessable('The category does not exist.');
-}
-
-export interface NewProduct {
-  companyId?: string;
-  sku: string;
-  name: string;
-  description: string;
-  categoryId: string | null;
-  price: Money;
-  stock: number;
-  status: 'draft' | 'active';
-  lowStockThreshold?: number;
 }
 
 export async function createProduct(
@@ -147,16 +135,6 @@ export async function listProducts(
     .toArray();
   const result = page(docs, query.limit, (d) => sortValue(query.sort, d));
   return { items: result.items.map(toProduct), nextCursor: result.nextCursor };
-}
-
-export interface ProductChange {
-  name?: string;
-  description?: string;
-  categoryId?: string | null;
-  price?: Money;
-  stock?: number;
-  status?: ProductStatus;
-  lowStockThreshold?: number;
 }
 
 const ATTEMPTS = 3;

@@ -89,6 +89,8 @@ export const newProduct = z.strictObject({
   lowStockThreshold: stock.optional().describe('Defaults to the marketplace’s.'),
 });
 
+export type NewProduct = z.output<typeof newProduct>;
+
 export const productChange = z
   .strictObject({
     name: text(200).optional(),
@@ -100,6 +102,8 @@ export const productChange = z
     lowStockThreshold: stock.optional(),
   })
   .refine((c) => Object.keys(c).length > 0, 'at least one field is required');
+
+export type ProductChange = z.output<typeof productChange>;
 
 export const productParams = z.strictObject({ id: productId });
 

@@ -2,10 +2,10 @@
 // the test environment: the public directory and what it hides, company administration,
 // companies the operator manages, memberships, validation, and who may do what.
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   client,
+  expectOpenApiUpToDate,
   forgedTokens,
   startTestService,
   TestTenant,
@@ -14,7 +14,6 @@ import {
 } from '@gorten/service-testing';
 import {
   newId,
-  openApiFor,
   type CompanyMemberRecord,
   type CompanyRecord,
   type RunningService,
@@ -770,10 +769,6 @@ describe('who may do what', () => {
 
 describe('the service', () => {
   test('serves its OpenAPI document, and the checked-in copy is up to date', async () => {
-    const served = await call('GET', '/openapi.json');
-    const generated = openApiFor(companiesService);
-    expect(served.body).toEqual(generated);
-    const file = join(import.meta.dirname, '..', 'openapi.json');
-    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(generated);
+    await expectOpenApiUpToDate(companiesService, join(import.meta.dirname, '..'), call);
   });
 });

@@ -45,13 +45,8 @@ export interface ResponseSpec {
 
 type AnyObject = z.ZodObject;
 
-export interface RouteDefinition<
-  Deps,
-  P extends AnyObject,
-  Q extends AnyObject,
-  B extends z.ZodType,
-  A extends Access,
-> {
+/** What every route says about itself, whatever its types. */
+interface RouteDescription {
   method: 'get' | 'post' | 'put' | 'patch' | 'delete';
   /** Koa path syntax (`/products/:id`); OpenAPI gets `{id}`. */
   path: string;
@@ -59,14 +54,23 @@ export interface RouteDefinition<
   summary: string;
   description?: string;
   tags: string[];
-  access: A;
-  params?: P;
-  query?: Q;
-  body?: B;
   /** Successful answers; error answers (problem+json) are added from the route's shape. */
   responses: Record<number, ResponseSpec>;
   /** Further error statuses this route answers, with why. */
   errors?: Record<number, string>;
+}
+
+export interface RouteDefinition<
+  Deps,
+  P extends AnyObject,
+  Q extends AnyObject,
+  B extends z.ZodType,
+  A extends Access,
+> extends RouteDescription {
+  access: A;
+  params?: P;
+  query?: Q;
+  body?: B;
   handle: (
     request: ApiRequest<z.infer<P>, z.infer<Q>, z.infer<B>, PrincipalFor<A>>,
     deps: Deps,
@@ -74,19 +78,11 @@ export interface RouteDefinition<
 }
 
 /** A route with its types erased, as the router and the document builder see it. */
-export interface Route<Deps> {
-  method: 'get' | 'post' | 'put' | 'patch' | 'delete';
-  path: string;
-  operationId: string;
-  summary: string;
-  description?: string;
-  tags: string[];
+export interface Route<Deps> extends RouteDescription {
   access: Access;
   params?: AnyObject;
   query?: AnyObject;
   body?: z.ZodType;
-  responses: Record<number, ResponseSpec>;
-  errors?: Record<number, string>;
   handle: (request: ApiRequest<never, never, never, never>, deps: Deps) => Promise<ApiReply>;
 }
 

@@ -2,3 +2,4 @@ export { client, type Answer, type Call, type CallOptions } from './http.js';
 export { rsaKeyPair, TestTenant, type KeyPair, type TokenClaims } from './tenant.js';
 export { forgedTokens, type ForgedToken } from './attacks.js';
 export { startTestService } from './service.js';
+export { expectOpenApiUpToDate } from './openapi.js';

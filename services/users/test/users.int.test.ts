@@ -2,17 +2,17 @@
 // test environment: registration, the three grants, refresh rotation and reuse
 // detection, throttling, profiles, user administration, and who may do what.
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { eventually } from '@gorten/testenv';
 import {
   client,
+  expectOpenApiUpToDate,
   forgedTokens,
   startTestService,
   TestTenant,
   type Call,
 } from '@gorten/service-testing';
-import { openApiFor, type RunningService } from '@gorten/kit';
+import { type RunningService } from '@gorten/kit';
 import jwt from 'jsonwebtoken';
 import { usersService } from '../src/app.js';
 import type { UsersDeps } from '../src/deps.js';
@@ -451,11 +451,7 @@ describe('user administration and who may do what', () => {
 
 describe('the service', () => {
   test('serves its OpenAPI document, and the checked-in copy is up to date', async () => {
-    const served = await call('GET', '/openapi.json');
-    const generated = openApiFor(usersService);
-    expect(served.body).toEqual(generated);
-    const file = join(import.meta.dirname, '..', 'openapi.json');
-    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(generated);
+    await expectOpenApiUpToDate(usersService, join(import.meta.dirname, '..'), call);
   });
 
   test('the first admin is created once from its configuration', async () => {
