@@ -45,7 +45,11 @@ export function toProduct(doc: ProductDoc): Product {
   };
 }
 
-function productEvent(doc: ProductDoc, type: 'product.added' | 'product.updated'): OutboxEntry {
+/** The outbox entry reporting `doc` as it is now. */
+export function productEventEntry(
+  doc: ProductDoc,
+  type: 'product.added' | 'product.updated',
+): OutboxEntry {
   const data: ProductEvent = {
     productId: doc._id,
     companyId: doc.companyId,
@@ -98,7 +102,7 @@ export async function createProduct(
     createdAt: now,
     updatedAt: now,
   };
-  doc.outbox = [productEvent(doc, 'product.added')];
+  doc.outbox = [productEventEntry(doc, 'product.added')];
   try {
     await deps.store.products.insertOne(doc);
   } catch (err) {
@@ -161,10 +165,18 @@ export async function updateProduct(
       version: current.version + 1,
       updatedAt: deps.now(),
     };
-    const { _id, createdAt: _created, companyId: _company, sku: _sku, ...fields } = next;
+    // Reservations are the stock module's; the version check keeps them as they are.
+    const {
+      _id,
+      createdAt: _created,
+      companyId: _company,
+      sku: _sku,
+      reservations: _reservations,
+      ...fields
+    } = next;
     const written = await deps.store.products.updateOne(
       { _id, version: current.version },
-      { $set: fields, $push: { outbox: productEvent(next, 'product.updated') } },
+      { $set: fields, $push: { outbox: productEventEntry(next, 'product.updated') } },
     );
     if (written.matchedCount === 1) return toProduct(next);
   }

@@ -28,6 +28,13 @@ export interface Money {
   currency: string;
 }
 
+/** Stock held for a checkout until it is committed or released (see stock.ts). */
+export interface StockReservation {
+  id: string;
+  quantity: number;
+  expiresAt: Date;
+}
+
 export interface ProductDoc extends WithOutbox {
   _id: string;
   companyId: string;
@@ -40,6 +47,8 @@ export interface ProductDoc extends WithOutbox {
   stock: number;
   status: ProductStatus;
   lowStockThreshold: number;
+  /** Stock taken by checkouts in progress; `stock` is what is left to sell. */
+  reservations?: StockReservation[];
   /** Incremented by every change; events carry it so consumers can drop stale ones. */
   version: number;
   createdAt: Date;
@@ -103,6 +112,8 @@ export const CATALOG_INDEXES: CollectionIndexes[] = [
       { key: { status: 1, 'price.amount': 1, _id: 1 }, name: 'status_price' },
       { key: { status: 1, name: 1, _id: 1 }, name: 'status_name' },
       { key: { categoryId: 1 }, name: 'category' },
+      { key: { 'reservations.id': 1 }, name: 'reservation' },
+      { key: { 'reservations.expiresAt': 1 }, name: 'reservation_expiry' },
     ],
   },
   { collection: 'inventory', indexes: [{ key: { companyId: 1, low: 1 }, name: 'company_low' }] },

@@ -22,10 +22,11 @@ type PrincipalFor<A extends Access> = A extends 'public'
     ? Principal | undefined
     : Principal;
 
-export interface ApiRequest<P, Q, B, Caller> {
+export interface ApiRequest<P, Q, B, Caller, H = unknown> {
   params: P;
   query: Q;
   body: B;
+  headers: H;
   principal: Caller;
   /** The Koa context, for headers and the request logger. */
   ctx: Context & { state: RequestState };
@@ -66,13 +67,16 @@ export interface RouteDefinition<
   Q extends AnyObject,
   B extends z.ZodType,
   A extends Access,
+  H extends AnyObject,
 > extends RouteDescription {
   access: A;
   params?: P;
   query?: Q;
   body?: B;
+  /** Headers the route reads (lower-case names), validated like the rest. */
+  headers?: H;
   handle: (
-    request: ApiRequest<z.infer<P>, z.infer<Q>, z.infer<B>, PrincipalFor<A>>,
+    request: ApiRequest<z.infer<P>, z.infer<Q>, z.infer<B>, PrincipalFor<A>, z.infer<H>>,
     deps: Deps,
   ) => Promise<ApiReply>;
 }
@@ -83,7 +87,8 @@ export interface Route<Deps> extends RouteDescription {
   params?: AnyObject;
   query?: AnyObject;
   body?: z.ZodType;
-  handle: (request: ApiRequest<never, never, never, never>, deps: Deps) => Promise<ApiReply>;
+  headers?: AnyObject;
+  handle: (request: ApiRequest<never, never, never, never, never>, deps: Deps) => Promise<ApiReply>;
 }
 
 /**
@@ -96,8 +101,9 @@ export function routeFor<Deps>() {
     P extends AnyObject = z.ZodObject<Record<string, never>>,
     Q extends AnyObject = z.ZodObject<Record<string, never>>,
     B extends z.ZodType = z.ZodUndefined,
+    H extends AnyObject = z.ZodObject<Record<string, never>>,
   >(
-    definition: RouteDefinition<Deps, P, Q, B, A>,
+    definition: RouteDefinition<Deps, P, Q, B, A, H>,
   ): Route<Deps> => definition;
 }
 
@@ -151,14 +157,19 @@ export function apiRouter<Deps>(
 ): Router<RequestState> {
   const router = new Router<RequestState>();
   for (const route of routes) {
-    const input = validate({ params: route.params, query: route.query, body: route.body });
+    const input = validate({
+      params: route.params,
+      query: route.query,
+      body: route.body,
+      headers: route.headers,
+    });
     router[route.method](
       route.path,
       ...(accessMiddleware(route.access, opts.auth) as RouterMiddleware<RequestState>[]),
       input as unknown as RouterMiddleware<RequestState>,
       async (ctx) => {
         const state = ctx.state as RequestState & {
-          input: { params: never; query: never; body: never };
+          input: { params: never; query: never; body: never; headers: never };
           principal?: Principal;
         };
         const reply = await route.handle(
@@ -223,7 +234,10 @@ const PROBLEM_SCHEMA: JsonSchema = {
   },
 };
 
-function parameters(schema: AnyObject | undefined, where: 'path' | 'query'): JsonSchema[] {
+function parameters(
+  schema: AnyObject | undefined,
+  where: 'path' | 'query' | 'header',
+): JsonSchema[] {
   if (!schema) return [];
   return Object.entries(schema.shape).map(([name, field]) => {
     const fieldSchema = field as z.ZodType;
@@ -241,7 +255,8 @@ function parameters(schema: AnyObject | undefined, where: 'path' | 'query'): Jso
 
 function errorResponses(route: Route<unknown>): Record<string, JsonSchema> {
   const statuses: Record<number, string> = {};
-  if (route.params ?? route.query ?? route.body) statuses[400] = 'The request is not valid.';
+  if (route.params ?? route.query ?? route.body ?? route.headers)
+    statuses[400] = 'The request is not valid.';
   if (route.access !== 'public') statuses[401] = 'No valid access token.';
   if (Array.isArray(route.access)) statuses[403] = 'The caller may not do this.';
   if (route.body) statuses[413] = 'The body is too large.';
@@ -271,7 +286,11 @@ function operation(route: Route<unknown>): JsonSchema {
       : route.access === 'optional'
         ? [{}, { bearerAuth: [] }]
         : [{ bearerAuth: [] }];
-  const params = [...parameters(route.params, 'path'), ...parameters(route.query, 'query')];
+  const params = [
+    ...parameters(route.params, 'path'),
+    ...parameters(route.query, 'query'),
+    ...parameters(route.headers, 'header'),
+  ];
   return {
     operationId: route.operationId,
     summary: route.summary,

@@ -72,3 +72,10 @@ export {
   COMPANY_ID_PATTERN,
 } from './tenant-data.js';
 export { afterCursor, decodeCursor, encodeCursor, page, pageOf, pageQuery } from './pagination.js';
+export {
+  IdempotencyKeys,
+  idempotencyKeyHeader,
+  requestHash,
+  type Claim,
+  type IdempotencyRecord,
+} from './idempotency.js';

@@ -6,16 +6,24 @@ import type { Middleware } from 'koa';
 import { z } from 'zod';
 import { badRequest } from './problem.js';
 
-export interface InputSchemas<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> {
+export interface InputSchemas<
+  P extends z.ZodType,
+  Q extends z.ZodType,
+  B extends z.ZodType,
+  H extends z.ZodType = z.ZodUnknown,
+> {
   params?: P;
   query?: Q;
   body?: B;
+  /** Request headers by lower-case name; a plain (not strict) object: clients send many. */
+  headers?: H;
 }
 
-export interface ValidatedInput<P, Q, B> {
+export interface ValidatedInput<P, Q, B, H = unknown> {
   params: P;
   query: Q;
   body: B;
+  headers: H;
 }
 
 /** Paths of keys MongoDB could read as operators or paths: any `$` (also `filter[$ne]`), or a dot. */
@@ -28,7 +36,7 @@ export function operatorKeys(value: unknown, path = ''): string[] {
   });
 }
 
-type Where = 'params' | 'query' | 'body';
+type Where = 'params' | 'query' | 'body' | 'headers';
 
 function issues(where: Where, error: z.ZodError): { in: Where; path: string; message: string }[] {
   return error.issues.map((i) => ({ in: where, path: i.path.join('.'), message: i.message }));
@@ -42,14 +50,16 @@ export function validate<
   P extends z.ZodType = z.ZodUnknown,
   Q extends z.ZodType = z.ZodUnknown,
   B extends z.ZodType = z.ZodUnknown,
+  H extends z.ZodType = z.ZodUnknown,
 >(
-  schemas: InputSchemas<P, Q, B>,
-): Middleware<{ input: ValidatedInput<z.infer<P>, z.infer<Q>, z.infer<B>> }> {
+  schemas: InputSchemas<P, Q, B, H>,
+): Middleware<{ input: ValidatedInput<z.infer<P>, z.infer<Q>, z.infer<B>, z.infer<H>> }> {
   return async (ctx, next) => {
     const raw: Record<Where, unknown> = {
       params: (ctx as unknown as { params?: unknown }).params ?? {},
       query: ctx.query,
       body: (ctx.request as unknown as { body?: unknown }).body,
+      headers: ctx.headers,
     };
     const smuggled = (['query', 'body'] as const).flatMap((where) =>
       operatorKeys(raw[where]).map((p) => `${where}.${p}`),
@@ -59,9 +69,14 @@ export function validate<
         errors: smuggled.map((path) => ({ path, message: 'operator-shaped key' })),
       });
     }
-    const input: Record<Where, unknown> = { params: raw.params, query: raw.query, body: undefined };
+    const input: Record<Where, unknown> = {
+      params: raw.params,
+      query: raw.query,
+      body: undefined,
+      headers: {},
+    };
     const errors: ReturnType<typeof issues> = [];
-    for (const where of ['params', 'query', 'body'] as const) {
+    for (const where of ['params', 'query', 'body', 'headers'] as const) {
       const schema = schemas[where];
       if (!schema) continue;
       const parsed = schema.safeParse(raw[where]);
@@ -69,7 +84,7 @@ export function validate<
       else errors.push(...issues(where, parsed.error));
     }
     if (errors.length > 0) throw badRequest('The request is not valid.', { errors });
-    ctx.state.input = input as ValidatedInput<z.infer<P>, z.infer<Q>, z.infer<B>>;
+    ctx.state.input = input as ValidatedInput<z.infer<P>, z.infer<Q>, z.infer<B>, z.infer<H>>;
     await next();
   };
 }

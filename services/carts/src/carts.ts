@@ -1,0 +1,196 @@
+// Carts: add, change, remove — each checked against the catalog (the product is active,
+// in the marketplace's currency, and has the stock) — and priced from the catalog when
+// shown; checkout prices them again. Checkout locks the cart while it runs, so the cart
+// it charges for is the cart it empties.
+import { conflict, unprocessable } from '@gorten/kit';
+import type { ProductDoc } from '@gorten/catalog/store';
+import type { Cart, CartItemView } from './schemas.js';
+import type { CartDoc, CartLine, CartsStore } from './store.js';
+
+export interface CartOps {
+  store: CartsStore;
+  now: () => Date;
+}
+
+export const MAX_LINES = 50;
+export const MAX_QUANTITY = 99;
+
+/** The cart's lines as the catalog prices them now (pure). */
+export function priceCart(
+  buyerId: string,
+  lines: readonly CartLine[],
+  products: ReadonlyMap<string, ProductDoc>,
+  currency: string,
+  locked: boolean,
+): Cart {
+  const items: CartItemView[] = lines.map((line) => {
+    const product = products.get(line.productId);
+    if (!product || product.status !== 'active' || product.price.currency !== currency)
+      return {
+        productId: line.productId,
+        quantity: line.quantity,
+        available: false,
+        problem: 'unavailable',
+      };
+    const view = {
+      productId: line.productId,
+      companyId: product.companyId,
+      sku: product.sku,
+      name: product.name,
+      unitPrice: product.price.amount,
+      quantity: line.quantity,
+      lineTotal: product.price.amount * line.quantity,
+    };
+    return product.stock >= line.quantity
+      ? { ...view, available: true }
+      : { ...view, available: false, problem: 'insufficient_stock', inStock: product.stock };
+  });
+  return {
+    buyerId,
+    items,
+    currency,
+    total: items.reduce((sum, i) => sum + (i.available ? (i.lineTotal ?? 0) : 0), 0),
+    checkoutInProgress: locked,
+  };
+}
+
+export async function productsOf(
+  store: CartsStore,
+  lines: readonly CartLine[],
+): Promise<Map<string, ProductDoc>> {
+  const docs = await store.products
+    .find(
+      { _id: { $in: lines.map((l) => l.productId) } },
+      { projection: { outbox: 0, reservations: 0 } },
+    )
+    .toArray();
+  return new Map(docs.map((d) => [d._id, d]));
+}
+
+function isLocked(cart: CartDoc | null, now: Date): boolean {
+  return cart?.lock !== null && cart?.lock !== undefined && cart.lock.until > now;
+}
+
+export async function getCart(ops: CartOps, buyerId: string, currency: string): Promise<Cart> {
+  const cart = await ops.store.carts.findOne({ _id: buyerId });
+  const lines = cart?.items ?? [];
+  return priceCart(
+    buyerId,
+    lines,
+    await productsOf(ops.store, lines),
+    currency,
+    isLocked(cart, ops.now()),
+  );
+}
+
+/** Writes the cart's new lines if nobody changed it meanwhile and no checkout holds it. */
+async function writeLines(
+  ops: CartOps,
+  buyerId: string,
+  change: (lines: CartLine[]) => CartLine[],
+): Promise<void> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const now = ops.now();
+    const cart = await ops.store.carts.findOne({ _id: buyerId });
+    if (isLocked(cart, now)) throw conflict('A checkout of this cart is in progress.');
+    const items = change(cart?.items ?? []);
+    if (!cart) {
+      try {
+        await ops.store.carts.insertOne({
+          _id: buyerId,
+          items,
+          lock: null,
+          version: 1,
+          updatedAt: now,
+        });
+        return;
+      } catch {
+        continue; // made meanwhile: read it again
+      }
+    }
+    const written = await ops.store.carts.updateOne(
+      { _id: buyerId, version: cart.version },
+      { $set: { items, lock: null, updatedAt: now }, $inc: { version: 1 } },
+    );
+    if (written.matchedCount === 1) return;
+  }
+  throw conflict('The cart keeps changing; try again.');
+}
+
+export async function setItem(
+  ops: CartOps,
+  buyerId: string,
+  productId: string,
+  quantity: number,
+  currency: string,
+): Promise<Cart> {
+  const product = await ops.store.products.findOne(
+    { _id: productId },
+    { projection: { status: 1, stock: 1, price: 1 } },
+  );
+  if (!product || product.status !== 'active' || product.price.currency !== currency)
+    throw unprocessable('The product is not for sale.');
+  if (product.stock < quantity)
+    throw conflict(`Only ${product.stock} in stock.`, { inStock: product.stock });
+  await writeLines(ops, buyerId, (lines) => {
+    const others = lines.filter((l) => l.productId !== productId);
+    if (others.length >= MAX_LINES)
+      throw unprocessable(`A cart holds at most ${MAX_LINES} products.`);
+    return [...others, { productId, quantity }];
+  });
+  return getCart(ops, buyerId, currency);
+}
+
+export async function removeItem(
+  ops: CartOps,
+  buyerId: string,
+  productId: string,
+  currency: string,
+): Promise<Cart> {
+  await writeLines(ops, buyerId, (lines) => lines.filter((l) => l.productId !== productId));
+  return getCart(ops, buyerId, currency);
+}
+
+export async function clearCart(ops: CartOps, buyerId: string, currency: string): Promise<Cart> {
+  await writeLines(ops, buyerId, () => []);
+  return getCart(ops, buyerId, currency);
+}
+
+// ---- for checkout ------------------------------------------------------------------
+
+/**
+ * Locks the buyer's cart for `checkoutId` until `until` and returns its lines; the same
+ * checkout may lock again (recovery). Undefined when another checkout holds it.
+ */
+export async function lockCart(
+  ops: CartOps,
+  buyerId: string,
+  checkoutId: string,
+  until: Date,
+): Promise<CartLine[] | undefined> {
+  const now = ops.now();
+  const locked = await ops.store.carts.findOneAndUpdate(
+    {
+      _id: buyerId,
+      $or: [{ lock: null }, { 'lock.until': { $lt: now } }, { 'lock.checkoutId': checkoutId }],
+    },
+    { $set: { lock: { checkoutId, until } }, $inc: { version: 1 } },
+    { returnDocument: 'after' },
+  );
+  return locked?.items;
+}
+
+export async function unlockCart(ops: CartOps, buyerId: string, checkoutId: string): Promise<void> {
+  await ops.store.carts.updateOne(
+    { _id: buyerId, 'lock.checkoutId': checkoutId },
+    { $set: { lock: null, updatedAt: ops.now() }, $inc: { version: 1 } },
+  );
+}
+
+/** The checkout succeeded: its cart is emptied (only if that checkout still holds it). */
+export async function emptyCart(ops: CartOps, buyerId: string, checkoutId: string): Promise<void> {
+  await ops.store.carts.updateOne(
+    { _id: buyerId, 'lock.checkoutId': checkoutId },
+    { $set: { items: [], lock: null, updatedAt: ops.now() }, $inc: { version: 1 } },
+  );
+}

@@ -1,0 +1,4 @@
+import { runMain } from '@gorten/kit';
+import { cartsService } from './app.js';
+
+runMain(cartsService);

@@ -1,0 +1,31 @@
+// The carts service's collection: one cart per buyer (its _id is the buyer's id), so
+// "one active cart per buyer" holds by construction. It reads the catalog's products.
+import type { CollectionIndexes } from '@gorten/kit';
+import type { ProductDoc } from '@gorten/catalog/store';
+import type { Collection, Db } from 'mongodb';
+
+export interface CartLine {
+  productId: string;
+  quantity: number;
+}
+
+export interface CartDoc {
+  /** The buyer's user id. */
+  _id: string;
+  items: CartLine[];
+  /** Held by a checkout in progress: the cart does not change under it. */
+  lock: { checkoutId: string; until: Date } | null;
+  version: number;
+  updatedAt: Date;
+}
+
+export interface CartsStore {
+  carts: Collection<CartDoc>;
+  products: Collection<ProductDoc>;
+}
+
+export function cartsStore(db: Db): CartsStore {
+  return { carts: db.collection('carts'), products: db.collection('products') };
+}
+
+export const CARTS_INDEXES: CollectionIndexes[] = [];

@@ -1,0 +1,126 @@
+// Stock reservations, the catalog's part of a checkout (checkout calls these in-process;
+// the catalog package stays the one place that changes stock). A reservation takes
+// stock with one conditional update — `stock >= quantity`, and not already reserved by
+// this reservation id — so concurrent checkouts can never take it below zero and a
+// repeated call takes nothing twice. It lives in the product document with an expiry
+// until it is committed (the order is paid: the stock stays taken) or released (the
+// checkout failed, or the reservation expired: the stock comes back).
+import type { Collection } from 'mongodb';
+import { productEventEntry } from './products.js';
+import type { ProductDoc, StockReservation } from './store.js';
+
+export interface StockOps {
+  products: Collection<ProductDoc>;
+  now: () => Date;
+}
+
+export type ReserveOutcome = 'reserved' | 'already_reserved' | 'insufficient' | 'unavailable';
+
+/**
+ * The stock change is one atomic update; the product.updated event that reports it is a
+ * second update on the same document (its figures are known only after the first). If
+ * the process dies between the two, the product's next event carries the newer state.
+ */
+async function reportChange(ops: StockOps, after: ProductDoc | null): Promise<void> {
+  if (!after) return;
+  await ops.products.updateOne(
+    { _id: after._id },
+    { $push: { outbox: productEventEntry(after, 'product.updated') } },
+  );
+}
+
+export async function reserveStock(
+  ops: StockOps,
+  productId: string,
+  quantity: number,
+  reservationId: string,
+  expiresAt: Date,
+): Promise<ReserveOutcome> {
+  const reservation: StockReservation = { id: reservationId, quantity, expiresAt };
+  const after = await ops.products.findOneAndUpdate(
+    {
+      _id: productId,
+      status: 'active',
+      stock: { $gte: quantity },
+      'reservations.id': { $ne: reservationId },
+    },
+    {
+      $inc: { stock: -quantity, version: 1 },
+      $push: { reservations: reservation },
+      $set: { updatedAt: ops.now() },
+    },
+    { returnDocument: 'after', projection: { outbox: 0 } },
+  );
+  if (after) {
+    await reportChange(ops, after);
+    return 'reserved';
+  }
+  const product = await ops.products.findOne(
+    { _id: productId },
+    { projection: { status: 1, stock: 1, reservations: 1 } },
+  );
+  if (product?.reservations?.some((r) => r.id === reservationId)) return 'already_reserved';
+  if (product?.status !== 'active') return 'unavailable';
+  return 'insufficient';
+}
+
+async function endReservation(
+  ops: StockOps,
+  productId: string,
+  reservationId: string,
+  giveBack: boolean,
+): Promise<boolean> {
+  const product = await ops.products.findOne(
+    { _id: productId, 'reservations.id': reservationId },
+    { projection: { reservations: 1 } },
+  );
+  const entry = product?.reservations?.find((r) => r.id === reservationId);
+  if (!entry) return false; // ended before: nothing to do
+  // $pull of the exact entry (FerretDB matches whole values): only one caller removes it,
+  // so stock is given back at most once.
+  const after = await ops.products.findOneAndUpdate(
+    { _id: productId, 'reservations.id': reservationId },
+    {
+      $pull: { reservations: entry },
+      $inc: { stock: giveBack ? entry.quantity : 0, version: 1 },
+      $set: { updatedAt: ops.now() },
+    },
+    { returnDocument: 'after', projection: { outbox: 0 } },
+  );
+  if (!after) return false;
+  if (giveBack) await reportChange(ops, after);
+  return true;
+}
+
+/** The order is paid: the reserved stock is sold. */
+export function commitReservation(ops: StockOps, productId: string, reservationId: string) {
+  return endReservation(ops, productId, reservationId, false);
+}
+
+/** The checkout failed: the reserved stock comes back. */
+export function releaseReservation(ops: StockOps, productId: string, reservationId: string) {
+  return endReservation(ops, productId, reservationId, true);
+}
+
+/** Products holding a reservation of `reservationId` (recovery after a crash). */
+export async function reservedBy(ops: StockOps, reservationId: string): Promise<string[]> {
+  const docs = await ops.products
+    .find({ 'reservations.id': reservationId }, { projection: { _id: 1 } })
+    .toArray();
+  return docs.map((d) => d._id);
+}
+
+/** Reservations past their expiry: their checkout never ended them (checkout sweeps). */
+export async function expiredReservations(
+  ops: StockOps,
+): Promise<{ productId: string; reservationId: string }[]> {
+  const docs = await ops.products
+    .find({ 'reservations.expiresAt': { $lt: ops.now() } }, { projection: { reservations: 1 } })
+    .toArray();
+  const now = ops.now().getTime();
+  return docs.flatMap((d) =>
+    (d.reservations ?? [])
+      .filter((r) => r.expiresAt.getTime() < now)
+      .map((r) => ({ productId: d._id, reservationId: r.id })),
+  );
+}

@@ -1,0 +1,65 @@
+// The checkout service as the kit starts it: the route, and the recovery worker and
+// reservation sweeper on timers. It composes the catalog, carts, orders and payments
+// packages in-process against the tenant's database (see docs/services.md, "checkout").
+import { IdempotencyKeys, type ServiceDefinition } from '@gorten/kit';
+import { cartsStore } from '@gorten/carts/store';
+import { ordersStore } from '@gorten/orders/store';
+import { createPaymentOps } from '@gorten/payments/ops';
+import type { CheckoutDeps } from './checkout.js';
+import { checkoutEnv, type CheckoutEnv } from './config.js';
+import { recoverCheckouts, sweepReservations } from './recovery.js';
+import { CHECKOUT_ROUTES } from './routes.js';
+import { CHECKOUT_INDEXES, checkoutStore } from './store.js';
+
+export const checkoutService: ServiceDefinition<CheckoutEnv, CheckoutDeps> = {
+  info: {
+    title: 'Gorten checkout',
+    version: '0.1.0',
+    description: 'Checkout of one marketplace: from the buyer’s cart to a paid order.',
+  },
+  env: checkoutEnv,
+  indexes: CHECKOUT_INDEXES,
+  routes: CHECKOUT_ROUTES,
+  // The order and product events the saga writes are relayed by the orders and catalog
+  // services; relaying them here too gets them out while those are down.
+  outboxCollections: ['orders', 'products'],
+  deps: ({ env, db, log, dependencyMetrics }) => {
+    const now = () => new Date();
+    const store = checkoutStore(db);
+    const failpoint = env.CHECKOUT_FAILPOINT;
+    return {
+      env,
+      store,
+      requests: new IdempotencyKeys(store.requests),
+      carts: { store: cartsStore(db), now },
+      stock: { products: db.collection('products'), now },
+      orders: { store: ordersStore(db), now },
+      payments: createPaymentOps(db, env, dependencyMetrics),
+      log,
+      now,
+      ...(failpoint
+        ? {
+            afterStep: (step) => {
+              if (step !== failpoint) return;
+              log.error({ step }, 'CHECKOUT_FAILPOINT reached: killing the process');
+              process.kill(process.pid, 'SIGKILL');
+            },
+          }
+        : {}),
+    };
+  },
+  periodic: (deps) => [
+    {
+      name: 'checkout-recovery',
+      everyMs: deps.env.RECOVERY_INTERVAL_MS,
+      run: async () => {
+        await recoverCheckouts(deps);
+      },
+    },
+    {
+      name: 'reservation-sweeper',
+      everyMs: deps.env.RECOVERY_INTERVAL_MS,
+      run: () => sweepReservations(deps),
+    },
+  ],
+};

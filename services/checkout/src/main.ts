@@ -1,0 +1,4 @@
+import { runMain } from '@gorten/kit';
+import { checkoutService } from './app.js';
+
+runMain(checkoutService);

@@ -1,0 +1,55 @@
+// The recovery worker: checkouts whose run stopped (a crash, a lost pod) and whose lease
+// ran out are taken over — one worker at a time, by a compare-and-set on the lease — and
+// finished: forward when the payment was authorized, otherwise compensated. Then the
+// request's key gets its answer (or is freed, when nothing happened). And a sweeper gives
+// back reserved stock that no checkout owns any more.
+import { commitReservation, expiredReservations, releaseReservation } from '@gorten/catalog/stock';
+import type { CheckoutDeps } from './checkout.js';
+import type { CheckoutStep } from './config.js';
+import { compensate, completeCheckout } from './saga.js';
+
+const FINISHED: CheckoutStep[] = ['completed', 'compensated'];
+
+export async function recoverCheckouts(deps: CheckoutDeps): Promise<number> {
+  const now = deps.now();
+  const stalled = await deps.store.checkouts
+    .find({ step: { $nin: FINISHED }, leaseUntil: { $lt: now } })
+    .limit(50)
+    .toArray();
+  let recovered = 0;
+  for (const found of stalled) {
+    const run = await deps.store.checkouts.findOneAndUpdate(
+      { _id: found._id, leaseUntil: found.leaseUntil },
+      { $set: { leaseUntil: new Date(now.getTime() + deps.env.CHECKOUT_LEASE_MS) } },
+      { returnDocument: 'after' },
+    );
+    if (!run) continue; // another worker took it
+    try {
+      if (run.step === 'authorized' || run.step === 'paid') {
+        const answer = await completeCheckout(deps, run);
+        await deps.requests.finish(run.requestId, answer, deps.now());
+      } else {
+        await compensate(deps, run, new Error('the checkout was interrupted'));
+        await deps.requests.release(run.requestId);
+      }
+      recovered++;
+      deps.log.info({ checkoutId: run._id, step: run.step }, 'checkout recovered');
+    } catch (err) {
+      deps.log.warn({ err, checkoutId: run._id }, 'checkout recovery failed; will retry');
+    }
+  }
+  return recovered;
+}
+
+/**
+ * Reservations past their expiry: a live or recoverable checkout still owns its own
+ * (recovery ends them); those of a finished run or of no run at all are settled here.
+ */
+export async function sweepReservations(deps: CheckoutDeps): Promise<void> {
+  for (const { productId, reservationId } of await expiredReservations(deps.stock)) {
+    const owner = await deps.store.checkouts.findOne({ _id: reservationId });
+    if (owner && !FINISHED.includes(owner.step)) continue;
+    if (owner?.step === 'completed') await commitReservation(deps.stock, productId, reservationId);
+    else await releaseReservation(deps.stock, productId, reservationId);
+  }
+}

@@ -1,0 +1,243 @@
+// The checkout saga: from a buyer's cart to a paid order, without multi-document
+// transactions. Each step is a single-document update in the service that owns the data,
+// and the saga records every step in its own document before the next one starts, so a
+// crash leaves a state the recovery worker can read:
+//
+//   started → cart_locked → reserved → order_created → authorizing → authorized → paid
+//           → completed                 (commit the reservations, empty the cart)
+//   any failure before `authorized` → compensated (void the authorization by its key,
+//           release the reservations, cancel the order with the reason, unlock the cart)
+//
+// Once a payment is authorized the saga only goes forward: capture, mark paid, finish.
+import { conflict, Problem, unprocessable } from '@gorten/kit';
+import { emptyCart, lockCart, productsOf, unlockCart, type CartOps } from '@gorten/carts/carts';
+import {
+  commitReservation,
+  releaseReservation,
+  reserveStock,
+  reservedBy,
+  type StockOps,
+} from '@gorten/catalog/stock';
+import { createOrder, transitionOrder, type OrderOps } from '@gorten/orders/orders';
+import type { OrderItem } from '@gorten/orders/store';
+import {
+  authorizePayment,
+  capturePayment,
+  PaymentOutcomeUnknown,
+  voidPayment,
+  type PaymentOps,
+} from '@gorten/payments/payments';
+import type { Card } from '@gorten/payments/provider';
+import type { Logger } from 'pino';
+import type { CheckoutEnv, CheckoutStep } from './config.js';
+import type { CheckoutDoc, CheckoutStore, StoredAnswer } from './store.js';
+
+export interface SagaDeps {
+  env: CheckoutEnv;
+  store: CheckoutStore;
+  carts: CartOps;
+  stock: StockOps;
+  orders: OrderOps;
+  payments: PaymentOps;
+  log: Logger;
+  now: () => Date;
+  /** Failure drills: called after each step is recorded (see CHECKOUT_FAILPOINT). */
+  afterStep?: (step: CheckoutStep) => void;
+}
+
+/** A checkout that could not finish and may be tried again (nothing was charged). */
+export class RetryableCheckoutFailure extends Problem {
+  constructor(detail: string) {
+    super(503, 'Service Unavailable', detail, { reason: 'try_again' });
+    this.headers['Retry-After'] = '2';
+  }
+}
+
+const outOfStock = (name: string) =>
+  conflict(`Not enough ${name} in stock.`, { reason: 'out_of_stock' });
+
+async function advance(
+  deps: SagaDeps,
+  checkout: CheckoutDoc,
+  step: CheckoutStep,
+  fields: Partial<CheckoutDoc> = {},
+): Promise<void> {
+  const now = deps.now();
+  Object.assign(checkout, fields, {
+    step,
+    updatedAt: now,
+    leaseUntil: new Date(now.getTime() + deps.env.CHECKOUT_LEASE_MS),
+  });
+  const { _id, ...set } = checkout;
+  await deps.store.checkouts.updateOne({ _id }, { $set: set });
+  deps.afterStep?.(step);
+}
+
+/** The cart's lines at today's catalog prices; a product no longer sold ends the checkout. */
+async function priceLines(deps: SagaDeps, lines: { productId: string; quantity: number }[]) {
+  const products = await productsOf(deps.carts.store, lines);
+  const priced: OrderItem[] = [];
+  for (const line of [...lines].sort((a, b) => a.productId.localeCompare(b.productId))) {
+    const product = products.get(line.productId);
+    if (product?.status !== 'active' || product.price.currency !== deps.env.CURRENCY)
+      throw conflict(`A product in the cart is no longer for sale (${line.productId}).`, {
+        reason: 'unavailable',
+        productId: line.productId,
+      });
+    priced.push({
+      productId: product._id,
+      companyId: product.companyId,
+      sku: product.sku,
+      name: product.name,
+      unitPrice: product.price.amount,
+      quantity: line.quantity,
+      lineTotal: product.price.amount * line.quantity,
+    });
+  }
+  return priced;
+}
+
+/** Runs a new checkout to its end: the order as answered, or a Problem after compensating. */
+export async function runCheckout(
+  deps: SagaDeps,
+  checkout: CheckoutDoc,
+  card: Card,
+): Promise<StoredAnswer> {
+  try {
+    const now = deps.now();
+    const cartLines = await lockCart(
+      deps.carts,
+      checkout.buyerId,
+      checkout._id,
+      new Date(now.getTime() + deps.env.CHECKOUT_LEASE_MS * 2),
+    );
+    if (!cartLines) {
+      const cart = await deps.carts.store.carts.findOne({ _id: checkout.buyerId });
+      if (!cart || cart.items.length === 0) throw unprocessable('The cart is empty.');
+      throw conflict('Another checkout of this cart is in progress.', { reason: 'cart_locked' });
+    }
+    if (cartLines.length === 0) throw unprocessable('The cart is empty.');
+    await advance(deps, checkout, 'cart_locked');
+
+    const lines = await priceLines(deps, cartLines);
+    const total = lines.reduce((sum, l) => sum + l.lineTotal, 0);
+    const expiresAt = new Date(deps.now().getTime() + deps.env.RESERVATION_TTL_MS);
+    for (const line of lines) {
+      const outcome = await reserveStock(
+        deps.stock,
+        line.productId,
+        line.quantity,
+        checkout._id,
+        expiresAt,
+      );
+      if (outcome === 'insufficient') throw outOfStock(line.name);
+      if (outcome === 'unavailable')
+        throw conflict(`${line.name} is no longer for sale.`, { reason: 'unavailable' });
+    }
+    await advance(deps, checkout, 'reserved', { lines, total });
+
+    const order = await createOrder(deps.orders, {
+      checkoutId: checkout._id,
+      buyerId: checkout.buyerId,
+      items: lines,
+      currency: checkout.currency,
+    });
+    await transitionOrder(deps.orders, order._id, 'awaiting_payment');
+    await advance(deps, checkout, 'order_created', { orderId: order._id });
+
+    // Recorded before the call: if we crash while the provider works, recovery knows an
+    // authorization may exist under this key and voids it.
+    await advance(deps, checkout, 'authorizing');
+    let payment;
+    try {
+      payment = await authorizePayment(deps.payments, {
+        key: checkout.paymentKey,
+        merchantReference: checkout.requestId,
+        orderId: order._id,
+        buyerId: checkout.buyerId,
+        amount: total,
+        currency: checkout.currency,
+        card,
+      });
+    } catch (err) {
+      if (err instanceof PaymentOutcomeUnknown)
+        throw new RetryableCheckoutFailure(
+          'The payment provider did not answer in time. Nothing was charged; send the same request again.',
+        );
+      throw err;
+    }
+    if (payment.status === 'declined') {
+      throw new Problem(402, 'Payment Required', 'The card was declined.', {
+        reason: 'payment_declined',
+        declineCode: payment.declineCode,
+      });
+    }
+    await advance(deps, checkout, 'authorized', { paymentId: payment._id });
+  } catch (err) {
+    await compensate(deps, checkout, err);
+    throw err;
+  }
+  return completeCheckout(deps, checkout);
+}
+
+/** Forward from an authorized payment: capture, mark paid, keep the stock, empty the cart. */
+export async function completeCheckout(
+  deps: SagaDeps,
+  checkout: CheckoutDoc,
+): Promise<StoredAnswer> {
+  const orderId = checkout.orderId ?? '';
+  if (checkout.step === 'authorized') {
+    const payment = await capturePayment(deps.payments, checkout.paymentId ?? '');
+    await transitionOrder(deps.orders, orderId, 'paid', { paymentId: payment._id });
+    await advance(deps, checkout, 'paid');
+  }
+  for (const line of checkout.lines ?? [])
+    await commitReservation(deps.stock, line.productId, checkout._id);
+  await emptyCart(deps.carts, checkout.buyerId, checkout._id);
+  const answer: StoredAnswer = {
+    status: 201,
+    body: {
+      orderId,
+      status: 'paid',
+      paymentId: checkout.paymentId ?? '',
+      currency: checkout.currency,
+      total: checkout.total ?? 0,
+      items: checkout.lines ?? [],
+    },
+  };
+  await advance(deps, checkout, 'completed');
+  return answer;
+}
+
+function reasonOf(err: unknown): { reason: string; detail: string } {
+  if (err instanceof Problem) {
+    const reason = err.extensions.reason;
+    return {
+      reason: typeof reason === 'string' ? reason : `http_${err.status}`,
+      detail: err.message,
+    };
+  }
+  return { reason: 'interrupted', detail: err instanceof Error ? err.message : String(err) };
+}
+
+/**
+ * Undoes whatever the checkout did, in reverse: the authorization (by its key, so also
+ * one whose outcome was never learned), the reservations, the order, the cart lock.
+ * Every undo is idempotent, so compensating twice (a retry, recovery) is harmless.
+ */
+export async function compensate(
+  deps: SagaDeps,
+  checkout: CheckoutDoc,
+  cause: unknown,
+): Promise<void> {
+  const failure = reasonOf(cause);
+  if (checkout.step === 'authorizing' || checkout.step === 'authorized')
+    await voidPayment(deps.payments, checkout.paymentKey);
+  for (const productId of await reservedBy(deps.stock, checkout._id))
+    await releaseReservation(deps.stock, productId, checkout._id);
+  if (checkout.orderId)
+    await transitionOrder(deps.orders, checkout.orderId, 'cancelled', { reason: failure.reason });
+  await unlockCart(deps.carts, checkout.buyerId, checkout._id);
+  await advance(deps, checkout, 'compensated', { failure });
+  deps.log.info({ checkoutId: checkout._id, ...failure }, 'checkout compensated');
+}

@@ -1,0 +1,53 @@
+// The checkout service's collections: the saga state of every checkout, and the
+// idempotency records of POST /checkout.
+import type { CollectionIndexes, IdempotencyRecord } from '@gorten/kit';
+import type { OrderItem } from '@gorten/orders/store';
+import type { Collection, Db } from 'mongodb';
+import type { CheckoutStep } from './config.js';
+
+/** What a finished checkout answered; replayed for the same key and body. */
+export interface StoredAnswer {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+export interface CheckoutDoc {
+  /** Also the stock reservation id and the order's checkoutId. */
+  _id: string;
+  /** `<buyer>:<Idempotency-Key>`: the request this run serves. */
+  requestId: string;
+  buyerId: string;
+  step: CheckoutStep;
+  /** The cart as priced when the checkout began: what the order will say. */
+  lines?: OrderItem[];
+  currency: string;
+  total?: number;
+  orderId?: string;
+  /** The payment's authorization key: one payment per checkout run. */
+  paymentKey: string;
+  paymentId?: string;
+  failure?: { reason: string; detail: string };
+  /** Until when the run that holds it may work on it; after that, recovery may. */
+  leaseUntil: Date;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface CheckoutStore {
+  checkouts: Collection<CheckoutDoc>;
+  requests: Collection<IdempotencyRecord<StoredAnswer>>;
+}
+
+export function checkoutStore(db: Db): CheckoutStore {
+  return { checkouts: db.collection('checkouts'), requests: db.collection('checkout_requests') };
+}
+
+export const CHECKOUT_INDEXES: CollectionIndexes[] = [
+  {
+    collection: 'checkouts',
+    indexes: [
+      { key: { step: 1, leaseUntil: 1 }, name: 'unfinished' },
+      { key: { requestId: 1 }, name: 'request' },
+    ],
+  },
+];

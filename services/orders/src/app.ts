@@ -1,0 +1,32 @@
+// The orders service as the kit starts it: routes, the outboxes of order events and
+// notices, and the order_created / order_paid consumers.
+import { IdempotencyKeys, type ServiceDefinition } from '@gorten/kit';
+import { createPaymentOps } from '@gorten/payments/ops';
+import { onOrderCreated, onOrderPaid } from './consumers.js';
+import { ordersEnv, type OrdersEnv } from './config.js';
+import type { OrdersDeps } from './deps.js';
+import { ORDERS_ROUTES } from './routes.js';
+import { ORDERS_INDEXES, ordersStore } from './store.js';
+
+export const ordersService: ServiceDefinition<OrdersEnv, OrdersDeps> = {
+  info: {
+    title: 'Gorten orders',
+    version: '0.1.0',
+    description: 'Orders of one marketplace: reading them, moving them along, refunds.',
+  },
+  env: ordersEnv,
+  indexes: ORDERS_INDEXES,
+  routes: ORDERS_ROUTES,
+  outboxCollections: ['orders', 'shipments'],
+  deps: ({ env, db, dependencyMetrics }) => ({
+    env,
+    store: ordersStore(db),
+    payments: createPaymentOps(db, env, dependencyMetrics),
+    requests: new IdempotencyKeys(db.collection('order_requests')),
+    now: () => new Date(),
+  }),
+  consumers: (deps) => [
+    { name: 'orders-created', queue: 'order_created', handle: (e) => onOrderCreated(deps, e) },
+    { name: 'orders-paid', queue: 'order_paid', handle: (e) => onOrderPaid(deps, e) },
+  ],
+};

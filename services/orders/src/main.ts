@@ -1,0 +1,4 @@
+import { runMain } from '@gorten/kit';
+import { ordersService } from './app.js';
+
+runMain(ordersService);

@@ -1,0 +1,127 @@
+// Writing orders. Checkout creates an order (one per checkout, whatever the retries) and
+// moves it along; admins and sellers move it later. Every move is one compare-and-set
+// update on the order's version that also records the move in its history and, where
+// the move is an event (created, paid), appends the event to the order's outbox.
+import { conflict, newId, notFound, outboxEntry } from '@gorten/kit';
+import { MongoServerError } from 'mongodb';
+import { assertTransition } from './lifecycle.js';
+import type { OrderDoc, OrderItem, OrderStatus, OrdersStore } from './store.js';
+
+export interface OrderOps {
+  store: OrdersStore;
+  now: () => Date;
+}
+
+/** order.created and order.paid, as published to order_exchange. */
+export interface OrderEvent {
+  orderId: string;
+  buyerId: string;
+  companyIds: string[];
+  items: OrderItem[];
+  total: number;
+  currency: string;
+  paymentId?: string;
+}
+
+function orderEvent(order: OrderDoc, type: 'order.created' | 'order.paid') {
+  const data: OrderEvent = {
+    orderId: order._id,
+    buyerId: order.buyerId,
+    companyIds: order.companyIds,
+    items: order.items,
+    total: order.total,
+    currency: order.currency,
+    ...(order.paymentId ? { paymentId: order.paymentId } : {}),
+  };
+  return outboxEntry('order_exchange', type, type, data);
+}
+
+export interface NewOrder {
+  checkoutId: string;
+  buyerId: string;
+  items: OrderItem[];
+  currency: string;
+}
+
+/** The checkout's order: made once; asking again returns the one made. */
+export async function createOrder(ops: OrderOps, input: NewOrder): Promise<OrderDoc> {
+  const now = ops.now();
+  const order: OrderDoc = {
+    _id: newId('ord'),
+    checkoutId: input.checkoutId,
+    buyerId: input.buyerId,
+    items: input.items,
+    companyIds: [...new Set(input.items.map((i) => i.companyId))].sort(),
+    currency: input.currency,
+    total: input.items.reduce((sum, i) => sum + i.lineTotal, 0),
+    status: 'pending',
+    history: [{ from: null, to: 'pending', at: now }],
+    version: 1,
+    createdAt: now,
+    updatedAt: now,
+  };
+  order.outbox = [orderEvent(order, 'order.created')];
+  try {
+    await ops.store.orders.insertOne(order);
+    return order;
+  } catch (err) {
+    if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
+    const existing = await ops.store.orders.findOne({ checkoutId: input.checkoutId });
+    if (!existing) throw err;
+    return existing;
+  }
+}
+
+export async function orderOfCheckout(
+  ops: OrderOps,
+  checkoutId: string,
+): Promise<OrderDoc | undefined> {
+  return (await ops.store.orders.findOne({ checkoutId })) ?? undefined;
+}
+
+const ATTEMPTS = 5;
+
+/**
+ * Moves the order to `to`; moving it where it already is changes nothing (retries and
+ * recovery call this again). An illegal move is a 409 naming what is allowed.
+ */
+export async function transitionOrder(
+  ops: OrderOps,
+  orderId: string,
+  to: OrderStatus,
+  details: { reason?: string; paymentId?: string } = {},
+): Promise<OrderDoc> {
+  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+    const order = await ops.store.orders.findOne({ _id: orderId }, { projection: { outbox: 0 } });
+    if (!order) throw notFound('No such order.');
+    if (order.status === to) return order;
+    assertTransition(order.status, to);
+    const now = ops.now();
+    const next: OrderDoc = {
+      ...order,
+      status: to,
+      ...(details.paymentId ? { paymentId: details.paymentId } : {}),
+      history: [
+        ...order.history,
+        { from: order.status, to, at: now, ...(details.reason ? { reason: details.reason } : {}) },
+      ],
+      version: order.version + 1,
+      updatedAt: now,
+    };
+    const written = await ops.store.orders.updateOne(
+      { _id: orderId, version: order.version },
+      {
+        $set: {
+          status: next.status,
+          history: next.history,
+          version: next.version,
+          updatedAt: now,
+          ...(details.paymentId ? { paymentId: details.paymentId } : {}),
+        },
+        ...(to === 'paid' ? { $push: { outbox: orderEvent(next, 'order.paid') } } : {}),
+      },
+    );
+    if (written.matchedCount === 1) return next;
+  }
+  throw conflict('The order keeps changing; try again.');
+}

@@ -1,0 +1,4 @@
+import { runMain } from '@gorten/kit';
+import { paymentsService } from './app.js';
+
+runMain(paymentsService);

@@ -1,0 +1,27 @@
+// Building the payment operations for a service that calls the provider: the provider
+// the settings name, behind one resilience policy (its state in the service's metrics).
+import { dependencyPolicy, type DependencyMetrics } from '@gorten/kit';
+import type { Db } from 'mongodb';
+import type { PaymentProviderSettings } from './config.js';
+import type { PaymentOps } from './payments.js';
+import { SimulatedProvider } from './simulated-provider.js';
+import { paymentsStore } from './store.js';
+
+export function createPaymentOps(
+  db: Db,
+  settings: PaymentProviderSettings,
+  metrics: DependencyMetrics,
+): PaymentOps {
+  const store = paymentsStore(db);
+  return {
+    store,
+    provider: new SimulatedProvider(store.ledger, settings.SIMULATED_PROVIDER_DELAY_MS),
+    // Provider calls are idempotent (by key), so retrying them is safe.
+    policy: dependencyPolicy('payment-provider', metrics, {
+      idempotent: true,
+      timeoutMs: settings.PAYMENT_PROVIDER_TIMEOUT_MS,
+      maxAttempts: 2,
+    }),
+    now: () => new Date(),
+  };
+}

@@ -1,0 +1,158 @@
+// Payment operations. Checkout authorizes, captures and voids; orders refund. Each is
+// idempotent: an authorization is one payment per key, and the provider is asked with
+// the same key again when its answer was lost; capture, void and refund of a payment
+// already in the target state change nothing. A provider call that fails or times out
+// leaves the outcome unknown (PaymentOutcomeUnknown): the caller voids by key.
+import { conflict, newId, notFound, unprocessable, type DependencyPolicy } from '@gorten/kit';
+import { MongoServerError } from 'mongodb';
+import { assertMove } from './lifecycle.js';
+import { cardBrand, type Card, type PaymentProvider } from './provider.js';
+import type { PaymentDoc, PaymentStatus, PaymentsStore } from './store.js';
+
+/** What the payment operations need; checkout and orders build it too. */
+export interface PaymentOps {
+  store: PaymentsStore;
+  provider: PaymentProvider;
+  /** Timeout, retries (provider calls are idempotent), circuit breaker, bulkhead. */
+  policy: DependencyPolicy;
+  now: () => Date;
+}
+
+export class PaymentOutcomeUnknown extends Error {
+  override name = 'PaymentOutcomeUnknown';
+}
+
+async function move(
+  ops: PaymentOps,
+  payment: PaymentDoc,
+  to: PaymentStatus,
+  fields: Partial<PaymentDoc> = {},
+): Promise<PaymentDoc> {
+  assertMove(payment.status, to);
+  const next = {
+    ...payment,
+    ...fields,
+    status: to,
+    version: payment.version + 1,
+    updatedAt: ops.now(),
+  };
+  const { _id, ...set } = next;
+  const written = await ops.store.payments.updateOne(
+    { _id, version: payment.version },
+    { $set: set },
+  );
+  if (written.matchedCount === 0) throw conflict('The payment changed meanwhile; try again.');
+  return next;
+}
+
+export interface AuthorizeInput {
+  key: string;
+  merchantReference: string;
+  orderId: string;
+  buyerId: string;
+  amount: number;
+  currency: string;
+  card: Card;
+}
+
+export async function authorizePayment(
+  ops: PaymentOps,
+  input: AuthorizeInput,
+): Promise<PaymentDoc> {
+  let payment = await ops.store.payments.findOne({ authorizationKey: input.key });
+  if (!payment) {
+    const now = ops.now();
+    const doc: PaymentDoc = {
+      _id: newId('pay'),
+      authorizationKey: input.key,
+      orderId: input.orderId,
+      buyerId: input.buyerId,
+      amount: input.amount,
+      currency: input.currency,
+      status: 'authorizing',
+      provider: ops.provider.name,
+      card: { brand: cardBrand(input.card.number), last4: input.card.number.slice(-4) },
+      captured: 0,
+      refunded: 0,
+      refunds: [],
+      version: 1,
+      createdAt: now,
+      updatedAt: now,
+    };
+    try {
+      await ops.store.payments.insertOne(doc);
+      payment = doc;
+    } catch (err) {
+      if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
+      payment = await ops.store.payments.findOne({ authorizationKey: input.key });
+      if (!payment) throw err;
+    }
+  }
+  if (payment.status !== 'authorizing') return payment; // decided before: the same answer
+  let outcome;
+  try {
+    outcome = await ops.policy.execute((signal) =>
+      ops.provider.authorize(
+        {
+          idempotencyKey: input.key,
+          merchantReference: input.merchantReference,
+          amount: input.amount,
+          currency: input.currency,
+          card: input.card,
+        },
+        signal,
+      ),
+    );
+  } catch (err) {
+    throw new PaymentOutcomeUnknown(`authorization ${input.key}: ${(err as Error).message}`);
+  }
+  return outcome.status === 'authorized'
+    ? move(ops, payment, 'authorized', { providerReference: outcome.reference })
+    : move(ops, payment, 'declined', { declineCode: outcome.code });
+}
+
+/** Cancels an authorization (also one whose outcome is unknown); idempotent. */
+export async function voidPayment(ops: PaymentOps, key: string): Promise<PaymentDoc | undefined> {
+  const payment = await ops.store.payments.findOne({ authorizationKey: key });
+  if (!payment || payment.status === 'voided' || payment.status === 'declined')
+    return payment ?? undefined;
+  await ops.policy.execute((signal) => ops.provider.void(key, signal));
+  return move(ops, payment, 'voided');
+}
+
+export async function capturePayment(ops: PaymentOps, paymentId: string): Promise<PaymentDoc> {
+  const payment = await ops.store.payments.findOne({ _id: paymentId });
+  if (!payment) throw notFound('No such payment.');
+  if (payment.status === 'captured') return payment;
+  assertMove(payment.status, 'captured');
+  const reference = payment.providerReference ?? '';
+  await ops.policy.execute((signal) => ops.provider.capture(reference, payment.amount, signal));
+  return move(ops, payment, 'captured', { captured: payment.amount });
+}
+
+export async function refundPayment(
+  ops: PaymentOps,
+  paymentId: string,
+  refund: { key: string; amount?: number; reason: string },
+): Promise<PaymentDoc> {
+  const payment = await ops.store.payments.findOne({ _id: paymentId });
+  if (!payment) throw notFound('No such payment.');
+  if (payment.refunds.some((r) => r.key === refund.key)) return payment;
+  const amount = refund.amount ?? payment.captured - payment.refunded;
+  if (amount <= 0 || payment.refunded + amount > payment.captured)
+    throw unprocessable(
+      `At most ${payment.captured - payment.refunded} ${payment.currency} minor units can be refunded.`,
+    );
+  const refunded = payment.refunded + amount;
+  const to = refunded === payment.captured ? 'refunded' : 'partially_refunded';
+  assertMove(payment.status, to);
+  const reference = payment.providerReference ?? '';
+  await ops.policy.execute((signal) => ops.provider.refund(reference, amount, refund.key, signal));
+  return move(ops, payment, to, {
+    refunded,
+    refunds: [
+      ...payment.refunds,
+      { key: refund.key, amount, reason: refund.reason, at: ops.now() },
+    ],
+  });
+}

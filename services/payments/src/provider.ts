@@ -1,0 +1,56 @@
+// What a payment provider does for us, whichever it is. Every call is idempotent on the
+// provider's side (authorization by key, capture and refund by reference and key), so a
+// call whose answer was lost may be repeated, and an authorization whose outcome is
+// unknown can be voided by its key.
+export interface Card {
+  number: string;
+  expMonth: number;
+  expYear: number;
+  cvc: string;
+}
+
+export interface AuthorizeRequest {
+  idempotencyKey: string;
+  /** Our reference for what is paid (the checkout); providers show it in disputes. */
+  merchantReference: string;
+  amount: number;
+  currency: string;
+  card: Card;
+}
+
+export type DeclineCode = 'card_declined' | 'insufficient_funds' | 'unknown_test_card';
+
+export type AuthorizationOutcome =
+  | { status: 'authorized'; reference: string }
+  | { status: 'declined'; code: DeclineCode; message: string };
+
+export interface PaymentProvider {
+  readonly name: string;
+  authorize(request: AuthorizeRequest, signal: AbortSignal): Promise<AuthorizationOutcome>;
+  capture(reference: string, amount: number, signal: AbortSignal): Promise<void>;
+  /** Cancels the authorization made with `idempotencyKey`, if the provider has one. */
+  void(idempotencyKey: string, signal: AbortSignal): Promise<'voided' | 'not_found'>;
+  refund(reference: string, amount: number, refundKey: string, signal: AbortSignal): Promise<void>;
+}
+
+/** The card's brand from its number (for display; never the number itself). */
+export function cardBrand(number: string): string {
+  if (number.startsWith('4')) return 'visa';
+  if (/^5[1-5]/.test(number) || /^2[2-7]/.test(number)) return 'mastercard';
+  if (/^3[47]/.test(number)) return 'amex';
+  return 'card';
+}
+
+/** Luhn checksum: catches mistyped numbers before any provider sees them. */
+export function luhnValid(number: string): boolean {
+  let sum = 0;
+  for (let i = 0; i < number.length; i++) {
+    let digit = Number(number[number.length - 1 - i]);
+    if (i % 2 === 1) {
+      digit *= 2;
+      if (digit > 9) digit -= 9;
+    }
+    sum += digit;
+  }
+  return number.length >= 12 && sum % 10 === 0;
+}

@@ -1,0 +1,55 @@
+// Reading payments: a buyer sees their own, admins all; a payment of someone else does
+// not exist for the caller (404, not 403: ids are not confirmed to strangers).
+import { afterCursor, isAdmin, notFound, page, type Principal } from '@gorten/kit';
+import type { Filter } from 'mongodb';
+import type { PaymentsDeps } from './deps.js';
+import type { Payment } from './schemas.js';
+import type { PaymentDoc } from './store.js';
+
+export function toPayment(doc: PaymentDoc): Payment {
+  return {
+    id: doc._id,
+    orderId: doc.orderId,
+    buyerId: doc.buyerId,
+    amount: doc.amount,
+    currency: doc.currency,
+    status: doc.status,
+    provider: doc.provider,
+    card: doc.card,
+    ...(doc.declineCode ? { declineCode: doc.declineCode } : {}),
+    captured: doc.captured,
+    refunded: doc.refunded,
+    createdAt: doc.createdAt.toISOString(),
+    updatedAt: doc.updatedAt.toISOString(),
+  };
+}
+
+export async function getPayment(
+  deps: PaymentsDeps,
+  principal: Principal,
+  id: string,
+): Promise<Payment> {
+  const doc = await deps.store.payments.findOne({ _id: id });
+  if (!doc || (!isAdmin(principal) && doc.buyerId !== principal.userId))
+    throw notFound('No such payment.');
+  return toPayment(doc);
+}
+
+export async function listPayments(
+  deps: PaymentsDeps,
+  principal: Principal,
+  query: { limit: number; cursor?: string; orderId?: string },
+): Promise<{ items: Payment[]; nextCursor: string | null }> {
+  const filter: Filter<PaymentDoc> = {
+    ...(isAdmin(principal) ? {} : { buyerId: principal.userId }),
+    ...(query.orderId ? { orderId: query.orderId } : {}),
+    ...afterCursor('_id', -1, query.cursor),
+  };
+  const docs = await deps.store.payments
+    .find(filter)
+    .sort({ _id: -1 })
+    .limit(query.limit + 1)
+    .toArray();
+  const result = page(docs, query.limit, (d) => d._id);
+  return { items: result.items.map(toPayment), nextCursor: result.nextCursor };
+}
