@@ -3,14 +3,22 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openApiFor } from '@gorten/kit';
+import { cartsService } from '@gorten/carts';
 import { catalogService } from '@gorten/catalog';
+import { checkoutService } from '@gorten/checkout';
 import { companiesService } from '@gorten/companies';
+import { ordersService } from '@gorten/orders';
+import { paymentsService } from '@gorten/payments';
 import { usersService } from '@gorten/users';
 
 const SERVICES = {
   users: usersService,
   companies: companiesService,
   catalog: catalogService,
+  carts: cartsService,
+  orders: ordersService,
+  payments: paymentsService,
+  checkout: checkoutService,
 };
 
 for (const [name, definition] of Object.entries(SERVICES)) {
