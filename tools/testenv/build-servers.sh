@@ -12,6 +12,8 @@ K8S_VERSION=1.36.3
 ETCD_VERSION=3.6.16
 KWOK_VERSION=0.8.0
 FERRETDB_VERSION=1.24.2
+# Our build of it: the version plus the patch below (a new suffix rebuilds caches).
+FERRETDB_BUILD=$FERRETDB_VERSION-serialwrites1
 KIC_CONFIGURATION_VERSION=1.5.3
 
 CACHE=${GORTEN_CACHE:-$HOME/.cache/gorten}
@@ -96,16 +98,56 @@ kwok_stages() {
 # a wrapper module does not help (Go reports FerretDB as the main module either way).
 # So: copy the module source, write the file, build it as its own main module.
 build_ferretdb() {
-  have ferretdb "$FERRETDB_VERSION" && return
-  echo "build-servers: building FerretDB v$FERRETDB_VERSION (github.com/FerretDB/FerretDB)"
+  have ferretdb "$FERRETDB_BUILD" && return
+  echo "build-servers: building FerretDB v$FERRETDB_VERSION (github.com/FerretDB/FerretDB), writes serialized"
   local src
   src=$(go mod download -json "github.com/FerretDB/FerretDB@v$FERRETDB_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
   [ -n "$src" ] || die "github.com/FerretDB/FerretDB@v$FERRETDB_VERSION is not served by the Go module proxy"
   rm -rf "$WORK/ferretdb" && mkdir -p "$WORK" && cp -r "$src" "$WORK/ferretdb" && chmod -R u+w "$WORK/ferretdb"
   cd "$WORK/ferretdb"
   echo "v$FERRETDB_VERSION" >build/version/version.txt
-  go build -trimpath -ldflags "-s -w" -o "$BIN/ferretdb-$FERRETDB_VERSION.tmp" ./cmd/ferretdb
-  mv "$BIN/ferretdb-$FERRETDB_VERSION.tmp" "$BIN/ferretdb-$FERRETDB_VERSION"
+  serialize_ferretdb_writes
+  go build -trimpath -ldflags "-s -w" -o "$BIN/ferretdb-$FERRETDB_BUILD.tmp" ./cmd/ferretdb
+  mv "$BIN/ferretdb-$FERRETDB_BUILD.tmp" "$BIN/ferretdb-$FERRETDB_BUILD"
+}
+
+# FerretDB 1.x applies an update by reading the document, changing it in Go and writing
+# it back, with nothing held in between: two concurrent updates of one document lose one
+# of them (100 concurrent $inc add up to ~15), so neither conditional updates nor
+# compare-and-set are atomic — unlike MongoDB, which Gorten targets in production. This
+# patch runs FerretDB's write commands one at a time (SQLite serializes writers anyway),
+# which gives the single-document atomicity MongoDB has.
+serialize_ferretdb_writes() {
+  cat >internal/handler/gorten_serialize_writes.go <<'GO'
+package handler
+
+import (
+	"context"
+	"sync"
+
+	"github.com/FerretDB/wire"
+)
+
+// writes is held by every write command, so each one applies to the state it read.
+var writes sync.Mutex
+
+func (h *Handler) serializeWrites() {
+	for _, name := range []string{"delete", "findAndModify", "findandmodify", "insert", "update"} {
+		c, ok := h.commands[name]
+		if !ok {
+			panic("gorten patch: FerretDB has no command " + name)
+		}
+		inner := c.Handler
+		c.Handler = func(ctx context.Context, msg *wire.OpMsg) (*wire.OpMsg, error) {
+			writes.Lock()
+			defer writes.Unlock()
+			return inner(ctx, msg)
+		}
+	}
+}
+GO
+  grep -q '^	h.initCommands()$' internal/handler/handler.go || die "FerretDB v$FERRETDB_VERSION: handler.go no longer calls initCommands as the patch expects"
+  sed -i 's/^	h.initCommands()$/	h.initCommands()\n	h.serializeWrites()/' internal/handler/handler.go
 }
 
 # Kong Ingress Controller CRDs (KongPlugin, KongConsumer, ...), installed into the test
@@ -124,7 +166,7 @@ kong_crds() {
 }
 
 versions() {
-  printf '{"kubernetes":"%s","etcd":"%s","kwok":"%s","ferretdb":"%s","kongCrds":"%s"}\n' "$K8S_VERSION" "$ETCD_VERSION" "$KWOK_VERSION" "$FERRETDB_VERSION" "$KIC_CONFIGURATION_VERSION"
+  printf '{"kubernetes":"%s","etcd":"%s","kwok":"%s","ferretdb":"%s","kongCrds":"%s"}\n' "$K8S_VERSION" "$ETCD_VERSION" "$KWOK_VERSION" "$FERRETDB_BUILD" "$KIC_CONFIGURATION_VERSION"
 }
 
 mkdir -p "$BIN" "$WORK"
