@@ -49,7 +49,7 @@ export async function reserveStock(
       $push: { reservations: reservation },
       $set: { updatedAt: ops.now() },
     },
-    { returnDocument: 'after', projection: { outbox: 0 } },
+    { returnDocument: 'after' },
   );
   if (after) {
     await reportChange(ops, after);
@@ -85,7 +85,7 @@ async function endReservation(
       $inc: { stock: giveBack ? entry.quantity : 0, version: 1 },
       $set: { updatedAt: ops.now() },
     },
-    { returnDocument: 'after', projection: { outbox: 0 } },
+    { returnDocument: 'after' },
   );
   if (!after) return false;
   if (giveBack) await reportChange(ops, after);

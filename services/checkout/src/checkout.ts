@@ -2,7 +2,9 @@
 // same answer (success or final failure); same key, other body → 422; same key while a
 // run is in flight → 409. A failure worth retrying (nothing charged, e.g. the provider
 // did not answer) frees the key, so the same request may simply be sent again. A run
-// that died after the payment was authorized keeps the key until recovery finishes it.
+// that is not settled (authorized but not finished, or not fully undone) keeps the key
+// until the recovery worker settles it.
+import { randomUUID } from 'node:crypto';
 import { newId, Problem, problemFor, requestHash, type IdempotencyKeys } from '@gorten/kit';
 import type { Card } from '@gorten/payments/provider';
 import { RetryableCheckoutFailure, runCheckout, type SagaDeps } from './saga.js';
@@ -47,6 +49,7 @@ export async function checkout(
     currency: deps.env.CURRENCY,
     paymentKey: `${id}:authorization`,
     leaseUntil: new Date(now.getTime() + deps.env.CHECKOUT_LEASE_MS),
+    leaseHolder: randomUUID(),
     createdAt: now,
     updatedAt: now,
   };
@@ -56,16 +59,21 @@ export async function checkout(
     await deps.requests.finish(requestId, answer, deps.now());
     return answer;
   } catch (err) {
+    if (run.step !== 'compensated') {
+      // Not settled yet (the payment is authorized, or undoing failed): recovery owns the
+      // run and answers the key when it is done; until then the key is in flight.
+      deps.log.error({ err, checkoutId: run._id, step: run.step }, 'checkout left to recovery');
+      throw new RetryableCheckoutFailure(
+        'The checkout could not be finished now and is being settled; send the same request again in a moment.',
+      );
+    }
     const reason = err instanceof Problem ? err.extensions.reason : undefined;
-    if (err instanceof RetryableCheckoutFailure || TRANSIENT_REASONS.has(String(reason))) {
-      await deps.requests.release(requestId);
-    } else if (err instanceof Problem) {
+    if (err instanceof Problem && !TRANSIENT_REASONS.has(String(reason))) {
       const { document } = problemFor(err);
       await deps.requests.finish(requestId, { status: err.status, body: document }, deps.now());
-    } else if (run.step === 'compensated') {
+    } else {
       await deps.requests.release(requestId); // undone: nothing happened, try again
     }
-    // Otherwise the payment is authorized: recovery completes the run and stores its answer.
     throw err;
   }
 }

@@ -17,20 +17,27 @@ export const CHECKOUT_STEPS = [
 ] as const;
 export type CheckoutStep = (typeof CHECKOUT_STEPS)[number];
 
-export const checkoutEnv = serviceEnv.extend({
-  ...paymentProviderEnv,
-  CURRENCY: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code'),
-  /** A running checkout holds its lease this long per step; past it, recovery takes over. */
-  CHECKOUT_LEASE_MS: z.coerce.number().int().min(500).max(600_000).default(30_000),
-  /** Reserved stock comes back after this long if no checkout ended the reservation. */
-  RESERVATION_TTL_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(900_000),
-  /** How often the recovery worker and the reservation sweeper run. */
-  RECOVERY_INTERVAL_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
-  /**
-   * Failure drills: the process kills itself right after recording this step, as a
-   * crash would. Never set in production.
-   */
-  CHECKOUT_FAILPOINT: z.enum(CHECKOUT_STEPS).optional(),
-});
+export const checkoutEnv = serviceEnv
+  .extend({
+    ...paymentProviderEnv,
+    CURRENCY: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code'),
+    /** A running checkout holds its lease this long per step; past it, recovery takes over. */
+    CHECKOUT_LEASE_MS: z.coerce.number().int().min(500).max(600_000).default(30_000),
+    /** Reserved stock comes back after this long if no checkout ended the reservation. */
+    RESERVATION_TTL_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(900_000),
+    /** How often the recovery worker and the reservation sweeper run. */
+    RECOVERY_INTERVAL_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
+    /**
+     * Failure drills: the process kills itself right after recording this step, as a
+     * crash would. Never set in production.
+     */
+    CHECKOUT_FAILPOINT: z.enum(CHECKOUT_STEPS).optional(),
+  })
+  // A step may wait for the provider twice (one retry): the lease must outlast that, or
+  // recovery would take over runs that are merely slow.
+  .refine((env) => env.CHECKOUT_LEASE_MS >= 3 * env.PAYMENT_PROVIDER_TIMEOUT_MS, {
+    message: 'must be at least 3 × PAYMENT_PROVIDER_TIMEOUT_MS',
+    path: ['CHECKOUT_LEASE_MS'],
+  });
 
 export type CheckoutEnv = z.infer<typeof checkoutEnv>;

@@ -3,6 +3,7 @@
 // finished: forward when the payment was authorized, otherwise compensated. Then the
 // request's key gets its answer (or is freed, when nothing happened). And a sweeper gives
 // back reserved stock that no checkout owns any more.
+import { randomUUID } from 'node:crypto';
 import { commitReservation, expiredReservations, releaseReservation } from '@gorten/catalog/stock';
 import type { CheckoutDeps } from './checkout.js';
 import type { CheckoutStep } from './config.js';
@@ -19,8 +20,13 @@ export async function recoverCheckouts(deps: CheckoutDeps): Promise<number> {
   let recovered = 0;
   for (const found of stalled) {
     const run = await deps.store.checkouts.findOneAndUpdate(
-      { _id: found._id, leaseUntil: found.leaseUntil },
-      { $set: { leaseUntil: new Date(now.getTime() + deps.env.CHECKOUT_LEASE_MS) } },
+      { _id: found._id, leaseHolder: found.leaseHolder, leaseUntil: { $lt: now } },
+      {
+        $set: {
+          leaseHolder: randomUUID(),
+          leaseUntil: new Date(now.getTime() + deps.env.CHECKOUT_LEASE_MS),
+        },
+      },
       { returnDocument: 'after' },
     );
     if (!run) continue; // another worker took it

@@ -56,6 +56,12 @@ export class RetryableCheckoutFailure extends Problem {
 const outOfStock = (name: string) =>
   conflict(`Not enough ${name} in stock.`, { reason: 'out_of_stock' });
 
+/** The run no longer holds its lease: another worker settles the checkout now. */
+export class LeaseLost extends Error {
+  override name = 'LeaseLost';
+}
+
+/** Records a step (and renews the lease) only while this run still holds the lease. */
 async function advance(
   deps: SagaDeps,
   checkout: CheckoutDoc,
@@ -63,13 +69,20 @@ async function advance(
   fields: Partial<CheckoutDoc> = {},
 ): Promise<void> {
   const now = deps.now();
-  Object.assign(checkout, fields, {
+  const next = {
+    ...checkout,
+    ...fields,
     step,
     updatedAt: now,
     leaseUntil: new Date(now.getTime() + deps.env.CHECKOUT_LEASE_MS),
-  });
-  const { _id, ...set } = checkout;
-  await deps.store.checkouts.updateOne({ _id }, { $set: set });
+  };
+  const { _id, ...set } = next;
+  const written = await deps.store.checkouts.updateOne(
+    { _id, leaseHolder: checkout.leaseHolder },
+    { $set: set },
+  );
+  if (written.matchedCount === 0) throw new LeaseLost(`checkout ${_id} was taken over`);
+  Object.assign(checkout, next);
   deps.afterStep?.(step);
 }
 
@@ -174,7 +187,7 @@ export async function runCheckout(
     }
     await advance(deps, checkout, 'authorized', { paymentId: payment._id });
   } catch (err) {
-    await compensate(deps, checkout, err);
+    if (!(err instanceof LeaseLost)) await compensate(deps, checkout, err);
     throw err;
   }
   return completeCheckout(deps, checkout);
@@ -221,9 +234,10 @@ function reasonOf(err: unknown): { reason: string; detail: string } {
 }
 
 /**
- * Undoes whatever the checkout did, in reverse: the authorization (by its key, so also
- * one whose outcome was never learned), the reservations, the order, the cart lock.
- * Every undo is idempotent, so compensating twice (a retry, recovery) is harmless.
+ * Undoes whatever the checkout did: the authorization (by its key, so also one whose
+ * outcome was never learned), the reservations, the order, the cart lock. Every undo is
+ * idempotent and each is tried even if another fails; the run is marked compensated only
+ * when all succeeded — otherwise its lease runs out and recovery compensates again.
  */
 export async function compensate(
   deps: SagaDeps,
@@ -231,13 +245,27 @@ export async function compensate(
   cause: unknown,
 ): Promise<void> {
   const failure = reasonOf(cause);
+  const undo: (() => Promise<unknown>)[] = [];
   if (checkout.step === 'authorizing' || checkout.step === 'authorized')
-    await voidPayment(deps.payments, checkout.paymentKey);
-  for (const productId of await reservedBy(deps.stock, checkout._id))
-    await releaseReservation(deps.stock, productId, checkout._id);
-  if (checkout.orderId)
-    await transitionOrder(deps.orders, checkout.orderId, 'cancelled', { reason: failure.reason });
-  await unlockCart(deps.carts, checkout.buyerId, checkout._id);
+    undo.push(() => voidPayment(deps.payments, checkout.paymentKey));
+  undo.push(async () => {
+    for (const productId of await reservedBy(deps.stock, checkout._id))
+      await releaseReservation(deps.stock, productId, checkout._id);
+  });
+  if (checkout.orderId) {
+    const orderId = checkout.orderId;
+    undo.push(() => transitionOrder(deps.orders, orderId, 'cancelled', { reason: failure.reason }));
+  }
+  undo.push(() => unlockCart(deps.carts, checkout.buyerId, checkout._id));
+  const failed: unknown[] = [];
+  for (const step of undo) await step().catch((err: unknown) => failed.push(err));
+  if (failed.length > 0) {
+    deps.log.warn(
+      { checkoutId: checkout._id, ...failure, errors: failed.map((e) => (e as Error).message) },
+      'checkout compensation incomplete; recovery will retry',
+    );
+    return;
+  }
   await advance(deps, checkout, 'compensated', { failure });
   deps.log.info({ checkoutId: checkout._id, ...failure }, 'checkout compensated');
 }

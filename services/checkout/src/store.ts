@@ -29,6 +29,11 @@ export interface CheckoutDoc {
   failure?: { reason: string; detail: string };
   /** Until when the run that holds it may work on it; after that, recovery may. */
   leaseUntil: Date;
+  /**
+   * Who holds the lease: every step is written only while this is still the holder's,
+   * so a run that lost its lease (it was too slow, recovery took over) stops.
+   */
+  leaseHolder: string;
   createdAt: Date;
   updatedAt: Date;
 }

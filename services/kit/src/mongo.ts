@@ -22,8 +22,10 @@ export async function connectMongo(
   const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5_000, connectTimeoutMS: 5_000 });
   await client.connect();
   const db = client.db(); // the database named in the URI
+  // One index per command: FerretDB 1.24 drops the connection (a server panic) when one
+  // createIndexes command names two or more indexes that all exist — every restart.
   for (const { collection, indexes: specs } of indexes) {
-    if (specs.length > 0) await db.collection(collection).createIndexes(specs);
+    for (const spec of specs) await db.collection(collection).createIndexes([spec]);
   }
   return {
     client,

@@ -1,0 +1,363 @@
+// Checkout against the real FerretDB and RabbitMQ, where correctness matters most: never
+// oversell, never charge twice, never lose an order or an event — under concurrency,
+// retries, declines, a provider that does not answer, a crash between steps and a
+// broker outage.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { newId, type EventEnvelope, type RunningService } from '@gorten/kit';
+import {
+  client,
+  expectOpenApiUpToDate,
+  forgedTokens,
+  startTestService,
+  TestTenant,
+  type Call,
+} from '@gorten/service-testing';
+import { eventually } from '@gorten/testenv';
+import { checkoutService } from '../src/app.js';
+import type { CheckoutDeps } from '../src/checkout.js';
+
+const REPO = join(import.meta.dirname, '..', '..', '..');
+const CARDS = {
+  ok: { number: '4242 4242 4242 4242', expMonth: 12, expYear: 2031, cvc: '123' },
+  declined: { number: '4000000000000002', expMonth: 12, expYear: 2031, cvc: '123' },
+  slow: { number: '4000000000000259', expMonth: 12, expYear: 2031, cvc: '123' },
+};
+const TIMINGS = {
+  PAYMENT_PROVIDER_TIMEOUT_MS: '3000',
+  SIMULATED_PROVIDER_DELAY_MS: '8000',
+  CHECKOUT_LEASE_MS: '9000',
+  RECOVERY_INTERVAL_MS: '300',
+};
+
+let tenant: TestTenant;
+let service: RunningService<CheckoutDeps>;
+let call: Call;
+let orderEvents: string;
+const company = `co_${randomUUID().replaceAll('-', '').slice(0, 24)}`;
+
+beforeAll(async () => {
+  tenant = await TestTenant.create('checkout');
+  orderEvents = await tenant.tap('order_exchange');
+  service = await startTestService(checkoutService, tenant, 'checkout', TIMINGS);
+  call = client(service.url);
+});
+
+afterAll(async () => {
+  await service.close();
+  await tenant.destroy();
+});
+
+const products = () =>
+  tenant.db.collection<{ _id: string; stock: number; reservations?: unknown[] }>('products');
+const orders = () =>
+  tenant.db.collection<{
+    _id: string;
+    buyerId: string;
+    status: string;
+    history: { to: string; reason?: string }[];
+  }>('orders');
+const payments = () =>
+  tenant.db.collection<{ _id: string; buyerId: string; status: string; captured: number }>(
+    'payments',
+  );
+
+async function product(stock: number, amount = 1_000): Promise<string> {
+  const id = newId('prd');
+  const now = new Date();
+  await tenant.db.collection('products').insertOne({
+    _id: id as never,
+    companyId: company,
+    sku: `SKU-${id.slice(-8)}`,
+    name: `Product ${id.slice(-4)}`,
+    description: '',
+    categoryId: null,
+    price: { amount, currency: 'EUR' },
+    stock,
+    status: 'active',
+    lowStockThreshold: 0,
+    version: 1,
+    createdAt: now,
+    updatedAt: now,
+  });
+  return id;
+}
+
+async function buyerWithCart(
+  items: Record<string, number>,
+): Promise<{ id: string; token: string }> {
+  const id = newId('usr');
+  await tenant.db.collection('carts').insertOne({
+    _id: id as never,
+    items: Object.entries(items).map(([productId, quantity]) => ({ productId, quantity })),
+    lock: null,
+    version: 1,
+    updatedAt: new Date(),
+  });
+  return { id, token: tenant.token({ sub: id, roles: ['buyer'] }) };
+}
+
+const buy = (token: string, key: string, card: object = CARDS.ok) =>
+  call('POST', '/checkout', { token, body: { card }, headers: { 'idempotency-key': key } });
+
+const stockOf = async (id: string) => (await products().findOne({ _id: id }))?.stock;
+
+async function orderEventsFor(orderIds: string[], expected: number): Promise<EventEnvelope[]> {
+  const seen: EventEnvelope[] = [];
+  const mine = () => seen.filter((e) => orderIds.includes((e.data as { orderId: string }).orderId));
+  await eventually({ what: `${expected} order events`, timeoutMs: 30_000 }, async () => {
+    for (const m of await tenant.drain(orderEvents)) seen.push(m.body as EventEnvelope);
+    return mine().length >= expected ? true : undefined;
+  });
+  await new Promise((r) => setTimeout(r, 700)); // room for a duplicate to show
+  for (const m of await tenant.drain(orderEvents)) seen.push(m.body as EventEnvelope);
+  return mine();
+}
+
+test('a checkout reserves, orders, charges, keeps the stock and empties the cart', async () => {
+  const [kettle, mug] = [await product(5, 2_500), await product(9, 800)];
+  const buyer = await buyerWithCart({ [kettle]: 2, [mug]: 3 });
+  const answer = await buy(buyer.token, randomUUID());
+  expect(answer.status).toBe(201);
+  expect(answer.body).toMatchObject({
+    status: 'paid',
+    total: 2 * 2_500 + 3 * 800,
+    currency: 'EUR',
+  });
+  const orderId = answer.body.orderId as string;
+  expect(answer.headers.get('location')).toBe(`/orders/${orderId}`);
+  expect(await stockOf(kettle)).toBe(3);
+  expect(await stockOf(mug)).toBe(6);
+  expect((await products().findOne({ _id: kettle }))?.reservations ?? []).toEqual([]);
+  expect(await orders().findOne({ _id: orderId })).toMatchObject({ status: 'paid' });
+  expect(await payments().findOne({ _id: answer.body.paymentId as string })).toMatchObject({
+    status: 'captured',
+    captured: 7_400,
+  });
+  expect((await tenant.db.collection('carts').findOne({ _id: buyer.id as never }))?.items).toEqual(
+    [],
+  );
+  const events = await orderEventsFor([orderId], 2);
+  expect(events.map((e) => e.type).sort()).toEqual(['order.created', 'order.paid']);
+});
+
+test('200 concurrent checkouts of a product with 10 in stock: 10 orders, stock 0, the rest a clear 409', async () => {
+  const scarce = await product(10);
+  const buyers = await Promise.all(
+    Array.from({ length: 200 }, () => buyerWithCart({ [scarce]: 1 })),
+  );
+  const answers = await Promise.all(buyers.map((b) => buy(b.token, randomUUID())));
+  const statuses = answers.map((a) => a.status);
+  expect(statuses.filter((s) => s === 201)).toHaveLength(10);
+  expect(statuses.filter((s) => s === 409)).toHaveLength(190);
+  const refused = answers.find((a) => a.status === 409);
+  expect(refused?.headers.get('content-type')).toContain('application/problem+json');
+  expect(refused?.body).toMatchObject({ status: 409, reason: 'out_of_stock' });
+  expect(await stockOf(scarce)).toBe(0);
+  expect((await products().findOne({ _id: scarce }))?.reservations ?? []).toEqual([]);
+  const buyerIds = buyers.map((b) => b.id);
+  expect(await orders().countDocuments({ buyerId: { $in: buyerIds }, status: 'paid' })).toBe(10);
+  expect(await orders().countDocuments({ buyerId: { $in: buyerIds } })).toBe(10);
+});
+
+test('one Idempotency-Key sent 50 times at once and again later: one order, one authorization', async () => {
+  const item = await product(100);
+  const buyer = await buyerWithCart({ [item]: 1 });
+  const key = randomUUID();
+  const answers = await Promise.all(Array.from({ length: 50 }, () => buy(buyer.token, key)));
+  const created = answers.filter((a) => a.status === 201);
+  expect(created.length).toBeGreaterThanOrEqual(1);
+  expect(answers.every((a) => a.status === 201 || a.status === 409)).toBe(true);
+  expect(new Set(created.map((a) => a.body.orderId)).size).toBe(1);
+  const later = await buy(buyer.token, key);
+  expect(later.status).toBe(201);
+  expect(later.body.orderId).toBe(created[0]?.body.orderId);
+  expect(await orders().countDocuments({ buyerId: buyer.id })).toBe(1);
+  expect(await payments().countDocuments({ buyerId: buyer.id })).toBe(1);
+  expect(await stockOf(item)).toBe(99);
+  const otherBody = await buy(buyer.token, key, CARDS.declined);
+  expect(otherBody.status).toBe(422);
+});
+
+test('a declined card: reservation released, order cancelled with the reason, nothing captured', async () => {
+  const item = await product(4);
+  const buyer = await buyerWithCart({ [item]: 3 });
+  const key = randomUUID();
+  const answer = await buy(buyer.token, key, CARDS.declined);
+  expect(answer).toMatchObject({
+    status: 402,
+    body: { reason: 'payment_declined', declineCode: 'card_declined' },
+  });
+  expect(await stockOf(item)).toBe(4);
+  const order = await orders().findOne({ buyerId: buyer.id });
+  expect(order?.status).toBe('cancelled');
+  expect(order?.history.at(-1)).toMatchObject({ to: 'cancelled', reason: 'payment_declined' });
+  expect(await payments().findOne({ buyerId: buyer.id })).toMatchObject({
+    status: 'declined',
+    captured: 0,
+  });
+  // The cart is the buyer's again, and the same request answers the same.
+  expect(
+    (await tenant.db.collection('carts').findOne({ _id: buyer.id as never }))?.lock,
+  ).toBeNull();
+  expect((await buy(buyer.token, key, CARDS.declined)).status).toBe(402);
+});
+
+test('a provider that does not answer: compensated, and the same request retried succeeds once', async () => {
+  const item = await product(2);
+  const buyer = await buyerWithCart({ [item]: 1 });
+  const key = randomUUID();
+  const first = await buy(buyer.token, key, CARDS.slow);
+  expect(first.status).toBe(503);
+  expect(first.headers.get('retry-after')).toBeTruthy();
+  expect(await stockOf(item)).toBe(2);
+  expect(await orders().findOne({ buyerId: buyer.id })).toMatchObject({ status: 'cancelled' });
+  expect(await payments().findOne({ buyerId: buyer.id })).toMatchObject({
+    status: 'voided',
+    captured: 0,
+  });
+  const retry = await buy(buyer.token, key, CARDS.slow);
+  expect(retry.status).toBe(201);
+  expect((await buy(buyer.token, key, CARDS.slow)).body.orderId).toBe(retry.body.orderId);
+  expect(await orders().countDocuments({ buyerId: buyer.id, status: 'paid' })).toBe(1);
+  expect(await payments().countDocuments({ buyerId: buyer.id, status: 'captured' })).toBe(1);
+  expect(await stockOf(item)).toBe(1);
+});
+
+describe('a checkout process killed between steps', () => {
+  async function freePort(): Promise<number> {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    await new Promise((resolve) => server.close(resolve));
+    return typeof address === 'object' && address ? address.port : 0;
+  }
+
+  async function crashingCheckout(failpoint: string): Promise<{ child: ChildProcess; call: Call }> {
+    const port = await freePort();
+    const child = spawn(process.execPath, ['--import', 'tsx', 'services/checkout/src/main.ts'], {
+      cwd: REPO,
+      env: {
+        PATH: process.env.PATH,
+        ...tenant.serviceEnv('checkout', { ...TIMINGS, RECOVERY_INTERVAL_MS: '600000' }),
+        HTTP_PORT: String(port),
+        CHECKOUT_FAILPOINT: failpoint,
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    const crashing = client(`http://127.0.0.1:${port}`);
+    await eventually({ what: 'the crashing checkout ready', timeoutMs: 30_000 }, async () =>
+      (await crashing('GET', '/readyz').catch(() => undefined))?.status === 200 ? true : undefined,
+    );
+    return { child, call: crashing };
+  }
+
+  test.each([
+    ['reserved', 'compensated', 5],
+    ['authorizing', 'compensated', 5],
+    ['authorized', 'completed', 3],
+  ])(
+    'after "%s", recovery ends it %s and the stock adds up',
+    async (failpoint, end, stockAfter) => {
+      const item = await product(5);
+      const buyer = await buyerWithCart({ [item]: 2 });
+      const key = randomUUID();
+      const { child, call: crashing } = await crashingCheckout(failpoint);
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      await expect(
+        crashing('POST', '/checkout', {
+          token: buyer.token,
+          body: { card: CARDS.ok },
+          headers: { 'idempotency-key': key },
+        }),
+      ).rejects.toThrow();
+      await exited;
+      const checkouts = tenant.db.collection<{ buyerId: string; step: string }>('checkouts');
+      expect((await checkouts.findOne({ buyerId: buyer.id }))?.step).toBe(failpoint);
+      // While the run is unfinished its key is taken.
+      expect((await buy(buyer.token, key)).status).toBe(409);
+      await eventually({ what: `recovery to ${end} the run`, timeoutMs: 30_000 }, async () =>
+        (await checkouts.findOne({ buyerId: buyer.id }))?.step === end ? true : undefined,
+      );
+      expect(await stockOf(item)).toBe(stockAfter);
+      expect((await products().findOne({ _id: item }))?.reservations ?? []).toEqual([]);
+      const order = await orders().findOne({ buyerId: buyer.id });
+      if (end === 'completed') {
+        expect(order?.status).toBe('paid');
+        // The key now answers with the order the recovered run made.
+        const replay = await buy(buyer.token, key);
+        expect(replay).toMatchObject({ status: 201, body: { orderId: order?._id } });
+      } else {
+        expect(order?.status ?? 'cancelled').toBe('cancelled');
+        expect(await payments().countDocuments({ buyerId: buyer.id, status: 'captured' })).toBe(0);
+        // Nothing happened: the same request may be sent again, and now it succeeds.
+        expect((await buy(buyer.token, key)).status).toBe(201);
+        expect(await stockOf(item)).toBe(3);
+      }
+    },
+  );
+});
+
+test('with RabbitMQ unreachable, orders are kept and each event is delivered once when it returns', async () => {
+  const item = await product(10);
+  const buyers = await Promise.all(Array.from({ length: 3 }, () => buyerWithCart({ [item]: 1 })));
+  const restore = await tenant.cutOffBroker();
+  let orderIds: string[];
+  try {
+    const answers = await Promise.all(buyers.map((b) => buy(b.token, randomUUID())));
+    expect(answers.map((a) => a.status)).toEqual([201, 201, 201]);
+    orderIds = answers.map((a) => a.body.orderId as string);
+    await new Promise((r) => setTimeout(r, 500));
+    const pending = await tenant.db
+      .collection<{ _id: string; outbox?: unknown[] }>('orders')
+      .find({ _id: { $in: orderIds } })
+      .toArray();
+    expect(pending.map((o) => o.outbox?.length)).toEqual([2, 2, 2]);
+  } finally {
+    await restore();
+  }
+  const events = await orderEventsFor(orderIds, 6);
+  expect(events).toHaveLength(6);
+  expect(new Set(events.map((e) => e.id)).size).toBe(6);
+});
+
+describe('refusals', () => {
+  test('no Idempotency-Key, an empty cart, a card that is not one', async () => {
+    const item = await product(3);
+    const buyer = await buyerWithCart({ [item]: 1 });
+    const missing = await call('POST', '/checkout', {
+      token: buyer.token,
+      body: { card: CARDS.ok },
+    });
+    expect(missing.status).toBe(400);
+    expect(missing.body).toMatchObject({ errors: [{ in: 'headers', path: 'idempotency-key' }] });
+    const empty = await buyerWithCart({});
+    expect((await buy(empty.token, randomUUID())).status).toBe(422);
+    const typo = await buy(buyer.token, randomUUID(), { ...CARDS.ok, number: '4242424242424241' });
+    expect(typo.status).toBe(400);
+    expect(await stockOf(item)).toBe(3);
+  });
+
+  test('only buyers check out; forged and foreign tokens are refused', async () => {
+    const seller = tenant.token({ sub: 'usr_s', roles: ['seller'], company });
+    expect((await buy(seller, randomUUID())).status).toBe(403);
+    expect(
+      (
+        await call('POST', '/checkout', {
+          body: { card: CARDS.ok },
+          headers: { 'idempotency-key': randomUUID() },
+        })
+      ).status,
+    ).toBe(401);
+    for (const forged of forgedTokens(tenant, { sub: 'usr_x', roles: ['buyer'] })) {
+      const answer = await buy(forged.token, randomUUID());
+      expect({ why: forged.why, status: answer.status }).toEqual({ why: forged.why, status: 401 });
+    }
+  });
+});
+
+test('serves its OpenAPI document, and the checked-in copy is up to date', async () => {
+  await expectOpenApiUpToDate(checkoutService, join(import.meta.dirname, '..'), call);
+});
