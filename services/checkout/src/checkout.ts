@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { newId, Problem, problemFor, requestHash, type IdempotencyKeys } from '@gorten/kit';
 import type { Card } from '@gorten/payments/provider';
-import { RetryableCheckoutFailure, runCheckout, type SagaDeps } from './saga.js';
+import { precheck, RetryableCheckoutFailure, runCheckout, type SagaDeps } from './saga.js';
 import type { CheckoutDoc, StoredAnswer } from './store.js';
 
 export interface CheckoutDeps extends SagaDeps {
@@ -39,6 +39,15 @@ export async function checkout(
   const requestId = `${buyerId}:${key}`;
   const claim = await deps.requests.claim(requestId, requestHash(body), deps.now());
   if (!claim.started) return replay(claim.result);
+  try {
+    await precheck(deps, buyerId);
+  } catch (err) {
+    const { document } = problemFor(err);
+    if (err instanceof Problem)
+      await deps.requests.finish(requestId, { status: err.status, body: document }, deps.now());
+    else await deps.requests.release(requestId);
+    throw err;
+  }
   const now = deps.now();
   const id = newId('chk');
   const run: CheckoutDoc = {

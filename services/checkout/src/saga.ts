@@ -19,6 +19,7 @@ import {
   type StockOps,
 } from '@gorten/catalog/stock';
 import { createOrder, transitionOrder, type OrderOps } from '@gorten/orders/orders';
+import type { ProductDoc } from '@gorten/catalog/store';
 import type { OrderItem } from '@gorten/orders/store';
 import {
   authorizePayment,
@@ -87,8 +88,11 @@ async function advance(
 }
 
 /** The cart's lines at today's catalog prices; a product no longer sold ends the checkout. */
-async function priceLines(deps: SagaDeps, lines: { productId: string; quantity: number }[]) {
-  const products = await productsOf(deps.carts.store, lines);
+function priceLines(
+  deps: SagaDeps,
+  lines: { productId: string; quantity: number }[],
+  products: Map<string, ProductDoc>,
+): OrderItem[] {
   const priced: OrderItem[] = [];
   for (const line of [...lines].sort((a, b) => a.productId.localeCompare(b.productId))) {
     const product = products.get(line.productId);
@@ -108,6 +112,21 @@ async function priceLines(deps: SagaDeps, lines: { productId: string; quantity: 
     });
   }
   return priced;
+}
+
+/**
+ * A read-only look before any write: a cart that is empty or holds a product out of
+ * stock is refused at once. In a rush on a scarce product most requests end here, which
+ * keeps them from queueing their writes in front of the ones that can succeed. The
+ * reservation remains the real check (stock may go between this look and it).
+ */
+export async function precheck(deps: SagaDeps, buyerId: string): Promise<void> {
+  const cart = await deps.carts.store.carts.findOne({ _id: buyerId });
+  if (!cart || cart.items.length === 0) throw unprocessable('The cart is empty.');
+  const products = await productsOf(deps.carts.store, cart.items);
+  const lines = priceLines(deps, cart.items, products);
+  const short = lines.find((l) => (products.get(l.productId)?.stock ?? 0) < l.quantity);
+  if (short) throw outOfStock(short.name);
 }
 
 /** Runs a new checkout to its end: the order as answered, or a Problem after compensating. */
@@ -132,7 +151,7 @@ export async function runCheckout(
     if (cartLines.length === 0) throw unprocessable('The cart is empty.');
     await advance(deps, checkout, 'cart_locked');
 
-    const lines = await priceLines(deps, cartLines);
+    const lines = priceLines(deps, cartLines, await productsOf(deps.carts.store, cartLines));
     const total = lines.reduce((sum, l) => sum + l.lineTotal, 0);
     const expiresAt = new Date(deps.now().getTime() + deps.env.RESERVATION_TTL_MS);
     for (const line of lines) {
