@@ -7,6 +7,7 @@ import { cartsService } from '@gorten/carts';
 import { catalogService } from '@gorten/catalog';
 import { checkoutService } from '@gorten/checkout';
 import { companiesService } from '@gorten/companies';
+import { notificationsService } from '@gorten/notifications';
 import { ordersService } from '@gorten/orders';
 import { paymentsService } from '@gorten/payments';
 import { usersService } from '@gorten/users';
@@ -19,6 +20,7 @@ const SERVICES = {
   orders: ordersService,
   payments: paymentsService,
   checkout: checkoutService,
+  notifications: notificationsService,
 };
 
 for (const [name, definition] of Object.entries(SERVICES)) {

@@ -183,6 +183,11 @@ export interface ConsumerOptions {
 /** What a handler gets: the parsed event and the id to make its own writes idempotent. */
 export type EventHandler = (event: EventEnvelope, message: ConsumeMessage) => Promise<void>;
 
+/** Pause before a failed message goes back: 0.5 s, 1 s, 2 s … at most 10 s. */
+export function retryDelayMs(previousDeliveries: number): number {
+  return Math.min(10_000, 500 * 2 ** Math.max(0, previousDeliveries));
+}
+
 export class PoisonMessage extends Error {
   override name = 'PoisonMessage';
 }
@@ -290,12 +295,17 @@ export class Consumer {
         channel.nack(message, false, false);
         return;
       }
-      // Back to the queue; the queue's delivery limit dead-letters it after the last try.
-      this.log.warn(
-        { err, eventId: event.id, deliveries: message.properties.headers?.['x-delivery-count'] },
-        'event handling failed',
-      );
-      channel.nack(message, false, true);
+      // Back to the queue after a pause that grows with each delivery (a dependency that
+      // is down gets time to come back); the queue's delivery limit dead-letters it after
+      // the last try.
+      const deliveries = Number(message.properties.headers?.['x-delivery-count'] ?? 0);
+      this.log.warn({ err, eventId: event.id, deliveries }, 'event handling failed');
+      await new Promise((resolve) => setTimeout(resolve, retryDelayMs(deliveries)));
+      try {
+        channel.nack(message, false, true);
+      } catch {
+        // The channel closed meanwhile: the broker redelivers the message anyway.
+      }
     }
   }
 

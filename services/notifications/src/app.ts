@@ -1,0 +1,39 @@
+// The email worker as the kit starts it: no API of its own (health and metrics only),
+// one consumer of the tenant's email_notifications queue.
+import { SHARED_COLLECTIONS, type ServiceDefinition } from '@gorten/kit';
+import { createTransport } from 'nodemailer';
+import { notificationsEnv, type NotificationsEnv } from './config.js';
+import { mailEvent, type MailDeps } from './send.js';
+
+export interface NotificationsDeps extends MailDeps {
+  env: NotificationsEnv;
+}
+
+export const notificationsService: ServiceDefinition<NotificationsEnv, NotificationsDeps> = {
+  info: {
+    title: 'Gorten notifications',
+    version: '0.1.0',
+    description:
+      'The email worker of one marketplace. It serves only health, metrics and this document.',
+  },
+  env: notificationsEnv,
+  indexes: [],
+  routes: [],
+  deps: ({ env, db }) => ({
+    env,
+    sent: db.collection('sent_emails'),
+    users: db.collection(SHARED_COLLECTIONS.users),
+    companies: db.collection(SHARED_COLLECTIONS.companies),
+    transport: createTransport(env.SMTP_URL),
+    from: env.MAIL_FROM,
+    marketplace: env.MARKETPLACE_DISPLAY_NAME,
+    now: () => new Date(),
+  }),
+  consumers: (deps) => [
+    {
+      name: 'notifications-email',
+      queue: 'email_notifications',
+      handle: (event) => mailEvent(deps, event),
+    },
+  ],
+};

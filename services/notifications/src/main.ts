@@ -1,0 +1,4 @@
+import { runMain } from '@gorten/kit';
+import { notificationsService } from './app.js';
+
+runMain(notificationsService);
