@@ -4,6 +4,7 @@
 // it charges for is the cart it empties.
 import { conflict, unprocessable } from '@gorten/kit';
 import type { ProductDoc } from '@gorten/catalog/store';
+import { MongoServerError } from 'mongodb';
 import type { Cart, CartItemView } from './schemas.js';
 import type { CartDoc, CartLine, CartsStore } from './store.js';
 
@@ -104,8 +105,11 @@ async function writeLines(
           updatedAt: now,
         });
         return;
-      } catch {
-        continue; // made meanwhile: read it again
+      } catch (err) {
+        // Made meanwhile by another request: read it again. Anything else is a failure,
+        // not a reason to answer "the cart keeps changing".
+        if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
+        continue;
       }
     }
     const written = await ops.store.carts.updateOne(
@@ -133,10 +137,12 @@ export async function setItem(
   if (product.stock < quantity)
     throw conflict(`Only ${product.stock} in stock.`, { inStock: product.stock });
   await writeLines(ops, buyerId, (lines) => {
-    const others = lines.filter((l) => l.productId !== productId);
-    if (others.length >= MAX_LINES)
+    // A product already in the cart keeps its place; a new one goes last.
+    if (lines.some((l) => l.productId === productId))
+      return lines.map((l) => (l.productId === productId ? { productId, quantity } : l));
+    if (lines.length >= MAX_LINES)
       throw unprocessable(`A cart holds at most ${MAX_LINES} products.`);
-    return [...others, { productId, quantity }];
+    return [...lines, { productId, quantity }];
   });
   return getCart(ops, buyerId, currency);
 }

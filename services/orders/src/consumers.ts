@@ -1,19 +1,47 @@
 // The order_created and order_paid consumers: what follows an order outside checkout.
 // - order.created → the buyer's order confirmation is queued (notification_exchange).
 // - order.paid → one shipment hand-off per company in the order (what its seller must
-//   ship, with a notice to the seller), and the buyer's payment receipt.
+//   ship, with a notice to the seller), and the buyer's payment receipt — preceded by the
+//   confirmation if order.created has not been handled yet, so that the buyer never gets
+//   the receipt of an order before its confirmation (the two queues are consumed apart).
 // Each write is conditional or keyed (a flag, a unique _id), so a redelivered event adds
 // nothing; the notices ride in the outbox of the document the write creates or flags.
+// An event that breaks the OrderEvent contract is poison: no retry can help it.
 import { MongoServerError } from 'mongodb';
 import { outboxEntry, PoisonMessage, type EventEnvelope } from '@gorten/kit';
+import { z } from 'zod';
 import type { OrderEvent, OrderOps } from './orders.js';
 import type { ShipmentDoc } from './store.js';
 
+const orderEvent = z.object({
+  orderId: z.string().min(1),
+  buyerId: z.string().min(1),
+  companyIds: z.array(z.string().min(1)).min(1),
+  items: z
+    .array(
+      z.object({
+        productId: z.string(),
+        companyId: z.string(),
+        sku: z.string(),
+        name: z.string(),
+        unitPrice: z.number().int(),
+        quantity: z.number().int().positive(),
+        lineTotal: z.number().int(),
+      }),
+    )
+    .min(1),
+  total: z.number().int(),
+  currency: z.string(),
+  paymentId: z.string().optional(),
+}) satisfies z.ZodType<OrderEvent>;
+
 function orderEventOf(envelope: EventEnvelope): OrderEvent {
-  const data = envelope.data as Partial<OrderEvent> | undefined;
-  if (typeof data?.orderId !== 'string' || !Array.isArray(data.items))
-    throw new PoisonMessage(`${envelope.type} ${envelope.id} has no order`);
-  return data as OrderEvent;
+  const parsed = orderEvent.safeParse(envelope.data);
+  if (!parsed.success)
+    throw new PoisonMessage(
+      `${envelope.type} ${envelope.id} is not an order event: ${parsed.error.message}`,
+    );
+  return parsed.data;
 }
 
 const notice = (type: string, data: unknown) =>
@@ -52,6 +80,19 @@ export async function onOrderPaid(ops: OrderOps, envelope: EventEnvelope): Promi
       if (!(err instanceof MongoServerError && err.code === 11000)) throw err; // handed off before
     }
   }
+  // The confirmation first if it is still owed: both in one update, in that order.
+  const both = await ops.store.orders.updateOne(
+    { _id: event.orderId, receiptQueued: { $ne: true }, confirmationQueued: { $ne: true } },
+    {
+      $set: { confirmationQueued: true, receiptQueued: true },
+      $push: {
+        outbox: {
+          $each: [notice('order.confirmation', event), notice('payment.receipt', event)],
+        },
+      },
+    },
+  );
+  if (both.matchedCount === 1) return;
   await ops.store.orders.updateOne(
     { _id: event.orderId, receiptQueued: { $ne: true } },
     { $set: { receiptQueued: true }, $push: { outbox: notice('payment.receipt', event) } },

@@ -45,6 +45,27 @@ async function move(
   return next;
 }
 
+/**
+ * `move`, for a move that repeats an idempotent provider call: when another call with the
+ * same intent (the same key, the same capture) stored it first, the version moved on and
+ * `move` finds a conflict — but the work is done, so its result is this call's answer.
+ */
+async function moveOnce(
+  ops: PaymentOps,
+  payment: PaymentDoc,
+  to: PaymentStatus,
+  fields: Partial<PaymentDoc>,
+  done: (current: PaymentDoc) => boolean,
+): Promise<PaymentDoc> {
+  try {
+    return await move(ops, payment, to, fields);
+  } catch (err) {
+    const current = await ops.store.payments.findOne({ _id: payment._id });
+    if (current && done(current)) return current;
+    throw err;
+  }
+}
+
 export interface AuthorizeInput {
   key: string;
   merchantReference: string;
@@ -106,9 +127,12 @@ export async function authorizePayment(
   } catch (err) {
     throw new PaymentOutcomeUnknown(`authorization ${input.key}: ${(err as Error).message}`);
   }
+  // Another call with this key may have stored the provider's answer first (the
+  // provider answers a key the same every time): that answer is this call's too.
+  const decided = (current: PaymentDoc) => current.status !== 'authorizing';
   return outcome.status === 'authorized'
-    ? move(ops, payment, 'authorized', { providerReference: outcome.reference })
-    : move(ops, payment, 'declined', { declineCode: outcome.code });
+    ? moveOnce(ops, payment, 'authorized', { providerReference: outcome.reference }, decided)
+    : moveOnce(ops, payment, 'declined', { declineCode: outcome.code }, decided);
 }
 
 /** Cancels an authorization (also one whose outcome is unknown); idempotent. */
@@ -116,8 +140,10 @@ export async function voidPayment(ops: PaymentOps, key: string): Promise<Payment
   const payment = await ops.store.payments.findOne({ authorizationKey: key });
   if (!payment || payment.status === 'voided' || payment.status === 'declined')
     return payment ?? undefined;
+  // Captured money is refunded, not voided: refused before the provider is bothered.
+  assertMove(payment.status, 'voided');
   await ops.policy.execute((signal) => ops.provider.void(key, signal));
-  return move(ops, payment, 'voided');
+  return moveOnce(ops, payment, 'voided', {}, (current) => current.status === 'voided');
 }
 
 export async function capturePayment(ops: PaymentOps, paymentId: string): Promise<PaymentDoc> {
@@ -127,7 +153,13 @@ export async function capturePayment(ops: PaymentOps, paymentId: string): Promis
   assertMove(payment.status, 'captured');
   const reference = payment.providerReference ?? '';
   await ops.policy.execute((signal) => ops.provider.capture(reference, payment.amount, signal));
-  return move(ops, payment, 'captured', { captured: payment.amount });
+  return moveOnce(
+    ops,
+    payment,
+    'captured',
+    { captured: payment.amount },
+    (current) => current.status === 'captured',
+  );
 }
 
 export async function refundPayment(
@@ -148,11 +180,17 @@ export async function refundPayment(
   assertMove(payment.status, to);
   const reference = payment.providerReference ?? '';
   await ops.policy.execute((signal) => ops.provider.refund(reference, amount, refund.key, signal));
-  return move(ops, payment, to, {
-    refunded,
-    refunds: [
-      ...payment.refunds,
-      { key: refund.key, amount, reason: refund.reason, at: ops.now() },
-    ],
-  });
+  return moveOnce(
+    ops,
+    payment,
+    to,
+    {
+      refunded,
+      refunds: [
+        ...payment.refunds,
+        { key: refund.key, amount, reason: refund.reason, at: ops.now() },
+      ],
+    },
+    (current) => current.refunds.some((r) => r.key === refund.key),
+  );
 }

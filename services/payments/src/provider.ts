@@ -36,7 +36,9 @@ export interface PaymentProvider {
 /** The card's brand from its number (for display; never the number itself). */
 export function cardBrand(number: string): string {
   if (number.startsWith('4')) return 'visa';
-  if (/^5[1-5]/.test(number) || /^2[2-7]/.test(number)) return 'mastercard';
+  // Mastercard: 51–55, and 2221–2720 (2200–2204 is Mir; the rest of 22–27 is no one's).
+  const four = Number(number.slice(0, 4));
+  if (/^5[1-5]/.test(number) || (four >= 2221 && four <= 2720)) return 'mastercard';
   if (/^3[47]/.test(number)) return 'amex';
   return 'card';
 }

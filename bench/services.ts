@@ -1,0 +1,469 @@
+// Benchmark: services under HTTP load against the real test servers — GET /products and
+// POST /auth/token at their maximum throughput and at fixed arrival rates (25, 50, 90 %
+// of it), and the kit's overhead: a service's GET /healthz (every kit middleware) against
+// a bare node:http handler answering the same JSON, as ratios.
+//
+//   npm run bench:services -- [--quick] [--runs 3] [--duration 10] [--products 500]
+//                             [--log-level warn] [--autocannon-rate] [products overhead token]
+//
+// Each service runs as its own process, started as its main.ts is in a pod, so the load
+// generator does not share its event loop (it does share the machine's cores). Runs of the
+// things compared alternate; every figure is a median of --runs runs. How load is made:
+// load.ts. Tables go to stdout, progress to stderr; tenants and processes are gone after.
+import { randomBytes, scrypt } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { TestTenant } from '@gorten/service-testing';
+import { loadTestEnv } from '@gorten/testenv';
+import { autocannonLoad, callOnce, pacedLoad, type Sample, type Target } from './load.js';
+import {
+  cpuSeconds,
+  median,
+  peakRssMiB,
+  startHttpChild,
+  stopAllChildren,
+  waitUntil,
+  type HttpChild,
+} from './support.js';
+
+const SCENARIOS = ['products', 'overhead', 'token'] as const;
+type ScenarioName = (typeof SCENARIOS)[number];
+
+const { values, positionals } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    runs: { type: 'string' },
+    duration: { type: 'string' },
+    products: { type: 'string' },
+    'log-level': { type: 'string', default: 'warn' },
+    'autocannon-rate': { type: 'boolean', default: false },
+  },
+  allowPositionals: true,
+});
+const quick = values.quick;
+const options = {
+  runs: Number(values.runs ?? (quick ? 1 : 3)),
+  /** Seconds of each measured run; warm-ups are shorter. */
+  duration: Number(values.duration ?? (quick ? 2 : 10)),
+  warmup: quick ? 1 : 3,
+  products: Number(values.products ?? (quick ? 100 : 500)),
+  logLevel: values['log-level'],
+  autocannonRate: values['autocannon-rate'],
+};
+const unknown = positionals.filter((p) => !(SCENARIOS as readonly string[]).includes(p));
+if (unknown.length > 0)
+  throw new Error(`unknown scenario ${unknown.join(', ')}; there are ${SCENARIOS.join(', ')}`);
+const wanted = new Set(positionals.length > 0 ? (positionals as ScenarioName[]) : SCENARIOS);
+
+const RATE_FRACTIONS = [0.25, 0.5, 0.9];
+/** A fixed-rate run lasts until about this many answers (at most 6 × --duration). */
+const MIN_ANSWERS = 30;
+const PASSWORD = 'a long enough secret';
+/** log2 N of scrypt: the production default, and a cheap one to show what the KDF costs. */
+const KDF_COSTS = [17, 14];
+
+const progress = (line: string) => process.stderr.write(`${line}\n`);
+const testEnv = loadTestEnv();
+/** FerretDB's CPU time per request says how much of the work is the database's. */
+const ferretdbPid = testEnv.processes.find((p) => p.name === 'ferretdb')?.pid;
+
+/** No rate: maximum throughput (autocannon, closed loop); a rate: that fixed rate. */
+function load(target: Target, seconds: number, rate?: number): Promise<Sample> {
+  return rate === undefined || options.autocannonRate
+    ? autocannonLoad(target, seconds, rate)
+    : pacedLoad(target, seconds, rate);
+}
+
+/**
+ * After a run, requests cut off by its end may still be queued in the service (scrypt
+ * in the thread pool, queries in the driver pool): one more request waits behind them.
+ */
+async function settle(target: Target): Promise<void> {
+  await callOnce(target);
+  await sleep(500);
+}
+
+/** autocannon takes whole requests per second; the open loop any rate (logins are slow). */
+function rateOf(exact: number): number {
+  return options.autocannonRate || exact >= 10
+    ? Math.max(1, Math.round(exact))
+    : Math.max(0.1, Math.round(exact * 10) / 10);
+}
+
+/** A target and the process answering it, whose CPU time is measured. */
+interface Measured extends Target {
+  pid: number;
+}
+
+/** A sample with CPU milliseconds per request sent: the service's and FerretDB's. */
+interface Run extends Sample {
+  cpuMs: number;
+  dbCpuMs: number;
+}
+
+async function measuredLoad(target: Measured, seconds: number, rate?: number): Promise<Run> {
+  const cpu = () => [target.pid, ferretdbPid].map((pid) => (pid ? cpuSeconds(pid) : NaN));
+  const before = cpu();
+  const sample = await load(target, seconds, rate);
+  await settle(target); // its request is counted, and work cut off by the end gets done
+  const [service = NaN, db = NaN] = cpu().map((after, i) => after - (before[i] ?? NaN));
+  const perRequest = (cpuS: number) => (cpuS * 1000) / (sample.sent + 1);
+  return { ...sample, cpuMs: perRequest(service), dbCpuMs: perRequest(db) };
+}
+
+interface Scenario {
+  title: string;
+  /** The first is the baseline of a ratio table, when asked for. */
+  targets: Measured[];
+  fractions: number[];
+  /** Fixed rates as fractions of the slowest target's maximum (equal load), not each one's. */
+  sharedRate: boolean;
+  ratios?: boolean;
+}
+
+interface Row {
+  target: Measured;
+  /** Absent: no rate cap (maximum throughput). */
+  fraction?: number;
+  rate?: number;
+  samples: Run[];
+}
+
+const fmt = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+const med = (row: Row, f: (s: Run) => number) => median(row.samples.map(f));
+const total = (row: Row, f: (s: Run) => number) => row.samples.reduce((a, s) => a + f(s), 0);
+const loadOf = (row: Row) =>
+  row.rate === undefined ? 'max' : `${row.rate} (${Math.round((row.fraction ?? 0) * 100)} %)`;
+
+/** The runs of one row of the table per target, alternating between the targets. */
+async function measureRows(
+  targets: Measured[],
+  rateOfTarget: (t: Measured) => number | undefined,
+  fraction?: number,
+): Promise<Row[]> {
+  const batch: Row[] = targets.map((target) => ({
+    target,
+    fraction,
+    rate: rateOfTarget(target),
+    samples: [],
+  }));
+  for (let run = 1; run <= options.runs; run++) {
+    for (const row of batch) {
+      const seconds = row.rate
+        ? Math.min(6 * options.duration, Math.max(options.duration, MIN_ANSWERS / row.rate))
+        : options.duration;
+      const s = await measuredLoad(row.target, seconds, row.rate);
+      row.samples.push(s);
+      progress(
+        `  ${row.target.label} @ ${row.rate ?? 'max'}, run ${run}: ${s.rps.toFixed(1)} req/s, p50 ${s.p50.toFixed(1)} ms, p99 ${s.p99.toFixed(1)} ms, non-2xx ${s.non2xx}, errors ${s.errors}, CPU ${s.cpuMs.toFixed(3)} + FerretDB ${s.dbCpuMs.toFixed(3)} ms/req`,
+      );
+    }
+  }
+  return batch;
+}
+
+/** Warm-up, maximum throughput, then fixed rates as fractions of the maximum measured. */
+async function measure(scenario: Scenario): Promise<Row[]> {
+  for (const target of scenario.targets) {
+    progress(`${scenario.title} — ${target.label}: warm-up`);
+    await callOnce(target);
+    await load(target, options.warmup);
+    await settle(target);
+  }
+  const rows = await measureRows(scenario.targets, () => undefined);
+  const max = new Map(rows.map((row) => [row.target, med(row, (s) => s.rps)]));
+  const slowest = Math.min(...max.values());
+  for (const fraction of scenario.fractions) {
+    const rateOfTarget = (target: Measured) =>
+      rateOf(fraction * (scenario.sharedRate ? slowest : (max.get(target) ?? slowest)));
+    rows.push(...(await measureRows(scenario.targets, rateOfTarget, fraction)));
+  }
+  return rows;
+}
+
+function table(header: string[], rows: string[][]): string {
+  return [header, header.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
+}
+
+function report(scenario: Scenario, rows: Row[]): void {
+  const of = scenario.sharedRate ? 'of the slowest one’s max' : 'of its max';
+  console.log(`\n### ${scenario.title}\n`);
+  console.log(`(1-minute load average when done: ${loadavg()[0]?.toFixed(1) ?? '?'})\n`);
+  console.log(
+    table(
+      [
+        '',
+        `req/s offered (${of})`,
+        'req/s',
+        'p50 ms',
+        'p99 ms',
+        'non-2xx',
+        'errors',
+        'answers/run',
+        'service CPU ms/req',
+        'FerretDB CPU ms/req',
+      ],
+      rows.map((row) => [
+        row.target.label,
+        loadOf(row),
+        fmt(med(row, (s) => s.rps)),
+        fmt(med(row, (s) => s.p50)),
+        fmt(med(row, (s) => s.p99)),
+        String(total(row, (s) => s.non2xx)),
+        String(total(row, (s) => s.errors)),
+        String(med(row, (s) => s.requests)),
+        fmt(med(row, (s) => s.cpuMs)),
+        fmt(med(row, (s) => s.dbCpuMs)),
+      ]),
+    ),
+  );
+  const peaks = scenario.targets.map((t) => `${t.label} ${peakRssMiB(t.pid).toFixed(0)} MiB`);
+  console.log(`\nPeak resident memory of each process: ${peaks.join(', ')}.`);
+  const [baseline, ...others] = scenario.targets;
+  if (!scenario.ratios || !baseline) return;
+  const lines: string[][] = [];
+  for (const base of rows.filter((r) => r.target === baseline)) {
+    const peers = others.map((t) =>
+      rows.find((r) => r.target === t && r.fraction === base.fraction),
+    );
+    const line = (what: string, f: (s: Run) => number) => [
+      `${what} at ${loadOf(base)}`,
+      ...peers.map((p) => (p ? (med(p, f) / med(base, f)).toFixed(2) : '—')),
+    ];
+    if (base.rate === undefined) lines.push(line('req/s', (s) => s.rps));
+    lines.push(
+      line('p50', (s) => s.p50),
+      line('p99', (s) => s.p99),
+      line('service CPU per request', (s) => s.cpuMs),
+    );
+  }
+  console.log(`\nRatios of medians to ${baseline.label}:\n`);
+  console.log(table([''].concat(others.map((t) => `${t.label} / ${baseline.label}`)), lines));
+}
+
+/** One scrypt derivation as the users service makes it (r 8, p 1), in this process. */
+function scryptMs(log2N: number): Promise<number> {
+  const N = 2 ** log2N;
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    scrypt(PASSWORD, randomBytes(16), 32, { N, r: 8, p: 1, maxmem: 256 * N * 8 }, (err) => {
+      if (err) reject(err);
+      else resolve(performance.now() - started);
+    });
+  });
+}
+
+const tenants: TestTenant[] = [];
+const logDir = mkdtempSync(join(tmpdir(), 'gorten-bench-'));
+
+interface Service {
+  tenant: TestTenant;
+  http: HttpChild;
+}
+
+/**
+ * A service process on a tenant of its own: FerretDB 1.24 panics on a createIndexes of two
+ * or more indexes that exist, which is what a second process of a service sends at start.
+ */
+async function startService(
+  service: 'catalog' | 'users',
+  name: string,
+  env: Record<string, string> = {},
+): Promise<Service> {
+  const tenant = await TestTenant.create('bench');
+  tenants.push(tenant);
+  const http = await startHttpChild(
+    name,
+    `services/${service}/src/main.ts`,
+    tenant.serviceEnv(service, {
+      LOG_LEVEL: options.logLevel,
+      SHUTDOWN_TIMEOUT_MS: '2000',
+      ...(service === 'users' ? { JWT_PRIVATE_KEY: tenant.keys.privateKey } : {}),
+      ...env,
+    }),
+    join(logDir, `${name.replace(/[^A-Za-z0-9]+/g, '-')}.log`),
+  );
+  return { tenant, http };
+}
+
+async function seedCatalog({ tenant, http }: Service): Promise<void> {
+  const companies = Array.from({ length: 5 }, () => `co_${randomBytes(12).toString('hex')}`);
+  await tenant.db.collection('companies').insertMany(
+    companies.map((id) => ({
+      _id: id as never,
+      displayName: `Bench ${id}`,
+      contactEmail: 'bench@example.com',
+      status: 'active',
+      managedBy: 'api',
+    })),
+  );
+  progress(`seeding ${options.products} active products`);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < options.products; i = next++) {
+      await callOnce({
+        label: 'seed',
+        url: `${http.url}/products`,
+        method: 'POST',
+        token: tenant.token({
+          sub: 'usr_bench',
+          roles: ['seller'],
+          company: companies[i % companies.length] ?? '',
+        }),
+        body: {
+          sku: `BENCH-${i}`,
+          name: `Bench product ${i}`,
+          price: { amount: 100 + ((i * 7_919) % 100_000), currency: 'EUR' },
+          stock: 100,
+          status: 'active',
+        },
+        connections: 1,
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  // Product events go out through the outbox and come back to the catalog's own
+  // inventory consumer: let that finish, or it would be part of the load measured.
+  await waitUntil('product events relayed and applied', 10 * 60_000, async () => {
+    const unsent = { 'outbox.id': { $exists: true } };
+    const [applied, unsentProducts, unsentInventory] = await Promise.all([
+      tenant.db.collection('inventory').countDocuments(),
+      tenant.db.collection('products').countDocuments(unsent),
+      tenant.db.collection('inventory').countDocuments(unsent),
+    ]);
+    return applied >= options.products && unsentProducts + unsentInventory === 0;
+  });
+}
+
+async function productsScenario(): Promise<void> {
+  const catalog = await startService('catalog', `catalog (LOG_LEVEL=${options.logLevel})`);
+  await seedCatalog(catalog);
+  const listing = (query: string): Measured => ({
+    label: query,
+    url: `${catalog.http.url}/products?${query}`,
+    connections: 20,
+    pid: catalog.http.pid,
+  });
+  const scenario: Scenario = {
+    title: `GET /products, anonymous, ${options.products} active products (LOG_LEVEL=${options.logLevel})`,
+    targets: [listing('limit=20'), listing('sort=price&limit=20')],
+    fractions: RATE_FRACTIONS,
+    sharedRate: false,
+  };
+  report(scenario, await measure(scenario));
+  await stopAllChildren();
+}
+
+async function overheadScenario(): Promise<void> {
+  const bare = await startHttpChild(
+    'bare node:http',
+    'bench/bare-server.ts',
+    {},
+    join(logDir, 'bare.log'),
+    '/',
+  );
+  const healthz = (label: string, http: HttpChild): Measured => ({
+    label,
+    url: `${http.url}/healthz`,
+    connections: 20,
+    pid: http.pid,
+  });
+  const targets = [healthz('bare', bare)];
+  for (const level of ['warn', 'info']) {
+    const kit = await startService('catalog', `catalog (LOG_LEVEL=${level})`, { LOG_LEVEL: level });
+    targets.push(healthz(`kit, LOG_LEVEL=${level}`, kit.http));
+  }
+  const scenario: Scenario = {
+    title: 'Kit overhead: GET /healthz of the catalog against a bare node:http handler',
+    targets,
+    fractions: [0.5],
+    sharedRate: true,
+    ratios: true,
+  };
+  report(scenario, await measure(scenario));
+  await stopAllChildren();
+}
+
+async function tokenScenario(): Promise<void> {
+  const kdf: string[] = [];
+  for (const log2N of KDF_COSTS) {
+    const times: number[] = [];
+    for (let i = 0; i < 5; i++) times.push(await scryptMs(log2N));
+    kdf.push(`log2N ${log2N}: ${median(times).toFixed(0)} ms`);
+  }
+  const targets: Measured[] = [];
+  for (const log2N of KDF_COSTS) {
+    const users = await startService('users', `users (log2N ${log2N})`, {
+      PASSWORD_SCRYPT_LOG2N: String(log2N),
+    });
+    // Registered at this cost, so no login rehashes the password.
+    const email = `bench-${log2N}@example.com`;
+    await callOnce({
+      label: 'register',
+      url: `${users.http.url}/auth/register`,
+      method: 'POST',
+      body: { email, password: PASSWORD, name: 'Bench' },
+      connections: 1,
+    });
+    targets.push({
+      label: `scrypt log2N ${log2N}${log2N === 17 ? ' (default)' : ''}`,
+      url: `${users.http.url}/auth/token`,
+      method: 'POST',
+      body: { grant_type: 'password', username: email, password: PASSWORD },
+      connections: 10,
+      pid: users.http.pid,
+    });
+  }
+  const scenario: Scenario = {
+    title: `POST /auth/token, password grant (LOG_LEVEL=${options.logLevel})`,
+    targets,
+    fractions: RATE_FRACTIONS,
+    sharedRate: false,
+  };
+  report(scenario, await measure(scenario));
+  console.log(
+    `\nOne scrypt derivation alone (r 8, p 1, one at a time, median of 5): ${kdf.join(', ')}.`,
+  );
+  await stopAllChildren();
+}
+
+let cleaning: Promise<void> | undefined;
+const interrupted = { bySignal: false };
+const cleanUp = () =>
+  (cleaning ??= (async () => {
+    await stopAllChildren();
+    await Promise.all(tenants.map((t) => t.destroy()));
+  })());
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    interrupted.bySignal = true;
+    progress(`${signal}: stopping the services and removing the tenants`);
+    void cleanUp().finally(() => process.exit(130));
+  });
+}
+
+console.log(
+  [
+    `${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}) shared by services, test servers and load generator; load average ${loadavg()[0]?.toFixed(1) ?? '?'}`,
+    `Node ${process.version}; ${Object.entries(testEnv.versions)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+    `medians of ${options.runs} run(s) of ${options.duration} s; max: autocannon, ` +
+      `fixed rates: ${options.autocannonRate ? 'autocannon overallRate' : 'open loop (load.ts)'}`,
+  ].join('\n'),
+);
+try {
+  if (wanted.has('products')) await productsScenario();
+  if (wanted.has('overhead')) await overheadScenario();
+  if (wanted.has('token')) await tokenScenario();
+  rmSync(logDir, { recursive: true, force: true });
+} catch (err) {
+  if (!interrupted.bySignal) console.error(err);
+  console.error(`service logs kept in ${logDir}`);
+  process.exitCode = 1;
+} finally {
+  await cleanUp();
+}

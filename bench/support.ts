@@ -1,0 +1,120 @@
+// What benchmarks share: medians, free ports, polling, and TypeScript entry points run
+// as child processes (own event loop, own memory) that are always stopped again —
+// SIGTERM, then SIGKILL — also when the benchmark fails or is interrupted.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export const ROOT = join(import.meta.dirname, '..');
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
+}
+
+/** A port nobody listens on right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => {
+        resolve(typeof address === 'object' && address ? address.port : 0);
+      });
+    });
+  });
+}
+
+export async function waitUntil(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<boolean>,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s`);
+    await sleep(250);
+  }
+}
+
+/** CPU seconds (user + system) a process has used so far; Linux only. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+const CLOCK_TICKS = 100;
+
+/** The most resident memory a process has had (VmHWM), in MiB; Linux only. */
+export function peakRssMiB(pid: number): number {
+  const kiB = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  return Number(kiB) / 1024;
+}
+
+const children = new Set<ChildProcess>();
+const exited = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null;
+
+export interface HttpChild {
+  name: string;
+  url: string;
+  process: ChildProcess;
+  pid: number;
+}
+
+/**
+ * Runs `script` (relative to the repository) with `node --import tsx` on a free port
+ * (HTTP_PORT), its stdout appended to `logFile`, and waits until GET `readyPath` is 200.
+ */
+export async function startHttpChild(
+  name: string,
+  script: string,
+  env: NodeJS.ProcessEnv,
+  logFile: string,
+  readyPath = '/readyz',
+): Promise<HttpChild> {
+  const port = await freePort();
+  const log = openSync(logFile, 'a');
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, script)], {
+    cwd: ROOT,
+    stdio: ['ignore', log, 'inherit'],
+    env: { ...process.env, ...env, HTTP_PORT: String(port) },
+  });
+  closeSync(log);
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  const url = `http://127.0.0.1:${port}`;
+  await waitUntil(`${name} ready`, 60_000, async () => {
+    if (exited(child))
+      throw new Error(`${name} exited (${String(child.exitCode ?? child.signalCode)})`);
+    try {
+      const answer = await fetch(`${url}${readyPath}`);
+      await answer.arrayBuffer();
+      return answer.ok;
+    } catch {
+      return false; // not listening yet
+    }
+  });
+  return { name, url, process: child, pid: child.pid ?? NaN };
+}
+
+export async function stopChild(child: ChildProcess, graceMs = 5_000): Promise<void> {
+  if (exited(child)) return;
+  const done = once(child, 'exit');
+  child.kill('SIGTERM');
+  const kill = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await done;
+  clearTimeout(kill);
+}
+
+export async function stopAllChildren(): Promise<void> {
+  await Promise.all([...children].map((child) => stopChild(child)));
+}
+
+// Last resort when the benchmark dies without cleaning up: nothing may outlive it.
+process.once('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+});

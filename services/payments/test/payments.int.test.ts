@@ -1,0 +1,501 @@
+// Payments against the real FerretDB: the payment operations checkout and orders call
+// (authorize, void, capture, refund — each idempotent) with the simulated provider and
+// its test cards, and the payments service over HTTP on port 0 (reading payments, the
+// test cards). The card number is never stored or shown: brand and last four only.
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import { DependencyMetrics, newId, type RunningService } from '@gorten/kit';
+import {
+  client,
+  expectOpenApiUpToDate,
+  forgedTokens,
+  startTestService,
+  TestTenant,
+  type Call,
+} from '@gorten/service-testing';
+import { paymentsService } from '../src/app.js';
+import type { PaymentProviderSettings } from '../src/config.js';
+import type { PaymentsDeps } from '../src/deps.js';
+import { createPaymentOps } from '../src/ops.js';
+import {
+  authorizePayment,
+  capturePayment,
+  PaymentOutcomeUnknown,
+  refundPayment,
+  voidPayment,
+  type AuthorizeInput,
+  type PaymentOps,
+} from '../src/payments.js';
+import type { Payment } from '../src/schemas.js';
+import { TEST_CARDS } from '../src/simulated-provider.js';
+
+let tenant: TestTenant;
+let service: RunningService<PaymentsDeps>;
+let call: Call;
+let ops: PaymentOps;
+
+beforeAll(async () => {
+  tenant = await TestTenant.create('payments');
+  // The service creates the payments indexes (one payment per authorization key).
+  service = await startTestService(paymentsService, tenant, 'payments', {
+    SIMULATED_PROVIDER_DELAY_MS: '0',
+  });
+  call = client(service.url);
+  ops = opsWith({ PAYMENT_PROVIDER_TIMEOUT_MS: 3_000, SIMULATED_PROVIDER_DELAY_MS: 0 });
+});
+
+afterAll(async () => {
+  await service.close();
+  await tenant.destroy();
+});
+
+function opsWith(settings: Omit<PaymentProviderSettings, 'PAYMENT_PROVIDER'>): PaymentOps {
+  return createPaymentOps(
+    tenant.db,
+    { PAYMENT_PROVIDER: 'simulated', ...settings },
+    new DependencyMetrics(new Registry()),
+  );
+}
+
+const card = (number: string) => ({ number, expMonth: 12, expYear: 2031, cvc: '123' });
+
+function request(fields: Partial<AuthorizeInput> = {}): AuthorizeInput {
+  return {
+    key: randomUUID(),
+    merchantReference: newId('chk'),
+    orderId: newId('ord'),
+    buyerId: newId('usr'),
+    amount: 1_000,
+    currency: 'EUR',
+    card: card(TEST_CARDS.success),
+    ...fields,
+  };
+}
+
+const payments = () => ops.store.payments;
+const ledger = () => ops.store.ledger;
+
+async function problemOf(work: Promise<unknown>): Promise<{ status?: number }> {
+  try {
+    await work;
+  } catch (err) {
+    return err as { status?: number };
+  }
+  throw new Error('expected a failure');
+}
+
+async function captured(amount = 1_000, fields: Partial<AuthorizeInput> = {}) {
+  const authorized = await authorizePayment(ops, request({ amount, ...fields }));
+  return capturePayment(ops, authorized._id);
+}
+
+describe('authorizing with the test cards', () => {
+  test('4242… is authorized; brand and last four are kept, never the number', async () => {
+    const input = request();
+    const payment = await authorizePayment(ops, input);
+    expect(payment).toMatchObject({
+      authorizationKey: input.key,
+      orderId: input.orderId,
+      buyerId: input.buyerId,
+      amount: 1_000,
+      currency: 'EUR',
+      status: 'authorized',
+      provider: 'simulated',
+      card: { brand: 'visa', last4: '4242' },
+      captured: 0,
+      refunded: 0,
+    });
+    expect(payment.providerReference).toMatch(/^sim_/);
+    const stored = await payments().findOne({ _id: payment._id });
+    expect(stored).toMatchObject({ status: 'authorized', version: 2 });
+    expect(JSON.stringify(stored)).not.toContain(TEST_CARDS.success);
+    const entry = await ledger().findOne({ _id: input.key });
+    expect(entry).toMatchObject({
+      status: 'authorized',
+      reference: payment.providerReference,
+      merchantReference: input.merchantReference,
+      amount: 1_000,
+    });
+    expect(JSON.stringify(entry)).not.toContain(TEST_CARDS.success);
+  });
+
+  test.each([
+    ['4000…0002', TEST_CARDS.declined, 'card_declined'],
+    ['4000…9995', TEST_CARDS.insufficientFunds, 'insufficient_funds'],
+    ['any other card', '5555555555554444', 'unknown_test_card'],
+  ])('%s is declined: %s', async (_name, number, code) => {
+    const input = request({ card: card(number) });
+    const payment = await authorizePayment(ops, input);
+    expect(payment).toMatchObject({ status: 'declined', declineCode: code, captured: 0 });
+    expect(payment.providerReference).toBeUndefined();
+    expect((await ledger().findOne({ _id: input.key }))?.status).toBe('declined');
+    expect((await problemOf(capturePayment(ops, payment._id))).status).toBe(409);
+  });
+
+  test('one payment and one ledger entry per key, however often it is asked', async () => {
+    for (const number of [TEST_CARDS.success, TEST_CARDS.declined]) {
+      const input = request({ card: card(number) });
+      const first = await authorizePayment(ops, input);
+      const again = await authorizePayment(ops, input);
+      expect(again).toEqual(first);
+      // A retry is the same intent: its answer is the first one, whatever it carries.
+      const altered = await authorizePayment(ops, { ...input, amount: 5 });
+      expect(altered._id).toBe(first._id);
+      expect(altered.amount).toBe(1_000);
+      expect(await payments().countDocuments({ authorizationKey: input.key })).toBe(1);
+      expect(await ledger().countDocuments({ _id: input.key })).toBe(1);
+    }
+  });
+
+  test('the same key asked at once from several places: one payment, the same answer', async () => {
+    const input = request();
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, () => authorizePayment(ops, input)),
+    );
+    expect(new Set(answers.map((a) => a._id)).size).toBe(1);
+    expect(answers.every((a) => a.status === 'authorized')).toBe(true);
+    expect(await payments().countDocuments({ authorizationKey: input.key })).toBe(1);
+    expect(await ledger().countDocuments({ _id: input.key })).toBe(1);
+  });
+
+  test('the slow card: the first try of a reference answers too late, another try at once', async () => {
+    // The slow card answers a minute late; one client gives up after a second, another
+    // waits fifteen: only an answer that is not delayed reaches either.
+    const impatient = opsWith({
+      PAYMENT_PROVIDER_TIMEOUT_MS: 1_000,
+      SIMULATED_PROVIDER_DELAY_MS: 60_000,
+    });
+    const patient = opsWith({
+      PAYMENT_PROVIDER_TIMEOUT_MS: 15_000,
+      SIMULATED_PROVIDER_DELAY_MS: 60_000,
+    });
+    const reference = newId('chk');
+    const first = request({
+      merchantReference: reference,
+      card: card(TEST_CARDS.slowFirstAttempt),
+    });
+    await expect(authorizePayment(impatient, first)).rejects.toBeInstanceOf(PaymentOutcomeUnknown);
+    expect((await payments().findOne({ authorizationKey: first.key }))?.status).toBe('authorizing');
+    // The provider did authorize it: only the answer was lost.
+    expect((await ledger().findOne({ _id: first.key }))?.status).toBe('authorized');
+    // So the caller voids it by its key.
+    const voided = await voidPayment(impatient, first.key);
+    expect(voided).toMatchObject({ status: 'voided', captured: 0 });
+    expect((await ledger().findOne({ _id: first.key }))?.status).toBe('voided');
+    // The same key again is answered from what was decided: voided, no new payment.
+    expect((await authorizePayment(patient, first)).status).toBe('voided');
+
+    // Another try of the same reference (a new key) is answered at once.
+    const retry = request({
+      merchantReference: reference,
+      card: card(TEST_CARDS.slowFirstAttempt),
+    });
+    const payment = await authorizePayment(patient, retry);
+    expect(payment.status).toBe('authorized');
+    expect((await capturePayment(patient, payment._id)).status).toBe('captured');
+    expect(await ledger().countDocuments({ merchantReference: reference })).toBe(2);
+    expect(
+      await payments().countDocuments({ authorizationKey: { $in: [first.key, retry.key] } }),
+    ).toBe(2);
+  });
+
+  test('a patient client gets the slow card authorized on its first try', async () => {
+    const patient = opsWith({
+      PAYMENT_PROVIDER_TIMEOUT_MS: 5_000,
+      SIMULATED_PROVIDER_DELAY_MS: 300,
+    });
+    const payment = await authorizePayment(
+      patient,
+      request({ card: card(TEST_CARDS.slowFirstAttempt) }),
+    );
+    expect(payment).toMatchObject({ status: 'authorized', card: { brand: 'visa', last4: '0259' } });
+  });
+});
+
+describe('void, capture and refund', () => {
+  test('void: an authorization is cancelled once; an unknown key is nothing to void', async () => {
+    const input = request();
+    const authorized = await authorizePayment(ops, input);
+    const voided = await voidPayment(ops, input.key);
+    expect(voided).toMatchObject({ _id: authorized._id, status: 'voided' });
+    expect(await voidPayment(ops, input.key)).toMatchObject({
+      status: 'voided',
+      version: voided?.version,
+    });
+    expect((await ledger().findOne({ _id: input.key }))?.status).toBe('voided');
+    expect((await problemOf(capturePayment(ops, authorized._id))).status).toBe(409);
+    expect(await voidPayment(ops, randomUUID())).toBeUndefined();
+
+    const declined = request({ card: card(TEST_CARDS.declined) });
+    await authorizePayment(ops, declined);
+    expect(await voidPayment(ops, declined.key)).toMatchObject({ status: 'declined' });
+  });
+
+  test('capture: once, for the amount authorized', async () => {
+    const authorized = await authorizePayment(ops, request({ amount: 2_345 }));
+    const first = await capturePayment(ops, authorized._id);
+    expect(first).toMatchObject({ status: 'captured', captured: 2_345 });
+    const again = await capturePayment(ops, authorized._id);
+    expect(again).toMatchObject({ status: 'captured', captured: 2_345, version: first.version });
+    expect(await ledger().findOne({ _id: authorized.authorizationKey })).toMatchObject({
+      status: 'captured',
+      captured: 2_345,
+    });
+    expect((await problemOf(capturePayment(ops, newId('pay')))).status).toBe(404);
+  });
+
+  test('the same capture or refund asked at once from several places takes effect once', async () => {
+    const authorized = await authorizePayment(ops, request({ amount: 900 }));
+    const captures = await Promise.all(
+      Array.from({ length: 4 }, () => capturePayment(ops, authorized._id)),
+    );
+    expect(captures.map((p) => [p.status, p.captured])).toEqual(
+      Array.from({ length: 4 }, () => ['captured', 900]),
+    );
+    const refunds = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        refundPayment(ops, authorized._id, { key: 'once', amount: 400, reason: 'dent' }),
+      ),
+    );
+    expect(refunds.map((p) => [p.status, p.refunded])).toEqual(
+      Array.from({ length: 4 }, () => ['partially_refunded', 400]),
+    );
+    expect(await payments().findOne({ _id: authorized._id })).toMatchObject({
+      status: 'partially_refunded',
+      captured: 900,
+      refunded: 400,
+      refunds: [expect.objectContaining({ key: 'once', amount: 400 })],
+    });
+    expect((await ledger().findOne({ _id: authorized.authorizationKey }))?.refunds).toEqual([
+      { key: 'once', amount: 400 },
+    ]);
+  });
+
+  test('refund: partly, then the rest; never more than captured; a known key changes nothing', async () => {
+    const payment = await captured(1_000);
+    const partial = await refundPayment(ops, payment._id, {
+      key: 'r1',
+      amount: 300,
+      reason: 'one broken',
+    });
+    expect(partial).toMatchObject({ status: 'partially_refunded', captured: 1_000, refunded: 300 });
+
+    const repeated = await refundPayment(ops, payment._id, {
+      key: 'r1',
+      amount: 500,
+      reason: 'again',
+    });
+    expect(repeated).toMatchObject({
+      status: 'partially_refunded',
+      refunded: 300,
+      version: partial.version,
+    });
+
+    expect(
+      (
+        await problemOf(
+          refundPayment(ops, payment._id, { key: 'r2', amount: 701, reason: 'too much' }),
+        )
+      ).status,
+    ).toBe(422);
+    expect(
+      (
+        await problemOf(
+          refundPayment(ops, payment._id, { key: 'r2', amount: 0, reason: 'nothing' }),
+        )
+      ).status,
+    ).toBe(422);
+
+    const rest = await refundPayment(ops, payment._id, { key: 'r3', reason: 'all of it' });
+    expect(rest).toMatchObject({ status: 'refunded', refunded: 1_000 });
+    expect(rest.refunds.map((r) => [r.key, r.amount, r.reason])).toEqual([
+      ['r1', 300, 'one broken'],
+      ['r3', 700, 'all of it'],
+    ]);
+    expect(
+      (await problemOf(refundPayment(ops, payment._id, { key: 'r4', amount: 1, reason: 'more' })))
+        .status,
+    ).toBe(422);
+    const entry = await ledger().findOne({ _id: payment.authorizationKey });
+    expect(entry?.refunds).toEqual([
+      { key: 'r1', amount: 300 },
+      { key: 'r3', amount: 700 },
+    ]);
+    expect((await payments().findOne({ _id: payment._id }))?.refunded).toBe(1_000);
+  });
+
+  test('illegal moves are refused and change nothing', async () => {
+    // Nothing captured: nothing to refund.
+    const authorized = await authorizePayment(ops, request());
+    expect(
+      (await problemOf(refundPayment(ops, authorized._id, { key: 'r', reason: 'early' }))).status,
+    ).toBe(422);
+    // Captured money is refunded, not voided.
+    const taken = await captured();
+    expect((await problemOf(voidPayment(ops, taken.authorizationKey))).status).toBe(409);
+    expect((await ledger().findOne({ _id: taken.authorizationKey }))?.status).toBe('captured');
+    const refunded = await refundPayment(ops, taken._id, { key: 'all', reason: 'returned' });
+    expect((await problemOf(capturePayment(ops, refunded._id))).status).toBe(409);
+    expect((await problemOf(voidPayment(ops, refunded.authorizationKey))).status).toBe(409);
+    expect(
+      (await problemOf(refundPayment(ops, newId('pay'), { key: 'x', reason: 'who' }))).status,
+    ).toBe(404);
+    expect(await payments().findOne({ _id: taken._id })).toMatchObject({
+      status: 'refunded',
+      captured: 1_000,
+      refunded: 1_000,
+      version: refunded.version,
+    });
+  });
+});
+
+describe('over HTTP', () => {
+  interface PaymentPage {
+    items: Payment[];
+    nextCursor: string | null;
+  }
+  const admin = () => tenant.token({ sub: 'usr_admin', roles: ['admin'] });
+  const buyerToken = (id: string) => tenant.token({ sub: id, roles: ['buyer'] });
+  const answers: unknown[] = [];
+  const get = async <T>(path: string, token?: string) => {
+    const answer = await call<T>('GET', path, { token });
+    answers.push(answer.body);
+    return answer;
+  };
+
+  test('the test cards are public', async () => {
+    const anonymous = await call('GET', '/payments/test-cards');
+    expect(anonymous.status).toBe(200);
+    expect(anonymous.body).toEqual({
+      provider: 'simulated',
+      cards: Object.values(TEST_CARDS).map((number) => ({
+        number,
+        behaviour: expect.any(String) as unknown,
+      })),
+    });
+    // A token is not looked at, not even a forged one.
+    expect((await call('GET', '/payments/test-cards', { token: 'not-a-token' })).status).toBe(200);
+  });
+
+  test('a buyer lists and reads their own payments; admins all; 404 for the rest', async () => {
+    const [me, other] = [newId('usr'), newId('usr')];
+    const order = newId('ord');
+    const mine = [
+      await authorizePayment(
+        ops,
+        request({ buyerId: me, orderId: order, card: card(TEST_CARDS.declined) }),
+      ),
+      await authorizePayment(ops, request({ buyerId: me, orderId: order })),
+      await captured(1_000, { buyerId: me }),
+      await authorizePayment(
+        ops,
+        request({ buyerId: me, card: card(TEST_CARDS.insufficientFunds) }),
+      ),
+    ];
+    const theirs = await authorizePayment(ops, request({ buyerId: other, orderId: order }));
+    const newestFirst = mine.map((p) => p._id).reverse();
+
+    const listed = await get<PaymentPage>('/payments', buyerToken(me));
+    expect(listed.status).toBe(200);
+    expect(listed.body.items.map((p) => p.id)).toEqual(newestFirst);
+    expect(listed.body.nextCursor).toBeNull();
+    expect(listed.body.items[3]).toMatchObject({
+      id: mine[0]?._id,
+      orderId: order,
+      buyerId: me,
+      status: 'declined',
+      declineCode: 'card_declined',
+      card: { brand: 'visa', last4: '0002' },
+      captured: 0,
+      refunded: 0,
+    });
+
+    const forOrder = await get<PaymentPage>(`/payments?orderId=${order}`, buyerToken(me));
+    expect(forOrder.body.items.map((p) => p.id)).toEqual([mine[1]?._id, mine[0]?._id]);
+    const forOrderAdmin = await get<PaymentPage>(`/payments?orderId=${order}`, admin());
+    expect(forOrderAdmin.body.items.map((p) => p.id)).toEqual([
+      theirs._id,
+      mine[1]?._id,
+      mine[0]?._id,
+    ]);
+
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { body: PaymentPage } = await get<PaymentPage>(
+        `/payments?limit=1${cursor ? `&cursor=${cursor}` : ''}`,
+        buyerToken(me),
+      );
+      expect(page.body.items).toHaveLength(1);
+      seen.push(...page.body.items.map((p) => p.id));
+      cursor = page.body.nextCursor;
+    } while (cursor);
+    expect(seen).toEqual(newestFirst);
+
+    const all = await get<PaymentPage>('/payments?limit=100', admin());
+    expect(all.body.items.map((p) => p.id)).toEqual(
+      expect.arrayContaining([...newestFirst, theirs._id]),
+    );
+    expect(
+      (await get<PaymentPage>('/payments', buyerToken(other))).body.items.map((p) => p.id),
+    ).toEqual([theirs._id]);
+
+    const own = await get<Payment>(`/payments/${mine[2]?._id ?? ''}`, buyerToken(me));
+    expect(own).toMatchObject({
+      status: 200,
+      body: { id: mine[2]?._id, status: 'captured', captured: 1_000 },
+    });
+    expect((await get(`/payments/${theirs._id}`, buyerToken(me))).status).toBe(404);
+    expect((await get(`/payments/${theirs._id}`, admin())).status).toBe(200);
+    expect((await get(`/payments/${newId('pay')}`, admin())).status).toBe(404);
+    // A seller is no buyer of these.
+    const seller = tenant.token({
+      sub: newId('usr'),
+      roles: ['seller'],
+      company: 'co_0123456789abcdef01234567',
+    });
+    expect((await get(`/payments/${theirs._id}`, seller)).status).toBe(404);
+    expect((await get<PaymentPage>('/payments', seller)).body.items).toEqual([]);
+    expectNoCardNumbers();
+  });
+
+  /** Every payment answered so far shows brand and last four, never the number. */
+  function expectNoCardNumbers(): void {
+    const text = JSON.stringify(answers);
+    for (const number of Object.values(TEST_CARDS)) expect(text).not.toContain(number);
+    const payments = answers.flatMap((body) => {
+      const page = body as Partial<PaymentPage> & Partial<Payment>;
+      return page.items ?? (page.card ? [page as Payment] : []);
+    });
+    expect(payments.length).toBeGreaterThan(10);
+    for (const payment of payments) {
+      expect(Object.keys(payment.card).sort()).toEqual(['brand', 'last4']);
+      expect(payment.card.last4).toMatch(/^\d{4}$/);
+    }
+  }
+
+  test('bad ids, limits, cursors and keys are 400; no token and forged tokens 401', async () => {
+    const me = newId('usr');
+    const payment = await authorizePayment(ops, request({ buyerId: me }));
+    expect((await get('/payments/pay_123', admin())).status).toBe(400);
+    expect((await get(`/payments/${newId('ord')}`, admin())).status).toBe(400);
+    expect((await get('/payments?limit=0', admin())).status).toBe(400);
+    expect((await get('/payments?cursor=bm9wZQ', admin())).status).toBe(400);
+    expect((await get('/payments?buyerId=x', admin())).status).toBe(400);
+    expect((await get('/payments?orderId[$ne]=x', buyerToken(me))).status).toBe(400);
+    expect((await get('/payments')).status).toBe(401);
+    expect((await get(`/payments/${payment._id}`)).status).toBe(401);
+    for (const forged of forgedTokens(tenant, { sub: me, roles: ['buyer'] })) {
+      const statuses = [
+        (await get('/payments', forged.token)).status,
+        (await get(`/payments/${payment._id}`, forged.token)).status,
+      ];
+      expect({ why: forged.why, statuses }).toEqual({ why: forged.why, statuses: [401, 401] });
+    }
+  });
+});
+
+test('serves its OpenAPI document, and the checked-in copy is up to date', async () => {
+  await expectOpenApiUpToDate(paymentsService, join(import.meta.dirname, '..'), call);
+});
