@@ -7,7 +7,6 @@
 // The operator runs as its own process (as in production), so its memory is its own.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -17,6 +16,7 @@ import type { Marketplace } from '../operator/src/api/types.js';
 import { Kube } from '../operator/src/clients/kube.js';
 import { installCrds, readCrds } from '../operator/src/crds.js';
 import { findCondition } from '../operator/src/runtime/conditions.js';
+import { freePort, median, waitUntil } from './support.js';
 
 const { values, positionals } = parseArgs({
   options: { runs: { type: 'string', default: '3' }, resync: { type: 'string', default: '20' } },
@@ -38,12 +38,6 @@ interface Sample {
   writesPerTenant: number;
   steadyStateWrites: number;
   rssMiB: number;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
 }
 
 async function metric(port: number, name: string): Promise<number> {
@@ -71,30 +65,6 @@ function startOperator(selector: string, port: number): ChildProcess {
       },
     },
   );
-}
-
-/** A port nobody listens on: a stale operator answering /metrics would skew the figures. */
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => {
-        resolve(typeof address === 'object' && address ? address.port : 0);
-      });
-    });
-  });
-}
-
-async function waitUntil(
-  what: string,
-  timeoutMs: number,
-  probe: () => Promise<boolean>,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s`);
-    await sleep(250);
-  }
 }
 
 async function once(n: number, port: number): Promise<Sample> {

@@ -1,5 +1,6 @@
 // Requests and answers of the checkout service: the source of its OpenAPI document.
 import { idempotencyKeyHeader } from '@gorten/kit';
+import { orderItem } from '@gorten/orders/schemas';
 import { card } from '@gorten/payments/schemas';
 import { z } from 'zod';
 
@@ -15,15 +16,5 @@ export const checkoutResult = z.object({
   paymentId: z.string(),
   currency: z.string(),
   total: z.number().int(),
-  items: z.array(
-    z.object({
-      productId: z.string(),
-      companyId: z.string(),
-      sku: z.string(),
-      name: z.string(),
-      unitPrice: z.number().int(),
-      quantity: z.number().int(),
-      lineTotal: z.number().int(),
-    }),
-  ),
+  items: z.array(orderItem),
 });

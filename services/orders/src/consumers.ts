@@ -11,25 +11,14 @@ import { MongoServerError } from 'mongodb';
 import { outboxEntry, PoisonMessage, type EventEnvelope } from '@gorten/kit';
 import { z } from 'zod';
 import type { OrderEvent, OrderOps } from './orders.js';
+import { orderItem } from './schemas.js';
 import type { ShipmentDoc } from './store.js';
 
 const orderEvent = z.object({
   orderId: z.string().min(1),
   buyerId: z.string().min(1),
   companyIds: z.array(z.string().min(1)).min(1),
-  items: z
-    .array(
-      z.object({
-        productId: z.string(),
-        companyId: z.string(),
-        sku: z.string(),
-        name: z.string(),
-        unitPrice: z.number().int(),
-        quantity: z.number().int().positive(),
-        lineTotal: z.number().int(),
-      }),
-    )
-    .min(1),
+  items: z.array(orderItem.extend({ quantity: z.number().int().positive() })).min(1),
   total: z.number().int(),
   currency: z.string(),
   paymentId: z.string().optional(),

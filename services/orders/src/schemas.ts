@@ -5,7 +5,8 @@ import { ORDER_STATUSES } from './store.js';
 
 export const orderId = z.string().regex(idPattern('ord'), 'must be an order id');
 
-const item = z.object({
+/** An order line as bought (price snapshot): in answers, events and checkout results. */
+export const orderItem = z.object({
   productId: z.string(),
   companyId: z.string(),
   sku: z.string(),
@@ -19,7 +20,7 @@ export const order = z.object({
   id: z.string(),
   buyerId: z.string(),
   status: z.enum(ORDER_STATUSES),
-  items: z.array(item).describe('For a seller: only their company’s items.'),
+  items: z.array(orderItem).describe('For a seller: only their company’s items.'),
   currency: z.string(),
   total: z.number().int().describe('For a seller: the total of their items.'),
   paymentId: z.string().optional(),
