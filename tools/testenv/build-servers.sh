@@ -3,7 +3,7 @@
 # version, into $GORTEN_CACHE/bin (default ~/.cache/gorten/bin). Idempotent: a binary
 # that already exists is kept; a half-finished build (no binary) is simply redone.
 #
-#   build-servers.sh [component ...]    components: etcd kube kwok ferretdb kong-crds (default: all)
+#   build-servers.sh [component ...]    components: etcd kube kwok ferretdb kong-crds helm deck (default: all)
 #
 # Versions are pinned here and nowhere else; tools/testenv reads them via `versions`.
 set -euo pipefail
@@ -15,6 +15,8 @@ FERRETDB_VERSION=1.24.2
 # Our build of it: the version plus the patch below (a new suffix rebuilds caches).
 FERRETDB_BUILD=$FERRETDB_VERSION-serialwrites1
 KIC_CONFIGURATION_VERSION=1.5.3
+HELM_VERSION=3.22.0
+DECK_VERSION=1.55.0
 
 CACHE=${GORTEN_CACHE:-$HOME/.cache/gorten}
 BIN=$CACHE/bin
@@ -165,19 +167,45 @@ kong_crds() {
   mv "$out.tmp" "$out"
 }
 
+# Helm, for `helm lint`/`helm template` of charts/gorten and installing it in tests.
+build_helm() {
+  have helm "$HELM_VERSION" && return
+  echo "build-servers: building helm v$HELM_VERSION (helm.sh/helm/v3)"
+  wrapper "$WORK/helm"
+  go get "helm.sh/helm/v3@v$HELM_VERSION" || die "go get helm.sh/helm/v3@v$HELM_VERSION failed"
+  go build -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION" -o "$BIN/helm-$HELM_VERSION.tmp" helm.sh/helm/v3/cmd/helm
+  mv "$BIN/helm-$HELM_VERSION.tmp" "$BIN/helm-$HELM_VERSION"
+}
+
+# decK validates kong/kong.yml offline. deck's own go.mod replaces two modules with
+# Kong's forks; a wrapper module must repeat those replaces or the build fails. The
+# checksum database behind this proxy answers 404 for Kong's modules (go-apiops,
+# kubernetes-configuration), so they are taken from the module proxy unverified.
+build_deck() {
+  have deck "$DECK_VERSION" && return
+  echo "build-servers: building decK v$DECK_VERSION (github.com/kong/deck)"
+  wrapper "$WORK/deck"
+  go mod edit -replace=github.com/yudai/gojsondiff=github.com/Kong/gojsondiff@v1.3.0 \
+    -replace=gopkg.in/yaml.v3=github.com/Kong/yaml@v1.0.0
+  GONOSUMDB=github.com/kong,github.com/Kong go get "github.com/kong/deck@v$DECK_VERSION" || die "go get github.com/kong/deck@v$DECK_VERSION failed"
+  go build -trimpath -ldflags "-s -w" -o "$BIN/deck-$DECK_VERSION.tmp" github.com/kong/deck
+  mv "$BIN/deck-$DECK_VERSION.tmp" "$BIN/deck-$DECK_VERSION"
+}
+
 versions() {
-  printf '{"kubernetes":"%s","etcd":"%s","kwok":"%s","ferretdb":"%s","kongCrds":"%s"}\n' "$K8S_VERSION" "$ETCD_VERSION" "$KWOK_VERSION" "$FERRETDB_BUILD" "$KIC_CONFIGURATION_VERSION"
+  printf '{"kubernetes":"%s","etcd":"%s","kwok":"%s","ferretdb":"%s","kongCrds":"%s","helm":"%s","deck":"%s"}\n' \
+    "$K8S_VERSION" "$ETCD_VERSION" "$KWOK_VERSION" "$FERRETDB_BUILD" "$KIC_CONFIGURATION_VERSION" "$HELM_VERSION" "$DECK_VERSION"
 }
 
 mkdir -p "$BIN" "$WORK"
 if [ "${1:-}" = versions ]; then versions; exit 0; fi
 components=("$@")
-[ ${#components[@]} -gt 0 ] || components=(etcd ferretdb kwok kube kong-crds)
+[ ${#components[@]} -gt 0 ] || components=(etcd ferretdb kwok kube kong-crds helm deck)
 for c in "${components[@]}"; do
   case "$c" in
     kwok) (build_kwok && kwok_stages) || die "building kwok failed (see the output above); its cache is $WORK/kwok" ;;
     kong-crds) (kong_crds) || die "fetching the Kong CRDs failed (see the output above)" ;;
-    etcd | kube | ferretdb) (build_"$c") || die "building $c failed (see the output above); its cache is $WORK/$c" ;;
-    *) die "unknown component '$c' (expected: etcd kube kwok ferretdb kong-crds)" ;;
+    etcd | kube | ferretdb | helm | deck) (build_"$c") || die "building $c failed (see the output above); its cache is $WORK/$c" ;;
+    *) die "unknown component '$c' (expected: etcd kube kwok ferretdb kong-crds helm deck)" ;;
   esac
 done

@@ -5,6 +5,7 @@
 // back reserved stock that no checkout owns any more.
 import { randomUUID } from 'node:crypto';
 import { commitReservation, expiredReservations, releaseReservation } from '@gorten/catalog/stock';
+import { Problem, problemFor } from '@gorten/kit';
 import type { CheckoutDeps } from './checkout.js';
 import type { CheckoutStep } from './config.js';
 import { compensate, completeCheckout } from './saga.js';
@@ -32,7 +33,11 @@ export async function recoverCheckouts(deps: CheckoutDeps): Promise<number> {
     if (!run) continue; // another worker took it
     try {
       if (run.step === 'authorized' || run.step === 'paid') {
-        const answer = await completeCheckout(deps, run);
+        const answer = await completeCheckout(deps, run).catch((err: unknown) => {
+          // Settled the other way (the order was cancelled meanwhile): that is the answer.
+          if (run.step !== 'compensated' || !(err instanceof Problem)) throw err;
+          return { status: err.status, body: problemFor(err).document };
+        });
         await deps.requests.finish(run.requestId, answer, deps.now());
       } else {
         await compensate(deps, run, new Error('the checkout was interrupted'));

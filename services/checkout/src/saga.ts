@@ -8,7 +8,9 @@
 //   any failure before `authorized` → compensated (void the authorization by its key,
 //           release the reservations, cancel the order with the reason, unlock the cart)
 //
-// Once a payment is authorized the saga only goes forward: capture, mark paid, finish.
+// Once a payment is authorized the saga only goes forward: capture, mark paid, finish —
+// unless an admin cancelled the order meanwhile: then the payment is voided or refunded
+// and the run compensated, so a cancelled order never keeps the buyer's money.
 import { conflict, Problem, unprocessable } from '@gorten/kit';
 import { emptyCart, lockCart, productsOf, unlockCart, type CartOps } from '@gorten/carts/carts';
 import {
@@ -25,6 +27,7 @@ import {
   authorizePayment,
   capturePayment,
   PaymentOutcomeUnknown,
+  refundPayment,
   voidPayment,
   type PaymentOps,
 } from '@gorten/payments/payments';
@@ -219,8 +222,15 @@ export async function completeCheckout(
 ): Promise<StoredAnswer> {
   const orderId = checkout.orderId ?? '';
   if (checkout.step === 'authorized') {
-    const payment = await capturePayment(deps.payments, checkout.paymentId ?? '');
-    await transitionOrder(deps.orders, orderId, 'paid', { paymentId: payment._id });
+    const markedPaid = await payOrder(deps, checkout);
+    if (!markedPaid) {
+      const cancelled = conflict(
+        'The order was cancelled while it was being paid; the payment was returned.',
+        { reason: 'order_cancelled', orderId },
+      );
+      await compensate(deps, checkout, cancelled);
+      throw cancelled;
+    }
     await advance(deps, checkout, 'paid');
   }
   for (const line of checkout.lines ?? [])
@@ -239,6 +249,41 @@ export async function completeCheckout(
   };
   await advance(deps, checkout, 'completed');
   return answer;
+}
+
+/** Captures and marks the order paid; false when the order was cancelled meanwhile. */
+async function payOrder(deps: SagaDeps, checkout: CheckoutDoc): Promise<boolean> {
+  const orderId = checkout.orderId ?? '';
+  if (await isCancelled(deps, orderId)) return false;
+  const payment = await capturePayment(deps.payments, checkout.paymentId ?? '');
+  try {
+    await transitionOrder(deps.orders, orderId, 'paid', { paymentId: payment._id });
+    return true;
+  } catch (err) {
+    if (await isCancelled(deps, orderId)) return false;
+    throw err;
+  }
+}
+
+async function isCancelled(deps: SagaDeps, orderId: string): Promise<boolean> {
+  const order = await deps.orders.store.orders.findOne(
+    { _id: orderId },
+    { projection: { status: 1 } },
+  );
+  return order?.status === 'cancelled';
+}
+
+/** Gives the buyer's money back: voids the authorization, or refunds what was captured. */
+async function returnPayment(deps: SagaDeps, checkout: CheckoutDoc): Promise<void> {
+  const payment = checkout.paymentId
+    ? await deps.payments.store.payments.findOne({ _id: checkout.paymentId })
+    : null;
+  if (payment && payment.captured > payment.refunded)
+    await refundPayment(deps.payments, payment._id, {
+      key: `${checkout._id}:returned`,
+      reason: 'order_cancelled',
+    });
+  else await voidPayment(deps.payments, checkout.paymentKey);
 }
 
 function reasonOf(err: unknown): { reason: string; detail: string } {
@@ -266,7 +311,7 @@ export async function compensate(
   const failure = reasonOf(cause);
   const undo: (() => Promise<unknown>)[] = [];
   if (checkout.step === 'authorizing' || checkout.step === 'authorized')
-    undo.push(() => voidPayment(deps.payments, checkout.paymentKey));
+    undo.push(() => returnPayment(deps, checkout));
   undo.push(async () => {
     for (const productId of await reservedBy(deps.stock, checkout._id))
       await releaseReservation(deps.stock, productId, checkout._id);

@@ -17,6 +17,8 @@ import {
   type Call,
 } from '@gorten/service-testing';
 import { eventually } from '@gorten/testenv';
+import { transitionOrder } from '@gorten/orders/orders';
+import { capturePayment } from '@gorten/payments/payments';
 import { checkoutService } from '../src/app.js';
 import type { CheckoutDeps } from '../src/checkout.js';
 
@@ -321,6 +323,50 @@ describe('a checkout process killed between steps', () => {
         expect((await buy(buyer.token, key)).status).toBe(201);
         expect(await stockOf(item)).toBe(3);
       }
+    },
+  );
+
+  test.each([
+    ['authorized', 'voided'],
+    ['captured', 'refunded'],
+  ])(
+    'an order cancelled by an admin while its payment is %s: the payment ends %s',
+    async (paymentState, paymentEnd) => {
+      const item = await product(5);
+      const buyer = await buyerWithCart({ [item]: 2 });
+      const key = randomUUID();
+      const { child, call: crashing } = await crashingCheckout('authorized');
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      await expect(
+        crashing('POST', '/checkout', {
+          token: buyer.token,
+          body: { card: CARDS.ok },
+          headers: { 'idempotency-key': key },
+        }),
+      ).rejects.toThrow();
+      await exited;
+      const order = await orders().findOne({ buyerId: buyer.id });
+      // A run that died between capturing and marking the order paid.
+      if (paymentState === 'captured') {
+        const payment = await payments().findOne({ buyerId: buyer.id });
+        await capturePayment(service.deps.payments, payment?._id ?? '');
+      }
+      // What POST /orders/{id}/status does for an admin, while recovery has not yet run.
+      await transitionOrder(
+        { store: service.deps.orders.store, now: () => new Date() },
+        order?._id ?? '',
+        'cancelled',
+        { reason: 'admin' },
+      );
+      const checkouts = tenant.db.collection<{ buyerId: string; step: string }>('checkouts');
+      await eventually({ what: 'recovery to compensate the run', timeoutMs: 30_000 }, async () =>
+        (await checkouts.findOne({ buyerId: buyer.id }))?.step === 'compensated' ? true : undefined,
+      );
+      expect(await stockOf(item)).toBe(5);
+      expect((await orders().findOne({ buyerId: buyer.id }))?.status).toBe('cancelled');
+      expect((await payments().findOne({ buyerId: buyer.id }))?.status).toBe(paymentEnd);
+      const replay = await buy(buyer.token, key);
+      expect(replay).toMatchObject({ status: 409, body: { reason: 'order_cancelled' } });
     },
   );
 });

@@ -13,6 +13,8 @@ export interface GoServerVersions {
   kwok: string;
   ferretdb: string;
   kongCrds: string;
+  helm: string;
+  deck: string;
 }
 
 export function cacheDir(): string {
@@ -33,24 +35,39 @@ function binaryNames(v: GoServerVersions): Record<string, string> {
     'kwok-stages': `kwok-${v.kwok}-stages.yaml`,
     ferretdb: `ferretdb-${v.ferretdb}`,
     'kong-crds': `kic-crds-${v.kongCrds}.yaml`,
+    helm: `helm-${v.helm}`,
+    deck: `deck-${v.deck}`,
   };
 }
 
+/** The tools the tests call (not servers): built on first use, not for every `up`. */
+const TOOLS = ['helm', 'deck'] as const;
+
 /** Builds whatever is missing (minutes, once) and returns a lookup of binary paths. */
-export function ensureBinaries(versions: GoServerVersions): (name: string) => string {
+export function ensureBinaries(
+  versions: GoServerVersions,
+  wanted: readonly string[] = Object.keys(binaryNames(versions)).filter(
+    (name) => !(TOOLS as readonly string[]).includes(name),
+  ),
+): (name: string) => string {
   const names = binaryNames(versions);
   const path = (name: string): string => {
     const file = names[name];
     if (!file) throw new Error(`unknown server binary ${name}`);
     return join(cacheDir(), 'bin', file);
   };
-  const missing = Object.keys(names).filter((name) => !existsSync(path(name)));
+  const missing = wanted.filter((name) => !existsSync(path(name)));
   if (missing.length > 0) {
     console.error(
       `testenv: building ${missing.join(', ')} from the Go module proxy (first run only; several minutes)`,
     );
-    const result = spawnSync('bash', [SCRIPT], { stdio: ['ignore', 'inherit', 'inherit'] });
-    const still = Object.keys(names).filter((name) => !existsSync(path(name)));
+    const components = wanted.every((name) => (TOOLS as readonly string[]).includes(name))
+      ? wanted
+      : [];
+    const result = spawnSync('bash', [SCRIPT, ...components], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    const still = wanted.filter((name) => !existsSync(path(name)));
     if (result.status !== 0 || still.length > 0) {
       throw new StartupError(
         `Could not build ${still.join(', ')} (tried: bash ${SCRIPT}, exit ${result.status}). ` +
@@ -59,4 +76,9 @@ export function ensureBinaries(versions: GoServerVersions): (name: string) => st
     }
   }
   return path;
+}
+
+/** The path of a Go-built tool (helm, deck), built first when the cache lacks it. */
+export function goTool(name: (typeof TOOLS)[number]): string {
+  return ensureBinaries(goServerVersions(), [name])(name);
 }

@@ -1,2 +1,3 @@
 export { currentEnvFile, envVars, loadTestEnv, type TestEnv } from './state.js';
 export { waitFor as eventually } from './process.js';
+export { goTool } from './binaries.js';
