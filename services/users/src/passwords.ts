@@ -2,6 +2,8 @@
 // in the stored string (`scrypt$<log2 N>$<r>$<p>$<salt>$<hash>`), so raising the cost
 // later still verifies old hashes, and `needsRehash` tells login to upgrade them.
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { Problem } from '@gorten/kit';
+import { bulkhead, BulkheadRejectedError } from 'cockatiel';
 
 export interface ScryptCost {
   /** log2 of N, the CPU/memory cost; OWASP's minimum for scrypt is 17 (128 MiB with r = 8). */
@@ -13,14 +15,31 @@ export interface ScryptCost {
 export const DEFAULT_COST: ScryptCost = { log2N: 17, r: 8, p: 1 };
 const KEY_LENGTH = 32;
 
-function derive(password: string, salt: Buffer, cost: ScryptCost): Promise<Buffer> {
+// Each derivation holds 128 N r bytes (128 MiB at the default cost): two at a time keep a
+// burst of logins within the pod's memory limit; the rest wait their turn, and beyond
+// that queue the answer is 503 rather than an out-of-memory kill.
+const DERIVATIONS_AT_ONCE = 2;
+const DERIVATIONS_WAITING = 100;
+const derivations = bulkhead(DERIVATIONS_AT_ONCE, DERIVATIONS_WAITING);
+
+async function derive(password: string, salt: Buffer, cost: ScryptCost): Promise<Buffer> {
   const N = 2 ** cost.log2N;
   const options: ScryptOptions = { N, r: cost.r, p: cost.p, maxmem: 256 * N * cost.r };
-  return new Promise((resolve, reject) => {
-    scrypt(password.normalize('NFKC'), salt, KEY_LENGTH, options, (err, key) =>
-      err ? reject(err) : resolve(key),
+  try {
+    return await derivations.execute(
+      () =>
+        new Promise<Buffer>((resolve, reject) => {
+          scrypt(password.normalize('NFKC'), salt, KEY_LENGTH, options, (err, key) =>
+            err ? reject(err) : resolve(key),
+          );
+        }),
     );
-  });
+  } catch (err) {
+    if (!(err instanceof BulkheadRejectedError)) throw err;
+    const busy = new Problem(503, 'Service Unavailable', 'Too many sign-ins at once; try again.');
+    busy.headers['Retry-After'] = '2';
+    throw busy;
+  }
 }
 
 export async function hashPassword(password: string, cost: ScryptCost): Promise<string> {

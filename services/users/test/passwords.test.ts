@@ -26,3 +26,15 @@ test('old, cheaper hashes still verify and are marked for an upgrade', async () 
   expect(await verifyPassword('pw', 'md5$abc')).toBe(false);
   expect(needsRehash('md5$abc', DEFAULT_COST)).toBe(true);
 });
+
+test('derives two keys at a time, queues a hundred, and answers 503 beyond that', async () => {
+  const cheap = { log2N: 14, r: 8, p: 1 };
+  const stored = await hashPassword('pw', cheap);
+  const outcomes = await Promise.allSettled(
+    Array.from({ length: 110 }, () => verifyPassword('pw', stored)),
+  );
+  const refused = outcomes.filter((o) => o.status === 'rejected');
+  expect(refused).toHaveLength(8);
+  for (const o of refused) expect(o.reason).toMatchObject({ status: 503 });
+  expect(outcomes.filter((o) => o.status === 'fulfilled' && o.value)).toHaveLength(102);
+});
