@@ -15,6 +15,10 @@ const envSchema = z.object({
   GORTEN_RABBITMQ_ADMIN_PASSWORD: z.string().min(1),
   GORTEN_MONGO_TENANT_HOST: z.string().min(1).default(DEFAULT_SETTINGS.mongoTenantHost),
   GORTEN_AMQP_TENANT_HOST: z.string().min(1).default(DEFAULT_SETTINGS.amqpTenantHost),
+  GORTEN_SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\/[^/]/, 'must be an smtp:// or smtps:// URL')
+    .default(DEFAULT_SETTINGS.smtpUrl),
   GORTEN_IMAGE_REPOSITORY: z.string().min(1).default(DEFAULT_SETTINGS.image.repository),
   GORTEN_IMAGE_TAG: z.string().min(1).default(DEFAULT_SETTINGS.image.tag),
   GORTEN_METRICS_PORT: port.default(8080),
@@ -69,6 +73,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig
       image: { repository: e.GORTEN_IMAGE_REPOSITORY, tag: e.GORTEN_IMAGE_TAG },
       mongoTenantHost: e.GORTEN_MONGO_TENANT_HOST,
       amqpTenantHost: e.GORTEN_AMQP_TENANT_HOST,
+      smtpUrl: e.GORTEN_SMTP_URL,
     },
     metricsPort: e.GORTEN_METRICS_PORT,
     leaderElection: {

@@ -24,6 +24,8 @@ export interface OperatorSettings {
   amqpTenantHost: string;
   /** IngressClass of the Kong Ingress Controller that serves tenant hosts. */
   ingressClass: string;
+  /** The mail relay the tenants' email workers send through (may carry credentials). */
+  smtpUrl: string;
 }
 
 export const DEFAULT_SETTINGS: OperatorSettings = {
@@ -44,4 +46,5 @@ export const DEFAULT_SETTINGS: OperatorSettings = {
   mongoTenantHost: 'mongodb.gorten-system.svc:27017',
   amqpTenantHost: 'rabbitmq.gorten-system.svc:5672',
   ingressClass: 'kong',
+  smtpUrl: 'smtp://smtp.gorten-system.svc:25',
 };

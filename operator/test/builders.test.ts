@@ -2,14 +2,17 @@
 import { SERVICE_NAMES, type Marketplace } from '../src/api/types.js';
 import type { KubeObject } from '../src/clients/kube.js';
 import {
+  buildAdminSecret,
   buildBrokerSecret,
   buildDatabaseSecret,
+  buildSmtpSecret,
   passwordOf,
 } from '../src/marketplace/credentials.js';
 import { buildNamespacePlane } from '../src/marketplace/namespace.js';
 import { tenantNames } from '../src/marketplace/names.js';
 import { parseTopology, tenantTopology } from '../src/marketplace/topology.js';
 import {
+  buildConfigMap,
   buildDeployment,
   buildWorkloadsPlane,
   configDigest,
@@ -154,6 +157,22 @@ test('a malformed topology is refused with the file name and the problem', () =>
   ).toThrow(/not a valid topology/);
 });
 
+describe('the first admin and email', () => {
+  test('admin@<host> and no-reply@<host> unless the spec names others; the relay from the settings', () => {
+    expect(decode(buildAdminSecret(mp, 'pw-123'), 'email')).toBe('admin@acme.shop.example.com');
+    expect(decode(buildAdminSecret(mp, 'pw-123'), 'password')).toBe('pw-123');
+    const named = {
+      ...mp,
+      spec: { ...mp.spec, adminEmail: 'ops@acme.example', email: { from: 'shop@acme.example' } },
+    };
+    expect(decode(buildAdminSecret(named, 'pw'), 'email')).toBe('ops@acme.example');
+    expect(buildConfigMap(mp).data).toMatchObject({ MAIL_FROM: 'no-reply@acme.shop.example.com' });
+    expect(buildConfigMap(named).data).toMatchObject({ MAIL_FROM: 'shop@acme.example' });
+    const relay = { ...DEFAULT_SETTINGS, smtpUrl: 'smtps://user:secret@mail.example:465' };
+    expect(decode(buildSmtpSecret(mp, relay), 'uri')).toBe(relay.smtpUrl);
+  });
+});
+
 describe('workloads', () => {
   const withServices = (
     services: Marketplace['spec']['services'],
@@ -205,6 +224,17 @@ describe('workloads', () => {
       ).template.spec.containers[0]!;
     expect(container(users).env.map((e) => e.name)).toContain('JWT_PRIVATE_KEY');
     expect(container(orders).env.map((e) => e.name)).not.toContain('JWT_PRIVATE_KEY');
+    // The first admin reaches users only; the mail relay reaches the email worker only.
+    const envOf = (d: KubeObject) => container(d).env as { name: string; valueFrom?: unknown }[];
+    const notifications = buildDeployment(mp, 'notifications', DEFAULT_SETTINGS, 'd');
+    expect(envOf(users).find((e) => e.name === 'BOOTSTRAP_ADMIN_PASSWORD')?.valueFrom).toEqual({
+      secretKeyRef: { name: 'admin-credentials', key: 'password' },
+    });
+    expect(envOf(notifications).find((e) => e.name === 'SMTP_URL')?.valueFrom).toEqual({
+      secretKeyRef: { name: 'smtp-relay', key: 'uri' },
+    });
+    for (const name of ['BOOTSTRAP_ADMIN_PASSWORD', 'SMTP_URL'])
+      expect(envOf(orders).map((e) => e.name)).not.toContain(name);
     expect(container(users).resources).toEqual({
       requests: { cpu: '100m', memory: '128Mi' },
       limits: { cpu: '2', memory: '1Gi' },

@@ -145,6 +145,11 @@ describe('a new Marketplace', () => {
     await amqpLogin(ns);
     const s = await secret(ns, 'mongodb-credentials');
     expect(secretValue(s, 'password')).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    // The first admin, whom the users service creates at start, and the mail relay.
+    const admin = await secret(ns, 'admin-credentials');
+    expect(secretValue(admin, 'email')).toBe(`admin@${mp}.shop.example.com`);
+    expect(secretValue(admin, 'password')).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    expect(secretValue(await secret(ns, 'smtp-relay'), 'uri')).toMatch(/^smtps?:\/\//);
   });
 
   test('runs every service as a Deployment, available on the simulated nodes, with a Service and a PDB', async () => {

@@ -41,6 +41,9 @@ export interface MarketplaceSpec {
   suspended?: boolean;
   deletionPolicy?: 'Retain' | 'Delete';
   image?: { repository?: string; tag?: string };
+  /** The first admin account; default admin@<host>. Its password is generated. */
+  adminEmail?: string;
+  email?: { from?: string };
   services?: Partial<Record<ServiceName, ServiceSpec>>;
   gateway?: {
     rateLimitPerMinute?: number;

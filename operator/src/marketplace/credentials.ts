@@ -55,6 +55,22 @@ export function buildBrokerSecret(
   });
 }
 
+export function buildSmtpSecret(mp: Marketplace, settings: OperatorSettings): KubeObject {
+  return secret(mp, tenantNames(mp.metadata.name).smtpSecret, { uri: settings.smtpUrl });
+}
+
+export function adminEmail(mp: Marketplace): string {
+  return mp.spec.adminEmail ?? `admin@${mp.spec.host}`;
+}
+
+/** The tenant's first admin: users creates the account at start if it does not exist. */
+export function buildAdminSecret(mp: Marketplace, password: string): KubeObject {
+  return secret(mp, tenantNames(mp.metadata.name).adminSecret, {
+    email: adminEmail(mp),
+    password,
+  });
+}
+
 /** The password kept in an existing credentials Secret, if it holds one. */
 export function passwordOf(existing: KubeObject | undefined): string | undefined {
   return secretValue(existing, 'password');

@@ -16,6 +16,10 @@ export interface TenantNames {
   brokerSecret: string;
   /** Secret with the RS256 key pair the users service signs access tokens with. */
   signingKeySecret: string;
+  /** Secret with the mail relay's URL, read by the email worker. */
+  smtpSecret: string;
+  /** Secret with the first admin's email and generated password, read by users at start. */
+  adminSecret: string;
   /** ConfigMap with the tenant's non-secret settings, read by every service. */
   configMap: string;
   /** Kong ACL group whose members may call this tenant's API, and only this tenant's. */
@@ -35,6 +39,8 @@ export function tenantNames(marketplace: string): TenantNames {
     databaseSecret: 'mongodb-credentials',
     brokerSecret: 'rabbitmq-credentials',
     signingKeySecret: 'jwt-signing-key',
+    smtpSecret: 'smtp-relay',
+    adminSecret: 'admin-credentials',
     configMap: 'tenant-config',
     aclGroup: base,
     tokenIssuer: `gorten/${base}`,

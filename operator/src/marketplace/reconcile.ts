@@ -18,7 +18,9 @@ import {
   BROKER_PERMISSIONS,
   buildBrokerSecret,
   buildDatabaseSecret,
+  buildAdminSecret,
   buildSigningKeySecret,
+  buildSmtpSecret,
   keyPairOf,
   passwordOf,
   type KeyPair,
@@ -73,7 +75,9 @@ function databaseReason(err: unknown): string {
 interface TenantCredentials {
   databasePassword: string;
   brokerPassword: string;
+  adminPassword: string;
   signingKey: KeyPair;
+  smtpUrl: string;
 }
 
 interface PlaneOutcome {
@@ -116,7 +120,9 @@ async function namespaceAndCredentials(
   const credentials: TenantCredentials = {
     databasePassword: passwordOf(existing(names.databaseSecret)) ?? generatePassword(),
     brokerPassword: passwordOf(existing(names.brokerSecret)) ?? generatePassword(),
+    adminPassword: passwordOf(existing(names.adminSecret)) ?? generatePassword(),
     signingKey: keyPairOf(existing(names.signingKeySecret)) ?? generateRsaKeyPair(),
+    smtpUrl: deps.settings.smtpUrl,
   };
   await applySet(
     deps.kube,
@@ -126,6 +132,8 @@ async function namespaceAndCredentials(
       buildDatabaseSecret(mp, deps.settings, credentials.databasePassword),
       buildBrokerSecret(mp, deps.settings, credentials.brokerPassword),
       buildSigningKeySecret(mp, credentials.signingKey),
+      buildAdminSecret(mp, credentials.adminPassword),
+      buildSmtpSecret(mp, deps.settings),
     ],
     [],
     ownerLabel(mp),

@@ -66,6 +66,7 @@ export function buildConfigMap(mp: Marketplace): KubeObject {
       JWT_ISSUER: names.tokenIssuer,
       JWT_AUDIENCE: mp.metadata.name,
       CORS_ORIGINS: (mp.spec.gateway?.corsOrigins ?? []).join(','),
+      MAIL_FROM: mp.spec.email?.from ?? `no-reply@${mp.spec.host}`,
     },
   };
 }
@@ -137,9 +138,17 @@ export function buildDeployment(
                 secretEnv('MONGODB_URI', names.databaseSecret, 'uri'),
                 secretEnv('AMQP_URL', names.brokerSecret, 'uri'),
                 secretEnv('JWT_PUBLIC_KEY', names.signingKeySecret, 'public.pem'),
-                // Only the users service signs tokens.
+                // Only the users service signs tokens and knows the first admin; only
+                // the email worker talks to the mail relay.
                 ...(service === 'users'
-                  ? [secretEnv('JWT_PRIVATE_KEY', names.signingKeySecret, 'private.pem')]
+                  ? [
+                      secretEnv('JWT_PRIVATE_KEY', names.signingKeySecret, 'private.pem'),
+                      secretEnv('BOOTSTRAP_ADMIN_EMAIL', names.adminSecret, 'email'),
+                      secretEnv('BOOTSTRAP_ADMIN_PASSWORD', names.adminSecret, 'password'),
+                    ]
+                  : []),
+                ...(service === 'notifications'
+                  ? [secretEnv('SMTP_URL', names.smtpSecret, 'uri')]
                   : []),
               ],
               resources: {
