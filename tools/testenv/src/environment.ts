@@ -31,12 +31,14 @@ function isOurs(proc: ServerProcess): boolean {
   return isAlive(proc.pid) && (commandLine(proc.pid) ?? '').includes(proc.match);
 }
 
-/** Stops every process of an environment, newest first, and removes its data. */
-export async function stopEnvironment(env: Pick<TestEnv, 'processes' | 'dir'>): Promise<void> {
+/** Stops every process of an environment, newest first, and removes its data unless kept. */
+export async function stopEnvironment(
+  env: Pick<TestEnv, 'processes' | 'dir' | 'persistent'>,
+): Promise<void> {
   for (const proc of [...env.processes].reverse()) {
     if (isOurs(proc)) await stopServer(proc.pid);
   }
-  rmSync(env.dir, { recursive: true, force: true });
+  if (!env.persistent) rmSync(env.dir, { recursive: true, force: true });
 }
 
 /** Problems of a recorded environment; an empty list means it is up and answering. */
@@ -68,19 +70,29 @@ export async function checkEnvironment(env: TestEnv): Promise<string[]> {
   return problems;
 }
 
-/** Starts all servers on free ports in a new temporary folder and records them. */
-export async function startEnvironment(): Promise<TestEnv> {
+/**
+ * Starts all servers on free ports and records them: in a new temporary folder, or in
+ * `dataDir`, whose data a later start reuses.
+ */
+export async function startEnvironment(options: { dataDir?: string } = {}): Promise<TestEnv> {
   const home = testenvHome();
   const logDir = join(home, 'logs');
   rmSync(logDir, { recursive: true, force: true });
   mkdirSync(logDir, { recursive: true });
   const goVersions = goServerVersions();
   const binary = ensureBinaries(goVersions);
-  const dir = mkdtempSync(join(tmpdir(), 'gorten-testenv-'));
+  const persistent = options.dataDir !== undefined;
+  const dir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'gorten-testenv-'));
+  mkdirSync(dir, { recursive: true });
   const file = currentEnvFile();
-  const partial: Pick<TestEnv, 'dir' | 'processes'> = { dir, processes: [] };
+  const partial: Pick<TestEnv, 'dir' | 'processes' | 'persistent'> = {
+    dir,
+    persistent,
+    processes: [],
+  };
   const ctx: StartContext = {
     dataDir: dir,
+    persistent,
     logDir,
     binary,
     record(proc) {
@@ -115,6 +127,7 @@ export async function startEnvironment(): Promise<TestEnv> {
   }
   const env: TestEnv = {
     dir,
+    persistent,
     logDir,
     startedAt: new Date().toISOString(),
     versions: {

@@ -12,6 +12,8 @@ export interface ServerProcess {
 
 export interface TestEnv {
   dir: string;
+  /** The data folder is kept when the environment stops (`npm start`'s local stack). */
+  persistent?: boolean;
   logDir: string;
   startedAt: string;
   versions: Record<string, string>;

@@ -2,8 +2,10 @@ import type { ServerProcess } from '../state.js';
 
 /** What every server starter gets: where to put data and logs, and how to record a pid. */
 export interface StartContext {
-  /** Temporary data folder of this environment. */
+  /** Data folder of this environment: temporary, or kept across starts (`npm start`). */
   dataDir: string;
+  /** The data outlives this run: a server started again must find its own data usable. */
+  persistent: boolean;
   logDir: string;
   /** Path of a cached binary built by build-servers.sh. */
   binary(name: string): string;

@@ -1,7 +1,7 @@
 // FerretDB speaks the MongoDB wire protocol over SQLite. New authentication is on, so
 // SCRAM users (createUser) work and unauthenticated commands are refused, as in production.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
 import { freePort } from '../ports.js';
@@ -24,12 +24,24 @@ export async function pingMongo(url: string): Promise<true> {
   }
 }
 
+/**
+ * FerretDB creates its admin user once, in the data: kept data needs the password it
+ * was created with, so that one is kept beside it.
+ */
+function adminPassword(dataDir: string, persistent: boolean): string {
+  const file = join(dataDir, 'admin-password');
+  if (persistent && existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const password = randomBytes(18).toString('base64url');
+  if (persistent) writeFileSync(file, password, { mode: 0o600 });
+  return password;
+}
+
 export async function startFerretDb(ctx: StartContext): Promise<MongoAccess> {
   const dataDir = join(ctx.dataDir, 'ferretdb');
   mkdirSync(dataDir, { recursive: true });
   const port = await freePort();
   const user = 'gorten-admin';
-  const password = randomBytes(18).toString('base64url');
+  const password = adminPassword(dataDir, ctx.persistent);
   const logFile = join(ctx.logDir, 'ferretdb.log');
   const command = ctx.binary('ferretdb');
   const pid = startServer({

@@ -8,6 +8,7 @@ import {
   existsSync,
   mkdirSync,
   readdirSync,
+  readFileSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
@@ -87,7 +88,13 @@ export async function startRabbitMq(ctx: StartContext): Promise<RabbitAccess> {
     await freePort(),
     await freePort(),
   ];
-  const nodeName = `gorten-${randomBytes(4).toString('hex')}@localhost`;
+  // Mnesia keeps its data under the node's name: kept data needs the same name again.
+  const nameFile = join(dir, 'node-name');
+  const nodeName =
+    ctx.persistent && existsSync(nameFile)
+      ? readFileSync(nameFile, 'utf8').trim()
+      : `gorten-${randomBytes(4).toString('hex')}@localhost`;
+  if (ctx.persistent) writeFileSync(nameFile, nodeName);
   const identity = brokerIdentity();
   if (identity) {
     chownTree(dir, identity.uid, identity.gid);
