@@ -119,7 +119,9 @@ export function buildKongPlugins(mp: Marketplace): KubeObject[] {
     kongPlugin(mp, PLUGIN.acl, 'acl', { allow: [names.aclGroup], hide_groups_header: true }),
     kongPlugin(mp, PLUGIN.rateLimit, 'rate-limiting', {
       minute: gateway.rateLimitPerMinute ?? 600,
-      limit_by: 'consumer',
+      // Per client address: every token of a tenant maps to its one issuer consumer, so
+      // limiting by consumer would make all of its users share a single allowance.
+      limit_by: 'ip',
       policy: 'local',
       fault_tolerant: true,
     }),
