@@ -135,9 +135,9 @@ export class Kube {
     return this.request<KubeList<T>>('GET', `${resourcePath(ref)}${query ? `?${query}` : ''}`);
   }
 
-  /** Server-side apply as the operator's field manager, taking over conflicting fields. */
-  async apply<T extends KubeObject>(desired: KubeObject): Promise<T> {
-    const path = `${resourcePath(refOf(desired))}?fieldManager=${FIELD_MANAGER}&force=true`;
+  /** Server-side apply (as the operator, unless told), taking over conflicting fields. */
+  async apply<T extends KubeObject>(desired: KubeObject, fieldManager = FIELD_MANAGER): Promise<T> {
+    const path = `${resourcePath(refOf(desired))}?fieldManager=${fieldManager}&force=true`;
     return this.request<T>('PATCH', path, desired, 'application/apply-patch+yaml');
   }
 

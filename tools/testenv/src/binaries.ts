@@ -43,6 +43,14 @@ function binaryNames(v: GoServerVersions): Record<string, string> {
 /** The tools the tests call (not servers): built on first use, not for every `up`. */
 const TOOLS = ['helm', 'deck'] as const;
 
+/** The servers not built yet (empty once build-servers.sh has run). */
+export function missingBinaries(versions: GoServerVersions): string[] {
+  return Object.entries(binaryNames(versions))
+    .filter(([name]) => !(TOOLS as readonly string[]).includes(name))
+    .filter(([, file]) => !existsSync(join(cacheDir(), 'bin', file)))
+    .map(([name]) => name);
+}
+
 /** Builds whatever is missing (minutes, once) and returns a lookup of binary paths. */
 export function ensureBinaries(
   versions: GoServerVersions,

@@ -58,7 +58,12 @@ export async function startKwok(ctx: StartContext, kube: KubeAccess, nodes: numb
   await waitFor({ what: 'kwok /healthz', timeoutMs: 30_000, pid, logFile }, () =>
     okBody(`http://127.0.0.1:${port}/healthz`),
   );
+  // Kept data (npm start) still has the nodes of the last run: those are reused.
+  const existing = ctx.persistent
+    ? ((await kubeApi(kube, 'GET', '/api/v1/nodes')) as NodeList).items.map((n) => n.metadata.name)
+    : [];
   for (let i = 0; i < nodes; i++) {
+    if (existing.includes(`kwok-node-${i}`)) continue;
     await kubeApi(kube, 'POST', '/api/v1/nodes', simulatedNode(`kwok-node-${i}`));
   }
   await waitFor(

@@ -1,0 +1,328 @@
+// npm start: the whole platform on this machine. The real servers of the test environment
+// (data kept in .gorten/), the operator, the demo Marketplace and Company from examples/,
+// the tenant's services configured from what the operator provisioned, a local gateway
+// with Swagger UI, a mail catcher and a demo catalog. Ctrl-C stops it all.
+//
+// Settings (environment): GORTEN_PORT (8080) — the API and docs; GORTEN_HOME (.gorten) —
+// data, logs and caught mail.
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { join, resolve } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import {
+  envVars,
+  eventually,
+  freePort,
+  goServerVersions,
+  missingBinaries,
+  ensureBinaries,
+  repoRoot,
+  startEnvironment,
+  stopEnvironment,
+  stopRecordedEnvironment,
+  withStartLock,
+  type TestEnv,
+} from '@gorten/testenv';
+import { parseAllDocuments } from 'yaml';
+import { Kube, type KubeObject } from '../../../operator/src/clients/kube.js';
+import type { Company, Marketplace } from '../../../operator/src/api/types.js';
+import { tenantNames } from '../../../operator/src/marketplace/names.js';
+import { startGateway } from './gateway.js';
+import { startMailCatcher, type MailCatcher } from './mail.js';
+import {
+  checkNode,
+  checkPortFree,
+  checkSystemPackages,
+  runningPid,
+  StartRefused,
+} from './preflight.js';
+import { Children } from './processes.js';
+import { seedDemo, type DemoAccount } from './seed.js';
+import {
+  decodeSecretData,
+  serviceEnvironments,
+  type DataMap,
+  type DeploymentLike,
+} from './tenant.js';
+
+const FIELD_MANAGER = 'gorten-start';
+const STEPS = 7;
+let step = 0;
+/** Set by Ctrl-C: the start stops at the next step instead of starting more. */
+let interrupted = false;
+
+async function progress<T>(title: string, work: () => Promise<T>): Promise<T> {
+  if (interrupted) throw new StartRefused('interrupted');
+  step++;
+  const began = Date.now();
+  process.stdout.write(`[${step}/${STEPS}] ${title} …\n`);
+  const result = await work();
+  process.stdout.write(`      done in ${((Date.now() - began) / 1000).toFixed(1)} s\n`);
+  return result;
+}
+
+function examples(): KubeObject[] {
+  return ['marketplace.yaml', 'company.yaml'].flatMap((file) =>
+    parseAllDocuments(readFileSync(join(repoRoot, 'examples', file), 'utf8')).map(
+      (doc) => doc.toJS() as KubeObject,
+    ),
+  );
+}
+
+function isTrue(object: KubeObject | undefined, type: string): boolean {
+  const status = object?.status as { conditions?: { type: string; status: string }[] } | undefined;
+  return status?.conditions?.some((c) => c.type === type && c.status === 'True') ?? false;
+}
+
+async function dataOf(
+  kube: Kube,
+  kind: 'Secret' | 'ConfigMap',
+  namespace: string,
+): Promise<DataMap> {
+  const list = await kube.list<KubeObject & { data?: Record<string, string> }>({
+    apiVersion: 'v1',
+    kind,
+    namespace,
+  });
+  return Object.fromEntries(
+    list.items.map((o) => [
+      o.metadata.name,
+      kind === 'Secret' ? decodeSecretData(o.data) : (o.data ?? {}),
+    ]),
+  );
+}
+
+interface Running {
+  env?: TestEnv;
+  mail?: MailCatcher;
+  gateway?: Server;
+  children: Children;
+}
+
+async function stopEverything(running: Running): Promise<void> {
+  await new Promise<void>((done) =>
+    running.gateway ? running.gateway.close(() => done()) : done(),
+  );
+  await running.children.stopAll();
+  await running.mail?.close();
+  if (running.env) await stopEnvironment(running.env);
+}
+
+async function start(home: string, port: number, running: Running): Promise<void> {
+  const [marketplace, company] = examples() as [Marketplace, Company];
+  const names = tenantNames(marketplace.metadata.name);
+
+  const versions = goServerVersions();
+  checkSystemPackages(missingBinaries(versions).length === 0);
+  await progress(
+    'Building the servers from the Go module proxy (first start only: several minutes)',
+    () => Promise.resolve(ensureBinaries(versions)),
+  );
+
+  const env = await progress(
+    'Starting etcd, kube-apiserver, controller-manager, scheduler, kwok, FerretDB and RabbitMQ',
+    () =>
+      withStartLock(async () => {
+        await stopRecordedEnvironment(); // one left by a start that was killed; its data stays
+        return startEnvironment({ dataDir: join(home, 'data') });
+      }),
+  );
+  running.env = env;
+  const logDir = env.logDir;
+
+  running.mail = await startMailCatcher(join(home, 'mail'), (file, mail) =>
+    process.stdout.write(`mail to ${mail.to}: "${mail.subject}" (${file})\n`),
+  );
+  const smtpUrl = `smtp://127.0.0.1:${running.mail.port}`;
+
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(env.kube.kubeconfig);
+  const kube = new Kube(kubeConfig);
+  await progress('Starting the operator (it installs the CRDs)', async () => {
+    const metricsPort = await freePort();
+    const operator = running.children.startTypeScript('operator', 'operator/src/main.ts', {
+      ...envVars(env, join(home, 'run', 'current.json')),
+      GORTEN_INSTALL_CRDS: 'true',
+      GORTEN_LEADER_ELECT: 'false',
+      GORTEN_METRICS_PORT: String(metricsPort),
+      GORTEN_SMTP_URL: smtpUrl,
+      GORTEN_LOG_LEVEL: 'info',
+    });
+    await running.children.waitReady(operator, `http://127.0.0.1:${metricsPort}/readyz`, 120_000);
+  });
+
+  const companyId = await progress(
+    `Applying examples/: Marketplace ${marketplace.metadata.name} and Company ${company.metadata.name}`,
+    async () => {
+      await eventually({ what: 'the Marketplace accepted', timeoutMs: 60_000 }, async () =>
+        kube.apply(marketplace, FIELD_MANAGER),
+      );
+      // Ready, and provisioned by this run: the Secrets carry this run's server addresses.
+      await eventually(
+        {
+          what: `Marketplace ${marketplace.metadata.name} Ready`,
+          timeoutMs: 180_000,
+          logFile: join(logDir, 'operator.log'),
+        },
+        async () => {
+          const live = await kube.get<Marketplace>({
+            ...marketplace,
+            name: marketplace.metadata.name,
+          });
+          const secrets = await dataOf(kube, 'Secret', names.namespace);
+          const current =
+            secrets[names.databaseSecret]?.uri?.includes(`@${new URL(env.mongo.url).host}/`) &&
+            secrets[names.smtpSecret]?.uri === smtpUrl;
+          return isTrue(live, 'Ready') && current ? true : undefined;
+        },
+      );
+      await kube.apply(company, FIELD_MANAGER);
+      return eventually(
+        { what: `Company ${company.metadata.name} Ready`, timeoutMs: 120_000 },
+        async () => {
+          const live = await kube.get<Company>({
+            ...company,
+            namespace: company.metadata.namespace,
+            name: company.metadata.name,
+          });
+          return isTrue(live, 'Ready') ? live?.status?.companyId : undefined;
+        },
+      );
+    },
+  );
+
+  const upstreams = await progress(
+    'Starting the tenant’s services as its Deployments declare them',
+    async () => {
+      const deployments = await kube.list<KubeObject & DeploymentLike>({
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        namespace: names.namespace,
+      });
+      const environments = serviceEnvironments(
+        deployments.items,
+        await dataOf(kube, 'ConfigMap', names.namespace),
+        await dataOf(kube, 'Secret', names.namespace),
+      );
+      const ports = new Map<string, number>();
+      const started = [];
+      for (const [service, serviceEnv] of environments) {
+        const servicePort = await freePort();
+        ports.set(service, servicePort);
+        const child = running.children.startTypeScript(service, `services/${service}/src/main.ts`, {
+          ...serviceEnv,
+          HTTP_PORT: String(servicePort),
+          LOG_LEVEL: 'info',
+        });
+        started.push(
+          running.children.waitReady(child, `http://127.0.0.1:${servicePort}/readyz`, 120_000),
+        );
+      }
+      await Promise.all(started);
+      return ports;
+    },
+  );
+
+  const baseUrl = `http://127.0.0.1:${port}`;
+  running.gateway = await progress(`Starting the gateway on ${baseUrl}`, () =>
+    startGateway(port, upstreams),
+  );
+
+  const secrets = await dataOf(kube, 'Secret', names.namespace);
+  const admin: DemoAccount = {
+    role: 'admin',
+    email: secrets[names.adminSecret]?.email ?? '',
+    password: secrets[names.adminSecret]?.password ?? '',
+  };
+  const accounts = await progress('Seeding the demo catalog through the API', () =>
+    seedDemo({
+      baseUrl,
+      admin,
+      companyId,
+      currency: marketplace.spec.currency ?? 'EUR',
+      emailDomain: marketplace.spec.host,
+    }),
+  );
+
+  const width = Math.max(...accounts.map((a) => a.email.length));
+  process.stdout.write(
+    [
+      '',
+      `Gorten is running: marketplace "${marketplace.spec.displayName}"`,
+      `  API          ${baseUrl}   (e.g. ${baseUrl}/products)`,
+      `  Swagger UI   ${baseUrl}/docs/`,
+      `  Demo accounts (POST ${baseUrl}/auth/token with grant_type=password):`,
+      ...accounts.map((a) => `    ${a.role.padEnd(6)}  ${a.email.padEnd(width)}  ${a.password}`),
+      `  Test card    4242 4242 4242 4242 (see GET ${baseUrl}/payments/test-cards)`,
+      `  Mail         caught in ${join(home, 'mail')}`,
+      `  Logs         ${logDir}`,
+      `  Kubernetes   KUBECONFIG=${env.kube.kubeconfig} kubectl get marketplaces,companies -A`,
+      '',
+      'Press Ctrl-C to stop. Data is kept in ' + join(home, 'data') + ' for the next start.',
+      '',
+    ].join('\n'),
+  );
+}
+
+async function main(): Promise<number> {
+  const home = resolve(process.env.GORTEN_HOME ?? join(repoRoot, '.gorten'));
+  const port = Number(process.env.GORTEN_PORT ?? 8080);
+  const running: Running = { children: new Children(repoRoot, join(home, 'run', 'logs')) };
+  // The servers' records and logs live under home, apart from the tests' environment.
+  process.env.GORTEN_TESTENV_HOME = join(home, 'run');
+  const pidFile = join(home, 'start.pid');
+  let stopping = false;
+  const stop = async (code: number): Promise<number> => {
+    if (stopping) return code;
+    stopping = true;
+    process.stdout.write('Stopping …\n');
+    await stopEverything(running);
+    rmSync(pidFile, { force: true });
+    process.stdout.write('Stopped; data kept.\n');
+    return code;
+  };
+  try {
+    checkNode();
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+      throw new StartRefused(
+        `GORTEN_PORT must be a port number (1-65535), not "${process.env.GORTEN_PORT}".`,
+      );
+    const other = runningPid(pidFile);
+    if (other)
+      throw new StartRefused(
+        `Gorten is already running here (pid ${other}); stop it with Ctrl-C first.`,
+      );
+    await checkPortFree(port, 'GORTEN_PORT');
+    mkdirSync(join(home, 'run', 'logs'), { recursive: true });
+    writeFileSync(pidFile, String(process.pid));
+  } catch (err) {
+    process.stderr.write(`npm start: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+  const signalled = new Promise<void>((done) => {
+    const onSignal = (): void => {
+      interrupted = true;
+      done();
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
+  const started = start(home, port, running).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  const failure = await Promise.race([started, signalled.then(() => undefined)]);
+  // Ctrl-C while starting: stopping the servers and children ends the steps still waiting.
+  if (interrupted) return stop(0);
+  if (failure !== undefined) {
+    process.stderr.write(
+      `npm start: ${failure instanceof Error ? failure.message : JSON.stringify(failure)}\n`,
+    );
+    return stop(1);
+  }
+  await signalled;
+  return stop(0);
+}
+
+// Exit explicitly: client connection pools may keep the event loop alive after stopping.
+process.exit(await main());
