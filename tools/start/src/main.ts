@@ -18,7 +18,6 @@ import {
   ensureBinaries,
   repoRoot,
   startEnvironment,
-  stopEnvironment,
   stopRecordedEnvironment,
   withStartLock,
   type TestEnv,
@@ -105,7 +104,8 @@ async function stopEverything(running: Running): Promise<void> {
   );
   await running.children.stopAll();
   await running.mail?.close();
-  if (running.env) await stopEnvironment(running.env);
+  // Stops the servers this start recorded; their data folder is kept for the next start.
+  if (running.env) await stopRecordedEnvironment();
 }
 
 async function start(home: string, port: number, running: Running): Promise<void> {

@@ -13,7 +13,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { connect } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { freePort } from '../ports.js';
 import { StartupError, startServer, waitFor } from '../process.js';
 import { okBody } from '../http.js';
@@ -60,6 +60,27 @@ function brokerIdentity(): { uid: number; gid: number } | undefined {
   return uid !== undefined && gid !== undefined ? { uid, gid } : undefined;
 }
 
+/**
+ * The broker runs as its own user, which must be able to pass through every folder above
+ * its data. A private parent (mode 0700, as home folders often are) stops it at boot with
+ * a cryptic Erlang error; say which folder it is instead.
+ */
+function assertReachable(dir: string, broker: { uid: number; gid: number }): void {
+  for (let path = dirname(dir); path !== dirname(path); path = dirname(path)) {
+    const { mode, uid, gid } = statSync(path);
+    const searchable =
+      (mode & 0o001) !== 0 ||
+      (uid === broker.uid && (mode & 0o100) !== 0) ||
+      (gid === broker.gid && (mode & 0o010) !== 0);
+    if (!searchable)
+      throw new StartupError(
+        `RabbitMQ runs as the user rabbitmq, which cannot enter ${path} (mode ${(mode & 0o777).toString(8)}) ` +
+          `to reach its data in ${dir}. Allow it (chmod o+x ${path}) or keep the data elsewhere ` +
+          '(npm start: GORTEN_HOME=/var/tmp/gorten).',
+      );
+  }
+}
+
 function chownTree(path: string, uid: number, gid: number): void {
   chownSync(path, uid, gid);
   if (statSync(path).isDirectory()) {
@@ -99,6 +120,7 @@ export async function startRabbitMq(ctx: StartContext): Promise<RabbitAccess> {
   if (identity) {
     chownTree(dir, identity.uid, identity.gid);
     chmodSync(ctx.dataDir, 0o711); // mkdtemp made it 0700: let the broker's user pass through
+    assertReachable(ctx.dataDir, identity);
   }
 
   const logFile = join(ctx.logDir, 'rabbitmq.log');

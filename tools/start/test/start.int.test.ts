@@ -1,0 +1,267 @@
+// npm start as a new user meets it: from an empty home folder to a running marketplace
+// whose API, docs and demo accounts work end to end (a purchase, its emails); Ctrl-C
+// stops every process; a second start finds the same data; a taken port or a second
+// start is refused with a message.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { eventually, freePort, repoRoot } from '@gorten/testenv';
+
+const home = mkdtempSync(join(tmpdir(), 'gorten-start-test-'));
+// mkdtemp makes it private; RabbitMQ, running as its own user, must pass through it.
+chmodSync(home, 0o711);
+let port: number;
+
+interface Start {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+function npmStart(env: Record<string, string> = {}): Start {
+  let output = '';
+  // Only what a user's shell would have: none of the test environment's variables.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'tools/start/src/main.ts'], {
+    cwd: repoRoot,
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      ...(process.env.GORTEN_CACHE ? { GORTEN_CACHE: process.env.GORTEN_CACHE } : {}),
+      GORTEN_HOME: home,
+      GORTEN_PORT: String(port),
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return { child, output: () => output, exited };
+}
+
+async function running(start: Start): Promise<void> {
+  try {
+    await eventually({ what: 'npm start to be running', timeoutMs: STARTING_MS }, () => {
+      if (start.child.exitCode !== null) throw new Error(`it exited ${start.child.exitCode}`);
+      return start.output().includes('Press Ctrl-C to stop') ? true : undefined;
+    });
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; its output:\n${start.output()}`, { cause: err });
+  }
+}
+
+async function stop(start: Start): Promise<void> {
+  start.child.kill('SIGINT');
+  expect(await start.exited).toBe(0);
+  expect(start.output()).toContain('Stopped; data kept.');
+}
+
+// A first start builds nothing here (CI has built the servers) but starts them all.
+const STARTING_MS = 300_000;
+
+const base = () => `http://127.0.0.1:${port}`;
+
+async function call(
+  method: string,
+  path: string,
+  options: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<{ status: number; body: Record<string, unknown>; type: string }> {
+  const answer = await fetch(`${base()}${path}`, {
+    method,
+    headers: {
+      ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+      ...options.headers,
+    },
+    body: options.body === undefined ? undefined : JSON.stringify(options.body),
+  });
+  const text = await answer.text();
+  const type = answer.headers.get('content-type') ?? '';
+  const body = (type.includes('json') ? JSON.parse(text) : { text }) as Record<string, unknown>;
+  return { status: answer.status, body, type };
+}
+
+/** The demo account printed for `role`: its email and password. */
+function account(output: string, role: string): { email: string; password: string } {
+  const line = output.split('\n').find((l) => l.trimStart().startsWith(`${role} `));
+  const [, email = '', password = ''] = line?.trim().split(/\s+/) ?? [];
+  return { email, password };
+}
+
+async function signIn(output: string, role: string): Promise<string> {
+  const { email, password } = account(output, role);
+  const answer = await call('POST', '/auth/token', {
+    body: { grant_type: 'password', username: email, password },
+  });
+  expect(answer.status).toBe(200);
+  return String(answer.body.access_token);
+}
+
+/** Every process below `root`, and any whose command line names `dir`. */
+function processesOf(root: number, dir: string): number[] {
+  const parents = new Map<number, number>();
+  const named: number[] = [];
+  for (const entry of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(dir)) named.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const below = new Set<number>();
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const [pid, parent] of parents)
+      if ((parent === root || below.has(parent)) && !below.has(pid)) {
+        below.add(pid);
+        grew = true;
+      }
+  }
+  return [...new Set([...below, ...named])];
+}
+
+const alive = (pids: number[]) =>
+  pids.filter((pid) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+
+beforeAll(async () => {
+  port = await freePort();
+});
+
+afterAll(() => {
+  rmSync(home, { recursive: true, force: true });
+});
+
+describe('npm start', () => {
+  let first: Start;
+
+  test(
+    'brings up the demo marketplace and prints its URLs and demo accounts',
+    async () => {
+      first = npmStart();
+      await running(first);
+      const output = first.output();
+      for (const step of ['[1/7]', '[2/7]', '[7/7]']) expect(output).toContain(step);
+      expect(output).toContain(`API          ${base()}`);
+      expect(output).toContain(`Swagger UI   ${base()}/docs/`);
+      for (const role of ['admin', 'seller', 'buyer'])
+        expect(account(output, role).email).toMatch(/@demo\.shop\.localhost$/);
+    },
+    STARTING_MS + 10_000,
+  );
+
+  test('serves the API through the gateway, Swagger UI, and 404 problem+json elsewhere', async () => {
+    const products = await call('GET', '/products?limit=50');
+    expect(products.status).toBe(200);
+    expect((products.body.items as { sku: string }[]).map((p) => p.sku).sort()).toEqual([
+      'DRILL-18V',
+      'GLOVES-L',
+      'HAMMER-16',
+      'SCREWDRIVER-SET',
+      'TAPE-5M',
+    ]);
+    const docs = await call('GET', '/docs/');
+    expect(docs.status).toBe(200);
+    expect(docs.body.text).toContain('/openapi/checkout.json');
+    const spec = await call('GET', '/openapi/checkout.json');
+    expect(spec.body).toMatchObject({ openapi: '3.1.1' });
+    expect((await call('GET', '/docs/swagger-ui-bundle.js')).status).toBe(200);
+    const unknown = await call('GET', '/no/such/route');
+    expect(unknown).toMatchObject({ status: 404, type: 'application/problem+json' });
+  });
+
+  test('the demo buyer buys; the order confirmation reaches the mail catcher', async () => {
+    const output = first.output();
+    const buyer = await signIn(output, 'buyer');
+    const products = (await call('GET', '/products?limit=50')).body.items as {
+      id: string;
+      sku: string;
+    }[];
+    const hammer = products.find((p) => p.sku === 'HAMMER-16')?.id ?? '';
+    expect(
+      (await call('PUT', `/carts/me/items/${hammer}`, { token: buyer, body: { quantity: 2 } }))
+        .status,
+    ).toBe(200);
+    const checkout = await call('POST', '/checkout', {
+      token: buyer,
+      headers: { 'idempotency-key': randomUUID() },
+      body: { card: { number: '4242424242424242', expMonth: 12, expYear: 2031, cvc: '123' } },
+    });
+    expect(checkout).toMatchObject({ status: 201, body: { status: 'paid', total: 3_980 } });
+    await eventually({ what: 'the order confirmation mail', timeoutMs: 60_000 }, () => {
+      const mails = readdirSync(join(home, 'mail')).map((f) =>
+        readFileSync(join(home, 'mail', f), 'utf8'),
+      );
+      return mails.some(
+        (m) => m.includes(String(checkout.body.orderId)) && /^To: .*buyer@/m.test(m),
+      )
+        ? true
+        : undefined;
+    });
+    // The seller and the admin printed can sign in too.
+    await signIn(output, 'seller');
+    await signIn(output, 'admin');
+  });
+
+  test('a second start while one runs, or on a taken port, is refused with what to do', async () => {
+    const again = npmStart();
+    expect(await again.exited).toBe(1);
+    expect(again.output()).toMatch(/already running here \(pid \d+\)/);
+
+    const blocker: Server = createServer();
+    const taken = await freePort();
+    await new Promise<void>((resolve) => blocker.listen(taken, '127.0.0.1', resolve));
+    const other = mkdtempSync(join(tmpdir(), 'gorten-start-other-'));
+    try {
+      const blocked = npmStart({ GORTEN_PORT: String(taken), GORTEN_HOME: other });
+      expect(await blocked.exited).toBe(1);
+      expect(blocked.output()).toContain(`Port ${taken} is in use`);
+      expect(blocked.output()).toContain('GORTEN_PORT=<port> npm start');
+    } finally {
+      blocker.close();
+      rmSync(other, { recursive: true, force: true });
+    }
+  });
+
+  test('Ctrl-C stops every process it started', async () => {
+    const started = processesOf(first.child.pid ?? 0, home);
+    // The servers, the operator and eight services, at least.
+    expect(started.length).toBeGreaterThanOrEqual(15);
+    await stop(first);
+    await eventually({ what: 'no process left', timeoutMs: 30_000 }, () =>
+      alive(started).length === 0 ? true : undefined,
+    );
+  });
+
+  test(
+    'a second start reuses the data: the same catalog, the buyer’s order, no duplicates',
+    async () => {
+      const second = npmStart();
+      try {
+        await running(second);
+        const products = await call('GET', '/products?limit=50');
+        expect((products.body.items as unknown[]).length).toBe(5);
+        const buyer = await signIn(second.output(), 'buyer');
+        const orders = await call('GET', '/orders', { token: buyer });
+        expect((orders.body.items as { status: string }[]).map((o) => o.status)).toEqual(['paid']);
+        // The admin's generated password is kept, not replaced.
+        expect(account(second.output(), 'admin')).toEqual(account(first.output(), 'admin'));
+      } finally {
+        await stop(second);
+      }
+    },
+    STARTING_MS + 60_000,
+  );
+});
