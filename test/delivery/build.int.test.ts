@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import jwt from 'jsonwebtoken';
-import { eventually } from '@gorten/testenv';
+import { currentEnvFile, envVars, eventually } from '@gorten/testenv';
 import { TestTenant } from '@gorten/service-testing';
 import { SERVICE_NAMES } from '../../operator/src/api/types.js';
 import {
@@ -316,13 +316,7 @@ describe('the operator image', () => {
     const name = `img-${randomBytes(3).toString('hex')}`;
     const kube = testKube();
     const operator = new Started(operatorApp, ['dist/operator.mjs'], {
-      KUBECONFIG: env.kube.kubeconfig,
-      GORTEN_MONGO_ADMIN_URL: env.mongo.url,
-      GORTEN_RABBITMQ_MANAGEMENT_URL: env.rabbitmq.managementUrl,
-      GORTEN_RABBITMQ_ADMIN_USER: env.rabbitmq.user,
-      GORTEN_RABBITMQ_ADMIN_PASSWORD: env.rabbitmq.password,
-      GORTEN_MONGO_TENANT_HOST: new URL(env.mongo.url).host,
-      GORTEN_AMQP_TENANT_HOST: new URL(env.rabbitmq.amqpUrl).host,
+      ...envVars(env, currentEnvFile()),
       GORTEN_LEADER_ELECT: 'false',
       // Read from crds/ in the image; the same documents the other tests apply.
       GORTEN_INSTALL_CRDS: 'true',

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadTestEnv } from '@gorten/testenv';
 import { tenantTopology } from '../../operator/src/marketplace/topology.js';
+import type { Exchange, Queue } from '../../operator/src/clients/rabbitmq-admin.js';
 
 const SCRIPT = join(import.meta.dirname, '..', '..', 'rabbitmq', 'setup-rabbitmq.sh');
 const env = loadTestEnv();
@@ -122,21 +123,9 @@ function expectOneLineFailure(result: ScriptRun): string {
   return lines[0]!;
 }
 
-interface LiveExchange {
-  name: string;
-  type: string;
-  durable: boolean;
-  auto_delete: boolean;
-  internal: boolean;
-  arguments: Record<string, unknown>;
-}
-interface LiveQueue {
-  name: string;
-  type: string;
-  durable: boolean;
-  auto_delete: boolean;
-  arguments: Record<string, unknown>;
-}
+/** As the management API lists them; a queue also says its type. */
+type LiveExchange = Exchange;
+type LiveQueue = Queue & { type: string };
 interface LiveBinding {
   routing_key: string;
   arguments: Record<string, unknown>;
