@@ -6,6 +6,7 @@
 // service spent per checkout — which shows where the knee comes from.
 //
 //   npx tsx tools/testenv/src/cli.ts exec -- tsx bench/checkout.ts [--quick]
+//     [--rates 3,6,10] [--seconds 4] [--runs 1]
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,10 +17,21 @@ import { TestTenant } from '@gorten/service-testing';
 import { loadTestEnv } from '@gorten/testenv';
 import { cpuSeconds, median, startHttpChild, stopAllChildren } from './support.js';
 
+/** The value after `--name` on the command line, if given. */
+function option(name: string): string | undefined {
+  const at = process.argv.indexOf(`--${name}`);
+  return at >= 0 ? process.argv[at + 1] : undefined;
+}
+function positiveNumbers(name: string, text: string): number[] {
+  const values = text.split(',').map(Number);
+  if (values.some((v) => !(v > 0))) throw new Error(`--${name}: positive numbers, got ${text}`);
+  return values;
+}
+
 const QUICK = process.argv.includes('--quick');
-const RATES = QUICK ? [2, 8] : [1, 2, 4, 6, 8, 12];
-const SECONDS = QUICK ? 4 : 10;
-const RUNS = QUICK ? 1 : 3;
+const RATES = positiveNumbers('rates', option('rates') ?? (QUICK ? '2,8' : '1,2,4,6,8,12'));
+const SECONDS = positiveNumbers('seconds', option('seconds') ?? (QUICK ? '4' : '10'))[0] ?? 10;
+const RUNS = positiveNumbers('runs', option('runs') ?? (QUICK ? '1' : '3'))[0] ?? 3;
 const CARD = { number: '4242424242424242', expMonth: 12, expYear: 2031, cvc: '123' };
 
 interface Run {

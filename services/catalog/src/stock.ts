@@ -5,6 +5,7 @@
 // repeated call takes nothing twice. It lives in the product document with an expiry
 // until it is committed (the order is paid: the stock stays taken) or released (the
 // checkout failed, or the reservation expired: the stock comes back).
+import { OutboxRelay } from '@gorten/kit';
 import type { Collection } from 'mongodb';
 import { productEventEntry } from './products.js';
 import type { ProductDoc, StockReservation } from './store.js';
@@ -20,6 +21,7 @@ export type ReserveOutcome = 'reserved' | 'already_reserved' | 'insufficient' | 
  * The stock change is one atomic update; the product.updated event that reports it is a
  * second update on the same document (its figures are known only after the first). If
  * the process dies between the two, the product's next event carries the newer state.
+ * The relay of this process is told at once (checkout sweeps its outboxes rarely).
  */
 async function reportChange(ops: StockOps, after: ProductDoc | null): Promise<void> {
   if (!after) return;
@@ -27,6 +29,7 @@ async function reportChange(ops: StockOps, after: ProductDoc | null): Promise<vo
     { _id: after._id },
     { $push: { outbox: productEventEntry(after, 'product.updated') } },
   );
+  OutboxRelay.announce(ops.products, after._id);
 }
 
 export async function reserveStock(

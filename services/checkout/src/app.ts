@@ -20,9 +20,13 @@ export const checkoutService: ServiceDefinition<CheckoutEnv, CheckoutDeps> = {
   env: checkoutEnv,
   indexes: CHECKOUT_INDEXES,
   routes: CHECKOUT_ROUTES,
-  // The order and product events the saga writes are relayed by the orders and catalog
-  // services; relaying them here too gets them out while those are down.
+  // The order and product events the saga writes are announced to this process's relay,
+  // which publishes them at once (the orders and catalog services would relay them too,
+  // but only at their next sweep). The saga's writers all announce, so the full scan of
+  // these growing collections — FerretDB has no secondary index — runs rarely, as the
+  // safety net for a crash between a write and its announcement.
   outboxCollections: ['orders', 'products'],
+  outboxSweepMs: 30_000,
   deps: ({ env, db, log, dependencyMetrics }) => {
     const now = () => new Date();
     const store = checkoutStore(db);

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { newId, type EventEnvelope, type RunningService } from '@gorten/kit';
+import { newId, startService, type EventEnvelope, type RunningService } from '@gorten/kit';
 import {
   client,
   expectOpenApiUpToDate,
@@ -75,10 +75,10 @@ const payments = () =>
     'payments',
   );
 
-async function product(stock: number, amount = 1_000): Promise<string> {
+async function product(stock: number, amount = 1_000, on = tenant): Promise<string> {
   const id = newId('prd');
   const now = new Date();
-  await tenant.db.collection('products').insertOne({
+  await on.db.collection('products').insertOne({
     _id: id as never,
     companyId: company,
     sku: `SKU-${id.slice(-8)}`,
@@ -98,16 +98,17 @@ async function product(stock: number, amount = 1_000): Promise<string> {
 
 async function buyerWithCart(
   items: Record<string, number>,
+  on = tenant,
 ): Promise<{ id: string; token: string }> {
   const id = newId('usr');
-  await tenant.db.collection('carts').insertOne({
+  await on.db.collection('carts').insertOne({
     _id: id as never,
     items: Object.entries(items).map(([productId, quantity]) => ({ productId, quantity })),
     lock: null,
     version: 1,
     updatedAt: new Date(),
   });
-  return { id, token: tenant.token({ sub: id, roles: ['buyer'] }) };
+  return { id, token: on.token({ sub: id, roles: ['buyer'] }) };
 }
 
 const buy = (token: string, key: string, card: object = CARDS.ok) =>
@@ -392,6 +393,83 @@ test('with RabbitMQ unreachable, orders are kept and each event is delivered onc
   const events = await orderEventsFor(orderIds, 6);
   expect(events).toHaveLength(6);
   expect(new Set(events.map((e) => e.id)).size).toBe(6);
+});
+
+describe('with the outbox swept every 30 s, as deployed', () => {
+  // Its own tenant: the main service's relay sweeps every 100 ms and would hide whether
+  // the saga's writes reach the relay at once.
+  let own: TestTenant;
+  let deployed: RunningService<CheckoutDeps>;
+  let events: { order: string; product: string };
+
+  beforeAll(async () => {
+    own = await TestTenant.create('checkout-relay');
+    events = { order: await own.tap('order_exchange'), product: await own.tap('product_exchange') };
+    deployed = await startService(checkoutService, own.serviceEnv('checkout', PATIENT), {
+      checkResponses: true,
+    });
+  });
+
+  afterAll(async () => {
+    await deployed.close();
+    await own.destroy();
+  });
+
+  /** The events of `orderIds` and `productId` published within 10 s (a third of a sweep). */
+  async function publishedSoon(orderIds: string[], productId: string, count: number) {
+    const seen: EventEnvelope[] = [];
+    const mine = () =>
+      seen.filter((e) => {
+        const data = e.data as { orderId?: string; productId?: string };
+        return orderIds.includes(data.orderId ?? '') || data.productId === productId;
+      });
+    await eventually({ what: `${count} events`, timeoutMs: 10_000 }, async () => {
+      for (const queue of [events.order, events.product])
+        for (const m of await own.drain(queue)) seen.push(m.body as EventEnvelope);
+      return mine().length >= count ? true : undefined;
+    });
+    return mine();
+  }
+
+  test('the order and stock events go out as the saga writes them, and soon after a broker outage', async () => {
+    const checkoutOf = async (item: string) => {
+      const buyer = await buyerWithCart({ [item]: 1 }, own);
+      const answer = await client(deployed.url)('POST', '/checkout', {
+        token: buyer.token,
+        body: { card: CARDS.ok },
+        headers: { 'idempotency-key': randomUUID() },
+      });
+      expect(answer.status).toBe(201);
+      return answer.body.orderId as string;
+    };
+    const item = await product(5, 1_000, own);
+    const first = await checkoutOf(item);
+    const published = await publishedSoon([first], item, 3);
+    expect(published.map((e) => e.type).sort()).toEqual([
+      'order.created',
+      'order.paid',
+      'product.updated',
+    ]);
+
+    const restore = await own.cutOffBroker();
+    let second: string;
+    try {
+      second = await checkoutOf(item);
+      const pending = await own.db
+        .collection<{ _id: string; outbox?: unknown[] }>('orders')
+        .findOne({ _id: second });
+      expect(pending?.outbox).toHaveLength(2);
+    } finally {
+      await restore();
+    }
+    const afterOutage = await publishedSoon([second], item, 3);
+    expect(afterOutage.map((e) => e.type).sort()).toEqual([
+      'order.created',
+      'order.paid',
+      'product.updated',
+    ]);
+    expect(new Set(afterOutage.map((e) => e.id)).size).toBe(3);
+  });
 });
 
 describe('refusals', () => {

@@ -53,6 +53,13 @@ export interface ServiceDefinition<E extends ServiceEnv, Deps> {
   routes: readonly Route<Deps>[];
   /** Collections whose documents carry an `outbox` the relay publishes. */
   outboxCollections?: readonly string[];
+  /**
+   * How often the relay scans those collections whole (default OUTBOX_SWEEP_MS, 1 s).
+   * Events whose writer calls `OutboxRelay.announce` go out at once anyway, so a service
+   * whose writers all announce can sweep rarely: the sweep then only catches what a crash
+   * or another process left behind.
+   */
+  outboxSweepMs?: number;
   deps: (base: ServiceBase<E>) => Deps;
   consumers?: (deps: Deps) => ConsumerSpec[];
   periodic?: (deps: Deps) => PeriodicTask[];
@@ -65,6 +72,7 @@ export interface StartOptions {
   logDestination?: NodeJS.WritableStream;
   /** Check answers against their schemas (tests). */
   checkResponses?: boolean;
+  /** Overrides the definition's `outboxSweepMs` (tests sweep often). */
   outboxIntervalMs?: number;
 }
 
@@ -101,7 +109,7 @@ export async function startService<E extends ServiceEnv, Deps>(
     (definition.outboxCollections ?? []).map((name) => mongo.db.collection<WithOutbox>(name)),
     publisher,
     log,
-    opts.outboxIntervalMs,
+    opts.outboxIntervalMs ?? definition.outboxSweepMs,
   );
   const consumers = (definition.consumers?.(deps) ?? []).map(
     (spec) =>

@@ -1,6 +1,7 @@
 // Messaging against the real RabbitMQ and FerretDB: confirms, the outbox surviving a
 // broker outage, consumers that dedupe, retry to a delivery limit and dead-letter poison.
 import { randomBytes } from 'node:crypto';
+import { connect as connectTcp, createServer, type Server, type Socket } from 'node:net';
 import { connect, type ChannelModel, type ConfirmChannel } from 'amqplib';
 import { MongoClient, type Collection, type Db } from 'mongodb';
 import { eventually, loadTestEnv } from '@gorten/testenv';
@@ -89,6 +90,119 @@ test('a change and its event are written together; the relay publishes it once, 
   });
   await publisher.close();
   await down.close();
+});
+
+/** Events that reach `queue` until `count` are there (then a moment for duplicates). */
+async function received(queue: string, count: number): Promise<EventEnvelope[]> {
+  const events: EventEnvelope[] = [];
+  await eventually({ what: `${count} events in ${queue}`, timeoutMs: 5_000 }, async () => {
+    events.push(...(await drain(queue)));
+    return events.length >= count ? true : undefined;
+  });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  return [...events, ...(await drain(queue))];
+}
+
+test('an announced write is published at once, in order and once, without waiting for a sweep', async () => {
+  const things: Collection<WithOutbox> = db.collection('announced');
+  const publisher = new Publisher(env.rabbitmq.amqpUrl, log);
+  const relay = new OutboxRelay([things], publisher, log, 600_000); // no sweep in this test
+  relay.start();
+  try {
+    const entries = ['a', 'b', 'c'].map((name) =>
+      outboxEntry(exchange, 'thing.updated', 'thing.updated', { name }),
+    );
+    // Each write is announced as soon as it is stored, while the relay is still busy
+    // with the earlier ones: their document is relayed again after the running pass.
+    for (const entry of entries) {
+      await things.updateOne(
+        { _id: 'a1' as never },
+        { $push: { outbox: entry } },
+        { upsert: true },
+      );
+      OutboxRelay.announce(things, 'a1');
+    }
+    expect(await received(work, 3)).toEqual(entries.map((e) => e.event));
+    expect((await things.findOne({ _id: 'a1' as never }))?.outbox).toEqual([]);
+    // A collection no relay of this process covers: announcing is harmless, the event waits.
+    const elsewhere: Collection<WithOutbox> = db.collection('not_relayed_here');
+    const waiting = outboxEntry(exchange, 'thing.updated', 'thing.updated', {});
+    await elsewhere.insertOne({ _id: 'e1' as never, outbox: [waiting] });
+    OutboxRelay.announce(elsewhere, 'e1');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await drain(work)).toEqual([]);
+    expect((await elsewhere.findOne({ _id: 'e1' as never }))?.outbox).toHaveLength(1);
+  } finally {
+    await relay.stop();
+    await publisher.close();
+  }
+});
+
+/** A TCP path to the broker that can be cut: while cut, connections are dropped at once. */
+async function cableToBroker(): Promise<{
+  url: string;
+  connected: (on: boolean) => void;
+  close: () => Promise<void>;
+}> {
+  const broker = new URL(env.rabbitmq.amqpUrl);
+  const sockets = new Set<Socket>();
+  let on = false;
+  const server: Server = createServer((client) => {
+    if (!on) {
+      client.destroy();
+      return;
+    }
+    const upstream = connectTcp(Number(broker.port), broker.hostname);
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        sockets.delete(socket);
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const url = new URL(broker);
+  url.host = `127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  return {
+    url: url.toString(),
+    connected: (value) => {
+      on = value;
+      if (!on) for (const socket of sockets) socket.destroy();
+    },
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+test('an announced event the broker could not take goes out within seconds of its return, not at the next sweep', async () => {
+  const cable = await cableToBroker();
+  const things: Collection<WithOutbox> = db.collection('announced_outage');
+  const publisher = new Publisher(cable.url, log);
+  const relay = new OutboxRelay([things], publisher, log, 600_000);
+  relay.start();
+  try {
+    const entry = outboxEntry(exchange, 'thing.updated', 'thing.updated', { name: 'late' });
+    await things.insertOne({ _id: 'o1' as never, outbox: [entry] });
+    OutboxRelay.announce(things, 'o1');
+    await new Promise((resolve) => setTimeout(resolve, 1_500)); // a failed try and a retry
+    expect((await things.findOne({ _id: 'o1' as never }))?.outbox).toEqual([entry]);
+    expect(await drain(work)).toEqual([]);
+
+    cable.connected(true);
+    expect(await received(work, 1)).toEqual([entry.event]);
+    expect((await things.findOne({ _id: 'o1' as never }))?.outbox).toEqual([]);
+  } finally {
+    await relay.stop();
+    await publisher.close();
+    await cable.close();
+  }
 });
 
 test('a redelivered event is handled once; a failing one is retried to the limit and dead-lettered; poison goes straight there', async () => {

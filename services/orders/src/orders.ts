@@ -1,8 +1,9 @@
 // Writing orders. Checkout creates an order (one per checkout, whatever the retries) and
 // moves it along; admins and sellers move it later. Every move is one compare-and-set
 // update on the order's version that also records the move in its history and, where
-// the move is an event (created, paid), appends the event to the order's outbox.
-import { conflict, newId, notFound, outboxEntry } from '@gorten/kit';
+// the move is an event (created, paid), appends the event to the order's outbox and
+// announces it to the outbox relay of the process, which publishes it at once.
+import { conflict, newId, notFound, OutboxRelay, outboxEntry } from '@gorten/kit';
 import { MongoServerError } from 'mongodb';
 import { assertTransition } from './lifecycle.js';
 import type { OrderDoc, OrderItem, OrderStatus, OrdersStore } from './store.js';
@@ -63,6 +64,7 @@ export async function createOrder(ops: OrderOps, input: NewOrder): Promise<Order
   order.outbox = [orderEvent(order, 'order.created')];
   try {
     await ops.store.orders.insertOne(order);
+    OutboxRelay.announce(ops.store.orders, order._id);
     return order;
   } catch (err) {
     if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
@@ -121,7 +123,10 @@ export async function transitionOrder(
         ...(to === 'paid' ? { $push: { outbox: orderEvent(next, 'order.paid') } } : {}),
       },
     );
-    if (written.matchedCount === 1) return next;
+    if (written.matchedCount === 1) {
+      if (to === 'paid') OutboxRelay.announce(ops.store.orders, orderId);
+      return next;
+    }
   }
   throw conflict('The order keeps changing; try again.');
 }

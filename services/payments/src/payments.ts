@@ -3,7 +3,8 @@
 // the same key again when its answer was lost; capture, void and refund of a payment
 // already in the target state change nothing. A provider call that fails or times out
 // leaves the outcome unknown (PaymentOutcomeUnknown): the caller voids by key.
-import { conflict, newId, notFound, unprocessable, type DependencyPolicy } from '@gorten/kit';
+import { createHash } from 'node:crypto';
+import { conflict, notFound, unprocessable, type DependencyPolicy } from '@gorten/kit';
 import { MongoServerError } from 'mongodb';
 import { assertMove } from './lifecycle.js';
 import { cardBrand, type Card, type PaymentProvider } from './provider.js';
@@ -66,6 +67,15 @@ async function moveOnce(
   }
 }
 
+/**
+ * The id of the payment made for an authorization key, derived from the key: the key
+ * finds its payment by `_id` (the one filter FerretDB hands to SQLite; any other decodes
+ * the whole collection), and `_id` makes it one payment per key. Shaped like `newId('pay')`.
+ */
+export function paymentIdFor(key: string): string {
+  return `pay_${createHash('sha256').update(key).digest('hex').slice(0, 24)}`;
+}
+
 export interface AuthorizeInput {
   key: string;
   merchantReference: string;
@@ -80,11 +90,12 @@ export async function authorizePayment(
   ops: PaymentOps,
   input: AuthorizeInput,
 ): Promise<PaymentDoc> {
-  let payment = await ops.store.payments.findOne({ authorizationKey: input.key });
+  const id = paymentIdFor(input.key);
+  let payment = await ops.store.payments.findOne({ _id: id });
   if (!payment) {
     const now = ops.now();
     const doc: PaymentDoc = {
-      _id: newId('pay'),
+      _id: id,
       authorizationKey: input.key,
       orderId: input.orderId,
       buyerId: input.buyerId,
@@ -105,7 +116,7 @@ export async function authorizePayment(
       payment = doc;
     } catch (err) {
       if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
-      payment = await ops.store.payments.findOne({ authorizationKey: input.key });
+      payment = await ops.store.payments.findOne({ _id: id }); // made meanwhile by a retry
       if (!payment) throw err;
     }
   }
@@ -137,7 +148,7 @@ export async function authorizePayment(
 
 /** Cancels an authorization (also one whose outcome is unknown); idempotent. */
 export async function voidPayment(ops: PaymentOps, key: string): Promise<PaymentDoc | undefined> {
-  const payment = await ops.store.payments.findOne({ authorizationKey: key });
+  const payment = await ops.store.payments.findOne({ _id: paymentIdFor(key) });
   if (!payment || payment.status === 'voided' || payment.status === 'declined')
     return payment ?? undefined;
   // Captured money is refunded, not voided: refused before the provider is bothered.

@@ -1,6 +1,6 @@
 // Reading payments: a buyer sees their own, admins all; a payment of someone else does
 // not exist for the caller (404, not 403: ids are not confirmed to strangers).
-import { afterCursor, isAdmin, notFound, page, type Principal } from '@gorten/kit';
+import { badRequest, decodeCursor, isAdmin, notFound, page, type Principal } from '@gorten/kit';
 import type { Filter } from 'mongodb';
 import type { PaymentsDeps } from './deps.js';
 import type { Payment } from './schemas.js';
@@ -36,6 +36,15 @@ export async function getPayment(
   return toPayment(doc);
 }
 
+/** The payments after `cursor` (newest first: createdAt, then _id, descending). */
+function olderThan(cursor: string | undefined): Filter<PaymentDoc> {
+  if (!cursor) return {};
+  const [at, id] = decodeCursor(cursor);
+  if (typeof at !== 'number') throw badRequest('The cursor is not one this API issued.');
+  const createdAt = new Date(at);
+  return { $or: [{ createdAt: { $lt: createdAt } }, { createdAt, _id: { $lt: id } }] };
+}
+
 export async function listPayments(
   deps: PaymentsDeps,
   principal: Principal,
@@ -44,13 +53,13 @@ export async function listPayments(
   const filter: Filter<PaymentDoc> = {
     ...(isAdmin(principal) ? {} : { buyerId: principal.userId }),
     ...(query.orderId ? { orderId: query.orderId } : {}),
-    ...afterCursor('_id', -1, query.cursor),
+    ...olderThan(query.cursor),
   };
   const docs = await deps.store.payments
     .find(filter)
-    .sort({ _id: -1 })
+    .sort({ createdAt: -1, _id: -1 })
     .limit(query.limit + 1)
     .toArray();
-  const result = page(docs, query.limit, (d) => d._id);
+  const result = page(docs, query.limit, (d) => d.createdAt.getTime());
   return { items: result.items.map(toPayment), nextCursor: result.nextCursor };
 }

@@ -10,7 +10,6 @@
 //                        client times out not knowing the outcome); a later try of the
 //                        same reference (a new authorization key) answers at once
 //   any other number     declined: unknown_test_card (real cards never work here)
-import { randomUUID } from 'node:crypto';
 import { MongoServerError, type Collection } from 'mongodb';
 import type {
   AuthorizationOutcome,
@@ -34,6 +33,7 @@ const DECLINES: Record<string, DeclineCode> = {
 export interface SimulatedLedgerEntry {
   /** The authorization's idempotency key. */
   _id: string;
+  /** `referenceFor(_id)`, empty for a decline. */
   reference: string;
   merchantReference: string;
   amount: number;
@@ -43,6 +43,18 @@ export interface SimulatedLedgerEntry {
   captured: number;
   refunds: { key: string; amount: number }[];
   createdAt: Date;
+}
+
+/**
+ * The reference of an authorization carries its key, so capture and refund find the
+ * ledger entry by `_id` (a lookup by any other field decodes FerretDB's whole ledger).
+ */
+function referenceFor(key: string): string {
+  return `sim_${Buffer.from(key).toString('base64url')}`;
+}
+
+function keyOf(reference: string): string {
+  return Buffer.from(reference.slice('sim_'.length), 'base64url').toString();
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -90,7 +102,7 @@ export class SimulatedProvider implements PaymentProvider {
             code: decline ?? 'unknown_test_card',
             message: decline ? 'The card was declined.' : 'Only the test cards work here.',
           }
-        : { status: 'authorized', reference: `sim_${randomUUID()}` };
+        : { status: 'authorized', reference: referenceFor(request.idempotencyKey) };
     const entry: SimulatedLedgerEntry = {
       _id: request.idempotencyKey,
       reference: outcome.status === 'authorized' ? outcome.reference : '',
@@ -112,12 +124,22 @@ export class SimulatedProvider implements PaymentProvider {
     }
   }
 
+  /** The authorized entry `reference` names; null for a reference it never gave. */
+  private async authorized(reference: string): Promise<SimulatedLedgerEntry | null> {
+    if (!reference.startsWith('sim_')) return null;
+    const entry = await this.ledger.findOne({ _id: keyOf(reference) });
+    return entry?.reference === reference ? entry : null;
+  }
+
   async capture(reference: string, amount: number): Promise<void> {
-    const entry = await this.ledger.findOne({ reference });
+    const entry = await this.authorized(reference);
     if (!entry || (entry.status !== 'authorized' && entry.status !== 'captured'))
       throw new Error(`simulated provider: ${reference} cannot be captured`);
     if (amount > entry.amount) throw new Error('simulated provider: capture above authorization');
-    await this.ledger.updateOne({ reference }, { $set: { status: 'captured', captured: amount } });
+    await this.ledger.updateOne(
+      { _id: entry._id },
+      { $set: { status: 'captured', captured: amount } },
+    );
   }
 
   async void(idempotencyKey: string): Promise<'voided' | 'not_found'> {
@@ -130,13 +152,15 @@ export class SimulatedProvider implements PaymentProvider {
   }
 
   async refund(reference: string, amount: number, refundKey: string): Promise<void> {
-    const entry = await this.ledger.findOne({ reference });
+    const entry = await this.authorized(reference);
     if (entry?.status !== 'captured') throw new Error('simulated provider: nothing captured');
     if (entry.refunds.some((r) => r.key === refundKey)) return;
     const refunded = entry.refunds.reduce((sum, r) => sum + r.amount, 0);
     if (refunded + amount > entry.captured) throw new Error('simulated provider: over-refund');
+    // The condition keeps two concurrent refunds with one key from both landing (a
+    // scan on FerretDB, but refunds are rare).
     await this.ledger.updateOne(
-      { reference, 'refunds.key': { $ne: refundKey } },
+      { _id: entry._id, 'refunds.key': { $ne: refundKey } },
       { $push: { refunds: { key: refundKey, amount } } },
     );
   }

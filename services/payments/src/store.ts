@@ -16,6 +16,7 @@ export const PAYMENT_STATUSES = [
 export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
 
 export interface PaymentDoc {
+  /** `paymentIdFor(authorizationKey)`: the key finds its payment by `_id`. */
   _id: string;
   /** The key the authorization was asked for with: one payment per key. */
   authorizationKey: string;
@@ -54,17 +55,19 @@ export function paymentsStore(db: Db): PaymentsStore {
 export const PAYMENTS_INDEXES: CollectionIndexes[] = [
   {
     collection: 'payments',
+    // Ids come from the authorization keys, so they say nothing of age: lists sort by
+    // createdAt (then _id).
     indexes: [
       { key: { authorizationKey: 1 }, name: 'authorization_key_unique', unique: true },
       { key: { orderId: 1 }, name: 'order' },
-      { key: { buyerId: 1, _id: -1 }, name: 'buyer_newest' },
+      { key: { buyerId: 1, createdAt: -1, _id: -1 }, name: 'buyer_created' },
+      { key: { createdAt: -1, _id: -1 }, name: 'created' },
     ],
   },
   {
     collection: 'simulated_provider_ledger',
-    indexes: [
-      { key: { reference: 1 }, name: 'reference' },
-      { key: { merchantReference: 1 }, name: 'merchant_reference' },
-    ],
+    // Entries are found by `_id` (the key, which the reference carries); the merchant
+    // reference only for the slow test card.
+    indexes: [{ key: { merchantReference: 1 }, name: 'merchant_reference' }],
   },
 ];

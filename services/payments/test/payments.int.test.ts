@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
-import { DependencyMetrics, newId, type RunningService } from '@gorten/kit';
+import { DependencyMetrics, idPattern, newId, type RunningService } from '@gorten/kit';
 import {
   client,
   expectOpenApiUpToDate,
@@ -22,6 +22,7 @@ import {
   authorizePayment,
   capturePayment,
   PaymentOutcomeUnknown,
+  paymentIdFor,
   refundPayment,
   voidPayment,
   type AuthorizeInput,
@@ -146,6 +147,31 @@ describe('authorizing with the test cards', () => {
       expect(await payments().countDocuments({ authorizationKey: input.key })).toBe(1);
       expect(await ledger().countDocuments({ _id: input.key })).toBe(1);
     }
+  });
+
+  test('a key finds its payment by _id; a reference finds its ledger entry by the key it carries', async () => {
+    const input = request();
+    const payment = await authorizePayment(ops, input);
+    expect(payment._id).toBe(paymentIdFor(input.key));
+    expect(payment._id).toMatch(idPattern('pay'));
+    expect(paymentIdFor(`${input.key}x`)).not.toBe(payment._id);
+    expect(await payments().findOne({ _id: paymentIdFor(input.key) })).toMatchObject({
+      authorizationKey: input.key,
+    });
+
+    // Only a reference the provider gave names an entry: not a declined key's, not one
+    // that was altered, not another provider's.
+    const declined = request({ card: card(TEST_CARDS.declined) });
+    await authorizePayment(ops, declined);
+    const signal = new AbortController().signal;
+    for (const forged of [
+      `sim_${Buffer.from(declined.key).toString('base64url')}`,
+      `${payment.providerReference ?? ''}AA`,
+      `ch_${Buffer.from(input.key).toString('base64url')}`,
+    ])
+      await expect(ops.provider.capture(forged, 1, signal)).rejects.toThrow(/cannot be captured/);
+    expect((await ledger().findOne({ _id: declined.key }))?.status).toBe('declined');
+    expect((await capturePayment(ops, payment._id)).status).toBe('captured');
   });
 
   test('the same key asked at once from several places: one payment, the same answer', async () => {
