@@ -282,6 +282,26 @@ describe('a checkout process killed between steps', () => {
     return { child, call: crashing };
   }
 
+  /** A buyer (2 of a product with 5 in stock) whose checkout process dies after `failpoint`. */
+  async function checkoutKilledAfter(
+    failpoint: string,
+  ): Promise<{ item: string; buyer: { id: string; token: string }; key: string }> {
+    const item = await product(5);
+    const buyer = await buyerWithCart({ [item]: 2 });
+    const key = randomUUID();
+    const { child, call: crashing } = await crashingCheckout(failpoint);
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    await expect(
+      crashing('POST', '/checkout', {
+        token: buyer.token,
+        body: { card: CARDS.ok },
+        headers: { 'idempotency-key': key },
+      }),
+    ).rejects.toThrow();
+    await exited;
+    return { item, buyer, key };
+  }
+
   test.each([
     ['reserved', 'compensated', 5],
     ['authorizing', 'compensated', 5],
@@ -289,19 +309,7 @@ describe('a checkout process killed between steps', () => {
   ])(
     'after "%s", recovery ends it %s and the stock adds up',
     async (failpoint, end, stockAfter) => {
-      const item = await product(5);
-      const buyer = await buyerWithCart({ [item]: 2 });
-      const key = randomUUID();
-      const { child, call: crashing } = await crashingCheckout(failpoint);
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      await expect(
-        crashing('POST', '/checkout', {
-          token: buyer.token,
-          body: { card: CARDS.ok },
-          headers: { 'idempotency-key': key },
-        }),
-      ).rejects.toThrow();
-      await exited;
+      const { item, buyer, key } = await checkoutKilledAfter(failpoint);
       const checkouts = tenant.db.collection<{ buyerId: string; step: string }>('checkouts');
       expect((await checkouts.findOne({ buyerId: buyer.id }))?.step).toBe(failpoint);
       // While the run is unfinished its key is taken.
@@ -333,19 +341,7 @@ describe('a checkout process killed between steps', () => {
   ])(
     'an order cancelled by an admin while its payment is %s: the payment ends %s',
     async (paymentState, paymentEnd) => {
-      const item = await product(5);
-      const buyer = await buyerWithCart({ [item]: 2 });
-      const key = randomUUID();
-      const { child, call: crashing } = await crashingCheckout('authorized');
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      await expect(
-        crashing('POST', '/checkout', {
-          token: buyer.token,
-          body: { card: CARDS.ok },
-          headers: { 'idempotency-key': key },
-        }),
-      ).rejects.toThrow();
-      await exited;
+      const { item, buyer, key } = await checkoutKilledAfter('authorized');
       const order = await orders().findOne({ buyerId: buyer.id });
       // A run that died between capturing and marking the order paid.
       if (paymentState === 'captured') {
