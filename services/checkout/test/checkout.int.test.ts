@@ -447,14 +447,12 @@ describe('with the outbox swept every 30 s, as deployed', () => {
       'product.updated',
     ]);
 
+    // Whether the events wait in the outbox during the outage depends on when the broker
+    // notices the cut (CI showed both); what must hold is that each arrives once after it.
     const restore = await own.cutOffBroker();
     let second: string;
     try {
       second = await checkoutOf(item);
-      const pending = await own.db
-        .collection<{ _id: string; outbox?: unknown[] }>('orders')
-        .findOne({ _id: second });
-      expect(pending?.outbox).toHaveLength(2);
     } finally {
       await restore();
     }
