@@ -20,7 +20,6 @@ import {
   startEnvironment,
   stopRecordedEnvironment,
   withStartLock,
-  type TestEnv,
 } from '@gorten/testenv';
 import { parseAllDocuments } from 'yaml';
 import { Kube, type KubeObject } from '../../../operator/src/clients/kube.js';
@@ -92,7 +91,6 @@ async function dataOf(
 }
 
 interface Running {
-  env?: TestEnv;
   mail?: MailCatcher;
   gateway?: Server;
   children: Children;
@@ -104,8 +102,9 @@ async function stopEverything(running: Running): Promise<void> {
   );
   await running.children.stopAll();
   await running.mail?.close();
-  // Stops the servers this start recorded; their data folder is kept for the next start.
-  if (running.env) await stopRecordedEnvironment();
+  // Stops the servers this start recorded, also those of a start interrupted halfway;
+  // their data folder is kept for the next start.
+  await stopRecordedEnvironment();
 }
 
 async function start(home: string, port: number, running: Running): Promise<void> {
@@ -127,7 +126,6 @@ async function start(home: string, port: number, running: Running): Promise<void
         return startEnvironment({ dataDir: join(home, 'data') });
       }),
   );
-  running.env = env;
   const logDir = env.logDir;
 
   running.mail = await startMailCatcher(join(home, 'mail'), (file, mail) =>
