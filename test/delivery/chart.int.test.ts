@@ -6,13 +6,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
-import { eventually } from '@gorten/testenv';
+import { eventually, freePort } from '@gorten/testenv';
 import type { Company } from '../../operator/src/api/types.js';
 import { Kube, type KubeObject } from '../../operator/src/clients/kube.js';
 import { tenantNames } from '../../operator/src/marketplace/names.js';
@@ -97,19 +96,6 @@ let operator: ChildProcess | undefined;
 let operatorLog = '';
 let metricsPort = 0;
 let serviceAccount: Kube | undefined;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => {
-        resolve(typeof address === 'object' && address ? address.port : 0);
-      });
-    });
-  });
-}
 
 /** The Secrets the chart expects to exist, filled from the test environment. */
 async function createDependencySecrets(): Promise<void> {

@@ -4,7 +4,6 @@
 // broker outage.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { newId, startService, type EventEnvelope, type RunningService } from '@gorten/kit';
 import {
@@ -16,7 +15,7 @@ import {
   type Answer,
   type Call,
 } from '@gorten/service-testing';
-import { eventually } from '@gorten/testenv';
+import { eventually, freePort } from '@gorten/testenv';
 import { transitionOrder } from '@gorten/orders/orders';
 import { capturePayment } from '@gorten/payments/payments';
 import { checkoutService } from '../src/app.js';
@@ -255,14 +254,6 @@ async function slowProviderScenario(
 }
 
 describe('a checkout process killed between steps', () => {
-  async function freePort(): Promise<number> {
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const address = server.address();
-    await new Promise((resolve) => server.close(resolve));
-    return typeof address === 'object' && address ? address.port : 0;
-  }
-
   async function crashingCheckout(failpoint: string): Promise<{ child: ChildProcess; call: Call }> {
     const port = await freePort();
     const child = spawn(process.execPath, ['--import', 'tsx', 'services/checkout/src/main.ts'], {

@@ -189,6 +189,8 @@ async function start(home: string, port: number, running: Running): Promise<void
     },
   );
 
+  // Read once the operator has provisioned them for this run (checked above).
+  const secrets = await dataOf(kube, 'Secret', names.namespace);
   const upstreams = await progress(
     'Starting the tenant’s services as its Deployments declare them',
     async () => {
@@ -200,7 +202,7 @@ async function start(home: string, port: number, running: Running): Promise<void
       const environments = serviceEnvironments(
         deployments.items,
         await dataOf(kube, 'ConfigMap', names.namespace),
-        await dataOf(kube, 'Secret', names.namespace),
+        secrets,
       );
       const ports = new Map<string, number>();
       const started = [];
@@ -226,7 +228,6 @@ async function start(home: string, port: number, running: Running): Promise<void
     startGateway(port, upstreams),
   );
 
-  const secrets = await dataOf(kube, 'Secret', names.namespace);
   const admin: DemoAccount = {
     role: 'admin',
     email: secrets[names.adminSecret]?.email ?? '',

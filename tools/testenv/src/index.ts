@@ -2,13 +2,7 @@ export { currentEnvFile, envVars, loadTestEnv, type TestEnv } from './state.js';
 export { waitFor as eventually } from './process.js';
 export { goTool } from './binaries.js';
 // For npm start (tools/start), which runs the same servers with data kept across starts.
-export {
-  checkEnvironment,
-  startEnvironment,
-  stopEnvironment,
-  stopRecordedEnvironment,
-  withStartLock,
-} from './environment.js';
+export { startEnvironment, stopRecordedEnvironment, withStartLock } from './environment.js';
 export { ensureBinaries, goServerVersions, missingBinaries } from './binaries.js';
-export { readEnvFile, isComplete, repoRoot } from './state.js';
+export { repoRoot } from './state.js';
 export { freePort } from './ports.js';
