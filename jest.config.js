@@ -8,11 +8,14 @@ const common = {
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform,
   testEnvironment: 'node',
+  setupFilesAfterEnv: ['<rootDir>/tools/testenv/src/jest/progress.ts'],
 };
 
 export default {
   // Integration tests wait on real servers; each wait inside has its own shorter deadline.
   testTimeout: 120_000,
+  // Stops and names any process a test left running; ends a Jest that would not exit.
+  globalTeardown: '<rootDir>/tools/testenv/src/jest/teardown.js',
   projects: [
     {
       ...common,

@@ -22,6 +22,8 @@ const envSchema = z.object({
   GORTEN_IMAGE_REPOSITORY: z.string().min(1).default(DEFAULT_SETTINGS.image.repository),
   GORTEN_IMAGE_TAG: z.string().min(1).default(DEFAULT_SETTINGS.image.tag),
   GORTEN_METRICS_PORT: port.default(8080),
+  // Unset: every interface (in a pod). npm start sets 127.0.0.1.
+  GORTEN_METRICS_HOST: z.ipv4().or(z.ipv6()).optional(),
   GORTEN_LEADER_ELECT: bool.default(true),
   GORTEN_LEASE_NAMESPACE: z.string().min(1).optional(),
   GORTEN_LEASE_NAME: z.string().min(1).default('gorten-operator'),
@@ -40,6 +42,8 @@ export interface OperatorConfig {
   rabbitmq: { managementUrl: string; user: string; password: string };
   settings: OperatorSettings;
   metricsPort: number;
+  /** The address /metrics, /healthz and /readyz listen on; undefined: every interface. */
+  metricsHost?: string;
   leaderElection: { enabled: boolean; namespace: string; name: string; identity: string };
   installCrds: boolean;
   resyncMs: number;
@@ -76,6 +80,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig
       smtpUrl: e.GORTEN_SMTP_URL,
     },
     metricsPort: e.GORTEN_METRICS_PORT,
+    metricsHost: e.GORTEN_METRICS_HOST,
     leaderElection: {
       enabled: e.GORTEN_LEADER_ELECT,
       namespace: e.GORTEN_LEASE_NAMESPACE ?? e.POD_NAMESPACE ?? 'default',

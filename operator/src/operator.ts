@@ -42,10 +42,10 @@ export function createLogger(level: string): Logger {
   });
 }
 
-function listen(server: Server, port: number): Promise<number> {
+function listen(server: Server, port: number, host: string | undefined): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, () => {
+    server.listen(port, host, () => {
       const address = server.address();
       resolve(typeof address === 'object' && address ? address.port : port);
     });
@@ -172,7 +172,8 @@ export async function startOperator(
     }
     res.writeHead(404).end();
   });
-  const port = await listen(server, config.metricsPort);
+  const port = await listen(server, config.metricsPort, config.metricsHost);
+  log.info({ port }, 'listening');
 
   let elector: LeaderElector | undefined;
   let stopping = false;

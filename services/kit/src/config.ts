@@ -35,6 +35,8 @@ const csv = z
 export const serviceEnv = z.object({
   SERVICE: z.string().regex(/^[a-z][a-z0-9-]*$/, 'must be a service name'),
   HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  // Unset: every interface (in a pod). npm start and the tests set 127.0.0.1.
+  HTTP_HOST: z.ipv4().or(z.ipv6()).optional(),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'),
   MONGODB_URI: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// URL'),
   AMQP_URL: z.string().regex(/^amqps?:\/\//, 'must be an amqp:// URL'),

@@ -14,6 +14,8 @@ export interface RunningServer {
 
 export interface ServeOptions {
   port: number;
+  /** The address to listen on; undefined: every interface. */
+  host?: string;
   log: Logger;
   shutdownTimeoutMs: number;
   onClose?: () => Promise<void>;
@@ -44,7 +46,7 @@ export async function serve(
   let closing = false;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port, () => {
+    server.listen(opts.port, opts.host, () => {
       resolve();
     });
   });

@@ -166,6 +166,7 @@ export async function startService<E extends ServiceEnv, Deps>(
   }
   const server = await serve(app, {
     port: env.HTTP_PORT,
+    host: env.HTTP_HOST,
     log,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     onClose: async () => {

@@ -105,6 +105,7 @@ export class TestTenant {
     return {
       SERVICE: service,
       HTTP_PORT: '0',
+      HTTP_HOST: '127.0.0.1',
       LOG_LEVEL: process.env.GORTEN_TEST_LOG ?? 'silent',
       MONGODB_URI: this.mongoUri,
       AMQP_URL: this.amqpUrl,

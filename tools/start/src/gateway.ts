@@ -76,6 +76,7 @@ function forward(req: IncomingMessage, res: ServerResponse, port: number, path: 
     },
     (answer) => {
       res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.on('error', () => res.destroy());
       answer.pipe(res);
     },
   );
@@ -83,11 +84,18 @@ function forward(req: IncomingMessage, res: ServerResponse, port: number, path: 
     if (!res.headersSent) problem(res, 502, 'Bad Gateway', 'The service did not answer.');
     else res.destroy();
   });
+  // A client that goes away mid-request ends the upstream request too, and nothing throws.
+  req.on('error', () => upstream.destroy());
+  res.on('error', () => upstream.destroy());
   req.pipe(upstream);
 }
 
 /** Starts the gateway on 127.0.0.1:port in front of the services' local ports. */
-export function startGateway(port: number, upstreams: Map<string, number>): Promise<Server> {
+export function startGateway(
+  port: number,
+  upstreams: Map<string, number>,
+  onError: (err: Error) => void,
+): Promise<Server> {
   const swaggerDir = dirname(
     createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'),
   );
@@ -111,7 +119,9 @@ export function startGateway(port: number, upstreams: Map<string, number>): Prom
     const asset = url.pathname.startsWith('/docs/') ? url.pathname.slice(6) : undefined;
     if (asset && SWAGGER_ASSETS.has(asset)) {
       res.writeHead(200, { 'content-type': SWAGGER_ASSETS.get(asset) ?? '' });
-      createReadStream(join(swaggerDir, asset)).pipe(res);
+      createReadStream(join(swaggerDir, asset))
+        .on('error', () => res.destroy())
+        .pipe(res);
       return;
     }
     const spec = /^\/openapi\/([a-z]+)\.json$/.exec(url.pathname)?.[1];
@@ -129,6 +139,10 @@ export function startGateway(port: number, upstreams: Map<string, number>): Prom
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve(server));
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      server.on('error', onError);
+      resolve(server);
+    });
   });
 }

@@ -20,6 +20,7 @@ export function summarize(raw: string): { to: string; subject: string } {
 export function startMailCatcher(
   dir: string,
   onMail: (file: string, summary: { to: string; subject: string }) => void,
+  onError: (err: Error) => void,
 ): Promise<MailCatcher> {
   mkdirSync(dir, { recursive: true });
   let received = 0;
@@ -45,6 +46,10 @@ export function startMailCatcher(
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
+      // From now on an error is one client's (a connection reset by a service that
+      // stopped, say): report it and keep serving; it must never end npm start.
+      server.off('error', reject);
+      server.on('error', onError);
       const address = server.server.address();
       resolve({
         port: typeof address === 'object' && address ? address.port : 0,

@@ -10,15 +10,18 @@ import type { Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import {
+  describeEntries,
   envVars,
   eventually,
-  freePort,
   goServerVersions,
+  LEDGER_VARIABLE,
   missingBinaries,
   ensureBinaries,
   repoRoot,
   startEnvironment,
   stopRecordedEnvironment,
+  sweepLedger,
+  withLedger,
   withStartLock,
 } from '@gorten/testenv';
 import { parseAllDocuments } from 'yaml';
@@ -94,16 +97,48 @@ interface Running {
   mail?: MailCatcher;
   gateway?: Server;
   children: Children;
+  /** The ledger of every process this start (and one before it) started. */
+  ledger: string;
 }
 
+function say(message: string): void {
+  process.stderr.write(`npm start: ${message}\n`);
+}
+
+function describeError(err: unknown): string {
+  return err instanceof Error ? err.message : JSON.stringify(err);
+}
+
+/** Every step runs whatever failed before it: a stop always ends with nothing running. */
 async function stopEverything(running: Running): Promise<void> {
-  await new Promise<void>((done) =>
-    running.gateway ? running.gateway.close(() => done()) : done(),
-  );
-  await running.children.stopAll();
-  await running.mail?.close();
-  // Stops the servers this start recorded, also those of a start interrupted halfway;
-  // their data folder is kept for the next start.
+  const steps: [string, () => Promise<unknown>][] = [
+    [
+      'the gateway',
+      () =>
+        new Promise<void>((done) =>
+          running.gateway ? running.gateway.close(() => done()) : done(),
+        ),
+    ],
+    ['the operator and the services', () => running.children.stopAll()],
+    ['the mail catcher', async () => running.mail?.close()],
+    // The servers this start recorded; their data folder is kept for the next start.
+    ['the servers', () => stopRecordedEnvironment()],
+    ['what is left in the ledger', () => sweepLedger(running.ledger)],
+  ];
+  for (const [what, step] of steps) {
+    try {
+      await step();
+    } catch (err) {
+      say(`stopping ${what} failed (${describeError(err)}); going on`);
+    }
+  }
+}
+
+/** Stops what a start that was killed (SIGKILL, a crash) left running here. */
+async function stopLeftovers(ledger: string): Promise<void> {
+  const left = await sweepLedger(ledger);
+  if (left.length > 0)
+    say(`stopped ${left.length} processes an earlier start left running: ${describeEntries(left)}`);
   await stopRecordedEnvironment();
 }
 
@@ -122,14 +157,16 @@ async function start(home: string, port: number, running: Running): Promise<void
     'Starting etcd, kube-apiserver, controller-manager, scheduler, kwok, FerretDB and RabbitMQ',
     () =>
       withStartLock(async () => {
-        await stopRecordedEnvironment(); // one left by a start that was killed; its data stays
+        await stopLeftovers(running.ledger); // its data stays
         return startEnvironment({ dataDir: join(home, 'data') });
       }),
   );
   const logDir = env.logDir;
 
-  running.mail = await startMailCatcher(join(home, 'mail'), (file, mail) =>
-    process.stdout.write(`mail to ${mail.to}: "${mail.subject}" (${file})\n`),
+  running.mail = await startMailCatcher(
+    join(home, 'mail'),
+    (file, mail) => process.stdout.write(`mail to ${mail.to}: "${mail.subject}" (${file})\n`),
+    (err) => say(`mail catcher: ${err.message}`),
   );
   const smtpUrl = `smtp://127.0.0.1:${running.mail.port}`;
 
@@ -137,16 +174,16 @@ async function start(home: string, port: number, running: Running): Promise<void
   kubeConfig.loadFromFile(env.kube.kubeconfig);
   const kube = new Kube(kubeConfig);
   await progress('Starting the operator (it installs the CRDs)', async () => {
-    const metricsPort = await freePort();
     const operator = running.children.startTypeScript('operator', 'operator/src/main.ts', {
       ...envVars(env, join(home, 'run', 'current.json')),
       GORTEN_INSTALL_CRDS: 'true',
       GORTEN_LEADER_ELECT: 'false',
-      GORTEN_METRICS_PORT: String(metricsPort),
+      GORTEN_METRICS_HOST: '127.0.0.1',
+      GORTEN_METRICS_PORT: '0',
       GORTEN_SMTP_URL: smtpUrl,
       GORTEN_LOG_LEVEL: 'info',
     });
-    await running.children.waitReady(operator, `http://127.0.0.1:${metricsPort}/readyz`, 120_000);
+    await running.children.waitReady(operator, '/readyz', 120_000);
   });
 
   const companyId = await progress(
@@ -204,28 +241,23 @@ async function start(home: string, port: number, running: Running): Promise<void
         await dataOf(kube, 'ConfigMap', names.namespace),
         secrets,
       );
-      const ports = new Map<string, number>();
-      const started = [];
-      for (const [service, serviceEnv] of environments) {
-        const servicePort = await freePort();
-        ports.set(service, servicePort);
+      // Each service binds a port of its own choosing on loopback and reports it.
+      const started = [...environments].map(async ([service, serviceEnv]) => {
         const child = running.children.startTypeScript(service, `services/${service}/src/main.ts`, {
           ...serviceEnv,
-          HTTP_PORT: String(servicePort),
+          HTTP_HOST: '127.0.0.1',
+          HTTP_PORT: '0',
           LOG_LEVEL: 'info',
         });
-        started.push(
-          running.children.waitReady(child, `http://127.0.0.1:${servicePort}/readyz`, 120_000),
-        );
-      }
-      await Promise.all(started);
-      return ports;
+        return [service, await running.children.waitReady(child, '/readyz', 120_000)] as const;
+      });
+      return new Map(await Promise.all(started));
     },
   );
 
   const baseUrl = `http://127.0.0.1:${port}`;
   running.gateway = await progress(`Starting the gateway on ${baseUrl}`, () =>
-    startGateway(port, upstreams),
+    startGateway(port, upstreams, (err) => say(`gateway: ${err.message}`)),
   );
 
   const admin: DemoAccount = {
@@ -253,7 +285,7 @@ async function start(home: string, port: number, running: Running): Promise<void
       `  Demo accounts (POST ${baseUrl}/auth/token with grant_type=password):`,
       ...accounts.map((a) => `    ${a.role.padEnd(6)}  ${a.email.padEnd(width)}  ${a.password}`),
       `  Test card    4242 4242 4242 4242 (see GET ${baseUrl}/payments/test-cards)`,
-      `  Mail         caught in ${join(home, 'mail')}`,
+      `  Mail         caught in ${join(home, 'mail')} (SMTP ${smtpUrl})`,
       `  Logs         ${logDir}`,
       `  Kubernetes   KUBECONFIG=${env.kube.kubeconfig} kubectl get marketplaces,companies -A`,
       '',
@@ -266,9 +298,14 @@ async function start(home: string, port: number, running: Running): Promise<void
 async function main(): Promise<number> {
   const home = resolve(process.env.GORTEN_HOME ?? join(repoRoot, '.gorten'));
   const port = Number(process.env.GORTEN_PORT ?? 8080);
-  const running: Running = { children: new Children(repoRoot, join(home, 'run', 'logs')) };
+  const running: Running = {
+    children: new Children(repoRoot, join(home, 'run', 'logs')),
+    ledger: join(home, 'run', 'ledger'),
+  };
   // The servers' records and logs live under home, apart from the tests' environment.
   process.env.GORTEN_TESTENV_HOME = join(home, 'run');
+  // Everything started from here is written in this home's ledger (and any inherited one).
+  process.env[LEDGER_VARIABLE] = withLedger(running.ledger);
   const pidFile = join(home, 'start.pid');
   let stopping = false;
   const stop = async (code: number): Promise<number> => {
@@ -306,20 +343,33 @@ async function main(): Promise<number> {
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
   });
+  // A bug anywhere in this process still ends in a full stop, never in orphans.
+  const crashed = new Promise<unknown>((done) => {
+    let first = true;
+    const onCrash = (err: unknown): void => {
+      if (first) done(err);
+      else say(`unexpected error while stopping: ${describeError(err)}`);
+      first = false;
+    };
+    process.on('uncaughtException', onCrash);
+    process.on('unhandledRejection', onCrash);
+  });
   const started = start(home, port, running).then(
     () => undefined,
     (err: unknown) => err,
   );
-  const failure = await Promise.race([started, signalled.then(() => undefined)]);
+  const failure = await Promise.race([started, crashed, signalled.then(() => undefined)]);
   // Ctrl-C while starting: stopping the servers and children ends the steps still waiting.
   if (interrupted) return stop(0);
   if (failure !== undefined) {
-    process.stderr.write(
-      `npm start: ${failure instanceof Error ? failure.message : JSON.stringify(failure)}\n`,
-    );
+    say(describeError(failure));
     return stop(1);
   }
-  await signalled;
+  const crash = await Promise.race([crashed, signalled.then(() => undefined)]);
+  if (crash !== undefined) {
+    say(`unexpected error, stopping: ${describeError(crash)}`);
+    return stop(1);
+  }
   return stop(0);
 }
 

@@ -1,14 +1,22 @@
 // npm start as a new user meets it: from an empty home folder to a running marketplace
-// whose API, docs and demo accounts work end to end (a purchase, its emails); Ctrl-C
-// stops every process; a second start finds the same data; a taken port or a second
-// start is refused with a message.
-import { spawn, type ChildProcess } from 'node:child_process';
+// whose API, docs and demo accounts work end to end (a purchase, its emails), listening on
+// loopback only; Ctrl-C stops every process; a start killed halfway is cleaned up by the
+// next, which finds the same data; a taken port or a second start is refused with a message.
+import { type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { eventually, freePort, repoRoot } from '@gorten/testenv';
+import {
+  eventually,
+  freePort,
+  isLoopback,
+  killTracked,
+  listenersOf,
+  repoRoot,
+  spawnTracked,
+} from '@gorten/testenv';
 
 const home = mkdtempSync(join(tmpdir(), 'gorten-start-test-'));
 // mkdtemp makes it private; RabbitMQ, running as its own user, must pass through it.
@@ -21,25 +29,34 @@ interface Start {
   exited: Promise<number | null>;
 }
 
+const starts: Start[] = [];
+
 function npmStart(env: Record<string, string> = {}): Start {
   let output = '';
   // Only what a user's shell would have: none of the test environment's variables.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'tools/start/src/main.ts'], {
-    cwd: repoRoot,
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      ...(process.env.GORTEN_CACHE ? { GORTEN_CACHE: process.env.GORTEN_CACHE } : {}),
-      GORTEN_HOME: home,
-      GORTEN_PORT: String(port),
-      ...env,
+  const child = spawnTracked(
+    'npm start',
+    process.execPath,
+    ['--import', 'tsx', 'tools/start/src/main.ts'],
+    {
+      cwd: repoRoot,
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        ...(process.env.GORTEN_CACHE ? { GORTEN_CACHE: process.env.GORTEN_CACHE } : {}),
+        GORTEN_HOME: home,
+        GORTEN_PORT: String(port),
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  );
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  return { child, output: () => output, exited };
+  const start = { child, output: () => output, exited };
+  starts.push(start);
+  return start;
 }
 
 async function running(start: Start): Promise<void> {
@@ -140,9 +157,22 @@ beforeAll(async () => {
   port = await freePort();
 });
 
-afterAll(() => {
+// A test that failed or timed out may leave a start running: stop it as Ctrl-C would,
+// then kill what is left of its group. (Jest's global teardown sweeps the rest.)
+afterAll(async () => {
+  for (const start of starts) {
+    if (start.child.exitCode !== null || start.child.signalCode !== null) continue;
+    start.child.kill('SIGINT');
+    let timer: NodeJS.Timeout | undefined;
+    const stopped = await Promise.race([
+      start.exited.then(() => true),
+      new Promise((resolve) => (timer = setTimeout(resolve, 60_000, false))),
+    ]);
+    clearTimeout(timer);
+    if (!stopped) await killTracked(start.child);
+  }
   rmSync(home, { recursive: true, force: true });
-});
+}, 120_000);
 
 describe('npm start', () => {
   let first: Start;
@@ -235,6 +265,47 @@ describe('npm start', () => {
     }
   });
 
+  test('a client resetting its connection to the mail catcher or the gateway does not stop it', async () => {
+    const smtp = new URL(/SMTP (smtp:\/\/\S+)\)/.exec(first.output())?.[1] ?? 'smtp://0');
+    const clients = [
+      // Reset inside a mail transaction (outside one, smtp-server ignores it), after the
+      // banner (a client that talks first is turned away).
+      {
+        port: Number(smtp.port),
+        banner: true,
+        say: 'EHLO reset.test\r\nMAIL FROM:<r@demo.test>\r\n',
+      },
+      {
+        port,
+        banner: false,
+        say: 'POST /checkout HTTP/1.1\r\nhost: x\r\ncontent-length: 99\r\n\r\n{',
+      },
+    ];
+    for (const client of clients) {
+      for (let i = 0; i < 3; i++) {
+        const socket = connect(client.port, '127.0.0.1');
+        await new Promise<void>((resolve, reject) => {
+          socket.once('error', reject);
+          socket.once(client.banner ? 'data' : 'connect', () => resolve());
+        });
+        socket.write(client.say);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        socket.resetAndDestroy();
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(first.child.exitCode).toBeNull();
+    expect(first.output()).not.toContain('Stopping');
+    expect((await call('GET', '/products?limit=1')).status).toBe(200);
+  });
+
+  test('every process it started listens on loopback only', () => {
+    const listeners = listenersOf(processesOf(first.child.pid ?? 0, home));
+    // Servers, operator, eight services, gateway, mail catcher.
+    expect(listeners.length).toBeGreaterThanOrEqual(20);
+    expect(listeners.filter((l) => !isLoopback(l.address))).toEqual([]);
+  });
+
   test('Ctrl-C stops every process it started', async () => {
     const started = processesOf(first.child.pid ?? 0, home);
     // The servers, the operator and eight services, at least.
@@ -246,11 +317,24 @@ describe('npm start', () => {
   });
 
   test(
-    'a second start reuses the data: the same catalog, the buyer’s order, no duplicates',
+    'a start killed during step 5 leaves processes that the next start stops; it reuses the data',
     async () => {
+      const killed = npmStart();
+      await eventually({ what: 'step 5 under way', timeoutMs: STARTING_MS }, () => {
+        if (killed.child.exitCode !== null) throw new Error(`it exited: ${killed.output()}`);
+        return killed.output().includes('[5/7]') ? true : undefined;
+      });
+      const left = processesOf(killed.child.pid ?? 0, home);
+      process.kill(killed.child.pid ?? 0, 'SIGKILL');
+      await killed.exited;
+      // The servers, the operator and the services it had started outlive it.
+      expect(alive(left).length).toBeGreaterThanOrEqual(10);
+
       const second = npmStart();
       try {
         await running(second);
+        expect(second.output()).toMatch(/stopped \d+ processes an earlier start left running/);
+        expect(alive(left)).toEqual([]);
         const products = await call('GET', '/products?limit=50');
         expect((products.body.items as unknown[]).length).toBe(5);
         const buyer = await signIn(second.output(), 'buyer');
@@ -262,6 +346,6 @@ describe('npm start', () => {
         await stop(second);
       }
     },
-    STARTING_MS + 60_000,
+    2 * STARTING_MS,
   );
 });

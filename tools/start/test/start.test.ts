@@ -1,8 +1,9 @@
 // The pure parts of npm start: routing like the operator's Kong routes, resolving a
-// Deployment's environment, reading a caught mail, the Node check.
+// Deployment's environment, reading a caught mail, the Node check, the port a child reports.
 import { serviceFor } from '../src/gateway.js';
 import { summarize } from '../src/mail.js';
 import { checkNode, StartRefused } from '../src/preflight.js';
+import { reportedPort } from '../src/processes.js';
 import { resolveEnv, serviceEnvironments } from '../src/tenant.js';
 
 test('routes by the operator’s table: public reads, protected writes, nothing else', () => {
@@ -107,4 +108,18 @@ test('Node older than 20.19 is refused with what to do', () => {
   expect(() => checkNode('18.20.0')).toThrow('Node.js >= 20.19 is needed (this is 18.20.0)');
   expect(() => checkNode('20.19.0')).not.toThrow();
   expect(() => checkNode('24.1.0')).not.toThrow();
+});
+
+describe('the port a child reports', () => {
+  test('is read from its first pino "listening" line', () => {
+    const log = [
+      'not json "listening"',
+      JSON.stringify({ level: 30, msg: 'connected', port: 1 }),
+      JSON.stringify({ level: 30, msg: 'listening', port: 43117 }),
+      JSON.stringify({ level: 30, msg: 'listening', port: 2 }),
+    ].join('\n');
+    expect(reportedPort(log)).toBe(43117);
+    expect(reportedPort('{"msg":"listening","port":"80"}')).toBeUndefined();
+    expect(reportedPort('')).toBeUndefined();
+  });
 });

@@ -1,18 +1,31 @@
-// npm run testenv -- up | down | status | exec -- <command...>
+// npm run testenv -- up | down | status | sweep <folder> | exec -- <command...>
 import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   checkEnvironment,
   startEnvironment,
   stopRecordedEnvironment,
   withStartLock,
 } from './environment.js';
-import { currentEnvFile, envVars, isComplete, readEnvFile, type TestEnv } from './state.js';
+import {
+  currentEnvFile,
+  envVars,
+  isComplete,
+  readEnvFile,
+  testenvHome,
+  type TestEnv,
+} from './state.js';
+import { describeEntries, LEDGER_VARIABLE, sweepLedger, withLedger } from './ledger.js';
+import { isAlive } from './pids.js';
 
 const USAGE = `usage: npm run testenv -- <command>
   up                 start the servers (reuses a healthy running environment)
   down               stop the servers and delete their data
   status             tell whether an environment is running and healthy
-  exec -- cmd [arg]  run cmd against a running environment, or start one for it and stop it after`;
+  sweep <folder>     stop every process written in a ledger folder (see ledger.ts)
+  exec -- cmd [arg]  run cmd against a running environment, or start one for it and stop it
+                     after; fails when a process cmd started is still alive at its end`;
 
 function describe(env: TestEnv): string {
   const versions = Object.entries(env.versions)
@@ -54,23 +67,65 @@ async function upUnlocked(): Promise<{ env: TestEnv; started: boolean }> {
   return { env, started: true };
 }
 
-function run(command: string[], env: TestEnv): Promise<number> {
+/** Where one `exec` keeps its ledger: `.testenv/runs/<pid>/`. */
+const runsDir = (): string => join(testenvHome(), 'runs');
+
+/** Stops what runs of `exec` that were killed left behind (their exec is gone). */
+async function sweepAbandonedRuns(): Promise<void> {
+  let runs: string[];
+  try {
+    runs = readdirSync(runsDir());
+  } catch {
+    return;
+  }
+  for (const run of runs.filter((r) => !isAlive(Number(r)))) {
+    const left = await sweepLedger(join(runsDir(), run));
+    if (left.length > 0)
+      console.error(`testenv: stopped what a killed run left running: ${describeEntries(left)}`);
+  }
+}
+
+const GRACE_MS = 30_000;
+
+function run(command: string[], env: TestEnv, ledger: string): Promise<number> {
   return new Promise((resolve) => {
     const [cmd, ...args] = command;
     if (!cmd) throw new Error('exec needs a command after --');
     const child = spawn(cmd, args, {
       stdio: 'inherit',
-      env: { ...process.env, ...envVars(env, currentEnvFile()) },
+      env: {
+        ...process.env,
+        ...envVars(env, currentEnvFile()),
+        [LEDGER_VARIABLE]: withLedger(ledger),
+      },
     });
-    // Ctrl-C reaches the child through the terminal; we only wait for it.
+    // Ctrl-C reaches the child through the terminal; we only wait for it. SIGTERM is
+    // passed on, and SIGKILL follows when the child does not end within the grace time.
     const ignore = (): void => undefined;
+    const terminate = (): void => {
+      child.kill('SIGTERM');
+      setTimeout(() => child.kill('SIGKILL'), GRACE_MS).unref();
+    };
     process.on('SIGINT', ignore);
-    process.on('SIGTERM', () => child.kill('SIGTERM'));
+    process.on('SIGTERM', terminate);
     child.on('exit', (code, signal) => {
       process.off('SIGINT', ignore);
+      process.off('SIGTERM', terminate);
       resolve(code ?? (signal ? 128 : 1));
     });
   });
+}
+
+/** Runs the command, then stops and names whatever it started that is still alive. */
+async function runAndSweep(command: string[], env: TestEnv): Promise<number> {
+  const ledger = join(runsDir(), String(process.pid));
+  const code = await run(command, env, ledger);
+  const left = await sweepLedger(ledger);
+  if (left.length === 0) return code;
+  console.error(
+    `testenv: FAILED: still running after \`${command.join(' ')}\` ended, now stopped: ${describeEntries(left)}`,
+  );
+  return code === 0 ? 1 : code;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -100,14 +155,25 @@ async function main(argv: string[]): Promise<number> {
       );
       return problems.length === 0 ? 0 : 1;
     }
+    case 'sweep': {
+      const [folder] = rest;
+      if (!folder) {
+        console.error(USAGE);
+        return 2;
+      }
+      const left = await sweepLedger(folder);
+      console.log(left.length > 0 ? `stopped ${describeEntries(left)}` : 'nothing was running');
+      return 0;
+    }
     case 'exec': {
       const command = rest[0] === '--' ? rest.slice(1) : rest;
+      await sweepAbandonedRuns();
       const { env, started } = await up();
       console.error(
         `testenv: ${started ? 'started for this run' : 'reusing the running environment'}\n${describe(env)}`,
       );
       try {
-        return await run(command, env);
+        return await runAndSweep(command, env);
       } finally {
         if (started) await stopRecordedEnvironment();
       }

@@ -2,7 +2,8 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { StartupError, commandLine, isAlive, stopServer } from './process.js';
+import { StartupError, stopServer } from './process.js';
+import { commandLine, isAlive, processStart } from './pids.js';
 import {
   currentEnvFile,
   readEnvFile,
@@ -28,7 +29,10 @@ import { okBody } from './http.js';
 const SIMULATED_NODES = 3;
 
 function isOurs(proc: ServerProcess): boolean {
-  return isAlive(proc.pid) && (commandLine(proc.pid) ?? '').includes(proc.match);
+  if (!isAlive(proc.pid)) return false;
+  return proc.start !== undefined
+    ? processStart(proc.pid) === proc.start
+    : (commandLine(proc.pid) ?? '').includes(proc.match);
 }
 
 /** Stops every process of an environment, newest first, and removes its data unless kept. */
@@ -96,7 +100,7 @@ export async function startEnvironment(options: { dataDir?: string } = {}): Prom
     logDir,
     binary,
     record(proc) {
-      partial.processes.push(proc);
+      partial.processes.push({ ...proc, start: processStart(proc.pid) });
       writeFileSync(file, JSON.stringify({ ...partial, logDir, starting: true }, null, 2));
     },
   };

@@ -6,3 +6,13 @@ export { startEnvironment, stopRecordedEnvironment, withStartLock } from './envi
 export { ensureBinaries, goServerVersions, missingBinaries } from './binaries.js';
 export { repoRoot } from './state.js';
 export { freePort } from './ports.js';
+export { spawnTracked, killTracked } from './spawn.js';
+export {
+  describeEntries,
+  LEDGER_VARIABLE,
+  recordInLedgers,
+  sweepLedger,
+  withLedger,
+} from './ledger.js';
+export { groupMembers, processStart, signalGroup } from './pids.js';
+export { isLoopback, listenersOf, type Listener } from './sockets.js';

@@ -4,6 +4,8 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { recordInLedgers } from './ledger.js';
+import { isAlive, signalGroup } from './pids.js';
 
 export interface StartOptions {
   name: string;
@@ -32,35 +34,10 @@ export function startServer(opts: StartOptions): number {
       throw new Error(`${opts.name}: could not start ${opts.command} (see ${opts.logFile})`);
     }
     child.unref();
+    recordInLedgers(opts.name, child.pid);
     return child.pid;
   } finally {
     closeSync(log);
-  }
-}
-
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** The command line of a running process, so a recycled pid is never mistaken for ours. */
-export function commandLine(pid: number): string | undefined {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
-  } catch {
-    return undefined;
-  }
-}
-
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // the group is already gone
   }
 }
 
@@ -84,6 +61,22 @@ export function logTail(file: string, lines = 25): string {
 export class StartupError extends Error {
   override name = 'StartupError';
 }
+
+/** A server could not bind a port that was free when it was chosen: start it on new ones. */
+export class PortInUseError extends StartupError {
+  override name = 'PortInUseError';
+  constructor(
+    readonly what: string,
+    /** The server's own words for it, from its log. */
+    readonly logLine: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** How the servers started here say that a port is taken (Go, Erlang, epmd). */
+export const PORT_IN_USE = /address already in use|eaddrinuse/i;
 
 export interface WaitOptions {
   /** What is awaited, for the error message: "kube-apiserver /readyz". */
@@ -116,9 +109,14 @@ export async function waitFor<T>(
     const died = opts.pid !== undefined && !isAlive(opts.pid);
     if (died || Date.now() > deadline) {
       const why = died ? 'the process exited' : `no success within ${opts.timeoutMs / 1000} s`;
-      const log = opts.logFile ? `\n--- ${opts.logFile} (tail) ---\n${logTail(opts.logFile)}` : '';
+      const tail = opts.logFile ? logTail(opts.logFile) : '';
+      const log = opts.logFile ? `\n--- ${opts.logFile} (tail) ---\n${tail}` : '';
       const hint = opts.hint ? `\nHow to fix: ${opts.hint}` : '';
-      throw new StartupError(`${opts.what}: ${why} (last error: ${lastError})${hint}${log}`);
+      const message = `${opts.what}: ${why} (last error: ${lastError})${hint}${log}`;
+      const clash = tail.split('\n').find((line) => PORT_IN_USE.test(line));
+      throw clash === undefined
+        ? new StartupError(message)
+        : new PortInUseError(opts.what, clash.trim().slice(0, 300), message);
     }
     await sleep(200);
   }

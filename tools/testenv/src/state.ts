@@ -8,6 +8,8 @@ export interface ServerProcess {
   pid: number;
   /** A fragment of the command line, checked before signalling a recorded pid. */
   match: string;
+  /** When it started (pids.processStart): a reused pid never passes for it. */
+  start?: number;
 }
 
 export interface TestEnv {

@@ -11,4 +11,6 @@ export interface StartContext {
   binary(name: string): string;
   /** Persists a started process at once, so a half-started run can be cleaned up. */
   record(proc: ServerProcess): void;
+  /** How ports are chosen (default: ports.freePorts); a test hands out a taken one. */
+  choosePorts?: <K extends string>(names: readonly K[]) => Promise<Record<K, number>>;
 }

@@ -1,11 +1,20 @@
 import { join } from 'node:path';
-import { freePort } from '../ports.js';
+import { withFreePorts } from '../ports.js';
 import { startServer, waitFor } from '../process.js';
 import { okBody } from '../http.js';
 import type { StartContext } from './context.js';
 
-export async function startEtcd(ctx: StartContext): Promise<{ url: string }> {
-  const [client, peer] = [await freePort(), await freePort()];
+export function startEtcd(ctx: StartContext): Promise<{ url: string }> {
+  return withFreePorts(ctx, ['client', 'peer'], ({ client, peer }, ctx) =>
+    startEtcdOn(ctx, client, peer),
+  );
+}
+
+async function startEtcdOn(
+  ctx: StartContext,
+  client: number,
+  peer: number,
+): Promise<{ url: string }> {
   const url = `http://127.0.0.1:${client}`;
   const peerUrl = `http://127.0.0.1:${peer}`;
   const logFile = join(ctx.logDir, 'etcd.log');

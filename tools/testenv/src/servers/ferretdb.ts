@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
-import { freePort } from '../ports.js';
+import { withFreePorts } from '../ports.js';
 import { startServer, waitFor } from '../process.js';
 import type { StartContext } from './context.js';
 
@@ -36,12 +36,22 @@ function adminPassword(dataDir: string, persistent: boolean): string {
   return password;
 }
 
-export async function startFerretDb(ctx: StartContext): Promise<MongoAccess> {
+export function startFerretDb(ctx: StartContext): Promise<MongoAccess> {
   const dataDir = join(ctx.dataDir, 'ferretdb');
   mkdirSync(dataDir, { recursive: true });
-  const port = await freePort();
-  const user = 'gorten-admin';
   const password = adminPassword(dataDir, ctx.persistent);
+  return withFreePorts(ctx, ['port'], ({ port }, ctx) =>
+    startFerretDbOn(ctx, port, dataDir, password),
+  );
+}
+
+async function startFerretDbOn(
+  ctx: StartContext,
+  port: number,
+  dataDir: string,
+  password: string,
+): Promise<MongoAccess> {
+  const user = 'gorten-admin';
   const logFile = join(ctx.logDir, 'ferretdb.log');
   const command = ctx.binary('ferretdb');
   const pid = startServer({

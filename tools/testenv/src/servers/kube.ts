@@ -4,7 +4,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
-import { freePort } from '../ports.js';
+import { withFreePorts } from '../ports.js';
 import { startServer, waitFor } from '../process.js';
 import { http, okBody } from '../http.js';
 import type { StartContext } from './context.js';
@@ -60,7 +60,17 @@ export async function startKubeApiserver(ctx: StartContext, etcdUrl: string): Pr
     mode: 0o600,
   });
 
-  const port = await freePort();
+  return withFreePorts(ctx, ['port'], ({ port }, ctx) =>
+    runKubeApiserver(ctx, port, { dir, certDir, saKey, token, etcdUrl }),
+  );
+}
+
+async function runKubeApiserver(
+  ctx: StartContext,
+  port: number,
+  files: { dir: string; certDir: string; saKey: string; token: string; etcdUrl: string },
+): Promise<KubeAccess> {
+  const { dir, certDir, saKey, token, etcdUrl } = files;
   const server = `https://127.0.0.1:${port}`;
   const logFile = join(ctx.logDir, 'kube-apiserver.log');
   const command = ctx.binary('kube-apiserver');
@@ -133,13 +143,24 @@ export async function installCrdFile(kube: KubeAccess, file: string): Promise<st
 }
 
 /** Starts a control-plane component that serves /healthz on its own secure port. */
-async function startComponent(
+function startComponent(
   ctx: StartContext,
   name: 'kube-controller-manager' | 'kube-scheduler',
   kube: KubeAccess,
   extraArgs: string[],
 ): Promise<void> {
-  const port = await freePort();
+  return withFreePorts(ctx, ['port'], ({ port }, ctx) =>
+    runComponent(ctx, port, name, kube, extraArgs),
+  );
+}
+
+async function runComponent(
+  ctx: StartContext,
+  port: number,
+  name: 'kube-controller-manager' | 'kube-scheduler',
+  kube: KubeAccess,
+  extraArgs: string[],
+): Promise<void> {
   const logFile = join(ctx.logDir, `${name}.log`);
   const command = ctx.binary(name);
   const pid = startServer({

@@ -1,7 +1,7 @@
 // kwok plays the kubelets: it keeps the simulated nodes Ready and moves the pods
 // scheduled on them to Running/Ready, so Deployments report available replicas.
 import { join } from 'node:path';
-import { freePort } from '../ports.js';
+import { withFreePorts } from '../ports.js';
 import { startServer, waitFor } from '../process.js';
 import { okBody } from '../http.js';
 import { kubeApi, type KubeAccess } from './kube.js';
@@ -37,8 +37,19 @@ interface NodeList {
 }
 
 export async function startKwok(ctx: StartContext, kube: KubeAccess, nodes: number): Promise<void> {
-  const port = await freePort();
   const logFile = join(ctx.logDir, 'kwok.log');
+  const pid = await withFreePorts(ctx, ['port'], ({ port }, ctx) =>
+    runKwok(ctx, port, kube, logFile),
+  );
+  await addNodes(ctx, kube, nodes, pid, logFile);
+}
+
+async function runKwok(
+  ctx: StartContext,
+  port: number,
+  kube: KubeAccess,
+  logFile: string,
+): Promise<number> {
   const command = ctx.binary('kwok');
   const pid = startServer({
     name: 'kwok',
@@ -58,6 +69,16 @@ export async function startKwok(ctx: StartContext, kube: KubeAccess, nodes: numb
   await waitFor({ what: 'kwok /healthz', timeoutMs: 30_000, pid, logFile }, () =>
     okBody(`http://127.0.0.1:${port}/healthz`),
   );
+  return pid;
+}
+
+async function addNodes(
+  ctx: StartContext,
+  kube: KubeAccess,
+  nodes: number,
+  pid: number,
+  logFile: string,
+): Promise<void> {
   // Kept data (npm start) still has the nodes of the last run: those are reused.
   const existing = ctx.persistent
     ? ((await kubeApi(kube, 'GET', '/api/v1/nodes')) as NodeList).items.map((n) => n.metadata.name)

@@ -14,7 +14,7 @@ import {
 } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
-import { freePort } from '../ports.js';
+import { withFreePorts } from '../ports.js';
 import { StartupError, startServer, waitFor } from '../process.js';
 import { okBody } from '../http.js';
 import type { StartContext } from './context.js';
@@ -98,17 +98,31 @@ function tcpOpen(port: number): Promise<true> {
   });
 }
 
+/**
+ * The node's own rabbitmq.conf (RABBITMQ_CONFIG_FILE), so that the machine's
+ * /etc/rabbitmq/rabbitmq.conf, if any, never adds listeners to it. The management
+ * listener binds 127.0.0.1 on our port (`ss -ltn` shows it). When that port is taken,
+ * RabbitMQ fails with `{acceptor,{0,0,0,0,0,0,0,0},Port} ... eaddrinuse`: the zeros are in
+ * the listener's name, not its address. The AMQP listener comes from
+ * RABBITMQ_NODE_IP_ADDRESS/PORT (the start script checks them before boot), the
+ * distribution listener's interface from a kernel argument (it binds 0.0.0.0 otherwise).
+ */
+function brokerConfig(ports: { management: number }): string {
+  return [
+    'management.tcp.ip = 127.0.0.1',
+    `management.tcp.port = ${ports.management}`,
+    // Statistics every second (default 5): tests that close a vhost's connections through
+    // the management API see new connections listed sooner.
+    'collect_statistics_interval = 1000',
+    '',
+  ].join('\n');
+}
+
 export async function startRabbitMq(ctx: StartContext): Promise<RabbitAccess> {
   ensureRabbitMqInstalled();
   const dir = join(ctx.dataDir, 'rabbitmq');
   mkdirSync(join(dir, 'mnesia'), { recursive: true });
   writeFileSync(join(dir, 'enabled_plugins'), '[rabbitmq_management].\n');
-  const [amqp, dist, management, epmdPort] = [
-    await freePort(),
-    await freePort(),
-    await freePort(),
-    await freePort(),
-  ];
   // Mnesia keeps its data under the node's name: kept data needs the same name again.
   const nameFile = join(dir, 'node-name');
   const nodeName =
@@ -118,30 +132,44 @@ export async function startRabbitMq(ctx: StartContext): Promise<RabbitAccess> {
   if (ctx.persistent) writeFileSync(nameFile, nodeName);
   const identity = brokerIdentity();
   if (identity) {
-    chownTree(dir, identity.uid, identity.gid);
     chmodSync(ctx.dataDir, 0o711); // mkdtemp made it 0700: let the broker's user pass through
     assertReachable(ctx.dataDir, identity);
   }
+  return withFreePorts(ctx, ['amqp', 'dist', 'management', 'epmd'], (ports, ctx) =>
+    runRabbitMq(ctx, { dir, nodeName, identity, ports }),
+  );
+}
 
+interface BrokerRun {
+  dir: string;
+  nodeName: string;
+  identity: { uid: number; gid: number } | undefined;
+  ports: { amqp: number; dist: number; management: number; epmd: number };
+}
+
+async function runRabbitMq(ctx: StartContext, run: BrokerRun): Promise<RabbitAccess> {
+  const { dir, nodeName, identity, ports } = run;
+  writeFileSync(join(dir, 'rabbitmq.conf'), brokerConfig(ports));
+  // Our own (empty) env file: the machine's /etc/rabbitmq/rabbitmq-env.conf is not ours.
+  writeFileSync(join(dir, 'rabbitmq-env.conf'), '');
   const logFile = join(ctx.logDir, 'rabbitmq.log');
-  if (identity) {
-    writeFileSync(logFile, '');
-    chownSync(logFile, identity.uid, identity.gid);
-  }
+  writeFileSync(logFile, '');
+  if (identity) chownTree(dir, identity.uid, identity.gid);
+  if (identity) chownSync(logFile, identity.uid, identity.gid);
   // Our own epmd in the foreground: recorded and stopped like every other server
   // (one that erl spawned itself would daemonize and outlive the environment).
   const epmdLog = join(ctx.logDir, 'epmd.log');
   const epmdPid = startServer({
     name: 'epmd',
     command: 'epmd',
-    args: ['-address', '127.0.0.1', '-port', String(epmdPort)],
+    args: ['-address', '127.0.0.1', '-port', String(ports.epmd)],
     logFile: epmdLog,
     ...identity,
   });
   ctx.record({ name: 'epmd', pid: epmdPid, match: 'epmd' });
   await waitFor(
-    { what: `epmd on ${epmdPort}`, timeoutMs: 10_000, pid: epmdPid, logFile: epmdLog },
-    () => tcpOpen(epmdPort),
+    { what: `epmd on ${ports.epmd}`, timeoutMs: 10_000, pid: epmdPid, logFile: epmdLog },
+    () => tcpOpen(ports.epmd),
   );
 
   const pid = startServer({
@@ -155,25 +183,27 @@ export async function startRabbitMq(ctx: StartContext): Promise<RabbitAccess> {
       PATH: process.env.PATH,
       HOME: dir, // the Erlang cookie is written here
       LANG: 'C.UTF-8',
-      ERL_EPMD_PORT: String(epmdPort),
+      ERL_EPMD_PORT: String(ports.epmd),
       RABBITMQ_NODENAME: nodeName,
+      RABBITMQ_CONFIG_FILE: join(dir, 'rabbitmq.conf'),
+      RABBITMQ_ADVANCED_CONFIG_FILE: join(dir, 'advanced.config'),
+      RABBITMQ_CONF_ENV_FILE: join(dir, 'rabbitmq-env.conf'),
+      // The start script checks the AMQP and distribution ports from these before boot.
       RABBITMQ_NODE_IP_ADDRESS: '127.0.0.1',
-      RABBITMQ_NODE_PORT: String(amqp),
-      RABBITMQ_DIST_PORT: String(dist),
+      RABBITMQ_NODE_PORT: String(ports.amqp),
+      RABBITMQ_DIST_PORT: String(ports.dist),
       RABBITMQ_MNESIA_BASE: join(dir, 'mnesia'),
       RABBITMQ_LOG_BASE: dir,
       RABBITMQ_LOGS: '-',
       RABBITMQ_ENABLED_PLUGINS_FILE: join(dir, 'enabled_plugins'),
       RABBITMQ_FEATURE_FLAGS_FILE: join(dir, 'feature_flags'),
       RABBITMQ_PID_FILE: join(dir, 'rabbitmq.pid'),
-      // Statistics every second (default 5): tests that close a vhost's connections
-      // through the management API see new connections listed sooner.
-      RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: `-rabbitmq_management tcp_config [{ip,"127.0.0.1"},{port,${management}}] -rabbit collect_statistics_interval 1000`,
+      RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: '-kernel inet_dist_use_interface {127,0,0,1}',
     },
   });
   ctx.record({ name: 'rabbitmq', pid, match: 'rabbitmq' });
 
-  const managementUrl = `http://127.0.0.1:${management}`;
+  const managementUrl = `http://127.0.0.1:${ports.management}`;
   const [user, password] = ['guest', 'guest']; // RabbitMQ's default admin, limited to loopback
   const auth = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
   const overview = await waitFor(
@@ -185,16 +215,16 @@ export async function startRabbitMq(ctx: StartContext): Promise<RabbitAccess> {
       ) as { rabbitmq_version: string },
   );
   await waitFor(
-    { what: `RabbitMQ AMQP listener on ${amqp}`, timeoutMs: 30_000, pid, logFile },
-    () => tcpOpen(amqp),
+    { what: `RabbitMQ AMQP listener on ${ports.amqp}`, timeoutMs: 30_000, pid, logFile },
+    () => tcpOpen(ports.amqp),
   );
   return {
-    amqpUrl: `amqp://${user}:${password}@127.0.0.1:${amqp}`,
+    amqpUrl: `amqp://${user}:${password}@127.0.0.1:${ports.amqp}`,
     managementUrl,
     user,
     password,
     nodeName,
-    epmdPort,
+    epmdPort: ports.epmd,
     version: overview.rabbitmq_version,
   };
 }
