@@ -1,11 +1,10 @@
 // The operator under failure: a second replica waits for the Lease and takes over when the
 // leader leaves; an operator killed mid-reconcile is replaced and converges without
 // duplicates; an unreachable broker is reported while the database plane still converges.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
-import { currentEnvFile, envVars, eventually } from '@gorten/testenv';
+import { currentEnvFile, envVars, eventually, spawnTracked } from '@gorten/testenv';
 import type { KubeObject } from '../src/clients/kube.js';
 import { startOperator, type RunningOperator } from '../src/operator.js';
 import { findCondition } from '../src/runtime/conditions.js';
@@ -110,7 +109,7 @@ test('an operator killed mid-reconcile is replaced and the tenant converges with
     GORTEN_LOG_LEVEL: 'error',
   };
   const main = join(import.meta.dirname, '..', 'src', 'main.ts');
-  const child = spawn(process.execPath, ['--import', 'tsx', main], {
+  const child = spawnTracked('operator', process.execPath, ['--import', 'tsx', main], {
     env: childEnv,
     stdio: 'ignore',
   });

@@ -2,7 +2,7 @@
 // images' build stages run, laid out in a temporary directory as each Dockerfile's final
 // stage copies them (no node_modules anywhere above it), and started with `node` against
 // the real test servers with the environment the operator gives a pod.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   cpSync,
@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import jwt from 'jsonwebtoken';
-import { currentEnvFile, envVars, eventually } from '@gorten/testenv';
+import { currentEnvFile, envVars, eventually, spawnTracked } from '@gorten/testenv';
 import { TestTenant } from '@gorten/service-testing';
 import { SERVICE_NAMES } from '../../operator/src/api/types.js';
 import {
@@ -48,10 +48,10 @@ interface Exit {
 
 function run(command: string, args: string[], cwd: string): Promise<Exit & { output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnTracked(command, command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
     child.once('error', reject);
     child.once('exit', (code, signal) => resolve({ code, signal, output }));
   });
@@ -87,7 +87,7 @@ class Started {
 
   /** `argv`: node's arguments, the image's ENTRYPOINT without `node` and then its args. */
   constructor(app: string, argv: string[], environment: NodeJS.ProcessEnv) {
-    this.child = spawn(process.execPath, argv, {
+    this.child = spawnTracked('image entrypoint', process.execPath, argv, {
       cwd: app,
       env: { PATH: process.env.PATH, NODE_ENV: 'production', ...environment },
       stdio: ['ignore', 'pipe', 'pipe'],

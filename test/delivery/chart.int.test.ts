@@ -2,7 +2,7 @@
 // operator runs as a child process with the chart's ServiceAccount token (not admin)
 // and the environment its Deployment would give it, and reconciles a Marketplace to
 // Ready. That proves the RBAC sufficient; access reviews and a clean log prove the rest.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
-import { eventually, freePort } from '@gorten/testenv';
+import { eventually, freePort, spawnTracked } from '@gorten/testenv';
 import type { Company } from '../../operator/src/api/types.js';
 import { Kube, type KubeObject } from '../../operator/src/clients/kube.js';
 import { tenantNames } from '../../operator/src/marketplace/names.js';
@@ -203,17 +203,22 @@ async function startOperatorProcess(kubeconfig: string): Promise<void> {
     KUBECONFIG: kubeconfig,
     GORTEN_METRICS_PORT: String(metricsPort),
   };
-  const child = spawn(join(REPO_ROOT, 'node_modules', '.bin', 'tsx'), ['operator/src/main.ts'], {
-    cwd: REPO_ROOT,
-    env: childEnv,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawnTracked(
+    'operator',
+    join(REPO_ROOT, 'node_modules', '.bin', 'tsx'),
+    ['operator/src/main.ts'],
+    {
+      cwd: REPO_ROOT,
+      env: childEnv,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   operator = child;
   const collect = (chunk: Buffer): void => {
     operatorLog += chunk.toString();
   };
-  child.stdout.on('data', collect);
-  child.stderr.on('data', collect);
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
   const probe = container.readinessProbe.httpGet.path;
   await eventually(
     { what: `operator ${probe}`, timeoutMs: 60_000, ...(child.pid ? { pid: child.pid } : {}) },

@@ -2,14 +2,13 @@
 // process configured by environment variables. It logs in with the broker's bootstrap
 // account (guest, as the test environment leaves it), prepares a vhost of this run, and
 // everything it should have written is read back through the management API.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadTestEnv } from '@gorten/testenv';
+import { loadTestEnv, spawnTracked } from '@gorten/testenv';
 import { tenantTopology } from '../../operator/src/marketplace/topology.js';
 import type { Exchange, Queue } from '../../operator/src/clients/rabbitmq-admin.js';
 
@@ -69,14 +68,14 @@ interface ScriptRun {
 /** Runs the script with only PATH and `vars` in its environment (no RABBITMQ_* leaks in). */
 async function setup(vars: Record<string, string>, args: string[] = []): Promise<ScriptRun> {
   const began = Date.now();
-  const child = spawn(SCRIPT, args, {
+  const child = spawnTracked('setup-rabbitmq.sh', SCRIPT, args, {
     env: { PATH: process.env.PATH, ...vars },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const killer = setTimeout(() => child.kill('SIGKILL'), 90_000);
   const [code] = (await once(child, 'close')) as [number | null];
   clearTimeout(killer);

@@ -394,6 +394,12 @@ describe('events and inventory', () => {
   test('the outbox delivers every event exactly once after the broker comes back', async () => {
     const restore = await tenant.cutOffBroker();
     try {
+      // Cut off as the service sees it: its publisher lost its connection and gets no new one
+      // (the broker may close the last connections a moment after the cut).
+      await eventually(
+        { what: 'catalog not ready without its broker', timeoutMs: 30_000 },
+        async () => ((await call('GET', '/readyz')).status === 503 ? true : undefined),
+      );
       const product = await newProduct(sellerB, { status: 'active', stock: 50 });
       await new Promise((r) => setTimeout(r, 1_000));
       const stored = await tenant.db

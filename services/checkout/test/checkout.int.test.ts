@@ -2,7 +2,7 @@
 // oversell, never charge twice, never lose an order or an event — under concurrency,
 // retries, declines, a provider that does not answer, a crash between steps and a
 // broker outage.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { newId, startService, type EventEnvelope, type RunningService } from '@gorten/kit';
@@ -15,7 +15,7 @@ import {
   type Answer,
   type Call,
 } from '@gorten/service-testing';
-import { eventually, freePort } from '@gorten/testenv';
+import { eventually, freePort, spawnTracked } from '@gorten/testenv';
 import { transitionOrder } from '@gorten/orders/orders';
 import { capturePayment } from '@gorten/payments/payments';
 import { checkoutService } from '../src/app.js';
@@ -256,16 +256,21 @@ async function slowProviderScenario(
 describe('a checkout process killed between steps', () => {
   async function crashingCheckout(failpoint: string): Promise<{ child: ChildProcess; call: Call }> {
     const port = await freePort();
-    const child = spawn(process.execPath, ['--import', 'tsx', 'services/checkout/src/main.ts'], {
-      cwd: REPO,
-      env: {
-        PATH: process.env.PATH,
-        ...tenant.serviceEnv('checkout', { ...IMPATIENT, RECOVERY_INTERVAL_MS: '600000' }),
-        HTTP_PORT: String(port),
-        CHECKOUT_FAILPOINT: failpoint,
+    const child = spawnTracked(
+      'checkout',
+      process.execPath,
+      ['--import', 'tsx', 'services/checkout/src/main.ts'],
+      {
+        cwd: REPO,
+        env: {
+          PATH: process.env.PATH,
+          ...tenant.serviceEnv('checkout', { ...IMPATIENT, RECOVERY_INTERVAL_MS: '600000' }),
+          HTTP_PORT: String(port),
+          CHECKOUT_FAILPOINT: failpoint,
+        },
+        stdio: ['ignore', 'ignore', 'inherit'],
       },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    );
     const crashing = client(`http://127.0.0.1:${port}`);
     await eventually({ what: 'the crashing checkout ready', timeoutMs: 30_000 }, async () =>
       (await crashing('GET', '/readyz').catch(() => undefined))?.status === 200 ? true : undefined,

@@ -5,23 +5,24 @@
 //
 // Settings (environment): GORTEN_PORT (8080) — the API and docs; GORTEN_HOME (.gorten) —
 // data, logs and caught mail.
+import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import {
-  describeEntries,
+  describeOwned,
   envVars,
   eventually,
   goServerVersions,
-  LEDGER_VARIABLE,
+  OWNERS,
   missingBinaries,
   ensureBinaries,
   repoRoot,
   startEnvironment,
   stopRecordedEnvironment,
-  sweepLedger,
-  withLedger,
+  sweepOwner,
+  withOwner,
   withStartLock,
 } from '@gorten/testenv';
 import { parseAllDocuments } from 'yaml';
@@ -97,8 +98,8 @@ interface Running {
   mail?: MailCatcher;
   gateway?: Server;
   children: Children;
-  /** The ledger of every process this start (and one before it) started. */
-  ledger: string;
+  /** The owner (testenv's owners.ts) of every process this start, or one before it, started. */
+  owner: string;
 }
 
 function say(message: string): void {
@@ -123,7 +124,7 @@ async function stopEverything(running: Running): Promise<void> {
     ['the mail catcher', async () => running.mail?.close()],
     // The servers this start recorded; their data folder is kept for the next start.
     ['the servers', () => stopRecordedEnvironment()],
-    ['what is left in the ledger', () => sweepLedger(running.ledger)],
+    ['whatever else it started', () => sweepOwner(running.owner)],
   ];
   for (const [what, step] of steps) {
     try {
@@ -135,10 +136,10 @@ async function stopEverything(running: Running): Promise<void> {
 }
 
 /** Stops what a start that was killed (SIGKILL, a crash) left running here. */
-async function stopLeftovers(ledger: string): Promise<void> {
-  const left = await sweepLedger(ledger);
+async function stopLeftovers(owner: string): Promise<void> {
+  const left = await sweepOwner(owner);
   if (left.length > 0)
-    say(`stopped ${left.length} processes an earlier start left running: ${describeEntries(left)}`);
+    say(`stopped ${left.length} processes an earlier start left running: ${describeOwned(left)}`);
   await stopRecordedEnvironment();
 }
 
@@ -157,7 +158,7 @@ async function start(home: string, port: number, running: Running): Promise<void
     'Starting etcd, kube-apiserver, controller-manager, scheduler, kwok, FerretDB and RabbitMQ',
     () =>
       withStartLock(async () => {
-        await stopLeftovers(running.ledger); // its data stays
+        await stopLeftovers(running.owner); // its data stays
         return startEnvironment({ dataDir: join(home, 'data') });
       }),
   );
@@ -300,12 +301,13 @@ async function main(): Promise<number> {
   const port = Number(process.env.GORTEN_PORT ?? 8080);
   const running: Running = {
     children: new Children(repoRoot, join(home, 'run', 'logs')),
-    ledger: join(home, 'run', 'ledger'),
+    // One name per home folder: the next start here finds what this one leaves running.
+    owner: `npm-start:${createHash('sha256').update(home).digest('hex').slice(0, 16)}`,
   };
   // The servers' records and logs live under home, apart from the tests' environment.
   process.env.GORTEN_TESTENV_HOME = join(home, 'run');
-  // Everything started from here is written in this home's ledger (and any inherited one).
-  process.env[LEDGER_VARIABLE] = withLedger(running.ledger);
+  // Everything started from here is owned by this home's start (and any inherited owner).
+  process.env[OWNERS] = withOwner(running.owner);
   const pidFile = join(home, 'start.pid');
   let stopping = false;
   const stop = async (code: number): Promise<number> => {

@@ -1,11 +1,11 @@
 // The child processes npm start runs (the operator, the tenant's services): each logs to
 // its own file, leads its own process group (Ctrl-C in the terminal reaches npm start
-// alone, which stops them in order), is written in the ledgers, and binds port 0 on
-// loopback and reports the port it got in its log. All are stopped together, gently first.
+// alone, which stops them in order), is owned by this start (owners.ts in testenv), and
+// binds port 0 on loopback and reports the port it got in its log. All are stopped together, gently first.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { eventually, recordInLedgers, signalGroup } from '@gorten/testenv';
+import { eventually, ownedEnv, signalGroup } from '@gorten/testenv';
 
 export interface Child {
   name: string;
@@ -43,11 +43,10 @@ export class Children {
     const log = openSync(logFile, 'w');
     const child = spawn(process.execPath, ['--import', 'tsx', entry], {
       cwd: this.repoRoot,
-      env: { PATH: process.env.PATH ?? '', NODE_ENV: 'development', ...env },
+      env: ownedEnv(name, { PATH: process.env.PATH ?? '', NODE_ENV: 'development', ...env }),
       stdio: ['ignore', log, log],
       detached: true,
     });
-    if (child.pid !== undefined) recordInLedgers(name, child.pid);
     const started = { name, process: child, logFile };
     this.running.push(started);
     return started;

@@ -1,29 +1,20 @@
 // npm run testenv -- up | down | status | sweep <folder> | exec -- <command...>
 import { spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import {
   checkEnvironment,
   startEnvironment,
   stopRecordedEnvironment,
   withStartLock,
 } from './environment.js';
-import {
-  currentEnvFile,
-  envVars,
-  isComplete,
-  readEnvFile,
-  testenvHome,
-  type TestEnv,
-} from './state.js';
-import { describeEntries, LEDGER_VARIABLE, sweepLedger, withLedger } from './ledger.js';
-import { isAlive } from './pids.js';
+import { currentEnvFile, envVars, isComplete, readEnvFile, type TestEnv } from './state.js';
+import { abandonedOwners, describeOwned, OWNERS, sweepOwner, withOwner } from './owners.js';
+import { isAlive, processStart } from './pids.js';
 
 const USAGE = `usage: npm run testenv -- <command>
   up                 start the servers (reuses a healthy running environment)
   down               stop the servers and delete their data
   status             tell whether an environment is running and healthy
-  sweep <folder>     stop every process written in a ledger folder (see ledger.ts)
+  sweep <owner>      stop every process owned by <owner> (see owners.ts)
   exec -- cmd [arg]  run cmd against a running environment, or start one for it and stop it
                      after; fails when a process cmd started is still alive at its end`;
 
@@ -67,27 +58,27 @@ async function upUnlocked(): Promise<{ env: TestEnv; started: boolean }> {
   return { env, started: true };
 }
 
-/** Where one `exec` keeps its ledger: `.testenv/runs/<pid>/`. */
-const runsDir = (): string => join(testenvHome(), 'runs');
+/** One run of `exec` owns what its command starts: `exec:<pid>:<start>` names it for good. */
+const EXEC_OWNER = /^exec:(\d+):(\d+)$/;
 
-/** Stops what runs of `exec` that were killed left behind (their exec is gone). */
+function isGoneExec(owner: string): boolean {
+  const [, pid, start] = EXEC_OWNER.exec(owner) ?? [];
+  if (pid === undefined) return false;
+  return !isAlive(Number(pid)) || processStart(Number(pid)) !== Number(start);
+}
+
+/** Stops what runs of `exec` that were killed left behind. */
 async function sweepAbandonedRuns(): Promise<void> {
-  let runs: string[];
-  try {
-    runs = readdirSync(runsDir());
-  } catch {
-    return;
-  }
-  for (const run of runs.filter((r) => !isAlive(Number(r)))) {
-    const left = await sweepLedger(join(runsDir(), run));
+  for (const owner of abandonedOwners(isGoneExec)) {
+    const left = await sweepOwner(owner);
     if (left.length > 0)
-      console.error(`testenv: stopped what a killed run left running: ${describeEntries(left)}`);
+      console.error(`testenv: stopped what a killed run left running: ${describeOwned(left)}`);
   }
 }
 
 const GRACE_MS = 30_000;
 
-function run(command: string[], env: TestEnv, ledger: string): Promise<number> {
+function run(command: string[], env: TestEnv, owner: string): Promise<number> {
   return new Promise((resolve) => {
     const [cmd, ...args] = command;
     if (!cmd) throw new Error('exec needs a command after --');
@@ -96,7 +87,7 @@ function run(command: string[], env: TestEnv, ledger: string): Promise<number> {
       env: {
         ...process.env,
         ...envVars(env, currentEnvFile()),
-        [LEDGER_VARIABLE]: withLedger(ledger),
+        [OWNERS]: withOwner(owner),
       },
     });
     // Ctrl-C reaches the child through the terminal; we only wait for it. SIGTERM is
@@ -118,12 +109,12 @@ function run(command: string[], env: TestEnv, ledger: string): Promise<number> {
 
 /** Runs the command, then stops and names whatever it started that is still alive. */
 async function runAndSweep(command: string[], env: TestEnv): Promise<number> {
-  const ledger = join(runsDir(), String(process.pid));
-  const code = await run(command, env, ledger);
-  const left = await sweepLedger(ledger);
+  const owner = `exec:${process.pid}:${processStart(process.pid) ?? 0}`;
+  const code = await run(command, env, owner);
+  const left = await sweepOwner(owner);
   if (left.length === 0) return code;
   console.error(
-    `testenv: FAILED: still running after \`${command.join(' ')}\` ended, now stopped: ${describeEntries(left)}`,
+    `testenv: FAILED: still running after \`${command.join(' ')}\` ended, now stopped: ${describeOwned(left)}`,
   );
   return code === 0 ? 1 : code;
 }
@@ -156,13 +147,13 @@ async function main(argv: string[]): Promise<number> {
       return problems.length === 0 ? 0 : 1;
     }
     case 'sweep': {
-      const [folder] = rest;
-      if (!folder) {
+      const [owner] = rest;
+      if (!owner) {
         console.error(USAGE);
         return 2;
       }
-      const left = await sweepLedger(folder);
-      console.log(left.length > 0 ? `stopped ${describeEntries(left)}` : 'nothing was running');
+      const left = await sweepOwner(owner);
+      console.log(left.length > 0 ? `stopped ${describeOwned(left)}` : 'nothing was running');
       return 0;
     }
     case 'exec': {

@@ -7,12 +7,6 @@ export { ensureBinaries, goServerVersions, missingBinaries } from './binaries.js
 export { repoRoot } from './state.js';
 export { freePort } from './ports.js';
 export { spawnTracked, killTracked } from './spawn.js';
-export {
-  describeEntries,
-  LEDGER_VARIABLE,
-  recordInLedgers,
-  sweepLedger,
-  withLedger,
-} from './ledger.js';
+export { describeOwned, OWNERS, ownedEnv, sweepOwner, withOwner } from './owners.js';
 export { groupMembers, processStart, signalGroup } from './pids.js';
 export { isLoopback, listenersOf, type Listener } from './sockets.js';

@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { recordInLedgers } from './ledger.js';
+import { ownedEnv } from './owners.js';
 import { isAlive, signalGroup } from './pids.js';
 
 export interface StartOptions {
@@ -25,7 +25,7 @@ export function startServer(opts: StartOptions): number {
     const child = spawn(opts.command, opts.args, {
       detached: true,
       stdio: ['ignore', log, log],
-      env: opts.env ?? process.env,
+      env: ownedEnv(opts.name, opts.env ?? process.env),
       cwd: opts.cwd,
       uid: opts.uid,
       gid: opts.gid,
@@ -34,7 +34,6 @@ export function startServer(opts: StartOptions): number {
       throw new Error(`${opts.name}: could not start ${opts.command} (see ${opts.logFile})`);
     }
     child.unref();
-    recordInLedgers(opts.name, child.pid);
     return child.pid;
   } finally {
     closeSync(log);

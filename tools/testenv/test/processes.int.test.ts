@@ -1,14 +1,16 @@
 // The tooling's processes on a busy machine: every server binds loopback only; a server
-// whose port was taken meanwhile starts again on new ports; the ledger stops whole process
-// groups and never a reused pid; `exec` fails naming what its command left running; an
-// `up` killed halfway is cleaned up by the next one.
-import { type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// whose port was taken meanwhile starts again on new ports; an owner's sweep finds and
+// stops everything it started and nothing else; `exec` fails naming what its command left
+// running; an `up` killed halfway is cleaned up by the next one.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureBinaries, goServerVersions } from '../src/binaries.js';
-import { aliveInLedger, recordInLedgers, sweepLedger, withLedger } from '../src/ledger.js';
+import { OWNERS, ownedBy, sweepOwner, withOwner } from '../src/owners.js';
 import { groupMembers, isAlive } from '../src/pids.js';
 import { freePort, freePorts } from '../src/ports.js';
 import { stopServer, waitFor } from '../src/process.js';
@@ -107,47 +109,60 @@ describe('a server whose port is taken between choice and bind', () => {
   });
 });
 
-describe('the ledger', () => {
+describe('owners', () => {
   let saved: string | undefined;
-  let ledger: string;
+  let owner: string;
   beforeEach(() => {
-    saved = process.env.GORTEN_LEDGER;
-    ledger = join(tempDir('gorten-ledger-'), 'ledger');
-    process.env.GORTEN_LEDGER = withLedger(ledger);
+    saved = process.env[OWNERS];
+    owner = `test-${randomBytes(4).toString('hex')}`;
+    process.env[OWNERS] = withOwner(owner);
   });
   afterEach(() => {
-    if (saved === undefined) delete process.env.GORTEN_LEDGER;
-    else process.env.GORTEN_LEDGER = saved;
+    if (saved === undefined) delete process.env.GORTEN_OWNERS;
+    else process.env[OWNERS] = saved;
   });
 
-  test('a sweep stops the whole group of a recorded process, grandchildren included', async () => {
-    const child = spawnTracked('two sleepers', 'sh', ['-c', 'sleep 300 & sleep 300 & wait'], {
+  test('a sweep stops every process its owner started, grandchildren included, and no other', async () => {
+    const owned = spawnTracked('two sleepers', 'sh', ['-c', 'sleep 300 & sleep 300 & wait'], {
       stdio: 'ignore',
     });
-    children.push(child);
-    const members = await waitFor(
-      { what: 'three processes in the group', timeoutMs: 10_000 },
-      () => {
-        const group = groupMembers([child.pid ?? 0]);
-        return group.length === 3 ? group : undefined;
-      },
-    );
-    expect(aliveInLedger(ledger).map((e) => e.name)).toEqual(['two sleepers']);
-    const stopped = await sweepLedger(ledger);
-    expect(stopped.map((e) => e.pid)).toEqual([child.pid]);
-    expect(members.filter(isAlive)).toEqual([]);
-    expect(existsSync(ledger)).toBe(false);
+    const other = spawn('sleep', ['300'], { stdio: 'ignore' });
+    children.push(owned, other);
+    const members = await waitFor({ what: 'three processes owned', timeoutMs: 10_000 }, () => {
+      const found = ownedBy(owner);
+      return found.length === 3 ? found : undefined;
+    });
+    expect(members.map((p) => p.name)).toEqual(['two sleepers', 'two sleepers', 'two sleepers']);
+    expect(groupMembers([owned.pid ?? 0]).sort()).toEqual(members.map((p) => p.pid).sort());
+    const stopped = await sweepOwner(owner);
+    expect(stopped.map((p) => p.pid).sort()).toEqual(members.map((p) => p.pid).sort());
+    expect(members.filter((p) => isAlive(p.pid))).toEqual([]);
+    expect(isAlive(other.pid ?? 0)).toBe(true);
   });
 
-  test('an entry whose pid now belongs to another process is left alone', async () => {
-    recordInLedgers('this test', process.pid, { group: false });
-    expect(aliveInLedger(ledger).map((e) => e.name)).toEqual(['this test']);
-    // Our pid with another start time: a process long gone whose pid was reused.
-    const file = join(ledger, `${process.pid}.jsonl`);
-    const entry = { name: 'long gone', pid: process.pid, start: 1, group: false };
-    writeFileSync(file, `${JSON.stringify(entry)}\n`);
-    expect(aliveInLedger(ledger)).toEqual([]);
-    expect(await sweepLedger(ledger)).toEqual([]);
+  test('a child is found even when its starter was killed the moment after spawning it', async () => {
+    // The window a record written after spawn() leaves open: nothing is written here.
+    const script = [
+      "import { spawnTracked } from '@gorten/testenv';",
+      "const child = spawnTracked('orphan', 'sleep', ['300'], { stdio: 'ignore' });",
+      "process.kill(process.pid, 'SIGKILL');",
+    ].join('\n');
+    const starter = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', script],
+      // This test's GORTEN_OWNERS: Jest gives each test file a copy of the environment.
+      { cwd: repoRoot, env: process.env, stdio: 'ignore' },
+    );
+    children.push(starter);
+    const [, signal] = (await once(starter, 'exit')) as [number | null, NodeJS.Signals | null];
+    expect(signal).toBe('SIGKILL');
+    const orphans = await waitFor({ what: 'the orphan', timeoutMs: 10_000 }, () => {
+      const found = ownedBy(owner);
+      return found.length === 1 ? found : undefined;
+    });
+    expect(orphans[0]?.name).toBe('orphan');
+    expect(await sweepOwner(owner)).toHaveLength(1);
+    expect(isAlive(orphans[0]?.pid ?? 0)).toBe(false);
   });
 });
 

@@ -1,8 +1,8 @@
 // Jest's global teardown, in the main Jest process after every test file has run: stops
-// whatever the tests started and left running (the ledger of this run), and fails the
-// run naming it. Then a last-resort guard: if Jest is still alive a while later, something
-// keeps it open; name what and end with the run's real result.
-import { describeEntries, ledgerFolders, sweepLedger, type LedgerEntry } from '../ledger.js';
+// whatever the tests started and left running (what this run owns, see owners.ts), and
+// fails the run naming it. Then a last-resort guard: if Jest is still alive a while
+// later, something keeps it open; name what and end with the run's real result.
+import { describeOwned, ownersOf, sweepOwner, type Owned } from '../owners.js';
 
 const GUARD_MS = 30_000;
 
@@ -19,15 +19,15 @@ function armExitGuard(failed: boolean): void {
 }
 
 export default async function teardown(): Promise<void> {
-  const [ledger] = ledgerFolders();
-  let left: LedgerEntry[] = [];
+  const [run] = ownersOf();
+  let left: Owned[] = [];
   try {
-    if (ledger) left = await sweepLedger(ledger);
+    if (run) left = await sweepOwner(run);
   } finally {
     armExitGuard(left.length > 0);
   }
   if (left.length > 0)
     throw new Error(
-      `These processes were still running after the tests ended (now stopped): ${describeEntries(left)}`,
+      `These processes were still running after the tests ended (now stopped): ${describeOwned(left)}`,
     );
 }
