@@ -1,4 +1,4 @@
-// npm run testenv -- up | down | status | sweep <folder> | exec -- <command...>
+// npm run testenv -- up | down | status | sweep <owner> | exec -- <command...>
 import { spawn } from 'node:child_process';
 import {
   checkEnvironment,

@@ -192,6 +192,36 @@ test('exec fails naming a process its command left running, and stops it', async
   expect(isAlive(pid)).toBe(false);
 });
 
+test('exec stopped with SIGTERM passes it on, then stops what its command started', async () => {
+  const script = [
+    "import { spawnTracked } from '@gorten/testenv';",
+    "const child = spawnTracked('sleeper of a stopped run', 'sleep', ['300'], { stdio: 'ignore' });",
+    'console.log(`sleeper ${child.pid}`);',
+    'setInterval(() => undefined, 1_000);',
+  ].join('\n');
+  const run = cli([
+    'exec',
+    '--',
+    process.execPath,
+    '--import',
+    'tsx',
+    '--input-type=module',
+    '-e',
+    script,
+  ]);
+  let output = '';
+  run.child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
+  const pid = await waitFor({ what: 'the sleeper started', timeoutMs: 60_000 }, () => {
+    const found = /sleeper (\d+)/.exec(output)?.[1];
+    return found === undefined ? undefined : Number(found);
+  });
+  run.child.kill('SIGTERM');
+  const { code, output: all } = await run.done;
+  expect(code).not.toBe(0);
+  expect(all).toContain(`sleeper of a stopped run (pid ${pid})`);
+  expect(isAlive(pid)).toBe(false);
+});
+
 test('an up killed halfway is cleaned up by the next up, which starts cleanly', async () => {
   const home = tempDir('gorten-testenv-home-');
   const env = { GORTEN_TESTENV_HOME: home };
