@@ -33,6 +33,7 @@ export {
   type OutboxEntry,
   type WithOutbox,
 } from './messaging.js';
+export { backoffDelay, type Backoff } from './backoff.js';
 export {
   dependencyPolicy,
   DependencyMetrics,

@@ -16,6 +16,7 @@ import {
 } from 'amqplib';
 import type { Collection, Db, Filter } from 'mongodb';
 import type { Logger } from 'pino';
+import { backoffDelay, type Backoff } from './backoff.js';
 
 export interface EventEnvelope<T = unknown> {
   id: string;
@@ -291,10 +292,10 @@ export interface ConsumerOptions {
 /** What a handler gets: the parsed event and the id to make its own writes idempotent. */
 export type EventHandler = (event: EventEnvelope, message: ConsumeMessage) => Promise<void>;
 
-/** Pause before a failed message goes back: 0.5 s, 1 s, 2 s … at most 10 s. */
-export function retryDelayMs(previousDeliveries: number): number {
-  return Math.min(10_000, 500 * 2 ** Math.max(0, previousDeliveries));
-}
+/** Pause before a failed message goes back, by its earlier deliveries: 0.5 s, 1 s, 2 s … 10 s. */
+const REDELIVERY: Backoff = { baseMs: 500, maxMs: 10_000 };
+/** Pause before reconnecting, by the failed reconnects before: 0.5 s … 30 s, ±10 %. */
+const RECONNECT: Backoff = { baseMs: 500, maxMs: 30_000, jitter: 0.1 };
 
 export class PoisonMessage extends Error {
   override name = 'PoisonMessage';
@@ -356,7 +357,7 @@ export class Consumer {
 
   private scheduleReconnect(): void {
     if (this.stopped || this.reconnectTimer) return;
-    const delay = Math.min(30_000, 500 * 2 ** this.failedReconnects) * (0.9 + Math.random() * 0.2);
+    const delay = backoffDelay(this.failedReconnects, RECONNECT);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       if (this.stopped) return;
@@ -428,7 +429,7 @@ export class Consumer {
       // the last try.
       const deliveries = Number(message.properties.headers?.['x-delivery-count'] ?? 0);
       this.log.warn({ err, eventId: event.id, deliveries }, 'event handling failed');
-      await new Promise((resolve) => setTimeout(resolve, retryDelayMs(deliveries)));
+      await new Promise((resolve) => setTimeout(resolve, backoffDelay(deliveries, REDELIVERY)));
       try {
         channel.nack(message, false, true);
       } catch {

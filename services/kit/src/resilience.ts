@@ -9,7 +9,6 @@ import {
   circuitBreaker,
   CircuitState,
   ConsecutiveBreaker,
-  ExponentialBackoff,
   handleAll,
   retry,
   TaskCancelledError,
@@ -18,6 +17,7 @@ import {
   wrap,
 } from 'cockatiel';
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { retryBackoff } from './backoff.js';
 
 export interface DependencyPolicyOptions {
   /** Retry failures; only for calls that are safe to repeat. */
@@ -79,7 +79,7 @@ export function dependencyPolicy(
   const attempts = opts.idempotent
     ? retry(handleAll, {
         maxAttempts: (opts.maxAttempts ?? 3) - 1,
-        backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 2_000 }),
+        backoff: retryBackoff({ baseMs: 50, maxMs: 2_000, jitter: 0.1 }),
       })
     : undefined;
   const limit = bulkhead(opts.concurrency ?? 32, opts.queue ?? 64);
