@@ -21,18 +21,14 @@ export {
   type Role,
 } from './auth.js';
 export { connectMongo, type CollectionIndexes, type MongoHandle } from './mongo.js';
+export { Publisher, type EventEnvelope } from './messaging/publisher.js';
+export { OutboxRelay, outboxEntry, type OutboxEntry, type WithOutbox } from './messaging/outbox.js';
 export {
   Consumer,
-  OutboxRelay,
-  outboxEntry,
   PoisonMessage,
-  Publisher,
   type ConsumerOptions,
-  type EventEnvelope,
   type EventHandler,
-  type OutboxEntry,
-  type WithOutbox,
-} from './messaging.js';
+} from './messaging/consumer.js';
 export { backoffDelay, type Backoff } from './backoff.js';
 export {
   dependencyPolicy,

@@ -9,13 +9,9 @@ import { apiRouter, openApiDocument, type ApiInfo, type Route } from './api.js';
 import { createServiceApp } from './app.js';
 import { parseEnv, type ServiceEnv } from './config.js';
 import { createLogger } from './logger.js';
-import {
-  Consumer,
-  OutboxRelay,
-  Publisher,
-  type EventHandler,
-  type WithOutbox,
-} from './messaging.js';
+import { Consumer, type EventHandler } from './messaging/consumer.js';
+import { OutboxRelay, type WithOutbox } from './messaging/outbox.js';
+import { Publisher } from './messaging/publisher.js';
 import { ServiceMetrics } from './metrics.js';
 import { connectMongo, type CollectionIndexes } from './mongo.js';
 import { DependencyMetrics } from './resilience.js';

@@ -1,0 +1,172 @@
+// Consuming from RabbitMQ: manual ack after the work is stored, dedupe by message id, a
+// failing message redelivered (after a growing pause) until the queue's delivery limit
+// dead-letters it; a message that cannot even be parsed goes to the dead-letter queue at
+// once. A dropped connection is reconnected with backoff.
+import { connect, type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
+import type { Collection, Db } from 'mongodb';
+import type { Logger } from 'pino';
+import { backoffDelay, type Backoff } from '../backoff.js';
+import type { EventEnvelope } from './publisher.js';
+
+export interface ConsumerOptions {
+  /** Name of the consuming component: dedupe records are per consumer. */
+  name: string;
+  queue: string;
+  prefetch?: number;
+}
+
+/** What a handler gets: the parsed event and the id to make its own writes idempotent. */
+export type EventHandler = (event: EventEnvelope, message: ConsumeMessage) => Promise<void>;
+
+/** Pause before a failed message goes back, by its earlier deliveries: 0.5 s, 1 s, 2 s … 10 s. */
+const REDELIVERY: Backoff = { baseMs: 500, maxMs: 10_000 };
+/** Pause before reconnecting, by the failed reconnects before: 0.5 s … 30 s, ±10 %. */
+const RECONNECT: Backoff = { baseMs: 500, maxMs: 30_000, jitter: 0.1 };
+
+export class PoisonMessage extends Error {
+  override name = 'PoisonMessage';
+}
+
+function parseEvent(message: ConsumeMessage): EventEnvelope {
+  try {
+    const event = JSON.parse(message.content.toString('utf8')) as Partial<EventEnvelope>;
+    if (typeof event.id !== 'string' || typeof event.type !== 'string')
+      throw new Error('no id or type');
+    return event as EventEnvelope;
+  } catch (err) {
+    throw new PoisonMessage(`not an event: ${(err as Error).message}`);
+  }
+}
+
+export class Consumer {
+  private model?: ChannelModel;
+  private channel?: Channel;
+  private readonly processed: Collection<{ _id: string; at: Date }>;
+  private stopped = false;
+  private reconnectTimer?: NodeJS.Timeout;
+  private failedReconnects = 0;
+  /** Per event (`<consumer>:<event id>`): the copy being handled in this process. */
+  private readonly inFlight = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly url: string,
+    db: Db,
+    private readonly opts: ConsumerOptions,
+    private readonly handler: EventHandler,
+    private readonly log: Logger,
+  ) {
+    this.processed = db.collection('processed_messages');
+  }
+
+  /** Connects and consumes; the first connection must succeed (start-up fails loudly). */
+  async start(): Promise<void> {
+    this.stopped = false;
+    const model = await connect(this.url);
+    this.model = model;
+    // A broker restart or a dropped connection: consume again once it is back.
+    model.on('close', () => {
+      this.scheduleReconnect();
+    });
+    model.on('error', (err: unknown) => {
+      this.log.warn({ err, queue: this.opts.queue }, 'AMQP consumer connection error');
+    });
+    const channel = await model.createChannel();
+    this.channel = channel;
+    await channel.prefetch(this.opts.prefetch ?? 10);
+    await channel.checkQueue(this.opts.queue); // the operator declares it; we never do
+    await channel.consume(this.opts.queue, (message) => {
+      if (message) void this.handle(channel, message);
+    });
+    this.failedReconnects = 0;
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped || this.reconnectTimer) return;
+    const delay = backoffDelay(this.failedReconnects, RECONNECT);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (this.stopped) return;
+      this.start().then(
+        () => this.log.info({ queue: this.opts.queue }, 'consumer reconnected'),
+        (err: unknown) => {
+          this.failedReconnects++;
+          this.log.warn({ err, queue: this.opts.queue }, 'consumer reconnect failed; retrying');
+          void this.model?.close().catch(() => undefined);
+          this.scheduleReconnect();
+        },
+      );
+    }, delay);
+    this.reconnectTimer.unref();
+  }
+
+  private async handle(channel: Channel, message: ConsumeMessage): Promise<void> {
+    let event: EventEnvelope;
+    try {
+      event = parseEvent(message);
+    } catch (err) {
+      this.log.error({ err, queue: this.opts.queue }, 'poison message; dead-lettering it');
+      channel.nack(message, false, false);
+      return;
+    }
+    const key = `${this.opts.name}:${event.id}`;
+    // Two copies of one event delivered together would both find no record and both be
+    // handled: a copy waits for the one in flight here, then finds its record.
+    const earlier = this.inFlight.get(key);
+    const turn = (async () => {
+      await earlier?.catch(() => undefined);
+      await this.handleOnce(channel, message, event, key);
+    })();
+    this.inFlight.set(key, turn);
+    await turn;
+    if (this.inFlight.get(key) === turn) this.inFlight.delete(key);
+  }
+
+  private async handleOnce(
+    channel: Channel,
+    message: ConsumeMessage,
+    event: EventEnvelope,
+    key: string,
+  ): Promise<void> {
+    try {
+      if (await this.processed.findOne({ _id: key })) {
+        channel.ack(message); // a redelivery of work already done
+        return;
+      }
+      await this.handler(event, message);
+      await this.processed.updateOne(
+        { _id: key },
+        { $setOnInsert: { at: new Date() } },
+        { upsert: true },
+      );
+      channel.ack(message);
+    } catch (err) {
+      if (err instanceof PoisonMessage) {
+        // The handler says no retry can help (the event breaks its contract).
+        this.log.error(
+          { err, eventId: event.id, queue: this.opts.queue },
+          'poison event; dead-lettering it',
+        );
+        channel.nack(message, false, false);
+        return;
+      }
+      // Back to the queue after a pause that grows with each delivery (a dependency that
+      // is down gets time to come back); the queue's delivery limit dead-letters it after
+      // the last try.
+      const deliveries = Number(message.properties.headers?.['x-delivery-count'] ?? 0);
+      this.log.warn({ err, eventId: event.id, deliveries }, 'event handling failed');
+      await new Promise((resolve) => setTimeout(resolve, backoffDelay(deliveries, REDELIVERY)));
+      try {
+        channel.nack(message, false, true);
+      } catch {
+        // The channel closed meanwhile: the broker redelivers the message anyway.
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.reconnectTimer);
+    await this.channel?.close().catch(() => undefined);
+    await this.model?.close().catch(() => undefined);
+  }
+}

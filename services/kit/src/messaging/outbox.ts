@@ -1,0 +1,198 @@
+// The transactional outbox without transactions: an event is written into the same
+// document as the change it reports (one atomic update), and a relay publishes pending
+// events and only then removes them — so an event is never lost, and a broker outage
+// only delays it. Writers announce their writes so the relay publishes them at once.
+import { randomUUID } from 'node:crypto';
+import type { Collection, Filter } from 'mongodb';
+import type { Logger } from 'pino';
+import type { EventEnvelope, Publisher } from './publisher.js';
+
+export interface OutboxEntry {
+  id: string;
+  exchange: string;
+  routingKey: string;
+  event: EventEnvelope;
+}
+
+/** A new outbox entry; `$push` it in the same update as the change it reports. */
+export function outboxEntry(
+  exchange: string,
+  routingKey: string,
+  type: string,
+  data: unknown,
+): OutboxEntry {
+  const id = randomUUID();
+  return {
+    id,
+    exchange,
+    routingKey,
+    event: { id, type, occurredAt: new Date().toISOString(), data },
+  };
+}
+
+/** Documents that may carry pending events in an `outbox` array. */
+export interface WithOutbox {
+  outbox?: OutboxEntry[];
+}
+
+/** How often a relay scans its collections whole unless told otherwise. */
+export const OUTBOX_SWEEP_MS = 1_000;
+
+/** Per namespace ("db.collection"), the relays of this process that announcements reach. */
+const relaysOf = new Map<string, OutboxRelay[]>();
+
+/**
+ * Publishes outbox events in two ways, both through the same per-document path:
+ * - announced: a writer that appended to a document's outbox calls
+ *   `OutboxRelay.announce(collection, id)` after its write, and the relay of this process
+ *   publishes that document's events at once (reads and updates by `_id` only);
+ * - swept: every `sweepMs` the relay scans its collections whole for pending events — the
+ *   safety net for writes nobody announced (another process, a crash between the write
+ *   and the announcement, a writer that does not announce). After a failure (the broker
+ *   is away) it sweeps again within a second instead of waiting for the next sweep.
+ * Guarantees either way: an entry is removed only after the broker confirmed it (at
+ * least once), and one document's entries go out in order, one run per document at a
+ * time.
+ */
+export class OutboxRelay {
+  private sweepTimer?: NodeJS.Timeout;
+  private retryTimer?: NodeJS.Timeout;
+  private sweeping?: Promise<number>;
+  private started = false;
+  private readonly collections: Map<string, Collection<WithOutbox>>;
+  /** The document runs in progress, and how often each document was asked for. */
+  private readonly runs = new Map<string, { done: Promise<number>; asked: number }>();
+
+  constructor(
+    collections: Collection<WithOutbox>[],
+    private readonly publisher: Publisher,
+    private readonly log: Logger,
+    private readonly sweepMs = OUTBOX_SWEEP_MS,
+  ) {
+    this.collections = new Map(collections.map((c) => [c.namespace, c]));
+  }
+
+  /**
+   * The document `id` of `collection` has a new outbox entry: the relay of this process
+   * that covers the collection publishes it now. Without one, the next sweep (here or in
+   * another process) does. Never throws; call it after the write succeeded.
+   */
+  static announce(collection: { namespace: string }, id: string): void {
+    relaysOf.get(collection.namespace)?.[0]?.relayAnnounced(collection.namespace, id);
+  }
+
+  private relayAnnounced(namespace: string, id: string): void {
+    const collection = this.collections.get(namespace);
+    // While a failure is being retried, the retry sweep takes this document along: no
+    // point in each announcement trying the unreachable broker on its own.
+    if (!collection || this.retryTimer) return;
+    this.relayDocument(collection, id).catch((err: unknown) => {
+      this.log.warn({ err, namespace, id }, 'outbox relay of a document failed; will retry');
+      this.retrySoon();
+    });
+  }
+
+  /**
+   * Publishes the pending events of one document, oldest first, removing each only after
+   * its confirm. A document being relayed already is relayed once more after the current
+   * run (its outbox may have grown after the run read it); both callers get that result.
+   */
+  private relayDocument(collection: Collection<WithOutbox>, id: unknown): Promise<number> {
+    const key = `${collection.namespace}\u0000${String(id)}`;
+    const running = this.runs.get(key);
+    if (running) {
+      running.asked++;
+      return running.done;
+    }
+    const run = { done: Promise.resolve(0), asked: 1 };
+    this.runs.set(key, run);
+    run.done = (async () => {
+      let delivered = 0;
+      try {
+        let served = 0;
+        while (served < run.asked) {
+          served = run.asked;
+          const doc = await collection.findOne({ _id: id } as Filter<WithOutbox>, {
+            projection: { outbox: 1 },
+          });
+          for (const entry of doc?.outbox ?? []) {
+            await this.publisher.publish(entry.exchange, entry.routingKey, entry.event);
+            // The entry exactly as read: FerretDB's $pull matches whole values, not conditions.
+            await collection.updateOne({ _id: id } as Filter<WithOutbox>, {
+              $pull: { outbox: entry },
+            });
+            delivered++;
+          }
+        }
+      } finally {
+        this.runs.delete(key);
+      }
+      return delivered;
+    })();
+    return run.done;
+  }
+
+  /**
+   * Scans every collection once and publishes whatever is pending, oldest document first.
+   * Returns how many events went out (not counting a document that failed midway); stops
+   * at the first failure, and then sweeps again soon.
+   */
+  relayOnce(): Promise<number> {
+    this.sweeping ??= (async () => {
+      let delivered = 0;
+      try {
+        for (const collection of this.collections.values()) {
+          const pending = collection.find(
+            { 'outbox.id': { $exists: true } },
+            { projection: { _id: 1 } },
+          );
+          for await (const doc of pending)
+            delivered += await this.relayDocument(collection, doc._id);
+        }
+      } catch (err) {
+        this.log.warn({ err, delivered }, 'outbox relay paused; will retry');
+        this.retrySoon();
+      }
+      return delivered;
+    })().finally(() => {
+      this.sweeping = undefined;
+    });
+    return this.sweeping;
+  }
+
+  private retrySoon(): void {
+    if (!this.started || this.retryTimer) return;
+    this.retryTimer = setTimeout(
+      () => {
+        this.retryTimer = undefined;
+        // A sweep still running may have passed documents announced since the failure.
+        void (this.sweeping ?? Promise.resolve()).then(() => this.relayOnce());
+      },
+      Math.min(OUTBOX_SWEEP_MS, this.sweepMs),
+    );
+    this.retryTimer.unref();
+  }
+
+  /** Sweeps every `sweepMs`, and takes the announcements for its collections. */
+  start(): void {
+    this.started = true;
+    for (const namespace of this.collections.keys())
+      relaysOf.set(namespace, [...(relaysOf.get(namespace) ?? []), this]);
+    this.sweepTimer = setInterval(() => void this.relayOnce(), this.sweepMs);
+    this.sweepTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.started = false;
+    for (const namespace of this.collections.keys()) {
+      const others = (relaysOf.get(namespace) ?? []).filter((relay) => relay !== this);
+      if (others.length > 0) relaysOf.set(namespace, others);
+      else relaysOf.delete(namespace);
+    }
+    clearInterval(this.sweepTimer);
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    await this.sweeping;
+    await Promise.allSettled([...this.runs.values()].map((run) => run.done));
+  }
+}
