@@ -1,8 +1,9 @@
 // The carts service as the kit starts it.
 import type { ServiceDefinition } from '@gorten/kit';
+import { createCartOps } from './carts.js';
 import { CARTS_ROUTES, type CartsDeps } from './routes.js';
 import { cartsEnv, type CartsEnv } from './schemas.js';
-import { CARTS_INDEXES, cartsStore } from './store.js';
+import { CARTS_INDEXES } from './store.js';
 
 export const cartsService: ServiceDefinition<CartsEnv, CartsDeps> = {
   info: {
@@ -13,5 +14,5 @@ export const cartsService: ServiceDefinition<CartsEnv, CartsDeps> = {
   env: cartsEnv,
   indexes: CARTS_INDEXES,
   routes: CARTS_ROUTES,
-  deps: ({ env, db }) => ({ env, store: cartsStore(db), now: () => new Date() }),
+  deps: ({ env, db }) => ({ env, ...createCartOps(db) }),
 };

@@ -4,13 +4,18 @@
 // it charges for is the cart it empties.
 import { conflict, unprocessable } from '@gorten/kit';
 import type { ProductDoc } from '@gorten/catalog/store';
-import { MongoServerError } from 'mongodb';
+import { MongoServerError, type Db } from 'mongodb';
 import type { Cart, CartItemView } from './schemas.js';
-import type { CartDoc, CartLine, CartsStore } from './store.js';
+import { cartsStore, type CartDoc, type CartLine, type CartsStore } from './store.js';
 
 export interface CartOps {
   store: CartsStore;
   now: () => Date;
+}
+
+/** The cart operations on the tenant's database: the carts service's and checkout's. */
+export function createCartOps(db: Db): CartOps {
+  return { store: cartsStore(db), now: () => new Date() };
 }
 
 export const MAX_LINES = 50;

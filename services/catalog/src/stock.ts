@@ -6,13 +6,18 @@
 // until it is committed (the order is paid: the stock stays taken) or released (the
 // checkout failed, or the reservation expired: the stock comes back).
 import { OutboxRelay } from '@gorten/kit';
-import type { Collection } from 'mongodb';
+import type { Collection, Db } from 'mongodb';
 import { productEventEntry } from './products.js';
-import type { ProductDoc, StockReservation } from './store.js';
+import { catalogStore, type ProductDoc, type StockReservation } from './store.js';
 
 export interface StockOps {
   products: Collection<ProductDoc>;
   now: () => Date;
+}
+
+/** The stock operations on the tenant's database, for checkout. */
+export function createStockOps(db: Db): StockOps {
+  return { products: catalogStore(db).products, now: () => new Date() };
 }
 
 export type ReserveOutcome = 'reserved' | 'already_reserved' | 'insufficient' | 'unavailable';

@@ -2,8 +2,9 @@
 // reservation sweeper on timers. It composes the catalog, carts, orders and payments
 // packages in-process against the tenant's database (see docs/services.md, "checkout").
 import { IdempotencyKeys, type ServiceDefinition } from '@gorten/kit';
-import { cartsStore } from '@gorten/carts/store';
-import { ordersStore } from '@gorten/orders/store';
+import { createCartOps } from '@gorten/carts/carts';
+import { createStockOps } from '@gorten/catalog/stock';
+import { createOrderOps } from '@gorten/orders/orders';
 import { createPaymentOps } from '@gorten/payments/ops';
 import type { CheckoutDeps } from './checkout.js';
 import { checkoutEnv, type CheckoutEnv } from './config.js';
@@ -28,19 +29,18 @@ export const checkoutService: ServiceDefinition<CheckoutEnv, CheckoutDeps> = {
   outboxCollections: ['orders', 'products'],
   outboxSweepMs: 30_000,
   deps: ({ env, db, log, dependencyMetrics }) => {
-    const now = () => new Date();
     const store = checkoutStore(db);
     const failpoint = env.CHECKOUT_FAILPOINT;
     return {
       env,
       store,
       requests: new IdempotencyKeys(store.requests),
-      carts: { store: cartsStore(db), now },
-      stock: { products: db.collection('products'), now },
-      orders: { store: ordersStore(db), now },
+      carts: createCartOps(db),
+      stock: createStockOps(db),
+      orders: createOrderOps(db),
       payments: createPaymentOps(db, env, dependencyMetrics),
       log,
-      now,
+      now: () => new Date(),
       ...(failpoint
         ? {
             afterStep: (step) => {

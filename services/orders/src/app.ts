@@ -3,10 +3,11 @@
 import { IdempotencyKeys, type ServiceDefinition } from '@gorten/kit';
 import { createPaymentOps } from '@gorten/payments/ops';
 import { onOrderCreated, onOrderPaid } from './consumers.js';
+import { createOrderOps } from './orders.js';
 import { ordersEnv, type OrdersEnv } from './config.js';
 import type { OrdersDeps } from './deps.js';
 import { ORDERS_ROUTES } from './routes.js';
-import { ORDERS_INDEXES, ordersStore } from './store.js';
+import { ORDERS_INDEXES } from './store.js';
 
 export const ordersService: ServiceDefinition<OrdersEnv, OrdersDeps> = {
   info: {
@@ -20,10 +21,9 @@ export const ordersService: ServiceDefinition<OrdersEnv, OrdersDeps> = {
   outboxCollections: ['orders', 'shipments'],
   deps: ({ env, db, dependencyMetrics }) => ({
     env,
-    store: ordersStore(db),
+    ...createOrderOps(db),
     payments: createPaymentOps(db, env, dependencyMetrics),
     requests: new IdempotencyKeys(db.collection('order_requests')),
-    now: () => new Date(),
   }),
   consumers: (deps) => [
     { name: 'orders-created', queue: 'order_created', handle: (e) => onOrderCreated(deps, e) },

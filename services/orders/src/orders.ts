@@ -4,13 +4,24 @@
 // the move is an event (created, paid), appends the event to the order's outbox and
 // announces it to the outbox relay of the process, which publishes it at once.
 import { conflict, newId, notFound, OutboxRelay, outboxEntry } from '@gorten/kit';
-import { MongoServerError } from 'mongodb';
+import { MongoServerError, type Db } from 'mongodb';
 import { assertTransition } from './lifecycle.js';
-import type { OrderDoc, OrderItem, OrderStatus, OrdersStore } from './store.js';
+import {
+  ordersStore,
+  type OrderDoc,
+  type OrderItem,
+  type OrderStatus,
+  type OrdersStore,
+} from './store.js';
 
 export interface OrderOps {
   store: OrdersStore;
   now: () => Date;
+}
+
+/** The order operations on the tenant's database: the orders service's and checkout's. */
+export function createOrderOps(db: Db): OrderOps {
+  return { store: ordersStore(db), now: () => new Date() };
 }
 
 /** order.created and order.paid, as published to order_exchange. */

@@ -22,9 +22,15 @@ import {
 import { eventually } from '@gorten/testenv';
 import { ordersService } from '../src/app.js';
 import type { OrdersDeps } from '../src/deps.js';
-import { createOrder, transitionOrder, type OrderEvent, type OrderOps } from '../src/orders.js';
+import {
+  createOrder,
+  createOrderOps,
+  transitionOrder,
+  type OrderEvent,
+  type OrderOps,
+} from '../src/orders.js';
 import type { Order } from '../src/schemas.js';
-import { ordersStore, type OrderDoc, type OrderItem, type OrderStatus } from '../src/store.js';
+import type { OrderDoc, OrderItem, OrderStatus } from '../src/store.js';
 
 let tenant: TestTenant;
 let service: RunningService<OrdersDeps>;
@@ -45,7 +51,7 @@ beforeAll(async () => {
     SIMULATED_PROVIDER_DELAY_MS: String(PROVIDER.SIMULATED_PROVIDER_DELAY_MS),
   });
   call = client(service.url);
-  ops = { store: ordersStore(tenant.db), now: () => new Date() };
+  ops = createOrderOps(tenant.db);
   payments = createPaymentOps(
     tenant.db,
     { PAYMENT_PROVIDER: 'simulated', ...PROVIDER },
