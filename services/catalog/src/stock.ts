@@ -5,19 +5,21 @@
 // repeated call takes nothing twice. It lives in the product document with an expiry
 // until it is committed (the order is paid: the stock stays taken) or released (the
 // checkout failed, or the reservation expired: the stock comes back).
-import { OutboxRelay } from '@gorten/kit';
+import type { Outbox } from '@gorten/kit';
 import type { Collection, Db } from 'mongodb';
 import { productEventEntry } from './products.js';
 import { catalogStore, type ProductDoc, type StockReservation } from './store.js';
 
 export interface StockOps {
   products: Collection<ProductDoc>;
+  /** Told of every product event a stock change writes. */
+  outbox: Outbox;
   now: () => Date;
 }
 
 /** The stock operations on the tenant's database, for checkout. */
-export function createStockOps(db: Db): StockOps {
-  return { products: catalogStore(db).products, now: () => new Date() };
+export function createStockOps(db: Db, outbox: Outbox): StockOps {
+  return { products: catalogStore(db).products, outbox, now: () => new Date() };
 }
 
 export type ReserveOutcome = 'reserved' | 'already_reserved' | 'insufficient' | 'unavailable';
@@ -26,7 +28,7 @@ export type ReserveOutcome = 'reserved' | 'already_reserved' | 'insufficient' | 
  * The stock change is one atomic update; the product.updated event that reports it is a
  * second update on the same document (its figures are known only after the first). If
  * the process dies between the two, the product's next event carries the newer state.
- * The relay of this process is told at once (checkout sweeps its outboxes rarely).
+ * The outbox port is told at once (checkout sweeps its outboxes rarely).
  */
 async function reportChange(ops: StockOps, after: ProductDoc | null): Promise<void> {
   if (!after) return;
@@ -34,7 +36,7 @@ async function reportChange(ops: StockOps, after: ProductDoc | null): Promise<vo
     { _id: after._id },
     { $push: { outbox: productEventEntry(after, 'product.updated') } },
   );
-  OutboxRelay.announce(ops.products, after._id);
+  ops.outbox.announce(ops.products, after._id);
 }
 
 export async function reserveStock(

@@ -21,14 +21,13 @@ export const checkoutService: ServiceDefinition<CheckoutEnv, CheckoutDeps> = {
   env: checkoutEnv,
   indexes: CHECKOUT_INDEXES,
   routes: CHECKOUT_ROUTES,
-  // The order and product events the saga writes are announced to this process's relay,
-  // which publishes them at once (the orders and catalog services would relay them too,
-  // but only at their next sweep). The saga's writers all announce, so the full scan of
-  // these growing collections — FerretDB has no secondary index — runs rarely, as the
-  // safety net for a crash between a write and its announcement.
+  // Checkout's own relay covers the orders and products the saga writes, so the `outbox`
+  // the kit hands its order and stock operations publishes their events at once. All of
+  // them announce, so the full scan of these growing collections (FerretDB has no
+  // secondary index) runs rarely: the safety net for a crash before an announcement.
   outboxCollections: ['orders', 'products'],
   outboxSweepMs: 30_000,
-  deps: ({ env, db, log, dependencyMetrics }) => {
+  deps: ({ env, db, log, dependencyMetrics, outbox }) => {
     const store = checkoutStore(db);
     const failpoint = env.CHECKOUT_FAILPOINT;
     return {
@@ -36,8 +35,8 @@ export const checkoutService: ServiceDefinition<CheckoutEnv, CheckoutDeps> = {
       store,
       requests: new IdempotencyKeys(store.requests),
       carts: createCartOps(db),
-      stock: createStockOps(db),
-      orders: createOrderOps(db),
+      stock: createStockOps(db, outbox),
+      orders: createOrderOps(db, outbox),
       payments: createPaymentOps(db, env, dependencyMetrics),
       log,
       now: () => new Date(),

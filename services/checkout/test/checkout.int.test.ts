@@ -345,12 +345,9 @@ describe('a checkout process killed between steps', () => {
         await capturePayment(service.deps.payments, payment?._id ?? '');
       }
       // What POST /orders/{id}/status does for an admin, while recovery has not yet run.
-      await transitionOrder(
-        { store: service.deps.orders.store, now: () => new Date() },
-        order?._id ?? '',
-        'cancelled',
-        { reason: 'admin' },
-      );
+      await transitionOrder(service.deps.orders, order?._id ?? '', 'cancelled', {
+        reason: 'admin',
+      });
       const checkouts = tenant.db.collection<{ buyerId: string; step: string }>('checkouts');
       await eventually({ what: 'recovery to compensate the run', timeoutMs: 30_000 }, async () =>
         (await checkouts.findOne({ buyerId: buyer.id }))?.step === 'compensated' ? true : undefined,

@@ -22,7 +22,13 @@ export {
 } from './auth.js';
 export { connectMongo, type CollectionIndexes, type MongoHandle } from './mongo.js';
 export { Publisher, type EventEnvelope } from './messaging/publisher.js';
-export { OutboxRelay, outboxEntry, type OutboxEntry, type WithOutbox } from './messaging/outbox.js';
+export {
+  OutboxRelay,
+  outboxEntry,
+  type Outbox,
+  type OutboxEntry,
+  type WithOutbox,
+} from './messaging/outbox.js';
 export {
   Consumer,
   PoisonMessage,

@@ -10,7 +10,7 @@ import { createServiceApp } from './app.js';
 import { parseEnv, type ServiceEnv } from './config.js';
 import { createLogger } from './logger.js';
 import { Consumer, type EventHandler } from './messaging/consumer.js';
-import { OutboxRelay, type WithOutbox } from './messaging/outbox.js';
+import { noOutbox, OutboxRelay, type Outbox, type WithOutbox } from './messaging/outbox.js';
 import { Publisher } from './messaging/publisher.js';
 import { ServiceMetrics } from './metrics.js';
 import { connectMongo, type CollectionIndexes } from './mongo.js';
@@ -25,6 +25,8 @@ export interface ServiceBase<E extends ServiceEnv> {
   metrics: ServiceMetrics;
   dependencyMetrics: DependencyMetrics;
   publisher: Publisher;
+  /** Where writers announce outbox entries: the service's relay, or nothing without one. */
+  outbox: Outbox;
 }
 
 export interface ConsumerSpec {
@@ -51,7 +53,7 @@ export interface ServiceDefinition<E extends ServiceEnv, Deps> {
   outboxCollections?: readonly string[];
   /**
    * How often the relay scans those collections whole (default OUTBOX_SWEEP_MS, 1 s).
-   * Events whose writer calls `OutboxRelay.announce` go out at once anyway, so a service
+   * Events whose writer calls `outbox.announce` go out at once anyway, so a service
    * whose writers all announce can sweep rarely: the sweep then only catches what a crash
    * or another process left behind.
    */
@@ -99,14 +101,24 @@ export async function startService<E extends ServiceEnv, Deps>(
   const dependencyMetrics = new DependencyMetrics(metrics.registry);
   const mongo = await connectMongo(env.MONGODB_URI, definition.indexes);
   const publisher = new Publisher(env.AMQP_URL, log);
-  const deps = definition.deps({ env, log, db: mongo.db, metrics, dependencyMetrics, publisher });
-
+  const outboxCollections = definition.outboxCollections ?? [];
   const relay = new OutboxRelay(
-    (definition.outboxCollections ?? []).map((name) => mongo.db.collection<WithOutbox>(name)),
+    outboxCollections.map((name) => mongo.db.collection<WithOutbox>(name)),
     publisher,
     log,
     opts.outboxIntervalMs ?? definition.outboxSweepMs,
   );
+  const outbox = outboxCollections.length > 0 ? relay : noOutbox;
+  const deps = definition.deps({
+    env,
+    log,
+    db: mongo.db,
+    metrics,
+    dependencyMetrics,
+    publisher,
+    outbox,
+  });
+
   const consumers = (definition.consumers?.(deps) ?? []).map(
     (spec) =>
       new Consumer(
@@ -154,7 +166,7 @@ export async function startService<E extends ServiceEnv, Deps>(
   try {
     await definition.onStart?.(deps);
     for (const consumer of consumers) await consumer.start();
-    if ((definition.outboxCollections ?? []).length > 0) relay.start();
+    if (outboxCollections.length > 0) relay.start();
   } catch (err) {
     await stopMessaging();
     await mongo.close();

@@ -120,15 +120,15 @@ test('an announced write is published at once, in order and once, without waitin
         { $push: { outbox: entry } },
         { upsert: true },
       );
-      OutboxRelay.announce(things, 'a1');
+      relay.announce(things, 'a1');
     }
     expect(await received(work, 3)).toEqual(entries.map((e) => e.event));
     expect((await things.findOne({ _id: 'a1' as never }))?.outbox).toEqual([]);
-    // A collection no relay of this process covers: announcing is harmless, the event waits.
+    // A collection this relay does not cover: announcing is harmless, the event waits.
     const elsewhere: Collection<WithOutbox> = db.collection('not_relayed_here');
     const waiting = outboxEntry(exchange, 'thing.updated', 'thing.updated', {});
     await elsewhere.insertOne({ _id: 'e1' as never, outbox: [waiting] });
-    OutboxRelay.announce(elsewhere, 'e1');
+    relay.announce(elsewhere, 'e1');
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(await drain(work)).toEqual([]);
     expect((await elsewhere.findOne({ _id: 'e1' as never }))?.outbox).toHaveLength(1);
@@ -190,7 +190,7 @@ test('an announced event the broker could not take goes out within seconds of it
   try {
     const entry = outboxEntry(exchange, 'thing.updated', 'thing.updated', { name: 'late' });
     await things.insertOne({ _id: 'o1' as never, outbox: [entry] });
-    OutboxRelay.announce(things, 'o1');
+    relay.announce(things, 'o1');
     await new Promise((resolve) => setTimeout(resolve, 1_500)); // a failed try and a retry
     expect((await things.findOne({ _id: 'o1' as never }))?.outbox).toEqual([entry]);
     expect(await drain(work)).toEqual([]);

@@ -19,9 +19,9 @@ export const ordersService: ServiceDefinition<OrdersEnv, OrdersDeps> = {
   indexes: ORDERS_INDEXES,
   routes: ORDERS_ROUTES,
   outboxCollections: ['orders', 'shipments'],
-  deps: ({ env, db, dependencyMetrics }) => ({
+  deps: ({ env, db, dependencyMetrics, outbox }) => ({
     env,
-    ...createOrderOps(db),
+    ...createOrderOps(db, outbox),
     payments: createPaymentOps(db, env, dependencyMetrics),
     requests: new IdempotencyKeys(db.collection('order_requests')),
   }),

@@ -2,8 +2,8 @@
 // moves it along; admins and sellers move it later. Every move is one compare-and-set
 // update on the order's version that also records the move in its history and, where
 // the move is an event (created, paid), appends the event to the order's outbox and
-// announces it to the outbox relay of the process, which publishes it at once.
-import { conflict, newId, notFound, OutboxRelay, outboxEntry } from '@gorten/kit';
+// announces it through `ops.outbox`, so that the relay of the process publishes it at once.
+import { conflict, newId, notFound, outboxEntry, type Outbox } from '@gorten/kit';
 import { MongoServerError, type Db } from 'mongodb';
 import { assertTransition } from './lifecycle.js';
 import {
@@ -16,12 +16,14 @@ import {
 
 export interface OrderOps {
   store: OrdersStore;
+  /** Told of every order event written (created, paid). */
+  outbox: Outbox;
   now: () => Date;
 }
 
 /** The order operations on the tenant's database: the orders service's and checkout's. */
-export function createOrderOps(db: Db): OrderOps {
-  return { store: ordersStore(db), now: () => new Date() };
+export function createOrderOps(db: Db, outbox: Outbox): OrderOps {
+  return { store: ordersStore(db), outbox, now: () => new Date() };
 }
 
 /** order.created and order.paid, as published to order_exchange. */
@@ -75,7 +77,7 @@ export async function createOrder(ops: OrderOps, input: NewOrder): Promise<Order
   order.outbox = [orderEvent(order, 'order.created')];
   try {
     await ops.store.orders.insertOne(order);
-    OutboxRelay.announce(ops.store.orders, order._id);
+    ops.outbox.announce(ops.store.orders, order._id);
     return order;
   } catch (err) {
     if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
@@ -135,7 +137,7 @@ export async function transitionOrder(
       },
     );
     if (written.matchedCount === 1) {
-      if (to === 'paid') OutboxRelay.announce(ops.store.orders, orderId);
+      if (to === 'paid') ops.outbox.announce(ops.store.orders, orderId);
       return next;
     }
   }

@@ -51,7 +51,7 @@ beforeAll(async () => {
     SIMULATED_PROVIDER_DELAY_MS: String(PROVIDER.SIMULATED_PROVIDER_DELAY_MS),
   });
   call = client(service.url);
-  ops = createOrderOps(tenant.db);
+  ops = createOrderOps(tenant.db, service.deps.outbox);
   payments = createPaymentOps(
     tenant.db,
     { PAYMENT_PROVIDER: 'simulated', ...PROVIDER },

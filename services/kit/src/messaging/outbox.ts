@@ -1,7 +1,8 @@
 // The transactional outbox without transactions: an event is written into the same
 // document as the change it reports (one atomic update), and a relay publishes pending
 // events and only then removes them — so an event is never lost, and a broker outage
-// only delays it. Writers announce their writes so the relay publishes them at once.
+// only delays it. A writer announces its write through the `Outbox` port in its
+// dependencies, so that its service's relay publishes it at once.
 import { randomUUID } from 'node:crypto';
 import type { Collection, Filter } from 'mongodb';
 import type { Logger } from 'pino';
@@ -35,17 +36,26 @@ export interface WithOutbox {
   outbox?: OutboxEntry[];
 }
 
+/**
+ * Where a writer that appended to a document's outbox says so, after its write: the relay
+ * of its service (`ServiceBase.outbox`) publishes that document now, or — when that relay
+ * does not cover the collection — the next sweep somewhere does. Never throws.
+ */
+export interface Outbox {
+  announce(collection: { namespace: string }, id: string): void;
+}
+
+/** The port of a service without a relay: announcements wait for a sweep elsewhere. */
+export const noOutbox: Outbox = { announce: () => undefined };
+
 /** How often a relay scans its collections whole unless told otherwise. */
 export const OUTBOX_SWEEP_MS = 1_000;
 
-/** Per namespace ("db.collection"), the relays of this process that announcements reach. */
-const relaysOf = new Map<string, OutboxRelay[]>();
-
 /**
  * Publishes outbox events in two ways, both through the same per-document path:
- * - announced: a writer that appended to a document's outbox calls
- *   `OutboxRelay.announce(collection, id)` after its write, and the relay of this process
- *   publishes that document's events at once (reads and updates by `_id` only);
+ * - announced: it is the `Outbox` of its service; a writer calls `announce(collection, id)`
+ *   after its write, and the relay publishes that document's events at once (reads and
+ *   updates by `_id` only);
  * - swept: every `sweepMs` the relay scans its collections whole for pending events — the
  *   safety net for writes nobody announced (another process, a crash between the write
  *   and the announcement, a writer that does not announce). After a failure (the broker
@@ -54,7 +64,7 @@ const relaysOf = new Map<string, OutboxRelay[]>();
  * least once), and one document's entries go out in order, one run per document at a
  * time.
  */
-export class OutboxRelay {
+export class OutboxRelay implements Outbox {
   private sweepTimer?: NodeJS.Timeout;
   private retryTimer?: NodeJS.Timeout;
   private sweeping?: Promise<number>;
@@ -65,7 +75,7 @@ export class OutboxRelay {
 
   constructor(
     collections: Collection<WithOutbox>[],
-    private readonly publisher: Publisher,
+    private readonly publisher: Pick<Publisher, 'publish'>,
     private readonly log: Logger,
     private readonly sweepMs = OUTBOX_SWEEP_MS,
   ) {
@@ -73,19 +83,14 @@ export class OutboxRelay {
   }
 
   /**
-   * The document `id` of `collection` has a new outbox entry: the relay of this process
-   * that covers the collection publishes it now. Without one, the next sweep (here or in
-   * another process) does. Never throws; call it after the write succeeded.
+   * Publishes the document now if this relay runs (between `start` and `stop`) and covers
+   * its collection; otherwise leaves it to a sweep.
    */
-  static announce(collection: { namespace: string }, id: string): void {
-    relaysOf.get(collection.namespace)?.[0]?.relayAnnounced(collection.namespace, id);
-  }
-
-  private relayAnnounced(namespace: string, id: string): void {
+  announce({ namespace }: { namespace: string }, id: string): void {
     const collection = this.collections.get(namespace);
     // While a failure is being retried, the retry sweep takes this document along: no
     // point in each announcement trying the unreachable broker on its own.
-    if (!collection || this.retryTimer) return;
+    if (!this.started || !collection || this.retryTimer) return;
     this.relayDocument(collection, id).catch((err: unknown) => {
       this.log.warn({ err, namespace, id }, 'outbox relay of a document failed; will retry');
       this.retrySoon();
@@ -176,19 +181,12 @@ export class OutboxRelay {
   /** Sweeps every `sweepMs`, and takes the announcements for its collections. */
   start(): void {
     this.started = true;
-    for (const namespace of this.collections.keys())
-      relaysOf.set(namespace, [...(relaysOf.get(namespace) ?? []), this]);
     this.sweepTimer = setInterval(() => void this.relayOnce(), this.sweepMs);
     this.sweepTimer.unref();
   }
 
   async stop(): Promise<void> {
     this.started = false;
-    for (const namespace of this.collections.keys()) {
-      const others = (relaysOf.get(namespace) ?? []).filter((relay) => relay !== this);
-      if (others.length > 0) relaysOf.set(namespace, others);
-      else relaysOf.delete(namespace);
-    }
     clearInterval(this.sweepTimer);
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
