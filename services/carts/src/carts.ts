@@ -60,11 +60,12 @@ export function priceCart(
   };
 }
 
+/** The products of the lines, by id, as the catalog has them now. */
 export async function productsOf(
-  store: CartsStore,
+  ops: CartOps,
   lines: readonly CartLine[],
 ): Promise<Map<string, ProductDoc>> {
-  const docs = await store.products
+  const docs = await ops.store.products
     .find(
       { _id: { $in: lines.map((l) => l.productId) } },
       { projection: { outbox: 0, reservations: 0 } },
@@ -83,7 +84,7 @@ export async function getCart(ops: CartOps, buyerId: string, currency: string): 
   return priceCart(
     buyerId,
     lines,
-    await productsOf(ops.store, lines),
+    await productsOf(ops, lines),
     currency,
     isLocked(cart, ops.now()),
   );
@@ -168,6 +169,11 @@ export async function clearCart(ops: CartOps, buyerId: string, currency: string)
 }
 
 // ---- for checkout ------------------------------------------------------------------
+
+/** The lines of the buyer's cart; none when the buyer has no cart. */
+export async function cartLines(ops: CartOps, buyerId: string): Promise<CartLine[]> {
+  return (await ops.store.carts.findOne({ _id: buyerId }))?.items ?? [];
+}
 
 /**
  * Locks the buyer's cart for `checkoutId` until `until` and returns its lines; the same

@@ -3,19 +3,7 @@
 import { serviceEnv } from '@gorten/kit';
 import { paymentProviderEnv } from '@gorten/payments/config';
 import { z } from 'zod';
-
-export const CHECKOUT_STEPS = [
-  'started',
-  'cart_locked',
-  'reserved',
-  'order_created',
-  'authorizing',
-  'authorized',
-  'paid',
-  'completed',
-  'compensated',
-] as const;
-export type CheckoutStep = (typeof CHECKOUT_STEPS)[number];
+import { CHECKOUT_STEPS } from './store.js';
 
 export const checkoutEnv = serviceEnv
   .extend({

@@ -7,8 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { commitReservation, expiredReservations, releaseReservation } from '@gorten/catalog/stock';
 import { Problem, problemFor } from '@gorten/kit';
 import type { CheckoutDeps } from './checkout.js';
-import type { CheckoutStep } from './config.js';
 import { compensate, completeCheckout } from './saga.js';
+import type { CheckoutStep } from './store.js';
 
 const FINISHED: CheckoutStep[] = ['completed', 'compensated'];
 

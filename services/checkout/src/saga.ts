@@ -12,7 +12,14 @@
 // unless an admin cancelled the order meanwhile: then the payment is voided or refunded
 // and the run compensated, so a cancelled order never keeps the buyer's money.
 import { conflict, Problem, unprocessable } from '@gorten/kit';
-import { emptyCart, lockCart, productsOf, unlockCart, type CartOps } from '@gorten/carts/carts';
+import {
+  cartLines,
+  emptyCart,
+  lockCart,
+  productsOf,
+  unlockCart,
+  type CartOps,
+} from '@gorten/carts/carts';
 import {
   commitReservation,
   releaseReservation,
@@ -20,21 +27,27 @@ import {
   reservedBy,
   type StockOps,
 } from '@gorten/catalog/stock';
-import { createOrder, transitionOrder, type OrderOps } from '@gorten/orders/orders';
+import {
+  createOrder,
+  isOrderCancelled,
+  transitionOrder,
+  type OrderOps,
+} from '@gorten/orders/orders';
 import type { ProductDoc } from '@gorten/catalog/store';
 import type { OrderItem } from '@gorten/orders/store';
 import {
   authorizePayment,
   capturePayment,
   PaymentOutcomeUnknown,
+  paymentOf,
   refundPayment,
   voidPayment,
   type PaymentOps,
 } from '@gorten/payments/payments';
 import type { Card } from '@gorten/payments/provider';
 import type { Logger } from 'pino';
-import type { CheckoutEnv, CheckoutStep } from './config.js';
-import type { CheckoutDoc, CheckoutStore, StoredAnswer } from './store.js';
+import type { CheckoutEnv } from './config.js';
+import type { CheckoutDoc, CheckoutStep, CheckoutStore, StoredAnswer } from './store.js';
 
 export interface SagaDeps {
   env: CheckoutEnv;
@@ -124,10 +137,10 @@ function priceLines(
  * reservation remains the real check (stock may go between this look and it).
  */
 export async function precheck(deps: SagaDeps, buyerId: string): Promise<void> {
-  const cart = await deps.carts.store.carts.findOne({ _id: buyerId });
-  if (!cart || cart.items.length === 0) throw unprocessable('The cart is empty.');
-  const products = await productsOf(deps.carts.store, cart.items);
-  const lines = priceLines(deps, cart.items, products);
+  const items = await cartLines(deps.carts, buyerId);
+  if (items.length === 0) throw unprocessable('The cart is empty.');
+  const products = await productsOf(deps.carts, items);
+  const lines = priceLines(deps, items, products);
   const short = lines.find((l) => (products.get(l.productId)?.stock ?? 0) < l.quantity);
   if (short) throw outOfStock(short.name);
 }
@@ -140,21 +153,21 @@ export async function runCheckout(
 ): Promise<StoredAnswer> {
   try {
     const now = deps.now();
-    const cartLines = await lockCart(
+    const locked = await lockCart(
       deps.carts,
       checkout.buyerId,
       checkout._id,
       new Date(now.getTime() + deps.env.CHECKOUT_LEASE_MS * 2),
     );
-    if (!cartLines) {
-      const cart = await deps.carts.store.carts.findOne({ _id: checkout.buyerId });
-      if (!cart || cart.items.length === 0) throw unprocessable('The cart is empty.');
+    if (!locked) {
+      if ((await cartLines(deps.carts, checkout.buyerId)).length === 0)
+        throw unprocessable('The cart is empty.');
       throw conflict('Another checkout of this cart is in progress.', { reason: 'cart_locked' });
     }
-    if (cartLines.length === 0) throw unprocessable('The cart is empty.');
+    if (locked.length === 0) throw unprocessable('The cart is empty.');
     await advance(deps, checkout, 'cart_locked');
 
-    const lines = priceLines(deps, cartLines, await productsOf(deps.carts.store, cartLines));
+    const lines = priceLines(deps, locked, await productsOf(deps.carts, locked));
     const total = lines.reduce((sum, l) => sum + l.lineTotal, 0);
     const expiresAt = new Date(deps.now().getTime() + deps.env.RESERVATION_TTL_MS);
     for (const line of lines) {
@@ -254,30 +267,22 @@ export async function completeCheckout(
 /** Captures and marks the order paid; false when the order was cancelled meanwhile. */
 async function payOrder(deps: SagaDeps, checkout: CheckoutDoc): Promise<boolean> {
   const orderId = checkout.orderId ?? '';
-  if (await isCancelled(deps, orderId)) return false;
+  if (await isOrderCancelled(deps.orders, orderId)) return false;
   const payment = await capturePayment(deps.payments, checkout.paymentId ?? '');
   try {
     await transitionOrder(deps.orders, orderId, 'paid', { paymentId: payment._id });
     return true;
   } catch (err) {
-    if (await isCancelled(deps, orderId)) return false;
+    if (await isOrderCancelled(deps.orders, orderId)) return false;
     throw err;
   }
-}
-
-async function isCancelled(deps: SagaDeps, orderId: string): Promise<boolean> {
-  const order = await deps.orders.store.orders.findOne(
-    { _id: orderId },
-    { projection: { status: 1 } },
-  );
-  return order?.status === 'cancelled';
 }
 
 /** Gives the buyer's money back: voids the authorization, or refunds what was captured. */
 async function returnPayment(deps: SagaDeps, checkout: CheckoutDoc): Promise<void> {
   const payment = checkout.paymentId
-    ? await deps.payments.store.payments.findOne({ _id: checkout.paymentId })
-    : null;
+    ? await paymentOf(deps.payments, checkout.paymentId)
+    : undefined;
   if (payment && payment.captured > payment.refunded)
     await refundPayment(deps.payments, payment._id, {
       key: `${checkout._id}:returned`,

@@ -3,7 +3,20 @@
 import type { CollectionIndexes, IdempotencyRecord } from '@gorten/kit';
 import type { OrderItem } from '@gorten/orders/store';
 import type { Collection, Db } from 'mongodb';
-import type { CheckoutStep } from './config.js';
+
+/** Where a run stands, in the order a run that succeeds passes them (saga.ts). */
+export const CHECKOUT_STEPS = [
+  'started',
+  'cart_locked',
+  'reserved',
+  'order_created',
+  'authorizing',
+  'authorized',
+  'paid',
+  'completed',
+  'compensated',
+] as const;
+export type CheckoutStep = (typeof CHECKOUT_STEPS)[number];
 
 /** What a finished checkout answered; replayed for the same key and body. */
 export interface StoredAnswer {

@@ -94,6 +94,12 @@ export async function orderOfCheckout(
   return (await ops.store.orders.findOne({ checkoutId })) ?? undefined;
 }
 
+/** Whether the order was cancelled (by an admin, while checkout was taking the payment). */
+export async function isOrderCancelled(ops: OrderOps, orderId: string): Promise<boolean> {
+  const order = await ops.store.orders.findOne({ _id: orderId }, { projection: { status: 1 } });
+  return order?.status === 'cancelled';
+}
+
 const ATTEMPTS = 5;
 
 /**

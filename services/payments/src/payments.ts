@@ -86,6 +86,14 @@ export interface AuthorizeInput {
   card: Card;
 }
 
+/** The payment with this id, if any (checkout reads what was captured before returning it). */
+export async function paymentOf(
+  ops: PaymentOps,
+  paymentId: string,
+): Promise<PaymentDoc | undefined> {
+  return (await ops.store.payments.findOne({ _id: paymentId })) ?? undefined;
+}
+
 export async function authorizePayment(
   ops: PaymentOps,
   input: AuthorizeInput,
