@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { newId, Problem, problemFor, requestHash, type IdempotencyKeys } from '@gorten/kit';
 import type { Card } from '@gorten/payments/provider';
 import { precheck, RetryableCheckoutFailure, runCheckout, type SagaDeps } from './saga.js';
-import type { CheckoutDoc, StoredAnswer } from './store.js';
+import type { CheckoutDoc, CheckoutStep, StoredAnswer } from './store.js';
 
 export interface CheckoutDeps extends SagaDeps {
   requests: IdempotencyKeys<StoredAnswer>;
@@ -28,6 +28,22 @@ function replay(answer: StoredAnswer): StoredAnswer {
     ...extensions
   } = answer.body;
   throw new Problem(answer.status, String(title), String(detail), extensions);
+}
+
+/**
+ * Not settled yet (the payment is authorized, or undoing failed): recovery owns the run
+ * and answers the key when it is done; until then the key is in flight.
+ */
+function leftToRecovery(
+  deps: CheckoutDeps,
+  checkoutId: string,
+  step: CheckoutStep,
+  err: unknown,
+): RetryableCheckoutFailure {
+  deps.log.error({ err, checkoutId, step }, 'checkout left to recovery');
+  return new RetryableCheckoutFailure(
+    'The checkout could not be finished now and is being settled; send the same request again in a moment.',
+  );
 }
 
 export async function checkout(
@@ -63,26 +79,24 @@ export async function checkout(
     updatedAt: now,
   };
   await deps.store.checkouts.insertOne(run);
-  try {
-    const answer = await runCheckout(deps, run, body.card);
-    await deps.requests.finish(requestId, answer, deps.now());
-    return answer;
-  } catch (err) {
-    if (run.step !== 'compensated') {
-      // Not settled yet (the payment is authorized, or undoing failed): recovery owns the
-      // run and answers the key when it is done; until then the key is in flight.
-      deps.log.error({ err, checkoutId: run._id, step: run.step }, 'checkout left to recovery');
-      throw new RetryableCheckoutFailure(
-        'The checkout could not be finished now and is being settled; send the same request again in a moment.',
-      );
+  const outcome = await runCheckout(deps, run, body.card);
+  if ('answer' in outcome) {
+    try {
+      await deps.requests.finish(requestId, outcome.answer, deps.now());
+    } catch (err) {
+      // The run is done but its key is not answered: a 503, as for a run not settled.
+      throw leftToRecovery(deps, run._id, 'completed', err);
     }
-    const reason = err instanceof Problem ? err.extensions.reason : undefined;
-    if (err instanceof Problem && !TRANSIENT_REASONS.has(String(reason))) {
-      const { document } = problemFor(err);
-      await deps.requests.finish(requestId, { status: err.status, body: document }, deps.now());
-    } else {
-      await deps.requests.release(requestId); // undone: nothing happened, try again
-    }
-    throw err;
+    return outcome.answer;
   }
+  const { error } = outcome;
+  if (outcome.settled === 'pending') throw leftToRecovery(deps, run._id, outcome.step, error);
+  const reason = error instanceof Problem ? error.extensions.reason : undefined;
+  if (error instanceof Problem && !TRANSIENT_REASONS.has(String(reason))) {
+    const { document } = problemFor(error);
+    await deps.requests.finish(requestId, { status: error.status, body: document }, deps.now());
+  } else {
+    await deps.requests.release(requestId); // undone: nothing happened, try again
+  }
+  throw error;
 }

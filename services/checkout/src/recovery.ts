@@ -7,10 +7,20 @@ import { randomUUID } from 'node:crypto';
 import { commitReservation, expiredReservations, releaseReservation } from '@gorten/catalog/stock';
 import { Problem, problemFor } from '@gorten/kit';
 import type { CheckoutDeps } from './checkout.js';
-import { compensate, completeCheckout } from './saga.js';
-import type { CheckoutStep } from './store.js';
+import { compensate, completeCheckout, type RunOutcome } from './saga.js';
+import type { CheckoutStep, StoredAnswer } from './store.js';
 
 const FINISHED: CheckoutStep[] = ['completed', 'compensated'];
+
+/** What the key of a run carried forward answers; throws while the run is not settled. */
+function answerOf(outcome: RunOutcome): StoredAnswer {
+  if ('answer' in outcome) return outcome.answer;
+  // Settled the other way (the order was cancelled meanwhile): that is the answer.
+  const { settled, error } = outcome;
+  if (settled === 'compensated' && error instanceof Problem)
+    return { status: error.status, body: problemFor(error).document };
+  throw error;
+}
 
 export async function recoverCheckouts(deps: CheckoutDeps): Promise<number> {
   const now = deps.now();
@@ -32,19 +42,17 @@ export async function recoverCheckouts(deps: CheckoutDeps): Promise<number> {
     );
     if (!run) continue; // another worker took it
     try {
+      let ended: CheckoutStep;
       if (run.step === 'authorized' || run.step === 'paid') {
-        const answer = await completeCheckout(deps, run).catch((err: unknown) => {
-          // Settled the other way (the order was cancelled meanwhile): that is the answer.
-          if (run.step !== 'compensated' || !(err instanceof Problem)) throw err;
-          return { status: err.status, body: problemFor(err).document };
-        });
-        await deps.requests.finish(run.requestId, answer, deps.now());
+        const outcome = await completeCheckout(deps, run);
+        await deps.requests.finish(run.requestId, answerOf(outcome), deps.now());
+        ended = 'answer' in outcome ? 'completed' : outcome.step;
       } else {
-        await compensate(deps, run, new Error('the checkout was interrupted'));
+        ended = (await compensate(deps, run, new Error('the checkout was interrupted'))).step;
         await deps.requests.release(run.requestId);
       }
       recovered++;
-      deps.log.info({ checkoutId: run._id, step: run.step }, 'checkout recovered');
+      deps.log.info({ checkoutId: run._id, step: ended }, 'checkout recovered');
     } catch (err) {
       deps.log.warn({ err, checkoutId: run._id }, 'checkout recovery failed; will retry');
     }

@@ -5,12 +5,14 @@
 //
 //   started → cart_locked → reserved → order_created → authorizing → authorized → paid
 //           → completed                 (commit the reservations, empty the cart)
-//   any failure before `authorized` → compensated (void the authorization by its key,
-//           release the reservations, cancel the order with the reason, unlock the cart)
+//   any failure before `authorized` → compensated: the undo of every step begun, last
+//           first (void the authorization by its key, cancel the order with the reason,
+//           release the reservations, unlock the cart)
 //
-// Once a payment is authorized the saga only goes forward: capture, mark paid, finish —
-// unless an admin cancelled the order meanwhile: then the payment is voided or refunded
-// and the run compensated, so a cancelled order never keeps the buyer's money.
+// SAGA_STEPS holds the path up to `authorized`, each step beside its undo. Once a payment
+// is authorized the saga only goes forward: capture, mark paid, finish — unless an admin
+// cancelled the order meanwhile: then the payment is voided or refunded and the run
+// compensated, so a cancelled order never keeps the buyer's money.
 import { conflict, Problem, unprocessable } from '@gorten/kit';
 import {
   cartLines,
@@ -47,7 +49,13 @@ import {
 import type { Card } from '@gorten/payments/provider';
 import type { Logger } from 'pino';
 import type { CheckoutEnv } from './config.js';
-import type { CheckoutDoc, CheckoutStep, CheckoutStore, StoredAnswer } from './store.js';
+import {
+  CHECKOUT_STEPS,
+  type CheckoutDoc,
+  type CheckoutStep,
+  type CheckoutStore,
+  type StoredAnswer,
+} from './store.js';
 
 export interface SagaDeps {
   env: CheckoutEnv;
@@ -61,6 +69,25 @@ export interface SagaDeps {
   /** Failure drills: called after each step is recorded (see CHECKOUT_FAILPOINT). */
   afterStep?: (step: CheckoutStep) => void;
 }
+
+/** How a run ended: with its answer, or settled without one. */
+export type RunOutcome = { answer: StoredAnswer } | Settled;
+
+/**
+ * A run without an answer: `compensated` (undone; `error` says why, and is the answer) or
+ * `pending` (not settled: the recovery worker finishes it from `step`).
+ */
+export interface Settled {
+  settled: 'compensated' | 'pending';
+  error: unknown;
+  step: CheckoutStep;
+}
+
+const unsettled = (run: CheckoutDoc, error: unknown): Settled => ({
+  settled: 'pending',
+  error,
+  step: run.step,
+});
 
 /** A checkout that could not finish and may be tried again (nothing was charged). */
 export class RetryableCheckoutFailure extends Problem {
@@ -78,13 +105,16 @@ export class LeaseLost extends Error {
   override name = 'LeaseLost';
 }
 
-/** Records a step (and renews the lease) only while this run still holds the lease. */
+/**
+ * Records a step (and renews the lease) only while this run still holds the lease, and
+ * returns the document as recorded.
+ */
 async function advance(
   deps: SagaDeps,
   checkout: CheckoutDoc,
   step: CheckoutStep,
   fields: Partial<CheckoutDoc> = {},
-): Promise<void> {
+): Promise<CheckoutDoc> {
   const now = deps.now();
   const next = {
     ...checkout,
@@ -99,8 +129,8 @@ async function advance(
     { $set: set },
   );
   if (written.matchedCount === 0) throw new LeaseLost(`checkout ${_id} was taken over`);
-  Object.assign(checkout, next);
   deps.afterStep?.(step);
+  return next;
 }
 
 /** The cart's lines at today's catalog prices; a product no longer sold ends the checkout. */
@@ -145,123 +175,184 @@ export async function precheck(deps: SagaDeps, buyerId: string): Promise<void> {
   if (short) throw outOfStock(short.name);
 }
 
-/** Runs a new checkout to its end: the order as answered, or a Problem after compensating. */
+type Failure = NonNullable<CheckoutDoc['failure']>;
+
+/** One step of the path to an authorized payment: its work, what it records, its undo. */
+export interface SagaStep {
+  /** Recorded before `run`, where a crash during it must be known (the provider call). */
+  intent?: CheckoutStep;
+  /** Recorded with the fields `run` returns, once it succeeded. */
+  done: CheckoutStep;
+  run: (deps: SagaDeps, checkout: CheckoutDoc, card: Card) => Promise<Partial<CheckoutDoc>>;
+  /** Takes back what `run` did, also a part of it; idempotent (recovery may repeat it). */
+  undo: (deps: SagaDeps, checkout: CheckoutDoc, failure: Failure) => Promise<unknown>;
+}
+
+/** In order; each `run` reads what the steps before it recorded. */
+export const SAGA_STEPS: readonly SagaStep[] = [
+  {
+    // The cart as priced now is what the order will say.
+    done: 'cart_locked',
+    async run(deps, checkout) {
+      const until = new Date(deps.now().getTime() + deps.env.CHECKOUT_LEASE_MS * 2);
+      const locked = await lockCart(deps.carts, checkout.buyerId, checkout._id, until);
+      if (!locked) {
+        if ((await cartLines(deps.carts, checkout.buyerId)).length === 0)
+          throw unprocessable('The cart is empty.');
+        throw conflict('Another checkout of this cart is in progress.', { reason: 'cart_locked' });
+      }
+      if (locked.length === 0) throw unprocessable('The cart is empty.');
+      const lines = priceLines(deps, locked, await productsOf(deps.carts, locked));
+      return { lines, total: lines.reduce((sum, l) => sum + l.lineTotal, 0) };
+    },
+    undo: (deps, checkout) => unlockCart(deps.carts, checkout.buyerId, checkout._id),
+  },
+  {
+    done: 'reserved',
+    async run(deps, checkout) {
+      const expiresAt = new Date(deps.now().getTime() + deps.env.RESERVATION_TTL_MS);
+      for (const line of checkout.lines ?? []) {
+        const outcome = await reserveStock(
+          deps.stock,
+          line.productId,
+          line.quantity,
+          checkout._id,
+          expiresAt,
+        );
+        if (outcome === 'insufficient') throw outOfStock(line.name);
+        if (outcome === 'unavailable')
+          throw conflict(`${line.name} is no longer for sale.`, { reason: 'unavailable' });
+      }
+      return {};
+    },
+    // By what the products hold, not by the lines: a failed run may have reserved a part.
+    async undo(deps, checkout) {
+      for (const productId of await reservedBy(deps.stock, checkout._id))
+        await releaseReservation(deps.stock, productId, checkout._id);
+    },
+  },
+  {
+    done: 'order_created',
+    async run(deps, checkout) {
+      const order = await createOrder(deps.orders, {
+        checkoutId: checkout._id,
+        buyerId: checkout.buyerId,
+        items: checkout.lines ?? [],
+        currency: checkout.currency,
+      });
+      await transitionOrder(deps.orders, order._id, 'awaiting_payment');
+      return { orderId: order._id };
+    },
+    async undo(deps, checkout, failure) {
+      if (checkout.orderId)
+        await transitionOrder(deps.orders, checkout.orderId, 'cancelled', {
+          reason: failure.reason,
+        });
+    },
+  },
+  {
+    // If we crash while the provider works, recovery knows an authorization may exist
+    // under this key and voids it.
+    intent: 'authorizing',
+    done: 'authorized',
+    async run(deps, checkout, card) {
+      let payment;
+      try {
+        payment = await authorizePayment(deps.payments, {
+          key: checkout.paymentKey,
+          merchantReference: checkout.requestId,
+          orderId: checkout.orderId ?? '',
+          buyerId: checkout.buyerId,
+          amount: checkout.total ?? 0,
+          currency: checkout.currency,
+          card,
+        });
+      } catch (err) {
+        if (err instanceof PaymentOutcomeUnknown)
+          throw new RetryableCheckoutFailure(
+            'The payment provider did not answer in time. Nothing was charged; send the same request again.',
+          );
+        throw err;
+      }
+      if (payment.status === 'declined') {
+        throw new Problem(402, 'Payment Required', 'The card was declined.', {
+          reason: 'payment_declined',
+          declineCode: payment.declineCode,
+        });
+      }
+      return { paymentId: payment._id };
+    },
+    undo: (deps, checkout) => returnPayment(deps, checkout),
+  },
+];
+
+/**
+ * What compensating a run at `step` undoes, in that order: every step begun — the one
+ * under way too, which may have done a part — from the last back to the first. A step has
+ * begun once the step before it is recorded, or its own `intent`.
+ */
+export function stepsToUndo(step: CheckoutStep): SagaStep[] {
+  const at = CHECKOUT_STEPS.indexOf(step);
+  const begun = SAGA_STEPS.filter((s, i) => {
+    const from = s.intent ?? SAGA_STEPS[i - 1]?.done ?? 'started';
+    return CHECKOUT_STEPS.indexOf(from) <= at;
+  });
+  return begun.reverse();
+}
+
+/** Runs a new checkout to its end: the order, or settled without one (see RunOutcome). */
 export async function runCheckout(
   deps: SagaDeps,
   checkout: CheckoutDoc,
   card: Card,
-): Promise<StoredAnswer> {
+): Promise<RunOutcome> {
+  let run = checkout;
   try {
-    const now = deps.now();
-    const locked = await lockCart(
-      deps.carts,
-      checkout.buyerId,
-      checkout._id,
-      new Date(now.getTime() + deps.env.CHECKOUT_LEASE_MS * 2),
-    );
-    if (!locked) {
-      if ((await cartLines(deps.carts, checkout.buyerId)).length === 0)
-        throw unprocessable('The cart is empty.');
-      throw conflict('Another checkout of this cart is in progress.', { reason: 'cart_locked' });
+    for (const step of SAGA_STEPS) {
+      if (step.intent) run = await advance(deps, run, step.intent);
+      run = await advance(deps, run, step.done, await step.run(deps, run, card));
     }
-    if (locked.length === 0) throw unprocessable('The cart is empty.');
-    await advance(deps, checkout, 'cart_locked');
-
-    const lines = priceLines(deps, locked, await productsOf(deps.carts, locked));
-    const total = lines.reduce((sum, l) => sum + l.lineTotal, 0);
-    const expiresAt = new Date(deps.now().getTime() + deps.env.RESERVATION_TTL_MS);
-    for (const line of lines) {
-      const outcome = await reserveStock(
-        deps.stock,
-        line.productId,
-        line.quantity,
-        checkout._id,
-        expiresAt,
-      );
-      if (outcome === 'insufficient') throw outOfStock(line.name);
-      if (outcome === 'unavailable')
-        throw conflict(`${line.name} is no longer for sale.`, { reason: 'unavailable' });
-    }
-    await advance(deps, checkout, 'reserved', { lines, total });
-
-    const order = await createOrder(deps.orders, {
-      checkoutId: checkout._id,
-      buyerId: checkout.buyerId,
-      items: lines,
-      currency: checkout.currency,
-    });
-    await transitionOrder(deps.orders, order._id, 'awaiting_payment');
-    await advance(deps, checkout, 'order_created', { orderId: order._id });
-
-    // Recorded before the call: if we crash while the provider works, recovery knows an
-    // authorization may exist under this key and voids it.
-    await advance(deps, checkout, 'authorizing');
-    let payment;
-    try {
-      payment = await authorizePayment(deps.payments, {
-        key: checkout.paymentKey,
-        merchantReference: checkout.requestId,
-        orderId: order._id,
-        buyerId: checkout.buyerId,
-        amount: total,
-        currency: checkout.currency,
-        card,
-      });
-    } catch (err) {
-      if (err instanceof PaymentOutcomeUnknown)
-        throw new RetryableCheckoutFailure(
-          'The payment provider did not answer in time. Nothing was charged; send the same request again.',
-        );
-      throw err;
-    }
-    if (payment.status === 'declined') {
-      throw new Problem(402, 'Payment Required', 'The card was declined.', {
-        reason: 'payment_declined',
-        declineCode: payment.declineCode,
-      });
-    }
-    await advance(deps, checkout, 'authorized', { paymentId: payment._id });
   } catch (err) {
-    if (!(err instanceof LeaseLost)) await compensate(deps, checkout, err);
-    throw err;
+    if (err instanceof LeaseLost) return unsettled(run, err);
+    return compensate(deps, run, err).catch((failure: unknown) => unsettled(run, failure));
   }
-  return completeCheckout(deps, checkout);
+  return completeCheckout(deps, run);
 }
 
 /** Forward from an authorized payment: capture, mark paid, keep the stock, empty the cart. */
-export async function completeCheckout(
-  deps: SagaDeps,
-  checkout: CheckoutDoc,
-): Promise<StoredAnswer> {
-  const orderId = checkout.orderId ?? '';
-  if (checkout.step === 'authorized') {
-    const markedPaid = await payOrder(deps, checkout);
-    if (!markedPaid) {
-      const cancelled = conflict(
-        'The order was cancelled while it was being paid; the payment was returned.',
-        { reason: 'order_cancelled', orderId },
-      );
-      await compensate(deps, checkout, cancelled);
-      throw cancelled;
+export async function completeCheckout(deps: SagaDeps, checkout: CheckoutDoc): Promise<RunOutcome> {
+  let run = checkout;
+  try {
+    if (run.step === 'authorized') {
+      if (!(await payOrder(deps, run))) {
+        const cancelled = conflict(
+          'The order was cancelled while it was being paid; the payment was returned.',
+          { reason: 'order_cancelled', orderId: run.orderId ?? '' },
+        );
+        return await compensate(deps, run, cancelled);
+      }
+      run = await advance(deps, run, 'paid');
     }
-    await advance(deps, checkout, 'paid');
+    for (const line of run.lines ?? [])
+      await commitReservation(deps.stock, line.productId, run._id);
+    await emptyCart(deps.carts, run.buyerId, run._id);
+    await advance(deps, run, 'completed');
+    return {
+      answer: {
+        status: 201,
+        body: {
+          orderId: run.orderId ?? '',
+          status: 'paid',
+          paymentId: run.paymentId ?? '',
+          currency: run.currency,
+          total: run.total ?? 0,
+          items: run.lines ?? [],
+        },
+      },
+    };
+  } catch (err) {
+    return unsettled(run, err);
   }
-  for (const line of checkout.lines ?? [])
-    await commitReservation(deps.stock, line.productId, checkout._id);
-  await emptyCart(deps.carts, checkout.buyerId, checkout._id);
-  const answer: StoredAnswer = {
-    status: 201,
-    body: {
-      orderId,
-      status: 'paid',
-      paymentId: checkout.paymentId ?? '',
-      currency: checkout.currency,
-      total: checkout.total ?? 0,
-      items: checkout.lines ?? [],
-    },
-  };
-  await advance(deps, checkout, 'completed');
-  return answer;
 }
 
 /** Captures and marks the order paid; false when the order was cancelled meanwhile. */
@@ -291,7 +382,7 @@ async function returnPayment(deps: SagaDeps, checkout: CheckoutDoc): Promise<voi
   else await voidPayment(deps.payments, checkout.paymentKey);
 }
 
-function reasonOf(err: unknown): { reason: string; detail: string } {
+function reasonOf(err: unknown): Failure {
   if (err instanceof Problem) {
     const reason = err.extensions.reason;
     return {
@@ -303,38 +394,28 @@ function reasonOf(err: unknown): { reason: string; detail: string } {
 }
 
 /**
- * Undoes whatever the checkout did: the authorization (by its key, so also one whose
- * outcome was never learned), the reservations, the order, the cart lock. Every undo is
- * idempotent and each is tried even if another fails; the run is marked compensated only
- * when all succeeded — otherwise its lease runs out and recovery compensates again.
+ * Undoes whatever the run began (stepsToUndo): the authorization (by its key, so also one
+ * whose outcome was never learned), the order, the reservations, the cart lock. Each undo
+ * is tried even if another fails; the run is marked compensated only when all succeeded —
+ * otherwise it stays pending: its lease runs out and recovery compensates again.
  */
 export async function compensate(
   deps: SagaDeps,
   checkout: CheckoutDoc,
   cause: unknown,
-): Promise<void> {
+): Promise<Settled> {
   const failure = reasonOf(cause);
-  const undo: (() => Promise<unknown>)[] = [];
-  if (checkout.step === 'authorizing' || checkout.step === 'authorized')
-    undo.push(() => returnPayment(deps, checkout));
-  undo.push(async () => {
-    for (const productId of await reservedBy(deps.stock, checkout._id))
-      await releaseReservation(deps.stock, productId, checkout._id);
-  });
-  if (checkout.orderId) {
-    const orderId = checkout.orderId;
-    undo.push(() => transitionOrder(deps.orders, orderId, 'cancelled', { reason: failure.reason }));
-  }
-  undo.push(() => unlockCart(deps.carts, checkout.buyerId, checkout._id));
   const failed: unknown[] = [];
-  for (const step of undo) await step().catch((err: unknown) => failed.push(err));
+  for (const step of stepsToUndo(checkout.step))
+    await step.undo(deps, checkout, failure).catch((err: unknown) => failed.push(err));
   if (failed.length > 0) {
     deps.log.warn(
       { checkoutId: checkout._id, ...failure, errors: failed.map((e) => (e as Error).message) },
       'checkout compensation incomplete; recovery will retry',
     );
-    return;
+    return unsettled(checkout, cause);
   }
   await advance(deps, checkout, 'compensated', { failure });
   deps.log.info({ checkoutId: checkout._id, ...failure }, 'checkout compensated');
+  return { settled: 'compensated', error: cause, step: 'compensated' };
 }
