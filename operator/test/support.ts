@@ -10,7 +10,7 @@ import { installCrds, readCrds } from '../src/crds.js';
 import { startOperator, type RunningOperator } from '../src/operator.js';
 import { findCondition, type Condition } from '../src/runtime/conditions.js';
 import { DEFAULT_SETTINGS } from '../src/settings.js';
-import { secretValue as decodedSecretValue } from '../src/secret-data.js';
+import { secretValue as decodedSecretValue } from '../src/secrets.js';
 
 export const env: TestEnv = loadTestEnv();
 

@@ -7,7 +7,7 @@ import type { Marketplace } from '../../operator/src/api/types.js';
 import type { KubeObject } from '../../operator/src/clients/kube.js';
 import { buildGatewayPlane } from '../../operator/src/marketplace/gateway.js';
 import { HTTP_PORT } from '../../operator/src/marketplace/workloads.js';
-import { secretValue } from '../../operator/src/secret-data.js';
+import { secretValue } from '../../operator/src/secrets.js';
 import { DEFAULT_SETTINGS } from '../../operator/src/settings.js';
 
 /** decK substitutes DECK_-prefixed variables when it reads the file: no key is committed. */

@@ -4,11 +4,10 @@
 // deleting it garbage-collects the credential: access is revoked.
 import type { Company } from '../api/types.js';
 import type { KubeObject } from '../clients/kube.js';
-import type { KeyPair } from '../marketplace/credentials.js';
-import { credentialSecret, kongConsumer } from '../marketplace/gateway.js';
+import { credentialSecret, kongConsumer } from '../kong.js';
 import { controlledBy, MANAGED_BY, tenantNames } from '../marketplace/names.js';
 import type { OperatorSettings } from '../settings.js';
-import { encodeSecretData } from '../secret-data.js';
+import { encodeSecretData, keyPairData, type KeyPair } from '../secrets.js';
 
 /** Stable across restarts and re-applies: derived from the object's uid. */
 export function companyId(company: Company): string {
@@ -68,8 +67,7 @@ export function buildCompanyKeySecret(
 ): KubeObject {
   const names = companyNames(company);
   const values = {
-    'private.pem': keys.privatePem,
-    'public.pem': keys.publicPem,
+    ...keyPairData(keys),
     'key-id': companyId(company),
     algorithm: 'RS256',
   };

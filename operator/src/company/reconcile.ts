@@ -4,7 +4,6 @@
 import type { Logger } from 'pino';
 import { FINALIZER, type Company, type Marketplace } from '../api/types.js';
 import { applySet } from '../clients/apply.js';
-import { generateRsaKeyPair } from '../clients/keys.js';
 import type { Kube, KubeObject } from '../clients/kube.js';
 import type { MongoAdmin } from '../clients/mongo-admin.js';
 import { aggregateReady, setCondition, type ConditionUpdate } from '../runtime/conditions.js';
@@ -12,7 +11,7 @@ import type { EventRecorder } from '../runtime/events.js';
 import type { ReconcileResult } from '../runtime/workqueue.js';
 import { addFinalizer, removeFinalizer, writeStatus } from '../runtime/object-status.js';
 import type { OperatorSettings } from '../settings.js';
-import { keyPairOf } from '../marketplace/credentials.js';
+import { generateRsaKeyPair, keyPairOf } from '../secrets.js';
 import { marketplaceOfNamespace, tenantNames } from '../marketplace/names.js';
 import {
   buildCompanyGateway,

@@ -6,14 +6,13 @@ import { FINALIZER, type Marketplace } from '../api/types.js';
 import type { Kube, KubeObject } from '../clients/kube.js';
 import { BrokerError, type RabbitAdmin } from '../clients/rabbitmq-admin.js';
 import type { MongoAdmin } from '../clients/mongo-admin.js';
-import { generatePassword } from '../clients/password-check.js';
 import { aggregateReady, setCondition, type ConditionUpdate } from '../runtime/conditions.js';
 import type { EventRecorder } from '../runtime/events.js';
 import type { ReconcileResult } from '../runtime/workqueue.js';
 import { addFinalizer, removeFinalizer, writeStatus } from '../runtime/object-status.js';
 import type { OperatorSettings } from '../settings.js';
 import { applySet } from '../clients/apply.js';
-import { generateRsaKeyPair } from '../clients/keys.js';
+import { generatePassword, generateRsaKeyPair, keyPairOf, type KeyPair } from '../secrets.js';
 import {
   BROKER_PERMISSIONS,
   buildBrokerSecret,
@@ -21,9 +20,7 @@ import {
   buildAdminSecret,
   buildSigningKeySecret,
   buildSmtpSecret,
-  keyPairOf,
   passwordOf,
-  type KeyPair,
 } from './credentials.js';
 import { buildGatewayPlane, GatewayConfigError } from './gateway.js';
 import { buildConfigMap, buildWorkloadsPlane, configDigest, rolloutLag } from './workloads.js';
