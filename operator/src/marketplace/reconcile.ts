@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { FINALIZER, type Marketplace } from '../api/types.js';
 import type { Kube, KubeObject } from '../clients/kube.js';
 import { BrokerError, type RabbitAdmin } from '../clients/rabbitmq-admin.js';
-import type { MongoAdmin } from '../clients/mongo-admin.js';
+import { DatabaseError, type MongoAdmin } from '../clients/mongo-admin.js';
 import { aggregateReady, setCondition, type ConditionUpdate } from '../runtime/conditions.js';
 import type { EventRecorder } from '../runtime/events.js';
 import type { ReconcileResult } from '../runtime/workqueue.js';
@@ -59,14 +59,6 @@ const MARKETPLACE_REF = { apiVersion: 'gorten.io/v1alpha1', kind: 'Marketplace' 
 
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
-}
-
-/** CamelCase reason for a failure talking to MongoDB. */
-function databaseReason(err: unknown): string {
-  const name = (err as Error).name;
-  if (/Authentication|Unauthorized/i.test(errorMessage(err))) return 'DatabaseRefused';
-  if (/ServerSelection|Network|Timeout/i.test(name)) return 'DatabaseUnavailable';
-  return 'DatabaseError';
 }
 
 interface TenantCredentials {
@@ -163,7 +155,8 @@ async function databasePlane(
       `database ${names.database}, user ${names.databaseUser}`,
     );
   } catch (err) {
-    return notReady('DatabaseReady', databaseReason(err), errorMessage(err));
+    const reason = err instanceof DatabaseError ? err.reason : 'DatabaseError';
+    return notReady('DatabaseReady', reason, errorMessage(err));
   }
 }
 
