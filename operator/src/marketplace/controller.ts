@@ -1,0 +1,30 @@
+// The Marketplace controller: one reconcile per tenant (reconcile.ts), and the tenants'
+// conditions in the gorten_operator_marketplaces metric.
+import { API_VERSION, type Marketplace } from '../api/types.js';
+import type { Manager } from '../manager.js';
+import type { Controller } from '../runtime/controller.js';
+import { reconcileMarketplace } from './reconcile.js';
+
+export function setup(manager: Manager): Controller<Marketplace> {
+  const { kube, mongo, rabbit, events, log } = manager;
+  const marketplaces = manager.add<Marketplace>({
+    name: 'marketplace',
+    ref: { apiVersion: API_VERSION, kind: 'Marketplace' },
+    reconcile: (name, cache) =>
+      reconcileMarketplace(
+        {
+          kube,
+          mongo,
+          rabbit,
+          events,
+          settings: manager.config.settings,
+          log,
+          cached: (n) => cache.get(n),
+        },
+        name,
+      ),
+  });
+  manager.metrics.tenantConditions = () =>
+    [...marketplaces.informer.cache.values()].map((m) => m.status?.conditions ?? []);
+  return marketplaces;
+}
