@@ -1,6 +1,7 @@
 // The Company's two planes: Registered (its record in the tenant database, which
 // publishes the public half of its key) and CredentialIssued (the key pair Secret and its
 // Kong consumer; withheld while the company is suspended).
+import { SHARED_COLLECTIONS } from '@gorten/kit/tenant-contract';
 import type { Logger } from 'pino';
 import type { Company, Marketplace } from '../api/types.js';
 import { applySet } from '../clients/apply.js';
@@ -46,7 +47,7 @@ export const registeredPlane: Plane<'Registered', Seller> = {
     const id = companyId(company);
     await deps.mongo.ensureDocument(
       database,
-      'companies',
+      SHARED_COLLECTIONS.companies,
       id,
       companyRecord(company, keys.publicPem),
     );

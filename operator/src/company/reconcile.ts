@@ -2,6 +2,7 @@
 // runner and report companyId and the credentials Secret. A Company outside any live
 // marketplace is refused with Registered False. Deleting it revokes the credential
 // (Kubernetes collects what it owns) and marks the record removed.
+import { SHARED_COLLECTIONS } from '@gorten/kit/tenant-contract';
 import { API_VERSION, FINALIZER, type Company } from '../api/types.js';
 import type { KubeObject } from '../clients/kube.js';
 import { addFinalizer, removeFinalizer } from '../runtime/object-status.js';
@@ -34,7 +35,7 @@ async function finalize(
   if (marketplace && company.metadata.uid) {
     await deps.mongo.ensureDocument(
       tenantNames(marketplace).database,
-      'companies',
+      SHARED_COLLECTIONS.companies,
       companyId(company),
       companyRecord(company, null, 'removed'),
     );
