@@ -9,11 +9,23 @@ import { Kube } from './clients/kube.js';
 import { MongoAdmin } from './clients/mongo-admin.js';
 import { RabbitAdmin } from './clients/rabbitmq-admin.js';
 import type { OperatorConfig } from './config.js';
+import type { OperatorSettings } from './settings.js';
 import { installCrds, readCrds } from './crds.js';
 import { Controller, type ControllerOptions } from './runtime/controller.js';
 import { EventRecorder } from './runtime/events.js';
 import { LeaderElector } from './runtime/lease.js';
 import { OperatorMetrics } from './runtime/metrics.js';
+
+/** What every reconciler acts with, from the manager. */
+export interface OperatorClients {
+  kube: Kube;
+  mongo: MongoAdmin;
+  rabbit: RabbitAdmin;
+  events: EventRecorder;
+  settings: OperatorSettings;
+  log: Logger;
+  now?: () => Date;
+}
 
 /** What a controller brings; the manager adds its clients, concurrency and timing. */
 export type ControllerSpec<T extends KubeObject> = Pick<
@@ -108,6 +120,11 @@ export class Manager {
     );
     this.controllers.push(controller);
     return controller;
+  }
+
+  get clients(): OperatorClients {
+    const { kube, mongo, rabbit, events, log } = this;
+    return { kube, mongo, rabbit, events, settings: this.config.settings, log };
   }
 
   /** True once this replica leads and every controller's informer has listed everything. */

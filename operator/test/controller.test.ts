@@ -52,37 +52,24 @@ describe('watches: a cross-kind trigger', () => {
     metadata: { name, namespace },
   });
 
+  const controller = (kind: string, reconcile: (key: string) => Promise<undefined>) =>
+    new Controller<KubeObject>(
+      kube,
+      kc,
+      { ...options, name: kind, ref: { apiVersion: 'gorten.io/v1alpha1', kind }, reconcile },
+      new OperatorMetrics(),
+      log,
+    );
+
   test('after the other kind reconciles a key, the keys the map names are queued; a failed reconcile queues none', async () => {
-    const metrics = new OperatorMetrics();
     const seen: string[] = [];
-    const parents = new Controller<KubeObject>(
-      kube,
-      kc,
-      {
-        ...options,
-        name: 'parent',
-        ref: { apiVersion: 'gorten.io/v1alpha1', kind: 'Marketplace' },
-        reconcile: (key) =>
-          key === 'broken' ? Promise.reject(new Error('no')) : Promise.resolve(undefined),
-      },
-      metrics,
-      log,
+    const parents = controller('Marketplace', (key) =>
+      key === 'broken' ? Promise.reject(new Error('no')) : Promise.resolve(undefined),
     );
-    const children = new Controller<KubeObject>(
-      kube,
-      kc,
-      {
-        ...options,
-        name: 'child',
-        ref: { apiVersion: 'gorten.io/v1alpha1', kind: 'Company' },
-        reconcile: (key) => {
-          seen.push(key);
-          return Promise.resolve(undefined);
-        },
-      },
-      metrics,
-      log,
-    );
+    const children = controller('Company', (key) => {
+      seen.push(key);
+      return Promise.resolve(undefined);
+    });
     for (const c of [
       company('mp-acme', 'a'),
       company('mp-acme', 'b'),

@@ -11,23 +11,13 @@ export function setup(
   manager: Manager,
   marketplaces: Controller<Marketplace>,
 ): Controller<Company> {
-  const { kube, mongo, events, log } = manager;
+  const { clients } = manager;
+  const marketplace = (name: string) => marketplaces.informer.cache.get(name);
   const companies = manager.add<Company>({
     name: 'company',
     ref: { apiVersion: API_VERSION, kind: 'Company' },
     reconcile: (key, cache) =>
-      reconcileCompany(
-        {
-          kube,
-          mongo,
-          events,
-          settings: manager.config.settings,
-          log,
-          cached: (k) => cache.get(k),
-          marketplace: (n) => marketplaces.informer.cache.get(n),
-        },
-        key,
-      ),
+      reconcileCompany({ ...clients, cached: (k) => cache.get(k), marketplace }, key),
   });
   companies.watches(marketplaces, (name) => companies.keysIn(tenantNames(name).namespace));
   return companies;

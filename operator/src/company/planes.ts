@@ -2,15 +2,11 @@
 // publishes the public half of its key) and CredentialIssued (the key pair Secret and its
 // Kong consumer; withheld while the company is suspended).
 import { SHARED_COLLECTIONS } from '@gorten/kit/tenant-contract';
-import type { Logger } from 'pino';
 import type { Company, Marketplace } from '../api/types.js';
 import { applySet } from '../clients/apply.js';
-import type { Kube } from '../clients/kube.js';
-import type { MongoAdmin } from '../clients/mongo-admin.js';
-import type { EventRecorder } from '../runtime/events.js';
+import type { OperatorClients } from '../manager.js';
 import { ready, withheld, type Plane } from '../runtime/plan.js';
 import type { KeyPair } from '../secrets.js';
-import type { OperatorSettings } from '../settings.js';
 import { tenantNames } from '../marketplace/names.js';
 import {
   buildCompanyGateway,
@@ -20,15 +16,10 @@ import {
   companyRecord,
 } from './builders.js';
 
-export interface CompanyDeps {
-  kube: Kube;
-  mongo: MongoAdmin;
-  events: EventRecorder;
-  settings: OperatorSettings;
-  log: Logger;
+export interface CompanyDeps extends Omit<OperatorClients, 'rabbit'> {
+  /** The informers' copies, of Companies and of Marketplaces. */
   cached: (key: string) => Company | undefined;
   marketplace: (name: string) => Marketplace | undefined;
-  now?: () => Date;
 }
 
 /** A Company in a live marketplace, with the key pair it keeps (or gets now). */

@@ -6,23 +6,12 @@ import type { Controller } from '../runtime/controller.js';
 import { reconcileMarketplace } from './reconcile.js';
 
 export function setup(manager: Manager): Controller<Marketplace> {
-  const { kube, mongo, rabbit, events, log } = manager;
+  const { clients } = manager;
   const marketplaces = manager.add<Marketplace>({
     name: 'marketplace',
     ref: { apiVersion: API_VERSION, kind: 'Marketplace' },
     reconcile: (name, cache) =>
-      reconcileMarketplace(
-        {
-          kube,
-          mongo,
-          rabbit,
-          events,
-          settings: manager.config.settings,
-          log,
-          cached: (n) => cache.get(n),
-        },
-        name,
-      ),
+      reconcileMarketplace({ ...clients, cached: (n) => cache.get(n) }, name),
   });
   manager.metrics.tenantConditions = () =>
     [...marketplaces.informer.cache.values()].map((m) => m.status?.conditions ?? []);

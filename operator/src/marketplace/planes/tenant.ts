@@ -1,28 +1,17 @@
 // What every Marketplace plane is given: the tenant, its names, the credentials chosen
 // for it before any plane runs (kept from their Secrets, or generated), and the Secrets
 // already listed in its namespace; and how a plane applies what it owns.
-import type { Logger } from 'pino';
 import type { Marketplace } from '../../api/types.js';
 import { applySet, type ApplySetResult, type KindRef } from '../../clients/apply.js';
-import type { Kube, KubeObject } from '../../clients/kube.js';
-import type { MongoAdmin } from '../../clients/mongo-admin.js';
-import type { RabbitAdmin } from '../../clients/rabbitmq-admin.js';
-import type { EventRecorder } from '../../runtime/events.js';
+import type { KubeObject } from '../../clients/kube.js';
+import type { OperatorClients } from '../../manager.js';
 import type { Plane } from '../../runtime/plan.js';
 import type { KeyPair } from '../../secrets.js';
-import type { OperatorSettings } from '../../settings.js';
 import type { TenantNames } from '../names.js';
 
-export interface MarketplaceDeps {
-  kube: Kube;
-  mongo: MongoAdmin;
-  rabbit: RabbitAdmin;
-  events: EventRecorder;
-  settings: OperatorSettings;
-  log: Logger;
+export interface MarketplaceDeps extends OperatorClients {
   /** The informer's copy, to save a read per reconcile. */
   cached: (name: string) => Marketplace | undefined;
-  now?: () => Date;
 }
 
 export interface TenantCredentials {
