@@ -133,7 +133,7 @@ export async function report<C extends string, F extends object>(
 }
 
 /** The conditions after `outcomes`, with Ready aggregated over `readyOf`. Pure. */
-export function settle<C extends string>(
+function settle<C extends string>(
   current: readonly Condition[],
   readyOf: readonly C[],
   outcomes: readonly (readonly [NoInfer<C>, PlaneOutcome])[],
@@ -147,7 +147,7 @@ export function settle<C extends string>(
 }
 
 /** Throws PlaneFailure when a plane failed; else the soonest poll any plane asked for. Pure. */
-export function nextStep(
+function nextStep(
   outcomes: readonly (readonly [string, PlaneOutcome])[],
 ): ReconcileResult | undefined {
   const failures = outcomes.filter(([, o]) => o.failed);
