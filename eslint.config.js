@@ -23,6 +23,23 @@ export default tseslint.config(
     },
   },
   {
+    // The operator's public surface is operator/src/index.ts (@gorten/operator).
+    ignores: ['operator/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/operator/src/**'],
+              message: "Import the operator's public surface, @gorten/operator, instead",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.test.ts'],
     rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
   },

@@ -12,10 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { currentEnvFile, envVars, loadTestEnv } from '@gorten/testenv';
-import type { Marketplace } from '../operator/src/api/types.js';
-import { Kube } from '../operator/src/clients/kube.js';
-import { installCrds, readCrds } from '../operator/src/crds.js';
-import { findCondition } from '../operator/src/runtime/conditions.js';
+import { findCondition, installCrds, Kube, readCrds, type Marketplace } from '@gorten/operator';
 import { freePort, median, waitUntil } from './support.js';
 
 const { values, positionals } = parseArgs({

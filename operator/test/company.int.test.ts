@@ -5,6 +5,7 @@ import { MongoClient } from 'mongodb';
 import { eventually } from '@gorten/testenv';
 import type { Company } from '../src/api/types.js';
 import type { KubeObject } from '../src/clients/kube.js';
+import type { CompanyCondition } from '../src/company/reconcile.js';
 import { findCondition, type Condition } from '../src/runtime/conditions.js';
 import { env, secretValue, SHARD_LABEL, tenantUnderTest, waitForEvent } from './support.js';
 
@@ -38,7 +39,7 @@ const consumer = (name: string) =>
 
 async function waitForCompany(
   name: string,
-  type: string,
+  type: CompanyCondition | 'Ready',
   status: Condition['status'],
   reason?: string,
   namespace = ns,

@@ -7,10 +7,11 @@ import type { Marketplace } from '../src/api/types.js';
 import type { OperatorConfig } from '../src/config.js';
 import { Kube, type KubeObject } from '../src/clients/kube.js';
 import { installCrds, readCrds } from '../src/crds.js';
+import type { MarketplaceCondition } from '../src/marketplace/reconcile.js';
 import { startOperator, type RunningOperator } from '../src/operator.js';
 import { findCondition, type Condition } from '../src/runtime/conditions.js';
 import { DEFAULT_SETTINGS } from '../src/settings.js';
-import { secretValue as decodedSecretValue } from '../src/secret-data.js';
+import { secretValue as decodedSecretValue } from '../src/secrets.js';
 
 export const env: TestEnv = loadTestEnv();
 
@@ -84,7 +85,7 @@ export async function readMarketplace(kube: Kube, name: string): Promise<Marketp
 export async function waitForCondition(
   kube: Kube,
   name: string,
-  type: string,
+  type: MarketplaceCondition | 'Ready',
   status: Condition['status'],
   reason?: string,
   timeoutMs = 60_000,

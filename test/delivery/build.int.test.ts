@@ -19,7 +19,7 @@ import { pathToFileURL } from 'node:url';
 import jwt from 'jsonwebtoken';
 import { currentEnvFile, envVars, eventually, spawnTracked } from '@gorten/testenv';
 import { TestTenant } from '@gorten/service-testing';
-import { SERVICE_NAMES } from '../../operator/src/api/types.js';
+import { SERVICE_NAMES } from '@gorten/operator';
 import {
   deleteMarketplaces,
   env,

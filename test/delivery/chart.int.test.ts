@@ -12,10 +12,7 @@ import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { eventually, freePort, spawnTracked } from '@gorten/testenv';
-import type { Company } from '../../operator/src/api/types.js';
-import { Kube, type KubeObject } from '../../operator/src/clients/kube.js';
-import { tenantNames } from '../../operator/src/marketplace/names.js';
-import { findCondition } from '../../operator/src/runtime/conditions.js';
+import { findCondition, Kube, tenantNames, type Company, type KubeObject } from '@gorten/operator';
 import {
   deleteMarketplaces,
   env,

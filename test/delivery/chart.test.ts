@@ -3,9 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../../operator/src/config.js';
-import { readCrds } from '../../operator/src/crds.js';
-import type { KubeObject } from '../../operator/src/clients/kube.js';
+import { loadConfig, readCrds, type KubeObject } from '@gorten/operator';
 import {
   CHART_DIR,
   KUBE_VERSION,

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { goTool } from '@gorten/testenv';
-import type { KubeObject } from '../../operator/src/clients/kube.js';
+import type { KubeObject } from '@gorten/operator';
 
 export const CHART_DIR = join(import.meta.dirname, '..', '..', 'charts', 'gorten');
 

@@ -3,12 +3,15 @@
 // operator asks of them and with the files the operator's bundle reads at run time.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import type { Marketplace } from '../../operator/src/api/types.js';
-import { loadConfig } from '../../operator/src/config.js';
-import { CRD_DIR } from '../../operator/src/crds.js';
-import { TOPOLOGY_FILE } from '../../operator/src/marketplace/topology.js';
-import { buildDeployment, HTTP_PORT } from '../../operator/src/marketplace/workloads.js';
-import { DEFAULT_SETTINGS } from '../../operator/src/settings.js';
+import {
+  buildDeployment,
+  CRD_DIR,
+  DEFAULT_SETTINGS,
+  HTTP_PORT,
+  loadConfig,
+  TOPOLOGY_FILE,
+  type Marketplace,
+} from '@gorten/operator';
 import {
   appPathOf,
   dockerignoreMatcher,

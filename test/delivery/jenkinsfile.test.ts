@@ -16,7 +16,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { DEFAULT_SETTINGS } from '../../operator/src/settings.js';
+import { DEFAULT_SETTINGS } from '@gorten/operator';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const JENKINSFILE = join(ROOT, 'Jenkinsfile');

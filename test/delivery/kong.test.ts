@@ -5,10 +5,13 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import type { Marketplace } from '../../operator/src/api/types.js';
-import { buildKongPlugins, ROUTES } from '../../operator/src/marketplace/gateway.js';
-import { tenantNames } from '../../operator/src/marketplace/names.js';
-import { HTTP_PORT } from '../../operator/src/marketplace/workloads.js';
+import {
+  buildKongPlugins,
+  HTTP_PORT,
+  ROUTES,
+  tenantNames,
+  type Marketplace,
+} from '@gorten/operator';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const KONG_YML = join(ROOT, 'kong', 'kong.yml');

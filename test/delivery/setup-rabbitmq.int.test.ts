@@ -9,8 +9,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadTestEnv, spawnTracked } from '@gorten/testenv';
-import { tenantTopology } from '../../operator/src/marketplace/topology.js';
-import type { Exchange, Queue } from '../../operator/src/clients/rabbitmq-admin.js';
+import { tenantTopology, type Exchange, type Queue } from '@gorten/operator';
 
 const SCRIPT = join(import.meta.dirname, '..', '..', 'rabbitmq', 'setup-rabbitmq.sh');
 const env = loadTestEnv();

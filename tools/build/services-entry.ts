@@ -1,7 +1,7 @@
 // Entry of the services image: `node dist/services.mjs <service>` starts that one service.
 // Each service is imported only when chosen, so its module (and its chunk of the bundle)
 // is the only one evaluated.
-import { SERVICE_NAMES, type ServiceName } from '../../operator/src/api/types.js';
+import { SERVICE_NAMES, type ServiceName } from '@gorten/operator';
 
 // A Record over ServiceName: a service added to SERVICE_NAMES does not compile without its entry.
 const MAINS: Record<ServiceName, () => Promise<unknown>> = {

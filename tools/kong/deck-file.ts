@@ -3,12 +3,14 @@
 // (buildGatewayPlane), so the standalone policy cannot drift from the in-cluster one:
 // same routes, same plugin configs, same consumer.
 import { Document, Scalar, type Alias, type YAMLMap } from 'yaml';
-import type { Marketplace } from '../../operator/src/api/types.js';
-import type { KubeObject } from '../../operator/src/clients/kube.js';
-import { buildGatewayPlane } from '../../operator/src/marketplace/gateway.js';
-import { HTTP_PORT } from '../../operator/src/marketplace/workloads.js';
-import { secretValue } from '../../operator/src/secret-data.js';
-import { DEFAULT_SETTINGS } from '../../operator/src/settings.js';
+import {
+  buildGatewayPlane,
+  DEFAULT_SETTINGS,
+  HTTP_PORT,
+  secretValue,
+  type KubeObject,
+  type Marketplace,
+} from '@gorten/operator';
 
 /** decK substitutes DECK_-prefixed variables when it reads the file: no key is committed. */
 export const PUBLIC_KEY_ENV = 'DECK_JWT_PUBLIC_KEY';

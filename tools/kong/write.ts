@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { format, resolveConfig } from 'prettier';
 import { parse } from 'yaml';
-import type { Marketplace } from '../../operator/src/api/types.js';
+import type { Marketplace } from '@gorten/operator';
 import { deckFileFor, deckYaml, PUBLIC_KEY_ENV, withKeyIndent } from './deck-file.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');

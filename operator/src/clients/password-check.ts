@@ -60,8 +60,3 @@ export function rabbitHashMatches(
   );
   return stored.length === recomputed.length && timingSafeEqual(stored, recomputed);
 }
-
-/** A password made of URL- and shell-safe characters. */
-export function generatePassword(bytes = 24): string {
-  return randomBytes(bytes).toString('base64url');
-}

@@ -2,13 +2,17 @@
 // an RS256 key pair whose public half Kong knows (JWT credential, key = companyId) and
 // whose consumer is in the tenant's ACL group. Everything is owned by the Company, so
 // deleting it garbage-collects the credential: access is revoked.
+import {
+  operatorCompanyRecord,
+  type CompanyRecord,
+  type CompanyStatus,
+} from '@gorten/kit/tenant-contract';
 import type { Company } from '../api/types.js';
 import type { KubeObject } from '../clients/kube.js';
-import type { KeyPair } from '../marketplace/credentials.js';
-import { credentialSecret, kongConsumer } from '../marketplace/gateway.js';
+import { credentialSecret, kongConsumer } from '../kong.js';
 import { controlledBy, MANAGED_BY, tenantNames } from '../marketplace/names.js';
 import type { OperatorSettings } from '../settings.js';
-import { encodeSecretData } from '../secret-data.js';
+import { encodeSecretData, keyPairData, type KeyPair } from '../secrets.js';
 
 /** Stable across restarts and re-applies: derived from the object's uid. */
 export function companyId(company: Company): string {
@@ -39,25 +43,24 @@ function labels(company: Company, marketplace: string): Record<string, string> {
 }
 
 /**
- * The company's document in the tenant's `companies` collection. `credential` is the
+ * The company's document in the tenant's `companies` collection (the contract with the
+ * services is @gorten/kit/tenant-contract). `credential` is the
  * public half of its API key pair, which the users service checks client-credentials
  * assertions against; null while the company is suspended or removed.
  */
 export function companyRecord(
   company: Company,
   publicPem: string | null,
-  status: 'active' | 'suspended' | 'removed' = company.spec.suspended ? 'suspended' : 'active',
-): Record<string, unknown> {
-  return {
+  status: CompanyStatus = company.spec.suspended ? 'suspended' : 'active',
+): Omit<CompanyRecord, '_id'> {
+  const { _id, ...fields } = operatorCompanyRecord({
+    id: companyId(company),
     displayName: company.spec.displayName,
     contactEmail: company.spec.contactEmail,
     status,
-    managedBy: MANAGED_BY,
-    credential:
-      status === 'active' && publicPem
-        ? { keyId: companyId(company), algorithm: 'RS256', publicKey: publicPem }
-        : null,
-  };
+    publicKey: publicPem,
+  });
+  return fields;
 }
 
 /** The key pair Secret the company's integration signs its tokens with. */
@@ -68,8 +71,7 @@ export function buildCompanyKeySecret(
 ): KubeObject {
   const names = companyNames(company);
   const values = {
-    'private.pem': keys.privatePem,
-    'public.pem': keys.publicPem,
+    ...keyPairData(keys),
     'key-id': companyId(company),
     algorithm: 'RS256',
   };

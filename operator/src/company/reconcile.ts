@@ -1,55 +1,28 @@
-// The Company plan: find its marketplace, record it in the tenant database, issue its
-// API credential, report companyId and the credentials Secret. Deleting it revokes the
-// credential (Kubernetes collects what it owns) and marks the record removed.
-import type { Logger } from 'pino';
-import { FINALIZER, type Company, type Marketplace } from '../api/types.js';
-import { applySet } from '../clients/apply.js';
-import { generateRsaKeyPair } from '../clients/keys.js';
-import type { Kube, KubeObject } from '../clients/kube.js';
-import type { MongoAdmin } from '../clients/mongo-admin.js';
-import { aggregateReady, setCondition, type ConditionUpdate } from '../runtime/conditions.js';
-import type { EventRecorder } from '../runtime/events.js';
+// The Company plan: find its marketplace, then run its planes (planes.ts) on the shared
+// runner and report companyId and the credentials Secret. A Company outside any live
+// marketplace is refused with Registered False. Deleting it revokes the credential
+// (Kubernetes collects what it owns) and marks the record removed.
+import { SHARED_COLLECTIONS } from '@gorten/kit/tenant-contract';
+import { API_VERSION, FINALIZER, type Company } from '../api/types.js';
+import type { KubeObject } from '../clients/kube.js';
+import { addFinalizer, removeFinalizer } from '../runtime/object-status.js';
+import { failed, report, runPlanes } from '../runtime/plan.js';
 import type { ReconcileResult } from '../runtime/workqueue.js';
-import { addFinalizer, removeFinalizer, writeStatus } from '../runtime/object-status.js';
-import type { OperatorSettings } from '../settings.js';
-import { keyPairOf } from '../marketplace/credentials.js';
+import { generateRsaKeyPair, keyPairOf } from '../secrets.js';
 import { marketplaceOfNamespace, tenantNames } from '../marketplace/names.js';
-import {
-  buildCompanyGateway,
-  buildCompanyKeySecret,
-  companyId,
-  companyNames,
-  companyRecord,
-} from './builders.js';
+import { companyId, companyNames, companyRecord } from './builders.js';
+import { COMPANY_PLANES, type CompanyDeps } from './planes.js';
 
-export const COMPANY_CONDITIONS = ['Registered', 'CredentialIssued'] as const;
-
-export interface CompanyDeps {
-  kube: Kube;
-  mongo: MongoAdmin;
-  events: EventRecorder;
-  settings: OperatorSettings;
-  log: Logger;
-  cached: (key: string) => Company | undefined;
-  marketplace: (name: string) => Marketplace | undefined;
-  now?: () => Date;
-}
-
-export class CompanyNotReady extends Error {
-  override name = 'CompanyNotReady';
-}
+/** The conditions a Company reports besides Ready. */
+export type CompanyCondition = (typeof COMPANY_PLANES)[number]['condition'];
 
 function ref(company: Company) {
   return {
-    apiVersion: 'gorten.io/v1alpha1',
+    apiVersion: API_VERSION,
     kind: 'Company',
     namespace: company.metadata.namespace,
     name: company.metadata.name,
   };
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 async function finalize(
@@ -62,7 +35,7 @@ async function finalize(
   if (marketplace && company.metadata.uid) {
     await deps.mongo.ensureDocument(
       tenantNames(marketplace).database,
-      'companies',
+      SHARED_COLLECTIONS.companies,
       companyId(company),
       companyRecord(company, null, 'removed'),
     );
@@ -78,38 +51,24 @@ export async function reconcileCompany(
   if (!company) return undefined;
   const marketplaceName = marketplaceOfNamespace(company.metadata.namespace);
   const marketplace = marketplaceName ? deps.marketplace(marketplaceName) : undefined;
+  const live = marketplace && !marketplace.metadata.deletionTimestamp ? marketplaceName : undefined;
   if (company.metadata.deletionTimestamp) {
     await finalize(deps, company, marketplace ? marketplaceName : undefined);
     return undefined;
   }
-  const generation = company.metadata.generation ?? 0;
-  const now = (deps.now ?? (() => new Date()))();
-  let conditions = company.status?.conditions ?? [];
-  const set = (update: ConditionUpdate): void => {
-    conditions = setCondition(conditions, update, generation, now);
-  };
-
-  if (!marketplace || !marketplaceName || marketplace.metadata.deletionTimestamp) {
-    set({
-      type: 'Registered',
-      status: 'False',
-      reason: 'NoMarketplace',
-      message: `namespace ${company.metadata.namespace} belongs to no live Marketplace; create Companies in mp-<marketplace>`,
-    });
-    set(aggregateReady(conditions, COMPANY_CONDITIONS));
-    await writeStatus(deps.kube, deps.events, ref(company), company, {
-      ...company.status,
-      observedGeneration: generation,
-      conditions,
-    });
-    throw new CompanyNotReady(`Company ${key}: no marketplace`);
+  if (!live) {
+    const homeless = failed(
+      'NoMarketplace',
+      `namespace ${company.metadata.namespace} belongs to no live Marketplace; create Companies in mp-<marketplace>`,
+    );
+    const readyOf = COMPANY_PLANES.map((p) => p.condition);
+    const subject = { ref: ref(company), object: company, fields: company.status ?? {} };
+    return report(deps, subject, readyOf, [['Registered', homeless]]);
   }
 
   await addFinalizer(deps.kube, ref(company), company, FINALIZER);
-
-  const id = companyId(company);
-  const names = companyNames(company);
   // The key pair first: the record publishes its public half.
+  const names = companyNames(company);
   const existing = await deps.kube.get<KubeObject>({
     apiVersion: 'v1',
     kind: 'Secret',
@@ -117,75 +76,11 @@ export async function reconcileCompany(
     name: names.credentialsSecret,
   });
   const keys = keyPairOf(existing) ?? generateRsaKeyPair();
-  try {
-    await deps.mongo.ensureDocument(
-      tenantNames(marketplaceName).database,
-      'companies',
-      id,
-      companyRecord(company, keys.publicPem),
-    );
-    set({
-      type: 'Registered',
-      status: 'True',
-      reason: 'Registered',
-      message: `company ${id} in ${tenantNames(marketplaceName).database}`,
-    });
-  } catch (err) {
-    set({
-      type: 'Registered',
-      status: 'False',
-      reason: 'DatabaseUnavailable',
-      message: errorMessage(err),
-    });
-  }
-
-  try {
-    const objects = [
-      buildCompanyKeySecret(company, marketplaceName, keys),
-      ...buildCompanyGateway(company, marketplaceName, deps.settings, keys.publicPem),
-    ];
-    await applySet(
-      deps.kube,
-      company.metadata.namespace,
-      objects,
-      [{ apiVersion: 'v1', kind: 'Secret' }],
-      ['gorten.io/company', company.metadata.name],
-    );
-    set(
-      company.spec.suspended
-        ? {
-            type: 'CredentialIssued',
-            status: 'False',
-            reason: 'Suspended',
-            message: 'the API credential is withdrawn while the company is suspended',
-          }
-        : {
-            type: 'CredentialIssued',
-            status: 'True',
-            reason: 'Issued',
-            message: `Kong consumer ${names.consumer}, key id ${id}`,
-          },
-    );
-  } catch (err) {
-    set({
-      type: 'CredentialIssued',
-      status: 'False',
-      reason: 'ApplyFailed',
-      message: errorMessage(err),
-    });
-  }
-
-  set(aggregateReady(conditions, COMPANY_CONDITIONS));
-  await writeStatus(deps.kube, deps.events, ref(company), company, {
-    observedGeneration: generation,
-    companyId: id,
-    credentialsSecret: names.credentialsSecret,
-    conditions,
+  const fields = { companyId: companyId(company), credentialsSecret: names.credentialsSecret };
+  return runPlanes(deps, { ref: ref(company), object: company, fields }, COMPANY_PLANES, {
+    deps,
+    company,
+    marketplace: live,
+    keys,
   });
-  const failed = conditions.filter(
-    (c) => c.status === 'False' && c.reason !== 'Suspended' && c.type !== 'Ready',
-  );
-  if (failed.length > 0)
-    throw new CompanyNotReady(failed.map((c) => `${c.type}: ${c.reason}`).join('; '));
-  return undefined;
 }

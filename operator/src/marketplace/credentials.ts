@@ -5,7 +5,7 @@ import type { KubeObject } from '../clients/kube.js';
 import type { Permissions } from '../clients/rabbitmq-admin.js';
 import type { OperatorSettings } from '../settings.js';
 import { ownedBy, tenantLabels, tenantNames } from './names.js';
-import { encodeSecretData, secretValue } from '../secret-data.js';
+import { encodeSecretData, keyPairData, secretValue, type KeyPair } from '../secrets.js';
 
 /** The tenant's services publish and consume; only the operator declares topology. */
 export const BROKER_PERMISSIONS: Permissions = { configure: '^$', write: '.*', read: '.*' };
@@ -76,23 +76,7 @@ export function passwordOf(existing: KubeObject | undefined): string | undefined
   return secretValue(existing, 'password');
 }
 
-export interface KeyPair {
-  privatePem: string;
-  publicPem: string;
-}
-
 /** The tenant's token signing key pair (RS256), generated once and kept in a Secret. */
 export function buildSigningKeySecret(mp: Marketplace, keys: KeyPair): KubeObject {
-  return secret(mp, tenantNames(mp.metadata.name).signingKeySecret, {
-    'private.pem': keys.privatePem,
-    'public.pem': keys.publicPem,
-  });
-}
-
-export function keyPairOf(existing: KubeObject | undefined): KeyPair | undefined {
-  const [privatePem, publicPem] = [
-    secretValue(existing, 'private.pem'),
-    secretValue(existing, 'public.pem'),
-  ];
-  return privatePem && publicPem ? { privatePem, publicPem } : undefined;
+  return secret(mp, tenantNames(mp.metadata.name).signingKeySecret, keyPairData(keys));
 }

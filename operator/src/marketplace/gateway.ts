@@ -6,7 +6,7 @@ import type { Marketplace, ServiceName } from '../api/types.js';
 import type { KubeObject } from '../clients/kube.js';
 import type { OperatorSettings } from '../settings.js';
 import { ownedBy, tenantLabels, tenantNames } from './names.js';
-import { encodeSecretData } from '../secret-data.js';
+import { credentialSecret, kongConsumer } from '../kong.js';
 
 /** Kong plugins the operator may reference; a name outside this set is a bug. */
 export const KNOWN_KONG_PLUGINS = new Set([
@@ -224,53 +224,6 @@ export function buildIngresses(mp: Marketplace, settings: OperatorSettings): Kub
     ),
   );
   return [...routes, fallback];
-}
-
-/** Secrets that KIC turns into Kong credentials of a consumer (label konghq.com/credential). */
-export function credentialSecret(
-  namespace: string,
-  name: string,
-  type: 'jwt' | 'acl',
-  values: Record<string, string>,
-  ownerReferences: KubeObject['metadata']['ownerReferences'],
-  labels: Record<string, string>,
-): KubeObject {
-  return {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: {
-      name,
-      namespace,
-      labels: { ...labels, 'konghq.com/credential': type },
-      ownerReferences,
-    },
-    type: 'Opaque',
-    data: encodeSecretData(values),
-  };
-}
-
-export function kongConsumer(
-  namespace: string,
-  name: string,
-  username: string,
-  credentials: string[],
-  ownerReferences: KubeObject['metadata']['ownerReferences'],
-  labels: Record<string, string>,
-  settings: OperatorSettings,
-): KubeObject {
-  return {
-    apiVersion: 'configuration.konghq.com/v1',
-    kind: 'KongConsumer',
-    metadata: {
-      name,
-      namespace,
-      labels,
-      ownerReferences,
-      annotations: { 'kubernetes.io/ingress.class': settings.ingressClass },
-    },
-    username,
-    credentials,
-  };
 }
 
 /** The consumer that stands for the tenant's own token issuer (the users service). */

@@ -1,18 +1,20 @@
 // One controller: an informer feeding a work queue, a periodic resync that queues every
-// known object (how drift in external systems gets corrected), and metrics.
+// known object (how drift in external systems gets corrected), the cross-kind triggers
+// it declares (`watches`), and metrics.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Kube, KubeObject } from '../clients/kube.js';
-import { deepEqual } from '../clients/subset.js';
+import { deepEqual } from './subset.js';
 import type { ObjectRef } from '../clients/resources.js';
 import { Informer } from './informer.js';
 import type { OperatorMetrics } from './metrics.js';
 import { WorkQueue, type ReconcileResult } from './workqueue.js';
 
-export interface ControllerOptions {
+export interface ControllerOptions<T extends KubeObject> {
   name: string;
   ref: ObjectRef;
-  reconcile: (key: string) => Promise<ReconcileResult | undefined>;
+  /** `cache` is the informer's: the objects of this kind as last seen. */
+  reconcile: (key: string, cache: ReadonlyMap<string, T>) => Promise<ReconcileResult | undefined>;
   concurrency: number;
   resyncMs: number;
   baseDelayMs: number;
@@ -45,16 +47,23 @@ export class Controller<T extends KubeObject> {
   readonly informer: Informer<T>;
   readonly queue: WorkQueue;
   private resyncTimer?: NodeJS.Timeout;
+  /** Called with each key this controller reconciled without error. */
+  private readonly reconciled: ((key: string) => void)[] = [];
 
   constructor(
     kube: Kube,
     kc: KubeConfig,
-    private readonly opts: ControllerOptions,
+    private readonly opts: ControllerOptions<T>,
     private readonly metrics: OperatorMetrics,
     private readonly log: Logger,
   ) {
     const controller = opts.name;
-    this.queue = new WorkQueue(opts.reconcile, {
+    const reconcile = async (key: string): Promise<ReconcileResult | undefined> => {
+      const result = await opts.reconcile(key, this.informer.cache);
+      for (const listener of this.reconciled) listener(key);
+      return result;
+    };
+    this.queue = new WorkQueue(reconcile, {
       concurrency: opts.concurrency,
       baseDelayMs: opts.baseDelayMs,
       maxDelayMs: opts.maxDelayMs,
@@ -84,6 +93,26 @@ export class Controller<T extends KubeObject> {
   enqueue(key: string): void {
     this.queue.add(key);
     this.metrics.queueDepth.set({ controller: this.opts.name }, this.queue.depth);
+  }
+
+  /**
+   * A cross-kind trigger: each time `other` has reconciled a key, queue the keys of this
+   * kind that `map` names (controller-runtime's EnqueueRequestsFromMapFunc).
+   */
+  watches<O extends KubeObject>(
+    other: Controller<O>,
+    map: (key: string) => Iterable<string>,
+  ): void {
+    other.reconciled.push((key) => {
+      for (const mine of map(key)) this.enqueue(mine);
+    });
+  }
+
+  /** The keys of the known objects in `namespace`. */
+  keysIn(namespace: string): string[] {
+    return [...this.informer.cache.entries()]
+      .filter(([, object]) => object.metadata.namespace === namespace)
+      .map(([key]) => key);
   }
 
   async start(): Promise<void> {

@@ -2,11 +2,16 @@
 // cleanup, and write status only when it changed, with an Event per condition transition.
 import type { Kube, KubeObject } from '../clients/kube.js';
 import type { ObjectRef } from '../clients/resources.js';
-import { deepEqual } from '../clients/subset.js';
+import { deepEqual } from './subset.js';
 import { eventType, transitions, type Condition } from './conditions.js';
 import type { EventRecorder } from './events.js';
 
 type Ref = ObjectRef & { name: string };
+
+/** The one call a status write needs: a Kube, or a recorder in unit tests. */
+export interface StatusPatcher {
+  mergePatch(ref: Ref, patch: unknown, subresource?: string): Promise<unknown>;
+}
 
 /** Adds `finalizer` unless present; resourceVersion guards against lost updates. */
 export async function addFinalizer(
@@ -42,14 +47,14 @@ export async function removeFinalizer(
 }
 
 /** Writes `status` when it differs from the object's, then records the transitions. */
-export async function writeStatus<S extends { conditions?: Condition[] }>(
-  kube: Kube,
-  events: EventRecorder,
+export async function writeStatus(
+  kube: StatusPatcher,
+  events: Pick<EventRecorder, 'record'>,
   ref: Ref,
-  object: KubeObject & { status?: S },
-  status: S,
+  object: KubeObject & { status?: { conditions?: Condition[] } },
+  status: { conditions?: Condition[]; [field: string]: unknown },
 ): Promise<void> {
-  const current: Partial<S> = object.status ?? {};
+  const current = object.status ?? {};
   if (deepEqual(current, status)) return;
   await kube.mergePatch(ref, { status }, '/status');
   for (const c of transitions(current.conditions ?? [], status.conditions ?? [])) {

@@ -14,6 +14,7 @@ import {
 } from '@gorten/service-testing';
 import {
   newId,
+  operatorCompanyRecord,
   type CompanyMemberRecord,
   type CompanyRecord,
   type RunningService,
@@ -107,20 +108,18 @@ async function removed(): Promise<string> {
   return id;
 }
 
-/** A company as the operator records a Company resource: 32 hex digits, no timestamps. */
+/** A company as the operator records a Company resource (its id has 32 hex digits). */
 async function operatorCompany(status: 'active' | 'suspended' = 'active'): Promise<string> {
   const id = `co_${randomUUID().replaceAll('-', '')}`;
-  await companies().insertOne({
-    _id: id,
-    displayName: `Operated ${marker()}`,
-    contactEmail: 'ops@example.com',
-    status,
-    managedBy: 'gorten-operator',
-    credential:
-      status === 'active'
-        ? { keyId: id, algorithm: 'RS256', publicKey: '-----BEGIN PUBLIC KEY-----' }
-        : null,
-  });
+  await companies().insertOne(
+    operatorCompanyRecord({
+      id,
+      displayName: `Operated ${marker()}`,
+      contactEmail: 'ops@example.com',
+      status,
+      publicKey: '-----BEGIN PUBLIC KEY-----',
+    }),
+  );
   return id;
 }
 

@@ -65,15 +65,14 @@ export {
   type ServiceDefinition,
   type StartOptions,
 } from './service.js';
+export { type CompanyMemberRecord, idPattern, newId } from './tenant-data.js';
 export {
   type CompanyRecord,
-  type CompanyMemberRecord,
   type CompanyStatus,
-  idPattern,
-  newId,
-  SHARED_COLLECTIONS,
   COMPANY_ID_PATTERN,
-} from './tenant-data.js';
+  operatorCompanyRecord,
+  SHARED_COLLECTIONS,
+} from './tenant-contract.js';
 export { afterCursor, decodeCursor, encodeCursor, page, pageOf, pageQuery } from './pagination.js';
 export {
   IdempotencyKeys,

@@ -1,34 +1,7 @@
-// Collections in the tenant database that one component writes and others read. Each
-// has exactly one writer; readers only read. Everything else a service stores is its own.
+// Records in the tenant database that more than one service reads, beside the contract
+// with the operator (tenant-contract.ts), and how their ids are made. Everything else a
+// service stores is its own.
 import { ObjectId } from 'mongodb';
-
-export const SHARED_COLLECTIONS = {
-  /** Written by the operator (Company resources) and the companies service (API-made). */
-  companies: 'companies',
-  /** Written by the companies service: which users act for which company. */
-  companyMembers: 'company_members',
-  /** Written by the users service; the companies service reads who may become a member. */
-  users: 'users',
-} as const;
-
-/** Company ids: `co_` and 32 hex digits (operator, from the resource's uid) or 24 (API). */
-export const COMPANY_ID_PATTERN = /^co_[0-9a-f]{24,32}$/;
-
-export type CompanyStatus = 'active' | 'suspended' | 'removed';
-
-export interface CompanyRecord {
-  _id: string;
-  displayName: string;
-  contactEmail: string;
-  status: CompanyStatus;
-  /** `gorten-operator` for Company resources, `api` for companies made through the API. */
-  managedBy: string;
-  /** The public key of the company's API credential; null while it may not sign in. */
-  credential?: { keyId: string; algorithm: 'RS256'; publicKey: string } | null;
-  description?: string;
-  createdAt?: Date;
-  updatedAt?: Date;
-}
 
 export interface CompanyMemberRecord {
   /** `<companyId>:<userId>`: a membership exists once. */

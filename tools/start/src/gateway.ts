@@ -12,7 +12,7 @@ import {
 } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { ROUTES } from '../../../operator/src/marketplace/gateway.js';
+import { ROUTES } from '@gorten/operator';
 
 /** The service that serves `path`, by the operator's route table. */
 export function serviceFor(method: string, path: string): string | undefined {

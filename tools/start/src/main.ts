@@ -26,9 +26,13 @@ import {
   withStartLock,
 } from '@gorten/testenv';
 import { parseAllDocuments } from 'yaml';
-import { Kube, type KubeObject } from '../../../operator/src/clients/kube.js';
-import type { Company, Marketplace } from '../../../operator/src/api/types.js';
-import { tenantNames } from '../../../operator/src/marketplace/names.js';
+import {
+  Kube,
+  tenantNames,
+  type Company,
+  type KubeObject,
+  type Marketplace,
+} from '@gorten/operator';
 import { startGateway } from './gateway.js';
 import { startMailCatcher, type MailCatcher } from './mail.js';
 import {

@@ -1,0 +1,16 @@
+// The operator's public surface: what the tools, benchmarks and delivery tests outside
+// operator/ may use (eslint forbids deep imports of operator/src/). The operator runs
+// from main.ts; nothing here starts it, and package.json says no other module has side
+// effects, so the services bundle takes SERVICE_NAMES from here and nothing else.
+export { SERVICE_NAMES, type Company, type Marketplace, type ServiceName } from './api/types.js';
+export { Kube, type KubeObject } from './clients/kube.js';
+export type { Exchange, Queue } from './clients/rabbitmq-admin.js';
+export { loadConfig } from './config.js';
+export { CRD_DIR, installCrds, readCrds } from './crds.js';
+export { buildGatewayPlane, buildKongPlugins, ROUTES } from './marketplace/gateway.js';
+export { tenantNames } from './marketplace/names.js';
+export { tenantTopology, TOPOLOGY_FILE } from './marketplace/topology.js';
+export { buildDeployment, HTTP_PORT } from './marketplace/workloads.js';
+export { findCondition } from './runtime/conditions.js';
+export { secretValue } from './secrets.js';
+export { DEFAULT_SETTINGS } from './settings.js';

@@ -1,0 +1,204 @@
+// What every controller runs inside (controller-runtime's manager): the clients, the
+// HTTP endpoints /metrics, /healthz and /readyz, leader election, and the controllers
+// added to it, started together once this replica leads and stopped together.
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { KubeObject } from './clients/kube.js';
+import { Kube } from './clients/kube.js';
+import { MongoAdmin } from './clients/mongo-admin.js';
+import { RabbitAdmin } from './clients/rabbitmq-admin.js';
+import type { OperatorConfig } from './config.js';
+import type { OperatorSettings } from './settings.js';
+import { installCrds, readCrds } from './crds.js';
+import { Controller, type ControllerOptions } from './runtime/controller.js';
+import { EventRecorder } from './runtime/events.js';
+import { LeaderElector } from './runtime/lease.js';
+import { OperatorMetrics } from './runtime/metrics.js';
+
+/** What every reconciler acts with, from the manager. */
+export interface OperatorClients {
+  kube: Kube;
+  mongo: MongoAdmin;
+  rabbit: RabbitAdmin;
+  events: EventRecorder;
+  settings: OperatorSettings;
+  log: Logger;
+  now?: () => Date;
+}
+
+/** What a controller brings; the manager adds its clients, concurrency and timing. */
+export type ControllerSpec<T extends KubeObject> = Pick<
+  ControllerOptions<T>,
+  'name' | 'ref' | 'reconcile'
+>;
+
+/** What the manager starts and stops: its controllers. */
+interface Runnable {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function listen(server: Server, port: number, host: string | undefined): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      const address = server.address();
+      resolve(typeof address === 'object' && address ? address.port : port);
+    });
+  });
+}
+
+export class Manager {
+  readonly kc = new KubeConfig();
+  readonly metrics = new OperatorMetrics();
+  readonly kube: Kube;
+  readonly mongo: MongoAdmin;
+  readonly rabbit: RabbitAdmin;
+  readonly events: EventRecorder;
+  /** Undefined when leader election is off: this replica then always leads. */
+  readonly elector?: LeaderElector;
+  private readonly controllers: Runnable[] = [];
+  private readonly server = createServer((req, res) => {
+    this.serve(req.url, res);
+  });
+  private started = false;
+  private stopping = false;
+  /** The port /metrics, /healthz and /readyz answer on, once `start` has resolved. */
+  port = 0;
+
+  constructor(
+    readonly config: OperatorConfig,
+    readonly log: Logger,
+  ) {
+    if (config.kubeconfig) this.kc.loadFromFile(config.kubeconfig);
+    else this.kc.loadFromDefault();
+    const { metrics } = this;
+    this.kube = new Kube(this.kc, (verb) => metrics.apiRequests.inc({ verb }));
+    this.mongo = new MongoAdmin(config.mongoAdminUrl, () =>
+      metrics.dependencyWrites.inc({ dependency: 'mongodb' }),
+    );
+    this.rabbit = new RabbitAdmin(
+      config.rabbitmq.managementUrl,
+      config.rabbitmq.user,
+      config.rabbitmq.password,
+      () => metrics.dependencyWrites.inc({ dependency: 'rabbitmq' }),
+    );
+    this.events = new EventRecorder(this.kube, 'gorten-operator', (err) =>
+      log.warn({ err }, 'could not record an Event'),
+    );
+    if (config.leaderElection.enabled) {
+      this.elector = new LeaderElector(
+        this.kube,
+        {
+          namespace: config.leaderElection.namespace,
+          name: config.leaderElection.name,
+          identity: config.leaderElection.identity,
+          leaseDurationSeconds: 15,
+          retryPeriodMs: 2_000,
+        },
+        (err) => log.warn({ err }, 'could not reach the leader Lease'),
+      );
+    }
+  }
+
+  /** A controller with the manager's clients and timing; it starts with the others. */
+  add<T extends KubeObject>(spec: ControllerSpec<T>): Controller<T> {
+    const controller = new Controller<T>(
+      this.kube,
+      this.kc,
+      {
+        ...spec,
+        concurrency: this.config.concurrency,
+        resyncMs: this.config.resyncMs,
+        labelSelector: this.config.selector,
+        baseDelayMs: 1_000,
+        maxDelayMs: 5 * 60_000,
+      },
+      this.metrics,
+      this.log,
+    );
+    this.controllers.push(controller);
+    return controller;
+  }
+
+  get clients(): OperatorClients {
+    const { kube, mongo, rabbit, events, log } = this;
+    return { kube, mongo, rabbit, events, settings: this.config.settings, log };
+  }
+
+  /** True once this replica leads and every controller's informer has listed everything. */
+  get ready(): boolean {
+    return this.started;
+  }
+
+  /**
+   * Serves the endpoints, then runs the controllers: at once without leader election,
+   * else once the Lease is ours (in the background; losing it stops the process).
+   */
+  async start(): Promise<void> {
+    if (this.config.installCrds) await installCrds(this.kube, readCrds());
+    this.port = await listen(this.server, this.config.metricsPort, this.config.metricsHost);
+    this.log.info({ port: this.port }, 'listening');
+    if (!this.elector) {
+      await this.startControllers();
+      return;
+    }
+    void this.elector.run(
+      async () => {
+        this.log.info({ identity: this.config.leaderElection.identity }, 'became leader');
+        this.metrics.isLeader.set(1);
+        await this.startControllers();
+      },
+      () => {
+        this.log.error('lost the leader Lease; stopping so that only one replica reconciles');
+        this.metrics.isLeader.set(0);
+        void this.stop().then(() => process.exit(1));
+      },
+    );
+  }
+
+  private async startControllers(): Promise<void> {
+    for (const controller of this.controllers) await controller.start();
+    this.started = true;
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    await Promise.all(this.controllers.map((c) => c.stop()));
+    await this.elector
+      ?.release()
+      .catch((err: unknown) => this.log.warn({ err }, 'could not release the Lease'));
+    this.metrics.isLeader.set(0);
+    await this.mongo.close();
+    this.kube.close();
+    await new Promise((r) => this.server.close(r));
+  }
+
+  private serve(url: string | undefined, res: ServerResponse): void {
+    if (url === '/metrics') {
+      this.metrics.registry.metrics().then(
+        (body) => {
+          res.writeHead(200, { 'content-type': this.metrics.registry.contentType }).end(body);
+        },
+        (err: unknown) => {
+          this.log.error({ err }, 'metrics failed');
+          res.writeHead(500).end();
+        },
+      );
+      return;
+    }
+    if (url === '/healthz') {
+      res.writeHead(200).end('ok');
+      return;
+    }
+    if (url === '/readyz') {
+      // A standby replica is ready too: it is healthy and waiting for the Lease.
+      const ok = this.started || (this.elector !== undefined && !this.elector.isLeader);
+      res.writeHead(ok ? 200 : 503).end(ok ? 'ok' : 'starting');
+      return;
+    }
+    res.writeHead(404).end();
+  }
+}

@@ -1,0 +1,45 @@
+// WorkloadsReady: per service a Deployment, Service and PodDisruptionBudget (an HPA when
+// autoscaling is set), the ConfigMap `tenant-config`, and the Secrets only the services
+// read: the signing key, the first admin's credentials, the mail relay. Pods carry a
+// digest of every credential and setting, so a change rolls them.
+import { progressing, ready } from '../../runtime/plan.js';
+import { buildAdminSecret, buildSigningKeySecret, buildSmtpSecret } from '../credentials.js';
+import { buildConfigMap, buildWorkloadsPlane, configDigest, rolloutLag } from '../workloads.js';
+import { applyOwned, type TenantPlane } from './tenant.js';
+
+/** How soon to look again while Deployments are still rolling out. */
+const ROLLOUT_POLL_MS = 5_000;
+
+/** An HPA comes and goes with spec.services.*.autoscaling, so it is pruned. */
+const AUTOSCALER = { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler' } as const;
+
+export const workloadsPlane: TenantPlane<'WorkloadsReady'> = {
+  condition: 'WorkloadsReady',
+
+  async converge(tenant) {
+    const { deps, mp, credentials } = tenant;
+    const digest = configDigest([credentials, buildConfigMap(mp).data]);
+    const { live } = await applyOwned(
+      tenant,
+      [
+        buildSigningKeySecret(mp, credentials.signingKey),
+        buildAdminSecret(mp, credentials.adminPassword),
+        buildSmtpSecret(mp, deps.settings),
+        ...buildWorkloadsPlane(mp, deps.settings, digest),
+      ],
+      [AUTOSCALER],
+    );
+    const deployments = [...live.values()].filter(
+      (o) =>
+        o.kind === 'Deployment' &&
+        o.metadata.labels?.['gorten.io/marketplace'] === mp.metadata.name,
+    );
+    const lagging = rolloutLag(deployments);
+    if (lagging.length > 0) return progressing('RollingOut', lagging.join(', '), ROLLOUT_POLL_MS);
+    return mp.spec.suspended
+      ? ready('Suspended', 'every service is scaled to zero')
+      : ready('Available', `${deployments.length} services available`);
+  },
+
+  failureReason: () => 'ApplyFailed',
+};
