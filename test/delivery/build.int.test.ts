@@ -218,13 +218,16 @@ describe('the services image', () => {
   });
 
   test("loads the chosen service's chunk and no other service's", async () => {
-    // A module hook that names every file of the bundle Node loads.
+    // A module hook that names every file of the bundle Node loads. The hooks run on a
+    // thread of their own whose process.stderr is flushed asynchronously (Node 24), so
+    // lines written there are lost when the service exits: write to fd 2 directly.
     const hooks = mkdtempSync(join(tmpdir(), 'gorten-load-hooks-'));
     trees.push(hooks);
     writeFileSync(
       join(hooks, 'hooks.mjs'),
-      'export async function load(url, context, next) {\n' +
-        "  if (url.includes('/dist/')) process.stderr.write(`loaded ${url.split('/dist/')[1]}\\n`);\n" +
+      "import { writeSync } from 'node:fs';\n" +
+        'export async function load(url, context, next) {\n' +
+        "  if (url.includes('/dist/')) writeSync(2, `loaded ${url.split('/dist/')[1]}\\n`);\n" +
         '  return next(url, context);\n}\n',
     );
     writeFileSync(

@@ -47,7 +47,7 @@ export function metafilePath(name: BundleName): string {
   return join(DIST, `${name}.meta.json`);
 }
 
-/** esbuild's target from the root package.json: engines.node ">=20.19" → node20.19. */
+/** esbuild's target from the root package.json: engines.node ">=24.11" → node24.11. */
 export function nodeTarget(): string {
   const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
     engines?: { node?: string };

@@ -3,18 +3,17 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { nodeProblem } from '@gorten/testenv';
 
 /** A problem the user can fix; the message says how. */
 export class StartRefused extends Error {
   override name = 'StartRefused';
 }
 
-export function checkNode(version = process.versions.node): void {
-  const [major = 0, minor = 0] = version.split('.').map(Number);
-  if (major < 20 || (major === 20 && minor < 19))
-    throw new StartRefused(
-      `Node.js >= 20.19 is needed (this is ${version}); install a newer Node.js.`,
-    );
+/** package.json's engines.node, or the line that puts the pinned Node.js on PATH. */
+export function checkNode(version?: string, floor?: string): void {
+  const problem = nodeProblem(version, floor);
+  if (problem !== undefined) throw new StartRefused(problem);
 }
 
 /** Resolves when nothing listens on 127.0.0.1:port; otherwise says who to stop. */

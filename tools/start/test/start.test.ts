@@ -103,11 +103,16 @@ test('a caught mail is summarized by its To and (folded) Subject headers', () =>
   });
 });
 
-test('Node older than 20.19 is refused with what to do', () => {
-  expect(() => checkNode('20.18.1')).toThrow(StartRefused);
-  expect(() => checkNode('18.20.0')).toThrow('Node.js >= 20.19 is needed (this is 18.20.0)');
-  expect(() => checkNode('20.19.0')).not.toThrow();
-  expect(() => checkNode('24.1.0')).not.toThrow();
+test("Node older than package.json's engines.node is refused with what to do", () => {
+  expect(() => checkNode('20.20.2')).toThrow(StartRefused);
+  expect(() => checkNode('24.10.0')).toThrow(StartRefused);
+  expect(() => checkNode('20.19.0', '24.11')).toThrow(
+    'Node.js >= 24.11 is needed (this is 20.19.0)',
+  );
+  expect(() => checkNode('18.20.0')).toThrow('eval "$(bash tools/node/runtime.sh env)"');
+  expect(() => checkNode('24.11.0', '24.11')).not.toThrow();
+  expect(() => checkNode('24.22.3')).not.toThrow();
+  expect(() => checkNode('26.1.0')).not.toThrow();
 });
 
 describe('the port a child reports', () => {

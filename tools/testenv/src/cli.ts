@@ -9,6 +9,7 @@ import {
 import { currentEnvFile, envVars, isComplete, readEnvFile, type TestEnv } from './state.js';
 import { abandonedOwners, describeOwned, OWNERS, sweepOwner, withOwner } from './owners.js';
 import { isAlive, processStart } from './pids.js';
+import { nodeProblem } from './node-runtime.js';
 
 const USAGE = `usage: npm run testenv -- <command>
   up                 start the servers (reuses a healthy running environment)
@@ -157,6 +158,12 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'exec': {
+      // The tests, the operator and the benchmarks run on the Node.js that ships.
+      const problem = nodeProblem();
+      if (problem !== undefined) {
+        console.error(`testenv: ${problem}`);
+        return 1;
+      }
       const command = rest[0] === '--' ? rest.slice(1) : rest;
       await sweepAbandonedRuns();
       const { env, started } = await up();

@@ -5,6 +5,7 @@ export { goTool } from './binaries.js';
 export { startEnvironment, stopRecordedEnvironment, withStartLock } from './environment.js';
 export { ensureBinaries, goServerVersions, missingBinaries } from './binaries.js';
 export { repoRoot } from './state.js';
+export { nodeProblem } from './node-runtime.js';
 export { freePort } from './ports.js';
 export { spawnTracked, killTracked } from './spawn.js';
 export { describeOwned, OWNERS, ownedEnv, sweepOwner, withOwner } from './owners.js';
