@@ -4,7 +4,7 @@
 // set no longer contains.
 import type { Kube, KubeObject } from './kube.js';
 import { refOf } from './kube.js';
-import { containsDesired } from '../runtime/subset.js';
+import { containsDesired } from '../runtime/equality.js';
 
 export interface KindRef {
   apiVersion: string;

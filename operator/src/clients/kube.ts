@@ -6,7 +6,7 @@ import { request as httpRequest } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { resourcePath, type ObjectRef } from './resources.js';
-import { containsDesired } from '../runtime/subset.js';
+import { containsDesired } from '../runtime/equality.js';
 
 export const FIELD_MANAGER = 'gorten-operator';
 

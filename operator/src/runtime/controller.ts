@@ -4,7 +4,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Kube, KubeObject } from '../clients/kube.js';
-import { deepEqual } from './subset.js';
+import { deepEqual } from './equality.js';
 import type { ObjectRef } from '../clients/resources.js';
 import { Informer } from './informer.js';
 import type { OperatorMetrics } from './metrics.js';

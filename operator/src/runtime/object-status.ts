@@ -2,7 +2,7 @@
 // cleanup, and write status only when it changed, with an Event per condition transition.
 import type { Kube, KubeObject } from '../clients/kube.js';
 import type { ObjectRef } from '../clients/resources.js';
-import { deepEqual } from './subset.js';
+import { deepEqual } from './equality.js';
 import { eventType, transitions, type Condition } from './conditions.js';
 import type { EventRecorder } from './events.js';
 

@@ -1,7 +1,7 @@
 // The orders service's HTTP API: validate → one use case → answer.
 import { routeFor } from '@gorten/kit';
 import type { OrdersDeps } from './deps.js';
-import { changeStatus, refundOrder } from './manage.js';
+import { changeStatus, refundOrder } from './fulfilment.js';
 import { listOrders, toOrder, visibleOrder } from './queries.js';
 import {
   idempotencyHeaders,

@@ -51,7 +51,7 @@ export function http(url: string, opts: HttpOptions = {}): Promise<HttpAnswer> {
   });
 }
 
-/** The body of a 2xx answer; any other status throws, so `waitFor` reports why it kept waiting. */
+/** The body of a 2xx answer; any other status throws, so `eventually` reports why it kept waiting. */
 export async function okBody(url: string, opts: HttpOptions = {}): Promise<string | undefined> {
   const answer = await http(url, opts);
   if (answer.status >= 200 && answer.status < 300) return answer.body;

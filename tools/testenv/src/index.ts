@@ -1,5 +1,5 @@
 export { currentEnvFile, envVars, loadTestEnv, type TestEnv } from './state.js';
-export { waitFor as eventually } from './process.js';
+export { eventually } from './process.js';
 export { goTool } from './binaries.js';
 // For npm start (tools/start), which runs the same servers with data kept across starts.
 export { startEnvironment, stopRecordedEnvironment, withStartLock } from './environment.js';

@@ -92,7 +92,7 @@ export interface WaitOptions {
  * Polls `probe` until it returns a value other than undefined. Fails with the last
  * probe error and the tail of the server's log when the server dies or time runs out.
  */
-export async function waitFor<T>(
+export async function eventually<T>(
   opts: WaitOptions,
   probe: () => T | undefined | Promise<T | undefined>,
 ): Promise<T> {

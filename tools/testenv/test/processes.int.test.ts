@@ -13,7 +13,7 @@ import { ensureBinaries, goServerVersions } from '../src/binaries.js';
 import { OWNERS, ownedBy, sweepOwner, withOwner } from '../src/owners.js';
 import { groupMembers, isAlive } from '../src/pids.js';
 import { freePort, freePorts } from '../src/ports.js';
-import { stopServer, waitFor } from '../src/process.js';
+import { stopServer, eventually } from '../src/process.js';
 import { startRabbitMq } from '../src/servers/rabbitmq.js';
 import type { StartContext } from '../src/servers/context.js';
 import { isLoopback, listenersOf } from '../src/sockets.js';
@@ -128,7 +128,7 @@ describe('owners', () => {
     });
     const other = spawn('sleep', ['300'], { stdio: 'ignore' });
     children.push(owned, other);
-    const members = await waitFor({ what: 'three processes owned', timeoutMs: 10_000 }, () => {
+    const members = await eventually({ what: 'three processes owned', timeoutMs: 10_000 }, () => {
       const found = ownedBy(owner);
       return found.length === 3 ? found : undefined;
     });
@@ -156,7 +156,7 @@ describe('owners', () => {
     children.push(starter);
     const [, signal] = (await once(starter, 'exit')) as [number | null, NodeJS.Signals | null];
     expect(signal).toBe('SIGKILL');
-    const orphans = await waitFor({ what: 'the orphan', timeoutMs: 10_000 }, () => {
+    const orphans = await eventually({ what: 'the orphan', timeoutMs: 10_000 }, () => {
       const found = ownedBy(owner);
       return found.length === 1 ? found : undefined;
     });
@@ -211,7 +211,7 @@ test('exec stopped with SIGTERM passes it on, then stops what its command starte
   ]);
   let output = '';
   run.child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
-  const pid = await waitFor({ what: 'the sleeper started', timeoutMs: 60_000 }, () => {
+  const pid = await eventually({ what: 'the sleeper started', timeoutMs: 60_000 }, () => {
     const found = /sleeper (\d+)/.exec(output)?.[1];
     return found === undefined ? undefined : Number(found);
   });
@@ -227,7 +227,7 @@ test('an up killed halfway is cleaned up by the next up, which starts cleanly', 
   const env = { GORTEN_TESTENV_HOME: home };
   const first = cli(['up'], env);
   const record = join(home, 'current.json');
-  const recorded = await waitFor({ what: 'three servers recorded', timeoutMs: 60_000 }, () => {
+  const recorded = await eventually({ what: 'three servers recorded', timeoutMs: 60_000 }, () => {
     if (!existsSync(record)) return undefined;
     const processes = (JSON.parse(readFileSync(record, 'utf8')) as { processes: ServerProcess[] })
       .processes;

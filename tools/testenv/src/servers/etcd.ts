@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { withFreePorts } from '../ports.js';
-import { startServer, waitFor } from '../process.js';
+import { startServer, eventually } from '../process.js';
 import { okBody } from '../http.js';
 import type { StartContext } from './context.js';
 
@@ -36,7 +36,7 @@ async function startEtcdOn(
     ],
   });
   ctx.record({ name: 'etcd', pid, match: command });
-  await waitFor({ what: 'etcd /health', timeoutMs: 30_000, pid, logFile }, async () => {
+  await eventually({ what: 'etcd /health', timeoutMs: 30_000, pid, logFile }, async () => {
     const body = await okBody(`${url}/health`);
     return body && (JSON.parse(body) as { health?: string }).health === 'true' ? true : undefined;
   });

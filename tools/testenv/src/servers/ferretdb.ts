@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
 import { withFreePorts } from '../ports.js';
-import { startServer, waitFor } from '../process.js';
+import { startServer, eventually } from '../process.js';
 import type { StartContext } from './context.js';
 
 export interface MongoAccess {
@@ -75,8 +75,9 @@ async function startFerretDbOn(
   });
   ctx.record({ name: 'ferretdb', pid, match: command });
   const url = `mongodb://${user}:${password}@127.0.0.1:${port}/?authSource=admin`;
-  await waitFor({ what: 'FerretDB ping as the admin user', timeoutMs: 30_000, pid, logFile }, () =>
-    pingMongo(url),
+  await eventually(
+    { what: 'FerretDB ping as the admin user', timeoutMs: 30_000, pid, logFile },
+    () => pingMongo(url),
   );
   return { url, user, password };
 }

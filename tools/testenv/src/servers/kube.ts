@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { withFreePorts } from '../ports.js';
-import { startServer, waitFor } from '../process.js';
+import { startServer, eventually } from '../process.js';
 import { http, okBody } from '../http.js';
 import type { StartContext } from './context.js';
 
@@ -99,13 +99,16 @@ async function runKubeApiserver(
   });
   ctx.record({ name: 'kube-apiserver', pid, match: command });
   const caFile = join(certDir, 'apiserver.crt');
-  await waitFor({ what: 'kube-apiserver /readyz', timeoutMs: 90_000, pid, logFile }, async () => {
-    if (!existsSync(caFile)) throw new Error(`${caFile} not written yet`);
-    return okBody(`${server}/readyz`, {
-      ca: readFileSync(caFile, 'utf8'),
-      headers: { authorization: `Bearer ${token}` },
-    });
-  });
+  await eventually(
+    { what: 'kube-apiserver /readyz', timeoutMs: 90_000, pid, logFile },
+    async () => {
+      if (!existsSync(caFile)) throw new Error(`${caFile} not written yet`);
+      return okBody(`${server}/readyz`, {
+        ca: readFileSync(caFile, 'utf8'),
+        headers: { authorization: `Bearer ${token}` },
+      });
+    },
+  );
   const kubeconfig = join(dir, 'kubeconfig');
   writeKubeconfig(kubeconfig, server, caFile, token);
   return { kubeconfig, server, token, caFile };
@@ -126,18 +129,21 @@ export async function installCrdFile(kube: KubeAccess, file: string): Promise<st
     );
   }
   for (const crd of crds) {
-    await waitFor({ what: `CRD ${crd.metadata.name} Established`, timeoutMs: 30_000 }, async () => {
-      const live = (await kubeApi(
-        kube,
-        'GET',
-        `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}`,
-      )) as {
-        status?: { conditions?: { type: string; status: string }[] };
-      };
-      return live.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')
-        ? true
-        : undefined;
-    });
+    await eventually(
+      { what: `CRD ${crd.metadata.name} Established`, timeoutMs: 30_000 },
+      async () => {
+        const live = (await kubeApi(
+          kube,
+          'GET',
+          `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}`,
+        )) as {
+          status?: { conditions?: { type: string; status: string }[] };
+        };
+        return live.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')
+          ? true
+          : undefined;
+      },
+    );
   }
   return crds.map((c) => c.metadata.name);
 }
@@ -179,7 +185,7 @@ async function runComponent(
     ],
   });
   ctx.record({ name, pid, match: command });
-  await waitFor({ what: `${name} /healthz`, timeoutMs: 60_000, pid, logFile }, () =>
+  await eventually({ what: `${name} /healthz`, timeoutMs: 60_000, pid, logFile }, () =>
     okBody(`https://127.0.0.1:${port}/healthz`, { insecure: true }),
   );
 }

@@ -2,7 +2,7 @@
 // scheduled on them to Running/Ready, so Deployments report available replicas.
 import { join } from 'node:path';
 import { withFreePorts } from '../ports.js';
-import { startServer, waitFor } from '../process.js';
+import { startServer, eventually } from '../process.js';
 import { okBody } from '../http.js';
 import { kubeApi, type KubeAccess } from './kube.js';
 import type { StartContext } from './context.js';
@@ -66,7 +66,7 @@ async function runKwok(
     ],
   });
   ctx.record({ name: 'kwok', pid, match: command });
-  await waitFor({ what: 'kwok /healthz', timeoutMs: 30_000, pid, logFile }, () =>
+  await eventually({ what: 'kwok /healthz', timeoutMs: 30_000, pid, logFile }, () =>
     okBody(`http://127.0.0.1:${port}/healthz`),
   );
   return pid;
@@ -87,7 +87,7 @@ async function addNodes(
     if (existing.includes(`kwok-node-${i}`)) continue;
     await kubeApi(kube, 'POST', '/api/v1/nodes', simulatedNode(`kwok-node-${i}`));
   }
-  await waitFor(
+  await eventually(
     { what: `${nodes} simulated nodes Ready`, timeoutMs: 60_000, pid, logFile },
     async () => {
       const list = (await kubeApi(kube, 'GET', '/api/v1/nodes')) as NodeList;

@@ -15,7 +15,7 @@ import {
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { withFreePorts } from '../ports.js';
-import { StartupError, startServer, waitFor } from '../process.js';
+import { StartupError, startServer, eventually } from '../process.js';
 import { okBody } from '../http.js';
 import type { StartContext } from './context.js';
 
@@ -167,7 +167,7 @@ async function runRabbitMq(ctx: StartContext, run: BrokerRun): Promise<RabbitAcc
     ...identity,
   });
   ctx.record({ name: 'epmd', pid: epmdPid, match: 'epmd' });
-  await waitFor(
+  await eventually(
     { what: `epmd on ${ports.epmd}`, timeoutMs: 10_000, pid: epmdPid, logFile: epmdLog },
     () => tcpOpen(ports.epmd),
   );
@@ -206,7 +206,7 @@ async function runRabbitMq(ctx: StartContext, run: BrokerRun): Promise<RabbitAcc
   const managementUrl = `http://127.0.0.1:${ports.management}`;
   const [user, password] = ['guest', 'guest']; // RabbitMQ's default admin, limited to loopback
   const auth = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
-  const overview = await waitFor(
+  const overview = await eventually(
     { what: 'RabbitMQ management API /api/overview', timeoutMs: 90_000, pid, logFile },
     async () =>
       JSON.parse(
@@ -214,7 +214,7 @@ async function runRabbitMq(ctx: StartContext, run: BrokerRun): Promise<RabbitAcc
           '{}',
       ) as { rabbitmq_version: string },
   );
-  await waitFor(
+  await eventually(
     { what: `RabbitMQ AMQP listener on ${ports.amqp}`, timeoutMs: 30_000, pid, logFile },
     () => tcpOpen(ports.amqp),
   );
