@@ -51,6 +51,21 @@ function cli(
   return { child, done };
 }
 
+/** `testenv exec` of a Node script (ESM, through tsx) given as its lines. */
+function execScript(lines: string[]): ReturnType<typeof cli> {
+  const script = lines.join('\n');
+  return cli([
+    'exec',
+    '--',
+    process.execPath,
+    '--import',
+    'tsx',
+    '--input-type=module',
+    '-e',
+    script,
+  ]);
+}
+
 afterAll(() => {
   for (const child of children) if (child.pid && isAlive(child.pid)) child.kill('SIGKILL');
   for (const dir of temporary) rmSync(dir, { recursive: true, force: true });
@@ -172,17 +187,8 @@ test('exec fails naming a process its command left running, and stops it', async
     "const child = spawnTracked('forgotten sleeper', 'sleep', ['300'], { stdio: 'ignore' });",
     'console.log(`sleeper ${child.pid}`);',
     'child.unref();',
-  ].join('\n');
-  const run = cli([
-    'exec',
-    '--',
-    process.execPath,
-    '--import',
-    'tsx',
-    '--input-type=module',
-    '-e',
-    script,
-  ]);
+  ];
+  const run = execScript(script);
   const { code, output } = await run.done;
   const pid = Number(/sleeper (\d+)/.exec(output)?.[1]);
   expect(pid).toBeGreaterThan(0);
@@ -198,17 +204,8 @@ test('exec stopped with SIGTERM passes it on, then stops what its command starte
     "const child = spawnTracked('sleeper of a stopped run', 'sleep', ['300'], { stdio: 'ignore' });",
     'console.log(`sleeper ${child.pid}`);',
     'setInterval(() => undefined, 1_000);',
-  ].join('\n');
-  const run = cli([
-    'exec',
-    '--',
-    process.execPath,
-    '--import',
-    'tsx',
-    '--input-type=module',
-    '-e',
-    script,
-  ]);
+  ];
+  const run = execScript(script);
   let output = '';
   run.child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
   const pid = await eventually({ what: 'the sleeper started', timeoutMs: 60_000 }, () => {
