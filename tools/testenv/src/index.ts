@@ -9,5 +9,5 @@ export { nodeProblem } from './node-runtime.js';
 export { freePort } from './ports.js';
 export { spawnTracked, killTracked } from './spawn.js';
 export { describeOwned, OWNERS, ownedEnv, sweepOwner, withOwner } from './owners.js';
-export { groupMembers, processStart, signalGroup } from './pids.js';
+export { signalGroup } from './pids.js';
 export { isLoopback, listenersOf, type Listener } from './sockets.js';

@@ -12,9 +12,9 @@ import { isAlive, processStart, signalGroup } from './pids.js';
 /** The owners of whatever this process starts. */
 export const OWNERS = 'GORTEN_OWNERS';
 /** Stamped on each started process: the owners that must stop it. */
-export const OWNED_BY = 'GORTEN_OWNED_BY';
+const OWNED_BY = 'GORTEN_OWNED_BY';
 /** Stamped on each started process: what to call it in a message. */
-export const PROCESS_NAME = 'GORTEN_PROCESS_NAME';
+const PROCESS_NAME = 'GORTEN_PROCESS_NAME';
 
 const SEPARATOR = ' ';
 

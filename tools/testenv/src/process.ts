@@ -75,7 +75,7 @@ export class PortInUseError extends StartupError {
 }
 
 /** How the servers started here say that a port is taken (Go, Erlang, epmd). */
-export const PORT_IN_USE = /address already in use|eaddrinuse/i;
+const PORT_IN_USE = /address already in use|eaddrinuse/i;
 
 export interface WaitOptions {
   /** What is awaited, for the error message: "kube-apiserver /readyz". */
