@@ -5,7 +5,7 @@
 import { SHARED_COLLECTIONS } from '@gorten/kit/tenant-contract';
 import { API_VERSION, FINALIZER, type Company } from '../api/types.js';
 import type { KubeObject } from '../clients/kube.js';
-import { addFinalizer, removeFinalizer } from '../runtime/object-status.js';
+import { addFinalizer, removeFinalizer } from '../runtime/finalizers.js';
 import { failed, report, runPlanes } from '../runtime/plan.js';
 import type { ReconcileResult } from '../runtime/workqueue.js';
 import { generateRsaKeyPair, keyPairOf } from '../secrets.js';

@@ -4,7 +4,7 @@
 // go on; nothing that exists is deleted because something failed.
 import { API_VERSION, FINALIZER, type Marketplace } from '../api/types.js';
 import type { KubeObject } from '../clients/kube.js';
-import { addFinalizer, removeFinalizer } from '../runtime/object-status.js';
+import { addFinalizer, removeFinalizer } from '../runtime/finalizers.js';
 import { runPlanes } from '../runtime/plan.js';
 import type { ReconcileResult } from '../runtime/workqueue.js';
 import { generatePassword, generateRsaKeyPair, keyPairOf } from '../secrets.js';

@@ -6,7 +6,7 @@ import type { KubeObject } from '../clients/kube.js';
 import type { ObjectRef } from '../clients/resources.js';
 import { aggregateReady, setCondition, type Condition } from './conditions.js';
 import type { EventRecorder } from './events.js';
-import { writeStatus, type StatusPatcher } from './object-status.js';
+import { writeStatus, type StatusPatcher } from './status.js';
 import type { ReconcileResult } from './workqueue.js';
 
 /** What one plane found. The runner names the condition, so a plane cannot misspell it. */

@@ -1,8 +1,9 @@
 // The carts service as the kit starts it.
 import type { ServiceDefinition } from '@gorten/kit';
-import { createCartOps } from './carts.js';
-import { CARTS_ROUTES, type CartsDeps } from './routes.js';
-import { cartsEnv, type CartsEnv } from './schemas.js';
+import { createCartModule } from './carts.js';
+import { cartsEnv, type CartsEnv } from './config.js';
+import type { CartsDeps } from './deps.js';
+import { CARTS_ROUTES } from './routes.js';
 import { CARTS_INDEXES } from './store.js';
 
 export const cartsService: ServiceDefinition<CartsEnv, CartsDeps> = {
@@ -14,5 +15,5 @@ export const cartsService: ServiceDefinition<CartsEnv, CartsDeps> = {
   env: cartsEnv,
   indexes: CARTS_INDEXES,
   routes: CARTS_ROUTES,
-  deps: ({ env, db }) => ({ env, ...createCartOps(db) }),
+  deps: ({ env, db }) => ({ env, ...createCartModule(db) }),
 };

@@ -8,13 +8,13 @@ import { MongoServerError, type Db } from 'mongodb';
 import type { Cart, CartItemView } from './schemas.js';
 import { cartsStore, type CartDoc, type CartLine, type CartsStore } from './store.js';
 
-export interface CartOps {
+export interface CartModule {
   store: CartsStore;
   now: () => Date;
 }
 
-/** The cart operations on the tenant's database: the carts service's and checkout's. */
-export function createCartOps(db: Db): CartOps {
+/** The carts module on the tenant's database: the carts service's and checkout's. */
+export function createCartModule(db: Db): CartModule {
   return { store: cartsStore(db), now: () => new Date() };
 }
 
@@ -62,10 +62,10 @@ export function priceCart(
 
 /** The products of the lines, by id, as the catalog has them now. */
 export async function productsOf(
-  ops: CartOps,
+  carts: CartModule,
   lines: readonly CartLine[],
 ): Promise<Map<string, ProductDoc>> {
-  const docs = await ops.store.products
+  const docs = await carts.store.products
     .find(
       { _id: { $in: lines.map((l) => l.productId) } },
       { projection: { outbox: 0, reservations: 0 } },
@@ -78,32 +78,32 @@ function isLocked(cart: CartDoc | null, now: Date): boolean {
   return cart?.lock !== null && cart?.lock !== undefined && cart.lock.until > now;
 }
 
-export async function getCart(ops: CartOps, buyerId: string, currency: string): Promise<Cart> {
-  const cart = await ops.store.carts.findOne({ _id: buyerId });
+export async function getCart(carts: CartModule, buyerId: string, currency: string): Promise<Cart> {
+  const cart = await carts.store.carts.findOne({ _id: buyerId });
   const lines = cart?.items ?? [];
   return priceCart(
     buyerId,
     lines,
-    await productsOf(ops, lines),
+    await productsOf(carts, lines),
     currency,
-    isLocked(cart, ops.now()),
+    isLocked(cart, carts.now()),
   );
 }
 
 /** Writes the cart's new lines if nobody changed it meanwhile and no checkout holds it. */
 async function writeLines(
-  ops: CartOps,
+  carts: CartModule,
   buyerId: string,
   change: (lines: CartLine[]) => CartLine[],
 ): Promise<void> {
   for (let attempt = 0; attempt < 3; attempt++) {
-    const now = ops.now();
-    const cart = await ops.store.carts.findOne({ _id: buyerId });
+    const now = carts.now();
+    const cart = await carts.store.carts.findOne({ _id: buyerId });
     if (isLocked(cart, now)) throw conflict('A checkout of this cart is in progress.');
     const items = change(cart?.items ?? []);
     if (!cart) {
       try {
-        await ops.store.carts.insertOne({
+        await carts.store.carts.insertOne({
           _id: buyerId,
           items,
           lock: null,
@@ -118,7 +118,7 @@ async function writeLines(
         continue;
       }
     }
-    const written = await ops.store.carts.updateOne(
+    const written = await carts.store.carts.updateOne(
       { _id: buyerId, version: cart.version },
       { $set: { items, lock: null, updatedAt: now }, $inc: { version: 1 } },
     );
@@ -128,13 +128,13 @@ async function writeLines(
 }
 
 export async function setItem(
-  ops: CartOps,
+  carts: CartModule,
   buyerId: string,
   productId: string,
   quantity: number,
   currency: string,
 ): Promise<Cart> {
-  const product = await ops.store.products.findOne(
+  const product = await carts.store.products.findOne(
     { _id: productId },
     { projection: { status: 1, stock: 1, price: 1 } },
   );
@@ -142,7 +142,7 @@ export async function setItem(
     throw unprocessable('The product is not for sale.');
   if (product.stock < quantity)
     throw conflict(`Only ${product.stock} in stock.`, { inStock: product.stock });
-  await writeLines(ops, buyerId, (lines) => {
+  await writeLines(carts, buyerId, (lines) => {
     // A product already in the cart keeps its place; a new one goes last.
     if (lines.some((l) => l.productId === productId))
       return lines.map((l) => (l.productId === productId ? { productId, quantity } : l));
@@ -150,29 +150,33 @@ export async function setItem(
       throw unprocessable(`A cart holds at most ${MAX_LINES} products.`);
     return [...lines, { productId, quantity }];
   });
-  return getCart(ops, buyerId, currency);
+  return getCart(carts, buyerId, currency);
 }
 
 export async function removeItem(
-  ops: CartOps,
+  carts: CartModule,
   buyerId: string,
   productId: string,
   currency: string,
 ): Promise<Cart> {
-  await writeLines(ops, buyerId, (lines) => lines.filter((l) => l.productId !== productId));
-  return getCart(ops, buyerId, currency);
+  await writeLines(carts, buyerId, (lines) => lines.filter((l) => l.productId !== productId));
+  return getCart(carts, buyerId, currency);
 }
 
-export async function clearCart(ops: CartOps, buyerId: string, currency: string): Promise<Cart> {
-  await writeLines(ops, buyerId, () => []);
-  return getCart(ops, buyerId, currency);
+export async function clearCart(
+  carts: CartModule,
+  buyerId: string,
+  currency: string,
+): Promise<Cart> {
+  await writeLines(carts, buyerId, () => []);
+  return getCart(carts, buyerId, currency);
 }
 
 // ---- for checkout ------------------------------------------------------------------
 
 /** The lines of the buyer's cart; none when the buyer has no cart. */
-export async function cartLines(ops: CartOps, buyerId: string): Promise<CartLine[]> {
-  return (await ops.store.carts.findOne({ _id: buyerId }))?.items ?? [];
+export async function cartLines(carts: CartModule, buyerId: string): Promise<CartLine[]> {
+  return (await carts.store.carts.findOne({ _id: buyerId }))?.items ?? [];
 }
 
 /**
@@ -180,13 +184,13 @@ export async function cartLines(ops: CartOps, buyerId: string): Promise<CartLine
  * checkout may lock again (recovery). Undefined when another checkout holds it.
  */
 export async function lockCart(
-  ops: CartOps,
+  carts: CartModule,
   buyerId: string,
   checkoutId: string,
   until: Date,
 ): Promise<CartLine[] | undefined> {
-  const now = ops.now();
-  const locked = await ops.store.carts.findOneAndUpdate(
+  const now = carts.now();
+  const locked = await carts.store.carts.findOneAndUpdate(
     {
       _id: buyerId,
       $or: [{ lock: null }, { 'lock.until': { $lt: now } }, { 'lock.checkoutId': checkoutId }],
@@ -197,17 +201,25 @@ export async function lockCart(
   return locked?.items;
 }
 
-export async function unlockCart(ops: CartOps, buyerId: string, checkoutId: string): Promise<void> {
-  await ops.store.carts.updateOne(
+export async function unlockCart(
+  carts: CartModule,
+  buyerId: string,
+  checkoutId: string,
+): Promise<void> {
+  await carts.store.carts.updateOne(
     { _id: buyerId, 'lock.checkoutId': checkoutId },
-    { $set: { lock: null, updatedAt: ops.now() }, $inc: { version: 1 } },
+    { $set: { lock: null, updatedAt: carts.now() }, $inc: { version: 1 } },
   );
 }
 
 /** The checkout succeeded: its cart is emptied (only if that checkout still holds it). */
-export async function emptyCart(ops: CartOps, buyerId: string, checkoutId: string): Promise<void> {
-  await ops.store.carts.updateOne(
+export async function emptyCart(
+  carts: CartModule,
+  buyerId: string,
+  checkoutId: string,
+): Promise<void> {
+  await carts.store.carts.updateOne(
     { _id: buyerId, 'lock.checkoutId': checkoutId },
-    { $set: { items: [], lock: null, updatedAt: ops.now() }, $inc: { version: 1 } },
+    { $set: { items: [], lock: null, updatedAt: carts.now() }, $inc: { version: 1 } },
   );
 }

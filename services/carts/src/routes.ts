@@ -1,12 +1,9 @@
 // The carts service's HTTP API: the signed-in buyer's own cart (there is no way to name
 // another buyer's cart, so there is none to reach).
 import { routeFor } from '@gorten/kit';
-import { clearCart, getCart, removeItem, setItem, type CartOps } from './carts.js';
-import { cart, itemParams, quantity, type CartsEnv } from './schemas.js';
-
-export interface CartsDeps extends CartOps {
-  env: CartsEnv;
-}
+import { clearCart, getCart, removeItem, setItem } from './carts.js';
+import type { CartsDeps } from './deps.js';
+import { cart, itemParams, quantity } from './schemas.js';
 
 const route = routeFor<CartsDeps>();
 const answer = async (body: Promise<unknown>) => ({ status: 200, body: await body });

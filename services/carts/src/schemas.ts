@@ -1,11 +1,6 @@
 // Requests and answers of the carts service: the source of its OpenAPI document.
-import { idPattern, serviceEnv } from '@gorten/kit';
+import { idPattern } from '@gorten/kit';
 import { z } from 'zod';
-
-export const cartsEnv = serviceEnv.extend({
-  CURRENCY: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code'),
-});
-export type CartsEnv = z.infer<typeof cartsEnv>;
 
 export const cartItem = z.object({
   productId: z.string(),

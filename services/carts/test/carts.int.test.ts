@@ -15,7 +15,7 @@ import {
 } from '@gorten/service-testing';
 import type { ProductDoc, ProductStatus } from '@gorten/catalog/store';
 import { cartsService } from '../src/app.js';
-import type { CartsDeps } from '../src/routes.js';
+import type { CartsDeps } from '../src/deps.js';
 import type { Cart } from '../src/schemas.js';
 import type { CartDoc } from '../src/store.js';
 

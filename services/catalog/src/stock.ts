@@ -10,15 +10,15 @@ import type { Collection, Db } from 'mongodb';
 import { productEventEntry } from './products.js';
 import { catalogStore, type ProductDoc, type StockReservation } from './store.js';
 
-export interface StockOps {
+export interface StockModule {
   products: Collection<ProductDoc>;
   /** Told of every product event a stock change writes. */
   outbox: Outbox;
   now: () => Date;
 }
 
-/** The stock operations on the tenant's database, for checkout. */
-export function createStockOps(db: Db, outbox: Outbox): StockOps {
+/** The stock module on the tenant's database, for checkout. */
+export function createStockModule(db: Db, outbox: Outbox): StockModule {
   return { products: catalogStore(db).products, outbox, now: () => new Date() };
 }
 
@@ -30,24 +30,24 @@ export type ReserveOutcome = 'reserved' | 'already_reserved' | 'insufficient' | 
  * the process dies between the two, the product's next event carries the newer state.
  * The outbox port is told at once (checkout sweeps its outboxes rarely).
  */
-async function reportChange(ops: StockOps, after: ProductDoc | null): Promise<void> {
+async function reportChange(stock: StockModule, after: ProductDoc | null): Promise<void> {
   if (!after) return;
-  await ops.products.updateOne(
+  await stock.products.updateOne(
     { _id: after._id },
     { $push: { outbox: productEventEntry(after, 'product.updated') } },
   );
-  ops.outbox.announce(ops.products, after._id);
+  stock.outbox.announce(stock.products, after._id);
 }
 
 export async function reserveStock(
-  ops: StockOps,
+  stock: StockModule,
   productId: string,
   quantity: number,
   reservationId: string,
   expiresAt: Date,
 ): Promise<ReserveOutcome> {
   const reservation: StockReservation = { id: reservationId, quantity, expiresAt };
-  const after = await ops.products.findOneAndUpdate(
+  const after = await stock.products.findOneAndUpdate(
     {
       _id: productId,
       status: 'active',
@@ -57,15 +57,15 @@ export async function reserveStock(
     {
       $inc: { stock: -quantity, version: 1 },
       $push: { reservations: reservation },
-      $set: { updatedAt: ops.now() },
+      $set: { updatedAt: stock.now() },
     },
     { returnDocument: 'after' },
   );
   if (after) {
-    await reportChange(ops, after);
+    await reportChange(stock, after);
     return 'reserved';
   }
-  const product = await ops.products.findOne(
+  const product = await stock.products.findOne(
     { _id: productId },
     { projection: { status: 1, stock: 1, reservations: 1 } },
   );
@@ -75,12 +75,12 @@ export async function reserveStock(
 }
 
 async function endReservation(
-  ops: StockOps,
+  stock: StockModule,
   productId: string,
   reservationId: string,
   giveBack: boolean,
 ): Promise<boolean> {
-  const product = await ops.products.findOne(
+  const product = await stock.products.findOne(
     { _id: productId, 'reservations.id': reservationId },
     { projection: { reservations: 1 } },
   );
@@ -88,33 +88,33 @@ async function endReservation(
   if (!entry) return false; // ended before: nothing to do
   // $pull of the exact entry (FerretDB matches whole values): only one caller removes it,
   // so stock is given back at most once.
-  const after = await ops.products.findOneAndUpdate(
+  const after = await stock.products.findOneAndUpdate(
     { _id: productId, 'reservations.id': reservationId },
     {
       $pull: { reservations: entry },
       $inc: { stock: giveBack ? entry.quantity : 0, version: 1 },
-      $set: { updatedAt: ops.now() },
+      $set: { updatedAt: stock.now() },
     },
     { returnDocument: 'after' },
   );
   if (!after) return false;
-  if (giveBack) await reportChange(ops, after);
+  if (giveBack) await reportChange(stock, after);
   return true;
 }
 
 /** The order is paid: the reserved stock is sold. */
-export function commitReservation(ops: StockOps, productId: string, reservationId: string) {
-  return endReservation(ops, productId, reservationId, false);
+export function commitReservation(stock: StockModule, productId: string, reservationId: string) {
+  return endReservation(stock, productId, reservationId, false);
 }
 
 /** The checkout failed: the reserved stock comes back. */
-export function releaseReservation(ops: StockOps, productId: string, reservationId: string) {
-  return endReservation(ops, productId, reservationId, true);
+export function releaseReservation(stock: StockModule, productId: string, reservationId: string) {
+  return endReservation(stock, productId, reservationId, true);
 }
 
 /** Products holding a reservation of `reservationId` (recovery after a crash). */
-export async function reservedBy(ops: StockOps, reservationId: string): Promise<string[]> {
-  const docs = await ops.products
+export async function reservedBy(stock: StockModule, reservationId: string): Promise<string[]> {
+  const docs = await stock.products
     .find({ 'reservations.id': reservationId }, { projection: { _id: 1 } })
     .toArray();
   return docs.map((d) => d._id);
@@ -122,12 +122,12 @@ export async function reservedBy(ops: StockOps, reservationId: string): Promise<
 
 /** Reservations past their expiry: their checkout never ended them (checkout sweeps). */
 export async function expiredReservations(
-  ops: StockOps,
+  stock: StockModule,
 ): Promise<{ productId: string; reservationId: string }[]> {
-  const docs = await ops.products
-    .find({ 'reservations.expiresAt': { $lt: ops.now() } }, { projection: { reservations: 1 } })
+  const docs = await stock.products
+    .find({ 'reservations.expiresAt': { $lt: stock.now() } }, { projection: { reservations: 1 } })
     .toArray();
-  const now = ops.now().getTime();
+  const now = stock.now().getTime();
   return docs.flatMap((d) =>
     (d.reservations ?? [])
       .filter((r) => r.expiresAt.getTime() < now)

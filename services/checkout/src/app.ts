@@ -2,11 +2,11 @@
 // reservation sweeper on timers. It composes the catalog, carts, orders and payments
 // packages in-process against the tenant's database (see docs/services.md, "checkout").
 import { IdempotencyKeys, type ServiceDefinition } from '@gorten/kit';
-import { createCartOps } from '@gorten/carts/carts';
-import { createStockOps } from '@gorten/catalog/stock';
-import { createOrderOps } from '@gorten/orders/orders';
-import { createPaymentOps } from '@gorten/payments/ops';
-import type { CheckoutDeps } from './checkout.js';
+import { createCartModule } from '@gorten/carts/carts';
+import { createStockModule } from '@gorten/catalog/stock';
+import { createOrderModule } from '@gorten/orders/orders';
+import { createPaymentModule } from '@gorten/payments/module';
+import type { CheckoutDeps } from './deps.js';
 import { checkoutEnv, type CheckoutEnv } from './config.js';
 import { recoverCheckouts, sweepReservations } from './recovery.js';
 import { CHECKOUT_ROUTES } from './routes.js';
@@ -22,7 +22,7 @@ export const checkoutService: ServiceDefinition<CheckoutEnv, CheckoutDeps> = {
   indexes: CHECKOUT_INDEXES,
   routes: CHECKOUT_ROUTES,
   // Checkout's own relay covers the orders and products the saga writes, so the `outbox`
-  // the kit hands its order and stock operations publishes their events at once. All of
+  // the kit hands its order and stock modules publishes their events at once. All of
   // them announce, so the full scan of these growing collections (FerretDB has no
   // secondary index) runs rarely: the safety net for a crash before an announcement.
   outboxCollections: ['orders', 'products'],
@@ -34,10 +34,10 @@ export const checkoutService: ServiceDefinition<CheckoutEnv, CheckoutDeps> = {
       env,
       store,
       requests: new IdempotencyKeys(store.requests),
-      carts: createCartOps(db),
-      stock: createStockOps(db, outbox),
-      orders: createOrderOps(db, outbox),
-      payments: createPaymentOps(db, env, dependencyMetrics),
+      carts: createCartModule(db),
+      stock: createStockModule(db, outbox),
+      orders: createOrderModule(db, outbox),
+      payments: createPaymentModule(db, env, dependencyMetrics),
       log,
       now: () => new Date(),
       ...(failpoint

@@ -5,14 +5,11 @@
 // that is not settled (authorized but not finished, or not fully undone) keeps the key
 // until the recovery worker settles it.
 import { randomUUID } from 'node:crypto';
-import { newId, Problem, problemFor, requestHash, type IdempotencyKeys } from '@gorten/kit';
+import { newId, Problem, problemFor, requestHash } from '@gorten/kit';
 import type { Card } from '@gorten/payments/provider';
-import { precheck, RetryableCheckoutFailure, runCheckout, type SagaDeps } from './saga.js';
+import type { CheckoutDeps } from './deps.js';
+import { precheck, RetryableCheckoutFailure, runCheckout } from './saga.js';
 import type { CheckoutDoc, CheckoutStep, StoredAnswer } from './store.js';
-
-export interface CheckoutDeps extends SagaDeps {
-  requests: IdempotencyKeys<StoredAnswer>;
-}
 
 /** Failures that say nothing final about this request: the key is freed for a retry. */
 const TRANSIENT_REASONS = new Set(['cart_locked', 'try_again']);

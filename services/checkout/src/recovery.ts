@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { commitReservation, expiredReservations, releaseReservation } from '@gorten/catalog/stock';
 import { Problem, problemFor } from '@gorten/kit';
-import type { CheckoutDeps } from './checkout.js';
+import type { CheckoutDeps } from './deps.js';
 import { compensate, completeCheckout, type RunOutcome } from './saga.js';
 import type { CheckoutStep, StoredAnswer } from './store.js';
 

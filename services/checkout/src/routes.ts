@@ -1,6 +1,7 @@
 // The checkout service's HTTP API.
 import { routeFor } from '@gorten/kit';
-import { checkout, type CheckoutDeps } from './checkout.js';
+import { checkout } from './checkout.js';
+import type { CheckoutDeps } from './deps.js';
 import { checkoutHeaders, checkoutRequest, checkoutResult } from './schemas.js';
 
 const route = routeFor<CheckoutDeps>();

@@ -20,20 +20,20 @@ import {
   lockCart,
   productsOf,
   unlockCart,
-  type CartOps,
+  type CartModule,
 } from '@gorten/carts/carts';
 import {
   commitReservation,
   releaseReservation,
   reserveStock,
   reservedBy,
-  type StockOps,
+  type StockModule,
 } from '@gorten/catalog/stock';
 import {
   createOrder,
   isOrderCancelled,
   transitionOrder,
-  type OrderOps,
+  type OrderModule,
 } from '@gorten/orders/orders';
 import type { ProductDoc } from '@gorten/catalog/store';
 import type { OrderItem } from '@gorten/orders/store';
@@ -44,7 +44,7 @@ import {
   paymentOf,
   refundPayment,
   voidPayment,
-  type PaymentOps,
+  type PaymentModule,
 } from '@gorten/payments/payments';
 import type { Card } from '@gorten/payments/provider';
 import type { Logger } from 'pino';
@@ -60,10 +60,10 @@ import {
 export interface SagaDeps {
   env: CheckoutEnv;
   store: CheckoutStore;
-  carts: CartOps;
-  stock: StockOps;
-  orders: OrderOps;
-  payments: PaymentOps;
+  carts: CartModule;
+  stock: StockModule;
+  orders: OrderModule;
+  payments: PaymentModule;
   log: Logger;
   now: () => Date;
   /** Failure drills: called after each step is recorded (see CHECKOUT_FAILPOINT). */

@@ -19,7 +19,7 @@ import { eventually, freePort, spawnTracked } from '@gorten/testenv';
 import { transitionOrder } from '@gorten/orders/orders';
 import { capturePayment } from '@gorten/payments/payments';
 import { checkoutService } from '../src/app.js';
-import type { CheckoutDeps } from '../src/checkout.js';
+import type { CheckoutDeps } from '../src/deps.js';
 
 const REPO = join(import.meta.dirname, '..', '..', '..');
 const CARDS = {

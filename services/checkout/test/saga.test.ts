@@ -2,10 +2,10 @@
 // step undoes and in which order, and compensate() walking them against collections that
 // only record what is asked of them.
 import { createLogger, type Outbox } from '@gorten/kit';
-import type { CartOps } from '@gorten/carts/carts';
-import type { StockOps } from '@gorten/catalog/stock';
-import type { OrderOps } from '@gorten/orders/orders';
-import type { PaymentOps } from '@gorten/payments/payments';
+import type { CartModule } from '@gorten/carts/carts';
+import type { StockModule } from '@gorten/catalog/stock';
+import type { OrderModule } from '@gorten/orders/orders';
+import type { PaymentModule } from '@gorten/payments/payments';
 import type { Collection, Document } from 'mongodb';
 import type { CheckoutEnv } from '../src/config.js';
 import { compensate, SAGA_STEPS, stepsToUndo, type SagaDeps } from '../src/saga.js';
@@ -98,15 +98,15 @@ function sagaDeps(calls: string[], down: string[] = []): SagaDeps {
   return {
     env: { CHECKOUT_LEASE_MS: 30_000 } as CheckoutEnv,
     store: { checkouts: answers('checkouts'), requests: answers('checkout_requests') },
-    carts: { store: { carts: answers('carts'), products }, now } as unknown as CartOps,
-    stock: { products, outbox, now } as unknown as StockOps,
+    carts: { store: { carts: answers('carts'), products }, now } as unknown as CartModule,
+    stock: { products, outbox, now } as unknown as StockModule,
     orders: {
       store: { orders, shipments: answers('shipments') },
       outbox,
       now,
-    } as unknown as OrderOps,
+    } as unknown as OrderModule,
     // No payment under the key yet: voiding it asks the provider nothing.
-    payments: { store: { payments: answers('payments') }, now } as unknown as PaymentOps,
+    payments: { store: { payments: answers('payments') }, now } as unknown as PaymentModule,
     log: createLogger('test', 'silent'),
     now,
   };

@@ -3,11 +3,8 @@
 import { SHARED_COLLECTIONS, type ServiceDefinition } from '@gorten/kit';
 import { createTransport } from 'nodemailer';
 import { notificationsEnv, type NotificationsEnv } from './config.js';
-import { mailEvent, type MailDeps } from './send.js';
-
-export interface NotificationsDeps extends MailDeps {
-  env: NotificationsEnv;
-}
+import type { NotificationsDeps } from './deps.js';
+import { mailEvent } from './send.js';
 
 export const notificationsService: ServiceDefinition<NotificationsEnv, NotificationsDeps> = {
   info: {

@@ -13,7 +13,8 @@ import {
 } from '@gorten/service-testing';
 import { eventually } from '@gorten/testenv';
 import { SMTPServer } from 'smtp-server';
-import { notificationsService, type NotificationsDeps } from '../src/app.js';
+import { notificationsService } from '../src/app.js';
+import type { NotificationsDeps } from '../src/deps.js';
 
 interface Received {
   to: string[];

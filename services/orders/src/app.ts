@@ -1,9 +1,9 @@
 // The orders service as the kit starts it: routes, the outboxes of order events and
 // notices, and the order_created / order_paid consumers.
 import { IdempotencyKeys, type ServiceDefinition } from '@gorten/kit';
-import { createPaymentOps } from '@gorten/payments/ops';
+import { createPaymentModule } from '@gorten/payments/module';
 import { onOrderCreated, onOrderPaid } from './consumers.js';
-import { createOrderOps } from './orders.js';
+import { createOrderModule } from './orders.js';
 import { ordersEnv, type OrdersEnv } from './config.js';
 import type { OrdersDeps } from './deps.js';
 import { ORDERS_ROUTES } from './routes.js';
@@ -21,8 +21,8 @@ export const ordersService: ServiceDefinition<OrdersEnv, OrdersDeps> = {
   outboxCollections: ['orders', 'shipments'],
   deps: ({ env, db, dependencyMetrics, outbox }) => ({
     env,
-    ...createOrderOps(db, outbox),
-    payments: createPaymentOps(db, env, dependencyMetrics),
+    ...createOrderModule(db, outbox),
+    payments: createPaymentModule(db, env, dependencyMetrics),
     requests: new IdempotencyKeys(db.collection('order_requests')),
   }),
   consumers: (deps) => [

@@ -10,7 +10,7 @@
 import { MongoServerError } from 'mongodb';
 import { outboxEntry, PoisonMessage, type EventEnvelope } from '@gorten/kit';
 import { z } from 'zod';
-import type { OrderEvent, OrderOps } from './orders.js';
+import type { OrderEvent, OrderModule } from './orders.js';
 import { orderItem } from './schemas.js';
 import type { ShipmentDoc } from './store.js';
 
@@ -36,9 +36,9 @@ function orderEventOf(envelope: EventEnvelope): OrderEvent {
 const notice = (type: string, data: unknown) =>
   outboxEntry('notification_exchange', type, type, data);
 
-export async function onOrderCreated(ops: OrderOps, envelope: EventEnvelope): Promise<void> {
+export async function onOrderCreated(orders: OrderModule, envelope: EventEnvelope): Promise<void> {
   const event = orderEventOf(envelope);
-  await ops.store.orders.updateOne(
+  await orders.store.orders.updateOne(
     { _id: event.orderId, confirmationQueued: { $ne: true } },
     {
       $set: { confirmationQueued: true },
@@ -47,7 +47,7 @@ export async function onOrderCreated(ops: OrderOps, envelope: EventEnvelope): Pr
   );
 }
 
-export async function onOrderPaid(ops: OrderOps, envelope: EventEnvelope): Promise<void> {
+export async function onOrderPaid(orders: OrderModule, envelope: EventEnvelope): Promise<void> {
   const event = orderEventOf(envelope);
   for (const companyId of event.companyIds) {
     const shipment: ShipmentDoc = {
@@ -58,19 +58,19 @@ export async function onOrderPaid(ops: OrderOps, envelope: EventEnvelope): Promi
         .filter((i) => i.companyId === companyId)
         .map((i) => ({ productId: i.productId, sku: i.sku, name: i.name, quantity: i.quantity })),
       status: 'ready_to_ship',
-      createdAt: ops.now(),
+      createdAt: orders.now(),
     };
     shipment.outbox = [
       notice('shipment.ready', { orderId: event.orderId, companyId, items: shipment.items }),
     ];
     try {
-      await ops.store.shipments.insertOne(shipment);
+      await orders.store.shipments.insertOne(shipment);
     } catch (err) {
       if (!(err instanceof MongoServerError && err.code === 11000)) throw err; // handed off before
     }
   }
   // The confirmation first if it is still owed: both in one update, in that order.
-  const both = await ops.store.orders.updateOne(
+  const both = await orders.store.orders.updateOne(
     { _id: event.orderId, receiptQueued: { $ne: true }, confirmationQueued: { $ne: true } },
     {
       $set: { confirmationQueued: true, receiptQueued: true },
@@ -82,7 +82,7 @@ export async function onOrderPaid(ops: OrderOps, envelope: EventEnvelope): Promi
     },
   );
   if (both.matchedCount === 1) return;
-  await ops.store.orders.updateOne(
+  await orders.store.orders.updateOne(
     { _id: event.orderId, receiptQueued: { $ne: true } },
     { $set: { receiptQueued: true }, $push: { outbox: notice('payment.receipt', event) } },
   );

@@ -1,7 +1,7 @@
 // What the orders service's use cases work with; built once at start (app.ts).
 import type { OrdersEnv } from './config.js';
-import type { ManageDeps } from './fulfilment.js';
+import type { FulfilmentDeps } from './fulfilment.js';
 
-export interface OrdersDeps extends ManageDeps {
+export interface OrdersDeps extends FulfilmentDeps {
   env: OrdersEnv;
 }

@@ -11,18 +11,18 @@ import {
   type IdempotencyKeys,
   type Principal,
 } from '@gorten/kit';
-import { refundPayment, type PaymentOps } from '@gorten/payments/payments';
-import { transitionOrder, type OrderOps } from './orders.js';
+import { refundPayment, type PaymentModule } from '@gorten/payments/payments';
+import { transitionOrder, type OrderModule } from './orders.js';
 import { toOrder, visibleOrder } from './queries.js';
 import type { Order } from './schemas.js';
 
-export interface ManageDeps extends OrderOps {
-  payments: PaymentOps;
+export interface FulfilmentDeps extends OrderModule {
+  payments: PaymentModule;
   requests: IdempotencyKeys<{ status: number; body: Order }>;
 }
 
 export async function changeStatus(
-  deps: ManageDeps,
+  deps: FulfilmentDeps,
   principal: Principal,
   orderId: string,
   change: { to: 'fulfilled' | 'delivered' | 'cancelled'; reason?: string },
@@ -40,7 +40,7 @@ export async function changeStatus(
 }
 
 export function refundOrder(
-  deps: ManageDeps,
+  deps: FulfilmentDeps,
   principal: Principal,
   orderId: string,
   reason: string,

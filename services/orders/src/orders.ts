@@ -2,7 +2,7 @@
 // moves it along; admins and sellers move it later. Every move is one compare-and-set
 // update on the order's version that also records the move in its history and, where
 // the move is an event (created, paid), appends the event to the order's outbox and
-// announces it through `ops.outbox`, so that the relay of the process publishes it at once.
+// announces it through `orders.outbox`, so that the relay of the process publishes it at once.
 import { conflict, newId, notFound, outboxEntry, type Outbox } from '@gorten/kit';
 import { MongoServerError, type Db } from 'mongodb';
 import { assertTransition } from './lifecycle.js';
@@ -14,15 +14,15 @@ import {
   type OrdersStore,
 } from './store.js';
 
-export interface OrderOps {
+export interface OrderModule {
   store: OrdersStore;
   /** Told of every order event written (created, paid). */
   outbox: Outbox;
   now: () => Date;
 }
 
-/** The order operations on the tenant's database: the orders service's and checkout's. */
-export function createOrderOps(db: Db, outbox: Outbox): OrderOps {
+/** The orders module on the tenant's database: the orders service's and checkout's. */
+export function createOrderModule(db: Db, outbox: Outbox): OrderModule {
   return { store: ordersStore(db), outbox, now: () => new Date() };
 }
 
@@ -58,8 +58,8 @@ export interface NewOrder {
 }
 
 /** The checkout's order: made once; asking again returns the one made. */
-export async function createOrder(ops: OrderOps, input: NewOrder): Promise<OrderDoc> {
-  const now = ops.now();
+export async function createOrder(orders: OrderModule, input: NewOrder): Promise<OrderDoc> {
+  const now = orders.now();
   const order: OrderDoc = {
     _id: newId('ord'),
     checkoutId: input.checkoutId,
@@ -76,27 +76,27 @@ export async function createOrder(ops: OrderOps, input: NewOrder): Promise<Order
   };
   order.outbox = [orderEvent(order, 'order.created')];
   try {
-    await ops.store.orders.insertOne(order);
-    ops.outbox.announce(ops.store.orders, order._id);
+    await orders.store.orders.insertOne(order);
+    orders.outbox.announce(orders.store.orders, order._id);
     return order;
   } catch (err) {
     if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
-    const existing = await ops.store.orders.findOne({ checkoutId: input.checkoutId });
+    const existing = await orders.store.orders.findOne({ checkoutId: input.checkoutId });
     if (!existing) throw err;
     return existing;
   }
 }
 
 export async function orderOfCheckout(
-  ops: OrderOps,
+  orders: OrderModule,
   checkoutId: string,
 ): Promise<OrderDoc | undefined> {
-  return (await ops.store.orders.findOne({ checkoutId })) ?? undefined;
+  return (await orders.store.orders.findOne({ checkoutId })) ?? undefined;
 }
 
 /** Whether the order was cancelled (by an admin, while checkout was taking the payment). */
-export async function isOrderCancelled(ops: OrderOps, orderId: string): Promise<boolean> {
-  const order = await ops.store.orders.findOne({ _id: orderId }, { projection: { status: 1 } });
+export async function isOrderCancelled(orders: OrderModule, orderId: string): Promise<boolean> {
+  const order = await orders.store.orders.findOne({ _id: orderId }, { projection: { status: 1 } });
   return order?.status === 'cancelled';
 }
 
@@ -107,17 +107,20 @@ const ATTEMPTS = 5;
  * recovery call this again). An illegal move is a 409 naming what is allowed.
  */
 export async function transitionOrder(
-  ops: OrderOps,
+  orders: OrderModule,
   orderId: string,
   to: OrderStatus,
   details: { reason?: string; paymentId?: string } = {},
 ): Promise<OrderDoc> {
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-    const order = await ops.store.orders.findOne({ _id: orderId }, { projection: { outbox: 0 } });
+    const order = await orders.store.orders.findOne(
+      { _id: orderId },
+      { projection: { outbox: 0 } },
+    );
     if (!order) throw notFound('No such order.');
     if (order.status === to) return order;
     assertTransition(order.status, to);
-    const now = ops.now();
+    const now = orders.now();
     const next: OrderDoc = {
       ...order,
       status: to,
@@ -129,7 +132,7 @@ export async function transitionOrder(
       version: order.version + 1,
       updatedAt: now,
     };
-    const written = await ops.store.orders.updateOne(
+    const written = await orders.store.orders.updateOne(
       { _id: orderId, version: order.version },
       {
         $set: {
@@ -143,7 +146,7 @@ export async function transitionOrder(
       },
     );
     if (written.matchedCount === 1) {
-      if (to === 'paid') ops.outbox.announce(ops.store.orders, orderId);
+      if (to === 'paid') orders.outbox.announce(orders.store.orders, orderId);
       return next;
     }
   }

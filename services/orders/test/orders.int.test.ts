@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { connect } from 'amqplib';
 import { Registry } from 'prom-client';
 import { DependencyMetrics, newId, type EventEnvelope, type RunningService } from '@gorten/kit';
-import { createPaymentOps } from '@gorten/payments/ops';
-import { authorizePayment, capturePayment, type PaymentOps } from '@gorten/payments/payments';
+import { createPaymentModule } from '@gorten/payments/module';
+import { authorizePayment, capturePayment, type PaymentModule } from '@gorten/payments/payments';
 import type { PaymentDoc } from '@gorten/payments/store';
 import {
   client,
@@ -24,10 +24,10 @@ import { ordersService } from '../src/app.js';
 import type { OrdersDeps } from '../src/deps.js';
 import {
   createOrder,
-  createOrderOps,
+  createOrderModule,
   transitionOrder,
   type OrderEvent,
-  type OrderOps,
+  type OrderModule,
 } from '../src/orders.js';
 import type { Order } from '../src/schemas.js';
 import type { OrderDoc, OrderItem, OrderStatus } from '../src/store.js';
@@ -35,8 +35,8 @@ import type { OrderDoc, OrderItem, OrderStatus } from '../src/store.js';
 let tenant: TestTenant;
 let service: RunningService<OrdersDeps>;
 let call: Call;
-let ops: OrderOps;
-let payments: PaymentOps;
+let orderModule: OrderModule;
+let payments: PaymentModule;
 
 const companyId = () => `co_${randomBytes(12).toString('hex')}`;
 const [coA, coB, coC] = [companyId(), companyId(), companyId()];
@@ -51,8 +51,8 @@ beforeAll(async () => {
     SIMULATED_PROVIDER_DELAY_MS: String(PROVIDER.SIMULATED_PROVIDER_DELAY_MS),
   });
   call = client(service.url);
-  ops = createOrderOps(tenant.db, service.deps.outbox);
-  payments = createPaymentOps(
+  orderModule = createOrderModule(tenant.db, service.deps.outbox);
+  payments = createPaymentModule(
     tenant.db,
     { PAYMENT_PROVIDER: 'simulated', ...PROVIDER },
     new DependencyMetrics(new Registry()),
@@ -99,7 +99,7 @@ async function seedOrder(
   lines: Line[],
   status: OrderStatus = 'awaiting_payment',
 ): Promise<OrderDoc> {
-  let order = await createOrder(ops, {
+  let order = await createOrder(orderModule, {
     checkoutId: newId('chk'),
     buyerId,
     items: items(lines),
@@ -107,7 +107,7 @@ async function seedOrder(
   });
   const steps =
     status === 'cancelled' ? ['cancelled' as const] : PATH.slice(1, PATH.indexOf(status) + 1);
-  for (const to of steps) order = await transitionOrder(ops, order._id, to);
+  for (const to of steps) order = await transitionOrder(orderModule, order._id, to);
   return order;
 }
 
@@ -128,7 +128,7 @@ async function paidOrder(
   });
   const payment = await capturePayment(payments, authorized._id);
   return {
-    order: await transitionOrder(ops, order._id, 'paid', { paymentId: payment._id }),
+    order: await transitionOrder(orderModule, order._id, 'paid', { paymentId: payment._id }),
     payment,
   };
 }
@@ -279,7 +279,9 @@ describe('who sees which order', () => {
         statuses: [401, 401, 401, 401],
       });
     }
-    expect((await ops.store.orders.findOne({ _id: order._id }))?.status).toBe('awaiting_payment');
+    expect((await orderModule.store.orders.findOne({ _id: order._id }))?.status).toBe(
+      'awaiting_payment',
+    );
   });
 });
 
@@ -323,7 +325,7 @@ describe('moving an order along', () => {
     const answer = await move(admin(), order._id, { to });
     expect(answer.status).toBe(409);
     expect(answer.body).toMatchObject({ status: 409, from, to, allowed });
-    expect((await ops.store.orders.findOne({ _id: order._id }))?.status).toBe(from);
+    expect((await orderModule.store.orders.findOne({ _id: order._id }))?.status).toBe(from);
   });
 
   test('a seller fulfils and delivers orders wholly theirs, never cancels, never others', async () => {
@@ -348,7 +350,7 @@ describe('moving an order along', () => {
     expect((await move(sellerA, foreign._id, { to: 'fulfilled' })).status).toBe(404);
     expect((await move(shopper.token, own._id, { to: 'delivered' })).status).toBe(403);
 
-    const statuses = await ops.store.orders
+    const statuses = await orderModule.store.orders
       .find({ _id: { $in: [unpaid._id, shared._id, foreign._id] } })
       .map((o) => o.status)
       .toArray();
@@ -429,14 +431,14 @@ describe('refunds', () => {
       refunded: 1_200,
       refunds: [expect.objectContaining({ amount: 1_200 })],
     });
-    const stored = await ops.store.orders.findOne({ _id: order._id });
+    const stored = await orderModule.store.orders.findOne({ _id: order._id });
     expect(stored?.history.filter((h) => h.to === 'refunded')).toHaveLength(1);
   });
 
   test('a fulfilled or delivered order is refunded too', async () => {
     const { order, payment } = await paidOrder(buyer().id, [[coA, 800, 1]]);
-    await transitionOrder(ops, order._id, 'fulfilled');
-    await transitionOrder(ops, order._id, 'delivered');
+    await transitionOrder(orderModule, order._id, 'fulfilled');
+    await transitionOrder(orderModule, order._id, 'delivered');
     const answer = await refund(admin(), order._id, 'Returned', randomUUID());
     expect(answer.body.status).toBe('refunded');
     expect(await paymentDoc(payment._id)).toMatchObject({ status: 'refunded', refunded: 800 });
@@ -458,9 +460,12 @@ describe('refunds', () => {
       currency: 'EUR',
       card: CARD,
     });
-    await ops.store.orders.updateOne({ _id: held._id }, { $set: { paymentId: authorized._id } });
+    await orderModule.store.orders.updateOne(
+      { _id: held._id },
+      { $set: { paymentId: authorized._id } },
+    );
     expect((await refund(admin(), held._id, 'Why', randomUUID())).status).toBe(422);
-    const statuses = await ops.store.orders
+    const statuses = await orderModule.store.orders
       .find({ _id: { $in: [unpaid._id, cancelled._id, held._id] } })
       .map((o) => o.status)
       .toArray();
@@ -474,7 +479,7 @@ describe('refunds', () => {
     expect((await refund(shopper.token, order._id, 'Mine', randomUUID())).status).toBe(403);
     expect((await refund(sellerOf(coA), order._id, 'Mine', randomUUID())).status).toBe(403);
     expect((await refund(admin(), newId('ord'), 'Who', randomUUID())).status).toBe(404);
-    expect((await ops.store.orders.findOne({ _id: order._id }))?.status).toBe('paid');
+    expect((await orderModule.store.orders.findOne({ _id: order._id }))?.status).toBe('paid');
   });
 });
 
@@ -502,7 +507,7 @@ describe('the order_created and order_paid consumers', () => {
       createdAt: now,
       updatedAt: now,
     };
-    await ops.store.orders.insertOne(order);
+    await orderModule.store.orders.insertOne(order);
     return {
       orderId: order._id,
       buyerId: order.buyerId,
@@ -588,7 +593,7 @@ describe('the order_created and order_paid consumers', () => {
       .map((e) => e.data as { companyId: string; items: { sku: string }[] });
     expect(shipmentNotices.map((n) => n.companyId).sort()).toEqual([coA, coB].sort());
 
-    const shipments = await ops.store.shipments
+    const shipments = await orderModule.store.shipments
       .find({ orderId: event.orderId }, { projection: { outbox: 0 } })
       .sort({ companyId: 1 })
       .toArray();
@@ -664,8 +669,8 @@ describe('the order_created and order_paid consumers', () => {
     const noItems = envelope('order.created', { ...event, items: 'none' });
     await publish(noItems);
     expect((await deadLettered('order_created.dlq', noItems.id)).reason).toBe('rejected');
-    expect(await ops.store.shipments.countDocuments({ orderId: event.orderId })).toBe(0);
-    const order = await ops.store.orders.findOne({ _id: event.orderId });
+    expect(await orderModule.store.shipments.countDocuments({ orderId: event.orderId })).toBe(0);
+    const order = await orderModule.store.orders.findOne({ _id: event.orderId });
     expect(order?.receiptQueued).toBeUndefined();
     expect(order?.confirmationQueued).toBeUndefined();
   });

@@ -3,10 +3,10 @@
 // soon as they are stored; moves that carry no event are not.
 import type { Collection } from 'mongodb';
 import type { Outbox } from '@gorten/kit';
-import { createOrder, transitionOrder, type OrderOps } from '../src/orders.js';
+import { createOrder, transitionOrder, type OrderModule } from '../src/orders.js';
 import type { OrderDoc, ShipmentDoc } from '../src/store.js';
 
-function opsWithRecorder(): { ops: OrderOps; announced: string[] } {
+function opsWithRecorder(): { orderModule: OrderModule; announced: string[] } {
   const docs = new Map<string, OrderDoc>();
   const orders = {
     namespace: 'mp.orders',
@@ -23,7 +23,7 @@ function opsWithRecorder(): { ops: OrderOps; announced: string[] } {
   const recorder: Outbox = {
     announce: (collection, id) => announced.push(`${collection.namespace} ${id}`),
   };
-  const ops: OrderOps = {
+  const orderModule: OrderModule = {
     store: {
       orders: orders as unknown as Collection<OrderDoc>,
       shipments: {} as Collection<ShipmentDoc>,
@@ -31,7 +31,7 @@ function opsWithRecorder(): { ops: OrderOps; announced: string[] } {
     outbox: recorder,
     now: () => new Date(),
   };
-  return { ops, announced };
+  return { orderModule, announced };
 }
 
 const ITEM = {
@@ -45,19 +45,19 @@ const ITEM = {
 };
 
 test('order.created and order.paid are announced once each, the moves between them not', async () => {
-  const { ops, announced } = opsWithRecorder();
-  const order = await createOrder(ops, {
+  const { orderModule, announced } = opsWithRecorder();
+  const order = await createOrder(orderModule, {
     checkoutId: 'chk_1',
     buyerId: 'usr_1',
     items: [ITEM],
     currency: 'EUR',
   });
   expect(announced).toEqual([`mp.orders ${order._id}`]);
-  await transitionOrder(ops, order._id, 'awaiting_payment');
+  await transitionOrder(orderModule, order._id, 'awaiting_payment');
   expect(announced).toHaveLength(1);
-  await transitionOrder(ops, order._id, 'paid', { paymentId: 'pay_1' });
+  await transitionOrder(orderModule, order._id, 'paid', { paymentId: 'pay_1' });
   expect(announced).toEqual([`mp.orders ${order._id}`, `mp.orders ${order._id}`]);
-  await transitionOrder(ops, order._id, 'paid'); // already there: nothing written
-  await transitionOrder(ops, order._id, 'fulfilled');
+  await transitionOrder(orderModule, order._id, 'paid'); // already there: nothing written
+  await transitionOrder(orderModule, order._id, 'fulfilled');
   expect(announced).toHaveLength(2);
 });

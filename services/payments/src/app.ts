@@ -2,7 +2,7 @@
 import type { ServiceDefinition } from '@gorten/kit';
 import { paymentsEnv, type PaymentsEnv } from './config.js';
 import type { PaymentsDeps } from './deps.js';
-import { createPaymentOps } from './ops.js';
+import { createPaymentModule } from './module.js';
 import { PAYMENTS_ROUTES } from './routes.js';
 import { PAYMENTS_INDEXES } from './store.js';
 
@@ -17,6 +17,6 @@ export const paymentsService: ServiceDefinition<PaymentsEnv, PaymentsDeps> = {
   routes: PAYMENTS_ROUTES,
   deps: ({ env, db, dependencyMetrics }) => ({
     env,
-    ...createPaymentOps(db, env, dependencyMetrics),
+    ...createPaymentModule(db, env, dependencyMetrics),
   }),
 };

@@ -10,8 +10,8 @@ import { assertMove } from './lifecycle.js';
 import { cardBrand, type Card, type PaymentProvider } from './provider.js';
 import type { PaymentDoc, PaymentStatus, PaymentsStore } from './store.js';
 
-/** What the payment operations need; checkout and orders build it too. */
-export interface PaymentOps {
+/** What the payment functions work with; checkout and orders build it too. */
+export interface PaymentModule {
   store: PaymentsStore;
   provider: PaymentProvider;
   /** Timeout, retries (provider calls are idempotent), circuit breaker, bulkhead. */
@@ -24,7 +24,7 @@ export class PaymentOutcomeUnknown extends Error {
 }
 
 async function move(
-  ops: PaymentOps,
+  payments: PaymentModule,
   payment: PaymentDoc,
   to: PaymentStatus,
   fields: Partial<PaymentDoc> = {},
@@ -35,10 +35,10 @@ async function move(
     ...fields,
     status: to,
     version: payment.version + 1,
-    updatedAt: ops.now(),
+    updatedAt: payments.now(),
   };
   const { _id, ...set } = next;
-  const written = await ops.store.payments.updateOne(
+  const written = await payments.store.payments.updateOne(
     { _id, version: payment.version },
     { $set: set },
   );
@@ -52,16 +52,16 @@ async function move(
  * `move` finds a conflict — but the work is done, so its result is this call's answer.
  */
 async function moveOnce(
-  ops: PaymentOps,
+  payments: PaymentModule,
   payment: PaymentDoc,
   to: PaymentStatus,
   fields: Partial<PaymentDoc>,
   done: (current: PaymentDoc) => boolean,
 ): Promise<PaymentDoc> {
   try {
-    return await move(ops, payment, to, fields);
+    return await move(payments, payment, to, fields);
   } catch (err) {
-    const current = await ops.store.payments.findOne({ _id: payment._id });
+    const current = await payments.store.payments.findOne({ _id: payment._id });
     if (current && done(current)) return current;
     throw err;
   }
@@ -88,20 +88,20 @@ export interface AuthorizeInput {
 
 /** The payment with this id, if any (checkout reads what was captured before returning it). */
 export async function paymentOf(
-  ops: PaymentOps,
+  payments: PaymentModule,
   paymentId: string,
 ): Promise<PaymentDoc | undefined> {
-  return (await ops.store.payments.findOne({ _id: paymentId })) ?? undefined;
+  return (await payments.store.payments.findOne({ _id: paymentId })) ?? undefined;
 }
 
 export async function authorizePayment(
-  ops: PaymentOps,
+  payments: PaymentModule,
   input: AuthorizeInput,
 ): Promise<PaymentDoc> {
   const id = paymentIdFor(input.key);
-  let payment = await ops.store.payments.findOne({ _id: id });
+  let payment = await payments.store.payments.findOne({ _id: id });
   if (!payment) {
-    const now = ops.now();
+    const now = payments.now();
     const doc: PaymentDoc = {
       _id: id,
       authorizationKey: input.key,
@@ -110,7 +110,7 @@ export async function authorizePayment(
       amount: input.amount,
       currency: input.currency,
       status: 'authorizing',
-      provider: ops.provider.name,
+      provider: payments.provider.name,
       card: { brand: cardBrand(input.card.number), last4: input.card.number.slice(-4) },
       captured: 0,
       refunded: 0,
@@ -120,19 +120,19 @@ export async function authorizePayment(
       updatedAt: now,
     };
     try {
-      await ops.store.payments.insertOne(doc);
+      await payments.store.payments.insertOne(doc);
       payment = doc;
     } catch (err) {
       if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
-      payment = await ops.store.payments.findOne({ _id: id }); // made meanwhile by a retry
+      payment = await payments.store.payments.findOne({ _id: id }); // made meanwhile by a retry
       if (!payment) throw err;
     }
   }
   if (payment.status !== 'authorizing') return payment; // decided before: the same answer
   let outcome;
   try {
-    outcome = await ops.policy.execute((signal) =>
-      ops.provider.authorize(
+    outcome = await payments.policy.execute((signal) =>
+      payments.provider.authorize(
         {
           idempotencyKey: input.key,
           merchantReference: input.merchantReference,
@@ -150,30 +150,38 @@ export async function authorizePayment(
   // provider answers a key the same every time): that answer is this call's too.
   const decided = (current: PaymentDoc) => current.status !== 'authorizing';
   return outcome.status === 'authorized'
-    ? moveOnce(ops, payment, 'authorized', { providerReference: outcome.reference }, decided)
-    : moveOnce(ops, payment, 'declined', { declineCode: outcome.code }, decided);
+    ? moveOnce(payments, payment, 'authorized', { providerReference: outcome.reference }, decided)
+    : moveOnce(payments, payment, 'declined', { declineCode: outcome.code }, decided);
 }
 
 /** Cancels an authorization (also one whose outcome is unknown); idempotent. */
-export async function voidPayment(ops: PaymentOps, key: string): Promise<PaymentDoc | undefined> {
-  const payment = await ops.store.payments.findOne({ _id: paymentIdFor(key) });
+export async function voidPayment(
+  payments: PaymentModule,
+  key: string,
+): Promise<PaymentDoc | undefined> {
+  const payment = await payments.store.payments.findOne({ _id: paymentIdFor(key) });
   if (!payment || payment.status === 'voided' || payment.status === 'declined')
     return payment ?? undefined;
   // Captured money is refunded, not voided: refused before the provider is bothered.
   assertMove(payment.status, 'voided');
-  await ops.policy.execute((signal) => ops.provider.void(key, signal));
-  return moveOnce(ops, payment, 'voided', {}, (current) => current.status === 'voided');
+  await payments.policy.execute((signal) => payments.provider.void(key, signal));
+  return moveOnce(payments, payment, 'voided', {}, (current) => current.status === 'voided');
 }
 
-export async function capturePayment(ops: PaymentOps, paymentId: string): Promise<PaymentDoc> {
-  const payment = await ops.store.payments.findOne({ _id: paymentId });
+export async function capturePayment(
+  payments: PaymentModule,
+  paymentId: string,
+): Promise<PaymentDoc> {
+  const payment = await payments.store.payments.findOne({ _id: paymentId });
   if (!payment) throw notFound('No such payment.');
   if (payment.status === 'captured') return payment;
   assertMove(payment.status, 'captured');
   const reference = payment.providerReference ?? '';
-  await ops.policy.execute((signal) => ops.provider.capture(reference, payment.amount, signal));
+  await payments.policy.execute((signal) =>
+    payments.provider.capture(reference, payment.amount, signal),
+  );
   return moveOnce(
-    ops,
+    payments,
     payment,
     'captured',
     { captured: payment.amount },
@@ -182,11 +190,11 @@ export async function capturePayment(ops: PaymentOps, paymentId: string): Promis
 }
 
 export async function refundPayment(
-  ops: PaymentOps,
+  payments: PaymentModule,
   paymentId: string,
   refund: { key: string; amount?: number; reason: string },
 ): Promise<PaymentDoc> {
-  const payment = await ops.store.payments.findOne({ _id: paymentId });
+  const payment = await payments.store.payments.findOne({ _id: paymentId });
   if (!payment) throw notFound('No such payment.');
   if (payment.refunds.some((r) => r.key === refund.key)) return payment;
   const amount = refund.amount ?? payment.captured - payment.refunded;
@@ -198,16 +206,18 @@ export async function refundPayment(
   const to = refunded === payment.captured ? 'refunded' : 'partially_refunded';
   assertMove(payment.status, to);
   const reference = payment.providerReference ?? '';
-  await ops.policy.execute((signal) => ops.provider.refund(reference, amount, refund.key, signal));
+  await payments.policy.execute((signal) =>
+    payments.provider.refund(reference, amount, refund.key, signal),
+  );
   return moveOnce(
-    ops,
+    payments,
     payment,
     to,
     {
       refunded,
       refunds: [
         ...payment.refunds,
-        { key: refund.key, amount, reason: refund.reason, at: ops.now() },
+        { key: refund.key, amount, reason: refund.reason, at: payments.now() },
       ],
     },
     (current) => current.refunds.some((r) => r.key === refund.key),

@@ -17,7 +17,7 @@ import {
 import { paymentsService } from '../src/app.js';
 import type { PaymentProviderSettings } from '../src/config.js';
 import type { PaymentsDeps } from '../src/deps.js';
-import { createPaymentOps } from '../src/ops.js';
+import { createPaymentModule } from '../src/module.js';
 import {
   authorizePayment,
   capturePayment,
@@ -26,7 +26,7 @@ import {
   refundPayment,
   voidPayment,
   type AuthorizeInput,
-  type PaymentOps,
+  type PaymentModule,
 } from '../src/payments.js';
 import type { Payment } from '../src/schemas.js';
 import { TEST_CARDS } from '../src/simulated-provider.js';
@@ -34,7 +34,7 @@ import { TEST_CARDS } from '../src/simulated-provider.js';
 let tenant: TestTenant;
 let service: RunningService<PaymentsDeps>;
 let call: Call;
-let ops: PaymentOps;
+let paymentModule: PaymentModule;
 
 beforeAll(async () => {
   tenant = await TestTenant.create('payments');
@@ -43,7 +43,7 @@ beforeAll(async () => {
     SIMULATED_PROVIDER_DELAY_MS: '0',
   });
   call = client(service.url);
-  ops = opsWith({ PAYMENT_PROVIDER_TIMEOUT_MS: 3_000, SIMULATED_PROVIDER_DELAY_MS: 0 });
+  paymentModule = opsWith({ PAYMENT_PROVIDER_TIMEOUT_MS: 3_000, SIMULATED_PROVIDER_DELAY_MS: 0 });
 });
 
 afterAll(async () => {
@@ -51,8 +51,8 @@ afterAll(async () => {
   await tenant.destroy();
 });
 
-function opsWith(settings: Omit<PaymentProviderSettings, 'PAYMENT_PROVIDER'>): PaymentOps {
-  return createPaymentOps(
+function opsWith(settings: Omit<PaymentProviderSettings, 'PAYMENT_PROVIDER'>): PaymentModule {
+  return createPaymentModule(
     tenant.db,
     { PAYMENT_PROVIDER: 'simulated', ...settings },
     new DependencyMetrics(new Registry()),
@@ -74,8 +74,8 @@ function request(fields: Partial<AuthorizeInput> = {}): AuthorizeInput {
   };
 }
 
-const payments = () => ops.store.payments;
-const ledger = () => ops.store.ledger;
+const payments = () => paymentModule.store.payments;
+const ledger = () => paymentModule.store.ledger;
 
 async function problemOf(work: Promise<unknown>): Promise<{ status?: number }> {
   try {
@@ -87,14 +87,14 @@ async function problemOf(work: Promise<unknown>): Promise<{ status?: number }> {
 }
 
 async function captured(amount = 1_000, fields: Partial<AuthorizeInput> = {}) {
-  const authorized = await authorizePayment(ops, request({ amount, ...fields }));
-  return capturePayment(ops, authorized._id);
+  const authorized = await authorizePayment(paymentModule, request({ amount, ...fields }));
+  return capturePayment(paymentModule, authorized._id);
 }
 
 describe('authorizing with the test cards', () => {
   test('4242… is authorized; brand and last four are kept, never the number', async () => {
     const input = request();
-    const payment = await authorizePayment(ops, input);
+    const payment = await authorizePayment(paymentModule, input);
     expect(payment).toMatchObject({
       authorizationKey: input.key,
       orderId: input.orderId,
@@ -127,21 +127,21 @@ describe('authorizing with the test cards', () => {
     ['any other card', '5555555555554444', 'unknown_test_card'],
   ])('%s is declined: %s', async (_name, number, code) => {
     const input = request({ card: card(number) });
-    const payment = await authorizePayment(ops, input);
+    const payment = await authorizePayment(paymentModule, input);
     expect(payment).toMatchObject({ status: 'declined', declineCode: code, captured: 0 });
     expect(payment.providerReference).toBeUndefined();
     expect((await ledger().findOne({ _id: input.key }))?.status).toBe('declined');
-    expect((await problemOf(capturePayment(ops, payment._id))).status).toBe(409);
+    expect((await problemOf(capturePayment(paymentModule, payment._id))).status).toBe(409);
   });
 
   test('one payment and one ledger entry per key, however often it is asked', async () => {
     for (const number of [TEST_CARDS.success, TEST_CARDS.declined]) {
       const input = request({ card: card(number) });
-      const first = await authorizePayment(ops, input);
-      const again = await authorizePayment(ops, input);
+      const first = await authorizePayment(paymentModule, input);
+      const again = await authorizePayment(paymentModule, input);
       expect(again).toEqual(first);
       // A retry is the same intent: its answer is the first one, whatever it carries.
-      const altered = await authorizePayment(ops, { ...input, amount: 5 });
+      const altered = await authorizePayment(paymentModule, { ...input, amount: 5 });
       expect(altered._id).toBe(first._id);
       expect(altered.amount).toBe(1_000);
       expect(await payments().countDocuments({ authorizationKey: input.key })).toBe(1);
@@ -151,7 +151,7 @@ describe('authorizing with the test cards', () => {
 
   test('a key finds its payment by _id; a reference finds its ledger entry by the key it carries', async () => {
     const input = request();
-    const payment = await authorizePayment(ops, input);
+    const payment = await authorizePayment(paymentModule, input);
     expect(payment._id).toBe(paymentIdFor(input.key));
     expect(payment._id).toMatch(idPattern('pay'));
     expect(paymentIdFor(`${input.key}x`)).not.toBe(payment._id);
@@ -162,22 +162,24 @@ describe('authorizing with the test cards', () => {
     // Only a reference the provider gave names an entry: not a declined key's, not one
     // that was altered, not another provider's.
     const declined = request({ card: card(TEST_CARDS.declined) });
-    await authorizePayment(ops, declined);
+    await authorizePayment(paymentModule, declined);
     const signal = new AbortController().signal;
     for (const forged of [
       `sim_${Buffer.from(declined.key).toString('base64url')}`,
       `${payment.providerReference ?? ''}AA`,
       `ch_${Buffer.from(input.key).toString('base64url')}`,
     ])
-      await expect(ops.provider.capture(forged, 1, signal)).rejects.toThrow(/cannot be captured/);
+      await expect(paymentModule.provider.capture(forged, 1, signal)).rejects.toThrow(
+        /cannot be captured/,
+      );
     expect((await ledger().findOne({ _id: declined.key }))?.status).toBe('declined');
-    expect((await capturePayment(ops, payment._id)).status).toBe('captured');
+    expect((await capturePayment(paymentModule, payment._id)).status).toBe('captured');
   });
 
   test('the same key asked at once from several places: one payment, the same answer', async () => {
     const input = request();
     const answers = await Promise.all(
-      Array.from({ length: 5 }, () => authorizePayment(ops, input)),
+      Array.from({ length: 5 }, () => authorizePayment(paymentModule, input)),
     );
     expect(new Set(answers.map((a) => a._id)).size).toBe(1);
     expect(answers.every((a) => a.status === 'authorized')).toBe(true);
@@ -242,46 +244,46 @@ describe('authorizing with the test cards', () => {
 describe('void, capture and refund', () => {
   test('void: an authorization is cancelled once; an unknown key is nothing to void', async () => {
     const input = request();
-    const authorized = await authorizePayment(ops, input);
-    const voided = await voidPayment(ops, input.key);
+    const authorized = await authorizePayment(paymentModule, input);
+    const voided = await voidPayment(paymentModule, input.key);
     expect(voided).toMatchObject({ _id: authorized._id, status: 'voided' });
-    expect(await voidPayment(ops, input.key)).toMatchObject({
+    expect(await voidPayment(paymentModule, input.key)).toMatchObject({
       status: 'voided',
       version: voided?.version,
     });
     expect((await ledger().findOne({ _id: input.key }))?.status).toBe('voided');
-    expect((await problemOf(capturePayment(ops, authorized._id))).status).toBe(409);
-    expect(await voidPayment(ops, randomUUID())).toBeUndefined();
+    expect((await problemOf(capturePayment(paymentModule, authorized._id))).status).toBe(409);
+    expect(await voidPayment(paymentModule, randomUUID())).toBeUndefined();
 
     const declined = request({ card: card(TEST_CARDS.declined) });
-    await authorizePayment(ops, declined);
-    expect(await voidPayment(ops, declined.key)).toMatchObject({ status: 'declined' });
+    await authorizePayment(paymentModule, declined);
+    expect(await voidPayment(paymentModule, declined.key)).toMatchObject({ status: 'declined' });
   });
 
   test('capture: once, for the amount authorized', async () => {
-    const authorized = await authorizePayment(ops, request({ amount: 2_345 }));
-    const first = await capturePayment(ops, authorized._id);
+    const authorized = await authorizePayment(paymentModule, request({ amount: 2_345 }));
+    const first = await capturePayment(paymentModule, authorized._id);
     expect(first).toMatchObject({ status: 'captured', captured: 2_345 });
-    const again = await capturePayment(ops, authorized._id);
+    const again = await capturePayment(paymentModule, authorized._id);
     expect(again).toMatchObject({ status: 'captured', captured: 2_345, version: first.version });
     expect(await ledger().findOne({ _id: authorized.authorizationKey })).toMatchObject({
       status: 'captured',
       captured: 2_345,
     });
-    expect((await problemOf(capturePayment(ops, newId('pay')))).status).toBe(404);
+    expect((await problemOf(capturePayment(paymentModule, newId('pay')))).status).toBe(404);
   });
 
   test('the same capture or refund asked at once from several places takes effect once', async () => {
-    const authorized = await authorizePayment(ops, request({ amount: 900 }));
+    const authorized = await authorizePayment(paymentModule, request({ amount: 900 }));
     const captures = await Promise.all(
-      Array.from({ length: 4 }, () => capturePayment(ops, authorized._id)),
+      Array.from({ length: 4 }, () => capturePayment(paymentModule, authorized._id)),
     );
     expect(captures.map((p) => [p.status, p.captured])).toEqual(
       Array.from({ length: 4 }, () => ['captured', 900]),
     );
     const refunds = await Promise.all(
       Array.from({ length: 4 }, () =>
-        refundPayment(ops, authorized._id, { key: 'once', amount: 400, reason: 'dent' }),
+        refundPayment(paymentModule, authorized._id, { key: 'once', amount: 400, reason: 'dent' }),
       ),
     );
     expect(refunds.map((p) => [p.status, p.refunded])).toEqual(
@@ -300,14 +302,14 @@ describe('void, capture and refund', () => {
 
   test('refund: partly, then the rest; never more than captured; a known key changes nothing', async () => {
     const payment = await captured(1_000);
-    const partial = await refundPayment(ops, payment._id, {
+    const partial = await refundPayment(paymentModule, payment._id, {
       key: 'r1',
       amount: 300,
       reason: 'one broken',
     });
     expect(partial).toMatchObject({ status: 'partially_refunded', captured: 1_000, refunded: 300 });
 
-    const repeated = await refundPayment(ops, payment._id, {
+    const repeated = await refundPayment(paymentModule, payment._id, {
       key: 'r1',
       amount: 500,
       reason: 'again',
@@ -321,27 +323,33 @@ describe('void, capture and refund', () => {
     expect(
       (
         await problemOf(
-          refundPayment(ops, payment._id, { key: 'r2', amount: 701, reason: 'too much' }),
+          refundPayment(paymentModule, payment._id, { key: 'r2', amount: 701, reason: 'too much' }),
         )
       ).status,
     ).toBe(422);
     expect(
       (
         await problemOf(
-          refundPayment(ops, payment._id, { key: 'r2', amount: 0, reason: 'nothing' }),
+          refundPayment(paymentModule, payment._id, { key: 'r2', amount: 0, reason: 'nothing' }),
         )
       ).status,
     ).toBe(422);
 
-    const rest = await refundPayment(ops, payment._id, { key: 'r3', reason: 'all of it' });
+    const rest = await refundPayment(paymentModule, payment._id, {
+      key: 'r3',
+      reason: 'all of it',
+    });
     expect(rest).toMatchObject({ status: 'refunded', refunded: 1_000 });
     expect(rest.refunds.map((r) => [r.key, r.amount, r.reason])).toEqual([
       ['r1', 300, 'one broken'],
       ['r3', 700, 'all of it'],
     ]);
     expect(
-      (await problemOf(refundPayment(ops, payment._id, { key: 'r4', amount: 1, reason: 'more' })))
-        .status,
+      (
+        await problemOf(
+          refundPayment(paymentModule, payment._id, { key: 'r4', amount: 1, reason: 'more' }),
+        )
+      ).status,
     ).toBe(422);
     const entry = await ledger().findOne({ _id: payment.authorizationKey });
     expect(entry?.refunds).toEqual([
@@ -353,19 +361,26 @@ describe('void, capture and refund', () => {
 
   test('illegal moves are refused and change nothing', async () => {
     // Nothing captured: nothing to refund.
-    const authorized = await authorizePayment(ops, request());
+    const authorized = await authorizePayment(paymentModule, request());
     expect(
-      (await problemOf(refundPayment(ops, authorized._id, { key: 'r', reason: 'early' }))).status,
+      (await problemOf(refundPayment(paymentModule, authorized._id, { key: 'r', reason: 'early' })))
+        .status,
     ).toBe(422);
     // Captured money is refunded, not voided.
     const taken = await captured();
-    expect((await problemOf(voidPayment(ops, taken.authorizationKey))).status).toBe(409);
+    expect((await problemOf(voidPayment(paymentModule, taken.authorizationKey))).status).toBe(409);
     expect((await ledger().findOne({ _id: taken.authorizationKey }))?.status).toBe('captured');
-    const refunded = await refundPayment(ops, taken._id, { key: 'all', reason: 'returned' });
-    expect((await problemOf(capturePayment(ops, refunded._id))).status).toBe(409);
-    expect((await problemOf(voidPayment(ops, refunded.authorizationKey))).status).toBe(409);
+    const refunded = await refundPayment(paymentModule, taken._id, {
+      key: 'all',
+      reason: 'returned',
+    });
+    expect((await problemOf(capturePayment(paymentModule, refunded._id))).status).toBe(409);
+    expect((await problemOf(voidPayment(paymentModule, refunded.authorizationKey))).status).toBe(
+      409,
+    );
     expect(
-      (await problemOf(refundPayment(ops, newId('pay'), { key: 'x', reason: 'who' }))).status,
+      (await problemOf(refundPayment(paymentModule, newId('pay'), { key: 'x', reason: 'who' })))
+        .status,
     ).toBe(404);
     expect(await payments().findOne({ _id: taken._id })).toMatchObject({
       status: 'refunded',
@@ -409,17 +424,20 @@ describe('over HTTP', () => {
     const order = newId('ord');
     const mine = [
       await authorizePayment(
-        ops,
+        paymentModule,
         request({ buyerId: me, orderId: order, card: card(TEST_CARDS.declined) }),
       ),
-      await authorizePayment(ops, request({ buyerId: me, orderId: order })),
+      await authorizePayment(paymentModule, request({ buyerId: me, orderId: order })),
       await captured(1_000, { buyerId: me }),
       await authorizePayment(
-        ops,
+        paymentModule,
         request({ buyerId: me, card: card(TEST_CARDS.insufficientFunds) }),
       ),
     ];
-    const theirs = await authorizePayment(ops, request({ buyerId: other, orderId: order }));
+    const theirs = await authorizePayment(
+      paymentModule,
+      request({ buyerId: other, orderId: order }),
+    );
     const newestFirst = mine.map((p) => p._id).reverse();
 
     const listed = await get<PaymentPage>('/payments', buyerToken(me));
@@ -503,7 +521,7 @@ describe('over HTTP', () => {
 
   test('bad ids, limits, cursors and keys are 400; no token and forged tokens 401', async () => {
     const me = newId('usr');
-    const payment = await authorizePayment(ops, request({ buyerId: me }));
+    const payment = await authorizePayment(paymentModule, request({ buyerId: me }));
     expect((await get('/payments/pay_123', admin())).status).toBe(400);
     expect((await get(`/payments/${newId('ord')}`, admin())).status).toBe(400);
     expect((await get('/payments?limit=0', admin())).status).toBe(400);

@@ -1,17 +1,17 @@
-// Building the payment operations for a service that calls the provider: the provider
+// Building the payments module for a service that calls the provider: the provider
 // the settings name, behind one resilience policy (its state in the service's metrics).
 import { dependencyPolicy, type DependencyMetrics } from '@gorten/kit';
 import type { Db } from 'mongodb';
 import type { PaymentProviderSettings } from './config.js';
-import type { PaymentOps } from './payments.js';
+import type { PaymentModule } from './payments.js';
 import { SimulatedProvider } from './simulated-provider.js';
 import { paymentsStore } from './store.js';
 
-export function createPaymentOps(
+export function createPaymentModule(
   db: Db,
   settings: PaymentProviderSettings,
   metrics: DependencyMetrics,
-): PaymentOps {
+): PaymentModule {
   const store = paymentsStore(db);
   return {
     store,

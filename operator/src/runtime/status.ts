@@ -1,6 +1,6 @@
-// What both controllers do to their own resources: keep the finalizer on while they own
-// cleanup, and write status only when it changed, with an Event per condition transition.
-import type { Kube, KubeObject } from '../clients/kube.js';
+// A controller's status write: only when the status changed, with an Event per
+// condition transition.
+import type { KubeObject } from '../clients/kube.js';
 import type { ObjectRef } from '../clients/resources.js';
 import { deepEqual } from './equality.js';
 import { eventType, transitions, type Condition } from './conditions.js';
@@ -11,39 +11,6 @@ type Ref = ObjectRef & { name: string };
 /** The one call a status write needs: a Kube, or a recorder in unit tests. */
 export interface StatusPatcher {
   mergePatch(ref: Ref, patch: unknown, subresource?: string): Promise<unknown>;
-}
-
-/** Adds `finalizer` unless present; resourceVersion guards against lost updates. */
-export async function addFinalizer(
-  kube: Kube,
-  ref: Ref,
-  object: KubeObject,
-  finalizer: string,
-): Promise<void> {
-  const finalizers = object.metadata.finalizers ?? [];
-  if (finalizers.includes(finalizer)) return;
-  await kube.mergePatch(ref, {
-    metadata: {
-      finalizers: [...finalizers, finalizer],
-      resourceVersion: object.metadata.resourceVersion,
-    },
-  });
-}
-
-export async function removeFinalizer(
-  kube: Kube,
-  ref: Ref,
-  object: KubeObject,
-  finalizer: string,
-): Promise<void> {
-  const finalizers = object.metadata.finalizers ?? [];
-  if (!finalizers.includes(finalizer)) return;
-  await kube.mergePatch(ref, {
-    metadata: {
-      finalizers: finalizers.filter((f) => f !== finalizer),
-      resourceVersion: object.metadata.resourceVersion,
-    },
-  });
 }
 
 /** Writes `status` when it differs from the object's, then records the transitions. */
