@@ -44,16 +44,15 @@ export {
 } from './resilience.js';
 export {
   apiRouter,
-  openApiDocument,
   ResponseContractError,
   routeFor,
   type Access,
-  type ApiInfo,
   type ApiReply,
   type ApiRequest,
   type ResponseSpec,
   type Route,
 } from './api.js';
+export { openApiDocument, type ApiInfo } from './openapi.js';
 export {
   openApiFor,
   runMain,

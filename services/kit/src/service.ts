@@ -5,7 +5,8 @@
 import type { Db } from 'mongodb';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import { apiRouter, openApiDocument, type ApiInfo, type Route } from './api.js';
+import { apiRouter, type Route } from './api.js';
+import { openApiDocument, type ApiInfo } from './openapi.js';
 import { createServiceApp } from './app.js';
 import { parseEnv, type ServiceEnv } from './config.js';
 import { createLogger } from './logger.js';

@@ -43,6 +43,7 @@ import {
   StartRefused,
 } from './preflight.js';
 import { Children } from './processes.js';
+import { Progress } from './progress.js';
 import { seedDemo, type DemoAccount } from './seed.js';
 import {
   decodeSecretData,
@@ -52,21 +53,6 @@ import {
 } from './tenant.js';
 
 const FIELD_MANAGER = 'gorten-start';
-const STEPS = 7;
-let step = 0;
-/** Set by Ctrl-C: the start stops at the next step instead of starting more. */
-let interrupted = false;
-
-async function progress<T>(title: string, work: () => Promise<T>): Promise<T> {
-  if (interrupted) throw new StartRefused('interrupted');
-  step++;
-  const began = Date.now();
-  process.stdout.write(`[${step}/${STEPS}] ${title} …\n`);
-  const result = await work();
-  process.stdout.write(`      done in ${((Date.now() - began) / 1000).toFixed(1)} s\n`);
-  return result;
-}
-
 function examples(): KubeObject[] {
   return ['marketplace.yaml', 'company.yaml'].flatMap((file) =>
     parseAllDocuments(readFileSync(join(repoRoot, 'examples', file), 'utf8')).map(
@@ -147,18 +133,23 @@ async function stopLeftovers(owner: string): Promise<void> {
   await stopRecordedEnvironment();
 }
 
-async function start(home: string, port: number, running: Running): Promise<void> {
+async function start(
+  home: string,
+  port: number,
+  running: Running,
+  progress: Progress,
+): Promise<void> {
   const [marketplace, company] = examples() as [Marketplace, Company];
   const names = tenantNames(marketplace.metadata.name);
 
   const versions = goServerVersions();
   checkSystemPackages(missingBinaries(versions).length === 0);
-  await progress(
+  await progress.run(
     'Building the servers from the Go module proxy (first start only: several minutes)',
     () => Promise.resolve(ensureBinaries(versions)),
   );
 
-  const env = await progress(
+  const env = await progress.run(
     'Starting etcd, kube-apiserver, controller-manager, scheduler, kwok, FerretDB and RabbitMQ',
     () =>
       withStartLock(async () => {
@@ -178,7 +169,7 @@ async function start(home: string, port: number, running: Running): Promise<void
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromFile(env.kube.kubeconfig);
   const kube = new Kube(kubeConfig);
-  await progress('Starting the operator (it installs the CRDs)', async () => {
+  await progress.run('Starting the operator (it installs the CRDs)', async () => {
     const operator = running.children.startTypeScript('operator', 'operator/src/main.ts', {
       ...envVars(env, join(home, 'run', 'current.json')),
       GORTEN_INSTALL_CRDS: 'true',
@@ -191,7 +182,7 @@ async function start(home: string, port: number, running: Running): Promise<void
     await running.children.waitReady(operator, '/readyz', 120_000);
   });
 
-  const companyId = await progress(
+  const companyId = await progress.run(
     `Applying examples/: Marketplace ${marketplace.metadata.name} and Company ${company.metadata.name}`,
     async () => {
       await eventually({ what: 'the Marketplace accepted', timeoutMs: 60_000 }, async () =>
@@ -233,7 +224,7 @@ async function start(home: string, port: number, running: Running): Promise<void
 
   // Read once the operator has provisioned them for this run (checked above).
   const secrets = await dataOf(kube, 'Secret', names.namespace);
-  const upstreams = await progress(
+  const upstreams = await progress.run(
     'Starting the tenant’s services as its Deployments declare them',
     async () => {
       const deployments = await kube.list<KubeObject & DeploymentLike>({
@@ -261,7 +252,7 @@ async function start(home: string, port: number, running: Running): Promise<void
   );
 
   const baseUrl = `http://127.0.0.1:${port}`;
-  running.gateway = await progress(`Starting the gateway on ${baseUrl}`, () =>
+  running.gateway = await progress.run(`Starting the gateway on ${baseUrl}`, () =>
     startGateway(port, upstreams, (err) => say(`gateway: ${err.message}`)),
   );
 
@@ -270,7 +261,7 @@ async function start(home: string, port: number, running: Running): Promise<void
     email: secrets[names.adminSecret]?.email ?? '',
     password: secrets[names.adminSecret]?.password ?? '',
   };
-  const accounts = await progress('Seeding the demo catalog through the API', () =>
+  const accounts = await progress.run('Seeding the demo catalog through the API', () =>
     seedDemo({
       baseUrl,
       admin,
@@ -312,6 +303,7 @@ async function main(): Promise<number> {
   process.env.GORTEN_TESTENV_HOME = join(home, 'run');
   // Everything started from here is owned by this home's start (and any inherited owner).
   process.env[OWNERS] = withOwner(running.owner);
+  const progress = new Progress(7);
   const pidFile = join(home, 'start.pid');
   let stopping = false;
   const stop = async (code: number): Promise<number> => {
@@ -343,7 +335,7 @@ async function main(): Promise<number> {
   }
   const signalled = new Promise<void>((done) => {
     const onSignal = (): void => {
-      interrupted = true;
+      progress.interrupted = true;
       done();
     };
     process.once('SIGINT', onSignal);
@@ -360,13 +352,13 @@ async function main(): Promise<number> {
     process.on('uncaughtException', onCrash);
     process.on('unhandledRejection', onCrash);
   });
-  const started = start(home, port, running).then(
+  const started = start(home, port, running, progress).then(
     () => undefined,
     (err: unknown) => err,
   );
   const failure = await Promise.race([started, crashed, signalled.then(() => undefined)]);
   // Ctrl-C while starting: stopping the servers and children ends the steps still waiting.
-  if (interrupted) return stop(0);
+  if (progress.interrupted) return stop(0);
   if (failure !== undefined) {
     say(describeError(failure));
     return stop(1);

@@ -1,9 +1,11 @@
 // The pure parts of npm start: routing like the operator's Kong routes, resolving a
-// Deployment's environment, reading a caught mail, the Node check, the port a child reports.
+// Deployment's environment, reading a caught mail, the Node check, the port a child reports,
+// the numbered steps.
 import { serviceFor } from '../src/gateway.js';
 import { summarize } from '../src/mail.js';
 import { checkNode, StartRefused } from '../src/preflight.js';
 import { reportedPort } from '../src/processes.js';
+import { Progress } from '../src/progress.js';
 import { resolveEnv, serviceEnvironments } from '../src/tenant.js';
 
 test('routes by the operator’s table: public reads, protected writes, nothing else', () => {
@@ -127,4 +129,23 @@ describe('the port a child reports', () => {
     expect(reportedPort('{"msg":"listening","port":"80"}')).toBeUndefined();
     expect(reportedPort('')).toBeUndefined();
   });
+});
+
+test('steps are numbered out of the total, and after Ctrl-C the next one refuses to begin', async () => {
+  const lines: string[] = [];
+  const out = { write: (line: string) => lines.push(line) } as unknown as NodeJS.WritableStream;
+  const progress = new Progress(2, out);
+  expect(await progress.run('First', () => Promise.resolve(1))).toBe(1);
+  expect(lines[0]).toBe('[1/2] First …\n');
+  expect(lines[1]).toMatch(/^ {6}done in \d+\.\d s\n$/);
+  progress.interrupted = true;
+  let ran = false;
+  await expect(
+    progress.run('Second', () => {
+      ran = true;
+      return Promise.resolve();
+    }),
+  ).rejects.toThrow(StartRefused);
+  expect(ran).toBe(false);
+  expect(lines).toHaveLength(2);
 });
