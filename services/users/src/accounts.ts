@@ -1,6 +1,7 @@
 // Accounts: self-registration (always a buyer), profiles, password changes, and what
 // tenant admins do with users. Disabling a user or changing their roles revokes their
-// refresh tokens, so the change reaches them within one access-token lifetime.
+// refresh tokens, so the change reaches them within one access-token lifetime. A
+// password change checks the current password under the login throttle of the email.
 import {
   conflict,
   newId,
@@ -139,8 +140,12 @@ export async function changePassword(
 ): Promise<void> {
   const doc = await deps.store.users.findOne({ _id: userId, status: 'active' });
   if (!doc) throw notFound('No such user.');
+  // A stolen access token must not make this an unthrottled way to guess the password.
+  const now = deps.now();
+  await deps.throttle.admitAttempt(doc.email, undefined, now);
   if (!(await verifyPassword(currentPassword, doc.passwordHash)))
     throw unprocessable('The current password is wrong.');
+  await deps.throttle.recordSuccess(doc.email, undefined, now);
   const passwordHash = await hashPassword(newPassword, deps.cost);
   // Conditional on the hash just checked: a concurrent change is not silently overwritten.
   const changed = await deps.store.users.updateOne(

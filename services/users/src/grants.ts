@@ -102,15 +102,13 @@ async function passwordGrant(
   address: string,
 ): Promise<TokenAnswer> {
   const now = deps.now();
-  await deps.throttle.assertAllowed(request.username, address, now);
+  await deps.throttle.admitAttempt(request.username, address, now);
   const user = await deps.store.users.findOne({ email: request.username });
   dummyHash ??= hashPassword(randomUUID(), deps.cost);
   const matches = await verifyPassword(request.password, user?.passwordHash ?? (await dummyHash));
-  if (!user || !matches || user.status !== 'active') {
-    await deps.throttle.recordFailure(request.username, address, now);
+  if (!user || !matches || user.status !== 'active')
     throw oauthError(400, 'invalid_grant', WRONG_CREDENTIALS);
-  }
-  await deps.throttle.clear(request.username);
+  await deps.throttle.recordSuccess(request.username, address, now);
   if (needsRehash(user.passwordHash, deps.cost)) {
     await deps.store.users.updateOne(
       { _id: user._id, passwordHash: user.passwordHash },

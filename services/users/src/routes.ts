@@ -57,7 +57,7 @@ export const USERS_ROUTES = [
     responses: { 200: { description: 'The tokens.', schema: tokenResponse } },
     errors: {
       403: 'The user does not act for the company asked for.',
-      429: 'Too many failed logins; see Retry-After.',
+      429: 'Too many failed attempts for this email or address; see Retry-After.',
     },
     handle: async ({ body, ctx }, deps) => ({
       status: 200,
@@ -124,6 +124,7 @@ export const USERS_ROUTES = [
       404: 'No such user.',
       409: 'Changed meanwhile.',
       422: 'The current password is wrong.',
+      429: 'Too many wrong passwords for this account; see Retry-After.',
     },
     handle: async ({ principal, body }, deps) => {
       await changePassword(deps, principal.userId, body.currentPassword, body.newPassword);

@@ -37,9 +37,10 @@ export interface RefreshTokenDoc {
   revokedAt?: Date;
 }
 
-/** Failed logins per email or address within a window. */
+/** Password attempts per email or address within a window (throttle.ts). */
 export interface LoginFailuresDoc {
   _id: string;
+  /** Failed attempts and those still being checked; a success gives its count back. */
   failures: number;
   windowEndsAt: Date;
 }

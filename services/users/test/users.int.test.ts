@@ -47,6 +47,7 @@ afterAll(async () => {
   await tenant.destroy();
 });
 
+const repeated = (value: number, times: number) => Array.from({ length: times }, () => value);
 const unique = () => `u${randomUUID().slice(0, 8)}@example.com`;
 
 async function registerBuyer(email = unique(), password = 'a long enough secret') {
@@ -60,6 +61,11 @@ async function login(username: string, password: string, extra: Record<string, u
     body: { grant_type: 'password', username, password, ...extra },
   });
 }
+
+/** What Kong sends on: the client's own X-Forwarded-For, then the address Kong saw. */
+const viaKong = (seenByKong: string, claimedByClient = '10.0.0.1') => ({
+  'x-forwarded-for': `${claimedByClient}, ${seenByKong}`,
+});
 
 async function adminToken(): Promise<string> {
   const answer = await login(ADMIN.email, ADMIN.password);
@@ -176,6 +182,30 @@ describe('password grant', () => {
     expect((await login(other.email, other.password)).status).toBe(200);
   });
 
+  test('counts failures per address Kong saw, whatever address the client claims before it', async () => {
+    const limit = service.deps.env.LOGIN_MAX_FAILURES_PER_ADDRESS;
+    const statuses: number[] = [];
+    for (let i = 0; i < limit + 10; i++) {
+      const spoofed = `10.1.${Math.floor(i / 256)}.${i % 256}`;
+      statuses.push(
+        (await login(unique(), 'not the password', {}, viaKong('198.51.100.1', spoofed))).status,
+      );
+    }
+    expect(statuses.slice(0, limit)).toEqual(repeated(400, limit));
+    expect(statuses.slice(limit)).toEqual(repeated(429, 10));
+  });
+
+  test('a burst of parallel guesses for one email gets no more tries than the limit, and loses no count', async () => {
+    const buyer = await registerBuyer();
+    const limit = service.deps.env.LOGIN_MAX_FAILURES;
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () => login(buyer.email, 'guess', {}, viaKong('198.51.100.2'))),
+    );
+    const statuses = answers.map((a) => a.status).sort((a, b) => a - b);
+    expect(statuses).toEqual([...repeated(400, limit), ...repeated(429, 20 - limit)]);
+    expect((await login(buyer.email, buyer.password)).status).toBe(429);
+  });
+
   test('a disabled user cannot sign in', async () => {
     const buyer = await registerBuyer();
     const admin = await adminToken();
@@ -232,6 +262,26 @@ describe('refresh tokens', () => {
     expect((await call('POST', '/auth/revoke', { body: { token: 'x'.repeat(43) } })).status).toBe(
       204,
     );
+  });
+
+  test('guessing the current password on a password change is throttled like a login', async () => {
+    const buyer = await registerBuyer();
+    const tokens = (await login(buyer.email, buyer.password)).body;
+    const limit = service.deps.env.LOGIN_MAX_FAILURES;
+    const change = (currentPassword: string) =>
+      call('PUT', '/me/password', {
+        token: tokens.access_token,
+        body: { currentPassword, newPassword: 'a brand new secret' },
+      });
+    const guesses = await Promise.all(Array.from({ length: 20 }, () => change('a guess')));
+    expect(guesses.map((g) => g.status).sort((a, b) => a - b)).toEqual([
+      ...repeated(422, limit),
+      ...repeated(429, 20 - limit),
+    ]);
+    const blocked = await change(buyer.password);
+    expect(blocked.status).toBe(429);
+    expect(blocked.headers.get('content-type')).toContain('application/problem+json');
+    expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
   });
 
   test('a password change signs out every session', async () => {
