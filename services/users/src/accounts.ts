@@ -97,7 +97,13 @@ export async function listUsers(
   return { items: result.items.map(toUser), nextCursor: result.nextCursor };
 }
 
+/**
+ * Ends every session of the user: the generation bump refuses every refresh token of
+ * theirs from now on, including one an exchange in flight stores later; the tokens
+ * stored now are marked as well.
+ */
 export async function revokeAllRefreshTokens(deps: UsersDeps, userId: string): Promise<void> {
+  await deps.store.users.updateOne({ _id: userId }, { $inc: { sessionGeneration: 1 } });
   await deps.store.refreshTokens.updateMany(
     { userId, revokedAt: { $exists: false } },
     { $set: { revokedAt: deps.now() } },

@@ -14,8 +14,10 @@ import {
 } from '@gorten/service-testing';
 import { type RunningService } from '@gorten/kit';
 import jwt from 'jsonwebtoken';
+import { revokeAllRefreshTokens } from '../src/accounts.js';
 import { usersService } from '../src/app.js';
 import type { UsersDeps } from '../src/deps.js';
+import { grantToken, revokeRefreshToken, type TokenAnswer } from '../src/grants.js';
 
 let tenant: TestTenant;
 let service: RunningService<UsersDeps>;
@@ -302,6 +304,110 @@ describe('refresh tokens', () => {
     });
     expect(refresh.status).toBe(400);
     expect((await login(buyer.email, 'a brand new secret')).status).toBe(200);
+  });
+});
+
+describe('a revocation while a refresh is in flight', () => {
+  // An exchange marks the presented token used, reads the user (slow on FerretDB), then
+  // stores the new token. These hold it just after that read, revoke, then let it go on.
+  function holdNextReadOfUser(userId: string) {
+    const users = service.deps.store.users;
+    const read = users.findOne.bind(users) as (...args: unknown[]) => Promise<unknown>;
+    const restore = () => Reflect.deleteProperty(users, 'findOne');
+    let reached!: () => void;
+    let release!: () => void;
+    const isReached = new Promise<void>((resolve) => (reached = resolve));
+    const released = new Promise<void>((resolve) => (release = resolve));
+    users.findOne = (async (...args: unknown[]) => {
+      const doc = await read(...args);
+      if ((args[0] as { _id?: unknown } | undefined)?._id === userId) {
+        restore();
+        reached();
+        await released;
+      }
+      return doc;
+    }) as typeof users.findOne;
+    return { reached: isReached, release, restore };
+  }
+
+  async function refreshOutrunBy(
+    revoke: (buyer: { id: string; email: string }, tokens: Tokens) => Promise<void>,
+  ) {
+    const buyer = await registerBuyer();
+    const tokens = (await login(buyer.email, buyer.password)).body;
+    const hold = holdNextReadOfUser(buyer.id);
+    try {
+      const inFlight = grantToken(
+        service.deps,
+        { grant_type: 'refresh_token', refresh_token: tokens.refresh_token ?? '' },
+        '127.0.0.1',
+      ).then(
+        (answer: TokenAnswer) => answer,
+        (err: unknown) => err as { status: number; extensions: Record<string, unknown> },
+      );
+      await hold.reached;
+      await revoke(buyer, tokens);
+      hold.release();
+      return { buyer, outcome: await inFlight };
+    } finally {
+      hold.restore();
+    }
+  }
+
+  /** The exchange in flight is refused, or the refresh token it gave is already dead. */
+  async function expectNoLiveRefreshToken(
+    outcome: TokenAnswer | { status: number; extensions: Record<string, unknown> },
+  ) {
+    if (!('refresh_token' in outcome)) {
+      expect(outcome).toMatchObject({ status: 400, extensions: { error: 'invalid_grant' } });
+      return;
+    }
+    const next = await call('POST', '/auth/token', {
+      body: { grant_type: 'refresh_token', refresh_token: outcome.refresh_token },
+    });
+    expect(next.status).toBe(400);
+    expect(next.body).toMatchObject({ error: 'invalid_grant' });
+  }
+
+  test('sign-out: the token the exchange stores afterwards is dead too', async () => {
+    const { outcome } = await refreshOutrunBy((_buyer, tokens) =>
+      revokeRefreshToken(service.deps, tokens.refresh_token ?? ''),
+    );
+    await expectNoLiveRefreshToken(outcome);
+  });
+
+  test('reuse of the same token meanwhile: the family dies, the exchange in flight included', async () => {
+    const { outcome } = await refreshOutrunBy(async (_buyer, tokens) => {
+      const reuse = await call('POST', '/auth/token', {
+        body: { grant_type: 'refresh_token', refresh_token: tokens.refresh_token },
+      });
+      expect(reuse.body).toMatchObject({ error: 'invalid_grant' });
+    });
+    await expectNoLiveRefreshToken(outcome);
+  });
+
+  test('revoking all of the user’s tokens (role change, disabling) reaches the exchange in flight', async () => {
+    const { buyer, outcome } = await refreshOutrunBy((buyer) =>
+      revokeAllRefreshTokens(service.deps, buyer.id),
+    );
+    await expectNoLiveRefreshToken(outcome);
+    // A sign-in afterwards starts a session like any other.
+    const fresh = (await login(buyer.email, buyer.password)).body;
+    const rotated = await call('POST', '/auth/token', {
+      body: { grant_type: 'refresh_token', refresh_token: fresh.refresh_token },
+    });
+    expect(rotated.status).toBe(200);
+  });
+
+  test('a password change reaches the exchange in flight', async () => {
+    const { outcome } = await refreshOutrunBy(async (_buyer, tokens) => {
+      const changed = await call('PUT', '/me/password', {
+        token: tokens.access_token,
+        body: { currentPassword: 'a long enough secret', newPassword: 'a brand new secret' },
+      });
+      expect(changed.status).toBe(204);
+    });
+    await expectNoLiveRefreshToken(outcome);
   });
 });
 
