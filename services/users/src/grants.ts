@@ -170,6 +170,8 @@ async function refreshGrant(deps: UsersDeps, refreshToken: string): Promise<Toke
 }
 
 const ASSERTION_MAX_LIFETIME_SECONDS = 300;
+/** How far past its exp an assertion still verifies (clocks of companies differ). */
+const ASSERTION_CLOCK_TOLERANCE_SECONDS = 5;
 
 async function clientCredentialsGrant(deps: UsersDeps, assertion: string): Promise<TokenAnswer> {
   const unverified = jwt.decode(assertion, { json: true });
@@ -187,7 +189,7 @@ async function clientCredentialsGrant(deps: UsersDeps, assertion: string): Promi
       issuer: companyId,
       subject: companyId,
       audience: deps.env.JWT_AUDIENCE,
-      clockTolerance: 5,
+      clockTolerance: ASSERTION_CLOCK_TOLERANCE_SECONDS,
     }) as jwt.JwtPayload;
   } catch (err) {
     throw oauthError(
@@ -211,9 +213,10 @@ async function clientCredentialsGrant(deps: UsersDeps, assertion: string): Promi
     );
   }
   try {
+    // Remembered as long as the assertion would verify: swept at exp, it could be replayed.
     await deps.store.usedAssertions.insertOne({
       _id: `${companyId}:${claims.jti}`,
-      expiresAt: new Date(claims.exp * 1000),
+      expiresAt: new Date((claims.exp + ASSERTION_CLOCK_TOLERANCE_SECONDS) * 1000),
     });
   } catch (err) {
     if (err instanceof MongoServerError && err.code === 11000)

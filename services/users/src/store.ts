@@ -61,6 +61,7 @@ export interface LoginFailuresDoc {
 /** Client assertions already exchanged (`<company>:<jti>`): each is good once. */
 export interface UsedAssertionDoc {
   _id: string;
+  /** The assertion's exp plus the clock tolerance: the last moment it would verify. */
   expiresAt: Date;
 }
 

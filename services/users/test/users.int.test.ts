@@ -18,6 +18,7 @@ import { revokeAllRefreshTokens } from '../src/accounts.js';
 import { usersService } from '../src/app.js';
 import type { UsersDeps } from '../src/deps.js';
 import { grantToken, revokeRefreshToken, type TokenAnswer } from '../src/grants.js';
+import { sweepExpired } from '../src/store.js';
 
 let tenant: TestTenant;
 let service: RunningService<UsersDeps>;
@@ -515,6 +516,19 @@ describe('sellers and companies', () => {
       const replay = await exchange(signed);
       expect(replay.status).toBe(401);
       expect(replay.body).toMatchObject({ error: 'invalid_client' });
+    });
+
+    test('a used assertion is remembered while it would still verify (exp plus the clock tolerance)', async () => {
+      const co = await company('active', pair.publicKey);
+      const signed = assertion(co, { expiresIn: 60 });
+      expect((await exchange(signed)).status).toBe(200);
+      const { exp, jti } = jwt.decode(signed, { json: true }) as { exp: number; jti: string };
+      // The periodic sweep runs a moment after exp, while the assertion still verifies.
+      await sweepExpired(service.deps.store, new Date((exp + 4) * 1000));
+      expect((await exchange(signed)).status).toBe(401);
+      await sweepExpired(service.deps.store, new Date((exp + 6) * 1000));
+      const record = { _id: `${co}:${jti}` as never };
+      expect(await tenant.db.collection('used_assertions').countDocuments(record)).toBe(0);
     });
 
     test('is refused for a foreign key, a long-lived assertion, a wrong audience, a suspended company', async () => {
