@@ -41,17 +41,12 @@ export class LoginThrottle {
    * it if that takes either past its limit. Call before checking the password.
    */
   async admitAttempt(email: string, address: string | undefined, now: Date): Promise<void> {
-    const counted = await Promise.all([
-      this.count(emailKey(email), now).then((c) => ({ ...c, limit: this.limits.perEmail })),
-      ...(address === undefined
-        ? []
-        : [
-            this.count(addressKey(address), now).then((c) => ({
-              ...c,
-              limit: this.limits.perAddress,
-            })),
-          ]),
-    ]);
+    const keys = [{ id: emailKey(email), limit: this.limits.perEmail }];
+    if (address !== undefined)
+      keys.push({ id: addressKey(address), limit: this.limits.perAddress });
+    const counted = await Promise.all(
+      keys.map(async (key) => ({ ...(await this.count(key.id, now)), limit: key.limit })),
+    );
     const over = counted.filter((c) => c.attempts > c.limit);
     if (over.length > 0)
       throw refusal(
