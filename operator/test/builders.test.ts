@@ -8,7 +8,7 @@ import {
   buildSmtpSecret,
   passwordOf,
 } from '../src/marketplace/credentials.js';
-import { buildNamespacePlane } from '../src/marketplace/namespace.js';
+import { buildNamespacePlane, namespaceClaim } from '../src/marketplace/namespace.js';
 import { tenantNames } from '../src/marketplace/names.js';
 import { parseTopology, tenantTopology } from '../src/marketplace/topology.js';
 import {
@@ -57,6 +57,30 @@ test('every child is labelled and owned by the Marketplace, in its namespace', (
     ]);
     if (o.kind !== 'Namespace') expect(o.metadata.namespace).toBe('mp-acme');
   }
+});
+
+test('a namespace is the tenant’s only with its label or an ownerReference to its uid', () => {
+  const namespace = (metadata: Partial<KubeObject['metadata']>): KubeObject => ({
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: 'mp-acme', ...metadata },
+  });
+  const owner = { apiVersion: 'gorten.io/v1alpha1', kind: 'Marketplace', name: 'acme' };
+  expect(namespaceClaim(mp, undefined)).toBe('absent');
+  expect(namespaceClaim(mp, namespace({}))).toBe('foreign');
+  expect(namespaceClaim(mp, namespace({ labels: { 'gorten.io/marketplace': 'acme' } }))).toBe(
+    'ours',
+  );
+  expect(namespaceClaim(mp, namespace({ labels: { 'gorten.io/marketplace': 'other' } }))).toBe(
+    'foreign',
+  );
+  expect(namespaceClaim(mp, namespace({ ownerReferences: [{ ...owner, uid: 'uid-1' }] }))).toBe(
+    'ours',
+  );
+  // A Marketplace of the same name deleted earlier is another owner.
+  expect(namespaceClaim(mp, namespace({ ownerReferences: [{ ...owner, uid: 'uid-0' }] }))).toBe(
+    'foreign',
+  );
 });
 
 test('the NetworkPolicy denies all ingress but the gateway, monitoring and the tenant itself', () => {

@@ -6,7 +6,7 @@ import { connect } from 'amqplib';
 import { eventually } from '@gorten/testenv';
 import { startOperator, type RunningOperator } from '../src/operator.js';
 import { tenantTopology } from '../src/marketplace/topology.js';
-import { findCondition } from '../src/runtime/conditions.js';
+import { findCondition, type Condition } from '../src/runtime/conditions.js';
 import { FINALIZER, SERVICE_NAMES } from '../src/api/types.js';
 import type { KubeObject } from '../src/clients/kube.js';
 import {
@@ -19,6 +19,7 @@ import {
   quietLog,
   readMarketplace,
   secretValue,
+  SHARD_LABEL,
   testConfig,
   testKube,
   waitForCondition,
@@ -405,6 +406,53 @@ test('with deletionPolicy Retain (the default), the database and vhost outlive t
   await admin.db(ns).dropDatabase();
   await management('DELETE', `/vhosts/${ns}`);
   await management('DELETE', `/users/${ns}-app`);
+});
+
+test('a namespace that exists for something else is refused with NamespaceConflict, and deleting the Marketplace leaves it and its contents', async () => {
+  const mp = name('taken');
+  const ns = `mp-${mp}`;
+  const configMap = { apiVersion: 'v1', kind: 'ConfigMap', namespace: ns, name: 'theirs' } as const;
+  await kube.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+  await kube.create({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: configMap.name, namespace: ns },
+    data: { owner: 'someone else' },
+  });
+  try {
+    await kube.create(marketplace(SHARD, mp, { deletionPolicy: 'Delete' }));
+    const refused = await waitForCondition(kube, mp, 'Ready', 'False', 'NamespaceConflict');
+    expect(findCondition(refused.status?.conditions, 'Ready')?.message).toContain(ns);
+    await waitForEvent(kube, mp, 'Warning', 'NamespaceConflict');
+    // A Company there is not this tenant's either: refused, nothing written for it.
+    const seller = { apiVersion: 'gorten.io/v1alpha1', kind: 'Company', namespace: ns } as const;
+    await kube.create({
+      ...seller,
+      metadata: { name: 'seller', namespace: ns, labels: { [SHARD_LABEL]: SHARD } },
+      spec: { displayName: 'Seller', contactEmail: 'seller@example.com' },
+    });
+    await eventually({ what: 'the Company refused', timeoutMs: 30_000 }, async () => {
+      const company = await kube.get<KubeObject & { status?: { conditions?: Condition[] } }>({
+        ...seller,
+        name: 'seller',
+      });
+      return findCondition(company?.status?.conditions, 'Registered')?.reason === 'NoMarketplace'
+        ? true
+        : undefined;
+    });
+    // Nothing was put into it, and it was not adopted.
+    const quota = { apiVersion: 'v1', kind: 'ResourceQuota', namespace: ns, name: 'tenant-quota' };
+    expect(await kube.get(quota)).toBeUndefined();
+    await deleteMarketplaces(kube, [mp]);
+    const namespace = await kube.get({ apiVersion: 'v1', kind: 'Namespace', name: ns });
+    expect(namespace?.metadata.ownerReferences ?? []).toEqual([]);
+    expect(namespace?.metadata.deletionTimestamp).toBeUndefined();
+    expect((await kube.get(configMap))?.data).toEqual({ owner: 'someone else' });
+    const secrets = await kube.list({ apiVersion: 'v1', kind: 'Secret', namespace: ns });
+    expect(secrets.items.map((s) => s.metadata.name)).toEqual([]);
+  } finally {
+    await kube.delete({ apiVersion: 'v1', kind: 'Namespace', name: ns });
+  }
 });
 
 test('a tenant whose broker state conflicts is reported, and another tenant still converges', async () => {

@@ -1,6 +1,6 @@
 // The Company plan: find its marketplace, then run its planes (planes.ts) on the shared
 // runner and report companyId and the credentials Secret. A Company outside any live
-// marketplace is refused with Registered False. Deleting it revokes the credential
+// marketplace (or one refused for its namespace) is refused with Registered False. Deleting it revokes the credential
 // (Kubernetes collects what it owns) and marks the record removed.
 import { SHARED_COLLECTIONS } from '@gorten/kit/tenant-contract';
 import { API_VERSION, FINALIZER, type Company } from '../api/types.js';
@@ -51,7 +51,14 @@ export async function reconcileCompany(
   if (!company) return undefined;
   const marketplaceName = marketplaceOfNamespace(company.metadata.namespace);
   const marketplace = marketplaceName ? deps.marketplace(marketplaceName) : undefined;
-  const live = marketplace && !marketplace.metadata.deletionTimestamp ? marketplaceName : undefined;
+  // A Marketplace refused for its namespace (NamespaceConflict) has not claimed it:
+  // status.namespace is set only once it has, and nothing is written into it before.
+  const live =
+    marketplace &&
+    !marketplace.metadata.deletionTimestamp &&
+    marketplace.status?.namespace === company.metadata.namespace
+      ? marketplaceName
+      : undefined;
   if (company.metadata.deletionTimestamp) {
     await finalize(deps, company, marketplace ? marketplaceName : undefined);
     return undefined;

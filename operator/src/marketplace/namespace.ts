@@ -1,6 +1,7 @@
 // The tenant's namespace and its guard rails: quota, container defaults, and a
 // NetworkPolicy that denies all ingress except from the gateway, monitoring and the
-// tenant's own pods (services call each other, e.g. checkout → payments).
+// tenant's own pods (services call each other, e.g. checkout → payments). A namespace of
+// that name made by someone else is never adopted: it would be collected with the tenant.
 import type { Marketplace } from '../api/types.js';
 import type { KubeObject } from '../clients/kube.js';
 import type { OperatorSettings } from '../settings.js';
@@ -21,6 +22,23 @@ export function buildNamespace(mp: Marketplace): KubeObject {
     kind: 'Namespace',
     metadata: meta(mp, tenantNames(mp.metadata.name).namespace),
   };
+}
+
+/**
+ * Whose the live namespace `mp-<name>` is: absent, this Marketplace's (it carries the
+ * tenant label, or an ownerReference to this Marketplace's uid), or someone else's.
+ */
+export function namespaceClaim(
+  mp: Marketplace,
+  live: KubeObject | undefined,
+): 'absent' | 'ours' | 'foreign' {
+  if (!live) return 'absent';
+  const labelled = live.metadata.labels?.['gorten.io/marketplace'] === mp.metadata.name;
+  const owned = (live.metadata.ownerReferences ?? []).some(
+    (ref) =>
+      ref.kind === 'Marketplace' && mp.metadata.uid !== undefined && ref.uid === mp.metadata.uid,
+  );
+  return labelled || owned ? 'ours' : 'foreign';
 }
 
 export function buildResourceQuota(mp: Marketplace, settings: OperatorSettings): KubeObject {

@@ -1,16 +1,17 @@
 // The Marketplace plan: the namespace with its guard rails and the tenant's credentials
 // first, then the planes of planes/ side by side, one condition each, Ready as the
 // aggregate (runtime/plan.ts). A plane whose dependency fails reports it and the others
-// go on; nothing that exists is deleted because something failed.
+// go on; nothing that exists is deleted because something failed. A namespace that is
+// someone else's refuses the whole tenant (Ready False, NamespaceConflict).
 import { API_VERSION, FINALIZER, type Marketplace } from '../api/types.js';
 import type { KubeObject } from '../clients/kube.js';
 import { addFinalizer, removeFinalizer } from '../runtime/finalizers.js';
-import { runPlanes } from '../runtime/plan.js';
+import { refuse, runPlanes } from '../runtime/plan.js';
 import type { ReconcileResult } from '../runtime/workqueue.js';
 import { generatePassword, generateRsaKeyPair, keyPairOf } from '../secrets.js';
 import { passwordOf } from './credentials.js';
 import { tenantNames } from './names.js';
-import { buildNamespacePlane } from './namespace.js';
+import { buildNamespacePlane, namespaceClaim } from './namespace.js';
 import { databasePlane } from './planes/database.js';
 import { gatewayPlane } from './planes/gateway.js';
 import { messagingPlane } from './planes/messaging.js';
@@ -24,15 +25,31 @@ export type MarketplaceCondition = (typeof PLANES)[number]['condition'];
 
 const MARKETPLACE_REF = { apiVersion: API_VERSION, kind: 'Marketplace' } as const;
 
+/** Whose the namespace mp-<name> is now (namespace.ts `namespaceClaim`). */
+async function claimOf(deps: MarketplaceDeps, mp: Marketplace) {
+  const live = await deps.kube.get<KubeObject>({
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    name: tenantNames(mp.metadata.name).namespace,
+  });
+  return namespaceClaim(mp, live);
+}
+
 /**
- * What every plane needs before it can run: the namespace and its guard rails, and the
+ * What every plane needs before it can run: the namespace (created when absent, never
+ * patched: the operator may not relabel namespaces) and its guard rails, and the
  * credentials — kept from their Secrets, generated where missing; each plane writes the
  * Secrets it owns. A failure here fails the reconcile before any condition is set.
  */
-async function prepare(deps: MarketplaceDeps, mp: Marketplace): Promise<Tenant> {
+async function prepare(
+  deps: MarketplaceDeps,
+  mp: Marketplace,
+  claim: 'absent' | 'ours',
+): Promise<Tenant> {
   const names = tenantNames(mp.metadata.name);
   const [namespace, ...guardRails] = buildNamespacePlane(mp, deps.settings);
-  if (namespace) await deps.kube.ensure(namespace);
+  // A 409 (made meanwhile) fails this reconcile; the next one sees whose it is.
+  if (namespace && claim === 'absent') await deps.kube.create(namespace);
   const { items: secrets } = await deps.kube.list<KubeObject>({
     apiVersion: 'v1',
     kind: 'Secret',
@@ -56,10 +73,14 @@ async function prepare(deps: MarketplaceDeps, mp: Marketplace): Promise<Tenant> 
   return tenant;
 }
 
-/** Deletion: drop data when asked to, then let Kubernetes collect the children. */
+/**
+ * Deletion: drop data when asked to, then let Kubernetes collect the children. A tenant
+ * refused for its namespace made nothing, so nothing is dropped.
+ */
 async function finalize(deps: MarketplaceDeps, mp: Marketplace): Promise<void> {
   if (!(mp.metadata.finalizers ?? []).includes(FINALIZER)) return;
-  if ((mp.spec.deletionPolicy ?? 'Retain') === 'Delete') {
+  const refused = (await claimOf(deps, mp)) === 'foreign';
+  if ((mp.spec.deletionPolicy ?? 'Retain') === 'Delete' && !refused) {
     for (const plane of PLANES) await plane.drop?.(deps, tenantNames(mp.metadata.name));
     deps.log.info(
       { marketplace: mp.metadata.name },
@@ -81,7 +102,17 @@ export async function reconcileMarketplace(
   }
   const ref = { ...MARKETPLACE_REF, name };
   await addFinalizer(deps.kube, ref, mp, FINALIZER);
-  const tenant = await prepare(deps, mp);
+  const claim = await claimOf(deps, mp);
+  if (claim === 'foreign') {
+    const { namespace } = tenantNames(name);
+    return refuse(
+      deps,
+      { ref, object: mp, fields: {} },
+      'NamespaceConflict',
+      `namespace ${namespace} exists and is not this Marketplace's (no gorten.io/marketplace=${name} label, no ownerReference to it); nothing was written: delete or rename that namespace, or choose another name`,
+    );
+  }
+  const tenant = await prepare(deps, mp, claim);
   const { namespace, database, vhost } = tenant.names;
   return runPlanes(
     deps,

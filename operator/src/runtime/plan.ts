@@ -132,6 +132,33 @@ export async function report<C extends string, F extends object>(
   return nextStep(outcomes);
 }
 
+/**
+ * The resource is refused before any plane could run (its namespace is someone else's):
+ * Ready False with `reason` (a Warning Event on the transition), the planes' conditions
+ * as they were. Throws PlaneFailure, so the queue retries with backoff.
+ */
+export async function refuse<F extends object>(
+  io: PlanIO,
+  subject: PlanSubject<F>,
+  reason: string,
+  message: string,
+): Promise<never> {
+  const { object } = subject;
+  const generation = object.metadata.generation ?? 0;
+  const conditions = setCondition(
+    object.status?.conditions ?? [],
+    { type: 'Ready', status: 'False', reason, message },
+    generation,
+    (io.now ?? (() => new Date()))(),
+  );
+  await writeStatus(io.kube, io.events, subject.ref, object, {
+    ...subject.fields,
+    observedGeneration: generation,
+    conditions,
+  });
+  throw new PlaneFailure(`Ready: ${reason}`);
+}
+
 /** The conditions after `outcomes`, with Ready aggregated over `readyOf`. Pure. */
 function settle<C extends string>(
   current: readonly Condition[],
