@@ -97,6 +97,18 @@ describe('a new Marketplace', () => {
     expect(ready.metadata.finalizers).toContain(FINALIZER);
   });
 
+  test('on a server without roles (FerretDB) says its database is not isolated, with a Warning, and stays Ready', async () => {
+    const ready = await waitForCondition(kube, mp, 'Ready', 'True');
+    expect(findCondition(ready.status?.conditions, 'DatabaseIsolated')).toMatchObject({
+      status: 'False',
+      reason: 'NoRoleSupport',
+    });
+    expect(findCondition(ready.status?.conditions, 'DatabaseIsolated')?.message).toMatch(
+      /other tenants/,
+    );
+    await waitForEvent(kube, mp, 'Warning', 'NoRoleSupport');
+  });
+
   test('owns a namespace with quota, container defaults and a default-deny NetworkPolicy', async () => {
     const namespace = await kube.get({ apiVersion: 'v1', kind: 'Namespace', name: ns });
     expect(namespace?.metadata.ownerReferences?.[0]).toMatchObject({

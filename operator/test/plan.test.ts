@@ -275,3 +275,21 @@ test('a refusal sets Ready False with its reason and a Warning, keeps the planes
   });
   expect(events).toEqual(['Warning NamespaceConflict']);
 });
+
+test('a plane’s informational conditions are set, with a Warning when False, and Ready does not wait for them', async () => {
+  const { io, patches, events } = recorder();
+  const isolated = {
+    ...ready('Done', ''),
+    informational: [
+      { type: 'AlphaIsolated', status: 'False' as const, reason: 'NoWalls', message: 'shared' },
+    ],
+  };
+  await runPlanes(io, subject(), [plane('AlphaReady', isolated)], { calls: [] });
+  const status = patches[0]!.status;
+  expect(status.conditions?.map((c) => [c.type, c.status, c.reason])).toEqual([
+    ['AlphaReady', 'True', 'Done'],
+    ['AlphaIsolated', 'False', 'NoWalls'],
+    ['Ready', 'True', 'AllPlanesReady'],
+  ]);
+  expect(events).toContain('Warning NoWalls');
+});

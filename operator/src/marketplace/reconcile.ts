@@ -12,7 +12,7 @@ import { generatePassword, generateRsaKeyPair, keyPairOf } from '../secrets.js';
 import { passwordOf } from './credentials.js';
 import { tenantNames } from './names.js';
 import { buildNamespacePlane, namespaceClaim } from './namespace.js';
-import { databasePlane } from './planes/database.js';
+import { DATABASE_ISOLATED, databasePlane } from './planes/database.js';
 import { gatewayPlane } from './planes/gateway.js';
 import { messagingPlane } from './planes/messaging.js';
 import { applyOwned, type MarketplaceDeps, type Tenant } from './planes/tenant.js';
@@ -20,8 +20,8 @@ import { workloadsPlane } from './planes/workloads.js';
 
 export const PLANES = [databasePlane, messagingPlane, workloadsPlane, gatewayPlane] as const;
 
-/** The conditions a Marketplace reports besides Ready: one per plane. */
-export type MarketplaceCondition = (typeof PLANES)[number]['condition'];
+/** The conditions a Marketplace reports besides Ready: one per plane, and DatabaseIsolated. */
+export type MarketplaceCondition = (typeof PLANES)[number]['condition'] | typeof DATABASE_ISOLATED;
 
 const MARKETPLACE_REF = { apiVersion: API_VERSION, kind: 'Marketplace' } as const;
 
