@@ -18,6 +18,7 @@ import {
   configDigest,
   desiredReplicas,
   rolloutLag,
+  stillRunning,
 } from '../src/marketplace/workloads.js';
 import { buildGatewayPlane, checkPluginReferences } from '../src/marketplace/gateway.js';
 import { DEFAULT_SETTINGS } from '../src/settings.js';
@@ -290,6 +291,33 @@ describe('workloads', () => {
         },
       ]),
     ).toEqual(['b 1/1 available', 'c 1/2 available']);
+  });
+
+  test('a service is stopped once asked for 0, seen by its controller, with no pods left', () => {
+    const stopped = { observedGeneration: 4, replicas: 0, terminatingReplicas: 0 };
+    expect(
+      stillRunning([
+        { metadata: { name: 'done', generation: 4 }, spec: { replicas: 0 }, status: stopped },
+        { metadata: { name: 'asked', generation: 3 }, spec: { replicas: 2 }, status: stopped },
+        { metadata: { name: 'unseen', generation: 5 }, spec: { replicas: 0 }, status: stopped },
+        {
+          metadata: { name: 'draining', generation: 4 },
+          spec: { replicas: 0 },
+          status: { ...stopped, replicas: 1 },
+        },
+        {
+          metadata: { name: 'terminating', generation: 4 },
+          spec: { replicas: 0 },
+          status: { ...stopped, terminatingReplicas: 2 },
+        },
+        // An apiserver that does not count terminating pods: replicas alone decide.
+        {
+          metadata: { name: 'older', generation: 4 },
+          spec: { replicas: 0 },
+          status: { observedGeneration: 4 },
+        },
+      ]),
+    ).toEqual(['asked (0 pods)', 'unseen (0 pods)', 'draining (1 pods)', 'terminating (0 pods)']);
   });
 });
 

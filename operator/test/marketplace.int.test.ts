@@ -400,6 +400,59 @@ describe('a new Marketplace', () => {
   });
 });
 
+test('with deletionPolicy Delete, the database is dropped after the workloads stopped and stays dropped, a Company deleted with it included', async () => {
+  const mp = name('drain');
+  const ns = `mp-${mp}`;
+  const seller = { apiVersion: 'gorten.io/v1alpha1', kind: 'Company', namespace: ns } as const;
+  const orders = { apiVersion: 'apps/v1', kind: 'Deployment', namespace: ns, name: 'orders' };
+  await kube.create(marketplace(SHARD, mp, { deletionPolicy: 'Delete' }));
+  await waitForCondition(kube, mp, 'Ready', 'True');
+  await kube.create({
+    ...seller,
+    metadata: { name: 'seller', namespace: ns, labels: { [SHARD_LABEL]: SHARD } },
+    spec: { displayName: 'Seller', contactEmail: 'seller@example.com' },
+  });
+  await eventually({ what: 'the Company registered', timeoutMs: 30_000 }, async () => {
+    const company = await kube.get<KubeObject & { status?: { conditions?: Condition[] } }>({
+      ...seller,
+      name: 'seller',
+    });
+    return findCondition(company?.status?.conditions, 'Registered')?.status === 'True'
+      ? true
+      : undefined;
+  });
+  // kwok's pods run nothing: this loop is the orders pod, writing with the tenant's
+  // credentials for as long as its Deployment has pods.
+  const tenant = new MongoClient(secretValue(await secret(ns, 'mongodb-credentials'), 'uri'), {
+    serverSelectionTimeoutMS: 2_000,
+  });
+  const running = async () =>
+    ((await kube.get<KubeObject & { status?: { replicas?: number } }>(orders))?.status?.replicas ??
+      0) > 0;
+  await tenant.db(ns).collection('orders').insertOne({ at: new Date() });
+  const pod = eventually({ what: 'the orders pod stopped', timeoutMs: 90_000 }, async () => {
+    if (!(await running())) return true;
+    await tenant.db(ns).collection('orders').insertOne({ at: new Date() });
+    return undefined;
+  });
+  try {
+    await Promise.all([
+      kube.delete({ ...seller, name: 'seller' }),
+      kube.delete({ ...MARKETPLACE, name: mp }),
+    ]);
+    await eventually({ what: `${mp} and its Company finalized`, timeoutMs: 60_000 }, async () =>
+      (await readMarketplace(kube, mp)) || (await kube.get({ ...seller, name: 'seller' }))
+        ? undefined
+        : true,
+    );
+    await pod;
+  } finally {
+    await tenant.close();
+  }
+  const { databases } = await admin.db('admin').admin().listDatabases({ nameOnly: true });
+  expect(databases.map((d) => d.name)).not.toContain(ns);
+});
+
 test('with deletionPolicy Retain (the default), the database and vhost outlive the Marketplace', async () => {
   const mp = name('keep');
   const ns = `mp-${mp}`;

@@ -31,7 +31,9 @@ async function finalize(
   marketplace: string | undefined,
 ): Promise<void> {
   if (!(company.metadata.finalizers ?? []).includes(FINALIZER)) return;
-  // The record stays (orders refer to it), marked removed; the credential goes with the object.
+  // The record stays (orders refer to it), marked removed; the credential goes with the
+  // object. Not when the whole tenant database is being dropped: the write could come
+  // after the drop and make the database exist again.
   if (marketplace && company.metadata.uid) {
     await deps.mongo.ensureDocument(
       tenantNames(marketplace).database,
@@ -60,7 +62,10 @@ export async function reconcileCompany(
       ? marketplaceName
       : undefined;
   if (company.metadata.deletionTimestamp) {
-    await finalize(deps, company, marketplace ? marketplaceName : undefined);
+    const dropping =
+      marketplace?.metadata.deletionTimestamp !== undefined &&
+      marketplace.spec.deletionPolicy === 'Delete';
+    await finalize(deps, company, marketplace && !dropping ? marketplaceName : undefined);
     return undefined;
   }
   if (!live) {

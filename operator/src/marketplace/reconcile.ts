@@ -73,14 +73,36 @@ async function prepare(
   return tenant;
 }
 
+/** How often a deletion looks whether the tenant's pods have stopped. */
+const STOP_POLL_MS = 2_000;
+/** After this long since the deletion, data is dropped even if pods still run (a lost node). */
+const STOP_DEADLINE_MS = 5 * 60_000;
+
 /**
- * Deletion: drop data when asked to, then let Kubernetes collect the children. A tenant
- * refused for its namespace made nothing, so nothing is dropped.
+ * Deletion: with deletionPolicy Delete, stop the tenant's workloads (polled until their
+ * pods are gone, so none writes afterwards) and drop its data; then let Kubernetes
+ * collect the children. A tenant refused for its namespace made nothing: nothing is
+ * stopped or dropped.
  */
-async function finalize(deps: MarketplaceDeps, mp: Marketplace): Promise<void> {
-  if (!(mp.metadata.finalizers ?? []).includes(FINALIZER)) return;
+async function finalize(
+  deps: MarketplaceDeps,
+  mp: Marketplace,
+): Promise<ReconcileResult | undefined> {
+  if (!(mp.metadata.finalizers ?? []).includes(FINALIZER)) return undefined;
   const refused = (await claimOf(deps, mp)) === 'foreign';
   if ((mp.spec.deletionPolicy ?? 'Retain') === 'Delete' && !refused) {
+    const running = (
+      await Promise.all(PLANES.map((p) => p.stop?.(deps, mp) ?? Promise.resolve([])))
+    ).flat();
+    // A string on the wire, whatever client-node's type says.
+    const since = new Date(mp.metadata.deletionTimestamp ?? 0).getTime();
+    const overdue = (deps.now ?? (() => new Date()))().getTime() - since > STOP_DEADLINE_MS;
+    if (running.length > 0 && !overdue) return { requeueAfterMs: STOP_POLL_MS };
+    if (running.length > 0) {
+      const message = `still running after ${STOP_DEADLINE_MS / 60_000} min, dropped anyway: ${running.join(', ')}`;
+      deps.log.warn({ marketplace: mp.metadata.name, running }, message);
+      await deps.events.record(mp, 'Warning', 'DroppedWhileRunning', message);
+    }
     for (const plane of PLANES) await plane.drop?.(deps, tenantNames(mp.metadata.name));
     deps.log.info(
       { marketplace: mp.metadata.name },
@@ -88,6 +110,7 @@ async function finalize(deps: MarketplaceDeps, mp: Marketplace): Promise<void> {
     );
   }
   await removeFinalizer(deps.kube, { ...MARKETPLACE_REF, name: mp.metadata.name }, mp, FINALIZER);
+  return undefined;
 }
 
 export async function reconcileMarketplace(
@@ -96,10 +119,7 @@ export async function reconcileMarketplace(
 ): Promise<ReconcileResult | undefined> {
   const mp = deps.cached(name);
   if (!mp) return undefined;
-  if (mp.metadata.deletionTimestamp) {
-    await finalize(deps, mp);
-    return undefined;
-  }
+  if (mp.metadata.deletionTimestamp) return finalize(deps, mp);
   const ref = { ...MARKETPLACE_REF, name };
   await addFinalizer(deps.kube, ref, mp, FINALIZER);
   const claim = await claimOf(deps, mp);

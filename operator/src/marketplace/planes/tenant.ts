@@ -32,6 +32,11 @@ export interface Tenant {
 }
 
 export interface TenantPlane<C extends string> extends Plane<C, Tenant> {
+  /**
+   * Deletion with deletionPolicy Delete, before anything is dropped: stop what would
+   * write to the data the planes drop. Returns what still runs (empty once stopped).
+   */
+  stop?: (deps: MarketplaceDeps, mp: Marketplace) => Promise<string[]>;
   /** Deletion with deletionPolicy Delete: drop what this plane made outside Kubernetes. */
   drop?: (deps: MarketplaceDeps, names: TenantNames) => Promise<void>;
 }
