@@ -20,7 +20,11 @@ import {
   rolloutLag,
   stillRunning,
 } from '../src/marketplace/workloads.js';
-import { buildGatewayPlane, checkPluginReferences } from '../src/marketplace/gateway.js';
+import {
+  buildGatewayPlane,
+  checkPluginReferences,
+  hostHolder,
+} from '../src/marketplace/gateway.js';
 import { DEFAULT_SETTINGS } from '../src/settings.js';
 
 const mp: Marketplace = {
@@ -322,6 +326,23 @@ describe('workloads', () => {
 });
 
 describe('gateway', () => {
+  test('a host is held by the oldest Marketplace naming it, then the first by name', () => {
+    const at = (name: string, created: string, host = 'shop.example.com'): Marketplace => ({
+      ...mp,
+      metadata: { name, creationTimestamp: created as unknown as Date },
+      spec: { ...mp.spec, host },
+    });
+    const old = at('zeta', '2026-01-01T00:00:00Z');
+    const twin = at('alpha', '2026-01-01T00:00:00Z');
+    const young = at('beta', '2026-02-01T00:00:00Z');
+    const elsewhere = at('gamma', '2025-01-01T00:00:00Z', 'other.example.com');
+    const all = [old, twin, young, elsewhere];
+    expect(hostHolder(young, all)?.metadata.name).toBe('alpha');
+    expect(hostHolder(old, all)?.metadata.name).toBe('alpha');
+    expect(hostHolder(twin, all)).toBeUndefined();
+    expect(hostHolder(elsewhere, all)).toBeUndefined();
+  });
+
   const keys = 'PUBLIC KEY';
 
   test('protected routes carry jwt and acl; public ones only read; every route ends in the catch-all', () => {

@@ -520,6 +520,38 @@ test('a namespace that exists for something else is refused with NamespaceConfli
   }
 });
 
+test('a second Marketplace on a host another one uses gets HostConflict and no Ingress; the first keeps the host', async () => {
+  const [first, second] = [name('host-a'), name('host-b')];
+  const host = `${first}.shop.example.com`;
+  const ingressHosts = async (mp: string) =>
+    (
+      await kube.list<KubeObject & { spec: { rules: { host: string }[] } }>({
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'Ingress',
+        namespace: `mp-${mp}`,
+      })
+    ).items.map((i) => i.spec.rules[0]?.host);
+  await kube.create(marketplace(SHARD, first, { deletionPolicy: 'Delete' }));
+  await waitForCondition(kube, first, 'Ready', 'True');
+  await kube.create(marketplace(SHARD, second, { host, deletionPolicy: 'Delete' }));
+  try {
+    const refused = await waitForCondition(kube, second, 'GatewayReady', 'False', 'HostConflict');
+    expect(findCondition(refused.status?.conditions, 'GatewayReady')?.message).toContain(first);
+    expect(findCondition(refused.status?.conditions, 'DatabaseReady')?.status).toBe('True');
+    await waitForEvent(kube, second, 'Warning', 'HostConflict');
+    expect(await ingressHosts(second)).toEqual([]);
+    const kept = await ingressHosts(first);
+    expect(kept.length).toBeGreaterThan(1);
+    expect(new Set(kept)).toEqual(new Set([host]));
+    await waitForCondition(kube, first, 'Ready', 'True');
+    // Once the first is gone, the host is free for the second.
+    await deleteMarketplaces(kube, [first]);
+    await waitForCondition(kube, second, 'GatewayReady', 'True', 'Configured');
+  } finally {
+    await deleteMarketplaces(kube, [first, second]);
+  }
+});
+
 test('a tenant whose broker state conflicts is reported, and another tenant still converges', async () => {
   const [broken, healthy] = [name('broken'), name('healthy')];
   const ns = `mp-${broken}`;

@@ -12,6 +12,8 @@ import type { TenantNames } from '../names.js';
 export interface MarketplaceDeps extends OperatorClients {
   /** The informer's copy, to save a read per reconcile. */
   cached: (name: string) => Marketplace | undefined;
+  /** Every Marketplace the informer knows (this operator's selector), e.g. to compare hosts. */
+  marketplaces: () => Iterable<Marketplace>;
 }
 
 export interface TenantCredentials {
