@@ -8,7 +8,11 @@ import {
   buildSmtpSecret,
   passwordOf,
 } from '../src/marketplace/credentials.js';
-import { buildNamespacePlane, namespaceClaim } from '../src/marketplace/namespace.js';
+import {
+  buildNamespacePlane,
+  buildTenantRoleBinding,
+  namespaceClaim,
+} from '../src/marketplace/namespace.js';
 import { tenantNames } from '../src/marketplace/names.js';
 import { parseTopology, tenantTopology } from '../src/marketplace/topology.js';
 import {
@@ -86,6 +90,20 @@ test('a namespace is the tenant’s only with its label or an ownerReference to 
   expect(namespaceClaim(mp, namespace({ ownerReferences: [{ ...owner, uid: 'uid-0' }] }))).toBe(
     'foreign',
   );
+});
+
+test('the operator’s RoleBinding gives its own ServiceAccount the tenant role in the tenant namespace', () => {
+  const binding = buildTenantRoleBinding(mp, {
+    clusterRole: 'gorten-tenant',
+    serviceAccount: { namespace: 'gorten-system', name: 'gorten' },
+  });
+  expect(binding).toMatchObject({
+    kind: 'RoleBinding',
+    metadata: { name: 'gorten-operator', namespace: 'mp-acme' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'gorten-tenant' },
+    subjects: [{ kind: 'ServiceAccount', namespace: 'gorten-system', name: 'gorten' }],
+  });
+  expect(binding.metadata.ownerReferences?.[0]?.uid).toBe('uid-1');
 });
 
 test('the NetworkPolicy denies all ingress but the gateway, monitoring and the tenant itself', () => {

@@ -3,15 +3,16 @@
 // aggregate (runtime/plan.ts). A plane whose dependency fails reports it and the others
 // go on; nothing that exists is deleted because something failed. A namespace that is
 // someone else's refuses the whole tenant (Ready False, NamespaceConflict).
+import { setTimeout as sleep } from 'node:timers/promises';
 import { API_VERSION, FINALIZER, type Marketplace } from '../api/types.js';
-import type { KubeObject } from '../clients/kube.js';
+import { KubeError, refOf, type KubeObject } from '../clients/kube.js';
 import { addFinalizer, removeFinalizer } from '../runtime/finalizers.js';
 import { refuse, runPlanes } from '../runtime/plan.js';
 import type { ReconcileResult } from '../runtime/workqueue.js';
 import { generatePassword, generateRsaKeyPair, keyPairOf } from '../secrets.js';
 import { passwordOf } from './credentials.js';
 import { tenantNames } from './names.js';
-import { buildNamespacePlane, namespaceClaim } from './namespace.js';
+import { buildNamespacePlane, buildTenantRoleBinding, namespaceClaim } from './namespace.js';
 import { DATABASE_ISOLATED, databasePlane } from './planes/database.js';
 import { gatewayPlane } from './planes/gateway.js';
 import { messagingPlane } from './planes/messaging.js';
@@ -35,9 +36,49 @@ async function claimOf(deps: MarketplaceDeps, mp: Marketplace) {
   return namespaceClaim(mp, live);
 }
 
+/** How often, and how long, a fresh RoleBinding is waited for. */
+const BINDING_RETRY_MS = 250;
+const BINDING_ATTEMPTS = 20;
+
+/**
+ * With `tenantAccess` (the chart's RBAC), the operator's rights in the namespace: its
+ * RoleBinding to the tenant ClusterRole, made when missing. Returns whether it was just
+ * made. It reads the binding through that binding, so a 403 means it is not there yet.
+ */
+async function bindTenantRole(deps: MarketplaceDeps, mp: Marketplace): Promise<boolean> {
+  const access = deps.settings.tenantAccess;
+  if (!access) return false;
+  const binding = buildTenantRoleBinding(mp, access);
+  try {
+    if (await deps.kube.get(refOf(binding))) return false;
+  } catch (err) {
+    if (!(err instanceof KubeError && err.status === 403)) throw err;
+  }
+  await deps.kube.create(binding);
+  return true;
+}
+
+/** The namespace's Secrets; a RoleBinding just made takes a moment to reach the authorizer. */
+async function listSecrets(
+  deps: MarketplaceDeps,
+  namespace: string,
+  justBound: boolean,
+): Promise<KubeObject[]> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const ref = { apiVersion: 'v1', kind: 'Secret', namespace };
+      return (await deps.kube.list<KubeObject>(ref)).items;
+    } catch (err) {
+      const propagating = justBound && err instanceof KubeError && err.status === 403;
+      if (!propagating || attempt >= BINDING_ATTEMPTS) throw err;
+      await sleep(BINDING_RETRY_MS);
+    }
+  }
+}
+
 /**
  * What every plane needs before it can run: the namespace (created when absent, never
- * patched: the operator may not relabel namespaces) and its guard rails, and the
+ * patched: the operator may not relabel namespaces), its RoleBinding and guard rails, and the
  * credentials — kept from their Secrets, generated where missing; each plane writes the
  * Secrets it owns. A failure here fails the reconcile before any condition is set.
  */
@@ -50,11 +91,8 @@ async function prepare(
   const [namespace, ...guardRails] = buildNamespacePlane(mp, deps.settings);
   // A 409 (made meanwhile) fails this reconcile; the next one sees whose it is.
   if (namespace && claim === 'absent') await deps.kube.create(namespace);
-  const { items: secrets } = await deps.kube.list<KubeObject>({
-    apiVersion: 'v1',
-    kind: 'Secret',
-    namespace: names.namespace,
-  });
+  const justBound = await bindTenantRole(deps, mp);
+  const secrets = await listSecrets(deps, names.namespace, justBound);
   const existing = (name: string) => secrets.find((s) => s.metadata.name === name);
   const tenant: Tenant = {
     deps,
