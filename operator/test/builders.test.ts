@@ -8,7 +8,11 @@ import {
   buildSmtpSecret,
   passwordOf,
 } from '../src/marketplace/credentials.js';
-import { buildNamespacePlane } from '../src/marketplace/namespace.js';
+import {
+  buildNamespacePlane,
+  buildTenantRoleBinding,
+  namespaceClaim,
+} from '../src/marketplace/namespace.js';
 import { tenantNames } from '../src/marketplace/names.js';
 import { parseTopology, tenantTopology } from '../src/marketplace/topology.js';
 import {
@@ -18,8 +22,13 @@ import {
   configDigest,
   desiredReplicas,
   rolloutLag,
+  stillRunning,
 } from '../src/marketplace/workloads.js';
-import { buildGatewayPlane, checkPluginReferences } from '../src/marketplace/gateway.js';
+import {
+  buildGatewayPlane,
+  checkPluginReferences,
+  hostHolder,
+} from '../src/marketplace/gateway.js';
 import { DEFAULT_SETTINGS } from '../src/settings.js';
 
 const mp: Marketplace = {
@@ -57,6 +66,44 @@ test('every child is labelled and owned by the Marketplace, in its namespace', (
     ]);
     if (o.kind !== 'Namespace') expect(o.metadata.namespace).toBe('mp-acme');
   }
+});
+
+test('a namespace is the tenant’s only with its label or an ownerReference to its uid', () => {
+  const namespace = (metadata: Partial<KubeObject['metadata']>): KubeObject => ({
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: 'mp-acme', ...metadata },
+  });
+  const owner = { apiVersion: 'gorten.io/v1alpha1', kind: 'Marketplace', name: 'acme' };
+  expect(namespaceClaim(mp, undefined)).toBe('absent');
+  expect(namespaceClaim(mp, namespace({}))).toBe('foreign');
+  expect(namespaceClaim(mp, namespace({ labels: { 'gorten.io/marketplace': 'acme' } }))).toBe(
+    'ours',
+  );
+  expect(namespaceClaim(mp, namespace({ labels: { 'gorten.io/marketplace': 'other' } }))).toBe(
+    'foreign',
+  );
+  expect(namespaceClaim(mp, namespace({ ownerReferences: [{ ...owner, uid: 'uid-1' }] }))).toBe(
+    'ours',
+  );
+  // A Marketplace of the same name deleted earlier is another owner.
+  expect(namespaceClaim(mp, namespace({ ownerReferences: [{ ...owner, uid: 'uid-0' }] }))).toBe(
+    'foreign',
+  );
+});
+
+test('the operator’s RoleBinding gives its own ServiceAccount the tenant role in the tenant namespace', () => {
+  const binding = buildTenantRoleBinding(mp, {
+    clusterRole: 'gorten-tenant',
+    serviceAccount: { namespace: 'gorten-system', name: 'gorten' },
+  });
+  expect(binding).toMatchObject({
+    kind: 'RoleBinding',
+    metadata: { name: 'gorten-operator', namespace: 'mp-acme' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'gorten-tenant' },
+    subjects: [{ kind: 'ServiceAccount', namespace: 'gorten-system', name: 'gorten' }],
+  });
+  expect(binding.metadata.ownerReferences?.[0]?.uid).toBe('uid-1');
 });
 
 test('the NetworkPolicy denies all ingress but the gateway, monitoring and the tenant itself', () => {
@@ -267,9 +314,53 @@ describe('workloads', () => {
       ]),
     ).toEqual(['b 1/1 available', 'c 1/2 available']);
   });
+
+  test('a service is stopped once asked for 0, seen by its controller, with no pods left', () => {
+    const stopped = { observedGeneration: 4, replicas: 0, terminatingReplicas: 0 };
+    expect(
+      stillRunning([
+        { metadata: { name: 'done', generation: 4 }, spec: { replicas: 0 }, status: stopped },
+        { metadata: { name: 'asked', generation: 3 }, spec: { replicas: 2 }, status: stopped },
+        { metadata: { name: 'unseen', generation: 5 }, spec: { replicas: 0 }, status: stopped },
+        {
+          metadata: { name: 'draining', generation: 4 },
+          spec: { replicas: 0 },
+          status: { ...stopped, replicas: 1 },
+        },
+        {
+          metadata: { name: 'terminating', generation: 4 },
+          spec: { replicas: 0 },
+          status: { ...stopped, terminatingReplicas: 2 },
+        },
+        // An apiserver that does not count terminating pods: replicas alone decide.
+        {
+          metadata: { name: 'older', generation: 4 },
+          spec: { replicas: 0 },
+          status: { observedGeneration: 4 },
+        },
+      ]),
+    ).toEqual(['asked (0 pods)', 'unseen (0 pods)', 'draining (1 pods)', 'terminating (0 pods)']);
+  });
 });
 
 describe('gateway', () => {
+  test('a host is held by the oldest Marketplace naming it, then the first by name', () => {
+    const at = (name: string, created: string, host = 'shop.example.com'): Marketplace => ({
+      ...mp,
+      metadata: { name, creationTimestamp: created as unknown as Date },
+      spec: { ...mp.spec, host },
+    });
+    const old = at('zeta', '2026-01-01T00:00:00Z');
+    const twin = at('alpha', '2026-01-01T00:00:00Z');
+    const young = at('beta', '2026-02-01T00:00:00Z');
+    const elsewhere = at('gamma', '2025-01-01T00:00:00Z', 'other.example.com');
+    const all = [old, twin, young, elsewhere];
+    expect(hostHolder(young, all)?.metadata.name).toBe('alpha');
+    expect(hostHolder(old, all)?.metadata.name).toBe('alpha');
+    expect(hostHolder(twin, all)).toBeUndefined();
+    expect(hostHolder(elsewhere, all)).toBeUndefined();
+  });
+
   const keys = 'PUBLIC KEY';
 
   test('protected routes carry jwt and acl; public ones only read; every route ends in the catch-all', () => {

@@ -252,7 +252,14 @@ export function buildWorkloadsPlane(
 interface DeploymentStatus {
   metadata: { generation?: number; name: string };
   spec?: { replicas?: number };
-  status?: { observedGeneration?: number; availableReplicas?: number; updatedReplicas?: number };
+  status?: {
+    observedGeneration?: number;
+    availableReplicas?: number;
+    updatedReplicas?: number;
+    replicas?: number;
+    /** Pods being deleted; reported by apiservers with DeploymentReplicaSetTerminatingReplicas. */
+    terminatingReplicas?: number;
+  };
 }
 
 /** Which services are not yet rolled out: the Deployment controller has not caught up. */
@@ -271,4 +278,23 @@ export function rolloutLag(deployments: readonly DeploymentStatus[]): string[] {
       (d) =>
         `${d.metadata.name} ${d.status?.availableReplicas ?? 0}/${d.spec?.replicas ?? 1} available`,
     );
+}
+
+/**
+ * Which services still run pods, while a tenant is stopped before its data is dropped:
+ * a Deployment is stopped once asked for 0, the controller has seen that, and it reports
+ * no pods, terminating ones included where the apiserver counts them.
+ */
+export function stillRunning(deployments: readonly DeploymentStatus[]): string[] {
+  return deployments
+    .filter((d) => {
+      const s = d.status ?? {};
+      return (
+        (d.spec?.replicas ?? 1) > 0 ||
+        (s.observedGeneration ?? 0) < (d.metadata.generation ?? 1) ||
+        (s.replicas ?? 0) > 0 ||
+        (s.terminatingReplicas ?? 0) > 0
+      );
+    })
+    .map((d) => `${d.metadata.name} (${d.status?.replicas ?? 0} pods)`);
 }
