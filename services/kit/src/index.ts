@@ -21,7 +21,12 @@ export {
   type Role,
 } from './auth.js';
 export { connectMongo, type CollectionIndexes, type MongoHandle } from './mongo.js';
-export { Publisher, type EventEnvelope } from './messaging/publisher.js';
+export {
+  Publisher,
+  UnroutableMessage,
+  type EventEnvelope,
+  type PublishProperties,
+} from './messaging/publisher.js';
 export {
   OutboxRelay,
   outboxEntry,

@@ -92,6 +92,28 @@ test('a change and its event are written together; the relay publishes it once, 
   await down.close();
 });
 
+test('an event no queue is bound for stays in the outbox, and goes out once the binding is back', async () => {
+  const things: Collection<WithOutbox> = db.collection('unroutable');
+  const entry = outboxEntry(exchange, 'thing.created', 'thing.created', { name: 'lamp' });
+  await things.insertOne({ _id: 'u1' as never, outbox: [entry] });
+  const publisher = new Publisher(env.rabbitmq.amqpUrl, log);
+  const relay = new OutboxRelay([things], publisher, log);
+  try {
+    await channel.unbindQueue(work, exchange, 'thing.#'); // a binding deleted by hand
+    try {
+      expect(await relay.relayOnce()).toBe(0); // the broker returned it: not delivered
+      expect((await things.findOne({ _id: 'u1' as never }))?.outbox).toEqual([entry]);
+    } finally {
+      await channel.bindQueue(work, exchange, 'thing.#');
+    }
+    expect(await relay.relayOnce()).toBe(1);
+    expect(await received(work, 1)).toEqual([entry.event]);
+    expect((await things.findOne({ _id: 'u1' as never }))?.outbox).toEqual([]);
+  } finally {
+    await publisher.close();
+  }
+});
+
 /** Events that reach `queue` until `count` are there (then a moment for duplicates). */
 async function received(queue: string, count: number): Promise<EventEnvelope[]> {
   const events: EventEnvelope[] = [];
