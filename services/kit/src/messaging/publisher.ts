@@ -14,7 +14,7 @@ export interface EventEnvelope<T = unknown> {
 }
 
 /** AMQP properties of a publish; the message id is what a return is matched by. */
-export type PublishProperties = Omit<Options.Publish, 'mandatory'> & { messageId: string };
+export type PublishProperties = Omit<Options.Publish, 'mandatory'>;
 
 export class UnroutableMessage extends Error {
   override name = 'UnroutableMessage';
@@ -23,7 +23,10 @@ export class UnroutableMessage extends Error {
 /** A confirm channel and the returns it received that no confirm has answered yet. */
 interface PublishChannel {
   channel: ConfirmChannel;
-  /** Returned messages by message id, counted: the return comes before its confirm. */
+  /**
+   * Returned messages by message id ('' for none), counted: the broker sends a message's
+   * return before its confirm, so its confirm callback finds it here.
+   */
   returned: Map<string, number>;
 }
 
@@ -96,10 +99,11 @@ export class Publisher {
         content,
         { ...properties, mandatory: true },
         (err: unknown) => {
-          const returns = returned.get(properties.messageId) ?? 0;
+          const id = properties.messageId ?? '';
+          const returns = returned.get(id) ?? 0;
           if (returns > 0) {
-            if (returns === 1) returned.delete(properties.messageId);
-            else returned.set(properties.messageId, returns - 1);
+            if (returns === 1) returned.delete(id);
+            else returned.set(id, returns - 1);
           }
           if (err) reject(err instanceof Error ? err : new Error('publish not confirmed'));
           else if (returns > 0)
