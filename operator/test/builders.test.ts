@@ -1,4 +1,5 @@
 // The Marketplace builders are pure: CR in, manifests out.
+import { deadLetterQueueOf, RETRY_QUEUE_TTL_MS, retryQueueOf } from '@gorten/kit/tenant-contract';
 import { SERVICE_NAMES, type Marketplace } from '../src/api/types.js';
 import type { KubeObject } from '../src/clients/kube.js';
 import {
@@ -145,7 +146,7 @@ test('names derive from the Marketplace name alone', () => {
   });
 });
 
-test('the topology file holds the brief’s exchanges and dead-letters every work queue', () => {
+test('the topology file holds the brief’s exchanges; every work queue dead-letters and has a retry queue', () => {
   const topology = tenantTopology();
   expect(topology.exchanges.map((e) => `${e.name}:${e.type}`)).toEqual(
     expect.arrayContaining([
@@ -154,13 +155,17 @@ test('the topology file holds the brief’s exchanges and dead-letters every wor
       'notification_exchange:fanout',
     ]),
   );
-  const work = topology.queues.filter((q) => !q.name.endsWith('.dlq'));
+  const work = topology.queues.filter((q) => 'x-delivery-limit' in q.arguments);
   expect(work.map((q) => q.name).sort()).toEqual([
     'email_notifications',
     'inventory_update',
     'order_created',
     'order_paid',
   ]);
+  const others = work.flatMap((q) => [deadLetterQueueOf(q.name), retryQueueOf(q.name)]);
+  expect(topology.queues.map((q) => q.name).sort()).toEqual(
+    [...work.map((q) => q.name), ...others].sort(),
+  );
   for (const q of work) {
     expect(q.arguments).toMatchObject({
       'x-queue-type': 'quorum',
@@ -170,10 +175,21 @@ test('the topology file holds the brief’s exchanges and dead-letters every wor
     expect(topology.bindings).toContainEqual(
       expect.objectContaining({
         source: 'dead_letter_exchange',
-        destination: `${q.name}.dlq`,
+        destination: deadLetterQueueOf(q.name),
         routing_key: q.name,
       }),
     );
+    // Nothing consumes it: its TTL (the consumer's longest wait) sends a message back to
+    // the work queue through the default exchange, replicated and confirmed.
+    const retry = topology.queues.find((r) => r.name === retryQueueOf(q.name));
+    expect(retry?.arguments).toEqual({
+      'x-queue-type': 'quorum',
+      'x-message-ttl': RETRY_QUEUE_TTL_MS,
+      'x-dead-letter-exchange': '',
+      'x-dead-letter-routing-key': q.name,
+      'x-dead-letter-strategy': 'at-least-once',
+      'x-overflow': 'reject-publish',
+    });
   }
 });
 

@@ -15,6 +15,8 @@ import {
 import { eventually } from '@gorten/testenv';
 import { catalogService } from '../src/app.js';
 import type { CatalogDeps } from '../src/deps.js';
+import { createStockModule, releaseReservation, reserveStock } from '../src/stock.js';
+import type { ProductDoc } from '../src/store.js';
 
 let tenant: TestTenant;
 let service: RunningService<CatalogDeps>;
@@ -420,6 +422,40 @@ describe('events and inventory', () => {
           ? true
           : undefined,
       );
+    } finally {
+      await restore().catch(() => undefined);
+    }
+  });
+
+  test('while the broker is away a product keeps at most one pending product.updated; the latest goes out after', async () => {
+    const product = await newProduct(sellerA, { status: 'active', stock: 40 });
+    await eventsFor(product.id, 1); // product.added is out before the cut
+    // Checkout's part of a purchase, as checkout runs it: reservations, and some released.
+    const stock = createStockModule(tenant.db, service.relay);
+    const products = tenant.db.collection<ProductDoc>('products');
+    const pendingUpdates = async () =>
+      ((await products.findOne({ _id: product.id }))?.outbox ?? []).filter(
+        (e) => e.routingKey === 'product.updated',
+      );
+    const restore = await tenant.cutOffBroker();
+    try {
+      for (let i = 0; i < 12; i++) {
+        const reservation = `res_${i}_${randomUUID()}`;
+        const expires = new Date(Date.now() + 60_000);
+        expect(await reserveStock(stock, product.id, 2, reservation, expires)).toBe('reserved');
+        if (i % 3 === 0)
+          expect(await releaseReservation(stock, product.id, reservation)).toBe(true);
+        expect((await pendingUpdates()).length).toBeLessThanOrEqual(1);
+      }
+      const [pending] = await pendingUpdates();
+      const latest = await products.findOne({ _id: product.id });
+      expect(pending?.event.data).toMatchObject({ stock: latest?.stock, version: latest?.version });
+      await restore();
+      const events = await eventsFor(product.id, 1);
+      expect(events.map((e) => e.data)).toEqual([
+        expect.objectContaining({ stock: 40 - 12 * 2 + 4 * 2, version: latest?.version }),
+      ]);
+      expect(await pendingUpdates()).toEqual([]);
     } finally {
       await restore().catch(() => undefined);
     }

@@ -21,7 +21,12 @@ export {
   type Role,
 } from './auth.js';
 export { connectMongo, type CollectionIndexes, type MongoHandle } from './mongo.js';
-export { Publisher, type EventEnvelope } from './messaging/publisher.js';
+export {
+  Publisher,
+  UnroutableMessage,
+  type EventEnvelope,
+  type PublishProperties,
+} from './messaging/publisher.js';
 export {
   OutboxRelay,
   outboxEntry,
@@ -35,6 +40,8 @@ export {
   type ConsumerOptions,
   type EventHandler,
 } from './messaging/consumer.js';
+export { redrive, RETRIES_HEADER } from './messaging/dead-letters.js';
+export { DependencyUnavailable, isDependencyFailure } from './dependency.js';
 export { backoffDelay, type Backoff } from './backoff.js';
 export {
   dependencyPolicy,
@@ -69,6 +76,9 @@ export {
   type CompanyRecord,
   type CompanyStatus,
   COMPANY_ID_PATTERN,
+  deadLetterQueueOf,
+  RETRY_QUEUE_TTL_MS,
+  retryQueueOf,
   operatorCompanyRecord,
   SHARED_COLLECTIONS,
 } from './tenant-contract.js';

@@ -19,7 +19,7 @@ import {
   TestTenant,
   type Call,
 } from '@gorten/service-testing';
-import { eventually } from '@gorten/testenv';
+import { eventually, tcpCable } from '@gorten/testenv';
 import { ordersService } from '../src/app.js';
 import type { OrdersDeps } from '../src/deps.js';
 import {
@@ -485,7 +485,7 @@ describe('refunds', () => {
 
 describe('the order_created and order_paid consumers', () => {
   /** An order stored as checkout leaves a paid one, without events of its own. */
-  async function storedOrder(): Promise<OrderEvent> {
+  async function storedOrder(orders: OrderModule = orderModule): Promise<OrderEvent> {
     const now = new Date();
     const lines = items([
       [coA, 1_000, 1],
@@ -507,7 +507,7 @@ describe('the order_created and order_paid consumers', () => {
       createdAt: now,
       updatedAt: now,
     };
-    await orderModule.store.orders.insertOne(order);
+    await orders.store.orders.insertOne(order);
     return {
       orderId: order._id,
       buyerId: order.buyerId,
@@ -539,16 +539,17 @@ describe('the order_created and order_paid consumers', () => {
   async function noticesFor(
     orderId: string,
     done: (types: string[]) => boolean,
+    { of = tenant, timeoutMs = 30_000 } = {},
   ): Promise<EventEnvelope[]> {
     const seen: EventEnvelope[] = [];
     const mine = () =>
       seen.filter((e) => (e.data as { orderId?: string } | undefined)?.orderId === orderId);
-    await eventually({ what: `notices of ${orderId}`, timeoutMs: 30_000 }, async () => {
-      for (const m of await tenant.drain('email_notifications')) seen.push(m.body as EventEnvelope);
+    await eventually({ what: `notices of ${orderId}`, timeoutMs }, async () => {
+      for (const m of await of.drain('email_notifications')) seen.push(m.body as EventEnvelope);
       return done(mine().map((e) => e.type)) ? true : undefined;
     });
     await new Promise((r) => setTimeout(r, 1_000)); // room for a duplicate to show
-    for (const m of await tenant.drain('email_notifications')) seen.push(m.body as EventEnvelope);
+    for (const m of await of.drain('email_notifications')) seen.push(m.body as EventEnvelope);
     return mine();
   }
 
@@ -626,6 +627,51 @@ describe('the order_created and order_paid consumers', () => {
       .filter((t) => t !== 'shipment.ready');
     expect(buyerNotices).toEqual(['order.confirmation', 'payment.receipt']);
   });
+
+  test('60 s without the database while an order.paid is queued: then one shipment per company and one receipt', async () => {
+    // A tenant of its own, whose orders service reaches the database through a cable
+    // this test pulls: the other tests' service would take the event otherwise.
+    const own = await TestTenant.create('orders-outage');
+    const cable = await tcpCable(own.mongoUri);
+    const outage = await startTestService(ordersService, own, 'orders', {
+      PAYMENT_PROVIDER: 'simulated',
+      MONGODB_URI: cable.url,
+    });
+    try {
+      const ownOrders = createOrderModule(own.db, outage.deps.outbox);
+      const event = await storedOrder(ownOrders);
+      const paid = envelope('order.paid', event);
+      cable.connected(false);
+      await eventually(
+        { what: 'orders not ready without its database', timeoutMs: 30_000 },
+        async () => {
+          const answer = await client(outage.url)<{ failing?: string[] }>('GET', '/readyz');
+          return answer.body.failing?.some((f) => f.startsWith('mongodb:')) ? true : undefined;
+        },
+      );
+      await own.publish('order_exchange', 'order.paid', Buffer.from(JSON.stringify(paid)), paid.id);
+      await new Promise((r) => setTimeout(r, 60_000));
+      // Every try failed, and none of them counted: nothing was dead-lettered.
+      expect(await own.drain('order_paid.dlq')).toEqual([]);
+      cable.connected(true);
+
+      const notices = await noticesFor(
+        event.orderId,
+        (t) => t.includes('payment.receipt') && count(t, 'shipment.ready') >= 2,
+        { of: own, timeoutMs: 60_000 },
+      );
+      const types = notices.map((e) => e.type);
+      expect(count(types, 'payment.receipt')).toBe(1);
+      expect(count(types, 'shipment.ready')).toBe(2);
+      expect(await ownOrders.store.shipments.countDocuments({ orderId: event.orderId })).toBe(2);
+      expect(await own.drain('order_paid.dlq')).toEqual([]);
+    } finally {
+      cable.connected(true);
+      await outage.close();
+      await cable.close();
+      await own.destroy();
+    }
+  }, 180_000);
 
   /** Messages dead-lettered into `queue`, with why the broker dead-lettered each. */
   async function deadLetters(queue: string): Promise<{ body: string; reason: unknown }[]> {
