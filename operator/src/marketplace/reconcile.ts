@@ -8,7 +8,7 @@ import { addFinalizer, removeFinalizer } from '../runtime/finalizers.js';
 import { runPlanes } from '../runtime/plan.js';
 import type { ReconcileResult } from '../runtime/workqueue.js';
 import { generatePassword, generateRsaKeyPair, keyPairOf } from '../secrets.js';
-import { passwordOf } from './credentials.js';
+import { idempotencyKeyOf, passwordOf } from './credentials.js';
 import { tenantNames } from './names.js';
 import { buildNamespacePlane } from './namespace.js';
 import { databasePlane } from './planes/database.js';
@@ -49,6 +49,7 @@ async function prepare(deps: MarketplaceDeps, mp: Marketplace): Promise<Tenant> 
       brokerPassword: passwordOf(existing(names.brokerSecret)) ?? generatePassword(),
       adminPassword: passwordOf(existing(names.adminSecret)) ?? generatePassword(),
       signingKey: keyPairOf(existing(names.signingKeySecret)) ?? generateRsaKeyPair(),
+      idempotencyKey: idempotencyKeyOf(existing(names.idempotencySecret)) ?? generatePassword(32),
       smtpUrl: deps.settings.smtpUrl,
     },
   };

@@ -46,9 +46,9 @@ import {
   voidPayment,
   type PaymentModule,
 } from '@gorten/payments/payments';
-import type { Card } from '@gorten/payments/provider';
 import type { Logger } from 'pino';
 import type { CheckoutEnv } from './config.js';
+import type { CheckoutRequest } from './schemas.js';
 import {
   CHECKOUT_STEPS,
   type CheckoutDoc,
@@ -183,7 +183,11 @@ export interface SagaStep {
   intent?: CheckoutStep;
   /** Recorded with the fields `run` returns, once it succeeded. */
   done: CheckoutStep;
-  run: (deps: SagaDeps, checkout: CheckoutDoc, card: Card) => Promise<Partial<CheckoutDoc>>;
+  run: (
+    deps: SagaDeps,
+    checkout: CheckoutDoc,
+    request: CheckoutRequest,
+  ) => Promise<Partial<CheckoutDoc>>;
   /** Takes back what `run` did, also a part of it; idempotent (recovery may repeat it). */
   undo: (deps: SagaDeps, checkout: CheckoutDoc, failure: Failure) => Promise<unknown>;
 }
@@ -255,7 +259,7 @@ export const SAGA_STEPS: readonly SagaStep[] = [
     // under this key and voids it.
     intent: 'authorizing',
     done: 'authorized',
-    async run(deps, checkout, card) {
+    async run(deps, checkout, request) {
       let payment;
       try {
         payment = await authorizePayment(deps.payments, {
@@ -265,7 +269,7 @@ export const SAGA_STEPS: readonly SagaStep[] = [
           buyerId: checkout.buyerId,
           amount: checkout.total ?? 0,
           currency: checkout.currency,
-          card,
+          paymentMethod: request.paymentMethod,
         });
       } catch (err) {
         if (err instanceof PaymentOutcomeUnknown)
@@ -304,13 +308,13 @@ export function stepsToUndo(step: CheckoutStep): SagaStep[] {
 export async function runCheckout(
   deps: SagaDeps,
   checkout: CheckoutDoc,
-  card: Card,
+  request: CheckoutRequest,
 ): Promise<RunOutcome> {
   let run = checkout;
   try {
     for (const step of SAGA_STEPS) {
       if (step.intent) run = await advance(deps, run, step.intent);
-      run = await advance(deps, run, step.done, await step.run(deps, run, card));
+      run = await advance(deps, run, step.done, await step.run(deps, run, request));
     }
   } catch (err) {
     if (err instanceof LeaseLost) return unsettled(run, err);

@@ -75,6 +75,7 @@ export {
 export { afterCursor, decodeCursor, encodeCursor, page, pageOf, pageQuery } from './pagination.js';
 export {
   IdempotencyKeys,
+  idempotencyEnv,
   idempotencyKeyHeader,
   requestHash,
   type Claim,

@@ -9,7 +9,12 @@ import { connect } from 'amqplib';
 import { Registry } from 'prom-client';
 import { DependencyMetrics, newId, type EventEnvelope, type RunningService } from '@gorten/kit';
 import { createPaymentModule } from '@gorten/payments/module';
-import { authorizePayment, capturePayment, type PaymentModule } from '@gorten/payments/payments';
+import {
+  authorizePayment,
+  capturePayment,
+  createPaymentMethod,
+  type PaymentModule,
+} from '@gorten/payments/payments';
 import type { PaymentDoc } from '@gorten/payments/store';
 import {
   client,
@@ -124,7 +129,7 @@ async function paidOrder(
     buyerId,
     amount: order.total,
     currency: 'EUR',
-    card: CARD,
+    paymentMethod: (await createPaymentMethod(payments, buyerId, CARD)).id,
   });
   const payment = await capturePayment(payments, authorized._id);
   return {
@@ -458,7 +463,7 @@ describe('refunds', () => {
       buyerId: held.buyerId,
       amount: held.total,
       currency: 'EUR',
-      card: CARD,
+      paymentMethod: (await createPaymentMethod(payments, held.buyerId, CARD)).id,
     });
     await orderModule.store.orders.updateOne(
       { _id: held._id },

@@ -1,9 +1,15 @@
 // WorkloadsReady: per service a Deployment, Service and PodDisruptionBudget (an HPA when
 // autoscaling is set), the ConfigMap `tenant-config`, and the Secrets only the services
-// read: the signing key, the first admin's credentials, the mail relay. Pods carry a
-// digest of every credential and setting, so a change rolls them.
+// read: the signing key, the first admin's credentials, the mail relay, the key of the
+// request fingerprints. Pods carry a digest of every credential and setting, so a change
+// rolls them.
 import { progressing, ready } from '../../runtime/plan.js';
-import { buildAdminSecret, buildSigningKeySecret, buildSmtpSecret } from '../credentials.js';
+import {
+  buildAdminSecret,
+  buildIdempotencySecret,
+  buildSigningKeySecret,
+  buildSmtpSecret,
+} from '../credentials.js';
 import { buildConfigMap, buildWorkloadsPlane, configDigest, rolloutLag } from '../workloads.js';
 import { applyOwned, type TenantPlane } from './tenant.js';
 
@@ -25,6 +31,7 @@ export const workloadsPlane: TenantPlane<'WorkloadsReady'> = {
         buildSigningKeySecret(mp, credentials.signingKey),
         buildAdminSecret(mp, credentials.adminPassword),
         buildSmtpSecret(mp, deps.settings),
+        buildIdempotencySecret(mp, credentials.idempotencyKey),
         ...buildWorkloadsPlane(mp, deps.settings, digest),
       ],
       [AUTOSCALER],
