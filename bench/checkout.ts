@@ -73,7 +73,7 @@ async function main(): Promise<void> {
       }),
       join(logDir, 'checkout.log'),
     );
-    const company = `co_${randomUUID().replaceAll('-', '').slice(0, 24)}`;
+    const company = await tenant.addCompany();
     const products = Array.from({ length: 20 }, () => newId('prd'));
     const now = new Date();
     await tenant.db.collection('products').insertMany(

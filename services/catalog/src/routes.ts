@@ -168,7 +168,7 @@ export const CATALOG_ROUTES = [
     errors: {
       404: 'No such product.',
       409: 'An illegal status change, or the product kept changing.',
-      422: 'Unknown category, or a price not in the marketplace’s currency.',
+      422: 'Unknown category, a price not in the marketplace’s currency, or (sellers) the company is suspended or removed.',
     },
     handle: async ({ params, body, principal }, deps) => ({
       status: 200,

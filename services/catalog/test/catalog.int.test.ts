@@ -260,6 +260,35 @@ describe('products', () => {
     expect(answer.status).toBe(422);
   });
 
+  test('a suspended or removed company’s products leave the shop and its sellers cannot change them; back once it is active', async () => {
+    const company = await tenant.addCompany();
+    const seller = tenant.token({ sub: 'usr_s6', roles: ['seller'], company });
+    const listed = await newProduct(seller, { status: 'active', stock: 4 });
+    const shop = async () =>
+      (await call<Page>('GET', `/products?company=${company}`)).body.items.map((p) => p.id);
+    expect(await shop()).toEqual([listed.id]);
+    for (const status of ['suspended', 'removed'] as const) {
+      await tenant.setCompanyStatus(company, status);
+      expect(await shop()).toEqual([]);
+      expect((await call('GET', `/products/${listed.id}`, { token: buyer })).status).toBe(404);
+      // Its sellers and admins still see it; only an admin changes it now.
+      expect((await call('GET', `/products/${listed.id}`, { token: seller })).status).toBe(200);
+      const change = await call('PATCH', `/products/${listed.id}`, {
+        token: seller,
+        body: { price: { amount: 1, currency: 'EUR' } },
+      });
+      expect(change.status).toBe(422);
+    }
+    const archived = await call<Product>('PATCH', `/products/${listed.id}`, {
+      token: admin,
+      body: { status: 'archived' },
+    });
+    expect(archived.body).toMatchObject({ status: 'archived' });
+    await tenant.setCompanyStatus(company, 'active');
+    await call('PATCH', `/products/${listed.id}`, { token: seller, body: { status: 'active' } });
+    expect(await shop()).toEqual([listed.id]);
+  });
+
   test('an illegal status change is a 409 with the reason, and changes nothing', async () => {
     const product = await newProduct(sellerA, { status: 'active' });
     const answer = await call('PATCH', `/products/${product.id}`, {

@@ -56,10 +56,11 @@ let tenant: TestTenant;
 let service: RunningService<CheckoutDeps>;
 let call: Call;
 let orderEvents: string;
-const company = `co_${randomUUID().replaceAll('-', '').slice(0, 24)}`;
+let company: string;
 
 beforeAll(async () => {
   tenant = await TestTenant.create('checkout');
+  company = await tenant.addCompany();
   orderEvents = await tenant.tap('order_exchange');
   service = await startTestService(checkoutService, tenant, 'checkout', PATIENT);
   call = client(service.url);
@@ -84,12 +85,17 @@ const payments = () =>
     'payments',
   );
 
-async function product(stock: number, amount = 1_000, on = tenant): Promise<string> {
+async function product(
+  stock: number,
+  amount = 1_000,
+  on = tenant,
+  companyId = company,
+): Promise<string> {
   const id = newId('prd');
   const now = new Date();
   await on.db.collection('products').insertOne({
     _id: id as never,
-    companyId: company,
+    companyId,
     sku: `SKU-${id.slice(-8)}`,
     name: `Product ${id.slice(-4)}`,
     description: '',
@@ -435,9 +441,11 @@ describe('with the outbox swept every 30 s, as deployed', () => {
   let own: TestTenant;
   let deployed: RunningService<CheckoutDeps>;
   let events: { order: string; product: string };
+  let ownCompany: string;
 
   beforeAll(async () => {
     own = await TestTenant.create('checkout-relay');
+    ownCompany = await own.addCompany();
     events = { order: await own.tap('order_exchange'), product: await own.tap('product_exchange') };
     deployed = await startService(checkoutService, own.serviceEnv('checkout', PATIENT), {
       checkResponses: true,
@@ -476,7 +484,7 @@ describe('with the outbox swept every 30 s, as deployed', () => {
       expect(answer.status).toBe(201);
       return answer.body.orderId as string;
     };
-    const item = await product(5, 1_000, own);
+    const item = await product(5, 1_000, own, ownCompany);
     const first = await checkoutOf(item);
     const published = await publishedSoon([first], item, 3);
     expect(published.map((e) => e.type).sort()).toEqual([
@@ -503,6 +511,21 @@ describe('with the outbox swept every 30 s, as deployed', () => {
     expect(new Set(afterOutage.map((e) => e.id)).size).toBe(3);
   });
 });
+
+test.each(['suspended', 'removed'] as const)(
+  'a company %s after its product was carted: 409 unavailable, nothing reserved, ordered or charged',
+  async (status) => {
+    const seller = await tenant.addCompany();
+    const item = await product(5, 1_000, tenant, seller);
+    const buyer = await buyerWithCart({ [item]: 2 });
+    await tenant.setCompanyStatus(seller, status);
+    const answer = await buy(buyer, randomUUID());
+    expect(answer).toMatchObject({ status: 409, body: { reason: 'unavailable', productId: item } });
+    expect(await stockOf(item)).toBe(5);
+    expect(await orders().countDocuments({ buyerId: buyer.id })).toBe(0);
+    expect(await payments().countDocuments({ buyerId: buyer.id })).toBe(0);
+  },
+);
 
 describe('card data never reaches checkout', () => {
   test('the request names a payment method; its Idempotency-Key record keeps an HMAC of it under the tenant secret, and no card data is stored', async () => {

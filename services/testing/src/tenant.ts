@@ -8,6 +8,11 @@ import { join } from 'node:path';
 import { connect } from 'amqplib';
 import jwt from 'jsonwebtoken';
 import { MongoClient, type Db } from 'mongodb';
+import {
+  SHARED_COLLECTIONS,
+  type CompanyRecord,
+  type CompanyStatus,
+} from '@gorten/kit/tenant-contract';
 import { eventually, loadTestEnv, type TestEnv } from '@gorten/testenv';
 
 const TOPOLOGY_FILE = join(import.meta.dirname, '..', '..', '..', 'rabbitmq', 'topology.json');
@@ -127,6 +132,29 @@ export class TestTenant {
       CORS_ORIGINS: 'https://shop.example.com',
       ...extra,
     };
+  }
+
+  /** A company record as the companies service makes one (its products are for sale while active). */
+  async addCompany(status: CompanyStatus = 'active'): Promise<string> {
+    const id = `co_${randomBytes(12).toString('hex')}`;
+    const now = new Date();
+    await this.db.collection<CompanyRecord>(SHARED_COLLECTIONS.companies).insertOne({
+      _id: id,
+      displayName: `Company ${id.slice(-6)}`,
+      contactEmail: `sales@${id}.example.com`,
+      status,
+      managedBy: 'api',
+      createdAt: now,
+      updatedAt: now,
+    });
+    return id;
+  }
+
+  /** Suspends, removes or reactivates a company, as the companies service or operator would. */
+  async setCompanyStatus(id: string, status: CompanyStatus): Promise<void> {
+    await this.db
+      .collection<CompanyRecord>(SHARED_COLLECTIONS.companies)
+      .updateOne({ _id: id }, { $set: { status, updatedAt: new Date() } });
   }
 
   /** An access token as the tenant's users service would sign it. */
