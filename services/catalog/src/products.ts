@@ -165,10 +165,12 @@ export async function updateProduct(
   id: string,
   change: ProductChange,
 ): Promise<Product> {
-  if (change.price) checkCurrency(deps, change.price);
-  if (change.categoryId !== undefined) await checkCategory(deps, change.categoryId);
+  const { version, stockAdjustment, ...edits } = change;
+  if (edits.price) checkCurrency(deps, edits.price);
+  if (edits.categoryId !== undefined) await checkCategory(deps, edits.categoryId);
   // Read, check, write only if nobody wrote in between; a concurrent writer makes us
-  // re-read and re-check rather than overwrite their change.
+  // re-read and re-check rather than overwrite their change (an adjustment applies to
+  // the figure re-read; a figure with its version is refused once it is stale).
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const current = await deps.store.products.findOne({ _id: id }, { projection: { outbox: 0 } });
     if (!current || (current.status !== 'active' && !seesUnlisted(principal, current.companyId)))
@@ -176,10 +178,22 @@ export async function updateProduct(
     assertActsForCompany(principal, current.companyId);
     // A suspended or removed company's sellers change nothing; an admin may (archive).
     if (!isAdmin(principal)) await checkCompanyActive(deps, current.companyId);
+    if (version !== undefined && version !== current.version)
+      throw conflict('The product changed since it was read; read it again.', {
+        reason: 'version_mismatch',
+        version: current.version,
+      });
     if (change.status) assertTransition(current.status, change.status);
+    const stock = stockAdjustment === undefined ? edits.stock : current.stock + stockAdjustment;
+    if (stock !== undefined && stock < 0)
+      throw conflict(`Only ${current.stock} in stock to take away.`, {
+        reason: 'insufficient_stock',
+        inStock: current.stock,
+      });
     const next: ProductDoc = {
       ...current,
-      ...change,
+      ...edits,
+      ...(stock === undefined ? {} : { stock }),
       version: current.version + 1,
       updatedAt: deps.now(),
     };

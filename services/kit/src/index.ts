@@ -23,6 +23,7 @@ export {
 export { connectMongo, type CollectionIndexes, type MongoHandle } from './mongo.js';
 export { Publisher, type EventEnvelope } from './messaging/publisher.js';
 export {
+  noOutbox,
   OutboxRelay,
   outboxEntry,
   type Outbox,
