@@ -195,9 +195,9 @@ export interface SagaStep {
 /** In order; each `run` reads what the steps before it recorded. */
 export const SAGA_STEPS: readonly SagaStep[] = [
   {
-    // The cart as priced now is what the order will say.
+    // The cart as priced now is what the order will say, and what the buyer agreed to.
     done: 'cart_locked',
-    async run(deps, checkout) {
+    async run(deps, checkout, request) {
       const until = new Date(deps.now().getTime() + deps.env.CHECKOUT_LEASE_MS * 2);
       const locked = await lockCart(deps.carts, checkout.buyerId, checkout._id, until);
       if (!locked) {
@@ -207,7 +207,14 @@ export const SAGA_STEPS: readonly SagaStep[] = [
       }
       if (locked.length === 0) throw unprocessable('The cart is empty.');
       const lines = priceLines(deps, locked, await productsOf(deps.carts, locked));
-      return { lines, total: lines.reduce((sum, l) => sum + l.lineTotal, 0) };
+      const total = lines.reduce((sum, l) => sum + l.lineTotal, 0);
+      const { expectedTotal } = request;
+      if (expectedTotal !== undefined && expectedTotal !== total)
+        throw conflict(
+          `The cart costs ${total} now, not the ${expectedTotal} expected: look at it again.`,
+          { reason: 'total_changed', expectedTotal, total },
+        );
+      return { lines, total };
     },
     undo: (deps, checkout) => unlockCart(deps.carts, checkout.buyerId, checkout._id),
   },

@@ -7,6 +7,14 @@ import { z } from 'zod';
 /** What checkout is asked: never card details (those go to POST /payments/methods). */
 export const checkoutRequest = z.strictObject({
   paymentMethod: paymentMethodId.describe('The buyer’s own, from POST /payments/methods.'),
+  expectedTotal: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe(
+      'The total the buyer was shown (minor units): if the cart costs anything else now, a 409 `total_changed` and nothing is charged.',
+    ),
 });
 export type CheckoutRequest = z.infer<typeof checkoutRequest>;
 

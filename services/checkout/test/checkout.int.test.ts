@@ -527,6 +527,30 @@ test.each(['suspended', 'removed'] as const)(
   },
 );
 
+test('expectedTotal: a price raised since the buyer looked is a 409 total_changed, nothing reserved or charged; the total as seen pays', async () => {
+  const item = await product(5, 1_000);
+  const buyer = await buyerWithCart({ [item]: 2 });
+  await products().updateOne({ _id: item }, { $set: { 'price.amount': 1_200 } });
+  const withTotal = (expectedTotal: number) =>
+    call('POST', '/checkout', {
+      token: buyer.token,
+      body: { ...checkoutBody(buyer), expectedTotal },
+      headers: { 'idempotency-key': randomUUID() },
+    });
+  const changed = await withTotal(2_000);
+  expect(changed).toMatchObject({
+    status: 409,
+    body: { reason: 'total_changed', expectedTotal: 2_000, total: 2_400 },
+  });
+  expect(await stockOf(item)).toBe(5);
+  expect(await payments().countDocuments({ buyerId: buyer.id })).toBe(0);
+  expect(
+    (await tenant.db.collection('carts').findOne({ _id: buyer.id as never }))?.lock,
+  ).toBeNull();
+  expect(await withTotal(2_400)).toMatchObject({ status: 201, body: { total: 2_400 } });
+  for (const bad of [-1, 1.5, '2400']) expect((await withTotal(bad as number)).status).toBe(400);
+});
+
 describe('card data never reaches checkout', () => {
   test('the request names a payment method; its Idempotency-Key record keeps an HMAC of it under the tenant secret, and no card data is stored', async () => {
     const item = await product(3);
