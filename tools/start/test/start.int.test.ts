@@ -233,7 +233,7 @@ describe('npm start', () => {
     const checkout = await call('POST', '/checkout', {
       token: buyer,
       headers: { 'idempotency-key': randomUUID() },
-      body: { paymentMethod: method.body.id },
+      body: { paymentMethod: method.body.id, expectedTotal: 3_980 },
     });
     expect(checkout).toMatchObject({ status: 201, body: { status: 'paid', total: 3_980 } });
     await eventually({ what: 'the order confirmation mail', timeoutMs: 60_000 }, () => {
