@@ -6,7 +6,9 @@ import {
   buildAdminSecret,
   buildBrokerSecret,
   buildDatabaseSecret,
+  buildIdempotencySecret,
   buildSmtpSecret,
+  idempotencyKeyOf,
   passwordOf,
 } from '../src/marketplace/credentials.js';
 import {
@@ -218,6 +220,28 @@ test('a malformed topology is refused with the file name and the problem', () =>
       'topology.json',
     ),
   ).toThrow(/not a valid topology/);
+});
+
+test('the request fingerprint key: kept in idempotency-key, read back, mounted in checkout and orders only', () => {
+  const secret = buildIdempotencySecret(mp, 'k'.repeat(43));
+  expect(secret.metadata).toMatchObject({ name: 'idempotency-key', namespace: 'mp-acme' });
+  expect(decode(secret, 'hmac-key')).toBe('k'.repeat(43));
+  expect(idempotencyKeyOf(secret)).toBe('k'.repeat(43));
+  expect(idempotencyKeyOf(undefined)).toBeUndefined();
+  for (const service of SERVICE_NAMES) {
+    const container = (
+      buildDeployment(mp, service, DEFAULT_SETTINGS, 'd').spec as {
+        template: { spec: { containers: { env: { name: string; valueFrom?: unknown }[] }[] } };
+      }
+    ).template.spec.containers[0]!;
+    const variable = container.env.find((e) => e.name === 'IDEMPOTENCY_HMAC_KEY');
+    expect({ service, mounted: variable?.valueFrom }).toEqual({
+      service,
+      mounted: ['checkout', 'orders'].includes(service)
+        ? { secretKeyRef: { name: 'idempotency-key', key: 'hmac-key' } }
+        : undefined,
+    });
+  }
 });
 
 describe('the first admin and email', () => {

@@ -163,6 +163,10 @@ describe('a new Marketplace', () => {
     expect(secretValue(admin, 'email')).toBe(`admin@${mp}.shop.example.com`);
     expect(secretValue(admin, 'password')).toMatch(/^[A-Za-z0-9_-]{32}$/);
     expect(secretValue(await secret(ns, 'smtp-relay'), 'uri')).toMatch(/^smtps?:\/\//);
+    // The key of checkout's and orders' request fingerprints.
+    expect(secretValue(await secret(ns, 'idempotency-key'), 'hmac-key')).toMatch(
+      /^[A-Za-z0-9_-]{43}$/,
+    );
   });
 
   test('runs every service as a Deployment, available on the simulated nodes, with a Service and a PDB', async () => {

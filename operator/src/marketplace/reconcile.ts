@@ -10,7 +10,7 @@ import { addFinalizer, removeFinalizer } from '../runtime/finalizers.js';
 import { refuse, runPlanes } from '../runtime/plan.js';
 import type { ReconcileResult } from '../runtime/workqueue.js';
 import { generatePassword, generateRsaKeyPair, keyPairOf } from '../secrets.js';
-import { passwordOf } from './credentials.js';
+import { idempotencyKeyOf, passwordOf } from './credentials.js';
 import { tenantNames } from './names.js';
 import { buildNamespacePlane, buildTenantRoleBinding, namespaceClaim } from './namespace.js';
 import { DATABASE_ISOLATED, databasePlane } from './planes/database.js';
@@ -104,6 +104,7 @@ async function prepare(
       brokerPassword: passwordOf(existing(names.brokerSecret)) ?? generatePassword(),
       adminPassword: passwordOf(existing(names.adminSecret)) ?? generatePassword(),
       signingKey: keyPairOf(existing(names.signingKeySecret)) ?? generateRsaKeyPair(),
+      idempotencyKey: idempotencyKeyOf(existing(names.idempotencySecret)) ?? generatePassword(32),
       smtpUrl: deps.settings.smtpUrl,
     },
   };

@@ -79,6 +79,9 @@ export function configDigest(inputs: readonly unknown[]): string {
   return createHash('sha256').update(JSON.stringify(inputs)).digest('hex').slice(0, 16);
 }
 
+/** The services that keep Idempotency-Key records (POST /checkout, refunds). */
+const FINGERPRINTING: ReadonlySet<ServiceName> = new Set(['checkout', 'orders']);
+
 function secretEnv(name: string, secret: string, key: string) {
   return { name, valueFrom: { secretKeyRef: { name: secret, key } } };
 }
@@ -139,7 +142,8 @@ export function buildDeployment(
                 secretEnv('AMQP_URL', names.brokerSecret, 'uri'),
                 secretEnv('JWT_PUBLIC_KEY', names.signingKeySecret, 'public.pem'),
                 // Only the users service signs tokens and knows the first admin; only
-                // the email worker talks to the mail relay.
+                // the email worker talks to the mail relay; only the services that keep
+                // Idempotency-Key records fingerprint requests.
                 ...(service === 'users'
                   ? [
                       secretEnv('JWT_PRIVATE_KEY', names.signingKeySecret, 'private.pem'),
@@ -149,6 +153,9 @@ export function buildDeployment(
                   : []),
                 ...(service === 'notifications'
                   ? [secretEnv('SMTP_URL', names.smtpSecret, 'uri')]
+                  : []),
+                ...(FINGERPRINTING.has(service)
+                  ? [secretEnv('IDEMPOTENCY_HMAC_KEY', names.idempotencySecret, 'hmac-key')]
                   : []),
               ],
               resources: {

@@ -28,6 +28,7 @@ export {
   type PublishProperties,
 } from './messaging/publisher.js';
 export {
+  noOutbox,
   OutboxRelay,
   outboxEntry,
   type Outbox,
@@ -85,6 +86,7 @@ export {
 export { afterCursor, decodeCursor, encodeCursor, page, pageOf, pageQuery } from './pagination.js';
 export {
   IdempotencyKeys,
+  idempotencyEnv,
   idempotencyKeyHeader,
   requestHash,
   type Claim,

@@ -9,7 +9,12 @@ import { connect } from 'amqplib';
 import { Registry } from 'prom-client';
 import { DependencyMetrics, newId, type EventEnvelope, type RunningService } from '@gorten/kit';
 import { createPaymentModule } from '@gorten/payments/module';
-import { authorizePayment, capturePayment, type PaymentModule } from '@gorten/payments/payments';
+import {
+  authorizePayment,
+  capturePayment,
+  createPaymentMethod,
+  type PaymentModule,
+} from '@gorten/payments/payments';
 import type { PaymentDoc } from '@gorten/payments/store';
 import {
   client,
@@ -124,7 +129,7 @@ async function paidOrder(
     buyerId,
     amount: order.total,
     currency: 'EUR',
-    card: CARD,
+    paymentMethod: (await createPaymentMethod(payments, buyerId, CARD)).id,
   });
   const payment = await capturePayment(payments, authorized._id);
   return {
@@ -458,7 +463,7 @@ describe('refunds', () => {
       buyerId: held.buyerId,
       amount: held.total,
       currency: 'EUR',
-      card: CARD,
+      paymentMethod: (await createPaymentMethod(payments, held.buyerId, CARD)).id,
     });
     await orderModule.store.orders.updateOne(
       { _id: held._id },
@@ -484,8 +489,14 @@ describe('refunds', () => {
 });
 
 describe('the order_created and order_paid consumers', () => {
-  /** An order stored as checkout leaves a paid one, without events of its own. */
-  async function storedOrder(orders: OrderModule = orderModule): Promise<OrderEvent> {
+  /**
+   * An order stored as checkout leaves it — paid, or cancelled (a declined card) or still
+   * awaiting payment —, without events of its own.
+   */
+  async function storedOrder(
+    status: 'paid' | 'cancelled' | 'awaiting_payment' = 'paid',
+    orders: OrderModule = orderModule,
+  ): Promise<OrderEvent> {
     const now = new Date();
     const lines = items([
       [coA, 1_000, 1],
@@ -500,8 +511,8 @@ describe('the order_created and order_paid consumers', () => {
       companyIds: [coA, coB].sort(),
       currency: 'EUR',
       total: lines.reduce((sum, l) => sum + l.lineTotal, 0),
-      status: 'paid',
-      paymentId: newId('pay'),
+      status,
+      ...(status === 'paid' ? { paymentId: newId('pay') } : {}),
       history: [{ from: null, to: 'pending', at: now }],
       version: 4,
       createdAt: now,
@@ -535,16 +546,22 @@ describe('the order_created and order_paid consumers', () => {
     );
   }
 
-  /** Notices about `orderId` taken off email_notifications, until `done` says enough. */
+  /**
+   * Notices about `orderId` (or any of several) taken off email_notifications, until
+   * `done` says enough.
+   */
   async function noticesFor(
-    orderId: string,
+    orderId: string | string[],
     done: (types: string[]) => boolean,
     { of = tenant, timeoutMs = 30_000 } = {},
   ): Promise<EventEnvelope[]> {
+    const orderIds = [orderId].flat();
     const seen: EventEnvelope[] = [];
     const mine = () =>
-      seen.filter((e) => (e.data as { orderId?: string } | undefined)?.orderId === orderId);
-    await eventually({ what: `notices of ${orderId}`, timeoutMs }, async () => {
+      seen.filter((e) =>
+        orderIds.includes((e.data as { orderId?: string } | undefined)?.orderId ?? ''),
+      );
+    await eventually({ what: `notices of ${orderIds.join(', ')}`, timeoutMs }, async () => {
       for (const m of await of.drain('email_notifications')) seen.push(m.body as EventEnvelope);
       return done(mine().map((e) => e.type)) ? true : undefined;
     });
@@ -612,6 +629,39 @@ describe('the order_created and order_paid consumers', () => {
     expect(shipments.find((s) => s.companyId === coA)?.items).toHaveLength(2);
   });
 
+  test('no order confirmation for an order never paid (a declined card, awaiting payment); once paid, the confirmation and then the receipt', async () => {
+    const declined = await storedOrder('cancelled');
+    const awaiting = await storedOrder('awaiting_payment');
+    await publish(envelope('order.created', declined));
+    await publish(envelope('order.created', awaiting));
+    // A paid order's event after theirs: once its confirmation is out, theirs were handled.
+    const paid = await storedOrder();
+    await publish(envelope('order.created', paid));
+    const notices = await noticesFor(
+      [declined, awaiting, paid].map((o) => o.orderId),
+      (t) => t.includes('order.confirmation'),
+    );
+    expect(notices.map((e) => [e.type, (e.data as OrderEvent).orderId])).toEqual([
+      ['order.confirmation', paid.orderId],
+    ]);
+    for (const unpaid of [declined, awaiting]) {
+      const order = await orderModule.store.orders.findOne({ _id: unpaid.orderId });
+      expect(order?.confirmationQueued).toBeUndefined();
+    }
+    // Paid after all: the confirmation comes with the payment, before its receipt.
+    const paymentId = newId('pay');
+    await orderModule.store.orders.updateOne(
+      { _id: awaiting.orderId },
+      { $set: { status: 'paid', paymentId } },
+    );
+    await publish(envelope('order.paid', { ...awaiting, paymentId }));
+    const later = await noticesFor(awaiting.orderId, (t) => t.includes('payment.receipt'));
+    expect(later.map((e) => e.type).filter((t) => t !== 'shipment.ready')).toEqual([
+      'order.confirmation',
+      'payment.receipt',
+    ]);
+  });
+
   test('order.paid before order.created: the confirmation still comes first, each once', async () => {
     const event = await storedOrder();
     await publish(envelope('order.paid', event));
@@ -639,7 +689,7 @@ describe('the order_created and order_paid consumers', () => {
     });
     try {
       const ownOrders = createOrderModule(own.db, outage.deps.outbox);
-      const event = await storedOrder(ownOrders);
+      const event = await storedOrder('paid', ownOrders);
       const paid = envelope('order.paid', event);
       cable.connected(false);
       await eventually(

@@ -21,6 +21,8 @@ export interface TenantCredentials {
   brokerPassword: string;
   adminPassword: string;
   signingKey: KeyPair;
+  /** The HMAC key of checkout's and orders' request fingerprints. */
+  idempotencyKey: string;
   smtpUrl: string;
 }
 

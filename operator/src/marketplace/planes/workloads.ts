@@ -1,10 +1,16 @@
 // WorkloadsReady: per service a Deployment, Service and PodDisruptionBudget (an HPA when
 // autoscaling is set), the ConfigMap `tenant-config`, and the Secrets only the services
-// read: the signing key, the first admin's credentials, the mail relay. Pods carry a
-// digest of every credential and setting, so a change rolls them. Before a deletion drops
-// the tenant's data, every service is scaled to zero and its pods waited for.
+// read: the signing key, the first admin's credentials, the mail relay, the key of the
+// request fingerprints. Pods carry a digest of every credential and setting, so a change
+// rolls them. Before a deletion drops the tenant's data, every service is scaled to zero
+// and its pods waited for.
 import { progressing, ready } from '../../runtime/plan.js';
-import { buildAdminSecret, buildSigningKeySecret, buildSmtpSecret } from '../credentials.js';
+import {
+  buildAdminSecret,
+  buildIdempotencySecret,
+  buildSigningKeySecret,
+  buildSmtpSecret,
+} from '../credentials.js';
 import type { KubeObject } from '../../clients/kube.js';
 import { refOf } from '../../clients/kube.js';
 import {
@@ -35,6 +41,7 @@ export const workloadsPlane: TenantPlane<'WorkloadsReady'> = {
         buildSigningKeySecret(mp, credentials.signingKey),
         buildAdminSecret(mp, credentials.adminPassword),
         buildSmtpSecret(mp, deps.settings),
+        buildIdempotencySecret(mp, credentials.idempotencyKey),
         ...buildWorkloadsPlane(mp, deps.settings, digest),
       ],
       [AUTOSCALER],
