@@ -1,4 +1,9 @@
-export { createServiceApp, type ReadinessCheck, type ServiceAppOptions } from './app.js';
+export {
+  createServiceApp,
+  HTTP_METHODS,
+  type ReadinessCheck,
+  type ServiceAppOptions,
+} from './app.js';
 export { ConfigError, parseEnv, serviceEnv, type ServiceEnv } from './config.js';
 export { createLogger, requestContext, type RequestState } from './logger.js';
 export { ServiceMetrics } from './metrics.js';
