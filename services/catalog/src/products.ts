@@ -5,6 +5,7 @@
 import {
   assertActsForCompany,
   conflict,
+  isDuplicateKey,
   newId,
   notFound,
   outboxEntry,
@@ -13,7 +14,6 @@ import {
   type OutboxEntry,
   type Principal,
 } from '@gorten/kit';
-import { MongoServerError } from 'mongodb';
 import { parentMap, subtree } from './categories.js';
 import type { CatalogDeps } from './deps.js';
 import {
@@ -106,7 +106,7 @@ export async function createProduct(
   try {
     await deps.store.products.insertOne(doc);
   } catch (err) {
-    if (err instanceof MongoServerError && err.code === 11000)
+    if (isDuplicateKey(err))
       throw conflict(`The company already has a product with SKU ${input.sku}.`);
     throw err;
   }

@@ -97,6 +97,26 @@ async function eventsFor(productId: string, count: number): Promise<EventEnvelop
 }
 
 describe('categories', () => {
+  test('renaming a category to a slug another has is a 409, and the category keeps its own', async () => {
+    const make = (slug: string) =>
+      call<{ id: string; slug: string }>('POST', '/categories', {
+        token: admin,
+        body: { name: 'Cups', slug },
+      });
+    const first = await make(`cups-${sku().toLowerCase()}`);
+    const second = await make(`mugs-${sku().toLowerCase()}`);
+    // FerretDB reports this clash from findAndModify as an InternalError, not 11000.
+    const rename = await call('PATCH', `/categories/${second.body.id}`, {
+      token: admin,
+      body: { slug: first.body.slug },
+    });
+    expect(rename.status).toBe(409);
+    expect(rename.body).toMatchObject({ title: 'Conflict' });
+    expect((await call('GET', `/categories/${second.body.id}`)).body).toMatchObject({
+      slug: second.body.slug,
+    });
+  });
+
   test('admins build a tree; slugs are unique; cycles and unknown parents are refused', async () => {
     const make = (body: Record<string, unknown>) =>
       call<{ id: string }>('POST', '/categories', { token: admin, body });
