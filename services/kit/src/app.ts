@@ -11,10 +11,11 @@ import { badRequest, Problem, problemFor } from './problem.js';
 import { corsFor, securityHeaders } from './security.js';
 
 /**
- * The methods HTTP itself defines (RFC 9110 §9.3, and PATCH from RFC 5789): the service
- * knows each, so on a path that does not allow one it answers 405 with Allow (§15.5.6) —
- * TRACE too, which no resource here allows. Any other method (WebDAV's PROPFIND, …) it
- * implements for no resource: 501 on every path (§9.1, §15.6.2).
+ * The methods HTTP itself defines (RFC 9110 §9.3, PATCH from RFC 5789, and the IETF's
+ * QUERY, a safe method with a body): the service knows each, so on a path that does not
+ * allow one it answers 405 with Allow (§15.5.6) — TRACE and QUERY too, which no resource
+ * here allows. Any other method (WebDAV's PROPFIND, …) it implements for no resource:
+ * 501 on every path (§9.1, §15.6.2).
  */
 export const HTTP_METHODS = [
   'GET',
@@ -26,6 +27,7 @@ export const HTTP_METHODS = [
   'OPTIONS',
   'TRACE',
   'PATCH',
+  'QUERY',
 ] as const;
 
 /** What the routers leave unanswered: the problem each becomes. */

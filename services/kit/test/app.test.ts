@@ -167,15 +167,18 @@ describe('methods (RFC 9110 §9.1, §15.5.6, §15.6.2)', () => {
     }
   });
 
-  it('TRACE, which no resource allows, is a 405 with Allow on a known path, 404 elsewhere', async () => {
-    const known = await send('TRACE', '/items/abc');
-    expect(known.status).toBe(405);
-    expect(known.headers.get('allow')).toBe('HEAD, GET');
-    expect(await known.json()).toMatchObject({ status: 405, instance: '/items/abc' });
-    const unknown = await send('TRACE', '/nowhere');
-    expect(unknown.status).toBe(404);
-    expect(unknown.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  });
+  it.each(['TRACE', 'QUERY'])(
+    '%s, which no resource allows, is a 405 with Allow on a known path, 404 elsewhere',
+    async (method) => {
+      const known = await send(method, '/items/abc');
+      expect(known.status).toBe(405);
+      expect(known.headers.get('allow')).toBe('HEAD, GET');
+      expect(await known.json()).toMatchObject({ status: 405, instance: '/items/abc' });
+      const unknown = await send(method, '/nowhere');
+      expect(unknown.status).toBe(404);
+      expect(unknown.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    },
+  );
 
   it('a method the service implements for no resource is a 501 problem on any path', async () => {
     for (const path of ['/items', '/nowhere']) {
