@@ -1,5 +1,5 @@
 // Requests and answers of the companies service: the source of its OpenAPI document.
-import { COMPANY_ID_PATTERN, idPattern, pageOf, pageQuery } from '@gorten/kit';
+import { atLeastOneField, COMPANY_ID_PATTERN, idPattern, pageOf, pageQuery } from '@gorten/kit';
 import { z } from 'zod';
 import { COMPANY_STATUSES } from './store.js';
 
@@ -68,17 +68,15 @@ export const newCompany = z.strictObject({
   description: description.optional(),
 });
 
-export const companyChange = z
-  .strictObject({
+export const companyChange = atLeastOneField(
+  z.strictObject({
     displayName: displayName.optional(),
     contactEmail: contactEmail.optional(),
     description: description.nullable().optional().describe('Null clears it.'),
     status: adjustableStatus.optional(),
-  })
-  .refine(
-    (c) => Object.keys(c).length > 0,
-    'displayName, contactEmail, description or status is required',
-  );
+  }),
+  'displayName, contactEmail, description or status is required',
+);
 export type CompanyChange = z.infer<typeof companyChange>;
 
 export const companyParams = z.strictObject({ id: companyId });

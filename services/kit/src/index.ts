@@ -10,7 +10,7 @@ export { ServiceMetrics } from './metrics.js';
 export * from './problem.js';
 export { corsFor, securityHeaders } from './security.js';
 export { serve, type RunningServer, type ServeOptions } from './server.js';
-export { operatorKeys, validate, type ValidatedInput } from './validate.js';
+export { atLeastOneField, operatorKeys, validate, type ValidatedInput } from './validate.js';
 export {
   assertActsForCompany,
   assertOwnerOrAdmin,
@@ -82,7 +82,15 @@ export {
   operatorCompanyRecord,
   SHARED_COLLECTIONS,
 } from './tenant-contract.js';
-export { afterCursor, decodeCursor, encodeCursor, page, pageOf, pageQuery } from './pagination.js';
+export {
+  afterCursor,
+  decodeCursor,
+  encodeCursor,
+  FOREIGN_CURSOR,
+  page,
+  pageOf,
+  pageQuery,
+} from './pagination.js';
 export {
   IdempotencyKeys,
   idempotencyKeyHeader,

@@ -3,6 +3,7 @@
 // and the problem+json answers every route can give.
 import { z } from 'zod';
 import type { Route } from './api.js';
+import { FOREIGN_CURSOR } from './pagination.js';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -69,6 +70,9 @@ function errorResponses(route: Route<unknown>): Record<string, JsonSchema> {
   if (Array.isArray(route.access)) statuses[403] = 'The caller may not do this.';
   if (route.body) statuses[413] = 'The body is too large.';
   Object.assign(statuses, route.errors ?? {});
+  // A cursor matches its pattern and still may not decode (pagination.ts).
+  if (route.query?.shape.cursor)
+    statuses[422] = statuses[422] ? `${statuses[422]} Or: ${FOREIGN_CURSOR}` : FOREIGN_CURSOR;
   statuses[500] = 'Something went wrong on our side.';
   return Object.fromEntries(
     Object.entries(statuses).map(([status, description]) => [

@@ -88,3 +88,13 @@ export function validate<
     await next();
   };
 }
+
+/**
+ * A change (a PATCH body) of any of `schema`'s fields, but at least one: refused with
+ * `message` otherwise, and published as `minProperties: 1`, so the document says it too.
+ */
+export function atLeastOneField<T extends z.ZodObject>(schema: T, message: string) {
+  return schema
+    .refine((change) => Object.keys(change).length > 0, message)
+    .meta({ minProperties: 1 });
+}

@@ -4,10 +4,13 @@ import { generateKeyPairSync } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { z } from 'zod';
 import {
+  afterCursor,
   apiRouter,
+  atLeastOneField,
   createLogger,
   createServiceApp,
   openApiDocument,
+  pageQuery,
   routeFor,
   serve,
   ServiceMetrics,
@@ -54,7 +57,49 @@ const ROUTES = [
         body.name === 'liar' ? { status: 201, body: { name: 42 } } : { status: 201, body },
       ),
   }),
+  route({
+    method: 'patch',
+    path: '/things/:id',
+    operationId: 'changeThing',
+    summary: 'Change a thing',
+    tags: ['things'],
+    access: 'public',
+    params: z.strictObject({ id: z.string() }),
+    body: atLeastOneField(
+      z.strictObject({ name: z.string().optional(), colour: z.string().optional() }),
+      'name or colour is required',
+    ),
+    responses: { 200: { description: 'Changed.', schema: z.object({ id: z.string() }) } },
+    handle: ({ params }) => Promise.resolve({ status: 200, body: { id: params.id } }),
+  }),
+  route({
+    method: 'get',
+    path: '/things',
+    operationId: 'listThings',
+    summary: 'A page of things',
+    tags: ['things'],
+    access: 'public',
+    query: z.strictObject(pageQuery),
+    responses: { 200: { description: 'The page.', schema: z.object({ after: z.unknown() }) } },
+    handle: ({ query }) =>
+      Promise.resolve({ status: 200, body: { after: afterCursor('_id', 1, query.cursor) } }),
+  }),
 ];
+
+test('what the server refuses beyond types is published: a change names a field, a cursor is one it issued', () => {
+  const doc = openApiDocument({ title: 'T', version: '1', description: 'd' }, ROUTES) as {
+    paths: Record<string, Record<string, Record<string, unknown>>>;
+  };
+  const patch = doc.paths['/things/{id}']?.patch as {
+    requestBody: { content: Record<string, { schema: unknown }> };
+  };
+  expect(patch.requestBody.content['application/json']?.schema).toMatchObject({
+    minProperties: 1,
+  });
+  expect(doc.paths['/things']?.get?.responses).toMatchObject({
+    422: { description: 'The cursor is not one this API issued.' },
+  });
+});
 
 test('the OpenAPI document describes paths, parameters, bodies, security and errors', () => {
   const doc = openApiDocument({ title: 'T', version: '1', description: 'd' }, ROUTES) as {
@@ -152,6 +197,24 @@ describe('the router', () => {
     expect((await post({ name: 'a' }, token(['buyer']))).status).toBe(403);
     expect((await post({ name: '' }, token(['admin']))).status).toBe(400);
     expect((await post({ name: 'a' }, token(['admin']))).status).toBe(201);
+  });
+
+  test('an empty change is a 400 (it breaks minProperties); a cursor not issued here is a 422', async () => {
+    const empty = await fetch(`${base}/things/t1`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(empty.status).toBe(400);
+    expect(await empty.json()).toMatchObject({
+      errors: [{ in: 'body', message: 'name or colour is required' }],
+    });
+    const foreign = await fetch(`${base}/things?cursor=abc`);
+    expect(foreign.status).toBe(422);
+    expect(await foreign.json()).toMatchObject({
+      status: 422,
+      detail: 'The cursor is not one this API issued.',
+    });
   });
 
   test('an answer that breaks its declared schema is a 500, never sent as is', async () => {

@@ -1,5 +1,12 @@
 // Requests, answers and events of the users service: the source of its OpenAPI document.
-import { COMPANY_ID_PATTERN, idPattern, pageOf, pageQuery, ROLES } from '@gorten/kit';
+import {
+  atLeastOneField,
+  COMPANY_ID_PATTERN,
+  idPattern,
+  pageOf,
+  pageQuery,
+  ROLES,
+} from '@gorten/kit';
 import { z } from 'zod';
 
 export const email = z
@@ -41,13 +48,14 @@ export const newUser = z.strictObject({
   roles: z.array(z.enum(ROLES)).min(1).max(3),
 });
 
-export const userChange = z
-  .strictObject({
+export const userChange = atLeastOneField(
+  z.strictObject({
     name: personName.optional(),
     roles: z.array(z.enum(ROLES)).min(1).max(3).optional(),
     status: z.enum(['active', 'disabled']).optional(),
-  })
-  .refine((c) => Object.keys(c).length > 0, 'name, roles or status is required');
+  }),
+  'name, roles or status is required',
+);
 
 export const profileChange = z.strictObject({ name: personName });
 
