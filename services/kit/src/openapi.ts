@@ -62,7 +62,8 @@ function parameters(
   });
 }
 
-function errorResponses(route: Route<unknown>): Record<string, JsonSchema> {
+/** Every error status the document lists for `route`, with why. */
+function errorStatuses(route: Route<unknown>): Record<number, string> {
   const statuses: Record<number, string> = {};
   if (route.params ?? route.query ?? route.body ?? route.headers)
     statuses[400] = 'The request is not valid.';
@@ -74,8 +75,19 @@ function errorResponses(route: Route<unknown>): Record<string, JsonSchema> {
   if (route.query?.shape.cursor)
     statuses[422] = statuses[422] ? `${statuses[422]} Or: ${FOREIGN_CURSOR}` : FOREIGN_CURSOR;
   statuses[500] = 'Something went wrong on our side.';
+  return statuses;
+}
+
+/** The statuses the document says `route` answers: its successes and its errors. */
+export function documentedStatuses(route: Route<unknown>): Set<number> {
+  return new Set(
+    [...Object.keys(route.responses), ...Object.keys(errorStatuses(route))].map(Number),
+  );
+}
+
+function errorResponses(route: Route<unknown>): Record<string, JsonSchema> {
   return Object.fromEntries(
-    Object.entries(statuses).map(([status, description]) => [
+    Object.entries(errorStatuses(route)).map(([status, description]) => [
       status,
       { description, content: { 'application/problem+json': { schema: PROBLEM_REF } } },
     ]),

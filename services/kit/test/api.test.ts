@@ -7,7 +7,9 @@ import {
   afterCursor,
   apiRouter,
   atLeastOneField,
+  conflict,
   createLogger,
+  notFound,
   createServiceApp,
   openApiDocument,
   pageQuery,
@@ -36,11 +38,15 @@ const ROUTES = [
       200: { description: 'The thing.', schema: z.object({ id: z.string(), by: z.string() }) },
     },
     errors: { 404: 'No such thing.' },
-    handle: ({ params, principal }, deps) =>
-      Promise.resolve({
+    handle: ({ params, principal }, deps) => {
+      // t404 is a documented refusal; t409 one the route never declared.
+      if (params.id === 't404') throw notFound('No such thing.');
+      if (params.id === 't409') throw conflict('Undeclared.');
+      return Promise.resolve({
         status: 200,
         body: { id: params.id, by: principal?.userId ?? deps.greeting },
-      }),
+      });
+    },
   }),
   route({
     method: 'post',
@@ -215,6 +221,12 @@ describe('the router', () => {
       status: 422,
       detail: 'The cursor is not one this API issued.',
     });
+  });
+
+  test('a refusal the route does not document is a 500 too, so its document stays complete', async () => {
+    expect((await fetch(`${base}/things/t404`)).status).toBe(404);
+    const undeclared = await fetch(`${base}/things/t409`);
+    expect(undeclared.status).toBe(500);
   });
 
   test('an answer that breaks its declared schema is a 500, never sent as is', async () => {

@@ -56,6 +56,7 @@ export const USERS_ROUTES = [
     body: tokenRequest,
     responses: { 200: { description: 'The tokens.', schema: tokenResponse } },
     errors: {
+      401: 'The client assertion is not valid (client_credentials: OAuth invalid_client).',
       403: 'The user does not act for the company asked for.',
       429: 'Too many failed logins; see Retry-After.',
     },
