@@ -25,12 +25,7 @@ export {
   type Principal,
   type Role,
 } from './auth.js';
-export {
-  connectMongo,
-  isDuplicateKey,
-  type CollectionIndexes,
-  type MongoHandle,
-} from './mongo.js';
+export { connectMongo, isDuplicateKey, type CollectionIndexes, type MongoHandle } from './mongo.js';
 export { Publisher, type EventEnvelope } from './messaging/publisher.js';
 export {
   OutboxRelay,

@@ -26,7 +26,10 @@ export interface ServeOptions {
 const UNPARSED: Record<string, { status: number; detail: string }> = {
   // A method token outside Node's list never reaches the app: the service implements it
   // for no resource (RFC 9110 §9.1), as the app answers methods it does parse.
-  HPE_INVALID_METHOD: { status: 501, detail: 'The service implements this method for no resource.' },
+  HPE_INVALID_METHOD: {
+    status: 501,
+    detail: 'The service implements this method for no resource.',
+  },
   HPE_HEADER_OVERFLOW: { status: 431, detail: 'The request headers are too large.' },
   HPE_CHUNK_EXTENSIONS_OVERFLOW: { status: 413, detail: 'The chunk extensions are too large.' },
   ERR_HTTP_REQUEST_TIMEOUT: { status: 408, detail: 'The request took too long to arrive.' },
