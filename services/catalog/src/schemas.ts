@@ -1,5 +1,12 @@
 // Requests, answers and events of the catalog: the source of its OpenAPI document.
-import { atLeastOneField, COMPANY_ID_PATTERN, idPattern, pageOf, pageQuery } from '@gorten/kit';
+import {
+  atLeastOneField,
+  COMPANY_ID_PATTERN,
+  idPattern,
+  pageOf,
+  pageQuery,
+  trimmedText,
+} from '@gorten/kit';
 import { z } from 'zod';
 import { PRODUCT_SORTS } from './product-rules.js';
 import { PRODUCT_STATUSES } from './store.js';
@@ -13,7 +20,6 @@ const slug = z
   .min(1)
   .max(80)
   .regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, 'lower-case words joined by hyphens');
-const text = (max: number) => z.string().trim().min(1).max(max);
 
 export const category = z.object({
   id: z.string(),
@@ -29,7 +35,7 @@ export type Category = z.infer<typeof category>;
 export const categoryList = z.object({ items: z.array(category) });
 
 export const newCategory = z.strictObject({
-  name: text(100),
+  name: trimmedText(100),
   slug,
   parentId: categoryId.nullable().optional(),
   description: z.string().max(2_000).optional(),
@@ -37,7 +43,7 @@ export const newCategory = z.strictObject({
 
 export const categoryChange = atLeastOneField(
   z.strictObject({
-    name: text(100).optional(),
+    name: trimmedText(100).optional(),
     slug: slug.optional(),
     parentId: categoryId.nullable().optional(),
     description: z.string().max(2_000).optional(),
@@ -81,7 +87,7 @@ const sku = z
 export const newProduct = z.strictObject({
   companyId: companyId.optional().describe('Required for admins; a seller’s is their own.'),
   sku,
-  name: text(200),
+  name: trimmedText(200),
   description: z.string().max(10_000).default(''),
   categoryId: categoryId.nullable().default(null),
   price: money,
@@ -94,7 +100,7 @@ export type NewProduct = z.output<typeof newProduct>;
 
 export const productChange = atLeastOneField(
   z.strictObject({
-    name: text(200).optional(),
+    name: trimmedText(200).optional(),
     description: z.string().max(10_000).optional(),
     categoryId: categoryId.nullable().optional(),
     price: money.optional(),

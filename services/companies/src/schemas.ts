@@ -1,5 +1,12 @@
 // Requests and answers of the companies service: the source of its OpenAPI document.
-import { atLeastOneField, COMPANY_ID_PATTERN, idPattern, pageOf, pageQuery } from '@gorten/kit';
+import {
+  atLeastOneField,
+  COMPANY_ID_PATTERN,
+  idPattern,
+  pageOf,
+  pageQuery,
+  trimmedText,
+} from '@gorten/kit';
 import { z } from 'zod';
 import { COMPANY_STATUSES } from './store.js';
 
@@ -9,9 +16,9 @@ export const companyId = z
   .describe('A company id.');
 export const userId = z.string().regex(idPattern('usr'), 'must be a user id');
 
-const displayName = z.string().trim().min(1).max(100);
+const displayName = trimmedText(100);
 const contactEmail = z.email().max(254);
-const description = z.string().trim().max(2000);
+const description = trimmedText(2000, 'allowed');
 const adjustableStatus = z
   .enum(['active', 'suspended'])
   .describe('Removal is DELETE; a removed company stays removed.');
@@ -49,13 +56,7 @@ export const companyPage = pageOf(companyView);
 
 export const companyQuery = z.strictObject({
   ...pageQuery,
-  q: z
-    .string()
-    .trim()
-    .min(1)
-    .max(100)
-    .optional()
-    .describe('Part of the display name, in any case.'),
+  q: trimmedText(100).optional().describe('Part of the display name, in any case.'),
   status: z
     .enum(COMPANY_STATUSES)
     .optional()

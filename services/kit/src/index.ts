@@ -10,7 +10,13 @@ export { ServiceMetrics } from './metrics.js';
 export * from './problem.js';
 export { corsFor, securityHeaders } from './security.js';
 export { serve, type RunningServer, type ServeOptions } from './server.js';
-export { atLeastOneField, operatorKeys, validate, type ValidatedInput } from './validate.js';
+export {
+  atLeastOneField,
+  operatorKeys,
+  trimmedText,
+  validate,
+  type ValidatedInput,
+} from './validate.js';
 export {
   assertActsForCompany,
   assertOwnerOrAdmin,

@@ -98,3 +98,17 @@ export function atLeastOneField<T extends z.ZodObject>(schema: T, message: strin
     .refine((change) => Object.keys(change).length > 0, message)
     .meta({ minProperties: 1 });
 }
+
+/** One character `String.prototype.trim` keeps: its whitespace spelled out, not `\S`,
+ * which means something else in the regex engines that read the published pattern. */
+const NOT_BLANK = /[^\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]/;
+
+/**
+ * Text stored trimmed. Its length limit applies to what is sent, which is what the
+ * document can publish; unless blank text is `allowed`, it must hold one character that
+ * trimming keeps (published as a pattern: `minLength` would count the spaces).
+ */
+export function trimmedText(max: number, blank: 'refused' | 'allowed' = 'refused') {
+  const sent = z.string().max(max);
+  return (blank === 'refused' ? sent.regex(NOT_BLANK, 'must not be blank') : sent).trim();
+}

@@ -16,6 +16,7 @@ import {
   routeFor,
   serve,
   ServiceMetrics,
+  trimmedText,
   type RunningServer,
 } from '../src/index.js';
 
@@ -105,6 +106,23 @@ test('what the server refuses beyond types is published: a change names a field,
   expect(doc.paths['/things']?.get?.responses).toMatchObject({
     422: { description: 'The cursor is not one this API issued.' },
   });
+});
+
+test('trimmed text publishes its limits on what is sent, and that it must not be blank', () => {
+  const name = trimmedText(5);
+  const published = z.toJSONSchema(name, { io: 'input' }) as { maxLength: number; pattern: string };
+  expect(published).toMatchObject({ type: 'string', maxLength: 5 });
+  // The published pattern and JavaScript's trim agree on every character of the BMP.
+  const notBlank = new RegExp(published.pattern);
+  for (let code = 0; code <= 0xffff; code++) {
+    const char = String.fromCharCode(code);
+    if (notBlank.test(char) !== (char.trim() !== '')) throw new Error(`U+${code.toString(16)}`);
+  }
+  for (const blank of ['', ' ', '\f', '\u00a0', '\ufeff', ' \t\n '])
+    expect({ blank, ok: name.safeParse(blank).success }).toEqual({ blank, ok: false });
+  expect(name.parse(' ab ')).toBe('ab');
+  expect(name.safeParse('  ab  ').success).toBe(false); // 6 characters sent
+  expect(trimmedText(5, 'allowed').parse('   ')).toBe('');
 });
 
 test('the OpenAPI document describes paths, parameters, bodies, security and errors', () => {

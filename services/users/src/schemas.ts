@@ -6,6 +6,7 @@ import {
   pageOf,
   pageQuery,
   ROLES,
+  trimmedText,
 } from '@gorten/kit';
 import { z } from 'zod';
 
@@ -15,7 +16,7 @@ export const email = z
   .transform((s) => s.trim().toLowerCase())
   .describe('Email address; compared case-insensitively.');
 export const password = z.string().min(10).max(128).describe('10 to 128 characters.');
-const personName = z.string().trim().min(1).max(100);
+const personName = trimmedText(100);
 export const userId = z.string().regex(idPattern('usr'), 'must be a user id');
 const companyId = z.string().min(1).max(64).regex(COMPANY_ID_PATTERN, 'must be a company id');
 
