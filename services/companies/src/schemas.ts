@@ -2,6 +2,7 @@
 import {
   atLeastOneField,
   COMPANY_ID_PATTERN,
+  emailAddress,
   idPattern,
   pageOf,
   pageQuery,
@@ -17,7 +18,7 @@ export const companyId = z
 export const userId = z.string().regex(idPattern('usr'), 'must be a user id');
 
 const displayName = trimmedText(100);
-const contactEmail = z.email().max(254);
+const contactEmail = emailAddress();
 const description = trimmedText(2000, 'allowed');
 const adjustableStatus = z
   .enum(['active', 'suspended'])

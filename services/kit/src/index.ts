@@ -12,6 +12,7 @@ export { corsFor, securityHeaders } from './security.js';
 export { serve, type RunningServer, type ServeOptions } from './server.js';
 export {
   atLeastOneField,
+  emailAddress,
   operatorKeys,
   trimmedText,
   validate,

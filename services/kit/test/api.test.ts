@@ -9,8 +9,9 @@ import {
   atLeastOneField,
   conflict,
   createLogger,
-  notFound,
   createServiceApp,
+  emailAddress,
+  notFound,
   openApiDocument,
   pageQuery,
   routeFor,
@@ -123,6 +124,21 @@ test('trimmed text publishes its limits on what is sent, and that it must not be
   expect(name.parse(' ab ')).toBe('ab');
   expect(name.safeParse('  ab  ').success).toBe(false); // 6 characters sent
   expect(trimmedText(5, 'allowed').parse('   ')).toBe('');
+});
+
+test('an email address keeps to the limits of RFC 5321, as validators of format: email do', () => {
+  const email = emailAddress();
+  for (const ok of ['ann@example.com', `${'a'.repeat(64)}@b.co`, "o'neil+shop@mail.example.org"])
+    expect({ ok, valid: email.safeParse(ok).success }).toEqual({ ok, valid: true });
+  for (const bad of [
+    `${'a'.repeat(65)}@b.co`, // a local part over 64 octets
+    `a@${'b'.repeat(64)}.co`, // a domain label over 63
+    'a@b-.co', // a label ending in a hyphen
+    'a@-b.co',
+    `${'a'.repeat(60)}@${'b'.repeat(60)}.${'c'.repeat(60)}.${'d'.repeat(60)}.${'e'.repeat(10)}.co`, // over 254
+  ])
+    expect({ bad, valid: email.safeParse(bad).success }).toEqual({ bad, valid: false });
+  expect(z.toJSONSchema(email, { io: 'input' })).toMatchObject({ format: 'email', maxLength: 254 });
 });
 
 test('the OpenAPI document describes paths, parameters, bodies, security and errors', () => {

@@ -159,9 +159,12 @@ describe('methods (RFC 9110 §9.1, §15.5.6, §15.6.2)', () => {
       ['POST', '/healthz', 'HEAD, GET'],
     ] as const) {
       const answer = await send(method, path);
-      expect({ method, path, status: answer.status, allow: answer.headers.get('allow') }).toEqual(
-        { method, path, status: 405, allow },
-      );
+      expect({ method, path, status: answer.status, allow: answer.headers.get('allow') }).toEqual({
+        method,
+        path,
+        status: 405,
+        allow,
+      });
       expect(answer.headers.get('content-type')).toMatch(/^application\/problem\+json/);
       expect(await answer.json()).toMatchObject({ status: 405, title: 'Method Not Allowed' });
     }

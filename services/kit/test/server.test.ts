@@ -85,7 +85,12 @@ test('what Node cannot parse is answered in problem+json: an unknown method 501,
       const { head, body } = await rawExchange(server.port, bytes);
       expect(head.split('\r\n')[0]).toBe(`HTTP/1.1 ${status} ${title}`);
       expect(head).toMatch(/\r\ncontent-type: application\/problem\+json\r\n/i);
-      expect(JSON.parse(body)).toEqual({ type: 'about:blank', title, status, detail: expect.any(String) });
+      expect(JSON.parse(body)).toEqual({
+        type: 'about:blank',
+        title,
+        status,
+        detail: expect.any(String),
+      });
     }
   } finally {
     await server.close();

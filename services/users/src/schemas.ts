@@ -2,6 +2,7 @@
 import {
   atLeastOneField,
   COMPANY_ID_PATTERN,
+  emailAddress,
   idPattern,
   pageOf,
   pageQuery,
@@ -10,9 +11,7 @@ import {
 } from '@gorten/kit';
 import { z } from 'zod';
 
-export const email = z
-  .email()
-  .max(254)
+export const email = emailAddress()
   .transform((s) => s.trim().toLowerCase())
   .describe('Email address; compared case-insensitively.');
 export const password = z.string().min(10).max(128).describe('10 to 128 characters.');
