@@ -61,6 +61,12 @@ interface RouteDescription {
   responses: Record<number, ResponseSpec>;
   /** Further error statuses this route answers, with why. */
   errors?: Record<number, string>;
+  /**
+   * This route is the OAuth 2 token endpoint (RFC 6749 §3.2) of these grants: the document
+   * publishes an `oauth2` scheme whose tokenUrl is its path, so clients (and fuzzers) know
+   * that a well-formed but wrong credential is its 400 invalid_grant (§5.2).
+   */
+  oauth2Flows?: readonly ('password' | 'clientCredentials')[];
 }
 
 export interface RouteDefinition<

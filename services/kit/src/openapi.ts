@@ -143,6 +143,26 @@ export interface ApiInfo {
   description: string;
 }
 
+/** The `oauth2` scheme of the token endpoint among `routes`, if one is. */
+function oauth2Scheme(routes: readonly Route<never>[]): Record<string, JsonSchema> {
+  const endpoint = routes.find((route) => route.oauth2Flows?.length);
+  if (!endpoint?.oauth2Flows) return {};
+  const tokenUrl = endpoint.path;
+  const flows: Record<string, JsonSchema> = {};
+  for (const flow of endpoint.oauth2Flows)
+    flows[flow] =
+      flow === 'password'
+        ? { tokenUrl, refreshUrl: tokenUrl, scopes: {} }
+        : { tokenUrl, scopes: {} };
+  return {
+    oauth2: {
+      type: 'oauth2',
+      description: `The grants ${endpoint.method.toUpperCase()} ${tokenUrl} answers; its access tokens are the bearerAuth tokens.`,
+      flows,
+    },
+  };
+}
+
 /** The OpenAPI 3.1 document for `routes`; deterministic, so it can be checked in. */
 export function openApiDocument(info: ApiInfo, routes: readonly Route<never>[]): JsonSchema {
   const paths: Record<string, Record<string, JsonSchema>> = {};
@@ -164,6 +184,7 @@ export function openApiDocument(info: ApiInfo, routes: readonly Route<never>[]):
           bearerFormat: 'JWT',
           description: "RS256 access token from POST /auth/token, issued by the tenant's key.",
         },
+        ...oauth2Scheme(routes),
       },
     },
   };

@@ -141,6 +141,35 @@ test('an email address keeps to the limits of RFC 5321, as validators of format:
   expect(z.toJSONSchema(email, { io: 'input' })).toMatchObject({ format: 'email', maxLength: 254 });
 });
 
+test('an OAuth 2 token endpoint is published as an oauth2 scheme whose tokenUrl is its path', () => {
+  const tokenRoute = route({
+    method: 'post',
+    path: '/auth/token',
+    operationId: 'issueToken',
+    summary: 'Tokens',
+    tags: ['auth'],
+    access: 'public',
+    oauth2Flows: ['password', 'clientCredentials'],
+    responses: { 200: { description: 'The tokens.' } },
+    handle: () => Promise.resolve({ status: 200 }),
+  });
+  const withEndpoint = openApiDocument({ title: 'T', version: '1', description: 'd' }, [
+    tokenRoute,
+  ]) as { components: { securitySchemes: Record<string, unknown> } };
+  expect(withEndpoint.components.securitySchemes.oauth2).toEqual({
+    type: 'oauth2',
+    description: expect.any(String),
+    flows: {
+      password: { tokenUrl: '/auth/token', refreshUrl: '/auth/token', scopes: {} },
+      clientCredentials: { tokenUrl: '/auth/token', scopes: {} },
+    },
+  });
+  const without = openApiDocument({ title: 'T', version: '1', description: 'd' }, ROUTES) as {
+    components: { securitySchemes: Record<string, unknown> };
+  };
+  expect(Object.keys(without.components.securitySchemes)).toEqual(['bearerAuth']);
+});
+
 test('the OpenAPI document describes paths, parameters, bodies, security and errors', () => {
   const doc = openApiDocument({ title: 'T', version: '1', description: 'd' }, ROUTES) as {
     openapi: string;

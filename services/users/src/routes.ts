@@ -53,6 +53,7 @@ export const USERS_ROUTES = [
       'using one twice revokes every token descended from the same sign-in.',
     tags: ['auth'],
     access: 'public',
+    oauth2Flows: ['password', 'clientCredentials'],
     body: tokenRequest,
     responses: { 200: { description: 'The tokens.', schema: tokenResponse } },
     errors: {
