@@ -158,7 +158,7 @@ test('an OAuth 2 token endpoint is published as an oauth2 scheme whose tokenUrl 
   ]) as { components: { securitySchemes: Record<string, unknown> } };
   expect(withEndpoint.components.securitySchemes.oauth2).toEqual({
     type: 'oauth2',
-    description: expect.any(String),
+    description: expect.any(String) as unknown,
     flows: {
       password: { tokenUrl: '/auth/token', refreshUrl: '/auth/token', scopes: {} },
       clientCredentials: { tokenUrl: '/auth/token', scopes: {} },

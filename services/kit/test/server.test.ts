@@ -89,7 +89,7 @@ test('what Node cannot parse is answered in problem+json: an unknown method 501,
         type: 'about:blank',
         title,
         status,
-        detail: expect.any(String),
+        detail: expect.any(String) as unknown,
       });
     }
   } finally {
