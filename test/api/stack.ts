@@ -90,8 +90,16 @@ export async function startStack(): Promise<Stack> {
     const adminToken = admin.body.access_token;
     const adminMe = await expectCall(users, 200, 'GET', '/me', { token: adminToken });
 
-    const buyer = await expectCall(users, 201, 'POST', '/auth/register', {
-      body: { email: 'buyer@example.com', password: 'a buyer secret', name: 'Bea Buyer' },
+    // Registration answers 202 alike for new and taken emails: the buyer signs in to learn its id.
+    const buyerLogin = { email: 'buyer@example.com', password: 'a buyer secret' };
+    await expectCall(users, 202, 'POST', '/auth/register', {
+      body: { ...buyerLogin, name: 'Bea Buyer' },
+    });
+    const buyerToken = await expectCall(users, 200, 'POST', '/auth/token', {
+      body: { grant_type: 'password', username: buyerLogin.email, password: buyerLogin.password },
+    });
+    const buyer = await expectCall(users, 200, 'GET', '/me', {
+      token: buyerToken.access_token as string,
     });
     const seller = await expectCall(users, 201, 'POST', '/users', {
       token: adminToken,

@@ -8,7 +8,13 @@ import { createHash } from 'node:crypto';
 import { conflict, notFound, unprocessable, type DependencyPolicy } from '@gorten/kit';
 import { MongoServerError } from 'mongodb';
 import { assertMove } from './lifecycle.js';
-import type { CardDetails, PaymentMethod, PaymentProvider } from './provider.js';
+import {
+  cardExpired,
+  luhnValid,
+  type CardDetails,
+  type PaymentMethod,
+  type PaymentProvider,
+} from './provider.js';
 import type { PaymentDoc, PaymentStatus, PaymentsStore } from './store.js';
 
 /** What the payment functions work with; checkout and orders build it too. */
@@ -98,7 +104,33 @@ export function createPaymentMethod(
   buyerId: string,
   card: CardDetails,
 ): Promise<PaymentMethod> {
+  // Well-formed but not a card the provider would take: a 422 (a 400 is a broken format).
+  const refused = [
+    ...(luhnValid(card.number)
+      ? []
+      : [{ in: 'body', path: 'number', message: 'not a valid card number (Luhn check)' }]),
+    ...(cardExpired(card.expMonth, card.expYear, payments.now())
+      ? [{ in: 'body', path: 'expYear', message: 'the card has expired' }]
+      : []),
+  ];
+  if (refused.length > 0)
+    return Promise.reject(
+      unprocessable('The card cannot be used.', { reason: 'invalid_card', errors: refused }),
+    );
   return payments.policy.execute((signal) => payments.provider.tokenize(card, buyerId, signal));
+}
+
+/** How many payment methods a buyer's list shows (a buyer keeps a handful, not pages). */
+export const PAYMENT_METHODS_LISTED = 100;
+
+/** The buyer's own payment methods, newest first. */
+export function paymentMethodsOf(
+  payments: PaymentModule,
+  buyerId: string,
+): Promise<PaymentMethod[]> {
+  return payments.policy.execute((signal) =>
+    payments.provider.paymentMethods(buyerId, PAYMENT_METHODS_LISTED, signal),
+  );
 }
 
 /** The buyer's payment method `id`; a 422 when it is not theirs, or no method at all. */

@@ -54,6 +54,8 @@ export interface PaymentProvider {
     customer: string,
     signal: AbortSignal,
   ): Promise<PaymentMethod | undefined>;
+  /** `customer`'s methods, newest first (at most `limit`). */
+  paymentMethods(customer: string, limit: number, signal: AbortSignal): Promise<PaymentMethod[]>;
   authorize(request: AuthorizeRequest, signal: AbortSignal): Promise<AuthorizationOutcome>;
   capture(reference: string, amount: number, signal: AbortSignal): Promise<void>;
   /** Cancels the authorization made with `idempotencyKey`, if the provider has one. */

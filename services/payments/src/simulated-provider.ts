@@ -147,6 +147,15 @@ export class SimulatedProvider implements PaymentProvider {
     return entry?.customer === customer ? methodOf(entry) : undefined;
   }
 
+  async paymentMethods(customer: string, limit: number): Promise<PaymentMethod[]> {
+    const entries = await this.vault
+      .find({ customer })
+      .sort({ createdAt: -1, _id: -1 })
+      .limit(limit)
+      .toArray();
+    return entries.map(methodOf);
+  }
+
   async authorize(request: AuthorizeRequest, signal: AbortSignal): Promise<AuthorizationOutcome> {
     const method = await this.vault.findOne({ _id: request.paymentMethod });
     const card = method?.customer === request.customer ? method : null;
