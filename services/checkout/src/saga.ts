@@ -191,11 +191,12 @@ export interface SagaStep {
 /** In order; each `run` reads what the steps before it recorded. */
 export const SAGA_STEPS: readonly SagaStep[] = [
   {
-    // The cart as priced now is what the order will say.
+    // The cart as priced now is what the order will say. It stays locked until the run is
+    // settled — completed (emptied) or compensated (unlocked) —, however long recovery
+    // takes: a second checkout of it while this one may still charge would charge twice.
     done: 'cart_locked',
     async run(deps, checkout) {
-      const until = new Date(deps.now().getTime() + deps.env.CHECKOUT_LEASE_MS * 2);
-      const locked = await lockCart(deps.carts, checkout.buyerId, checkout._id, until);
+      const locked = await lockCart(deps.carts, checkout.buyerId, checkout._id);
       if (!locked) {
         if ((await cartLines(deps.carts, checkout.buyerId)).length === 0)
           throw unprocessable('The cart is empty.');

@@ -5,7 +5,7 @@
 import { type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { newId, startService, type EventEnvelope, type RunningService } from '@gorten/kit';
+import { startService, type EventEnvelope, type RunningService } from '@gorten/kit';
 import {
   client,
   expectOpenApiUpToDate,
@@ -20,6 +20,7 @@ import { transitionOrder } from '@gorten/orders/orders';
 import { capturePayment } from '@gorten/payments/payments';
 import { checkoutService } from '../src/app.js';
 import type { CheckoutDeps } from '../src/deps.js';
+import { buyerIn, COMPANY as company, productIn } from './fixtures.js';
 
 const REPO = join(import.meta.dirname, '..', '..', '..');
 const CARDS = {
@@ -46,7 +47,6 @@ let tenant: TestTenant;
 let service: RunningService<CheckoutDeps>;
 let call: Call;
 let orderEvents: string;
-const company = `co_${randomUUID().replaceAll('-', '').slice(0, 24)}`;
 
 beforeAll(async () => {
   tenant = await TestTenant.create('checkout');
@@ -74,41 +74,8 @@ const payments = () =>
     'payments',
   );
 
-async function product(stock: number, amount = 1_000, on = tenant): Promise<string> {
-  const id = newId('prd');
-  const now = new Date();
-  await on.db.collection('products').insertOne({
-    _id: id as never,
-    companyId: company,
-    sku: `SKU-${id.slice(-8)}`,
-    name: `Product ${id.slice(-4)}`,
-    description: '',
-    categoryId: null,
-    price: { amount, currency: 'EUR' },
-    stock,
-    status: 'active',
-    lowStockThreshold: 0,
-    version: 1,
-    createdAt: now,
-    updatedAt: now,
-  });
-  return id;
-}
-
-async function buyerWithCart(
-  items: Record<string, number>,
-  on = tenant,
-): Promise<{ id: string; token: string }> {
-  const id = newId('usr');
-  await on.db.collection('carts').insertOne({
-    _id: id as never,
-    items: Object.entries(items).map(([productId, quantity]) => ({ productId, quantity })),
-    lock: null,
-    version: 1,
-    updatedAt: new Date(),
-  });
-  return { id, token: on.token({ sub: id, roles: ['buyer'] }) };
-}
+const product = (stock: number, amount = 1_000, on = tenant) => productIn(on, stock, amount);
+const buyerWithCart = (items: Record<string, number>, on = tenant) => buyerIn(on, items);
 
 const buy = (token: string, key: string, card: object = CARDS.ok) =>
   call('POST', '/checkout', { token, body: { card }, headers: { 'idempotency-key': key } });

@@ -1,0 +1,106 @@
+// The saga run in this process against the real FerretDB, where a failure lands between
+// two steps or a run is overtaken by recovery: each test runs checkouts and the recovery
+// worker on a clock of its own (moved past a lease instead of waiting it out), with the
+// provider or a collection failing or blocking where the test says. The service started
+// here only makes the indexes and the stores; its own recovery never runs.
+import { randomUUID } from 'node:crypto';
+import { Registry } from 'prom-client';
+import { DependencyMetrics, type RunningService } from '@gorten/kit';
+import { startTestService, TestTenant } from '@gorten/service-testing';
+import { createPaymentModule } from '@gorten/payments/module';
+import type { PaymentProvider } from '@gorten/payments/provider';
+import { checkoutService } from '../src/app.js';
+import { checkout } from '../src/checkout.js';
+import type { CheckoutDeps } from '../src/deps.js';
+import { recoverCheckouts } from '../src/recovery.js';
+import { buyerIn, productIn } from './fixtures.js';
+
+const LEASE_MS = 30_000;
+const CARD = { number: '4242424242424242', expMonth: 12, expYear: 2031, cvc: '123' };
+
+let tenant: TestTenant;
+let service: RunningService<CheckoutDeps>;
+
+beforeAll(async () => {
+  tenant = await TestTenant.create('checkout-recovery');
+  service = await startTestService(checkoutService, tenant, 'checkout', {
+    CHECKOUT_LEASE_MS: String(LEASE_MS),
+    PAYMENT_PROVIDER_TIMEOUT_MS: '1000',
+    RECOVERY_INTERVAL_MS: '600000',
+  });
+});
+
+afterAll(async () => {
+  await service.close();
+  await tenant.destroy();
+});
+
+/**
+ * The service's checkout in this process, on a clock `aheadMs` ahead of the real one,
+ * with a payment policy of its own (its failures open no circuit of another's) and the
+ * provider `provider` makes of the real one.
+ */
+function checkoutAt(
+  aheadMs: number,
+  provider: (real: PaymentProvider) => PaymentProvider = (real) => real,
+): CheckoutDeps {
+  const now = () => new Date(Date.now() + aheadMs);
+  const base = service.deps;
+  const payments = createPaymentModule(tenant.db, base.env, new DependencyMetrics(new Registry()));
+  return {
+    ...base,
+    now,
+    carts: { ...base.carts, now },
+    stock: { ...base.stock, now },
+    orders: { ...base.orders, now },
+    payments: { ...payments, provider: provider(payments.provider), now },
+  };
+}
+
+/** The provider with `method` failing every time, as in an outage. */
+const failing =
+  (...methods: (keyof PaymentProvider)[]) =>
+  (real: PaymentProvider): PaymentProvider =>
+    Object.assign(
+      Object.create(real) as PaymentProvider,
+      Object.fromEntries(methods.map((m) => [m, () => Promise.reject(new Error(`${m}: down`))])),
+    );
+
+/** What the request answered: its status (thrown Problems included). */
+async function statusOf(answer: Promise<{ status: number }>): Promise<number> {
+  try {
+    return (await answer).status;
+  } catch (err) {
+    return (err as { status?: number }).status ?? 500;
+  }
+}
+
+const checkouts = () =>
+  tenant.db.collection<{ _id: string; buyerId: string; step: string }>('checkouts');
+const orders = () => tenant.db.collection<{ buyerId: string; status: string }>('orders');
+const payments = () => tenant.db.collection<{ buyerId: string; status: string }>('payments');
+
+describe('the cart a checkout locked', () => {
+  test('stays locked until its run settles, however long that takes: no second checkout buys it', async () => {
+    const item = await productIn(tenant, 5);
+    const buyer = await buyerIn(tenant, { [item]: 2 });
+    // Run A is authorized, then its capture keeps failing: the run is not settled.
+    const first = checkout(checkoutAt(0, failing('capture')), buyer.id, randomUUID(), {
+      card: CARD,
+    });
+    expect(await statusOf(first)).toBe(503);
+    expect((await checkouts().findOne({ buyerId: buyer.id }))?.step).toBe('authorized');
+
+    // Long after, past any lease and lock A was given, the buyer sends another key.
+    const later = checkoutAt(3 * LEASE_MS);
+    expect(await statusOf(checkout(later, buyer.id, randomUUID(), { card: CARD }))).toBe(409);
+
+    // Recovery then finishes A: one order paid, one payment captured, the cart empty.
+    expect(await recoverCheckouts(later)).toBeGreaterThanOrEqual(1);
+    expect(await orders().countDocuments({ buyerId: buyer.id, status: 'paid' })).toBe(1);
+    expect(await payments().countDocuments({ buyerId: buyer.id, status: 'captured' })).toBe(1);
+    expect(
+      (await tenant.db.collection('carts').findOne({ _id: buyer.id as never }))?.items,
+    ).toEqual([]);
+  });
+});
