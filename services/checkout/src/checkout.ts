@@ -50,19 +50,20 @@ export async function checkout(
   body: { card: Card },
 ): Promise<StoredAnswer> {
   const requestId = `${buyerId}:${key}`;
-  const claim = await deps.requests.claim(requestId, requestHash(body), deps.now());
+  // The run's id is the claim's: only this run answers or frees the key.
+  const id = newId('chk');
+  const claim = await deps.requests.claim(requestId, requestHash(body), id, deps.now());
   if (!claim.started) return replay(claim.result);
   try {
     await precheck(deps, buyerId);
   } catch (err) {
     const { document } = problemFor(err);
     if (err instanceof Problem)
-      await deps.requests.finish(requestId, { status: err.status, body: document }, deps.now());
-    else await deps.requests.release(requestId);
+      await deps.requests.finish(requestId, id, { status: err.status, body: document }, deps.now());
+    else await deps.requests.release(requestId, id);
     throw err;
   }
   const now = deps.now();
-  const id = newId('chk');
   const run: CheckoutDoc = {
     _id: id,
     requestId,
@@ -79,7 +80,7 @@ export async function checkout(
   const outcome = await runCheckout(deps, run, body.card);
   if ('answer' in outcome) {
     try {
-      await deps.requests.finish(requestId, outcome.answer, deps.now());
+      await deps.requests.finish(requestId, id, outcome.answer, deps.now());
     } catch (err) {
       // The run is done but its key is not answered: a 503, as for a run not settled.
       throw leftToRecovery(deps, run._id, 'completed', err);
@@ -91,9 +92,9 @@ export async function checkout(
   const reason = error instanceof Problem ? error.extensions.reason : undefined;
   if (error instanceof Problem && !TRANSIENT_REASONS.has(String(reason))) {
     const { document } = problemFor(error);
-    await deps.requests.finish(requestId, { status: error.status, body: document }, deps.now());
+    await deps.requests.finish(requestId, id, { status: error.status, body: document }, deps.now());
   } else {
-    await deps.requests.release(requestId); // undone: nothing happened, try again
+    await deps.requests.release(requestId, id); // undone: nothing happened, try again
   }
   throw error;
 }

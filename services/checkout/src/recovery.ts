@@ -1,8 +1,9 @@
 // The recovery worker: checkouts whose run stopped (a crash, a lost pod) and whose lease
 // ran out are taken over — one worker at a time, by a compare-and-set on the lease — and
 // finished: forward when the payment was authorized, otherwise compensated. Then the
-// request's key gets its answer (or is freed, when nothing happened). And a sweeper gives
-// back reserved stock that no checkout owns any more.
+// request's key gets its answer (or is freed, when nothing happened) — only once the run
+// is settled: a run still pending keeps its key. And a sweeper gives back reserved stock
+// that no checkout owns any more.
 import { randomUUID } from 'node:crypto';
 import { commitReservation, expiredReservations, releaseReservation } from '@gorten/catalog/stock';
 import { Problem, problemFor } from '@gorten/kit';
@@ -42,16 +43,17 @@ export async function recoverCheckouts(deps: CheckoutDeps): Promise<number> {
     );
     if (!run) continue; // another worker took it
     try {
-      let ended: CheckoutStep;
-      if (run.step === 'authorized' || run.step === 'paid') {
-        const outcome = await completeCheckout(deps, run);
-        await deps.requests.finish(run.requestId, answerOf(outcome), deps.now());
-        ended = 'answer' in outcome ? 'completed' : outcome.step;
-      } else {
-        ended = (await compensate(deps, run, new Error('the checkout was interrupted'))).step;
-        await deps.requests.release(run.requestId);
-      }
+      const forward = run.step === 'authorized' || run.step === 'paid';
+      const outcome = forward
+        ? await completeCheckout(deps, run)
+        : await compensate(deps, run, new Error('the checkout was interrupted'));
+      // Not settled (an undo or the capture failed): the key stays the run's until it is.
+      if ('settled' in outcome && outcome.settled === 'pending') throw outcome.error;
+      if (forward)
+        await deps.requests.finish(run.requestId, run._id, answerOf(outcome), deps.now());
+      else await deps.requests.release(run.requestId, run._id);
       recovered++;
+      const ended: CheckoutStep = 'answer' in outcome ? 'completed' : outcome.step;
       deps.log.info({ checkoutId: run._id, step: ended }, 'checkout recovered');
     } catch (err) {
       deps.log.warn({ err, checkoutId: run._id }, 'checkout recovery failed; will retry');

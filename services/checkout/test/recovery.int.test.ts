@@ -16,6 +16,7 @@ import { recoverCheckouts } from '../src/recovery.js';
 import { buyerIn, productIn } from './fixtures.js';
 
 const LEASE_MS = 30_000;
+const HOUR_MS = 3_600_000;
 const CARD = { number: '4242424242424242', expMonth: 12, expYear: 2031, cvc: '123' };
 
 let tenant: TestTenant;
@@ -103,4 +104,52 @@ describe('the cart a checkout locked', () => {
       (await tenant.db.collection('carts').findOne({ _id: buyer.id as never }))?.items,
     ).toEqual([]);
   });
+});
+
+const requests = () => service.deps.store.requests;
+
+describe('the key of a run recovery settles', () => {
+  test('stays in flight while undoing the run keeps failing, and is freed once it succeeds', async () => {
+    const item = await productIn(tenant, 5);
+    const buyer = await buyerIn(tenant, { [item]: 1 });
+    const key = randomUUID();
+    // The provider is down: the authorization's outcome is unknown, and voiding it fails.
+    const down = failing('authorize', 'void');
+    expect(await statusOf(checkout(checkoutAt(0, down), buyer.id, key, { card: CARD }))).toBe(503);
+    const request = { _id: `${buyer.id}:${key}` };
+    expect(await requests().findOne(request)).toMatchObject({ state: 'in_flight' });
+
+    await recoverCheckouts(checkoutAt(2 * LEASE_MS, down));
+    expect((await checkouts().findOne({ buyerId: buyer.id }))?.step).toBe('authorizing');
+    expect(await requests().findOne(request)).toMatchObject({ state: 'in_flight' });
+
+    // The provider is back: the run is undone, and now the same request may run again.
+    await recoverCheckouts(checkoutAt(HOUR_MS));
+    expect((await checkouts().findOne({ buyerId: buyer.id }))?.step).toBe('compensated');
+    expect(await requests().findOne(request)).toBeNull();
+  });
+
+  test.each([
+    ['completes', failing('capture'), 'completed'],
+    ['is undone', failing('authorize', 'void'), 'compensated'],
+  ])(
+    'a run that %s leaves alone the claim another run made of its key since',
+    async (_how, down, end) => {
+      const item = await productIn(tenant, 5);
+      const buyer = await buyerIn(tenant, { [item]: 1 });
+      const key = randomUUID();
+      expect(await statusOf(checkout(checkoutAt(0, down), buyer.id, key, { card: CARD }))).toBe(
+        503,
+      );
+      // The key now belongs to another run (as after a takeover of a claim).
+      const request = { _id: `${buyer.id}:${key}` };
+      const now = new Date();
+      const claim = { requestHash: 'other', state: 'in_flight' as const, runId: 'chk_other' };
+      await requests().replaceOne(request, { ...claim, createdAt: now, updatedAt: now });
+
+      await recoverCheckouts(checkoutAt(HOUR_MS));
+      expect((await checkouts().findOne({ buyerId: buyer.id }))?.step).toBe(end);
+      expect(await requests().findOne(request)).toMatchObject(claim);
+    },
+  );
 });

@@ -3,7 +3,9 @@
 // exactly one starts the work. Later requests with the key get the stored result (same
 // body), 422 (another body), or 409 (still in flight). A failure worth retrying releases
 // the key so the same request may run again; a final failure is stored like a success.
-import { createHash } from 'node:crypto';
+// A claim names the run that holds it, and only that run finishes or releases the key: a
+// run that lost its claim (to a takeover) changes nothing of the run that holds it now.
+import { createHash, randomUUID } from 'node:crypto';
 import { MongoServerError, type Collection } from 'mongodb';
 import { z } from 'zod';
 import { conflict, unprocessable } from './problem.js';
@@ -13,6 +15,8 @@ export interface IdempotencyRecord<R> {
   _id: string;
   requestHash: string;
   state: 'in_flight' | 'done';
+  /** The run that holds the claim (checkout: its checkout id): only it ends the claim. */
+  runId: string;
   result?: R;
   createdAt: Date;
   updatedAt: Date;
@@ -49,15 +53,16 @@ export class IdempotencyKeys<R> {
   constructor(private readonly records: Collection<IdempotencyRecord<R>>) {}
 
   /**
-   * Starts the work for `id` or answers as the key's earlier use says: its result, or a
-   * 409 while it is in flight, or a 422 when the body differs.
+   * Starts the work for `id` as run `runId`, or answers as the key's earlier use says:
+   * its result, or a 409 while it is in flight, or a 422 when the body differs.
    */
-  async claim(id: string, hash: string, now: Date): Promise<Claim<R>> {
+  async claim(id: string, hash: string, runId: string, now: Date): Promise<Claim<R>> {
     try {
       await this.records.insertOne({
         _id: id,
         requestHash: hash,
         state: 'in_flight',
+        runId,
         createdAt: now,
         updatedAt: now,
       });
@@ -66,7 +71,7 @@ export class IdempotencyKeys<R> {
       if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
     }
     const existing = await this.records.findOne({ _id: id });
-    if (!existing) return this.claim(id, hash, now); // released meanwhile: try again
+    if (!existing) return this.claim(id, hash, runId, now); // released meanwhile: try again
     if (existing.requestHash !== hash)
       throw unprocessable('This Idempotency-Key was used with another request body.');
     if (existing.state === 'done' && existing.result !== undefined)
@@ -74,9 +79,10 @@ export class IdempotencyKeys<R> {
     throw conflict('A request with this Idempotency-Key is still in progress; retry later.');
   }
 
-  async finish(id: string, result: R, now: Date): Promise<void> {
+  /** Stores the answer of run `runId`, if that run still holds the claim. */
+  async finish(id: string, runId: string, result: R, now: Date): Promise<void> {
     await this.records.updateOne(
-      { _id: id },
+      { _id: id, runId, state: 'in_flight' },
       { $set: { state: 'done', result, updatedAt: now } as Partial<IdempotencyRecord<R>> },
     );
   }
@@ -87,21 +93,22 @@ export class IdempotencyKeys<R> {
    * sent again.
    */
   async once(id: string, hash: string, now: () => Date, work: () => Promise<R>): Promise<R> {
-    const claim = await this.claim(id, hash, now());
+    const runId = randomUUID();
+    const claim = await this.claim(id, hash, runId, now());
     if (!claim.started) return claim.result;
     let result: R;
     try {
       result = await work();
     } catch (err) {
-      await this.release(id);
+      await this.release(id, runId);
       throw err;
     }
-    await this.finish(id, result, now());
+    await this.finish(id, runId, result, now());
     return result;
   }
 
-  /** Forgets an unfinished key: the same request may be sent again. */
-  async release(id: string): Promise<void> {
-    await this.records.deleteOne({ _id: id, state: 'in_flight' });
+  /** Forgets the key run `runId` holds unfinished: the same request may be sent again. */
+  async release(id: string, runId: string): Promise<void> {
+    await this.records.deleteOne({ _id: id, runId, state: 'in_flight' });
   }
 }
