@@ -32,6 +32,7 @@ import {
 import {
   createOrder,
   isOrderCancelled,
+  orderOfCheckout,
   transitionOrder,
   type OrderModule,
 } from '@gorten/orders/orders';
@@ -244,11 +245,12 @@ export const SAGA_STEPS: readonly SagaStep[] = [
       await transitionOrder(deps.orders, order._id, 'awaiting_payment');
       return { orderId: order._id };
     },
+    // Also an order made before its id was recorded here (a failure in between): the
+    // order's id is derived from the checkout's.
     async undo(deps, checkout, failure) {
-      if (checkout.orderId)
-        await transitionOrder(deps.orders, checkout.orderId, 'cancelled', {
-          reason: failure.reason,
-        });
+      const orderId = checkout.orderId ?? (await orderOfCheckout(deps.orders, checkout._id))?._id;
+      if (orderId)
+        await transitionOrder(deps.orders, orderId, 'cancelled', { reason: failure.reason });
     },
   },
   {

@@ -4,6 +4,7 @@
 // provider or a collection failing or blocking where the test says. The service started
 // here only makes the indexes and the stores; its own recovery never runs.
 import { randomUUID } from 'node:crypto';
+import type { Collection } from 'mongodb';
 import { Registry } from 'prom-client';
 import { DependencyMetrics, type RunningService } from '@gorten/kit';
 import { startTestService, TestTenant } from '@gorten/service-testing';
@@ -13,6 +14,7 @@ import { checkoutService } from '../src/app.js';
 import { checkout } from '../src/checkout.js';
 import type { CheckoutDeps } from '../src/deps.js';
 import { recoverCheckouts } from '../src/recovery.js';
+import type { CheckoutDoc, CheckoutStep } from '../src/store.js';
 import { buyerIn, productIn } from './fixtures.js';
 
 const LEASE_MS = 30_000;
@@ -36,36 +38,66 @@ afterAll(async () => {
   await tenant.destroy();
 });
 
+interface Faults {
+  /** The provider made of the real one (failing, blocking). */
+  provider?: (real: PaymentProvider) => PaymentProvider;
+  /** The checkouts collection made of the real one. */
+  checkouts?: (real: Collection<CheckoutDoc>) => Collection<CheckoutDoc>;
+}
+
 /**
  * The service's checkout in this process, on a clock `aheadMs` ahead of the real one,
- * with a payment policy of its own (its failures open no circuit of another's) and the
- * provider `provider` makes of the real one.
+ * with a payment policy of its own (its failures open no circuit of another's), and the
+ * faults given.
  */
-function checkoutAt(
-  aheadMs: number,
-  provider: (real: PaymentProvider) => PaymentProvider = (real) => real,
-): CheckoutDeps {
+function checkoutAt(aheadMs: number, faults: Faults = {}): CheckoutDeps {
   const now = () => new Date(Date.now() + aheadMs);
   const base = service.deps;
   const payments = createPaymentModule(tenant.db, base.env, new DependencyMetrics(new Registry()));
+  const provider = faults.provider?.(payments.provider) ?? payments.provider;
+  const checkouts = faults.checkouts?.(base.store.checkouts) ?? base.store.checkouts;
   return {
     ...base,
     now,
+    store: { ...base.store, checkouts },
     carts: { ...base.carts, now },
     stock: { ...base.stock, now },
     orders: { ...base.orders, now },
-    payments: { ...payments, provider: provider(payments.provider), now },
+    payments: { ...payments, provider, now },
   };
 }
 
-/** The provider with `method` failing every time, as in an outage. */
-const failing =
-  (...methods: (keyof PaymentProvider)[]) =>
-  (real: PaymentProvider): PaymentProvider =>
-    Object.assign(
-      Object.create(real) as PaymentProvider,
+/** A faulty copy of `real`: the methods given replace its own; the rest are its. */
+function faulty<T extends object>(real: T, methods: Partial<T>): T {
+  return Object.assign(Object.create(real) as T, methods);
+}
+
+/** Faults with the provider's `methods` failing every time, as in an outage. */
+const failing = (...methods: (keyof PaymentProvider)[]): Faults => ({
+  provider: (real) =>
+    faulty(
+      real,
       Object.fromEntries(methods.map((m) => [m, () => Promise.reject(new Error(`${m}: down`))])),
-    );
+    ),
+});
+
+/** Faults with the write that records `step` failing once, as a dropped connection would. */
+function failingToRecord(step: CheckoutStep): Faults {
+  let failed = false;
+  return {
+    checkouts: (real) =>
+      faulty(real, {
+        updateOne: ((filter, update, options) => {
+          const recording = (update as { $set?: { step?: string } }).$set?.step === step;
+          if (recording && !failed) {
+            failed = true;
+            return Promise.reject(new Error(`recording ${step}: connection lost`));
+          }
+          return real.updateOne(filter, update, options);
+        }) as Collection<CheckoutDoc>['updateOne'],
+      }),
+  };
+}
 
 /** What the request answered: its status (thrown Problems included). */
 async function statusOf(answer: Promise<{ status: number }>): Promise<number> {
@@ -78,7 +110,8 @@ async function statusOf(answer: Promise<{ status: number }>): Promise<number> {
 
 const checkouts = () =>
   tenant.db.collection<{ _id: string; buyerId: string; step: string }>('checkouts');
-const orders = () => tenant.db.collection<{ buyerId: string; status: string }>('orders');
+const orders = () =>
+  tenant.db.collection<{ buyerId: string; checkoutId: string; status: string }>('orders');
 const payments = () => tenant.db.collection<{ buyerId: string; status: string }>('payments');
 
 describe('the cart a checkout locked', () => {
@@ -152,4 +185,17 @@ describe('the key of a run recovery settles', () => {
       expect(await requests().findOne(request)).toMatchObject(claim);
     },
   );
+});
+
+describe('a failure between two steps', () => {
+  test('after the order is made and before it is recorded: the order is cancelled with the run', async () => {
+    const item = await productIn(tenant, 5);
+    const buyer = await buyerIn(tenant, { [item]: 1 });
+    const deps = checkoutAt(0, failingToRecord('order_created'));
+    expect(await statusOf(checkout(deps, buyer.id, randomUUID(), { card: CARD }))).toBe(500);
+    const run = await checkouts().findOne({ buyerId: buyer.id });
+    expect(run?.step).toBe('compensated');
+    expect(await orders().findOne({ checkoutId: run?._id })).toMatchObject({ status: 'cancelled' });
+    expect(await payments().countDocuments({ buyerId: buyer.id })).toBe(0);
+  });
 });
