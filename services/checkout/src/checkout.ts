@@ -3,16 +3,14 @@
 // run is in flight → 409. A failure worth retrying (nothing charged, e.g. the provider
 // did not answer) frees the key, so the same request may simply be sent again. A run
 // that is not settled (authorized but not finished, or not fully undone) keeps the key
-// until the recovery worker settles it.
+// until the recovery worker settles it; requests.ts settles a key from its run.
 import { randomUUID } from 'node:crypto';
 import { newId, Problem, problemFor, requestHash } from '@gorten/kit';
 import type { Card } from '@gorten/payments/provider';
 import type { CheckoutDeps } from './deps.js';
+import { settlementOf } from './requests.js';
 import { precheck, RetryableCheckoutFailure, runCheckout } from './saga.js';
 import type { CheckoutDoc, CheckoutStep, StoredAnswer } from './store.js';
-
-/** Failures that say nothing final about this request: the key is freed for a retry. */
-const TRANSIENT_REASONS = new Set(['cart_locked', 'try_again']);
 
 function replay(answer: StoredAnswer): StoredAnswer {
   if (answer.status < 400) return answer;
@@ -76,25 +74,23 @@ export async function checkout(
     createdAt: now,
     updatedAt: now,
   };
-  await deps.store.checkouts.insertOne(run);
+  try {
+    await deps.store.checkouts.insertOne(run);
+  } catch (err) {
+    await deps.requests.release(requestId, id); // no run began: nothing happened
+    throw err;
+  }
   const outcome = await runCheckout(deps, run, body.card);
-  if ('answer' in outcome) {
-    try {
-      await deps.requests.finish(requestId, id, outcome.answer, deps.now());
-    } catch (err) {
-      // The run is done but its key is not answered: a 503, as for a run not settled.
-      throw leftToRecovery(deps, run._id, 'completed', err);
-    }
-    return outcome.answer;
+  if ('settled' in outcome && outcome.settled === 'pending')
+    throw leftToRecovery(deps, run._id, outcome.step, outcome.error);
+  try {
+    // Its answer (a success or a final failure), or the key freed: nothing happened.
+    await deps.requests.end(requestId, id, settlementOf(outcome.run), deps.now());
+  } catch (err) {
+    // The run ended but its key is not settled: a 503, as for a run not settled. The key
+    // is settled from the run when it is sent again, or by the recovery worker.
+    throw leftToRecovery(deps, run._id, outcome.run.step, err);
   }
-  const { error } = outcome;
-  if (outcome.settled === 'pending') throw leftToRecovery(deps, run._id, outcome.step, error);
-  const reason = error instanceof Problem ? error.extensions.reason : undefined;
-  if (error instanceof Problem && !TRANSIENT_REASONS.has(String(reason))) {
-    const { document } = problemFor(error);
-    await deps.requests.finish(requestId, id, { status: error.status, body: document }, deps.now());
-  } else {
-    await deps.requests.release(requestId, id); // undone: nothing happened, try again
-  }
-  throw error;
+  if ('answer' in outcome) return outcome.answer;
+  throw outcome.error;
 }

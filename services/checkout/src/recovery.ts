@@ -2,31 +2,21 @@
 // ran out are taken over — one worker at a time, by a compare-and-set on the lease — and
 // finished: forward when the payment was authorized, otherwise compensated. Then the
 // request's key gets its answer (or is freed, when nothing happened) — only once the run
-// is settled: a run still pending keeps its key. And a sweeper gives back reserved stock
-// that no checkout owns any more.
+// is settled: a run still pending keeps its key. Keys left in flight by runs that ended
+// (a crash between the last step and the answer) or never began are settled too. And a
+// sweeper gives back reserved stock that no checkout owns any more.
 import { randomUUID } from 'node:crypto';
 import { commitReservation, expiredReservations, releaseReservation } from '@gorten/catalog/stock';
-import { Problem, problemFor } from '@gorten/kit';
 import type { CheckoutDeps } from './deps.js';
-import { compensate, completeCheckout, type RunOutcome } from './saga.js';
-import type { CheckoutStep, StoredAnswer } from './store.js';
-
-const FINISHED: CheckoutStep[] = ['completed', 'compensated'];
-
-/** What the key of a run carried forward answers; throws while the run is not settled. */
-function answerOf(outcome: RunOutcome): StoredAnswer {
-  if ('answer' in outcome) return outcome.answer;
-  // Settled the other way (the order was cancelled meanwhile): that is the answer.
-  const { settled, error } = outcome;
-  if (settled === 'compensated' && error instanceof Problem)
-    return { status: error.status, body: problemFor(error).document };
-  throw error;
-}
+import { settlementOf } from './requests.js';
+import { compensate, completeCheckout } from './saga.js';
+import { FINISHED_STEPS } from './store.js';
 
 export async function recoverCheckouts(deps: CheckoutDeps): Promise<number> {
+  await deps.requests.settleStale(deps.now());
   const now = deps.now();
   const stalled = await deps.store.checkouts
-    .find({ step: { $nin: FINISHED }, leaseUntil: { $lt: now } })
+    .find({ step: { $nin: [...FINISHED_STEPS] }, leaseUntil: { $lt: now } })
     .limit(50)
     .toArray();
   let recovered = 0;
@@ -49,12 +39,10 @@ export async function recoverCheckouts(deps: CheckoutDeps): Promise<number> {
         : await compensate(deps, run, new Error('the checkout was interrupted'));
       // Not settled (an undo or the capture failed): the key stays the run's until it is.
       if ('settled' in outcome && outcome.settled === 'pending') throw outcome.error;
-      if (forward)
-        await deps.requests.finish(run.requestId, run._id, answerOf(outcome), deps.now());
-      else await deps.requests.release(run.requestId, run._id);
+      const ended = outcome.run;
+      await deps.requests.end(ended.requestId, ended._id, settlementOf(ended), deps.now());
       recovered++;
-      const ended: CheckoutStep = 'answer' in outcome ? 'completed' : outcome.step;
-      deps.log.info({ checkoutId: run._id, step: ended }, 'checkout recovered');
+      deps.log.info({ checkoutId: run._id, step: ended.step }, 'checkout recovered');
     } catch (err) {
       deps.log.warn({ err, checkoutId: run._id }, 'checkout recovery failed; will retry');
     }
@@ -69,7 +57,7 @@ export async function recoverCheckouts(deps: CheckoutDeps): Promise<number> {
 export async function sweepReservations(deps: CheckoutDeps): Promise<void> {
   for (const { productId, reservationId } of await expiredReservations(deps.stock)) {
     const owner = await deps.store.checkouts.findOne({ _id: reservationId });
-    if (owner && !FINISHED.includes(owner.step)) continue;
+    if (owner && !FINISHED_STEPS.includes(owner.step)) continue;
     if (owner?.step === 'completed') await commitReservation(deps.stock, productId, reservationId);
     else await releaseReservation(deps.stock, productId, reservationId);
   }

@@ -13,7 +13,7 @@
 // is authorized the saga only goes forward: capture, mark paid, finish — unless an admin
 // cancelled the order meanwhile: then the payment is voided or refunded and the run
 // compensated, so a cancelled order never keeps the buyer's money.
-import { conflict, Problem, unprocessable } from '@gorten/kit';
+import { conflict, Problem, problemFor, unprocessable } from '@gorten/kit';
 import {
   cartLines,
   emptyCart,
@@ -72,23 +72,32 @@ export interface SagaDeps {
 }
 
 /** How a run ended: with its answer, or settled without one. */
-export type RunOutcome = { answer: StoredAnswer } | Settled;
+export type RunOutcome = { answer: StoredAnswer; run: CheckoutDoc } | Settled;
 
 /**
- * A run without an answer: `compensated` (undone; `error` says why, and is the answer) or
- * `pending` (not settled: the recovery worker finishes it from `step`).
+ * A run without an answer: `compensated` (undone; `error` says why, and `run` is the run
+ * as recorded, with what its key answers) or `pending` (not settled: the recovery worker
+ * finishes it from `step`).
  */
-export interface Settled {
-  settled: 'compensated' | 'pending';
-  error: unknown;
-  step: CheckoutStep;
-}
+export type Settled =
+  | { settled: 'compensated'; error: unknown; step: 'compensated'; run: CheckoutDoc }
+  | { settled: 'pending'; error: unknown; step: CheckoutStep };
 
 const unsettled = (run: CheckoutDoc, error: unknown): Settled => ({
   settled: 'pending',
   error,
   step: run.step,
 });
+
+/** Failures that say nothing final about the request: its key is freed for a retry. */
+const TRANSIENT_REASONS = new Set(['cart_locked', 'try_again']);
+
+/** What the key of a run undone because of `cause` answers; none: the key is freed. */
+function finalAnswer(cause: unknown): StoredAnswer | undefined {
+  if (!(cause instanceof Problem) || TRANSIENT_REASONS.has(String(cause.extensions.reason)))
+    return undefined;
+  return { status: cause.status, body: problemFor(cause).document };
+}
 
 /** A checkout that could not finish and may be tried again (nothing was charged). */
 export class RetryableCheckoutFailure extends Problem {
@@ -339,20 +348,18 @@ export async function completeCheckout(deps: SagaDeps, checkout: CheckoutDoc): P
     for (const line of run.lines ?? [])
       await commitReservation(deps.stock, line.productId, run._id);
     await emptyCart(deps.carts, run.buyerId, run._id);
-    await advance(deps, run, 'completed');
-    return {
-      answer: {
-        status: 201,
-        body: {
-          orderId: run.orderId ?? '',
-          status: 'paid',
-          paymentId: run.paymentId ?? '',
-          currency: run.currency,
-          total: run.total ?? 0,
-          items: run.lines ?? [],
-        },
+    const answer: StoredAnswer = {
+      status: 201,
+      body: {
+        orderId: run.orderId ?? '',
+        status: 'paid',
+        paymentId: run.paymentId ?? '',
+        currency: run.currency,
+        total: run.total ?? 0,
+        items: run.lines ?? [],
       },
     };
+    return { answer, run: await advance(deps, run, 'completed', { answer }) };
   } catch (err) {
     return unsettled(run, err);
   }
@@ -418,7 +425,8 @@ export async function compensate(
     );
     return unsettled(checkout, cause);
   }
-  await advance(deps, checkout, 'compensated', { failure });
+  const answer = finalAnswer(cause);
+  const run = await advance(deps, checkout, 'compensated', { failure, ...(answer && { answer }) });
   deps.log.info({ checkoutId: checkout._id, ...failure }, 'checkout compensated');
-  return { settled: 'compensated', error: cause, step: 'compensated' };
+  return { settled: 'compensated', error: cause, step: 'compensated', run };
 }

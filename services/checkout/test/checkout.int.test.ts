@@ -248,6 +248,7 @@ describe('a checkout process killed between steps', () => {
   /** A buyer (2 of a product with 5 in stock) whose checkout process dies after `failpoint`. */
   async function checkoutKilledAfter(
     failpoint: string,
+    card: object = CARDS.ok,
   ): Promise<{ item: string; buyer: { id: string; token: string }; key: string }> {
     const item = await product(5);
     const buyer = await buyerWithCart({ [item]: 2 });
@@ -257,13 +258,31 @@ describe('a checkout process killed between steps', () => {
     await expect(
       crashing('POST', '/checkout', {
         token: buyer.token,
-        body: { card: CARDS.ok },
+        body: { card },
         headers: { 'idempotency-key': key },
       }),
     ).rejects.toThrow();
     await exited;
     return { item, buyer, key };
   }
+
+  // Killed once the run ended and before its key was answered: the key is settled from
+  // the run — its answer, or free again when the run was undone after a failure worth
+  // retrying (the slow card's authorization timed out).
+  test.each([
+    { failpoint: 'completed', card: CARDS.ok, then: 'answers with the order the run made' },
+    { failpoint: 'compensated', card: CARDS.slow, then: 'is free again, and now succeeds' },
+  ])('after "$failpoint", the same key $then', async ({ failpoint, card }) => {
+    const { item, buyer, key } = await checkoutKilledAfter(failpoint, card);
+    const checkouts = tenant.db.collection<{ buyerId: string; step: string }>('checkouts');
+    expect((await checkouts.findOne({ buyerId: buyer.id }))?.step).toBe(failpoint);
+    const again = await buy(buyer.token, key, card);
+    expect(again.status).toBe(201);
+    const paid = await orders().find({ buyerId: buyer.id, status: 'paid' }).toArray();
+    expect(paid.map((o) => o._id)).toEqual([again.body.orderId]);
+    expect(await stockOf(item)).toBe(3);
+    expect(await buy(buyer.token, key, card)).toMatchObject({ status: 201, body: again.body });
+  });
 
   test.each([
     ['reserved', 'compensated', 5],

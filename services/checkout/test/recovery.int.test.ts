@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Collection } from 'mongodb';
 import { Registry } from 'prom-client';
-import { DependencyMetrics, type RunningService } from '@gorten/kit';
+import { DependencyMetrics, newId, requestHash, type RunningService } from '@gorten/kit';
 import { startTestService, TestTenant } from '@gorten/service-testing';
 import { createPaymentModule } from '@gorten/payments/module';
 import type { PaymentProvider } from '@gorten/payments/provider';
@@ -43,6 +43,8 @@ interface Faults {
   provider?: (real: PaymentProvider) => PaymentProvider;
   /** The checkouts collection made of the real one. */
   checkouts?: (real: Collection<CheckoutDoc>) => Collection<CheckoutDoc>;
+  /** The requests' Idempotency-Keys made of the real ones. */
+  requests?: (real: CheckoutDeps['requests']) => CheckoutDeps['requests'];
 }
 
 /**
@@ -59,6 +61,7 @@ function checkoutAt(aheadMs: number, faults: Faults = {}): CheckoutDeps {
   return {
     ...base,
     now,
+    requests: faults.requests?.(base.requests) ?? base.requests,
     store: { ...base.store, checkouts },
     carts: { ...base.carts, now },
     stock: { ...base.stock, now },
@@ -81,23 +84,29 @@ const failing = (...methods: (keyof PaymentProvider)[]): Faults => ({
     ),
 });
 
-/** Faults with the write that records `step` failing once, as a dropped connection would. */
-function failingToRecord(step: CheckoutStep): Faults {
+/** `call`, except that the first call `when` picks fails, as a dropped connection would. */
+function failsOnce<A extends unknown[], T>(
+  call: (...args: A) => Promise<T>,
+  when: (...args: A) => boolean = () => true,
+): (...args: A) => Promise<T> {
   let failed = false;
-  return {
-    checkouts: (real) =>
-      faulty(real, {
-        updateOne: ((filter, update, options) => {
-          const recording = (update as { $set?: { step?: string } }).$set?.step === step;
-          if (recording && !failed) {
-            failed = true;
-            return Promise.reject(new Error(`recording ${step}: connection lost`));
-          }
-          return real.updateOne(filter, update, options);
-        }) as Collection<CheckoutDoc>['updateOne'],
-      }),
+  return (...args) => {
+    if (failed || !when(...args)) return call(...args);
+    failed = true;
+    return Promise.reject(new Error('connection lost'));
   };
 }
+
+/** Faults with the write that records `step` failing once. */
+const failingToRecord = (step: CheckoutStep): Faults => ({
+  checkouts: (real) =>
+    faulty(real, {
+      updateOne: failsOnce(
+        real.updateOne.bind(real),
+        (_filter, update) => (update as { $set?: { step?: string } }).$set?.step === step,
+      ),
+    }),
+});
 
 /** What the request answered: its status (thrown Problems included). */
 async function statusOf(answer: Promise<{ status: number }>): Promise<number> {
@@ -111,7 +120,9 @@ async function statusOf(answer: Promise<{ status: number }>): Promise<number> {
 const checkouts = () =>
   tenant.db.collection<{ _id: string; buyerId: string; step: string }>('checkouts');
 const orders = () =>
-  tenant.db.collection<{ buyerId: string; checkoutId: string; status: string }>('orders');
+  tenant.db.collection<{ _id: string; buyerId: string; checkoutId: string; status: string }>(
+    'orders',
+  );
 const payments = () => tenant.db.collection<{ buyerId: string; status: string }>('payments');
 
 describe('the cart a checkout locked', () => {
@@ -140,6 +151,25 @@ describe('the cart a checkout locked', () => {
 });
 
 const requests = () => service.deps.store.requests;
+
+/** A run of `requestId` that holds its lease for years: recovery leaves it alone. */
+async function anotherRunAtWork(requestId: string, buyerId: string): Promise<string> {
+  const id = newId('chk');
+  const now = new Date();
+  await service.deps.store.checkouts.insertOne({
+    _id: id,
+    requestId,
+    buyerId,
+    step: 'cart_locked',
+    currency: 'EUR',
+    paymentKey: `${id}:authorization`,
+    leaseUntil: new Date(now.getTime() + 10 * 365 * 24 * HOUR_MS),
+    leaseHolder: randomUUID(),
+    createdAt: now,
+    updatedAt: now,
+  });
+  return id;
+}
 
 describe('the key of a run recovery settles', () => {
   test('stays in flight while undoing the run keeps failing, and is freed once it succeeds', async () => {
@@ -174,14 +204,17 @@ describe('the key of a run recovery settles', () => {
       expect(await statusOf(checkout(checkoutAt(0, down), buyer.id, key, { card: CARD }))).toBe(
         503,
       );
-      // The key now belongs to another run (as after a takeover of a claim).
+      // The key now belongs to another run, still at work (as after a takeover of a claim).
       const request = { _id: `${buyer.id}:${key}` };
       const now = new Date();
-      const claim = { requestHash: 'other', state: 'in_flight' as const, runId: 'chk_other' };
+      const other = await anotherRunAtWork(request._id, buyer.id);
+      const claim = { requestHash: 'other', state: 'in_flight' as const, runId: other };
       await requests().replaceOne(request, { ...claim, createdAt: now, updatedAt: now });
 
       await recoverCheckouts(checkoutAt(HOUR_MS));
-      expect((await checkouts().findOne({ buyerId: buyer.id }))?.step).toBe(end);
+      expect((await checkouts().findOne({ _id: { $ne: other }, buyerId: buyer.id }))?.step).toBe(
+        end,
+      );
       expect(await requests().findOne(request)).toMatchObject(claim);
     },
   );
@@ -197,5 +230,40 @@ describe('a failure between two steps', () => {
     expect(run?.step).toBe('compensated');
     expect(await orders().findOne({ checkoutId: run?._id })).toMatchObject({ status: 'cancelled' });
     expect(await payments().countDocuments({ buyerId: buyer.id })).toBe(0);
+  });
+});
+
+describe('a key whose request stopped', () => {
+  test('before its run began: once stale, the key is taken over, and that run can never begin', async () => {
+    const item = await productIn(tenant, 5);
+    const buyer = await buyerIn(tenant, { [item]: 1 });
+    const key = randomUUID();
+    // What a process that died between claiming the key and recording its run left.
+    const neverBegun = newId('chk');
+    const longAgo = new Date(Date.now() - 2 * LEASE_MS);
+    const hash = requestHash({ card: CARD });
+    await service.deps.requests.claim(`${buyer.id}:${key}`, hash, neverBegun, longAgo);
+    expect(await statusOf(checkout(checkoutAt(0), buyer.id, key, { card: CARD }))).toBe(201);
+    expect(await checkouts().findOne({ _id: neverBegun })).toMatchObject({ step: 'compensated' });
+  });
+
+  test('after its run completed, before its answer was stored: recovery stores it', async () => {
+    const item = await productIn(tenant, 5);
+    const buyer = await buyerIn(tenant, { [item]: 1 });
+    const key = randomUUID();
+    const deps = checkoutAt(0, {
+      requests: (real) => faulty(real, { finish: failsOnce(real.finish.bind(real)) }),
+    });
+    expect(await statusOf(checkout(deps, buyer.id, key, { card: CARD }))).toBe(503);
+    expect((await checkouts().findOne({ buyerId: buyer.id }))?.step).toBe('completed');
+
+    await recoverCheckouts(checkoutAt(2 * LEASE_MS));
+    const order = await orders().findOne({ buyerId: buyer.id });
+    expect(await requests().findOne({ _id: `${buyer.id}:${key}` })).toMatchObject({
+      state: 'done',
+      result: { status: 201, body: { orderId: order?._id } },
+    });
+    const replay = await checkout(checkoutAt(0), buyer.id, key, { card: CARD });
+    expect(replay).toMatchObject({ status: 201, body: { orderId: order?._id } });
   });
 });

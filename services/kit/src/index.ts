@@ -78,5 +78,7 @@ export {
   idempotencyKeyHeader,
   requestHash,
   type Claim,
+  type IdempotencyOptions,
   type IdempotencyRecord,
+  type Settlement,
 } from './idempotency.js';

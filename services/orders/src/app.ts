@@ -23,7 +23,11 @@ export const ordersService: ServiceDefinition<OrdersEnv, OrdersDeps> = {
     env,
     ...createOrderModule(db, outbox),
     payments: createPaymentModule(db, env, dependencyMetrics),
-    requests: new IdempotencyKeys(db.collection('order_requests')),
+    // A refund's request is one provider operation and two writes, far shorter than this;
+    // a claim taken over from a request still alive is harmless (refunds are by key).
+    requests: new IdempotencyKeys(db.collection('order_requests'), {
+      staleAfterMs: 10 * env.PAYMENT_PROVIDER_TIMEOUT_MS,
+    }),
   }),
   consumers: (deps) => [
     { name: 'orders-created', queue: 'order_created', handle: (e) => onOrderCreated(deps, e) },
