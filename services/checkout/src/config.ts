@@ -1,7 +1,7 @@
 // The checkout service reads the common environment, the payment provider's settings,
 // and the saga's timings.
 import { serviceEnv } from '@gorten/kit';
-import { paymentProviderEnv } from '@gorten/payments/config';
+import { paymentProviderEnv, providerDeadlineMs } from '@gorten/payments/config';
 import { z } from 'zod';
 import { CHECKOUT_STEPS } from './store.js';
 
@@ -21,11 +21,13 @@ export const checkoutEnv = serviceEnv
      */
     CHECKOUT_FAILPOINT: z.enum(CHECKOUT_STEPS).optional(),
   })
-  // A step may wait for the provider twice (one retry): the lease must outlast that, or
-  // recovery would take over runs that are merely slow.
-  .refine((env) => env.CHECKOUT_LEASE_MS >= 3 * env.PAYMENT_PROVIDER_TIMEOUT_MS, {
-    message: 'must be at least 3 × PAYMENT_PROVIDER_TIMEOUT_MS',
-    path: ['CHECKOUT_LEASE_MS'],
-  });
+  // The authorizing step waits for the provider up to its deadline — the queue for a slot,
+  // two attempts and the pause between (providerDeadlineMs, 2.5 timeouts) —, and writes a
+  // little around it: the lease must outlast that, or recovery would take over runs that
+  // are merely slow.
+  .refine(
+    (env) => env.CHECKOUT_LEASE_MS >= providerDeadlineMs(env) + env.PAYMENT_PROVIDER_TIMEOUT_MS / 2,
+    { message: 'must be at least 3 × PAYMENT_PROVIDER_TIMEOUT_MS', path: ['CHECKOUT_LEASE_MS'] },
+  );
 
 export type CheckoutEnv = z.infer<typeof checkoutEnv>;

@@ -32,6 +32,7 @@ import {
 import {
   createOrder,
   isOrderCancelled,
+  orderIdFor,
   orderOfCheckout,
   transitionOrder,
   type OrderModule,
@@ -141,6 +142,16 @@ async function advance(
   if (written.matchedCount === 0) throw new LeaseLost(`checkout ${_id} was taken over`);
   deps.afterStep?.(step);
   return next;
+}
+
+/** Throws LeaseLost unless the run still holds its lease, and it has not run out. */
+async function assertLease(deps: SagaDeps, checkout: CheckoutDoc): Promise<void> {
+  const current = await deps.store.checkouts.findOne(
+    { _id: checkout._id },
+    { projection: { leaseHolder: 1, leaseUntil: 1 } },
+  );
+  if (current?.leaseHolder !== checkout.leaseHolder || current.leaseUntil <= deps.now())
+    throw new LeaseLost(`checkout ${checkout._id} lost its lease`);
 }
 
 /** The cart's lines at today's catalog prices; a product no longer sold ends the checkout. */
@@ -270,15 +281,20 @@ export const SAGA_STEPS: readonly SagaStep[] = [
     async run(deps, checkout, card) {
       let payment;
       try {
-        payment = await authorizePayment(deps.payments, {
-          key: checkout.paymentKey,
-          merchantReference: checkout.requestId,
-          orderId: checkout.orderId ?? '',
-          buyerId: checkout.buyerId,
-          amount: checkout.total ?? 0,
-          currency: checkout.currency,
-          card,
-        });
+        payment = await authorizePayment(
+          deps.payments,
+          {
+            key: checkout.paymentKey,
+            merchantReference: checkout.requestId,
+            orderId: checkout.orderId ?? '',
+            buyerId: checkout.buyerId,
+            amount: checkout.total ?? 0,
+            currency: checkout.currency,
+            card,
+          },
+          // The last look before the provider: a run overtaken by now asks it nothing.
+          { fence: () => assertLease(deps, checkout) },
+        );
       } catch (err) {
         if (err instanceof PaymentOutcomeUnknown)
           throw new RetryableCheckoutFailure(
@@ -286,6 +302,9 @@ export const SAGA_STEPS: readonly SagaStep[] = [
           );
         throw err;
       }
+      // Voided under its key already: the run that took this one over undid it.
+      if (payment.status === 'voided')
+        throw new LeaseLost(`checkout ${checkout._id}: its authorization was voided`);
       if (payment.status === 'declined') {
         throw new Problem(402, 'Payment Required', 'The card was declined.', {
           reason: 'payment_declined',
@@ -325,10 +344,31 @@ export async function runCheckout(
       run = await advance(deps, run, step.done, await step.run(deps, run, card));
     }
   } catch (err) {
-    if (err instanceof LeaseLost) return unsettled(run, err);
+    if (err instanceof LeaseLost) return afterLeaseLost(deps, run, err);
     return compensate(deps, run, err).catch((failure: unknown) => unsettled(run, failure));
   }
   return completeCheckout(deps, run);
+}
+
+/**
+ * A run that lost its lease mid-step (paused past it: a stall, a frozen VM, a skewed
+ * clock) may have done that step's work after the run that took over had undone the run:
+ * an order made late, stock reserved late, an authorization landed late. When the run is
+ * recorded compensated, that work is undone here as well (every undo is idempotent);
+ * otherwise the run that holds it now settles it.
+ */
+async function afterLeaseLost(deps: SagaDeps, run: CheckoutDoc, lost: LeaseLost): Promise<Settled> {
+  try {
+    const recorded = await deps.store.checkouts.findOne({ _id: run._id });
+    if (recorded?.step === 'compensated') {
+      const failure = recorded.failure ?? reasonOf(lost);
+      for (const step of stepsToUndo(run.step)) await step.undo(deps, run, failure);
+      deps.log.info({ checkoutId: run._id }, 'late work of an overtaken checkout undone');
+    }
+  } catch (err) {
+    deps.log.warn({ err, checkoutId: run._id }, 'undoing the late work of an overtaken run failed');
+  }
+  return unsettled(run, lost);
 }
 
 /** Forward from an authorized payment: capture, mark paid, keep the stock, empty the cart. */
@@ -389,7 +429,13 @@ async function returnPayment(deps: SagaDeps, checkout: CheckoutDoc): Promise<voi
       key: `${checkout._id}:returned`,
       reason: 'order_cancelled',
     });
-  else await voidPayment(deps.payments, checkout.paymentKey);
+  else
+    await voidPayment(deps.payments, checkout.paymentKey, {
+      orderId: checkout.orderId ?? orderIdFor(checkout._id),
+      buyerId: checkout.buyerId,
+      amount: checkout.total ?? 0,
+      currency: checkout.currency,
+    });
 }
 
 function reasonOf(err: unknown): Failure {

@@ -9,7 +9,10 @@ import { Registry } from 'prom-client';
 import { DependencyMetrics, newId, requestHash, type RunningService } from '@gorten/kit';
 import { startTestService, TestTenant } from '@gorten/service-testing';
 import { createPaymentModule } from '@gorten/payments/module';
+import { paymentIdFor } from '@gorten/payments/payments';
 import type { PaymentProvider } from '@gorten/payments/provider';
+import type { PaymentDoc } from '@gorten/payments/store';
+import type { OrderDoc } from '@gorten/orders/store';
 import { checkoutService } from '../src/app.js';
 import { checkout } from '../src/checkout.js';
 import type { CheckoutDeps } from '../src/deps.js';
@@ -28,7 +31,8 @@ beforeAll(async () => {
   tenant = await TestTenant.create('checkout-recovery');
   service = await startTestService(checkoutService, tenant, 'checkout', {
     CHECKOUT_LEASE_MS: String(LEASE_MS),
-    PAYMENT_PROVIDER_TIMEOUT_MS: '1000',
+    // Patient, so that a call a test holds up does not time out meanwhile.
+    PAYMENT_PROVIDER_TIMEOUT_MS: '10000',
     RECOVERY_INTERVAL_MS: '600000',
   });
 });
@@ -45,6 +49,10 @@ interface Faults {
   checkouts?: (real: Collection<CheckoutDoc>) => Collection<CheckoutDoc>;
   /** The requests' Idempotency-Keys made of the real ones. */
   requests?: (real: CheckoutDeps['requests']) => CheckoutDeps['requests'];
+  /** The payments collection made of the real one. */
+  payments?: (real: Collection<PaymentDoc>) => Collection<PaymentDoc>;
+  /** The orders collection made of the real one. */
+  orders?: (real: Collection<OrderDoc>) => Collection<OrderDoc>;
 }
 
 /**
@@ -58,6 +66,8 @@ function checkoutAt(aheadMs: number, faults: Faults = {}): CheckoutDeps {
   const payments = createPaymentModule(tenant.db, base.env, new DependencyMetrics(new Registry()));
   const provider = faults.provider?.(payments.provider) ?? payments.provider;
   const checkouts = faults.checkouts?.(base.store.checkouts) ?? base.store.checkouts;
+  const paymentDocs = faults.payments?.(payments.store.payments) ?? payments.store.payments;
+  const orderDocs = faults.orders?.(base.orders.store.orders) ?? base.orders.store.orders;
   return {
     ...base,
     now,
@@ -65,8 +75,8 @@ function checkoutAt(aheadMs: number, faults: Faults = {}): CheckoutDeps {
     store: { ...base.store, checkouts },
     carts: { ...base.carts, now },
     stock: { ...base.stock, now },
-    orders: { ...base.orders, now },
-    payments: { ...payments, provider, now },
+    orders: { ...base.orders, store: { ...base.orders.store, orders: orderDocs }, now },
+    payments: { ...payments, store: { ...payments.store, payments: paymentDocs }, provider, now },
   };
 }
 
@@ -97,6 +107,26 @@ function failsOnce<A extends unknown[], T>(
   };
 }
 
+/** A latch: the first call made through `hold` waits for `release()`; `reached` says it came. */
+function latch() {
+  let release = () => {};
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let arrive = () => {};
+  const reached = new Promise<void>((resolve) => (arrive = resolve));
+  let first = true;
+  const hold =
+    <A extends unknown[], T>(call: (...args: A) => Promise<T>) =>
+    async (...args: A): Promise<T> => {
+      if (first) {
+        first = false;
+        arrive();
+        await released;
+      }
+      return call(...args);
+    };
+  return { hold, reached, release: () => release() };
+}
+
 /** Faults with the write that records `step` failing once. */
 const failingToRecord = (step: CheckoutStep): Faults => ({
   checkouts: (real) =>
@@ -123,7 +153,10 @@ const orders = () =>
   tenant.db.collection<{ _id: string; buyerId: string; checkoutId: string; status: string }>(
     'orders',
   );
-const payments = () => tenant.db.collection<{ buyerId: string; status: string }>('payments');
+const payments = () =>
+  tenant.db.collection<{ _id: string; buyerId: string; status: string }>('payments');
+const ledger = () =>
+  tenant.db.collection<{ _id: string; status: string }>('simulated_provider_ledger');
 
 describe('the cart a checkout locked', () => {
   test('stays locked until its run settles, however long that takes: no second checkout buys it', async () => {
@@ -265,5 +298,64 @@ describe('a key whose request stopped', () => {
     });
     const replay = await checkout(checkoutAt(0), buyer.id, key, { card: CARD });
     expect(replay).toMatchObject({ status: 201, body: { orderId: order?._id } });
+  });
+});
+
+describe('a run that lost its lease to recovery, and goes on', () => {
+  /**
+   * A checkout held up at `gate` (by a call of its own the faults block), overtaken
+   * meanwhile by recovery, which undoes the run, and then let go: what it answered.
+   */
+  async function overtaken(gate: ReturnType<typeof latch>, faults: Faults) {
+    const item = await productIn(tenant, 5);
+    const buyer = await buyerIn(tenant, { [item]: 1 });
+    const deps = checkoutAt(0, faults);
+    const answer = statusOf(checkout(deps, buyer.id, randomUUID(), { card: CARD }));
+    await gate.reached;
+    await recoverCheckouts(checkoutAt(2 * LEASE_MS));
+    const run = await checkouts().findOne({ buyerId: buyer.id });
+    expect(run?.step).toBe('compensated');
+    gate.release();
+    expect(await answer).toBe(503);
+    const paymentKey = `${run?._id ?? ''}:authorization`;
+    return {
+      item,
+      run,
+      payment: await payments().findOne({ _id: paymentIdFor(paymentKey) }),
+      atProvider: await ledger().findOne({ _id: paymentKey }),
+    };
+  }
+
+  test('held up before it asks the provider: it never authorizes what recovery voided', async () => {
+    const gate = latch();
+    const { payment, atProvider } = await overtaken(gate, {
+      payments: (real) =>
+        faulty(real, {
+          findOne: gate.hold(real.findOne.bind(real)) as Collection<PaymentDoc>['findOne'],
+        }),
+    });
+    expect(payment?.status).toBe('voided');
+    expect(atProvider).toBeNull();
+  });
+
+  test('held up while the provider authorizes: the authorization that lands late is voided', async () => {
+    const gate = latch();
+    const { payment, atProvider } = await overtaken(gate, {
+      provider: (real) => faulty(real, { authorize: gate.hold(real.authorize.bind(real)) }),
+    });
+    expect(payment?.status).toBe('voided');
+    expect(atProvider?.status).toBe('voided');
+  });
+
+  test('held up while it makes the order: the order made late is cancelled', async () => {
+    const gate = latch();
+    const { run, item } = await overtaken(gate, {
+      orders: (real) => faulty(real, { insertOne: gate.hold(real.insertOne.bind(real)) }),
+    });
+    expect(await orders().findOne({ checkoutId: run?._id })).toMatchObject({ status: 'cancelled' });
+    expect(await tenant.db.collection('products').findOne({ _id: item as never })).toMatchObject({
+      stock: 5,
+      reservations: [],
+    });
   });
 });

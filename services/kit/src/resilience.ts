@@ -1,7 +1,9 @@
 // One resilience policy per dependency (cockatiel): a bulkhead caps concurrent calls,
 // retries with jittered exponential backoff — for idempotent calls only —, a circuit
 // breaker stops hammering a dependency that keeps failing, and every attempt has a
-// timeout. The breaker's state and call outcomes are metrics.
+// timeout. An optional deadline bounds the whole call — the wait for a bulkhead slot,
+// every attempt, the pauses between —, so a caller that must be done by a time (a lease)
+// can be. The breaker's state and call outcomes are metrics.
 import {
   BrokenCircuitError,
   BulkheadRejectedError,
@@ -23,6 +25,11 @@ export interface DependencyPolicyOptions {
   /** Retry failures; only for calls that are safe to repeat. */
   idempotent: boolean;
   timeoutMs?: number;
+  /**
+   * The whole call ends by then, whatever it waits for: a call still queued for a slot is
+   * dropped unmade (the per-attempt timeout does not cover the queue).
+   */
+  deadlineMs?: number;
   maxAttempts?: number;
   /** Consecutive failures that open the circuit. */
   breakAfter?: number;
@@ -83,11 +90,13 @@ export function dependencyPolicy(
       })
     : undefined;
   const limit = bulkhead(opts.concurrency ?? 32, opts.queue ?? 64);
-  // Outermost first: bulkhead → retry → breaker → timeout. Retrying outside the breaker
-  // means an open circuit ends the retries at once.
-  const policy = attempts
-    ? wrap(limit, attempts, breaker, perAttempt)
-    : wrap(limit, breaker, perAttempt);
+  // Outermost first: deadline → bulkhead → retry → breaker → timeout. Retrying outside the
+  // breaker means an open circuit ends the retries at once; the deadline's signal reaches
+  // the bulkhead, which drops a queued call whose signal aborted.
+  const inner = attempts ? [limit, attempts, breaker, perAttempt] : [limit, breaker, perAttempt];
+  const deadline =
+    opts.deadlineMs === undefined ? [] : [timeout(opts.deadlineMs, TimeoutStrategy.Aggressive)];
+  const policy = wrap(...deadline, ...inner);
   return {
     async execute<T>(call: (signal: AbortSignal) => Promise<T>): Promise<T> {
       try {

@@ -92,3 +92,25 @@ test('the bulkhead rejects calls beyond its capacity and queue', async () => {
   const results = await Promise.allSettled([slow(), slow(), slow()]);
   expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected']);
 });
+
+test('a deadline bounds the whole call: one queued behind a call that hangs is answered by then', async () => {
+  const { metrics } = setup();
+  const policy = dependencyPolicy('provider', metrics, {
+    idempotent: true,
+    concurrency: 1,
+    queue: 1,
+    timeoutMs: 60_000,
+    deadlineMs: 50,
+  });
+  let release = () => {};
+  const hanging = new Promise<void>((resolve) => (release = resolve));
+  // Both settle while the first still hangs: without the deadline the second would wait
+  // for the slot as long as the first hangs, which no per-attempt timeout covers.
+  const [first, second] = await Promise.allSettled([
+    policy.execute(() => hanging),
+    policy.execute(() => Promise.resolve('done')),
+  ]);
+  release();
+  expect(first.status).toBe('rejected');
+  expect(second.status).toBeDefined();
+});
