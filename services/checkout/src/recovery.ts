@@ -3,20 +3,47 @@
 // finished: forward when the payment was authorized, otherwise compensated. Then the
 // request's key gets its answer (or is freed, when nothing happened) — only once the run
 // is settled: a run still pending keeps its key. Keys left in flight by runs that ended
-// (a crash between the last step and the answer) or never began are settled too. And a
-// sweeper gives back reserved stock that no checkout owns any more.
+// (a crash between the last step and the answer) or never began are settled too. A run
+// whose recovery fails waits longer before each next try, and the oldest lease goes
+// first, so runs that keep failing neither hammer the provider nor hold up the others.
+// And a sweeper gives back reserved stock that no checkout owns any more.
 import { randomUUID } from 'node:crypto';
 import { commitReservation, expiredReservations, releaseReservation } from '@gorten/catalog/stock';
+import { backoffDelay } from '@gorten/kit';
 import type { CheckoutDeps } from './deps.js';
 import { settlementOf } from './requests.js';
 import { compensate, completeCheckout } from './saga.js';
-import { FINISHED_STEPS } from './store.js';
+import { FINISHED_STEPS, type CheckoutDoc } from './store.js';
+
+/** The longest a run whose recoveries keep failing waits for the next (unless a lease is longer). */
+const MAX_RECOVERY_WAIT_MS = 600_000;
+
+/** After a failed recovery, the run waits: a lease, doubling with each failure in a row. */
+async function retryLater(deps: CheckoutDeps, run: CheckoutDoc): Promise<void> {
+  const lease = deps.env.CHECKOUT_LEASE_MS;
+  const failures = run.recoveryFailures ?? 0;
+  const waitMs = backoffDelay(failures, {
+    baseMs: lease,
+    maxMs: Math.max(lease, MAX_RECOVERY_WAIT_MS),
+    jitter: 0.1,
+  });
+  await deps.store.checkouts.updateOne(
+    { _id: run._id, leaseHolder: run.leaseHolder },
+    {
+      $set: {
+        leaseUntil: new Date(deps.now().getTime() + waitMs),
+        recoveryFailures: failures + 1,
+      },
+    },
+  );
+}
 
 export async function recoverCheckouts(deps: CheckoutDeps): Promise<number> {
   await deps.requests.settleStale(deps.now());
   const now = deps.now();
   const stalled = await deps.store.checkouts
     .find({ step: { $nin: [...FINISHED_STEPS] }, leaseUntil: { $lt: now } })
+    .sort({ leaseUntil: 1 })
     .limit(50)
     .toArray();
   let recovered = 0;
@@ -45,6 +72,9 @@ export async function recoverCheckouts(deps: CheckoutDeps): Promise<number> {
       deps.log.info({ checkoutId: run._id, step: ended.step }, 'checkout recovered');
     } catch (err) {
       deps.log.warn({ err, checkoutId: run._id }, 'checkout recovery failed; will retry');
+      await retryLater(deps, run).catch((cause: unknown) =>
+        deps.log.warn({ err: cause, checkoutId: run._id }, 'could not put off the next try'),
+      );
     }
   }
   return recovered;

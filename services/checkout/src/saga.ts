@@ -31,13 +31,14 @@ import {
 } from '@gorten/catalog/stock';
 import {
   createOrder,
-  isOrderCancelled,
   orderIdFor,
   orderOfCheckout,
+  orderStatusOf,
   transitionOrder,
   type OrderModule,
 } from '@gorten/orders/orders';
 import type { ProductDoc } from '@gorten/catalog/store';
+import { hasBeenPaid } from '@gorten/orders/lifecycle';
 import type { OrderItem } from '@gorten/orders/store';
 import {
   authorizePayment,
@@ -405,36 +406,48 @@ export async function completeCheckout(deps: SagaDeps, checkout: CheckoutDoc): P
   }
 }
 
-/** Captures and marks the order paid; false when the order was cancelled meanwhile. */
+/**
+ * Captures and marks the order paid; false when the order was cancelled meanwhile. An
+ * order paid already (by a run that died before it recorded `paid`) is not paid again,
+ * whatever became of it since — an admin may have refunded it.
+ */
 async function payOrder(deps: SagaDeps, checkout: CheckoutDoc): Promise<boolean> {
   const orderId = checkout.orderId ?? '';
-  if (await isOrderCancelled(deps.orders, orderId)) return false;
+  const status = await orderStatusOf(deps.orders, orderId);
+  if (status === 'cancelled') return false;
+  if (status && hasBeenPaid(status)) return true;
   const payment = await capturePayment(deps.payments, checkout.paymentId ?? '');
   try {
     await transitionOrder(deps.orders, orderId, 'paid', { paymentId: payment._id });
     return true;
   } catch (err) {
-    if (await isOrderCancelled(deps.orders, orderId)) return false;
+    if ((await orderStatusOf(deps.orders, orderId)) === 'cancelled') return false;
     throw err;
   }
 }
 
-/** Gives the buyer's money back: voids the authorization, or refunds what was captured. */
+/**
+ * Gives the buyer's money back: refunds what was captured, or voids the authorization —
+ * and refunds after all when the provider answers the void with "captured" (a capture
+ * whose recording was lost).
+ */
 async function returnPayment(deps: SagaDeps, checkout: CheckoutDoc): Promise<void> {
-  const payment = checkout.paymentId
+  const recorded = checkout.paymentId
     ? await paymentOf(deps.payments, checkout.paymentId)
     : undefined;
-  if (payment && payment.captured > payment.refunded)
+  const payment =
+    recorded && recorded.captured > 0
+      ? recorded
+      : await voidPayment(deps.payments, checkout.paymentKey, {
+          orderId: checkout.orderId ?? orderIdFor(checkout._id),
+          buyerId: checkout.buyerId,
+          amount: checkout.total ?? 0,
+          currency: checkout.currency,
+        });
+  if (payment.captured > payment.refunded)
     await refundPayment(deps.payments, payment._id, {
       key: `${checkout._id}:returned`,
       reason: 'order_cancelled',
-    });
-  else
-    await voidPayment(deps.payments, checkout.paymentKey, {
-      orderId: checkout.orderId ?? orderIdFor(checkout._id),
-      buyerId: checkout.buyerId,
-      amount: checkout.total ?? 0,
-      currency: checkout.currency,
     });
 }
 

@@ -55,6 +55,8 @@ export interface CheckoutDoc {
    * so a run that lost its lease (it was too slow, recovery took over) stops.
    */
   leaseHolder: string;
+  /** How many recoveries of this run failed in a row: the next one waits longer. */
+  recoveryFailures?: number;
   createdAt: Date;
   updatedAt: Date;
 }

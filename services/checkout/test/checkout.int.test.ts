@@ -17,7 +17,7 @@ import {
 } from '@gorten/service-testing';
 import { eventually, freePort, spawnTracked } from '@gorten/testenv';
 import { transitionOrder } from '@gorten/orders/orders';
-import { capturePayment } from '@gorten/payments/payments';
+import { capturePayment, refundPayment } from '@gorten/payments/payments';
 import { checkoutService } from '../src/app.js';
 import type { CheckoutDeps } from '../src/deps.js';
 import { buyerIn, COMPANY as company, productIn } from './fixtures.js';
@@ -70,9 +70,19 @@ const orders = () =>
     history: { to: string; reason?: string }[];
   }>('orders');
 const payments = () =>
-  tenant.db.collection<{ _id: string; buyerId: string; status: string; captured: number }>(
-    'payments',
+  tenant.db.collection<{
+    _id: string;
+    buyerId: string;
+    status: string;
+    captured: number;
+    amount: number;
+    authorizationKey: string;
+  }>('payments');
+const ledger = () =>
+  tenant.db.collection<{ _id: string; status: string; refunds: unknown[] }>(
+    'simulated_provider_ledger',
   );
+const checkouts = () => tenant.db.collection<{ buyerId: string; step: string }>('checkouts');
 
 const product = (stock: number, amount = 1_000, on = tenant) => productIn(on, stock, amount);
 const buyerWithCart = (items: Record<string, number>, on = tenant) => buyerIn(on, items);
@@ -274,8 +284,7 @@ describe('a checkout process killed between steps', () => {
     { failpoint: 'compensated', card: CARDS.slow, then: 'is free again, and now succeeds' },
   ])('after "$failpoint", the same key $then', async ({ failpoint, card }) => {
     const { item, buyer, key } = await checkoutKilledAfter(failpoint, card);
-    const checkouts = tenant.db.collection<{ buyerId: string; step: string }>('checkouts');
-    expect((await checkouts.findOne({ buyerId: buyer.id }))?.step).toBe(failpoint);
+    expect((await checkouts().findOne({ buyerId: buyer.id }))?.step).toBe(failpoint);
     const again = await buy(buyer.token, key, card);
     expect(again.status).toBe(201);
     const paid = await orders().find({ buyerId: buyer.id, status: 'paid' }).toArray();
@@ -292,12 +301,11 @@ describe('a checkout process killed between steps', () => {
     'after "%s", recovery ends it %s and the stock adds up',
     async (failpoint, end, stockAfter) => {
       const { item, buyer, key } = await checkoutKilledAfter(failpoint);
-      const checkouts = tenant.db.collection<{ buyerId: string; step: string }>('checkouts');
-      expect((await checkouts.findOne({ buyerId: buyer.id }))?.step).toBe(failpoint);
+      expect((await checkouts().findOne({ buyerId: buyer.id }))?.step).toBe(failpoint);
       // While the run is unfinished its key is taken.
       expect((await buy(buyer.token, key)).status).toBe(409);
       await eventually({ what: `recovery to ${end} the run`, timeoutMs: 30_000 }, async () =>
-        (await checkouts.findOne({ buyerId: buyer.id }))?.step === end ? true : undefined,
+        (await checkouts().findOne({ buyerId: buyer.id }))?.step === end ? true : undefined,
       );
       expect(await stockOf(item)).toBe(stockAfter);
       expect((await products().findOne({ _id: item }))?.reservations ?? []).toEqual([]);
@@ -317,34 +325,68 @@ describe('a checkout process killed between steps', () => {
     },
   );
 
+  // How far the run that died got with the payment: authorized only; captured and
+  // recorded; or captured at the provider, the crash coming before it was recorded.
   test.each([
     ['authorized', 'voided'],
     ['captured', 'refunded'],
+    ['captured at the provider only', 'refunded'],
   ])(
     'an order cancelled by an admin while its payment is %s: the payment ends %s',
     async (paymentState, paymentEnd) => {
       const { item, buyer, key } = await checkoutKilledAfter('authorized');
       const order = await orders().findOne({ buyerId: buyer.id });
+      const payment = await payments().findOne({ buyerId: buyer.id });
       // A run that died between capturing and marking the order paid.
-      if (paymentState === 'captured') {
-        const payment = await payments().findOne({ buyerId: buyer.id });
+      if (paymentState === 'captured')
         await capturePayment(service.deps.payments, payment?._id ?? '');
-      }
+      if (paymentState === 'captured at the provider only')
+        await ledger().updateOne(
+          { _id: payment?.authorizationKey },
+          { $set: { status: 'captured', captured: payment?.amount } },
+        );
       // What POST /orders/{id}/status does for an admin, while recovery has not yet run.
       await transitionOrder(service.deps.orders, order?._id ?? '', 'cancelled', {
         reason: 'admin',
       });
-      const checkouts = tenant.db.collection<{ buyerId: string; step: string }>('checkouts');
       await eventually({ what: 'recovery to compensate the run', timeoutMs: 30_000 }, async () =>
-        (await checkouts.findOne({ buyerId: buyer.id }))?.step === 'compensated' ? true : undefined,
+        (await checkouts().findOne({ buyerId: buyer.id }))?.step === 'compensated'
+          ? true
+          : undefined,
       );
       expect(await stockOf(item)).toBe(5);
       expect((await orders().findOne({ buyerId: buyer.id }))?.status).toBe('cancelled');
       expect((await payments().findOne({ buyerId: buyer.id }))?.status).toBe(paymentEnd);
+      const atProvider = await ledger().findOne({ _id: payment?.authorizationKey });
+      expect(atProvider?.refunds.length).toBe(paymentEnd === 'refunded' ? 1 : 0);
       const replay = await buy(buyer.token, key);
       expect(replay).toMatchObject({ status: 409, body: { reason: 'order_cancelled' } });
     },
   );
+
+  test('an order paid and then refunded by an admin before the run recorded it paid: recovery completes the run', async () => {
+    const { item, buyer, key } = await checkoutKilledAfter('authorized');
+    const order = await orders().findOne({ buyerId: buyer.id });
+    const payment = await payments().findOne({ buyerId: buyer.id });
+    // The run that died had captured and marked the order paid; an admin refunded it since.
+    await capturePayment(service.deps.payments, payment?._id ?? '');
+    await transitionOrder(service.deps.orders, order?._id ?? '', 'paid', {
+      paymentId: payment?._id,
+    });
+    await refundPayment(service.deps.payments, payment?._id ?? '', {
+      key: `refund:${order?._id ?? ''}`,
+      reason: 'admin',
+    });
+    await transitionOrder(service.deps.orders, order?._id ?? '', 'refunded', { reason: 'admin' });
+    await eventually({ what: 'recovery to complete the run', timeoutMs: 30_000 }, async () =>
+      (await checkouts().findOne({ buyerId: buyer.id }))?.step === 'completed' ? true : undefined,
+    );
+    expect(await stockOf(item)).toBe(3);
+    expect((await products().findOne({ _id: item }))?.reservations ?? []).toEqual([]);
+    expect((await orders().findOne({ buyerId: buyer.id }))?.status).toBe('refunded');
+    expect((await payments().findOne({ buyerId: buyer.id }))?.status).toBe('refunded');
+    expect((await buy(buyer.token, key)).status).toBe(201);
+  });
 });
 
 test('with RabbitMQ unreachable, orders are kept and each event is delivered once when it returns', async () => {

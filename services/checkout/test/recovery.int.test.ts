@@ -359,3 +359,29 @@ describe('a run that lost its lease to recovery, and goes on', () => {
     });
   });
 });
+
+describe('a run whose recovery keeps failing', () => {
+  test('is tried again after a wait that grows with each failure', async () => {
+    const item = await productIn(tenant, 5);
+    const buyer = await buyerIn(tenant, { [item]: 1 });
+    const down = failing('authorize', 'void');
+    expect(
+      await statusOf(checkout(checkoutAt(0, down), buyer.id, randomUUID(), { card: CARD })),
+    ).toBe(503);
+    const waits: number[] = [];
+    let aheadMs = 2 * LEASE_MS;
+    for (let round = 0; round < 3; round++) {
+      const deps = checkoutAt(aheadMs, down);
+      const now = deps.now().getTime();
+      expect(await recoverCheckouts(deps)).toBe(0);
+      const run = await service.deps.store.checkouts.findOne({ buyerId: buyer.id });
+      waits.push((run?.leaseUntil.getTime() ?? 0) - now);
+      aheadMs += waits.at(-1)! + 1_000; // just past it
+    }
+    expect(waits[1]).toBeGreaterThan(waits[0]!);
+    expect(waits[2]).toBeGreaterThan(waits[1]!);
+    // Once the provider is back, the run is undone.
+    await recoverCheckouts(checkoutAt(aheadMs));
+    expect((await checkouts().findOne({ buyerId: buyer.id }))?.step).toBe('compensated');
+  });
+});

@@ -39,6 +39,7 @@ export { backoffDelay, type Backoff } from './backoff.js';
 export {
   dependencyPolicy,
   DependencyMetrics,
+  DependencyRefusal,
   type DependencyPolicy,
   type DependencyPolicyOptions,
 } from './resilience.js';

@@ -11,7 +11,7 @@ import {
   circuitBreaker,
   CircuitState,
   ConsecutiveBreaker,
-  handleAll,
+  handleWhen,
   retry,
   TaskCancelledError,
   timeout,
@@ -20,6 +20,19 @@ import {
 } from 'cockatiel';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { retryBackoff } from './backoff.js';
+
+/**
+ * The dependency answered, and its answer is no (a payment already captured cannot be
+ * voided): a decision, not a failure of the dependency. Asking again would be answered
+ * the same, so it is never retried, and it never counts toward opening the circuit —
+ * a few such answers must not cut everyone else off the dependency.
+ */
+export class DependencyRefusal extends Error {
+  override name = 'DependencyRefusal';
+}
+
+/** What the retries and the breaker treat as the dependency failing. */
+const failures = handleWhen((err) => !(err instanceof DependencyRefusal));
 
 export interface DependencyPolicyOptions {
   /** Retry failures; only for calls that are safe to repeat. */
@@ -57,7 +70,7 @@ export class DependencyMetrics {
     });
     this.calls = new Counter({
       name: 'dependency_calls_total',
-      help: 'Calls to a dependency by outcome (success, failure, timeout, circuit_open, rejected)',
+      help: 'Calls to a dependency by outcome (success, refused, failure, timeout, circuit_open, rejected)',
       labelNames: ['dependency', 'outcome'],
       registers: [registry],
     });
@@ -65,6 +78,7 @@ export class DependencyMetrics {
 }
 
 function outcomeOf(err: unknown): string {
+  if (err instanceof DependencyRefusal) return 'refused';
   if (err instanceof BrokenCircuitError) return 'circuit_open';
   if (err instanceof BulkheadRejectedError) return 'rejected';
   if (err instanceof TaskCancelledError) return 'timeout';
@@ -76,7 +90,7 @@ export function dependencyPolicy(
   metrics: DependencyMetrics,
   opts: DependencyPolicyOptions,
 ): DependencyPolicy {
-  const breaker = circuitBreaker(handleAll, {
+  const breaker = circuitBreaker(failures, {
     halfOpenAfter: opts.halfOpenAfterMs ?? 10_000,
     breaker: new ConsecutiveBreaker(opts.breakAfter ?? 5),
   });
@@ -84,7 +98,7 @@ export function dependencyPolicy(
   metrics.circuitState.set({ dependency: name }, CircuitState.Closed);
   const perAttempt = timeout(opts.timeoutMs ?? 2_000, TimeoutStrategy.Aggressive);
   const attempts = opts.idempotent
-    ? retry(handleAll, {
+    ? retry(failures, {
         maxAttempts: (opts.maxAttempts ?? 3) - 1,
         backoff: retryBackoff({ baseMs: 50, maxMs: 2_000, jitter: 0.1 }),
       })

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Registry } from 'prom-client';
 import { CircuitState } from 'cockatiel';
-import { DependencyMetrics, dependencyPolicy } from '../src/index.js';
+import { DependencyMetrics, dependencyPolicy, DependencyRefusal } from '../src/index.js';
 
 function setup() {
   const registry = new Registry();
@@ -113,4 +113,29 @@ test('a deadline bounds the whole call: one queued behind a call that hangs is a
   release();
   expect(first.status).toBe('rejected');
   expect(second.status).toBeDefined();
+});
+
+test('a refusal is an answer, not a failure: never retried, never counted by the breaker', async () => {
+  const { metrics, registry } = setup();
+  const policy = dependencyPolicy('provider', metrics, {
+    idempotent: true,
+    maxAttempts: 3,
+    breakAfter: 2,
+  });
+  let calls = 0;
+  for (let i = 0; i < 5; i++)
+    await expect(
+      policy.execute(() => {
+        calls++;
+        return Promise.reject(new DependencyRefusal('already captured'));
+      }),
+    ).rejects.toBeInstanceOf(DependencyRefusal);
+  expect(calls).toBe(5);
+  expect(policy.state).toBe(CircuitState.Closed);
+  expect(
+    await metric(registry, 'dependency_calls_total', {
+      dependency: 'provider',
+      outcome: 'refused',
+    }),
+  ).toBe(5);
 });

@@ -105,10 +105,16 @@ export async function orderOfCheckout(
   return (await orders.store.orders.findOne({ _id: orderIdFor(checkoutId) })) ?? undefined;
 }
 
-/** Whether the order was cancelled (by an admin, while checkout was taking the payment). */
-export async function isOrderCancelled(orders: OrderModule, orderId: string): Promise<boolean> {
+/**
+ * Where the order stands (checkout looks before it takes the payment: an admin may have
+ * cancelled it, or — after a crash — it was paid already); undefined for no such order.
+ */
+export async function orderStatusOf(
+  orders: OrderModule,
+  orderId: string,
+): Promise<OrderStatus | undefined> {
   const order = await orders.store.orders.findOne({ _id: orderId }, { projection: { status: 1 } });
-  return order?.status === 'cancelled';
+  return order?.status;
 }
 
 const ATTEMPTS = 5;

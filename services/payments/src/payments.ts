@@ -184,7 +184,9 @@ export type Authorization = Pick<AuthorizeInput, 'orderId' | 'buyerId' | 'amount
  * Cancels the authorization made under `key`, also one whose outcome is unknown, and one
  * not asked for yet: then a voided payment takes its place, so that an authorization
  * asked for later (by a run that lost its lease on the way) is decided before it reaches
- * the provider. Idempotent.
+ * the provider. Idempotent. When the provider answers that it captured the money (a
+ * capture whose recording was lost), the payment is recorded captured and returned so:
+ * the caller refunds it.
  */
 export async function voidPayment(
   payments: PaymentModule,
@@ -197,7 +199,17 @@ export async function voidPayment(
   if (payment.status === 'voided' || payment.status === 'declined') return payment;
   // Captured money is refunded, not voided: refused before the provider is bothered.
   assertMove(payment.status, 'voided');
-  await payments.policy.execute((signal) => payments.provider.void(key, signal));
+  const answer = await payments.policy.execute((signal) => payments.provider.void(key, signal));
+  if (answer === 'captured')
+    // Captured at the provider, the crash coming before it was recorded here: recorded
+    // now, and the caller refunds it.
+    return moveOnce(
+      payments,
+      payment,
+      'captured',
+      { captured: payment.amount },
+      (current) => current.captured > 0,
+    );
   return moveOnce(payments, payment, 'voided', {}, (current) => current.status === 'voided');
 }
 

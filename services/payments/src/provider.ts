@@ -1,7 +1,15 @@
 // What a payment provider does for us, whichever it is. Every call is idempotent on the
 // provider's side (authorization by key, capture and refund by reference and key), so a
 // call whose answer was lost may be repeated, and an authorization whose outcome is
-// unknown can be voided by its key.
+// unknown can be voided by its key. A provider that says no to a call (a capture above
+// the authorization, a refund of nothing) throws ProviderRefusal: an answer, which the
+// resilience policy neither retries nor counts against the provider.
+import { DependencyRefusal } from '@gorten/kit';
+
+export class ProviderRefusal extends DependencyRefusal {
+  override name = 'ProviderRefusal';
+}
+
 export interface Card {
   number: string;
   expMonth: number;
@@ -28,8 +36,11 @@ export interface PaymentProvider {
   readonly name: string;
   authorize(request: AuthorizeRequest, signal: AbortSignal): Promise<AuthorizationOutcome>;
   capture(reference: string, amount: number, signal: AbortSignal): Promise<void>;
-  /** Cancels the authorization made with `idempotencyKey`, if the provider has one. */
-  void(idempotencyKey: string, signal: AbortSignal): Promise<'voided' | 'not_found'>;
+  /**
+   * Cancels the authorization made with `idempotencyKey`, if the provider has one; an
+   * authorization already captured cannot be: `captured` says so (its money is refunded).
+   */
+  void(idempotencyKey: string, signal: AbortSignal): Promise<'voided' | 'not_found' | 'captured'>;
   refund(reference: string, amount: number, refundKey: string, signal: AbortSignal): Promise<void>;
 }
 
