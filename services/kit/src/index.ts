@@ -36,6 +36,7 @@ export {
   type EventHandler,
 } from './messaging/consumer.js';
 export { backoffDelay, type Backoff } from './backoff.js';
+export { everyInterval, type PeriodicTask, type Schedule } from './periodic.js';
 export {
   dependencyPolicy,
   DependencyMetrics,
@@ -59,7 +60,6 @@ export {
   runMain,
   startService,
   type ConsumerSpec,
-  type PeriodicTask,
   type RunningService,
   type ServiceBase,
   type ServiceDefinition,
