@@ -48,12 +48,15 @@ export async function recoverCheckouts(deps: CheckoutDeps): Promise<number> {
     .toArray();
   let recovered = 0;
   for (const found of stalled) {
+    // Now, not when the round began: the runs before this one may have taken long, and a
+    // lease counted from the round's start could already be over.
+    const takenAt = deps.now();
     const run = await deps.store.checkouts.findOneAndUpdate(
-      { _id: found._id, leaseHolder: found.leaseHolder, leaseUntil: { $lt: now } },
+      { _id: found._id, leaseHolder: found.leaseHolder, leaseUntil: { $lt: takenAt } },
       {
         $set: {
           leaseHolder: randomUUID(),
-          leaseUntil: new Date(now.getTime() + deps.env.CHECKOUT_LEASE_MS),
+          leaseUntil: new Date(takenAt.getTime() + deps.env.CHECKOUT_LEASE_MS),
         },
       },
       { returnDocument: 'after' },

@@ -56,12 +56,14 @@ interface Faults {
 }
 
 /**
- * The service's checkout in this process, on a clock `aheadMs` ahead of the real one,
+ * The service's checkout in this process, on a clock `aheadMs` ahead of the real one (a
+ * function: a clock the test moves),
  * with a payment policy of its own (its failures open no circuit of another's), and the
  * faults given.
  */
-function checkoutAt(aheadMs: number, faults: Faults = {}): CheckoutDeps {
-  const now = () => new Date(Date.now() + aheadMs);
+function checkoutAt(aheadMs: number | (() => number), faults: Faults = {}): CheckoutDeps {
+  const ahead = typeof aheadMs === 'number' ? () => aheadMs : aheadMs;
+  const now = () => new Date(Date.now() + ahead());
   const base = service.deps;
   const payments = createPaymentModule(tenant.db, base.env, new DependencyMetrics(new Registry()));
   const provider = faults.provider?.(payments.provider) ?? payments.provider;
@@ -383,5 +385,45 @@ describe('a run whose recovery keeps failing', () => {
     // Once the provider is back, the run is undone.
     await recoverCheckouts(checkoutAt(aheadMs));
     expect((await checkouts().findOne({ buyerId: buyer.id }))?.step).toBe('compensated');
+  });
+});
+
+describe('a round of recovery that takes long', () => {
+  test('gives each run it takes over a whole lease from then, not from when the round began', async () => {
+    const buyers = [];
+    for (let i = 0; i < 2; i++) {
+      const item = await productIn(tenant, 5);
+      const buyer = await buyerIn(tenant, { [item]: 1 });
+      const deps = checkoutAt(0, failing('capture'));
+      expect(await statusOf(checkout(deps, buyer.id, randomUUID(), { card: CARD }))).toBe(503);
+      buyers.push(buyer);
+    }
+    // Each capture of the round waits at a gate of its own.
+    const gates = [latch(), latch()];
+    let captures = 0;
+    let aheadMs = 2 * LEASE_MS;
+    const deps = checkoutAt(() => aheadMs, {
+      provider: (real) =>
+        faulty(real, {
+          capture: (...args) => {
+            const gate = gates[captures++];
+            const capture = real.capture.bind(real);
+            return gate ? gate.hold(capture)(...args) : capture(...args);
+          },
+        }),
+    });
+    const round = recoverCheckouts(deps);
+    await gates[0]!.reached;
+    aheadMs += 2 * LEASE_MS; // the first run takes long
+    gates[0]!.release();
+    await gates[1]!.reached;
+    // The second run, taken over just now, holds a lease into the future.
+    const second = await service.deps.store.checkouts
+      .find({ buyerId: { $in: buyers.map((b) => b.id) }, step: 'authorized' })
+      .toArray();
+    expect(second).toHaveLength(1);
+    expect(second[0]!.leaseUntil.getTime()).toBeGreaterThan(deps.now().getTime());
+    gates[1]!.release();
+    expect(await round).toBe(2);
   });
 });
