@@ -6,7 +6,8 @@
 // (a crash between the last step and the answer) or never began are settled too. A run
 // whose recovery fails waits longer before each next try, and the oldest lease goes
 // first, so runs that keep failing neither hammer the provider nor hold up the others.
-// And a sweeper gives back reserved stock that no checkout owns any more.
+// And a sweeper gives back reserved stock that no checkout owns any more, and finished
+// runs and answered keys are forgotten once past their retention.
 import { randomUUID } from 'node:crypto';
 import { commitReservation, expiredReservations, releaseReservation } from '@gorten/catalog/stock';
 import { backoffDelay } from '@gorten/kit';
@@ -94,4 +95,18 @@ export async function sweepReservations(deps: CheckoutDeps): Promise<void> {
     if (owner?.step === 'completed') await commitReservation(deps.stock, productId, reservationId);
     else await releaseReservation(deps.stock, productId, reservationId);
   }
+}
+
+/**
+ * Forgets the runs finished longer than CHECKOUT_RETENTION_MS ago and the keys answered
+ * longer than IDEMPOTENCY_RETENTION_MS ago (FerretDB has no TTL indexes). Unfinished runs
+ * and keys in flight stay, whatever their age: recovery still owns them.
+ */
+export async function forgetFinished(deps: CheckoutDeps): Promise<void> {
+  const now = deps.now().getTime();
+  await deps.store.checkouts.deleteMany({
+    step: { $in: [...FINISHED_STEPS] },
+    updatedAt: { $lt: new Date(now - deps.env.CHECKOUT_RETENTION_MS) },
+  });
+  await deps.requests.prune(new Date(now - deps.env.IDEMPOTENCY_RETENTION_MS));
 }

@@ -16,7 +16,7 @@ import type { OrderDoc } from '@gorten/orders/store';
 import { checkoutService } from '../src/app.js';
 import { checkout } from '../src/checkout.js';
 import type { CheckoutDeps } from '../src/deps.js';
-import { recoverCheckouts } from '../src/recovery.js';
+import { forgetFinished, recoverCheckouts } from '../src/recovery.js';
 import type { CheckoutDoc, CheckoutStep } from '../src/store.js';
 import { buyerIn, productIn } from './fixtures.js';
 
@@ -425,5 +425,29 @@ describe('a round of recovery that takes long', () => {
     expect(second[0]!.leaseUntil.getTime()).toBeGreaterThan(deps.now().getTime());
     gates[1]!.release();
     expect(await round).toBe(2);
+  });
+});
+
+// Last: it moves the clock past every retention, which forgets the other tests' runs.
+describe('records past their retention', () => {
+  test('finished checkouts and answered keys are forgotten; unfinished runs and keys in flight stay', async () => {
+    const item = await productIn(tenant, 5);
+    const buyer = await buyerIn(tenant, { [item]: 1 });
+    const key = randomUUID();
+    expect(await statusOf(checkout(checkoutAt(0), buyer.id, key, { card: CARD }))).toBe(201);
+    const other = randomUUID();
+    const atWork = await anotherRunAtWork(`${buyer.id}:${other}`, buyer.id);
+    await service.deps.requests.claim(`${buyer.id}:${other}`, 'h', atWork, new Date());
+
+    const env = service.deps.env;
+    const later = Math.max(env.CHECKOUT_RETENTION_MS, env.IDEMPOTENCY_RETENTION_MS) + HOUR_MS;
+    await forgetFinished(checkoutAt(later));
+    expect(await checkouts().find({ buyerId: buyer.id }).toArray()).toEqual([
+      expect.objectContaining({ _id: atWork }),
+    ]);
+    expect(await requests().findOne({ _id: `${buyer.id}:${key}` })).toBeNull();
+    expect(await requests().findOne({ _id: `${buyer.id}:${other}` })).toMatchObject({
+      state: 'in_flight',
+    });
   });
 });

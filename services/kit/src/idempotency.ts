@@ -175,6 +175,16 @@ export class IdempotencyKeys<R> {
   }
 
   /**
+   * Forgets the keys answered before `before` (FerretDB has no TTL indexes, so a periodic
+   * task calls this): such a key may then be used anew. Keys in flight stay. Returns how
+   * many were forgotten.
+   */
+  async prune(before: Date): Promise<number> {
+    const forgotten = await this.records.deleteMany({ state: 'done', updatedAt: { $lt: before } });
+    return forgotten.deletedCount;
+  }
+
+  /**
    * Runs `work` once per key: the first request does it and stores its result; the rest
    * get that result. If `work` throws, the key is released and the same request may be
    * sent again; if its process dies instead, the key is taken over once stale.

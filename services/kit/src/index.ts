@@ -32,11 +32,12 @@ export {
 export {
   Consumer,
   PoisonMessage,
+  pruneProcessedMessages,
   type ConsumerOptions,
   type EventHandler,
 } from './messaging/consumer.js';
 export { backoffDelay, type Backoff } from './backoff.js';
-export { everyInterval, type PeriodicTask, type Schedule } from './periodic.js';
+export { everyInterval, RETENTION_SWEEP_MS, type PeriodicTask, type Schedule } from './periodic.js';
 export {
   dependencyPolicy,
   DependencyMetrics,

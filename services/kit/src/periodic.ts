@@ -3,6 +3,12 @@
 // slower than the interval is never joined by a second copy of itself (which would
 // stack up under load and do the same work twice at once).
 
+/**
+ * How often records past their retention are deleted: hourly is soon enough for what is
+ * kept for days, and each sweep decodes a whole collection on FerretDB.
+ */
+export const RETENTION_SWEEP_MS = 3_600_000;
+
 /** Work done on a timer. */
 export interface PeriodicTask {
   name: string;

@@ -10,11 +10,11 @@ import { openApiDocument, type ApiInfo } from './openapi.js';
 import { createServiceApp } from './app.js';
 import { parseEnv, type ServiceEnv } from './config.js';
 import { createLogger } from './logger.js';
-import { Consumer, type EventHandler } from './messaging/consumer.js';
+import { Consumer, pruneProcessedMessages, type EventHandler } from './messaging/consumer.js';
 import { noOutbox, OutboxRelay, type Outbox, type WithOutbox } from './messaging/outbox.js';
 import { Publisher } from './messaging/publisher.js';
 import { ServiceMetrics } from './metrics.js';
-import { everyInterval, type PeriodicTask } from './periodic.js';
+import { everyInterval, RETENTION_SWEEP_MS, type PeriodicTask } from './periodic.js';
 import { connectMongo, type CollectionIndexes } from './mongo.js';
 import { DependencyMetrics } from './resilience.js';
 import { serve } from './server.js';
@@ -139,7 +139,17 @@ export async function startService<E extends ServiceEnv, Deps>(
     openApi: openApiFor(definition),
   });
 
-  const schedules = (definition.periodic?.(deps) ?? []).map((task) =>
+  const tasks = [...(definition.periodic?.(deps) ?? [])];
+  if (consumers.length > 0)
+    tasks.push({
+      name: 'processed-messages-retention',
+      everyMs: RETENTION_SWEEP_MS,
+      run: async () => {
+        const before = new Date(Date.now() - env.PROCESSED_MESSAGE_RETENTION_MS);
+        await pruneProcessedMessages(mongo.db, before);
+      },
+    });
+  const schedules = tasks.map((task) =>
     everyInterval(task, (err) => log.warn({ err, task: task.name }, 'periodic task failed')),
   );
   const stopMessaging = async (): Promise<void> => {

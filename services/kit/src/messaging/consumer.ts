@@ -38,6 +38,9 @@ function parseEvent(message: ConsumeMessage): EventEnvelope {
   }
 }
 
+/** Every consumer's record of the messages it handled (`<consumer>:<event id>`, when). */
+const PROCESSED_MESSAGES = 'processed_messages';
+
 export class Consumer {
   private model?: ChannelModel;
   private channel?: Channel;
@@ -55,7 +58,7 @@ export class Consumer {
     private readonly handler: EventHandler,
     private readonly log: Logger,
   ) {
-    this.processed = db.collection('processed_messages');
+    this.processed = db.collection(PROCESSED_MESSAGES);
   }
 
   /** Connects and consumes; the first connection must succeed (start-up fails loudly). */
@@ -169,4 +172,14 @@ export class Consumer {
     await this.channel?.close().catch(() => undefined);
     await this.model?.close().catch(() => undefined);
   }
+}
+
+/**
+ * Forgets the messages handled before `before` (FerretDB has no TTL indexes, so a
+ * periodic task calls this): a copy delivered again after that would be handled again,
+ * so the retention must outlast any redelivery. Returns how many were forgotten.
+ */
+export async function pruneProcessedMessages(db: Db, before: Date): Promise<number> {
+  const forgotten = await db.collection(PROCESSED_MESSAGES).deleteMany({ at: { $lt: before } });
+  return forgotten.deletedCount;
 }
