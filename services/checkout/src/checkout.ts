@@ -6,10 +6,11 @@
 // until the recovery worker settles it; requests.ts settles a key from its run.
 import { randomUUID } from 'node:crypto';
 import { newId, Problem, problemFor, requestHash } from '@gorten/kit';
-import type { Card } from '@gorten/payments/provider';
+import { paymentMethodOf } from '@gorten/payments/payments';
 import type { CheckoutDeps } from './deps.js';
 import { settlementOf } from './requests.js';
 import { precheck, RetryableCheckoutFailure, runCheckout } from './saga.js';
+import type { CheckoutRequest } from './schemas.js';
 import type { CheckoutDoc, CheckoutStep, StoredAnswer } from './store.js';
 
 function replay(answer: StoredAnswer): StoredAnswer {
@@ -45,15 +46,17 @@ export async function checkout(
   deps: CheckoutDeps,
   buyerId: string,
   key: string,
-  body: { card: Card },
+  body: CheckoutRequest,
 ): Promise<StoredAnswer> {
   const requestId = `${buyerId}:${key}`;
   // The run's id is the claim's: only this run answers or frees the key.
   const id = newId('chk');
-  const claim = await deps.requests.claim(requestId, requestHash(body), id, deps.now());
+  const fingerprint = requestHash(deps.env.IDEMPOTENCY_HMAC_KEY, body);
+  const claim = await deps.requests.claim(requestId, fingerprint, id, deps.now());
   if (!claim.started) return replay(claim.result);
   try {
     await precheck(deps, buyerId);
+    await paymentMethodOf(deps.payments, body.paymentMethod, buyerId); // the buyer's own
   } catch (err) {
     const { document } = problemFor(err);
     if (err instanceof Problem)
@@ -80,7 +83,7 @@ export async function checkout(
     await deps.requests.release(requestId, id); // no run began: nothing happened
     throw err;
   }
-  const outcome = await runCheckout(deps, run, body.card);
+  const outcome = await runCheckout(deps, run, body);
   if ('settled' in outcome && outcome.settled === 'pending')
     throw leftToRecovery(deps, run._id, outcome.step, outcome.error);
   try {

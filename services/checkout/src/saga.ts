@@ -49,9 +49,9 @@ import {
   voidPayment,
   type PaymentModule,
 } from '@gorten/payments/payments';
-import type { Card } from '@gorten/payments/provider';
 import type { Logger } from 'pino';
 import type { CheckoutEnv } from './config.js';
+import type { CheckoutRequest } from './schemas.js';
 import {
   CHECKOUT_STEPS,
   type CheckoutDoc,
@@ -205,7 +205,11 @@ export interface SagaStep {
   intent?: CheckoutStep;
   /** Recorded with the fields `run` returns, once it succeeded. */
   done: CheckoutStep;
-  run: (deps: SagaDeps, checkout: CheckoutDoc, card: Card) => Promise<Partial<CheckoutDoc>>;
+  run: (
+    deps: SagaDeps,
+    checkout: CheckoutDoc,
+    request: CheckoutRequest,
+  ) => Promise<Partial<CheckoutDoc>>;
   /** Takes back what `run` did, also a part of it; idempotent (recovery may repeat it). */
   undo: (deps: SagaDeps, checkout: CheckoutDoc, failure: Failure) => Promise<unknown>;
 }
@@ -213,11 +217,12 @@ export interface SagaStep {
 /** In order; each `run` reads what the steps before it recorded. */
 export const SAGA_STEPS: readonly SagaStep[] = [
   {
-    // The cart as priced now is what the order will say. It stays locked until the run is
-    // settled — completed (emptied) or compensated (unlocked) —, however long recovery
-    // takes: a second checkout of it while this one may still charge would charge twice.
+    // The cart as priced now is what the order will say, and what the buyer agreed to. It
+    // stays locked until the run is settled — completed (emptied) or compensated
+    // (unlocked) —, however long recovery takes: a second checkout of it while this one
+    // may still charge would charge twice.
     done: 'cart_locked',
-    async run(deps, checkout) {
+    async run(deps, checkout, request) {
       const locked = await lockCart(deps.carts, checkout.buyerId, checkout._id);
       if (!locked) {
         if ((await cartLines(deps.carts, checkout.buyerId)).length === 0)
@@ -226,7 +231,14 @@ export const SAGA_STEPS: readonly SagaStep[] = [
       }
       if (locked.length === 0) throw unprocessable('The cart is empty.');
       const lines = priceLines(deps, locked, await productsOf(deps.carts, locked));
-      return { lines, total: lines.reduce((sum, l) => sum + l.lineTotal, 0) };
+      const total = lines.reduce((sum, l) => sum + l.lineTotal, 0);
+      const { expectedTotal } = request;
+      if (expectedTotal !== undefined && expectedTotal !== total)
+        throw conflict(
+          `The cart costs ${total} now, not the ${expectedTotal} expected: look at it again.`,
+          { reason: 'total_changed', expectedTotal, total },
+        );
+      return { lines, total };
     },
     undo: (deps, checkout) => unlockCart(deps.carts, checkout.buyerId, checkout._id),
   },
@@ -279,7 +291,7 @@ export const SAGA_STEPS: readonly SagaStep[] = [
     // under this key and voids it.
     intent: 'authorizing',
     done: 'authorized',
-    async run(deps, checkout, card) {
+    async run(deps, checkout, request) {
       let payment;
       try {
         payment = await authorizePayment(
@@ -291,7 +303,7 @@ export const SAGA_STEPS: readonly SagaStep[] = [
             buyerId: checkout.buyerId,
             amount: checkout.total ?? 0,
             currency: checkout.currency,
-            card,
+            paymentMethod: request.paymentMethod,
           },
           // The last look before the provider: a run overtaken by now asks it nothing.
           { fence: () => assertLease(deps, checkout) },
@@ -336,13 +348,13 @@ export function stepsToUndo(step: CheckoutStep): SagaStep[] {
 export async function runCheckout(
   deps: SagaDeps,
   checkout: CheckoutDoc,
-  card: Card,
+  request: CheckoutRequest,
 ): Promise<RunOutcome> {
   let run = checkout;
   try {
     for (const step of SAGA_STEPS) {
       if (step.intent) run = await advance(deps, run, step.intent);
-      run = await advance(deps, run, step.done, await step.run(deps, run, card));
+      run = await advance(deps, run, step.done, await step.run(deps, run, request));
     }
   } catch (err) {
     if (err instanceof LeaseLost) return afterLeaseLost(deps, run, err);

@@ -22,7 +22,6 @@ import { buyerIn, productIn } from './fixtures.js';
 
 const LEASE_MS = 30_000;
 const HOUR_MS = 3_600_000;
-const CARD = { number: '4242424242424242', expMonth: 12, expYear: 2031, cvc: '123' };
 
 let tenant: TestTenant;
 let service: RunningService<CheckoutDeps>;
@@ -166,14 +165,18 @@ describe('the cart a checkout locked', () => {
     const buyer = await buyerIn(tenant, { [item]: 2 });
     // Run A is authorized, then its capture keeps failing: the run is not settled.
     const first = checkout(checkoutAt(0, failing('capture')), buyer.id, randomUUID(), {
-      card: CARD,
+      paymentMethod: buyer.paymentMethod,
     });
     expect(await statusOf(first)).toBe(503);
     expect((await checkouts().findOne({ buyerId: buyer.id }))?.step).toBe('authorized');
 
     // Long after, past any lease and lock A was given, the buyer sends another key.
     const later = checkoutAt(3 * LEASE_MS);
-    expect(await statusOf(checkout(later, buyer.id, randomUUID(), { card: CARD }))).toBe(409);
+    expect(
+      await statusOf(
+        checkout(later, buyer.id, randomUUID(), { paymentMethod: buyer.paymentMethod }),
+      ),
+    ).toBe(409);
 
     // Recovery then finishes A: one order paid, one payment captured, the cart empty.
     expect(await recoverCheckouts(later)).toBeGreaterThanOrEqual(1);
@@ -213,7 +216,11 @@ describe('the key of a run recovery settles', () => {
     const key = randomUUID();
     // The provider is down: the authorization's outcome is unknown, and voiding it fails.
     const down = failing('authorize', 'void');
-    expect(await statusOf(checkout(checkoutAt(0, down), buyer.id, key, { card: CARD }))).toBe(503);
+    expect(
+      await statusOf(
+        checkout(checkoutAt(0, down), buyer.id, key, { paymentMethod: buyer.paymentMethod }),
+      ),
+    ).toBe(503);
     const request = { _id: `${buyer.id}:${key}` };
     expect(await requests().findOne(request)).toMatchObject({ state: 'in_flight' });
 
@@ -236,9 +243,11 @@ describe('the key of a run recovery settles', () => {
       const item = await productIn(tenant, 5);
       const buyer = await buyerIn(tenant, { [item]: 1 });
       const key = randomUUID();
-      expect(await statusOf(checkout(checkoutAt(0, down), buyer.id, key, { card: CARD }))).toBe(
-        503,
-      );
+      expect(
+        await statusOf(
+          checkout(checkoutAt(0, down), buyer.id, key, { paymentMethod: buyer.paymentMethod }),
+        ),
+      ).toBe(503);
       // The key now belongs to another run, still at work (as after a takeover of a claim).
       const request = { _id: `${buyer.id}:${key}` };
       const now = new Date();
@@ -260,7 +269,11 @@ describe('a failure between two steps', () => {
     const item = await productIn(tenant, 5);
     const buyer = await buyerIn(tenant, { [item]: 1 });
     const deps = checkoutAt(0, failingToRecord('order_created'));
-    expect(await statusOf(checkout(deps, buyer.id, randomUUID(), { card: CARD }))).toBe(500);
+    expect(
+      await statusOf(
+        checkout(deps, buyer.id, randomUUID(), { paymentMethod: buyer.paymentMethod }),
+      ),
+    ).toBe(500);
     const run = await checkouts().findOne({ buyerId: buyer.id });
     expect(run?.step).toBe('compensated');
     expect(await orders().findOne({ checkoutId: run?._id })).toMatchObject({ status: 'cancelled' });
@@ -276,9 +289,13 @@ describe('a key whose request stopped', () => {
     // What a process that died between claiming the key and recording its run left.
     const neverBegun = newId('chk');
     const longAgo = new Date(Date.now() - 2 * LEASE_MS);
-    const hash = requestHash({ card: CARD });
+    const hash = requestHash(tenant.idempotencyHmacKey, { paymentMethod: buyer.paymentMethod });
     await service.deps.requests.claim(`${buyer.id}:${key}`, hash, neverBegun, longAgo);
-    expect(await statusOf(checkout(checkoutAt(0), buyer.id, key, { card: CARD }))).toBe(201);
+    expect(
+      await statusOf(
+        checkout(checkoutAt(0), buyer.id, key, { paymentMethod: buyer.paymentMethod }),
+      ),
+    ).toBe(201);
     expect(await checkouts().findOne({ _id: neverBegun })).toMatchObject({ step: 'compensated' });
   });
 
@@ -289,7 +306,9 @@ describe('a key whose request stopped', () => {
     const deps = checkoutAt(0, {
       requests: (real) => faulty(real, { finish: failsOnce(real.finish.bind(real)) }),
     });
-    expect(await statusOf(checkout(deps, buyer.id, key, { card: CARD }))).toBe(503);
+    expect(
+      await statusOf(checkout(deps, buyer.id, key, { paymentMethod: buyer.paymentMethod })),
+    ).toBe(503);
     expect((await checkouts().findOne({ buyerId: buyer.id }))?.step).toBe('completed');
 
     await recoverCheckouts(checkoutAt(2 * LEASE_MS));
@@ -298,7 +317,9 @@ describe('a key whose request stopped', () => {
       state: 'done',
       result: { status: 201, body: { orderId: order?._id } },
     });
-    const replay = await checkout(checkoutAt(0), buyer.id, key, { card: CARD });
+    const replay = await checkout(checkoutAt(0), buyer.id, key, {
+      paymentMethod: buyer.paymentMethod,
+    });
     expect(replay).toMatchObject({ status: 201, body: { orderId: order?._id } });
   });
 });
@@ -312,7 +333,9 @@ describe('a run that lost its lease to recovery, and goes on', () => {
     const item = await productIn(tenant, 5);
     const buyer = await buyerIn(tenant, { [item]: 1 });
     const deps = checkoutAt(0, faults);
-    const answer = statusOf(checkout(deps, buyer.id, randomUUID(), { card: CARD }));
+    const answer = statusOf(
+      checkout(deps, buyer.id, randomUUID(), { paymentMethod: buyer.paymentMethod }),
+    );
     await gate.reached;
     await recoverCheckouts(checkoutAt(2 * LEASE_MS));
     const run = await checkouts().findOne({ buyerId: buyer.id });
@@ -368,7 +391,11 @@ describe('a run whose recovery keeps failing', () => {
     const buyer = await buyerIn(tenant, { [item]: 1 });
     const down = failing('authorize', 'void');
     expect(
-      await statusOf(checkout(checkoutAt(0, down), buyer.id, randomUUID(), { card: CARD })),
+      await statusOf(
+        checkout(checkoutAt(0, down), buyer.id, randomUUID(), {
+          paymentMethod: buyer.paymentMethod,
+        }),
+      ),
     ).toBe(503);
     const waits: number[] = [];
     let aheadMs = 2 * LEASE_MS;
@@ -395,7 +422,11 @@ describe('a round of recovery that takes long', () => {
       const item = await productIn(tenant, 5);
       const buyer = await buyerIn(tenant, { [item]: 1 });
       const deps = checkoutAt(0, failing('capture'));
-      expect(await statusOf(checkout(deps, buyer.id, randomUUID(), { card: CARD }))).toBe(503);
+      expect(
+        await statusOf(
+          checkout(deps, buyer.id, randomUUID(), { paymentMethod: buyer.paymentMethod }),
+        ),
+      ).toBe(503);
       buyers.push(buyer);
     }
     // Each capture of the round waits at a gate of its own.
@@ -434,7 +465,11 @@ describe('records past their retention', () => {
     const item = await productIn(tenant, 5);
     const buyer = await buyerIn(tenant, { [item]: 1 });
     const key = randomUUID();
-    expect(await statusOf(checkout(checkoutAt(0), buyer.id, key, { card: CARD }))).toBe(201);
+    expect(
+      await statusOf(
+        checkout(checkoutAt(0), buyer.id, key, { paymentMethod: buyer.paymentMethod }),
+      ),
+    ).toBe(201);
     const other = randomUUID();
     const atWork = await anotherRunAtWork(`${buyer.id}:${other}`, buyer.id);
     await service.deps.requests.claim(`${buyer.id}:${other}`, 'h', atWork, new Date());

@@ -7,7 +7,8 @@
 // run that lost its claim (to a takeover) changes nothing of the run that holds it now.
 // A claim left in flight by a run that ended or died is settled when the key is sent
 // again or by `settleStale`: as the owner says its run ended (`settlementOf`).
-import { createHash, randomUUID } from 'node:crypto';
+// A record keeps only a keyed fingerprint of its request (requestHash), never the request.
+import { createHmac, randomUUID } from 'node:crypto';
 import { MongoServerError, type Collection } from 'mongodb';
 import { z } from 'zod';
 import { conflict, unprocessable } from './problem.js';
@@ -32,8 +33,20 @@ export const idempotencyKeyHeader = z
   .regex(/^[A-Za-z0-9._:-]+$/, '8–128 letters, digits or . _ : -')
   .describe('A unique key per intended operation; retries send the same key and body.');
 
-/** SHA-256 of the JSON with object keys sorted, so key order does not matter. */
-export function requestHash(value: unknown): string {
+/**
+ * The tenant's secret for request fingerprints: the operator generates it into the
+ * Secret `idempotency-key`; the services that keep Idempotency-Key records read it.
+ */
+export const idempotencyEnv = {
+  IDEMPOTENCY_HMAC_KEY: z.string().min(32, 'must be at least 32 characters'),
+};
+
+/**
+ * HMAC-SHA256 under the tenant's secret of the JSON with object keys sorted (so key
+ * order does not matter): without the secret, a stored fingerprint cannot be tested
+ * against guesses of the request.
+ */
+export function requestHash(secret: string, value: unknown): string {
   const canonical = (v: unknown): unknown =>
     Array.isArray(v)
       ? v.map(canonical)
@@ -44,7 +57,7 @@ export function requestHash(value: unknown): string {
               .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
           )
         : v;
-  return createHash('sha256')
+  return createHmac('sha256', secret)
     .update(JSON.stringify(canonical(value)))
     .digest('hex');
 }

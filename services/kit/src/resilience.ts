@@ -20,18 +20,9 @@ import {
 } from 'cockatiel';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { retryBackoff } from './backoff.js';
+import { DependencyRefusal } from './dependency.js';
 
-/**
- * The dependency answered, and its answer is no (a payment already captured cannot be
- * voided): a decision, not a failure of the dependency. Asking again would be answered
- * the same, so it is never retried, and it never counts toward opening the circuit —
- * a few such answers must not cut everyone else off the dependency.
- */
-export class DependencyRefusal extends Error {
-  override name = 'DependencyRefusal';
-}
-
-/** What the retries and the breaker treat as the dependency failing. */
+/** What the retries and the breaker treat as the dependency failing: anything but a refusal. */
 const failures = handleWhen((err) => !(err instanceof DependencyRefusal));
 
 export interface DependencyPolicyOptions {
