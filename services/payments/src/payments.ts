@@ -2,11 +2,11 @@
 // the card; we never do); checkout authorizes with the method, captures and voids;
 // orders refund. Each money operation is idempotent: an authorization is one payment per
 // key, and the provider is asked with the same key again when its answer was lost;
-// capture, void and refund of a payment
-// already in the target state change nothing. A provider call that fails or times out
-// leaves the outcome unknown (PaymentOutcomeUnknown): the caller voids by key. A void
-// decides the key for good: one that comes first leaves a voided payment in place of the
-// authorization, and an authorization that lands after it is voided at the provider too.
+// capture, void and refund of a payment already in the target state change nothing. A
+// provider call that fails or times out leaves the outcome unknown (PaymentOutcomeUnknown):
+// the caller voids by key. A void decides the key for good: one that comes first leaves a
+// voided payment in place of the authorization, and an authorization that lands after it
+// is voided at the provider too.
 import { createHash } from 'node:crypto';
 import { conflict, notFound, unprocessable, type DependencyPolicy } from '@gorten/kit';
 import { MongoServerError } from 'mongodb';
