@@ -50,12 +50,14 @@ export {
 export {
   Consumer,
   PoisonMessage,
+  pruneProcessedMessages,
   type ConsumerOptions,
   type EventHandler,
 } from './messaging/consumer.js';
 export { redrive, RETRIES_HEADER } from './messaging/dead-letters.js';
-export { DependencyUnavailable, isDependencyFailure } from './dependency.js';
+export { DependencyRefusal, DependencyUnavailable, isDependencyFailure } from './dependency.js';
 export { backoffDelay, type Backoff } from './backoff.js';
+export { everyInterval, RETENTION_SWEEP_MS, type PeriodicTask, type Schedule } from './periodic.js';
 export {
   dependencyPolicy,
   DependencyMetrics,
@@ -78,7 +80,6 @@ export {
   runMain,
   startService,
   type ConsumerSpec,
-  type PeriodicTask,
   type RunningService,
   type ServiceBase,
   type ServiceDefinition,
@@ -110,5 +111,7 @@ export {
   idempotencyKeyHeader,
   requestHash,
   type Claim,
+  type IdempotencyOptions,
   type IdempotencyRecord,
+  type Settlement,
 } from './idempotency.js';
