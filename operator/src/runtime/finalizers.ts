@@ -13,13 +13,8 @@ export async function addFinalizer(
   finalizer: string,
 ): Promise<void> {
   const finalizers = object.metadata.finalizers ?? [];
-  if (finalizers.includes(finalizer)) return;
-  await kube.mergePatch(ref, {
-    metadata: {
-      finalizers: [...finalizers, finalizer],
-      resourceVersion: object.metadata.resourceVersion,
-    },
-  });
+  if (!finalizers.includes(finalizer))
+    await writeFinalizers(kube, ref, object, [...finalizers, finalizer]);
 }
 
 export async function removeFinalizer(
@@ -29,11 +24,17 @@ export async function removeFinalizer(
   finalizer: string,
 ): Promise<void> {
   const finalizers = object.metadata.finalizers ?? [];
-  if (!finalizers.includes(finalizer)) return;
-  await kube.mergePatch(ref, {
-    metadata: {
-      finalizers: finalizers.filter((f) => f !== finalizer),
-      resourceVersion: object.metadata.resourceVersion,
-    },
+  if (finalizers.includes(finalizer))
+    await writeFinalizers(
+      kube,
+      ref,
+      object,
+      finalizers.filter((f) => f !== finalizer),
+    );
+}
+
+function writeFinalizers(kube: Kube, ref: Ref, object: KubeObject, finalizers: string[]) {
+  return kube.mergePatch(ref, {
+    metadata: { finalizers, resourceVersion: object.metadata.resourceVersion },
   });
 }

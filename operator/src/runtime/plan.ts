@@ -125,20 +125,9 @@ export async function report<C extends string, F extends object>(
   readyOf: readonly C[],
   outcomes: readonly (readonly [NoInfer<C>, PlaneOutcome])[],
 ): Promise<ReconcileResult | undefined> {
-  const { object } = subject;
-  const generation = object.metadata.generation ?? 0;
-  const conditions = settle(
-    object.status?.conditions ?? [],
-    readyOf,
-    outcomes,
-    generation,
-    (io.now ?? (() => new Date()))(),
+  await writeConditions(io, subject, (conditions, generation, now) =>
+    settle(conditions, readyOf, outcomes, generation, now),
   );
-  await writeStatus(io.kube, io.events, subject.ref, object, {
-    ...subject.fields,
-    observedGeneration: generation,
-    conditions,
-  });
   return nextStep(outcomes);
 }
 
@@ -153,20 +142,26 @@ export async function refuse<F extends object>(
   reason: string,
   message: string,
 ): Promise<never> {
+  await writeConditions(io, subject, (conditions, generation, now) =>
+    setCondition(conditions, { type: 'Ready', status: 'False', reason, message }, generation, now),
+  );
+  throw new PlaneFailure(`Ready: ${reason}`);
+}
+
+/** Writes the status with the conditions `next` makes of the current ones. */
+async function writeConditions<F extends object>(
+  io: PlanIO,
+  subject: PlanSubject<F>,
+  next: (current: Condition[], generation: number, now: Date) => Condition[],
+): Promise<void> {
   const { object } = subject;
   const generation = object.metadata.generation ?? 0;
-  const conditions = setCondition(
-    object.status?.conditions ?? [],
-    { type: 'Ready', status: 'False', reason, message },
-    generation,
-    (io.now ?? (() => new Date()))(),
-  );
+  const now = (io.now ?? (() => new Date()))();
   await writeStatus(io.kube, io.events, subject.ref, object, {
     ...subject.fields,
     observedGeneration: generation,
-    conditions,
+    conditions: next(object.status?.conditions ?? [], generation, now),
   });
-  throw new PlaneFailure(`Ready: ${reason}`);
 }
 
 /** The conditions after `outcomes`, with Ready aggregated over `readyOf`. Pure. */

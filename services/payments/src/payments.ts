@@ -169,6 +169,34 @@ export interface AuthorizeOptions {
   fence?: () => Promise<void>;
 }
 
+/** A payment as first written under its authorization key: nothing captured yet. */
+function newPayment(
+  payments: PaymentModule,
+  key: string,
+  of: Authorization,
+  status: PaymentStatus,
+  card: PaymentDoc['card'],
+): PaymentDoc {
+  const now = payments.now();
+  return {
+    _id: paymentIdFor(key),
+    authorizationKey: key,
+    orderId: of.orderId,
+    buyerId: of.buyerId,
+    amount: of.amount,
+    currency: of.currency,
+    status,
+    provider: payments.provider.name,
+    card,
+    captured: 0,
+    refunded: 0,
+    refunds: [],
+    version: 1,
+    createdAt: now,
+    updatedAt: now,
+  };
+}
+
 export async function authorizePayment(
   payments: PaymentModule,
   input: AuthorizeInput,
@@ -178,24 +206,10 @@ export async function authorizePayment(
   let payment = await payments.store.payments.findOne({ _id: id });
   if (!payment) {
     const method = await paymentMethodOf(payments, input.paymentMethod, input.buyerId);
-    const now = payments.now();
-    const doc: PaymentDoc = {
-      _id: id,
-      authorizationKey: input.key,
-      orderId: input.orderId,
-      buyerId: input.buyerId,
-      amount: input.amount,
-      currency: input.currency,
-      status: 'authorizing',
-      provider: payments.provider.name,
-      card: { brand: method.brand, last4: method.last4 },
-      captured: 0,
-      refunded: 0,
-      refunds: [],
-      version: 1,
-      createdAt: now,
-      updatedAt: now,
-    };
+    const doc = newPayment(payments, input.key, input, 'authorizing', {
+      brand: method.brand,
+      last4: method.last4,
+    });
     try {
       await payments.store.payments.insertOne(doc);
       payment = doc;
@@ -286,21 +300,8 @@ async function voidedInPlace(
   key: string,
   authorization: Authorization,
 ): Promise<PaymentDoc> {
-  const now = payments.now();
-  const voided: PaymentDoc = {
-    _id: paymentIdFor(key),
-    authorizationKey: key,
-    ...authorization,
-    status: 'voided',
-    provider: payments.provider.name,
-    card: { brand: 'none', last4: '' }, // no card was ever given for it
-    captured: 0,
-    refunded: 0,
-    refunds: [],
-    version: 1,
-    createdAt: now,
-    updatedAt: now,
-  };
+  // No card was ever given for it.
+  const voided = newPayment(payments, key, authorization, 'voided', { brand: 'none', last4: '' });
   try {
     await payments.store.payments.insertOne(voided);
     return voided;
