@@ -71,6 +71,17 @@ test('a sound history has no violations', () => {
   expect(violations(soundHistory())).toEqual([]);
 });
 
+test('a capture returned in full on an order cancelled meanwhile is sound', () => {
+  const history = soundHistory();
+  Object.assign(history.payments[1]!, { status: 'refunded', captured: 1_000, refunded: 1_000 });
+  Object.assign(history.ledger[1]!, {
+    status: 'captured',
+    captured: 1_000,
+    refunds: [{ amount: 1_000 }],
+  });
+  expect(violations(history)).toEqual([]);
+});
+
 test.each<[string, (h: History) => void, RegExp]>([
   ['stock lost', (h) => void (h.products[0]!.stock = 2), /stock of p1 is not conserved/],
   [
