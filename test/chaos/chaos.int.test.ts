@@ -37,7 +37,7 @@ const CHECKOUT_SETTINGS = {
 };
 /** 409s that are final: nothing left to sell. Others (a locked cart, a key in use) pass. */
 const FINAL_CONFLICTS = new Set(['out_of_stock', 'unavailable']);
-const CARD = { number: '4242 4242 4242 4242', expMonth: 12, expYear: 2031, cvc: '123' };
+const CARD = { number: '4242424242424242', expMonth: 12, expYear: 2031, cvc: '123' };
 
 let plane: DataPlane;
 let tenant: TestTenant;
@@ -47,7 +47,14 @@ const mailSubjects: string[] = [];
 const inProcess: RunningService<unknown>[] = [];
 const killable = new Map<'checkout' | 'orders' | 'payments', ServiceProcess>();
 const productIds: string[] = [];
-const buyers: { id: string; token: string }[] = [];
+const buyers: Buyer[] = [];
+
+interface Buyer {
+  id: string;
+  token: string;
+  /** Its card, tokenized by the provider once (POST /payments/methods). */
+  paymentMethod: string;
+}
 
 beforeAll(async () => {
   plane = await startDataPlane();
@@ -70,6 +77,14 @@ beforeAll(async () => {
       name,
       await ServiceProcess.start(name, tenant.serviceEnv(name, settings), plane.logDir),
     );
+  }
+  for (const buyer of buyers) {
+    const method = await request(url('payments'), 'POST', '/payments/methods', {
+      token: buyer.token,
+      body: CARD,
+    });
+    if (method?.status !== 201) throw new Error(`tokenizing a card: ${JSON.stringify(method)}`);
+    buyer.paymentMethod = String(method.body.id);
   }
 }, 240_000);
 
@@ -125,7 +140,8 @@ async function seed(): Promise<void> {
       status: 'active',
       createdAt: now,
     });
-    buyers.push({ id, token: tenant.token({ sub: id, roles: ['buyer'] }, { expiresIn: 900 }) });
+    const token = tenant.token({ sub: id, roles: ['buyer'] }, { expiresIn: 900 });
+    buyers.push({ id, token, paymentMethod: '' });
   }
 }
 
@@ -171,7 +187,7 @@ const url = (name: 'checkout' | 'orders' | 'payments' | 'catalog' | 'carts'): st
  * A buyer as a careful app behaves: fill the cart, check out under one key, and on any
  * answer that settles nothing (no answer, 5xx, 409 in progress) send the same key again.
  */
-async function shop(buyer: { id: string; token: string }, next: () => number, until: number) {
+async function shop(buyer: Buyer, next: () => number, until: number) {
   while (Date.now() < until) {
     const product = productIds[Math.floor(next() * productIds.length)]!;
     const put = await request(url('carts'), 'PUT', `/carts/me/items/${product}`, {
@@ -188,7 +204,7 @@ async function shop(buyer: { id: string; token: string }, next: () => number, un
     for (;;) {
       const answer = await request(url('checkout'), 'POST', '/checkout', {
         token: buyer.token,
-        body: { card: CARD },
+        body: { paymentMethod: buyer.paymentMethod },
         key,
       });
       const final =
