@@ -12,9 +12,12 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { newId } from '@gorten/kit';
+import { DependencyMetrics, newId } from '@gorten/kit';
+import { createPaymentModule } from '@gorten/payments/module';
+import { createPaymentMethod } from '@gorten/payments/payments';
 import { TestTenant } from '@gorten/service-testing';
 import { loadTestEnv } from '@gorten/testenv';
+import { Registry } from 'prom-client';
 import { cpuSeconds, median, startHttpChild, stopAllChildren } from './support.js';
 
 /** The value after `--name` on the command line, if given. */
@@ -70,7 +73,7 @@ async function main(): Promise<void> {
       }),
       join(logDir, 'checkout.log'),
     );
-    const company = `co_${randomUUID().replaceAll('-', '').slice(0, 24)}`;
+    const company = await tenant.addCompany();
     const products = Array.from({ length: 20 }, () => newId('prd'));
     const now = new Date();
     await tenant.db.collection('products').insertMany(
@@ -90,12 +93,26 @@ async function main(): Promise<void> {
         updatedAt: now,
       })),
     );
-    const buyer = () => {
+    // Buyers tokenize their card before the clock starts, as in a browser.
+    const provider = createPaymentModule(
+      tenant.db,
+      {
+        PAYMENT_PROVIDER: 'simulated',
+        PAYMENT_PROVIDER_TIMEOUT_MS: 10_000,
+        SIMULATED_PROVIDER_DELAY_MS: 0,
+      },
+      new DependencyMetrics(new Registry()),
+    );
+    const buyer = async () => {
       const id = newId('usr');
-      return { id, token: tenant.token({ sub: id, roles: ['buyer'] }, { expiresIn: 3_600 }) };
+      return {
+        id,
+        token: tenant.token({ sub: id, roles: ['buyer'] }, { expiresIn: 3_600 }),
+        paymentMethod: (await createPaymentMethod(provider, id, CARD)).id,
+      };
     };
     const fillCarts = async (count: number) => {
-      const buyers = Array.from({ length: count }, buyer);
+      const buyers = await Promise.all(Array.from({ length: count }, buyer));
       await tenant.db.collection('carts').insertMany(
         buyers.map((b, i) => ({
           _id: b.id as never,
@@ -129,7 +146,7 @@ async function main(): Promise<void> {
               'content-type': 'application/json',
               'idempotency-key': randomUUID(),
             },
-            body: JSON.stringify({ card: CARD }),
+            body: JSON.stringify({ paymentMethod: b.paymentMethod }),
           }).then(
             async (answer) => {
               await answer.arrayBuffer();

@@ -32,8 +32,20 @@ const envSchema = z.object({
   GORTEN_MARKETPLACE_SELECTOR: z.string().min(1).optional(),
   GORTEN_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
   GORTEN_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
+  // Both or neither: the ClusterRole bound in tenant namespaces, to this ServiceAccount.
+  GORTEN_TENANT_ROLE: z.string().min(1).optional(),
+  GORTEN_SERVICE_ACCOUNT: z.string().min(1).optional(),
   POD_NAME: z.string().optional(),
   POD_NAMESPACE: z.string().optional(),
+});
+
+const configSchema = envSchema.superRefine((e, ctx) => {
+  if (e.GORTEN_TENANT_ROLE && !(e.GORTEN_SERVICE_ACCOUNT && e.POD_NAMESPACE))
+    ctx.addIssue({
+      code: 'custom',
+      path: ['GORTEN_SERVICE_ACCOUNT'],
+      message: 'GORTEN_TENANT_ROLE needs GORTEN_SERVICE_ACCOUNT and POD_NAMESPACE',
+    });
 });
 
 export interface OperatorConfig {
@@ -58,7 +70,7 @@ export class ConfigError extends Error {
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig {
-  const parsed = envSchema.safeParse(env);
+  const parsed = configSchema.safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
     throw new ConfigError(`invalid operator configuration:\n  ${problems.join('\n  ')}`);
@@ -78,6 +90,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig
       mongoTenantHost: e.GORTEN_MONGO_TENANT_HOST,
       amqpTenantHost: e.GORTEN_AMQP_TENANT_HOST,
       smtpUrl: e.GORTEN_SMTP_URL,
+      ...(e.GORTEN_TENANT_ROLE && e.GORTEN_SERVICE_ACCOUNT && e.POD_NAMESPACE
+        ? {
+            tenantAccess: {
+              clusterRole: e.GORTEN_TENANT_ROLE,
+              serviceAccount: { namespace: e.POD_NAMESPACE, name: e.GORTEN_SERVICE_ACCOUNT },
+            },
+          }
+        : {}),
     },
     metricsPort: e.GORTEN_METRICS_PORT,
     metricsHost: e.GORTEN_METRICS_HOST,

@@ -49,6 +49,14 @@ function listen(server: Server, port: number, host: string | undefined): Promise
   });
 }
 
+/** client-go's defaults: a leader that could not renew for 10 s stops, 5 s before a standby may take over. */
+const LEASE_TIMING = {
+  leaseDurationSeconds: 15,
+  renewDeadlineMs: 10_000,
+  requestTimeoutMs: 5_000,
+  retryPeriodMs: 2_000,
+} as const;
+
 export class Manager {
   readonly kc = new KubeConfig();
   readonly metrics = new OperatorMetrics();
@@ -58,6 +66,7 @@ export class Manager {
   readonly events: EventRecorder;
   /** Undefined when leader election is off: this replica then always leads. */
   readonly elector?: LeaderElector;
+  private readonly leaseKube?: Kube;
   private readonly controllers: Runnable[] = [];
   private readonly server = createServer((req, res) => {
     this.serve(req.url, res);
@@ -88,14 +97,15 @@ export class Manager {
       log.warn({ err }, 'could not record an Event'),
     );
     if (config.leaderElection.enabled) {
+      // A client of its own: renewals never queue behind the reconciles' requests.
+      this.leaseKube = new Kube(this.kc, (verb) => metrics.apiRequests.inc({ verb }));
       this.elector = new LeaderElector(
-        this.kube,
+        this.leaseKube,
         {
           namespace: config.leaderElection.namespace,
           name: config.leaderElection.name,
           identity: config.leaderElection.identity,
-          leaseDurationSeconds: 15,
-          retryPeriodMs: 2_000,
+          ...LEASE_TIMING,
         },
         (err) => log.warn({ err }, 'could not reach the leader Lease'),
       );
@@ -144,18 +154,24 @@ export class Manager {
       await this.startControllers();
       return;
     }
-    void this.elector.run(
-      async () => {
+    const exit = () => void this.stop().finally(() => process.exit(1));
+    void this.elector.run({
+      onStartedLeading: async () => {
         this.log.info({ identity: this.config.leaderElection.identity }, 'became leader');
         this.metrics.isLeader.set(1);
-        await this.startControllers();
+        await this.startControllers().catch((err: unknown) => {
+          this.log.error({ err }, 'the controllers did not start; stopping');
+          exit();
+        });
       },
-      () => {
-        this.log.error('lost the leader Lease; stopping so that only one replica reconciles');
+      onStoppedLeading: () => {
+        this.log.error(
+          'could not renew the leader Lease in time; stopping so that only one replica reconciles',
+        );
         this.metrics.isLeader.set(0);
-        void this.stop().then(() => process.exit(1));
+        exit();
       },
-    );
+    });
   }
 
   private async startControllers(): Promise<void> {
@@ -173,6 +189,7 @@ export class Manager {
     this.metrics.isLeader.set(0);
     await this.mongo.close();
     this.kube.close();
+    this.leaseKube?.close();
     await new Promise((r) => this.server.close(r));
   }
 

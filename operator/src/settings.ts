@@ -26,6 +26,17 @@ export interface OperatorSettings {
   ingressClass: string;
   /** The mail relay the tenants' email workers send through (may carry credentials). */
   smtpUrl: string;
+  /**
+   * The ClusterRole (the chart's `<release>-tenant`) the operator binds to its own
+   * ServiceAccount in each tenant namespace it creates: its only rights on Secrets and
+   * the tenant's other objects. Unset when it runs with broader credentials (tests).
+   */
+  tenantAccess?: TenantAccess;
+}
+
+export interface TenantAccess {
+  clusterRole: string;
+  serviceAccount: { namespace: string; name: string };
 }
 
 export const DEFAULT_SETTINGS: OperatorSettings = {

@@ -1,14 +1,21 @@
 // The Marketplace builders are pure: CR in, manifests out.
+import { deadLetterQueueOf, RETRY_QUEUE_TTL_MS, retryQueueOf } from '@gorten/kit/tenant-contract';
 import { SERVICE_NAMES, type Marketplace } from '../src/api/types.js';
 import type { KubeObject } from '../src/clients/kube.js';
 import {
   buildAdminSecret,
   buildBrokerSecret,
   buildDatabaseSecret,
+  buildIdempotencySecret,
   buildSmtpSecret,
+  idempotencyKeyOf,
   passwordOf,
 } from '../src/marketplace/credentials.js';
-import { buildNamespacePlane } from '../src/marketplace/namespace.js';
+import {
+  buildNamespacePlane,
+  buildTenantRoleBinding,
+  namespaceClaim,
+} from '../src/marketplace/namespace.js';
 import { tenantNames } from '../src/marketplace/names.js';
 import { parseTopology, tenantTopology } from '../src/marketplace/topology.js';
 import {
@@ -18,8 +25,13 @@ import {
   configDigest,
   desiredReplicas,
   rolloutLag,
+  stillRunning,
 } from '../src/marketplace/workloads.js';
-import { buildGatewayPlane, checkPluginReferences } from '../src/marketplace/gateway.js';
+import {
+  buildGatewayPlane,
+  checkPluginReferences,
+  hostHolder,
+} from '../src/marketplace/gateway.js';
 import { DEFAULT_SETTINGS } from '../src/settings.js';
 
 const mp: Marketplace = {
@@ -57,6 +69,44 @@ test('every child is labelled and owned by the Marketplace, in its namespace', (
     ]);
     if (o.kind !== 'Namespace') expect(o.metadata.namespace).toBe('mp-acme');
   }
+});
+
+test('a namespace is the tenant’s only with its label or an ownerReference to its uid', () => {
+  const namespace = (metadata: Partial<KubeObject['metadata']>): KubeObject => ({
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: 'mp-acme', ...metadata },
+  });
+  const owner = { apiVersion: 'gorten.io/v1alpha1', kind: 'Marketplace', name: 'acme' };
+  expect(namespaceClaim(mp, undefined)).toBe('absent');
+  expect(namespaceClaim(mp, namespace({}))).toBe('foreign');
+  expect(namespaceClaim(mp, namespace({ labels: { 'gorten.io/marketplace': 'acme' } }))).toBe(
+    'ours',
+  );
+  expect(namespaceClaim(mp, namespace({ labels: { 'gorten.io/marketplace': 'other' } }))).toBe(
+    'foreign',
+  );
+  expect(namespaceClaim(mp, namespace({ ownerReferences: [{ ...owner, uid: 'uid-1' }] }))).toBe(
+    'ours',
+  );
+  // A Marketplace of the same name deleted earlier is another owner.
+  expect(namespaceClaim(mp, namespace({ ownerReferences: [{ ...owner, uid: 'uid-0' }] }))).toBe(
+    'foreign',
+  );
+});
+
+test('the operator’s RoleBinding gives its own ServiceAccount the tenant role in the tenant namespace', () => {
+  const binding = buildTenantRoleBinding(mp, {
+    clusterRole: 'gorten-tenant',
+    serviceAccount: { namespace: 'gorten-system', name: 'gorten' },
+  });
+  expect(binding).toMatchObject({
+    kind: 'RoleBinding',
+    metadata: { name: 'gorten-operator', namespace: 'mp-acme' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'gorten-tenant' },
+    subjects: [{ kind: 'ServiceAccount', namespace: 'gorten-system', name: 'gorten' }],
+  });
+  expect(binding.metadata.ownerReferences?.[0]?.uid).toBe('uid-1');
 });
 
 test('the NetworkPolicy denies all ingress but the gateway, monitoring and the tenant itself', () => {
@@ -98,7 +148,7 @@ test('names derive from the Marketplace name alone', () => {
   });
 });
 
-test('the topology file holds the brief’s exchanges and dead-letters every work queue', () => {
+test('the topology file holds the brief’s exchanges; every work queue dead-letters and has a retry queue', () => {
   const topology = tenantTopology();
   expect(topology.exchanges.map((e) => `${e.name}:${e.type}`)).toEqual(
     expect.arrayContaining([
@@ -107,13 +157,17 @@ test('the topology file holds the brief’s exchanges and dead-letters every wor
       'notification_exchange:fanout',
     ]),
   );
-  const work = topology.queues.filter((q) => !q.name.endsWith('.dlq'));
+  const work = topology.queues.filter((q) => 'x-delivery-limit' in q.arguments);
   expect(work.map((q) => q.name).sort()).toEqual([
     'email_notifications',
     'inventory_update',
     'order_created',
     'order_paid',
   ]);
+  const others = work.flatMap((q) => [deadLetterQueueOf(q.name), retryQueueOf(q.name)]);
+  expect(topology.queues.map((q) => q.name).sort()).toEqual(
+    [...work.map((q) => q.name), ...others].sort(),
+  );
   for (const q of work) {
     expect(q.arguments).toMatchObject({
       'x-queue-type': 'quorum',
@@ -123,10 +177,21 @@ test('the topology file holds the brief’s exchanges and dead-letters every wor
     expect(topology.bindings).toContainEqual(
       expect.objectContaining({
         source: 'dead_letter_exchange',
-        destination: `${q.name}.dlq`,
+        destination: deadLetterQueueOf(q.name),
         routing_key: q.name,
       }),
     );
+    // Nothing consumes it: its TTL (the consumer's longest wait) sends a message back to
+    // the work queue through the default exchange, replicated and confirmed.
+    const retry = topology.queues.find((r) => r.name === retryQueueOf(q.name));
+    expect(retry?.arguments).toEqual({
+      'x-queue-type': 'quorum',
+      'x-message-ttl': RETRY_QUEUE_TTL_MS,
+      'x-dead-letter-exchange': '',
+      'x-dead-letter-routing-key': q.name,
+      'x-dead-letter-strategy': 'at-least-once',
+      'x-overflow': 'reject-publish',
+    });
   }
 });
 
@@ -155,6 +220,28 @@ test('a malformed topology is refused with the file name and the problem', () =>
       'topology.json',
     ),
   ).toThrow(/not a valid topology/);
+});
+
+test('the request fingerprint key: kept in idempotency-key, read back, mounted in checkout and orders only', () => {
+  const secret = buildIdempotencySecret(mp, 'k'.repeat(43));
+  expect(secret.metadata).toMatchObject({ name: 'idempotency-key', namespace: 'mp-acme' });
+  expect(decode(secret, 'hmac-key')).toBe('k'.repeat(43));
+  expect(idempotencyKeyOf(secret)).toBe('k'.repeat(43));
+  expect(idempotencyKeyOf(undefined)).toBeUndefined();
+  for (const service of SERVICE_NAMES) {
+    const container = (
+      buildDeployment(mp, service, DEFAULT_SETTINGS, 'd').spec as {
+        template: { spec: { containers: { env: { name: string; valueFrom?: unknown }[] }[] } };
+      }
+    ).template.spec.containers[0]!;
+    const variable = container.env.find((e) => e.name === 'IDEMPOTENCY_HMAC_KEY');
+    expect({ service, mounted: variable?.valueFrom }).toEqual({
+      service,
+      mounted: ['checkout', 'orders'].includes(service)
+        ? { secretKeyRef: { name: 'idempotency-key', key: 'hmac-key' } }
+        : undefined,
+    });
+  }
 });
 
 describe('the first admin and email', () => {
@@ -267,9 +354,53 @@ describe('workloads', () => {
       ]),
     ).toEqual(['b 1/1 available', 'c 1/2 available']);
   });
+
+  test('a service is stopped once asked for 0, seen by its controller, with no pods left', () => {
+    const stopped = { observedGeneration: 4, replicas: 0, terminatingReplicas: 0 };
+    expect(
+      stillRunning([
+        { metadata: { name: 'done', generation: 4 }, spec: { replicas: 0 }, status: stopped },
+        { metadata: { name: 'asked', generation: 3 }, spec: { replicas: 2 }, status: stopped },
+        { metadata: { name: 'unseen', generation: 5 }, spec: { replicas: 0 }, status: stopped },
+        {
+          metadata: { name: 'draining', generation: 4 },
+          spec: { replicas: 0 },
+          status: { ...stopped, replicas: 1 },
+        },
+        {
+          metadata: { name: 'terminating', generation: 4 },
+          spec: { replicas: 0 },
+          status: { ...stopped, terminatingReplicas: 2 },
+        },
+        // An apiserver that does not count terminating pods: replicas alone decide.
+        {
+          metadata: { name: 'older', generation: 4 },
+          spec: { replicas: 0 },
+          status: { observedGeneration: 4 },
+        },
+      ]),
+    ).toEqual(['asked (0 pods)', 'unseen (0 pods)', 'draining (1 pods)', 'terminating (0 pods)']);
+  });
 });
 
 describe('gateway', () => {
+  test('a host is held by the oldest Marketplace naming it, then the first by name', () => {
+    const at = (name: string, created: string, host = 'shop.example.com'): Marketplace => ({
+      ...mp,
+      metadata: { name, creationTimestamp: created as unknown as Date },
+      spec: { ...mp.spec, host },
+    });
+    const old = at('zeta', '2026-01-01T00:00:00Z');
+    const twin = at('alpha', '2026-01-01T00:00:00Z');
+    const young = at('beta', '2026-02-01T00:00:00Z');
+    const elsewhere = at('gamma', '2025-01-01T00:00:00Z', 'other.example.com');
+    const all = [old, twin, young, elsewhere];
+    expect(hostHolder(young, all)?.metadata.name).toBe('alpha');
+    expect(hostHolder(old, all)?.metadata.name).toBe('alpha');
+    expect(hostHolder(twin, all)).toBeUndefined();
+    expect(hostHolder(elsewhere, all)).toBeUndefined();
+  });
+
   const keys = 'PUBLIC KEY';
 
   test('protected routes carry jwt and acl; public ones only read; every route ends in the catch-all', () => {

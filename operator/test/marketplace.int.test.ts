@@ -6,7 +6,7 @@ import { connect } from 'amqplib';
 import { eventually } from '@gorten/testenv';
 import { startOperator, type RunningOperator } from '../src/operator.js';
 import { tenantTopology } from '../src/marketplace/topology.js';
-import { findCondition } from '../src/runtime/conditions.js';
+import { findCondition, type Condition } from '../src/runtime/conditions.js';
 import { FINALIZER, SERVICE_NAMES } from '../src/api/types.js';
 import type { KubeObject } from '../src/clients/kube.js';
 import {
@@ -19,6 +19,7 @@ import {
   quietLog,
   readMarketplace,
   secretValue,
+  SHARD_LABEL,
   testConfig,
   testKube,
   waitForCondition,
@@ -96,6 +97,18 @@ describe('a new Marketplace', () => {
     expect(ready.metadata.finalizers).toContain(FINALIZER);
   });
 
+  test('on a server without roles (FerretDB) says its database is not isolated, with a Warning, and stays Ready', async () => {
+    const ready = await waitForCondition(kube, mp, 'Ready', 'True');
+    expect(findCondition(ready.status?.conditions, 'DatabaseIsolated')).toMatchObject({
+      status: 'False',
+      reason: 'NoRoleSupport',
+    });
+    expect(findCondition(ready.status?.conditions, 'DatabaseIsolated')?.message).toMatch(
+      /other tenants/,
+    );
+    await waitForEvent(kube, mp, 'Warning', 'NoRoleSupport');
+  });
+
   test('owns a namespace with quota, container defaults and a default-deny NetworkPolicy', async () => {
     const namespace = await kube.get({ apiVersion: 'v1', kind: 'Namespace', name: ns });
     expect(namespace?.metadata.ownerReferences?.[0]).toMatchObject({
@@ -150,6 +163,10 @@ describe('a new Marketplace', () => {
     expect(secretValue(admin, 'email')).toBe(`admin@${mp}.shop.example.com`);
     expect(secretValue(admin, 'password')).toMatch(/^[A-Za-z0-9_-]{32}$/);
     expect(secretValue(await secret(ns, 'smtp-relay'), 'uri')).toMatch(/^smtps?:\/\//);
+    // The key of checkout's and orders' request fingerprints.
+    expect(secretValue(await secret(ns, 'idempotency-key'), 'hmac-key')).toMatch(
+      /^[A-Za-z0-9_-]{43}$/,
+    );
   });
 
   test('runs every service as a Deployment, available on the simulated nodes, with a Service and a PDB', async () => {
@@ -387,6 +404,59 @@ describe('a new Marketplace', () => {
   });
 });
 
+test('with deletionPolicy Delete, the database is dropped after the workloads stopped and stays dropped, a Company deleted with it included', async () => {
+  const mp = name('drain');
+  const ns = `mp-${mp}`;
+  const seller = { apiVersion: 'gorten.io/v1alpha1', kind: 'Company', namespace: ns } as const;
+  const orders = { apiVersion: 'apps/v1', kind: 'Deployment', namespace: ns, name: 'orders' };
+  await kube.create(marketplace(SHARD, mp, { deletionPolicy: 'Delete' }));
+  await waitForCondition(kube, mp, 'Ready', 'True');
+  await kube.create({
+    ...seller,
+    metadata: { name: 'seller', namespace: ns, labels: { [SHARD_LABEL]: SHARD } },
+    spec: { displayName: 'Seller', contactEmail: 'seller@example.com' },
+  });
+  await eventually({ what: 'the Company registered', timeoutMs: 30_000 }, async () => {
+    const company = await kube.get<KubeObject & { status?: { conditions?: Condition[] } }>({
+      ...seller,
+      name: 'seller',
+    });
+    return findCondition(company?.status?.conditions, 'Registered')?.status === 'True'
+      ? true
+      : undefined;
+  });
+  // kwok's pods run nothing: this loop is the orders pod, writing with the tenant's
+  // credentials for as long as its Deployment has pods.
+  const tenant = new MongoClient(secretValue(await secret(ns, 'mongodb-credentials'), 'uri'), {
+    serverSelectionTimeoutMS: 2_000,
+  });
+  const running = async () =>
+    ((await kube.get<KubeObject & { status?: { replicas?: number } }>(orders))?.status?.replicas ??
+      0) > 0;
+  await tenant.db(ns).collection('orders').insertOne({ at: new Date() });
+  const pod = eventually({ what: 'the orders pod stopped', timeoutMs: 90_000 }, async () => {
+    if (!(await running())) return true;
+    await tenant.db(ns).collection('orders').insertOne({ at: new Date() });
+    return undefined;
+  });
+  try {
+    await Promise.all([
+      kube.delete({ ...seller, name: 'seller' }),
+      kube.delete({ ...MARKETPLACE, name: mp }),
+    ]);
+    await eventually({ what: `${mp} and its Company finalized`, timeoutMs: 60_000 }, async () =>
+      (await readMarketplace(kube, mp)) || (await kube.get({ ...seller, name: 'seller' }))
+        ? undefined
+        : true,
+    );
+    await pod;
+  } finally {
+    await tenant.close();
+  }
+  const { databases } = await admin.db('admin').admin().listDatabases({ nameOnly: true });
+  expect(databases.map((d) => d.name)).not.toContain(ns);
+});
+
 test('with deletionPolicy Retain (the default), the database and vhost outlive the Marketplace', async () => {
   const mp = name('keep');
   const ns = `mp-${mp}`;
@@ -405,6 +475,85 @@ test('with deletionPolicy Retain (the default), the database and vhost outlive t
   await admin.db(ns).dropDatabase();
   await management('DELETE', `/vhosts/${ns}`);
   await management('DELETE', `/users/${ns}-app`);
+});
+
+test('a namespace that exists for something else is refused with NamespaceConflict, and deleting the Marketplace leaves it and its contents', async () => {
+  const mp = name('taken');
+  const ns = `mp-${mp}`;
+  const configMap = { apiVersion: 'v1', kind: 'ConfigMap', namespace: ns, name: 'theirs' } as const;
+  await kube.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+  await kube.create({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: configMap.name, namespace: ns },
+    data: { owner: 'someone else' },
+  });
+  try {
+    await kube.create(marketplace(SHARD, mp, { deletionPolicy: 'Delete' }));
+    const refused = await waitForCondition(kube, mp, 'Ready', 'False', 'NamespaceConflict');
+    expect(findCondition(refused.status?.conditions, 'Ready')?.message).toContain(ns);
+    await waitForEvent(kube, mp, 'Warning', 'NamespaceConflict');
+    // A Company there is not this tenant's either: refused, nothing written for it.
+    const seller = { apiVersion: 'gorten.io/v1alpha1', kind: 'Company', namespace: ns } as const;
+    await kube.create({
+      ...seller,
+      metadata: { name: 'seller', namespace: ns, labels: { [SHARD_LABEL]: SHARD } },
+      spec: { displayName: 'Seller', contactEmail: 'seller@example.com' },
+    });
+    await eventually({ what: 'the Company refused', timeoutMs: 30_000 }, async () => {
+      const company = await kube.get<KubeObject & { status?: { conditions?: Condition[] } }>({
+        ...seller,
+        name: 'seller',
+      });
+      return findCondition(company?.status?.conditions, 'Registered')?.reason === 'NoMarketplace'
+        ? true
+        : undefined;
+    });
+    // Nothing was put into it, and it was not adopted.
+    const quota = { apiVersion: 'v1', kind: 'ResourceQuota', namespace: ns, name: 'tenant-quota' };
+    expect(await kube.get(quota)).toBeUndefined();
+    await deleteMarketplaces(kube, [mp]);
+    const namespace = await kube.get({ apiVersion: 'v1', kind: 'Namespace', name: ns });
+    expect(namespace?.metadata.ownerReferences ?? []).toEqual([]);
+    expect(namespace?.metadata.deletionTimestamp).toBeUndefined();
+    expect((await kube.get(configMap))?.data).toEqual({ owner: 'someone else' });
+    const secrets = await kube.list({ apiVersion: 'v1', kind: 'Secret', namespace: ns });
+    expect(secrets.items.map((s) => s.metadata.name)).toEqual([]);
+  } finally {
+    await kube.delete({ apiVersion: 'v1', kind: 'Namespace', name: ns });
+  }
+});
+
+test('a second Marketplace on a host another one uses gets HostConflict and no Ingress; the first keeps the host', async () => {
+  const [first, second] = [name('host-a'), name('host-b')];
+  const host = `${first}.shop.example.com`;
+  const ingressHosts = async (mp: string) =>
+    (
+      await kube.list<KubeObject & { spec: { rules: { host: string }[] } }>({
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'Ingress',
+        namespace: `mp-${mp}`,
+      })
+    ).items.map((i) => i.spec.rules[0]?.host);
+  await kube.create(marketplace(SHARD, first, { deletionPolicy: 'Delete' }));
+  await waitForCondition(kube, first, 'Ready', 'True');
+  await kube.create(marketplace(SHARD, second, { host, deletionPolicy: 'Delete' }));
+  try {
+    const refused = await waitForCondition(kube, second, 'GatewayReady', 'False', 'HostConflict');
+    expect(findCondition(refused.status?.conditions, 'GatewayReady')?.message).toContain(first);
+    expect(findCondition(refused.status?.conditions, 'DatabaseReady')?.status).toBe('True');
+    await waitForEvent(kube, second, 'Warning', 'HostConflict');
+    expect(await ingressHosts(second)).toEqual([]);
+    const kept = await ingressHosts(first);
+    expect(kept.length).toBeGreaterThan(1);
+    expect(new Set(kept)).toEqual(new Set([host]));
+    await waitForCondition(kube, first, 'Ready', 'True');
+    // Once the first is gone, the host is free for the second.
+    await deleteMarketplaces(kube, [first]);
+    await waitForCondition(kube, second, 'GatewayReady', 'True', 'Configured');
+  } finally {
+    await deleteMarketplaces(kube, [first, second]);
+  }
 });
 
 test('a tenant whose broker state conflicts is reported, and another tenant still converges', async () => {

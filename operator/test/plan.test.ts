@@ -7,6 +7,7 @@ import {
   PlaneFailure,
   progressing,
   ready,
+  refuse,
   report,
   runPlanes,
   withheld,
@@ -249,4 +250,46 @@ test('a condition the plan does not declare does not compile', async () => {
   // @ts-expect-error a plane declared as AlphaReady cannot report another condition
   const misspelt: Plane<'AlphaReady', { calls: string[] }> = plane('AlphaRedy', ready('Done', ''));
   expect(misspelt.condition).toBe('AlphaRedy');
+});
+
+test('a refusal sets Ready False with its reason and a Warning, keeps the planes’ conditions, and is retried', async () => {
+  const { io, patches, events } = recorder();
+  const earlier: Condition = {
+    type: 'AlphaReady',
+    status: 'True',
+    reason: 'Done',
+    message: '',
+    observedGeneration: 2,
+    lastTransitionTime: EARLIER,
+  };
+  await expect(
+    refuse(io, subject([earlier]), 'NamespaceConflict', 'mp-a is someone else’s'),
+  ).rejects.toThrow(PlaneFailure);
+  const status = patches[0]!.status;
+  expect(condition(status, 'AlphaReady')).toEqual(earlier);
+  expect(condition(status, 'Ready')).toMatchObject({
+    status: 'False',
+    reason: 'NamespaceConflict',
+    message: 'mp-a is someone else’s',
+    observedGeneration: 3,
+  });
+  expect(events).toEqual(['Warning NamespaceConflict']);
+});
+
+test('a plane’s informational conditions are set, with a Warning when False, and Ready does not wait for them', async () => {
+  const { io, patches, events } = recorder();
+  const isolated = {
+    ...ready('Done', ''),
+    informational: [
+      { type: 'AlphaIsolated', status: 'False' as const, reason: 'NoWalls', message: 'shared' },
+    ],
+  };
+  await runPlanes(io, subject(), [plane('AlphaReady', isolated)], { calls: [] });
+  const status = patches[0]!.status;
+  expect(status.conditions?.map((c) => [c.type, c.status, c.reason])).toEqual([
+    ['AlphaReady', 'True', 'Done'],
+    ['AlphaIsolated', 'False', 'NoWalls'],
+    ['Ready', 'True', 'AllPlanesReady'],
+  ]);
+  expect(events).toContain('Warning NoWalls');
 });

@@ -1,12 +1,16 @@
 // The operator under failure: a second replica waits for the Lease and takes over when the
-// leader leaves; an operator killed mid-reconcile is replaced and converges without
+// leader leaves; a leader whose apiserver stops answering steps down before a standby
+// takes over; an operator killed mid-reconcile is replaced and converges without
 // duplicates; an unreachable broker is reported while the database plane still converges.
 import { randomBytes } from 'node:crypto';
+import { createConnection, createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
 import { MongoClient } from 'mongodb';
 import { currentEnvFile, envVars, eventually, spawnTracked } from '@gorten/testenv';
-import type { KubeObject } from '../src/clients/kube.js';
+import { Kube, type KubeObject } from '../src/clients/kube.js';
 import { startOperator, type RunningOperator } from '../src/operator.js';
+import { LeaderElector } from '../src/runtime/lease.js';
 import { findCondition } from '../src/runtime/conditions.js';
 import {
   deleteMarketplaces,
@@ -94,6 +98,98 @@ test('a second replica stays standby while the Lease is held and takes over when
   } finally {
     await first.stop();
     await second?.stop();
+  }
+});
+
+/**
+ * A TCP relay to the apiserver that can go silent: connections stay open, nothing passes,
+ * as when a network path or an overloaded apiserver hangs.
+ */
+async function silenceableRelay(target: URL): Promise<{
+  url: string;
+  silence: () => void;
+  close: () => Promise<void>;
+}> {
+  let silent = false;
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = createConnection(Number(target.port), target.hostname);
+    for (const [from, to] of [
+      [client, upstream],
+      [upstream, client],
+    ] as const) {
+      sockets.add(from);
+      from.on('data', (chunk) => {
+        if (!silent) to.write(chunk);
+      });
+      from.on('error', () => to.destroy());
+      from.on('close', () => to.destroy());
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `https://127.0.0.1:${port}`,
+    silence: () => {
+      silent = true;
+    },
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+test('a leader whose apiserver stops answering stops leading before a standby takes over', async () => {
+  const relay = await silenceableRelay(new URL(env.kube.server));
+  const direct = new KubeConfig();
+  direct.loadFromFile(env.kube.kubeconfig);
+  const relayed = new KubeConfig();
+  relayed.loadFromOptions({
+    clusters: direct.clusters.map((c) => ({ ...c, server: relay.url })),
+    users: direct.users,
+    contexts: direct.contexts,
+    currentContext: direct.currentContext,
+  });
+  const timing = {
+    namespace: 'default',
+    name: `gorten-deadline-${run}`,
+    leaseDurationSeconds: 3,
+    renewDeadlineMs: 2_000,
+    requestTimeoutMs: 1_000,
+    retryPeriodMs: 300,
+  };
+  const [leaderKube, standbyKube] = [new Kube(relayed), new Kube(direct)];
+  const leader = new LeaderElector(leaderKube, { ...timing, identity: 'leader' });
+  const standby = new LeaderElector(standbyKube, { ...timing, identity: 'standby' });
+  const seen: string[] = [];
+  const callbacks = (who: string) => ({
+    onStartedLeading: () => {
+      seen.push(`${who} leads`);
+      return Promise.resolve();
+    },
+    onStoppedLeading: () => {
+      seen.push(`${who} stops`);
+    },
+  });
+  try {
+    void leader.run(callbacks('leader'));
+    await eventually({ what: 'the leader leads', timeoutMs: 10_000 }, () =>
+      leader.isLeader ? true : undefined,
+    );
+    void standby.run(callbacks('standby'));
+    relay.silence();
+    await eventually({ what: 'the standby takes over', timeoutMs: 20_000 }, () =>
+      standby.isLeader ? true : undefined,
+    );
+    // Never two leaders: the silenced one had stopped before the standby started.
+    expect(seen).toEqual(['leader leads', 'leader stops', 'standby leads']);
+  } finally {
+    await standby.release();
+    await relay.close();
+    await leader.release().catch(() => undefined);
+    leaderKube.close();
+    standbyKube.close();
   }
 });
 

@@ -52,6 +52,14 @@ const CHART_KINDS: Record<string, { plural: string; namespaced: boolean }> = {
   },
   'rbac.authorization.k8s.io/v1/Role': { plural: 'roles', namespaced: true },
   'rbac.authorization.k8s.io/v1/RoleBinding': { plural: 'rolebindings', namespaced: true },
+  'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy': {
+    plural: 'validatingadmissionpolicies',
+    namespaced: false,
+  },
+  'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding': {
+    plural: 'validatingadmissionpolicybindings',
+    namespaced: false,
+  },
   'apiextensions.k8s.io/v1/CustomResourceDefinition': {
     plural: 'customresourcedefinitions',
     namespaced: false,
@@ -259,7 +267,7 @@ afterAll(async () => {
   } finally {
     await stopOperatorProcess();
     const cleanups = objects
-      .filter((o) => o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding')
+      .filter((o) => !o.metadata.namespace && o.kind !== 'CustomResourceDefinition')
       .map((o) => admin.request('DELETE', pathOf(o)));
     cleanups.push(admin.delete({ apiVersion: 'v1', kind: 'Namespace', name: namespace }));
     await Promise.allSettled(cleanups);
@@ -404,12 +412,33 @@ describe('the chart on a real apiserver', () => {
       ['create Pods', { verb: 'create', resource: 'pods', namespace: 'default' }, false],
       ['read Pods', { verb: 'list', resource: 'pods' }, false],
       [
-        'bind roles',
+        'read Secrets outside tenant namespaces',
+        { verb: 'get', resource: 'secrets', namespace: 'kube-system' },
+        false,
+      ],
+      ['list Secrets cluster-wide', { verb: 'list', resource: 'secrets' }, false],
+      [
+        'keep its tenant’s Secrets',
+        { verb: 'list', resource: 'secrets', namespace: tenantNamespace },
+        true,
+      ],
+      [
+        'change Deployments outside tenant namespaces',
+        { verb: 'patch', group: 'apps', resource: 'deployments', namespace: 'kube-system' },
+        false,
+      ],
+      [
+        'relabel a namespace',
+        { verb: 'patch', resource: 'namespaces', name: 'kube-system' },
+        false,
+      ],
+      [
+        'bind any other role',
         {
-          verb: 'create',
+          verb: 'bind',
           group: 'rbac.authorization.k8s.io',
-          resource: 'rolebindings',
-          namespace: 'default',
+          resource: 'clusterroles',
+          name: 'cluster-admin',
         },
         false,
       ],
@@ -436,5 +465,31 @@ describe('the chart on a real apiserver', () => {
     expect(Object.fromEntries(answers)).toEqual(
       Object.fromEntries(checks.map(([what, , expected]) => [what, expected])),
     );
+  });
+
+  test('the admission policy refuses the operator a RoleBinding outside tenant namespaces', async () => {
+    const tenantRole = objects.find(
+      (o) => o.kind === 'ClusterRole' && o.metadata.name.endsWith('-tenant'),
+    );
+    if (!tenantRole) throw new Error('the chart renders no tenant ClusterRole');
+    const binding = (ns: string): KubeObject => ({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: `escalate-${run}`, namespace: ns },
+      roleRef: {
+        apiGroup: 'rbac.authorization.k8s.io',
+        kind: 'ClusterRole',
+        name: tenantRole.metadata.name,
+      },
+      subjects: [{ kind: 'ServiceAccount', name: pod.serviceAccountName, namespace }],
+    });
+    const create = sa().request(
+      'POST',
+      '/apis/rbac.authorization.k8s.io/v1/namespaces/kube-system/rolebindings',
+      binding('kube-system'),
+    );
+    // RBAC allowed it (the operator may bind the tenant role); the policy refuses it.
+    await expect(create).rejects.toMatchObject({ status: 422 });
+    await expect(create).rejects.toThrow(/tenant namespaces/);
   });
 });

@@ -50,6 +50,7 @@ describe('helm', () => {
       .sort();
     expect(kinds).toEqual([
       'ClusterRole',
+      'ClusterRole',
       'ClusterRoleBinding',
       'CustomResourceDefinition',
       'CustomResourceDefinition',
@@ -59,6 +60,8 @@ describe('helm', () => {
       'RoleBinding',
       'Service',
       'ServiceAccount',
+      'ValidatingAdmissionPolicy',
+      'ValidatingAdmissionPolicyBinding',
     ]);
   });
 
@@ -235,6 +238,14 @@ describe('the operator Deployment', () => {
     ]);
   });
 
+  test('tells the operator which ClusterRole to bind to itself in tenant namespaces', async () => {
+    const config = loadConfig(await operatorEnv(render()));
+    expect(config.settings.tenantAccess).toEqual({
+      clusterRole: 'gorten-tenant',
+      serviceAccount: { namespace: 'gorten-system', name: 'gorten' },
+    });
+  });
+
   test('images default to the chart appVersion', async () => {
     const objects = render();
     const { container } = operatorPod(objects);
@@ -284,32 +295,118 @@ describe('RBAC', () => {
     resourceNames?: string[];
   }
 
-  function rules(kind: 'ClusterRole' | 'Role'): Rule[] {
-    return (findObject(render(), kind) as KubeObject & { rules: Rule[] }).rules;
+  function rules(kind: 'ClusterRole' | 'Role', name?: string): Rule[] {
+    return (findObject(render(), kind, name) as KubeObject & { rules: Rule[] }).rules;
   }
 
-  test('has no wildcards and no escalating verbs', () => {
-    for (const rule of [...rules('ClusterRole'), ...rules('Role')]) {
+  /** What the operator may write cluster-wide without reaching tenants' data: its own resources. */
+  const OWN_OR_CLUSTER_SCOPED = new Set([
+    'marketplaces',
+    'marketplaces/status',
+    'marketplaces/finalizers',
+    'companies',
+    'companies/status',
+    'companies/finalizers',
+    'namespaces',
+    'clusterroles',
+  ]);
+
+  const allRules = (): Rule[] => [
+    ...rules('ClusterRole', 'gorten'),
+    ...rules('ClusterRole', 'gorten-tenant'),
+    ...rules('Role'),
+  ];
+
+  test('has no wildcards and no escalating verbs but bind on the tenant role', () => {
+    for (const rule of allRules()) {
       for (const field of [rule.apiGroups, rule.resources, rule.verbs])
         expect(field).not.toContain('*');
-      for (const verb of ['escalate', 'bind', 'impersonate'])
-        expect(rule.verbs).not.toContain(verb);
+      for (const verb of ['escalate', 'impersonate']) expect(rule.verbs).not.toContain(verb);
+      if (rule.verbs.includes('bind')) expect(rule.resourceNames).toEqual(['gorten-tenant']);
     }
   });
 
-  test('grants nothing on CRDs, RBAC or Pods', () => {
-    const granted = rules('ClusterRole').flatMap((r) => r.resources);
+  test('grants nothing on CRDs, Pods, or RBAC beyond making its own RoleBindings', () => {
+    const granted = allRules().flatMap((r) => r.resources);
     for (const resource of [
       'customresourcedefinitions',
-      'clusterroles',
       'clusterrolebindings',
       'roles',
-      'rolebindings',
       'pods',
       'nodes',
     ]) {
       expect(granted).not.toContain(resource);
     }
+    const rbac = allRules().filter((r) => r.apiGroups.includes('rbac.authorization.k8s.io'));
+    expect(rbac.map((r) => `${r.resources.join()} ${r.verbs.join()}`).sort()).toEqual([
+      'clusterroles bind',
+      'rolebindings create',
+      'rolebindings get',
+    ]);
+  });
+
+  test('grants nothing on Secrets, and no namespaced writes, cluster-wide', () => {
+    const clusterWide = rules('ClusterRole', 'gorten');
+    expect(clusterWide.flatMap((r) => r.resources)).not.toContain('secrets');
+    // A cluster-wide write to Deployments or ConfigMaps would reach every namespace too.
+    const namespacedWrites = clusterWide.filter(
+      (r) =>
+        r.resources.some((res) => !OWN_OR_CLUSTER_SCOPED.has(res)) &&
+        r.verbs.some((v) => ['create', 'update', 'patch', 'delete'].includes(v)),
+    );
+    expect(namespacedWrites.map((r) => r.resources)).toEqual([['events'], ['rolebindings']]);
+    expect(
+      clusterWide
+        .find((r) => r.resources.includes('namespaces'))
+        ?.verbs.slice()
+        .sort(),
+    ).toEqual(['create', 'get']);
+  });
+
+  test('tenant rights come from one ClusterRole the operator may bind, and only that one', () => {
+    const tenant = rules('ClusterRole', 'gorten-tenant');
+    expect(tenant.find((r) => r.resources.includes('secrets'))?.verbs).toEqual(
+      expect.arrayContaining(['get', 'list', 'create', 'patch', 'delete']),
+    );
+    const bind = rules('ClusterRole', 'gorten').filter((r) => r.verbs.includes('bind'));
+    expect(bind).toEqual([
+      {
+        apiGroups: ['rbac.authorization.k8s.io'],
+        resources: ['clusterroles'],
+        resourceNames: ['gorten-tenant'],
+        verbs: ['bind'],
+      },
+    ]);
+    // Nothing binds it but the operator, in the namespaces it makes.
+    const bindings = render().filter(
+      (o) =>
+        (o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding') &&
+        (o as KubeObject & { roleRef: { name: string } }).roleRef.name === 'gorten-tenant',
+    );
+    expect(bindings).toEqual([]);
+  });
+
+  test('an admission policy keeps the operator’s RoleBindings to tenant namespaces', () => {
+    const objects = render();
+    const policy = findObject(objects, 'ValidatingAdmissionPolicy') as KubeObject & {
+      spec: {
+        failurePolicy: string;
+        matchConditions: { expression: string }[];
+        validations: { expression: string }[];
+      };
+    };
+    expect(policy.spec.failurePolicy).toBe('Fail');
+    expect(policy.spec.matchConditions[0]?.expression).toContain(
+      'system:serviceaccount:gorten-system:gorten',
+    );
+    expect(policy.spec.validations.map((v) => v.expression).join(' ')).toContain('"mp-"');
+    const binding = findObject(objects, 'ValidatingAdmissionPolicyBinding') as KubeObject & {
+      spec: { policyName: string; validationActions: string[] };
+    };
+    expect(binding.spec).toMatchObject({
+      policyName: policy.metadata.name,
+      validationActions: ['Deny'],
+    });
   });
 
   test('keeps Leases to the release namespace', () => {

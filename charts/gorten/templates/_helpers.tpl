@@ -41,6 +41,11 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- end }}
 
+{{/* The ClusterRole the operator binds to itself in each tenant namespace. */}}
+{{- define "gorten.tenantRole" -}}
+{{- printf "%s-tenant" (include "gorten.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
 {{- define "gorten.leaseName" -}}
 {{- default (include "gorten.fullname" .) .Values.operator.leaderElection.leaseName }}
 {{- end }}

@@ -56,19 +56,21 @@ export class Kube {
   /**
    * One API call. 429 (the apiserver's "try again", e.g. while a new CRD's storage
    * initializes) is retried after Retry-After, up to 5 times, as client-go does.
+   * `signal` aborts it, retries and waits included (a lease renewal's deadline).
    */
   async request<T>(
     method: string,
     path: string,
     body?: unknown,
     contentType = 'application/json',
+    signal?: AbortSignal,
   ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      const answer = await this.send(method, path, body, contentType);
+      const answer = await this.send(method, path, body, contentType, signal);
       const parsed = answer.text ? (JSON.parse(answer.text) as unknown) : undefined;
       if (answer.status >= 200 && answer.status < 300) return parsed as T;
       if (answer.status === 429 && attempt < 5) {
-        await sleep(Math.min(answer.retryAfterSeconds ?? 1, 10) * 1000);
+        await sleep(Math.min(answer.retryAfterSeconds ?? 1, 10) * 1000, undefined, { signal });
         continue;
       }
       const status = parsed as { reason?: string; message?: string } | undefined;
@@ -85,6 +87,7 @@ export class Kube {
     path: string,
     body: unknown,
     contentType: string,
+    signal: AbortSignal | undefined,
   ): Promise<{ status: number; text: string; retryAfterSeconds?: number }> {
     const opts: RequestOptions = { method, headers: {} };
     await this.kc.applyToHTTPSOptions(opts);
@@ -101,7 +104,8 @@ export class Kube {
     this.onRequest?.(verb);
     const payload = body === undefined ? undefined : JSON.stringify(body);
     return new Promise((resolve, reject) => {
-      const req = (secure ? request : httpRequest)(url, { ...opts, timeout: 30_000 }, (res) => {
+      const options = { ...opts, timeout: 30_000, ...(signal ? { signal } : {}) };
+      const req = (secure ? request : httpRequest)(url, options, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
@@ -122,9 +126,12 @@ export class Kube {
     });
   }
 
-  async get<T extends KubeObject>(ref: ObjectRef & { name: string }): Promise<T | undefined> {
+  async get<T extends KubeObject>(
+    ref: ObjectRef & { name: string },
+    signal?: AbortSignal,
+  ): Promise<T | undefined> {
     try {
-      return await this.request<T>('GET', resourcePath(ref));
+      return await this.request<T>('GET', resourcePath(ref), undefined, undefined, signal);
     } catch (err) {
       if (err instanceof KubeError && err.status === 404) return undefined;
       throw err;
@@ -167,9 +174,9 @@ export class Kube {
     );
   }
 
-  async create<T extends KubeObject>(object: KubeObject): Promise<T> {
+  async create<T extends KubeObject>(object: KubeObject, signal?: AbortSignal): Promise<T> {
     const { name: _name, ...collection } = refOf(object);
-    return this.request<T>('POST', resourcePath(collection), object);
+    return this.request<T>('POST', resourcePath(collection), object, undefined, signal);
   }
 
   async delete(ref: ObjectRef & { name: string }): Promise<boolean> {

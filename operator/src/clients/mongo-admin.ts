@@ -56,7 +56,11 @@ export class MongoAdmin {
     });
   }
 
-  private async rolesSupported(): Promise<boolean> {
+  /**
+   * Whether the server has roles, so a tenant's user can be confined to its database.
+   * FerretDB 1.x has none: every user may read every database there.
+   */
+  async rolesSupported(): Promise<boolean> {
     if (this.supportsRoles === undefined) {
       const info = await this.client.db('admin').command({ buildInfo: 1 });
       this.supportsRoles = !('ferretdbVersion' in info);

@@ -23,6 +23,7 @@ const RESOURCES: Record<string, ResourceInfo> = {
   'networking.k8s.io/v1/NetworkPolicy': { plural: 'networkpolicies', namespaced: true },
   'networking.k8s.io/v1/Ingress': { plural: 'ingresses', namespaced: true },
   'coordination.k8s.io/v1/Lease': { plural: 'leases', namespaced: true },
+  'rbac.authorization.k8s.io/v1/RoleBinding': { plural: 'rolebindings', namespaced: true },
   'configuration.konghq.com/v1/KongPlugin': { plural: 'kongplugins', namespaced: true },
   'configuration.konghq.com/v1/KongConsumer': { plural: 'kongconsumers', namespaced: true },
   'gorten.io/v1alpha1/Marketplace': { plural: 'marketplaces', namespaced: false },

@@ -1,6 +1,6 @@
 // The Company plan: find its marketplace, then run its planes (planes.ts) on the shared
 // runner and report companyId and the credentials Secret. A Company outside any live
-// marketplace is refused with Registered False. Deleting it revokes the credential
+// marketplace (or one refused for its namespace) is refused with Registered False. Deleting it revokes the credential
 // (Kubernetes collects what it owns) and marks the record removed.
 import { SHARED_COLLECTIONS } from '@gorten/kit/tenant-contract';
 import { API_VERSION, FINALIZER, type Company } from '../api/types.js';
@@ -31,7 +31,9 @@ async function finalize(
   marketplace: string | undefined,
 ): Promise<void> {
   if (!(company.metadata.finalizers ?? []).includes(FINALIZER)) return;
-  // The record stays (orders refer to it), marked removed; the credential goes with the object.
+  // The record stays (orders refer to it), marked removed; the credential goes with the
+  // object. Not when the whole tenant database is being dropped: the write could come
+  // after the drop and make the database exist again.
   if (marketplace && company.metadata.uid) {
     await deps.mongo.ensureDocument(
       tenantNames(marketplace).database,
@@ -51,9 +53,19 @@ export async function reconcileCompany(
   if (!company) return undefined;
   const marketplaceName = marketplaceOfNamespace(company.metadata.namespace);
   const marketplace = marketplaceName ? deps.marketplace(marketplaceName) : undefined;
-  const live = marketplace && !marketplace.metadata.deletionTimestamp ? marketplaceName : undefined;
+  // A Marketplace refused for its namespace (NamespaceConflict) has not claimed it:
+  // status.namespace is set only once it has, and nothing is written into it before.
+  const live =
+    marketplace &&
+    !marketplace.metadata.deletionTimestamp &&
+    marketplace.status?.namespace === company.metadata.namespace
+      ? marketplaceName
+      : undefined;
   if (company.metadata.deletionTimestamp) {
-    await finalize(deps, company, marketplace ? marketplaceName : undefined);
+    const dropping =
+      marketplace?.metadata.deletionTimestamp !== undefined &&
+      marketplace.spec.deletionPolicy === 'Delete';
+    await finalize(deps, company, marketplace && !dropping ? marketplaceName : undefined);
     return undefined;
   }
   if (!live) {

@@ -11,7 +11,10 @@ export function setup(manager: Manager): Controller<Marketplace> {
     name: 'marketplace',
     ref: { apiVersion: API_VERSION, kind: 'Marketplace' },
     reconcile: (name, cache) =>
-      reconcileMarketplace({ ...clients, cached: (n) => cache.get(n) }, name),
+      reconcileMarketplace(
+        { ...clients, cached: (n) => cache.get(n), marketplaces: () => cache.values() },
+        name,
+      ),
   });
   manager.metrics.tenantConditions = () =>
     [...marketplaces.informer.cache.values()].map((m) => m.status?.conditions ?? []);

@@ -1,5 +1,5 @@
-// Secrets with the tenant's database and broker credentials, as the services read them.
-// Pure: the password comes in (kept from the existing Secret, or freshly generated).
+// Secrets with the tenant's credentials and keys, as the services read them. Pure: the
+// password or key comes in (kept from the existing Secret, or freshly generated).
 import type { Marketplace } from '../api/types.js';
 import type { KubeObject } from '../clients/kube.js';
 import type { Permissions } from '../clients/rabbitmq-admin.js';
@@ -79,4 +79,17 @@ export function passwordOf(existing: KubeObject | undefined): string | undefined
 /** The tenant's token signing key pair (RS256), generated once and kept in a Secret. */
 export function buildSigningKeySecret(mp: Marketplace, keys: KeyPair): KubeObject {
   return secret(mp, tenantNames(mp.metadata.name).signingKeySecret, keyPairData(keys));
+}
+
+/**
+ * The key of the tenant's request fingerprints (HMAC-SHA256 in the Idempotency-Key
+ * records of checkout and orders), generated once and kept in a Secret.
+ */
+export function buildIdempotencySecret(mp: Marketplace, key: string): KubeObject {
+  return secret(mp, tenantNames(mp.metadata.name).idempotencySecret, { 'hmac-key': key });
+}
+
+/** The fingerprint key kept in an existing Secret, if it holds one. */
+export function idempotencyKeyOf(existing: KubeObject | undefined): string | undefined {
+  return secretValue(existing, 'hmac-key');
 }

@@ -1,7 +1,8 @@
 // The tenant's Kong Ingress Controller resources on spec.host: one Ingress per route with
 // its plugins, the KongPlugins themselves, the KongConsumer whose JWT credential verifies
 // the tenant's tokens (and whose ACL group admits them), and a catch-all route that
-// answers unknown paths (404) — or every path while the tenant is suspended (503).
+// answers unknown paths (404) — or every path while the tenant is suspended (503). A host
+// belongs to the oldest Marketplace that names it (`hostHolder`).
 import type { Marketplace, ServiceName } from '../api/types.js';
 import type { KubeObject } from '../clients/kube.js';
 import type { OperatorSettings } from '../settings.js';
@@ -18,6 +19,26 @@ export const KNOWN_KONG_PLUGINS = new Set([
   'request-size-limiting',
   'request-termination',
 ]);
+
+/**
+ * The Marketplace that holds `mp`'s host instead of it, if any: of all that name the
+ * host, the oldest (then the first by name) keeps it, so the tenant that published it
+ * first is never displaced by a newcomer.
+ */
+export function hostHolder(
+  mp: Marketplace,
+  marketplaces: Iterable<Marketplace>,
+): Marketplace | undefined {
+  const host = mp.spec.host.toLowerCase();
+  const since = (m: Marketplace) => new Date(m.metadata.creationTimestamp ?? 0).getTime();
+  const senior = (a: Marketplace, b: Marketplace) =>
+    since(a) < since(b) || (since(a) === since(b) && a.metadata.name < b.metadata.name);
+  let holder = mp;
+  for (const other of marketplaces) {
+    if (other.spec.host.toLowerCase() === host && senior(other, holder)) holder = other;
+  }
+  return holder.metadata.name === mp.metadata.name ? undefined : holder;
+}
 
 export interface Route {
   name: string;

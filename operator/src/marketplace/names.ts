@@ -20,6 +20,8 @@ export interface TenantNames {
   smtpSecret: string;
   /** Secret with the first admin's email and generated password, read by users at start. */
   adminSecret: string;
+  /** Secret with the key of the Idempotency-Key records' request fingerprints (HMAC). */
+  idempotencySecret: string;
   /** ConfigMap with the tenant's non-secret settings, read by every service. */
   configMap: string;
   /** Kong ACL group whose members may call this tenant's API, and only this tenant's. */
@@ -41,6 +43,7 @@ export function tenantNames(marketplace: string): TenantNames {
     signingKeySecret: 'jwt-signing-key',
     smtpSecret: 'smtp-relay',
     adminSecret: 'admin-credentials',
+    idempotencySecret: 'idempotency-key',
     configMap: 'tenant-config',
     aclGroup: base,
     tokenIssuer: `gorten/${base}`,

@@ -1,9 +1,12 @@
 // The tenant's namespace and its guard rails: quota, container defaults, and a
 // NetworkPolicy that denies all ingress except from the gateway, monitoring and the
-// tenant's own pods (services call each other, e.g. checkout → payments).
+// tenant's own pods (services call each other, e.g. checkout → payments). A namespace of
+// that name made by someone else is never adopted: it would be collected with the tenant.
+// With the chart's RBAC the operator's rights inside it come from a RoleBinding it makes
+// there first (`buildTenantRoleBinding`): it has none on Secrets elsewhere.
 import type { Marketplace } from '../api/types.js';
 import type { KubeObject } from '../clients/kube.js';
-import type { OperatorSettings } from '../settings.js';
+import type { OperatorSettings, TenantAccess } from '../settings.js';
 import { ownedBy, tenantLabels, tenantNames } from './names.js';
 
 function meta(mp: Marketplace, name: string, namespace?: string): KubeObject['metadata'] {
@@ -20,6 +23,38 @@ export function buildNamespace(mp: Marketplace): KubeObject {
     apiVersion: 'v1',
     kind: 'Namespace',
     metadata: meta(mp, tenantNames(mp.metadata.name).namespace),
+  };
+}
+
+/**
+ * Whose the live namespace `mp-<name>` is: absent, this Marketplace's (it carries the
+ * tenant label, or an ownerReference to this Marketplace's uid), or someone else's.
+ */
+export function namespaceClaim(
+  mp: Marketplace,
+  live: KubeObject | undefined,
+): 'absent' | 'ours' | 'foreign' {
+  if (!live) return 'absent';
+  const labelled = live.metadata.labels?.['gorten.io/marketplace'] === mp.metadata.name;
+  const owned = (live.metadata.ownerReferences ?? []).some(
+    (ref) =>
+      ref.kind === 'Marketplace' && mp.metadata.uid !== undefined && ref.uid === mp.metadata.uid,
+  );
+  return labelled || owned ? 'ours' : 'foreign';
+}
+
+/** Grants the operator's ServiceAccount the tenant ClusterRole in this namespace only. */
+export function buildTenantRoleBinding(mp: Marketplace, access: TenantAccess): KubeObject {
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'RoleBinding',
+    metadata: meta(mp, 'gorten-operator', tenantNames(mp.metadata.name).namespace),
+    roleRef: {
+      apiGroup: 'rbac.authorization.k8s.io',
+      kind: 'ClusterRole',
+      name: access.clusterRole,
+    },
+    subjects: [{ kind: 'ServiceAccount', ...access.serviceAccount }],
   };
 }
 

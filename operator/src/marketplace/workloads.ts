@@ -79,6 +79,9 @@ export function configDigest(inputs: readonly unknown[]): string {
   return createHash('sha256').update(JSON.stringify(inputs)).digest('hex').slice(0, 16);
 }
 
+/** The services that keep Idempotency-Key records (POST /checkout, refunds). */
+const FINGERPRINTING: ReadonlySet<ServiceName> = new Set(['checkout', 'orders']);
+
 function secretEnv(name: string, secret: string, key: string) {
   return { name, valueFrom: { secretKeyRef: { name: secret, key } } };
 }
@@ -139,7 +142,8 @@ export function buildDeployment(
                 secretEnv('AMQP_URL', names.brokerSecret, 'uri'),
                 secretEnv('JWT_PUBLIC_KEY', names.signingKeySecret, 'public.pem'),
                 // Only the users service signs tokens and knows the first admin; only
-                // the email worker talks to the mail relay.
+                // the email worker talks to the mail relay; only the services that keep
+                // Idempotency-Key records fingerprint requests.
                 ...(service === 'users'
                   ? [
                       secretEnv('JWT_PRIVATE_KEY', names.signingKeySecret, 'private.pem'),
@@ -149,6 +153,9 @@ export function buildDeployment(
                   : []),
                 ...(service === 'notifications'
                   ? [secretEnv('SMTP_URL', names.smtpSecret, 'uri')]
+                  : []),
+                ...(FINGERPRINTING.has(service)
+                  ? [secretEnv('IDEMPOTENCY_HMAC_KEY', names.idempotencySecret, 'hmac-key')]
                   : []),
               ],
               resources: {
@@ -252,7 +259,14 @@ export function buildWorkloadsPlane(
 interface DeploymentStatus {
   metadata: { generation?: number; name: string };
   spec?: { replicas?: number };
-  status?: { observedGeneration?: number; availableReplicas?: number; updatedReplicas?: number };
+  status?: {
+    observedGeneration?: number;
+    availableReplicas?: number;
+    updatedReplicas?: number;
+    replicas?: number;
+    /** Pods being deleted; reported by apiservers with DeploymentReplicaSetTerminatingReplicas. */
+    terminatingReplicas?: number;
+  };
 }
 
 /** Which services are not yet rolled out: the Deployment controller has not caught up. */
@@ -271,4 +285,23 @@ export function rolloutLag(deployments: readonly DeploymentStatus[]): string[] {
       (d) =>
         `${d.metadata.name} ${d.status?.availableReplicas ?? 0}/${d.spec?.replicas ?? 1} available`,
     );
+}
+
+/**
+ * Which services still run pods, while a tenant is stopped before its data is dropped:
+ * a Deployment is stopped once asked for 0, the controller has seen that, and it reports
+ * no pods, terminating ones included where the apiserver counts them.
+ */
+export function stillRunning(deployments: readonly DeploymentStatus[]): string[] {
+  return deployments
+    .filter((d) => {
+      const s = d.status ?? {};
+      return (
+        (d.spec?.replicas ?? 1) > 0 ||
+        (s.observedGeneration ?? 0) < (d.metadata.generation ?? 1) ||
+        (s.replicas ?? 0) > 0 ||
+        (s.terminatingReplicas ?? 0) > 0
+      );
+    })
+    .map((d) => `${d.metadata.name} (${d.status?.replicas ?? 0} pods)`);
 }

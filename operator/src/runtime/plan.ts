@@ -4,7 +4,12 @@
 // backoff when a plane failed, look again soon when one is only under way, else nothing.
 import type { KubeObject } from '../clients/kube.js';
 import type { ObjectRef } from '../clients/resources.js';
-import { aggregateReady, setCondition, type Condition } from './conditions.js';
+import {
+  aggregateReady,
+  setCondition,
+  type Condition,
+  type ConditionUpdate,
+} from './conditions.js';
 import type { EventRecorder } from './events.js';
 import { writeStatus, type StatusPatcher } from './status.js';
 import type { ReconcileResult } from './workqueue.js';
@@ -18,6 +23,11 @@ export interface PlaneOutcome {
   failed: boolean;
   /** Work under way, not a failure: look again after this long (no backoff). */
   requeueAfterMs?: number;
+  /**
+   * Further conditions the plane reports that Ready does not wait for (DatabaseIsolated):
+   * facts about what it made, with an Event when they change like any other condition.
+   */
+  informational?: readonly ConditionUpdate[];
 }
 
 /** One part of what a resource gets, reported as the condition `condition`. */
@@ -132,6 +142,33 @@ export async function report<C extends string, F extends object>(
   return nextStep(outcomes);
 }
 
+/**
+ * The resource is refused before any plane could run (its namespace is someone else's):
+ * Ready False with `reason` (a Warning Event on the transition), the planes' conditions
+ * as they were. Throws PlaneFailure, so the queue retries with backoff.
+ */
+export async function refuse<F extends object>(
+  io: PlanIO,
+  subject: PlanSubject<F>,
+  reason: string,
+  message: string,
+): Promise<never> {
+  const { object } = subject;
+  const generation = object.metadata.generation ?? 0;
+  const conditions = setCondition(
+    object.status?.conditions ?? [],
+    { type: 'Ready', status: 'False', reason, message },
+    generation,
+    (io.now ?? (() => new Date()))(),
+  );
+  await writeStatus(io.kube, io.events, subject.ref, object, {
+    ...subject.fields,
+    observedGeneration: generation,
+    conditions,
+  });
+  throw new PlaneFailure(`Ready: ${reason}`);
+}
+
 /** The conditions after `outcomes`, with Ready aggregated over `readyOf`. Pure. */
 function settle<C extends string>(
   current: readonly Condition[],
@@ -141,8 +178,10 @@ function settle<C extends string>(
   now: Date,
 ): Condition[] {
   let conditions = [...current];
-  for (const [type, { status, reason, message }] of outcomes)
+  for (const [type, { status, reason, message, informational = [] }] of outcomes) {
     conditions = setCondition(conditions, { type, status, reason, message }, generation, now);
+    for (const fact of informational) conditions = setCondition(conditions, fact, generation, now);
+  }
   return setCondition(conditions, aggregateReady(conditions, readyOf), generation, now);
 }
 

@@ -1,8 +1,9 @@
 // Carts: add, change, remove — each checked against the catalog (the product is active,
-// in the marketplace's currency, and has the stock) — and priced from the catalog when
-// shown; checkout prices them again. Checkout locks the cart while it runs, so the cart
+// its company active, in the marketplace's currency, and has the stock) — and priced from
+// the catalog when shown; checkout prices them again. Checkout locks the cart while it runs, so the cart
 // it charges for is the cart it empties.
 import { conflict, unprocessable } from '@gorten/kit';
+import { activeCompanies } from '@gorten/catalog/for-sale';
 import type { ProductDoc } from '@gorten/catalog/store';
 import { MongoServerError, type Db } from 'mongodb';
 import type { Cart, CartItemView } from './schemas.js';
@@ -60,7 +61,10 @@ export function priceCart(
   };
 }
 
-/** The products of the lines, by id, as the catalog has them now. */
+/**
+ * The products of the lines, by id, as the catalog has them now — of companies that are
+ * active: a suspended or removed company's products are missing, so nobody buys them.
+ */
 export async function productsOf(
   carts: CartModule,
   lines: readonly CartLine[],
@@ -71,7 +75,11 @@ export async function productsOf(
       { projection: { outbox: 0, reservations: 0 } },
     )
     .toArray();
-  return new Map(docs.map((d) => [d._id, d]));
+  const selling = await activeCompanies(
+    carts.store.companies,
+    docs.map((d) => d.companyId),
+  );
+  return new Map(docs.filter((d) => selling.has(d.companyId)).map((d) => [d._id, d]));
 }
 
 function isLocked(cart: CartDoc | null, now: Date): boolean {
@@ -134,10 +142,7 @@ export async function setItem(
   quantity: number,
   currency: string,
 ): Promise<Cart> {
-  const product = await carts.store.products.findOne(
-    { _id: productId },
-    { projection: { status: 1, stock: 1, price: 1 } },
-  );
+  const product = (await productsOf(carts, [{ productId, quantity }])).get(productId);
   if (!product || product.status !== 'active' || product.price.currency !== currency)
     throw unprocessable('The product is not for sale.');
   if (product.stock < quantity)

@@ -31,7 +31,7 @@ export const CARTS_ROUTES = [
     responses: { 200: { description: 'The cart.', schema: cart } },
     errors: {
       409: 'Not enough in stock, or a checkout of the cart is in progress.',
-      422: 'The product is not for sale, or the cart is full.',
+      422: 'The product is not for sale (not active, or its company is suspended or removed), or the cart is full.',
     },
     handle: (request, deps) =>
       answer(

@@ -1,6 +1,7 @@
 // The carts service's collection: one cart per buyer (its _id is the buyer's id), so
-// "one active cart per buyer" holds by construction. It reads the catalog's products.
-import type { CollectionIndexes } from '@gorten/kit';
+// "one active cart per buyer" holds by construction. It reads the catalog's products and
+// the companies selling them.
+import { SHARED_COLLECTIONS, type CollectionIndexes, type CompanyRecord } from '@gorten/kit';
 import type { ProductDoc } from '@gorten/catalog/store';
 import type { Collection, Db } from 'mongodb';
 
@@ -22,10 +23,15 @@ export interface CartDoc {
 export interface CartsStore {
   carts: Collection<CartDoc>;
   products: Collection<ProductDoc>;
+  companies: Collection<CompanyRecord>;
 }
 
 export function cartsStore(db: Db): CartsStore {
-  return { carts: db.collection('carts'), products: db.collection('products') };
+  return {
+    carts: db.collection('carts'),
+    products: db.collection('products'),
+    companies: db.collection(SHARED_COLLECTIONS.companies),
+  };
 }
 
 export const CARTS_INDEXES: CollectionIndexes[] = [];

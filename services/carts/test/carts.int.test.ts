@@ -2,7 +2,6 @@
 // against the catalog on every change and priced from it whenever shown; a cart that a
 // checkout holds does not change. Products are seeded straight into the tenant's
 // products collection, as the catalog writes them.
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { newId, type RunningService } from '@gorten/kit';
 import {
@@ -22,10 +21,11 @@ import type { CartDoc } from '../src/store.js';
 let tenant: TestTenant;
 let service: RunningService<CartsDeps>;
 let call: Call;
-const company = `co_${randomBytes(12).toString('hex')}`;
+let company: string;
 
 beforeAll(async () => {
   tenant = await TestTenant.create('carts');
+  company = await tenant.addCompany();
   service = await startTestService(cartsService, tenant, 'carts');
   call = client(service.url);
 });
@@ -39,6 +39,7 @@ const products = () => tenant.db.collection<ProductDoc>('products');
 const carts = () => tenant.db.collection<CartDoc>('carts');
 
 interface ProductFields {
+  companyId?: string;
   stock?: number;
   amount?: number;
   currency?: string;
@@ -50,7 +51,7 @@ async function product(fields: ProductFields = {}): Promise<string> {
   const now = new Date();
   await products().insertOne({
     _id: id,
-    companyId: company,
+    companyId: fields.companyId ?? company,
     sku: `SKU-${id.slice(-8)}`,
     name: `Product ${id.slice(-4)}`,
     description: '',
@@ -78,6 +79,25 @@ const remove = (token: string, productId: string) =>
 const get = (token: string) => call<Cart>('GET', '/carts/me', { token });
 
 describe('the buyer’s cart', () => {
+  test('a product of a suspended or removed company cannot be carted (422) and shows unavailable; it is back once the company is active', async () => {
+    const seller = await tenant.addCompany();
+    const item = await product({ companyId: seller });
+    const me = buyer();
+    expect((await put(me.token, item, { quantity: 1 })).status).toBe(200);
+    for (const status of ['suspended', 'removed'] as const) {
+      await tenant.setCompanyStatus(seller, status);
+      expect((await put(me.token, item, { quantity: 2 })).status).toBe(422);
+      expect((await get(me.token)).body).toMatchObject({
+        items: [{ productId: item, quantity: 1, available: false, problem: 'unavailable' }],
+        total: 0,
+      });
+    }
+    await tenant.setCompanyStatus(seller, 'active');
+    expect((await put(me.token, item, { quantity: 2 })).body).toMatchObject({
+      items: [{ productId: item, quantity: 2, available: true }],
+    });
+  });
+
   test('starts empty, takes products, changes quantities, drops and empties', async () => {
     const me = buyer();
     expect(await get(me.token)).toMatchObject({

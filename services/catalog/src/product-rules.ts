@@ -54,14 +54,16 @@ export interface ProductQuery {
 const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
- * The filter for a listing. Anyone sees active products; a status other than active
- * may be asked for only by admins, or by a seller about their own company.
+ * The filter for a listing. Anyone sees active products of active companies; a status
+ * other than active may be asked for only by admins, or by a seller about their own
+ * company, and only they see the products of `inactiveCompanies` (suspended, removed).
  * `categoryIds` is the asked-for category with its descendants.
  */
 export function productFilter(
   query: ProductQuery,
   principal: Principal | undefined,
   categoryIds: string[] | undefined,
+  inactiveCompanies: readonly string[] = [],
 ): Record<string, unknown> {
   const status = query.status ?? 'active';
   if (status !== 'active') {
@@ -74,9 +76,11 @@ export function productFilter(
   if (query.minPrice !== undefined) price.$gte = query.minPrice;
   if (query.maxPrice !== undefined) price.$lte = query.maxPrice;
   const { field, direction } = SORT_FIELDS[query.sort];
+  const hidden = inactiveCompanies.filter((c) => !seesUnlisted(principal, c));
   const conditions: Record<string, unknown>[] = [
     { status },
     ...(query.company ? [{ companyId: query.company }] : []),
+    ...(hidden.length > 0 ? [{ companyId: { $nin: hidden } }] : []),
     ...(categoryIds ? [{ categoryId: { $in: categoryIds } }] : []),
     ...(query.q ? [{ name: { $regex: escapeRegex(query.q), $options: 'i' } }] : []),
     ...(Object.keys(price).length > 0 ? [{ 'price.amount': price }] : []),

@@ -1,10 +1,12 @@
 // Products: owned by one company, SKU unique within it, priced in the marketplace's
-// currency in minor units. Every change is one conditional update on the product that
+// currency in minor units. Only an active company's products are shown for sale, and only
+// while it is active do its sellers change them (for-sale.ts). Every change is one conditional update on the product that
 // also appends its event to the product's outbox, so the change and the event are
 // stored together or not at all; the version guards against lost updates.
 import {
   assertActsForCompany,
   conflict,
+  isAdmin,
   newId,
   notFound,
   outboxEntry,
@@ -16,6 +18,7 @@ import {
 import { MongoServerError } from 'mongodb';
 import { parentMap, subtree } from './categories.js';
 import type { CatalogDeps } from './deps.js';
+import { activeCompanies, inactiveCompanies } from './for-sale.js';
 import {
   assertTransition,
   productFilter,
@@ -69,6 +72,11 @@ function checkCurrency(deps: CatalogDeps, price: Money): void {
     throw unprocessable(`Prices in this marketplace are in ${deps.env.CURRENCY}.`);
 }
 
+async function checkCompanyActive(deps: CatalogDeps, companyId: string): Promise<void> {
+  const company = await deps.store.companies.findOne({ _id: companyId });
+  if (company?.status !== 'active') throw unprocessable('The company is not active here.');
+}
+
 async function checkCategory(deps: CatalogDeps, categoryId: string | null): Promise<void> {
   if (categoryId && !(await deps.store.categories.findOne({ _id: categoryId })))
     throw unprocessable('The category does not exist.');
@@ -82,8 +90,7 @@ export async function createProduct(
   const companyId = input.companyId ?? principal.companyId;
   if (!companyId) throw unprocessable('Name the company (admins) or sign in for one (sellers).');
   assertActsForCompany(principal, companyId);
-  const company = await deps.store.companies.findOne({ _id: companyId });
-  if (company?.status !== 'active') throw unprocessable('The company is not active here.');
+  await checkCompanyActive(deps, companyId);
   checkCurrency(deps, input.price);
   await checkCategory(deps, input.categoryId);
   const now = deps.now();
@@ -113,15 +120,23 @@ export async function createProduct(
   return toProduct(doc);
 }
 
-/** A product the caller may see: active ones for anyone, others for their company and admins. */
+/**
+ * A product the caller may see: active ones of active companies for anyone, others for
+ * their company and admins.
+ */
 export async function getProduct(
   deps: CatalogDeps,
   principal: Principal | undefined,
   id: string,
 ): Promise<Product> {
   const doc = await deps.store.products.findOne({ _id: id });
-  if (!doc || (doc.status !== 'active' && !seesUnlisted(principal, doc.companyId)))
-    throw notFound('No such product.');
+  if (!doc) throw notFound('No such product.');
+  if (!seesUnlisted(principal, doc.companyId)) {
+    const forSale =
+      doc.status === 'active' &&
+      (await activeCompanies(deps.store.companies, [doc.companyId])).has(doc.companyId);
+    if (!forSale) throw notFound('No such product.');
+  }
   return toProduct(doc);
 }
 
@@ -131,7 +146,8 @@ export async function listProducts(
   query: ProductQuery & { category?: string },
 ): Promise<{ items: Product[]; nextCursor: string | null }> {
   const categoryIds = query.category ? subtree(await parentMap(deps), query.category) : undefined;
-  const filter = productFilter(query, principal, categoryIds);
+  const hidden = isAdmin(principal) ? [] : await inactiveCompanies(deps.store.companies);
+  const filter = productFilter(query, principal, categoryIds, hidden);
   const docs = await deps.store.products
     .find(filter, { projection: { outbox: 0 } })
     .sort(sortSpec(query.sort))
@@ -149,19 +165,35 @@ export async function updateProduct(
   id: string,
   change: ProductChange,
 ): Promise<Product> {
-  if (change.price) checkCurrency(deps, change.price);
-  if (change.categoryId !== undefined) await checkCategory(deps, change.categoryId);
+  const { version, stockAdjustment, ...edits } = change;
+  if (edits.price) checkCurrency(deps, edits.price);
+  if (edits.categoryId !== undefined) await checkCategory(deps, edits.categoryId);
   // Read, check, write only if nobody wrote in between; a concurrent writer makes us
-  // re-read and re-check rather than overwrite their change.
+  // re-read and re-check rather than overwrite their change (an adjustment applies to
+  // the figure re-read; a figure with its version is refused once it is stale).
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const current = await deps.store.products.findOne({ _id: id }, { projection: { outbox: 0 } });
     if (!current || (current.status !== 'active' && !seesUnlisted(principal, current.companyId)))
       throw notFound('No such product.');
     assertActsForCompany(principal, current.companyId);
+    // A suspended or removed company's sellers change nothing; an admin may (archive).
+    if (!isAdmin(principal)) await checkCompanyActive(deps, current.companyId);
+    if (version !== undefined && version !== current.version)
+      throw conflict('The product changed since it was read; read it again.', {
+        reason: 'version_mismatch',
+        version: current.version,
+      });
     if (change.status) assertTransition(current.status, change.status);
+    const stock = stockAdjustment === undefined ? edits.stock : current.stock + stockAdjustment;
+    if (stock !== undefined && stock < 0)
+      throw conflict(`Only ${current.stock} in stock to take away.`, {
+        reason: 'insufficient_stock',
+        inStock: current.stock,
+      });
     const next: ProductDoc = {
       ...current,
-      ...change,
+      ...edits,
+      ...(stock === undefined ? {} : { stock }),
       version: current.version + 1,
       updatedAt: deps.now(),
     };

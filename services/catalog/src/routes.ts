@@ -160,6 +160,10 @@ export const CATALOG_ROUTES = [
     path: '/products/:id',
     operationId: 'updateProduct',
     summary: 'Change a product: details, price, stock, status (its company’s sellers, admins)',
+    description:
+      'Checkouts change the stock at any time: a new `stock` figure is taken only with the ' +
+      '`version` it was read at (a 409 once the product changed); `stockAdjustment` adds to or ' +
+      'takes from the stock as it is. Any change may send `version` as its precondition.',
     tags: ['products'],
     access: ['seller', 'admin'],
     params: productParams,
@@ -167,8 +171,8 @@ export const CATALOG_ROUTES = [
     responses: { 200: { description: 'The product.', schema: product } },
     errors: {
       404: 'No such product.',
-      409: 'An illegal status change, or the product kept changing.',
-      422: 'Unknown category, or a price not in the marketplace’s currency.',
+      409: 'An illegal status change, the product changed since `version` (`version_mismatch`, with the current version), a stockAdjustment below zero (`insufficient_stock`), or the product kept changing.',
+      422: 'Unknown category, a price not in the marketplace’s currency, or (sellers) the company is suspended or removed.',
     },
     handle: async ({ params, body, principal }, deps) => ({
       status: 200,

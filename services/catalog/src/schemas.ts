@@ -91,17 +91,48 @@ export const newProduct = z.strictObject({
 
 export type NewProduct = z.output<typeof newProduct>;
 
+/**
+ * A change of a product. Checkouts change the stock at any time, so a new figure (`stock`)
+ * is taken only with the `version` it was read at; `stockAdjustment` adds to (or takes
+ * from) the figure as it is, with no version needed. Both rules are in the schema's
+ * JSON form too (`dependentRequired`, `not`).
+ */
 export const productChange = z
   .strictObject({
+    version: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe('The version the change is based on: a 409 if the product changed since.'),
     name: text(200).optional(),
     description: z.string().max(10_000).optional(),
     categoryId: categoryId.nullable().optional(),
     price: money.optional(),
-    stock: stock.optional(),
+    stock: stock.optional().describe('The new figure left to sell; needs `version`.'),
+    stockAdjustment: z
+      .number()
+      .int()
+      .min(-10_000_000)
+      .max(10_000_000)
+      .optional()
+      .describe('Units received (positive) or taken away (negative), applied as the stock is.'),
     status: z.enum(PRODUCT_STATUSES).optional(),
     lowStockThreshold: stock.optional(),
   })
-  .refine((c) => Object.keys(c).length > 0, 'at least one field is required');
+  .refine((c) => Object.keys(c).some((k) => k !== 'version'), 'at least one field is required')
+  .refine((c) => c.stock === undefined || c.version !== undefined, {
+    message: 'required with stock (the version the figure was read at); or send stockAdjustment',
+    path: ['version'],
+  })
+  .refine((c) => c.stock === undefined || c.stockAdjustment === undefined, {
+    message: 'stock and stockAdjustment exclude each other',
+    path: ['stockAdjustment'],
+  })
+  .meta({
+    dependentRequired: { stock: ['version'] },
+    not: { required: ['stock', 'stockAdjustment'] },
+  });
 
 export type ProductChange = z.output<typeof productChange>;
 

@@ -5,9 +5,10 @@
 // repeated call takes nothing twice. It lives in the product document with an expiry
 // until it is committed (the order is paid: the stock stays taken) or released (the
 // checkout failed, or the reservation expired: the stock comes back).
-import type { Outbox } from '@gorten/kit';
+import type { Outbox, OutboxEntry } from '@gorten/kit';
 import type { Collection, Db } from 'mongodb';
 import { productEventEntry } from './products.js';
+import type { ProductEvent } from './schemas.js';
 import { catalogStore, type ProductDoc, type StockReservation } from './store.js';
 
 export interface StockModule {
@@ -28,15 +29,35 @@ export type ReserveOutcome = 'reserved' | 'already_reserved' | 'insufficient' | 
  * The stock change is one atomic update; the product.updated event that reports it is a
  * second update on the same document (its figures are known only after the first). If
  * the process dies between the two, the product's next event carries the newer state.
+ * Events are coalesced: every one carries the whole product, and the inventory consumer
+ * keeps only the newest version, so a pending older product.updated is replaced rather
+ * than joined — a best-seller's outbox stays at one entry however long the broker is away.
  * The outbox port is told at once (checkout sweeps its outboxes rarely).
  */
 async function reportChange(stock: StockModule, after: ProductDoc | null): Promise<void> {
   if (!after) return;
-  await stock.products.updateOne(
-    { _id: after._id },
-    { $push: { outbox: productEventEntry(after, 'product.updated') } },
-  );
+  const entry = productEventEntry(after, 'product.updated');
+  for (;;) {
+    const doc = await stock.products.findOne({ _id: after._id }, { projection: { outbox: 1 } });
+    const pending = (doc?.outbox ?? []).filter((e) => e.routingKey === 'product.updated');
+    if (pending.some((e) => versionOf(e) >= after.version)) break; // a newer figure is on its way
+    // The entries exactly as read: FerretDB's $pull matches whole values. One the relay is
+    // publishing right now still goes out; the consumer drops it as older.
+    for (const stale of pending)
+      await stock.products.updateOne({ _id: after._id }, { $pull: { outbox: stale } });
+    // Pushed only while no product.updated is pending: a concurrent change that got in
+    // first is compared again above.
+    const pushed = await stock.products.updateOne(
+      { _id: after._id, 'outbox.routingKey': { $ne: 'product.updated' } },
+      { $push: { outbox: entry } },
+    );
+    if (pushed.matchedCount === 1) break;
+  }
   stock.outbox.announce(stock.products, after._id);
+}
+
+function versionOf(entry: OutboxEntry): number {
+  return (entry.event.data as Pick<ProductEvent, 'version'>).version;
 }
 
 export async function reserveStock(

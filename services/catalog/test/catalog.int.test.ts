@@ -3,7 +3,7 @@
 // across a broker outage), and the inventory_update consumer.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { type EventEnvelope, type RunningService } from '@gorten/kit';
+import { newId, noOutbox, type EventEnvelope, type RunningService } from '@gorten/kit';
 import {
   client,
   expectOpenApiUpToDate,
@@ -15,6 +15,13 @@ import {
 import { eventually } from '@gorten/testenv';
 import { catalogService } from '../src/app.js';
 import type { CatalogDeps } from '../src/deps.js';
+import {
+  commitReservation,
+  createStockModule,
+  releaseReservation,
+  reserveStock,
+} from '../src/stock.js';
+import type { ProductDoc } from '../src/store.js';
 
 let tenant: TestTenant;
 let service: RunningService<CatalogDeps>;
@@ -187,7 +194,7 @@ describe('products', () => {
     expect((await call('GET', `/products/${draft.id}`, { token: admin })).status).toBe(200);
     const active = await call<Product>('PATCH', `/products/${draft.id}`, {
       token: sellerA,
-      body: { status: 'active', stock: 10 },
+      body: { status: 'active', stock: 10, version: draft.version },
     });
     expect(active.body).toMatchObject({ status: 'active', stock: 10, version: 2 });
     expect((await call('GET', `/products/${draft.id}`)).status).toBe(200);
@@ -197,7 +204,7 @@ describe('products', () => {
     const product = await newProduct(sellerA, { status: 'active' });
     const foreign = await call('PATCH', `/products/${product.id}`, {
       token: sellerB,
-      body: { stock: 0 },
+      body: { stock: 0, version: product.version },
     });
     expect(foreign.status).toBe(403);
     expect(
@@ -209,11 +216,16 @@ describe('products', () => {
       ).status,
     ).toBe(403);
     expect(
-      (await call('PATCH', `/products/${product.id}`, { token: buyer, body: { stock: 0 } })).status,
+      (
+        await call('PATCH', `/products/${product.id}`, {
+          token: buyer,
+          body: { stock: 0, version: product.version },
+        })
+      ).status,
     ).toBe(403);
-    expect((await call('PATCH', `/products/${product.id}`, { body: { stock: 0 } })).status).toBe(
-      401,
-    );
+    expect(
+      (await call('PATCH', `/products/${product.id}`, { body: { stock: 0, version: 1 } })).status,
+    ).toBe(401);
     const noCompany = await call('POST', '/products', {
       token: admin,
       body: { sku: sku(), name: 'x', price: { amount: 1, currency: 'EUR' } },
@@ -260,11 +272,40 @@ describe('products', () => {
     expect(answer.status).toBe(422);
   });
 
+  test('a suspended or removed company’s products leave the shop and its sellers cannot change them; back once it is active', async () => {
+    const company = await tenant.addCompany();
+    const seller = tenant.token({ sub: 'usr_s6', roles: ['seller'], company });
+    const listed = await newProduct(seller, { status: 'active', stock: 4 });
+    const shop = async () =>
+      (await call<Page>('GET', `/products?company=${company}`)).body.items.map((p) => p.id);
+    expect(await shop()).toEqual([listed.id]);
+    for (const status of ['suspended', 'removed'] as const) {
+      await tenant.setCompanyStatus(company, status);
+      expect(await shop()).toEqual([]);
+      expect((await call('GET', `/products/${listed.id}`, { token: buyer })).status).toBe(404);
+      // Its sellers and admins still see it; only an admin changes it now.
+      expect((await call('GET', `/products/${listed.id}`, { token: seller })).status).toBe(200);
+      const change = await call('PATCH', `/products/${listed.id}`, {
+        token: seller,
+        body: { price: { amount: 1, currency: 'EUR' } },
+      });
+      expect(change.status).toBe(422);
+    }
+    const archived = await call<Product>('PATCH', `/products/${listed.id}`, {
+      token: admin,
+      body: { status: 'archived' },
+    });
+    expect(archived.body).toMatchObject({ status: 'archived' });
+    await tenant.setCompanyStatus(company, 'active');
+    await call('PATCH', `/products/${listed.id}`, { token: seller, body: { status: 'active' } });
+    expect(await shop()).toEqual([listed.id]);
+  });
+
   test('an illegal status change is a 409 with the reason, and changes nothing', async () => {
     const product = await newProduct(sellerA, { status: 'active' });
     const answer = await call('PATCH', `/products/${product.id}`, {
       token: sellerA,
-      body: { status: 'draft', stock: 99 },
+      body: { status: 'draft', stock: 99, version: product.version },
     });
     expect(answer).toMatchObject({ status: 409, body: { from: 'active', to: 'draft' } });
     expect((await call<Product>('GET', `/products/${product.id}`)).body).toMatchObject({
@@ -284,6 +325,58 @@ describe('products', () => {
       // Even a public read refuses a bad token rather than ignoring it.
       expect((await call('GET', '/products', { token: forged.token })).status).toBe(401);
     }
+  });
+});
+
+describe('stock changes while checkouts sell', () => {
+  const stock = () => createStockModule(tenant.db, noOutbox);
+  /** What a checkout does to the product: reserve `quantity`, then keep or give it back. */
+  async function checkout(productId: string, quantity: number, end: 'paid' | 'open' = 'paid') {
+    const reservation = newId('chk');
+    const until = new Date(Date.now() + 60_000);
+    expect(await reserveStock(stock(), productId, quantity, reservation, until)).toBe('reserved');
+    if (end === 'paid') await commitReservation(stock(), productId, reservation);
+    return reservation;
+  }
+  const read = async (id: string) => (await call<Product>('GET', `/products/${id}`)).body;
+  const patch = (id: string, body: Record<string, unknown>) =>
+    call<Product>('PATCH', `/products/${id}`, { token: sellerA, body });
+
+  test('a stock figure from a stale read is a 409 and changes nothing; from a fresh read it is written', async () => {
+    const product = await newProduct(sellerA, { status: 'active', stock: 10 });
+    const seen = await read(product.id);
+    await checkout(product.id, 3); // 7 left, which the seller has not seen
+    const stale = await patch(product.id, { stock: 15, version: seen.version });
+    const now = await read(product.id);
+    expect(stale).toMatchObject({
+      status: 409,
+      body: { reason: 'version_mismatch', version: now.version },
+    });
+    expect(now.stock).toBe(7);
+    const fresh = await patch(product.id, { stock: now.stock + 5, version: now.version });
+    expect(fresh.body).toMatchObject({ stock: 12, version: now.version + 1 });
+  });
+
+  test('an absolute stock needs the version it was read at (400); stockAdjustment adds to what is there, reservations included', async () => {
+    const product = await newProduct(sellerA, { status: 'active', stock: 10 });
+    const blind = await patch(product.id, { stock: 15 });
+    expect(blind.status).toBe(400);
+    expect(blind.body).toMatchObject({ errors: [{ in: 'body', path: 'version' }] });
+    const both = await patch(product.id, { stock: 15, stockAdjustment: 5, version: 1 });
+    expect(both.status).toBe(400);
+
+    await checkout(product.id, 3); // sold: 7 left
+    const open = await checkout(product.id, 2, 'open'); // reserved: 5 left for now
+    expect((await patch(product.id, { stockAdjustment: 5 })).body).toMatchObject({ stock: 10 });
+    // The open checkout fails: its 2 come back on top of the 5 received.
+    await releaseReservation(stock(), product.id, open);
+    expect((await read(product.id)).stock).toBe(12);
+    const tooMany = await patch(product.id, { stockAdjustment: -13 });
+    expect(tooMany).toMatchObject({
+      status: 409,
+      body: { reason: 'insufficient_stock', inStock: 12 },
+    });
+    expect((await patch(product.id, { stockAdjustment: -12 })).body).toMatchObject({ stock: 0 });
   });
 });
 
@@ -380,7 +473,10 @@ describe('listing', () => {
 describe('events and inventory', () => {
   test('a change publishes exactly one event, and the inventory consumer follows it', async () => {
     const product = await newProduct(sellerA, { status: 'active', stock: 10 });
-    await call('PATCH', `/products/${product.id}`, { token: sellerA, body: { stock: 8 } });
+    await call('PATCH', `/products/${product.id}`, {
+      token: sellerA,
+      body: { stock: 8, version: product.version },
+    });
     const events = await eventsFor(product.id, 2);
     expect(events.map((e) => e.type)).toEqual(['product.added', 'product.updated']);
     expect(events[1]?.data).toMatchObject({ stock: 8, version: 2, companyId: coA });
@@ -425,6 +521,40 @@ describe('events and inventory', () => {
     }
   });
 
+  test('while the broker is away a product keeps at most one pending product.updated; the latest goes out after', async () => {
+    const product = await newProduct(sellerA, { status: 'active', stock: 40 });
+    await eventsFor(product.id, 1); // product.added is out before the cut
+    // Checkout's part of a purchase, as checkout runs it: reservations, and some released.
+    const stock = createStockModule(tenant.db, service.relay);
+    const products = tenant.db.collection<ProductDoc>('products');
+    const pendingUpdates = async () =>
+      ((await products.findOne({ _id: product.id }))?.outbox ?? []).filter(
+        (e) => e.routingKey === 'product.updated',
+      );
+    const restore = await tenant.cutOffBroker();
+    try {
+      for (let i = 0; i < 12; i++) {
+        const reservation = `res_${i}_${randomUUID()}`;
+        const expires = new Date(Date.now() + 60_000);
+        expect(await reserveStock(stock, product.id, 2, reservation, expires)).toBe('reserved');
+        if (i % 3 === 0)
+          expect(await releaseReservation(stock, product.id, reservation)).toBe(true);
+        expect((await pendingUpdates()).length).toBeLessThanOrEqual(1);
+      }
+      const [pending] = await pendingUpdates();
+      const latest = await products.findOne({ _id: product.id });
+      expect(pending?.event.data).toMatchObject({ stock: latest?.stock, version: latest?.version });
+      await restore();
+      const events = await eventsFor(product.id, 1);
+      expect(events.map((e) => e.data)).toEqual([
+        expect.objectContaining({ stock: 40 - 12 * 2 + 4 * 2, version: latest?.version }),
+      ]);
+      expect(await pendingUpdates()).toEqual([]);
+    } finally {
+      await restore().catch(() => undefined);
+    }
+  });
+
   test('company figures and one low-stock notice, however often an event is delivered', async () => {
     const company = companyIds();
     await tenant.db.collection('companies').insertOne({
@@ -439,7 +569,7 @@ describe('events and inventory', () => {
     await newProduct(seller, { status: 'active', stock: 7 });
     const low = await call<Product>('PATCH', `/products/${a.id}`, {
       token: seller,
-      body: { stock: 2 },
+      body: { stock: 2, version: a.version },
     });
     expect(low.status).toBe(200);
     const figures = await eventually({ what: 'company figures', timeoutMs: 20_000 }, async () => {

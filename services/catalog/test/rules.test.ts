@@ -53,6 +53,20 @@ describe('listing filter', () => {
     });
   });
 
+  test('products of inactive companies are left out, but not for their sellers and admins', () => {
+    const inactive = ['co_a', 'co_x'];
+    expect(productFilter(base, buyer, undefined, inactive)).toEqual({
+      $and: [{ status: 'active' }, { companyId: { $nin: ['co_a', 'co_x'] } }],
+    });
+    expect(productFilter(base, undefined, undefined, inactive)).toEqual({
+      $and: [{ status: 'active' }, { companyId: { $nin: ['co_a', 'co_x'] } }],
+    });
+    expect(productFilter(base, seller, undefined, inactive)).toEqual({
+      $and: [{ status: 'active' }, { companyId: { $nin: ['co_x'] } }],
+    });
+    expect(productFilter(base, admin, undefined, inactive)).toEqual({ status: 'active' });
+  });
+
   test('combines category subtree, escaped name search, price range and the cursor', () => {
     const cursor = encodeCursor(1500, 'prd_000000000000000000000001');
     expect(

@@ -6,9 +6,10 @@
 // until the recovery worker settles it.
 import { randomUUID } from 'node:crypto';
 import { newId, Problem, problemFor, requestHash } from '@gorten/kit';
-import type { Card } from '@gorten/payments/provider';
+import { paymentMethodOf } from '@gorten/payments/payments';
 import type { CheckoutDeps } from './deps.js';
 import { precheck, RetryableCheckoutFailure, runCheckout } from './saga.js';
+import type { CheckoutRequest } from './schemas.js';
 import type { CheckoutDoc, CheckoutStep, StoredAnswer } from './store.js';
 
 /** Failures that say nothing final about this request: the key is freed for a retry. */
@@ -47,13 +48,15 @@ export async function checkout(
   deps: CheckoutDeps,
   buyerId: string,
   key: string,
-  body: { card: Card },
+  body: CheckoutRequest,
 ): Promise<StoredAnswer> {
   const requestId = `${buyerId}:${key}`;
-  const claim = await deps.requests.claim(requestId, requestHash(body), deps.now());
+  const fingerprint = requestHash(deps.env.IDEMPOTENCY_HMAC_KEY, body);
+  const claim = await deps.requests.claim(requestId, fingerprint, deps.now());
   if (!claim.started) return replay(claim.result);
   try {
     await precheck(deps, buyerId);
+    await paymentMethodOf(deps.payments, body.paymentMethod, buyerId); // the buyer's own
   } catch (err) {
     const { document } = problemFor(err);
     if (err instanceof Problem)
@@ -76,7 +79,7 @@ export async function checkout(
     updatedAt: now,
   };
   await deps.store.checkouts.insertOne(run);
-  const outcome = await runCheckout(deps, run, body.card);
+  const outcome = await runCheckout(deps, run, body);
   if ('answer' in outcome) {
     try {
       await deps.requests.finish(requestId, outcome.answer, deps.now());

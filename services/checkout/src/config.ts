@@ -1,6 +1,6 @@
 // The checkout service reads the common environment, the payment provider's settings,
-// and the saga's timings.
-import { serviceEnv } from '@gorten/kit';
+// the secret of its request fingerprints, and the saga's timings.
+import { idempotencyEnv, serviceEnv } from '@gorten/kit';
 import { paymentProviderEnv } from '@gorten/payments/config';
 import { z } from 'zod';
 import { CHECKOUT_STEPS } from './store.js';
@@ -8,6 +8,7 @@ import { CHECKOUT_STEPS } from './store.js';
 export const checkoutEnv = serviceEnv
   .extend({
     ...paymentProviderEnv,
+    ...idempotencyEnv,
     CURRENCY: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code'),
     /** A running checkout holds its lease this long per step; past it, recovery takes over. */
     CHECKOUT_LEASE_MS: z.coerce.number().int().min(500).max(600_000).default(30_000),

@@ -11,8 +11,10 @@ export const CHECKOUT_ROUTES = [
     method: 'post',
     path: '/checkout',
     operationId: 'checkout',
-    summary: 'Buy the cart: reserve stock, create the order, charge the card',
+    summary: 'Buy the cart: reserve stock, create the order, charge the payment method',
     description:
+      'Pays with a payment method of the buyer’s (`pm_…`, from POST /payments/methods): no card ' +
+      'details reach checkout. ' +
       'Idempotent per Idempotency-Key: the same key and body answer the same; another body is a 422; ' +
       'a request still running is a 409. A 503 means nothing was charged: send the same request again.',
     tags: ['checkout'],
@@ -22,8 +24,8 @@ export const CHECKOUT_ROUTES = [
     responses: { 201: { description: 'The paid order.', schema: checkoutResult } },
     errors: {
       402: 'The card was declined; the order is cancelled and the stock released.',
-      409: 'Out of stock, a product no longer sold, or a request with this key still running.',
-      422: 'The cart is empty, or the key was used with another body.',
+      409: 'Out of stock (`out_of_stock`), a product no longer sold (`unavailable`), a total other than `expectedTotal` (`total_changed`, with the total now), or a request with this key still running.',
+      422: 'The cart is empty, the payment method is not the buyer’s (`unknown_payment_method`), or the key was used with another body.',
       503: 'The payment provider did not answer; nothing was charged. Retry.',
     },
     handle: async ({ headers, body, principal }, deps) => {

@@ -46,9 +46,9 @@ import {
   voidPayment,
   type PaymentModule,
 } from '@gorten/payments/payments';
-import type { Card } from '@gorten/payments/provider';
 import type { Logger } from 'pino';
 import type { CheckoutEnv } from './config.js';
+import type { CheckoutRequest } from './schemas.js';
 import {
   CHECKOUT_STEPS,
   type CheckoutDoc,
@@ -183,7 +183,11 @@ export interface SagaStep {
   intent?: CheckoutStep;
   /** Recorded with the fields `run` returns, once it succeeded. */
   done: CheckoutStep;
-  run: (deps: SagaDeps, checkout: CheckoutDoc, card: Card) => Promise<Partial<CheckoutDoc>>;
+  run: (
+    deps: SagaDeps,
+    checkout: CheckoutDoc,
+    request: CheckoutRequest,
+  ) => Promise<Partial<CheckoutDoc>>;
   /** Takes back what `run` did, also a part of it; idempotent (recovery may repeat it). */
   undo: (deps: SagaDeps, checkout: CheckoutDoc, failure: Failure) => Promise<unknown>;
 }
@@ -191,9 +195,9 @@ export interface SagaStep {
 /** In order; each `run` reads what the steps before it recorded. */
 export const SAGA_STEPS: readonly SagaStep[] = [
   {
-    // The cart as priced now is what the order will say.
+    // The cart as priced now is what the order will say, and what the buyer agreed to.
     done: 'cart_locked',
-    async run(deps, checkout) {
+    async run(deps, checkout, request) {
       const until = new Date(deps.now().getTime() + deps.env.CHECKOUT_LEASE_MS * 2);
       const locked = await lockCart(deps.carts, checkout.buyerId, checkout._id, until);
       if (!locked) {
@@ -203,7 +207,14 @@ export const SAGA_STEPS: readonly SagaStep[] = [
       }
       if (locked.length === 0) throw unprocessable('The cart is empty.');
       const lines = priceLines(deps, locked, await productsOf(deps.carts, locked));
-      return { lines, total: lines.reduce((sum, l) => sum + l.lineTotal, 0) };
+      const total = lines.reduce((sum, l) => sum + l.lineTotal, 0);
+      const { expectedTotal } = request;
+      if (expectedTotal !== undefined && expectedTotal !== total)
+        throw conflict(
+          `The cart costs ${total} now, not the ${expectedTotal} expected: look at it again.`,
+          { reason: 'total_changed', expectedTotal, total },
+        );
+      return { lines, total };
     },
     undo: (deps, checkout) => unlockCart(deps.carts, checkout.buyerId, checkout._id),
   },
@@ -255,7 +266,7 @@ export const SAGA_STEPS: readonly SagaStep[] = [
     // under this key and voids it.
     intent: 'authorizing',
     done: 'authorized',
-    async run(deps, checkout, card) {
+    async run(deps, checkout, request) {
       let payment;
       try {
         payment = await authorizePayment(deps.payments, {
@@ -265,7 +276,7 @@ export const SAGA_STEPS: readonly SagaStep[] = [
           buyerId: checkout.buyerId,
           amount: checkout.total ?? 0,
           currency: checkout.currency,
-          card,
+          paymentMethod: request.paymentMethod,
         });
       } catch (err) {
         if (err instanceof PaymentOutcomeUnknown)
@@ -304,13 +315,13 @@ export function stepsToUndo(step: CheckoutStep): SagaStep[] {
 export async function runCheckout(
   deps: SagaDeps,
   checkout: CheckoutDoc,
-  card: Card,
+  request: CheckoutRequest,
 ): Promise<RunOutcome> {
   let run = checkout;
   try {
     for (const step of SAGA_STEPS) {
       if (step.intent) run = await advance(deps, run, step.intent);
-      run = await advance(deps, run, step.done, await step.run(deps, run, card));
+      run = await advance(deps, run, step.done, await step.run(deps, run, request));
     }
   } catch (err) {
     if (err instanceof LeaseLost) return unsettled(run, err);

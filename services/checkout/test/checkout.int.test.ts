@@ -1,11 +1,18 @@
 // Checkout against the real FerretDB and RabbitMQ, where correctness matters most: never
 // oversell, never charge twice, never lose an order or an event — under concurrency,
 // retries, declines, a provider that does not answer, a crash between steps and a
-// broker outage.
+// broker outage; and never see a card: it pays with the buyer's payment method.
 import { type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { newId, startService, type EventEnvelope, type RunningService } from '@gorten/kit';
+import { Registry } from 'prom-client';
+import {
+  DependencyMetrics,
+  newId,
+  startService,
+  type EventEnvelope,
+  type RunningService,
+} from '@gorten/kit';
 import {
   client,
   expectOpenApiUpToDate,
@@ -17,15 +24,18 @@ import {
 } from '@gorten/service-testing';
 import { eventually, freePort, spawnTracked } from '@gorten/testenv';
 import { transitionOrder } from '@gorten/orders/orders';
-import { capturePayment } from '@gorten/payments/payments';
+import { createPaymentModule } from '@gorten/payments/module';
+import { capturePayment, createPaymentMethod } from '@gorten/payments/payments';
+import type { CardDetails } from '@gorten/payments/provider';
+import { TEST_CARDS } from '@gorten/payments/simulated-provider';
 import { checkoutService } from '../src/app.js';
 import type { CheckoutDeps } from '../src/deps.js';
 
 const REPO = join(import.meta.dirname, '..', '..', '..');
 const CARDS = {
-  ok: { number: '4242 4242 4242 4242', expMonth: 12, expYear: 2031, cvc: '123' },
-  declined: { number: '4000000000000002', expMonth: 12, expYear: 2031, cvc: '123' },
-  slow: { number: '4000000000000259', expMonth: 12, expYear: 2031, cvc: '123' },
+  ok: { number: TEST_CARDS.success, expMonth: 12, expYear: 2031, cvc: '123' },
+  declined: { number: TEST_CARDS.declined, expMonth: 12, expYear: 2031, cvc: '123' },
+  slow: { number: TEST_CARDS.slowFirstAttempt, expMonth: 12, expYear: 2031, cvc: '123' },
 };
 // The main instance waits long for the provider: under 200 concurrent checkouts the
 // simulated provider (whose ledger shares the test database) answers slowly. The
@@ -46,10 +56,11 @@ let tenant: TestTenant;
 let service: RunningService<CheckoutDeps>;
 let call: Call;
 let orderEvents: string;
-const company = `co_${randomUUID().replaceAll('-', '').slice(0, 24)}`;
+let company: string;
 
 beforeAll(async () => {
   tenant = await TestTenant.create('checkout');
+  company = await tenant.addCompany();
   orderEvents = await tenant.tap('order_exchange');
   service = await startTestService(checkoutService, tenant, 'checkout', PATIENT);
   call = client(service.url);
@@ -74,12 +85,17 @@ const payments = () =>
     'payments',
   );
 
-async function product(stock: number, amount = 1_000, on = tenant): Promise<string> {
+async function product(
+  stock: number,
+  amount = 1_000,
+  on = tenant,
+  companyId = company,
+): Promise<string> {
   const id = newId('prd');
   const now = new Date();
   await on.db.collection('products').insertOne({
     _id: id as never,
-    companyId: company,
+    companyId,
     sku: `SKU-${id.slice(-8)}`,
     name: `Product ${id.slice(-4)}`,
     description: '',
@@ -95,10 +111,32 @@ async function product(stock: number, amount = 1_000, on = tenant): Promise<stri
   return id;
 }
 
-async function buyerWithCart(
-  items: Record<string, number>,
-  on = tenant,
-): Promise<{ id: string; token: string }> {
+interface Buyer {
+  id: string;
+  token: string;
+  /** A payment method of theirs for the 4242… card. */
+  paymentMethod: string;
+  on: TestTenant;
+}
+
+/** A payment method of `buyer`'s, as POST /payments/methods makes it (payments' own code). */
+async function methodFor(
+  buyer: { id: string; on: TestTenant },
+  card: CardDetails = CARDS.ok,
+): Promise<string> {
+  const provider = createPaymentModule(
+    buyer.on.db,
+    {
+      PAYMENT_PROVIDER: 'simulated',
+      PAYMENT_PROVIDER_TIMEOUT_MS: 10_000,
+      SIMULATED_PROVIDER_DELAY_MS: 0,
+    },
+    new DependencyMetrics(new Registry()),
+  );
+  return (await createPaymentMethod(provider, buyer.id, card)).id;
+}
+
+async function buyerWithCart(items: Record<string, number>, on = tenant): Promise<Buyer> {
   const id = newId('usr');
   await on.db.collection('carts').insertOne({
     _id: id as never,
@@ -107,11 +145,22 @@ async function buyerWithCart(
     version: 1,
     updatedAt: new Date(),
   });
-  return { id, token: on.token({ sub: id, roles: ['buyer'] }) };
+  return {
+    id,
+    token: on.token({ sub: id, roles: ['buyer'] }),
+    paymentMethod: await methodFor({ id, on }),
+    on,
+  };
 }
 
-const buy = (token: string, key: string, card: object = CARDS.ok) =>
-  call('POST', '/checkout', { token, body: { card }, headers: { 'idempotency-key': key } });
+const checkoutBody = (buyer: Buyer, paymentMethod = buyer.paymentMethod) => ({ paymentMethod });
+
+const buy = (buyer: Buyer, key: string, paymentMethod = buyer.paymentMethod) =>
+  call('POST', '/checkout', {
+    token: buyer.token,
+    body: checkoutBody(buyer, paymentMethod),
+    headers: { 'idempotency-key': key },
+  });
 
 const stockOf = async (id: string) => (await products().findOne({ _id: id }))?.stock;
 
@@ -130,7 +179,7 @@ async function orderEventsFor(orderIds: string[], expected: number): Promise<Eve
 test('a checkout reserves, orders, charges, keeps the stock and empties the cart', async () => {
   const [kettle, mug] = [await product(5, 2_500), await product(9, 800)];
   const buyer = await buyerWithCart({ [kettle]: 2, [mug]: 3 });
-  const answer = await buy(buyer.token, randomUUID());
+  const answer = await buy(buyer, randomUUID());
   expect(answer.status).toBe(201);
   expect(answer.body).toMatchObject({
     status: 'paid',
@@ -159,7 +208,7 @@ test('200 concurrent checkouts of a product with 10 in stock: 10 orders, stock 0
   const buyers = await Promise.all(
     Array.from({ length: 200 }, () => buyerWithCart({ [scarce]: 1 })),
   );
-  const answers = await Promise.all(buyers.map((b) => buy(b.token, randomUUID())));
+  const answers = await Promise.all(buyers.map((b) => buy(b, randomUUID())));
   const count = (status: number) => answers.filter((a) => a.status === status).length;
   expect({ paid: count(201), refused: count(409) }).toEqual({ paid: 10, refused: 190 });
   const refused = answers.find((a) => a.status === 409);
@@ -176,18 +225,18 @@ test('one Idempotency-Key sent 50 times at once and again later: one order, one 
   const item = await product(100);
   const buyer = await buyerWithCart({ [item]: 1 });
   const key = randomUUID();
-  const answers = await Promise.all(Array.from({ length: 50 }, () => buy(buyer.token, key)));
+  const answers = await Promise.all(Array.from({ length: 50 }, () => buy(buyer, key)));
   const created = answers.filter((a) => a.status === 201);
   expect(created.length).toBeGreaterThanOrEqual(1);
   expect(answers.every((a) => a.status === 201 || a.status === 409)).toBe(true);
   expect(new Set(created.map((a) => a.body.orderId)).size).toBe(1);
-  const later = await buy(buyer.token, key);
+  const later = await buy(buyer, key);
   expect(later.status).toBe(201);
   expect(later.body.orderId).toBe(created[0]?.body.orderId);
   expect(await orders().countDocuments({ buyerId: buyer.id })).toBe(1);
   expect(await payments().countDocuments({ buyerId: buyer.id })).toBe(1);
   expect(await stockOf(item)).toBe(99);
-  const otherBody = await buy(buyer.token, key, CARDS.declined);
+  const otherBody = await buy(buyer, key, await methodFor(buyer, CARDS.declined));
   expect(otherBody.status).toBe(422);
 });
 
@@ -195,7 +244,8 @@ test('a declined card: reservation released, order cancelled with the reason, no
   const item = await product(4);
   const buyer = await buyerWithCart({ [item]: 3 });
   const key = randomUUID();
-  const answer = await buy(buyer.token, key, CARDS.declined);
+  const declined = await methodFor(buyer, CARDS.declined);
+  const answer = await buy(buyer, key, declined);
   expect(answer).toMatchObject({
     status: 402,
     body: { reason: 'payment_declined', declineCode: 'card_declined' },
@@ -212,15 +262,15 @@ test('a declined card: reservation released, order cancelled with the reason, no
   expect(
     (await tenant.db.collection('carts').findOne({ _id: buyer.id as never }))?.lock,
   ).toBeNull();
-  expect((await buy(buyer.token, key, CARDS.declined)).status).toBe(402);
+  expect((await buy(buyer, key, declined)).status).toBe(402);
 });
 
 test('a provider that does not answer: compensated, and the same request retried succeeds once', async () => {
   const impatient = await startTestService(checkoutService, tenant, 'checkout', IMPATIENT);
-  const buy = (token: string, key: string, card: object) =>
+  const buy = (buyer: Buyer, key: string, paymentMethod: string) =>
     client(impatient.url)('POST', '/checkout', {
-      token,
-      body: { card },
+      token: buyer.token,
+      body: checkoutBody(buyer, paymentMethod),
       headers: { 'idempotency-key': key },
     });
   try {
@@ -231,12 +281,13 @@ test('a provider that does not answer: compensated, and the same request retried
 });
 
 async function slowProviderScenario(
-  buy: (token: string, key: string, card: object) => Promise<Answer>,
+  buy: (buyer: Buyer, key: string, paymentMethod: string) => Promise<Answer>,
 ): Promise<void> {
   const item = await product(2);
   const buyer = await buyerWithCart({ [item]: 1 });
   const key = randomUUID();
-  const first = await buy(buyer.token, key, CARDS.slow);
+  const slow = await methodFor(buyer, CARDS.slow);
+  const first = await buy(buyer, key, slow);
   expect(first.status).toBe(503);
   expect(first.headers.get('retry-after')).toBeTruthy();
   expect(await stockOf(item)).toBe(2);
@@ -245,9 +296,9 @@ async function slowProviderScenario(
     status: 'voided',
     captured: 0,
   });
-  const retry = await buy(buyer.token, key, CARDS.slow);
+  const retry = await buy(buyer, key, slow);
   expect(retry.status).toBe(201);
-  expect((await buy(buyer.token, key, CARDS.slow)).body.orderId).toBe(retry.body.orderId);
+  expect((await buy(buyer, key, slow)).body.orderId).toBe(retry.body.orderId);
   expect(await orders().countDocuments({ buyerId: buyer.id, status: 'paid' })).toBe(1);
   expect(await payments().countDocuments({ buyerId: buyer.id, status: 'captured' })).toBe(1);
   expect(await stockOf(item)).toBe(1);
@@ -281,7 +332,7 @@ describe('a checkout process killed between steps', () => {
   /** A buyer (2 of a product with 5 in stock) whose checkout process dies after `failpoint`. */
   async function checkoutKilledAfter(
     failpoint: string,
-  ): Promise<{ item: string; buyer: { id: string; token: string }; key: string }> {
+  ): Promise<{ item: string; buyer: Buyer; key: string }> {
     const item = await product(5);
     const buyer = await buyerWithCart({ [item]: 2 });
     const key = randomUUID();
@@ -290,7 +341,7 @@ describe('a checkout process killed between steps', () => {
     await expect(
       crashing('POST', '/checkout', {
         token: buyer.token,
-        body: { card: CARDS.ok },
+        body: checkoutBody(buyer),
         headers: { 'idempotency-key': key },
       }),
     ).rejects.toThrow();
@@ -309,7 +360,7 @@ describe('a checkout process killed between steps', () => {
       const checkouts = tenant.db.collection<{ buyerId: string; step: string }>('checkouts');
       expect((await checkouts.findOne({ buyerId: buyer.id }))?.step).toBe(failpoint);
       // While the run is unfinished its key is taken.
-      expect((await buy(buyer.token, key)).status).toBe(409);
+      expect((await buy(buyer, key)).status).toBe(409);
       await eventually({ what: `recovery to ${end} the run`, timeoutMs: 30_000 }, async () =>
         (await checkouts.findOne({ buyerId: buyer.id }))?.step === end ? true : undefined,
       );
@@ -319,13 +370,13 @@ describe('a checkout process killed between steps', () => {
       if (end === 'completed') {
         expect(order?.status).toBe('paid');
         // The key now answers with the order the recovered run made.
-        const replay = await buy(buyer.token, key);
+        const replay = await buy(buyer, key);
         expect(replay).toMatchObject({ status: 201, body: { orderId: order?._id } });
       } else {
         expect(order?.status ?? 'cancelled').toBe('cancelled');
         expect(await payments().countDocuments({ buyerId: buyer.id, status: 'captured' })).toBe(0);
         // Nothing happened: the same request may be sent again, and now it succeeds.
-        expect((await buy(buyer.token, key)).status).toBe(201);
+        expect((await buy(buyer, key)).status).toBe(201);
         expect(await stockOf(item)).toBe(3);
       }
     },
@@ -355,7 +406,7 @@ describe('a checkout process killed between steps', () => {
       expect(await stockOf(item)).toBe(5);
       expect((await orders().findOne({ buyerId: buyer.id }))?.status).toBe('cancelled');
       expect((await payments().findOne({ buyerId: buyer.id }))?.status).toBe(paymentEnd);
-      const replay = await buy(buyer.token, key);
+      const replay = await buy(buyer, key);
       expect(replay).toMatchObject({ status: 409, body: { reason: 'order_cancelled' } });
     },
   );
@@ -367,7 +418,7 @@ test('with RabbitMQ unreachable, orders are kept and each event is delivered onc
   const restore = await tenant.cutOffBroker();
   let orderIds: string[];
   try {
-    const answers = await Promise.all(buyers.map((b) => buy(b.token, randomUUID())));
+    const answers = await Promise.all(buyers.map((b) => buy(b, randomUUID())));
     expect(answers.map((a) => a.status)).toEqual([201, 201, 201]);
     orderIds = answers.map((a) => a.body.orderId as string);
     await new Promise((r) => setTimeout(r, 500));
@@ -390,9 +441,11 @@ describe('with the outbox swept every 30 s, as deployed', () => {
   let own: TestTenant;
   let deployed: RunningService<CheckoutDeps>;
   let events: { order: string; product: string };
+  let ownCompany: string;
 
   beforeAll(async () => {
     own = await TestTenant.create('checkout-relay');
+    ownCompany = await own.addCompany();
     events = { order: await own.tap('order_exchange'), product: await own.tap('product_exchange') };
     deployed = await startService(checkoutService, own.serviceEnv('checkout', PATIENT), {
       checkResponses: true,
@@ -425,13 +478,13 @@ describe('with the outbox swept every 30 s, as deployed', () => {
       const buyer = await buyerWithCart({ [item]: 1 }, own);
       const answer = await client(deployed.url)('POST', '/checkout', {
         token: buyer.token,
-        body: { card: CARDS.ok },
+        body: checkoutBody(buyer),
         headers: { 'idempotency-key': randomUUID() },
       });
       expect(answer.status).toBe(201);
       return answer.body.orderId as string;
     };
-    const item = await product(5, 1_000, own);
+    const item = await product(5, 1_000, own, ownCompany);
     const first = await checkoutOf(item);
     const published = await publishedSoon([first], item, 3);
     expect(published.map((e) => e.type).sort()).toEqual([
@@ -459,36 +512,128 @@ describe('with the outbox swept every 30 s, as deployed', () => {
   });
 });
 
+test.each(['suspended', 'removed'] as const)(
+  'a company %s after its product was carted: 409 unavailable, nothing reserved, ordered or charged',
+  async (status) => {
+    const seller = await tenant.addCompany();
+    const item = await product(5, 1_000, tenant, seller);
+    const buyer = await buyerWithCart({ [item]: 2 });
+    await tenant.setCompanyStatus(seller, status);
+    const answer = await buy(buyer, randomUUID());
+    expect(answer).toMatchObject({ status: 409, body: { reason: 'unavailable', productId: item } });
+    expect(await stockOf(item)).toBe(5);
+    expect(await orders().countDocuments({ buyerId: buyer.id })).toBe(0);
+    expect(await payments().countDocuments({ buyerId: buyer.id })).toBe(0);
+  },
+);
+
+test('expectedTotal: a price raised since the buyer looked is a 409 total_changed, nothing reserved or charged; the total as seen pays', async () => {
+  const item = await product(5, 1_000);
+  const buyer = await buyerWithCart({ [item]: 2 });
+  await products().updateOne({ _id: item }, { $set: { 'price.amount': 1_200 } });
+  const withTotal = (expectedTotal: number) =>
+    call('POST', '/checkout', {
+      token: buyer.token,
+      body: { ...checkoutBody(buyer), expectedTotal },
+      headers: { 'idempotency-key': randomUUID() },
+    });
+  const changed = await withTotal(2_000);
+  expect(changed).toMatchObject({
+    status: 409,
+    body: { reason: 'total_changed', expectedTotal: 2_000, total: 2_400 },
+  });
+  expect(await stockOf(item)).toBe(5);
+  expect(await payments().countDocuments({ buyerId: buyer.id })).toBe(0);
+  expect(
+    (await tenant.db.collection('carts').findOne({ _id: buyer.id as never }))?.lock,
+  ).toBeNull();
+  expect(await withTotal(2_400)).toMatchObject({ status: 201, body: { total: 2_400 } });
+  for (const bad of [-1, 1.5, '2400']) expect((await withTotal(bad as number)).status).toBe(400);
+});
+
+describe('card data never reaches checkout', () => {
+  test('the request names a payment method; its Idempotency-Key record keeps an HMAC of it under the tenant secret, and no card data is stored', async () => {
+    const item = await product(3);
+    const buyer = await buyerWithCart({ [item]: 1 });
+    const key = randomUUID();
+    expect((await buy(buyer, key)).status).toBe(201);
+    const record = await tenant.db
+      .collection<{ _id: string; requestHash: string }>('checkout_requests')
+      .findOne({ _id: `${buyer.id}:${key}` });
+    const canonical = JSON.stringify({ paymentMethod: buyer.paymentMethod });
+    expect(record?.requestHash).toBe(
+      createHmac('sha256', tenant.idempotencyHmacKey).update(canonical).digest('hex'),
+    );
+    // No card number anywhere (brand, last four and expiry are all the provider shows).
+    const stored = await tenant.storedFields();
+    expect(
+      stored.filter((f) => Object.values(TEST_CARDS).some((n) => f.value.includes(n))),
+    ).toEqual([]);
+    expect(stored.filter((f) => /(^|\.)(number|cvc)$/i.test(f.path))).toEqual([]);
+  });
+
+  test('card details in the request are refused (400): checkout takes no card', async () => {
+    const item = await product(3);
+    const buyer = await buyerWithCart({ [item]: 1 });
+    for (const body of [
+      { card: CARDS.ok },
+      { paymentMethod: buyer.paymentMethod, card: CARDS.ok },
+    ]) {
+      const answer = await call('POST', '/checkout', {
+        token: buyer.token,
+        body,
+        headers: { 'idempotency-key': randomUUID() },
+      });
+      expect(answer.status).toBe(400);
+    }
+    expect(await stockOf(item)).toBe(3);
+  });
+
+  test('another buyer’s payment method, or an unknown one, is a 422 before anything is reserved', async () => {
+    const item = await product(3);
+    const [me, thief] = [await buyerWithCart({ [item]: 1 }), await buyerWithCart({ [item]: 1 })];
+    for (const paymentMethod of [me.paymentMethod, newId('pm')]) {
+      const answer = await buy(thief, randomUUID(), paymentMethod);
+      expect(answer).toMatchObject({ status: 422, body: { reason: 'unknown_payment_method' } });
+    }
+    expect(await stockOf(item)).toBe(3);
+    expect(await orders().countDocuments({ buyerId: thief.id })).toBe(0);
+    expect(await payments().countDocuments({ buyerId: thief.id })).toBe(0);
+  });
+});
+
 describe('refusals', () => {
-  test('no Idempotency-Key, an empty cart, a card that is not one', async () => {
+  test('no Idempotency-Key, an empty cart, a payment method that is not one', async () => {
     const item = await product(3);
     const buyer = await buyerWithCart({ [item]: 1 });
     const missing = await call('POST', '/checkout', {
       token: buyer.token,
-      body: { card: CARDS.ok },
+      body: checkoutBody(buyer),
     });
     expect(missing.status).toBe(400);
     expect(missing.body).toMatchObject({ errors: [{ in: 'headers', path: 'idempotency-key' }] });
     const empty = await buyerWithCart({});
-    expect((await buy(empty.token, randomUUID())).status).toBe(422);
-    const typo = await buy(buyer.token, randomUUID(), { ...CARDS.ok, number: '4242424242424241' });
-    expect(typo.status).toBe(400);
+    expect((await buy(empty, randomUUID())).status).toBe(422);
+    const malformed = await buy(buyer, randomUUID(), 'pm_nope');
+    expect(malformed.status).toBe(400);
+    expect(malformed.body).toMatchObject({ errors: [{ in: 'body', path: 'paymentMethod' }] });
     expect(await stockOf(item)).toBe(3);
   });
 
   test('only buyers check out; forged and foreign tokens are refused', async () => {
+    const buyer = await buyerWithCart({});
     const seller = tenant.token({ sub: 'usr_s', roles: ['seller'], company });
-    expect((await buy(seller, randomUUID())).status).toBe(403);
+    expect((await buy({ ...buyer, token: seller }, randomUUID())).status).toBe(403);
     expect(
       (
         await call('POST', '/checkout', {
-          body: { card: CARDS.ok },
+          body: checkoutBody(buyer),
           headers: { 'idempotency-key': randomUUID() },
         })
       ).status,
     ).toBe(401);
     for (const forged of forgedTokens(tenant, { sub: 'usr_x', roles: ['buyer'] })) {
-      const answer = await buy(forged.token, randomUUID());
+      const answer = await buy({ ...buyer, token: forged.token }, randomUUID());
       expect({ why: forged.why, status: answer.status }).toEqual({ why: forged.why, status: 401 });
     }
   });

@@ -123,6 +123,7 @@ test('compensate walks the table back: payment, order, stock, cart, then records
     'products.find',
     'products.findOne',
     'products.findOneAndUpdate',
+    'products.findOne', // a pending product.updated to replace? (catalog's stock.ts)
     'products.updateOne',
     'announce mp.products prd_1',
     'carts.updateOne',

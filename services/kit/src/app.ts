@@ -50,7 +50,10 @@ async function failingChecks(
 
 export function createServiceApp(opts: ServiceAppOptions): Koa<RequestState> {
   const app = new Koa<RequestState>();
-  app.proxy = true; // behind Kong: trust X-Forwarded-* for the client address
+  // Behind Kong, which appends the address it saw to the X-Forwarded-For the client sent:
+  // only that last entry is trusted. Koa's default takes the first, which the client writes.
+  app.proxy = true;
+  app.maxIpsCount = 1;
 
   const health = new Router();
   health.get('/healthz', (ctx) => {

@@ -3,7 +3,8 @@
 // exactly one starts the work. Later requests with the key get the stored result (same
 // body), 422 (another body), or 409 (still in flight). A failure worth retrying releases
 // the key so the same request may run again; a final failure is stored like a success.
-import { createHash } from 'node:crypto';
+// A record keeps only a keyed fingerprint of its request (requestHash), never the request.
+import { createHmac } from 'node:crypto';
 import { MongoServerError, type Collection } from 'mongodb';
 import { z } from 'zod';
 import { conflict, unprocessable } from './problem.js';
@@ -26,8 +27,20 @@ export const idempotencyKeyHeader = z
   .regex(/^[A-Za-z0-9._:-]+$/, '8–128 letters, digits or . _ : -')
   .describe('A unique key per intended operation; retries send the same key and body.');
 
-/** SHA-256 of the JSON with object keys sorted, so key order does not matter. */
-export function requestHash(value: unknown): string {
+/**
+ * The tenant's secret for request fingerprints: the operator generates it into the
+ * Secret `idempotency-key`; the services that keep Idempotency-Key records read it.
+ */
+export const idempotencyEnv = {
+  IDEMPOTENCY_HMAC_KEY: z.string().min(32, 'must be at least 32 characters'),
+};
+
+/**
+ * HMAC-SHA256 under the tenant's secret of the JSON with object keys sorted (so key
+ * order does not matter): without the secret, a stored fingerprint cannot be tested
+ * against guesses of the request.
+ */
+export function requestHash(secret: string, value: unknown): string {
   const canonical = (v: unknown): unknown =>
     Array.isArray(v)
       ? v.map(canonical)
@@ -38,7 +51,7 @@ export function requestHash(value: unknown): string {
               .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
           )
         : v;
-  return createHash('sha256')
+  return createHmac('sha256', secret)
     .update(JSON.stringify(canonical(value)))
     .digest('hex');
 }

@@ -21,8 +21,14 @@ export {
   type Role,
 } from './auth.js';
 export { connectMongo, type CollectionIndexes, type MongoHandle } from './mongo.js';
-export { Publisher, type EventEnvelope } from './messaging/publisher.js';
 export {
+  Publisher,
+  UnroutableMessage,
+  type EventEnvelope,
+  type PublishProperties,
+} from './messaging/publisher.js';
+export {
+  noOutbox,
   OutboxRelay,
   outboxEntry,
   type Outbox,
@@ -35,6 +41,8 @@ export {
   type ConsumerOptions,
   type EventHandler,
 } from './messaging/consumer.js';
+export { redrive, RETRIES_HEADER } from './messaging/dead-letters.js';
+export { DependencyUnavailable, isDependencyFailure } from './dependency.js';
 export { backoffDelay, type Backoff } from './backoff.js';
 export {
   dependencyPolicy,
@@ -69,12 +77,16 @@ export {
   type CompanyRecord,
   type CompanyStatus,
   COMPANY_ID_PATTERN,
+  deadLetterQueueOf,
+  RETRY_QUEUE_TTL_MS,
+  retryQueueOf,
   operatorCompanyRecord,
   SHARED_COLLECTIONS,
 } from './tenant-contract.js';
 export { afterCursor, decodeCursor, encodeCursor, page, pageOf, pageQuery } from './pagination.js';
 export {
   IdempotencyKeys,
+  idempotencyEnv,
   idempotencyKeyHeader,
   requestHash,
   type Claim,

@@ -11,6 +11,7 @@ import { createServiceApp } from './app.js';
 import { parseEnv, type ServiceEnv } from './config.js';
 import { createLogger } from './logger.js';
 import { Consumer, type EventHandler } from './messaging/consumer.js';
+import { deadLetterGauge } from './messaging/dead-letters.js';
 import { noOutbox, OutboxRelay, type Outbox, type WithOutbox } from './messaging/outbox.js';
 import { Publisher } from './messaging/publisher.js';
 import { ServiceMetrics } from './metrics.js';
@@ -127,9 +128,11 @@ export async function startService<E extends ServiceEnv, Deps>(
         mongo.db,
         { name: spec.name, queue: spec.queue, prefetch: spec.prefetch },
         spec.handle,
+        publisher,
         log,
       ),
   );
+  deadLetterGauge(metrics.registry, consumers, log);
   const app = createServiceApp({
     log,
     metrics,

@@ -1,7 +1,8 @@
-// What the operator and the services agree on in a tenant's database: the collections
-// more than one component uses, and the company record, with the one function that makes
-// the operator's. The operator imports this module alone (@gorten/kit/tenant-contract),
-// so it imports nothing.
+// What the operator and the services agree on in a tenant: in its database the
+// collections more than one component uses, and the company record, with the one
+// function that makes the operator's; in its vhost the queues that go with each work
+// queue (rabbitmq/topology.json declares them). The operator imports this module alone
+// (@gorten/kit/tenant-contract), so it imports nothing.
 
 export const SHARED_COLLECTIONS = {
   /**
@@ -59,3 +60,16 @@ export function operatorCompanyRecord(company: {
       status === 'active' && publicKey ? { keyId: id, algorithm: 'RS256', publicKey } : null,
   };
 }
+
+/**
+ * Where a work queue's messages wait after a dependency failed (the database, the mail
+ * relay): a queue with a message TTL that dead-letters them back into the work queue.
+ * Nothing consumes it; waiting there uses up none of the work queue's delivery limit.
+ */
+export const retryQueueOf = (queue: string): string => `${queue}.retry`;
+
+/** The longest wait in a retry queue: its `x-message-ttl`, and the consumer's cap. */
+export const RETRY_QUEUE_TTL_MS = 30_000;
+
+/** Where a work queue's poison and its messages past the delivery limit are dead-lettered. */
+export const deadLetterQueueOf = (queue: string): string => `${queue}.dlq`;

@@ -1,5 +1,6 @@
 // The service skeleton over real HTTP on port 0: problem+json errors, validation,
-// security headers, CORS, body limits, metrics by route template, health and readiness.
+// security headers, CORS, body limits, metrics by route template, health and readiness,
+// and which client address a request behind Kong has.
 import { Writable } from 'node:stream';
 import Router from '@koa/router';
 import { z } from 'zod';
@@ -44,6 +45,9 @@ items.get(
     ctx.body = { id: ctx.state.input.params.id };
   },
 );
+items.get('/whoami', (ctx) => {
+  ctx.body = { ip: ctx.ip };
+});
 items.get('/boom', () => {
   throw new Error('database password is hunter2');
 });
@@ -124,6 +128,15 @@ test('bad params, unknown routes and wrong methods answer problem+json', async (
   const method = await fetch(`${base}/items`, { method: 'DELETE' });
   expect(method.status).toBe(405);
   expect(method.headers.get('content-type')).toMatch(/problem\+json/);
+});
+
+test('the client address is the one Kong appended to X-Forwarded-For, not one the client wrote', async () => {
+  const ipOf = async (headers: Record<string, string>) =>
+    ((await (await fetch(`${base}/whoami`, { headers })).json()) as { ip: string }).ip;
+  // Kong appends the address it sees to whatever X-Forwarded-For the client sent.
+  expect(await ipOf({ 'x-forwarded-for': '10.9.9.9, 203.0.113.7' })).toBe('203.0.113.7');
+  expect(await ipOf({ 'x-forwarded-for': '203.0.113.7' })).toBe('203.0.113.7');
+  expect(await ipOf({})).toMatch(/127\.0\.0\.1$/);
 });
 
 test('a thrown Problem keeps its status and extensions', async () => {

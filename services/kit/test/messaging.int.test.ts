@@ -1,25 +1,35 @@
 // Messaging against the real RabbitMQ and FerretDB: confirms, the outbox surviving a
-// broker outage, consumers that dedupe, retry to a delivery limit and dead-letter poison.
+// broker outage and a missing binding, consumers that dedupe, retry to a delivery limit
+// and dead-letter poison, wait out a dependency outage in the retry queue without using
+// up the limit; the re-drive of a dead-letter queue and its depth as a metric.
 import { randomBytes } from 'node:crypto';
-import { connect as connectTcp, createServer, type Server, type Socket } from 'node:net';
 import { connect, type ChannelModel, type ConfirmChannel } from 'amqplib';
 import { MongoClient, type Collection, type Db } from 'mongodb';
-import { eventually, loadTestEnv } from '@gorten/testenv';
+import { Registry } from 'prom-client';
+import { eventually, loadTestEnv, tcpCable } from '@gorten/testenv';
 import {
   Consumer,
   createLogger,
+  deadLetterQueueOf,
+  DependencyUnavailable,
   OutboxRelay,
   outboxEntry,
   Publisher,
+  redrive,
+  RETRY_QUEUE_TTL_MS,
+  retryQueueOf,
   type EventEnvelope,
+  type EventHandler,
   type WithOutbox,
 } from '../src/index.js';
+import { deadLetterGauge } from '../src/messaging/dead-letters.js';
 
 const env = loadTestEnv();
 const log = createLogger('test', process.env.GORTEN_TEST_LOG ?? 'silent');
 const run = randomBytes(3).toString('hex');
 const exchange = `kit.events.${run}`;
-const [work, dlq, dlx] = [`kit.work.${run}`, `kit.work.${run}.dlq`, `kit.dlx.${run}`];
+const work = `kit.work.${run}`;
+const [dlq, retry, dlx] = [deadLetterQueueOf(work), retryQueueOf(work), `kit.dlx.${run}`];
 let amqp: ChannelModel;
 let channel: ConfirmChannel;
 let mongo: MongoClient;
@@ -43,12 +53,24 @@ beforeAll(async () => {
     },
   });
   await channel.bindQueue(work, exchange, 'thing.#');
+  // As rabbitmq/topology.json declares every work queue's retry queue.
+  await channel.assertQueue(retry, {
+    durable: true,
+    arguments: {
+      'x-queue-type': 'quorum',
+      'x-message-ttl': RETRY_QUEUE_TTL_MS,
+      'x-dead-letter-exchange': '',
+      'x-dead-letter-routing-key': work,
+      'x-dead-letter-strategy': 'at-least-once',
+      'x-overflow': 'reject-publish',
+    },
+  });
   mongo = new MongoClient(env.mongo.url);
   db = mongo.db(`kit_${run}`);
 });
 
 afterAll(async () => {
-  for (const q of [work, dlq]) await channel.deleteQueue(q);
+  for (const q of [work, retry, dlq]) await channel.deleteQueue(q);
   for (const e of [exchange, dlx]) await channel.deleteExchange(e);
   await amqp.close();
   await db.dropDatabase();
@@ -90,6 +112,28 @@ test('a change and its event are written together; the relay publishes it once, 
   });
   await publisher.close();
   await down.close();
+});
+
+test('an event no queue is bound for stays in the outbox, and goes out once the binding is back', async () => {
+  const things: Collection<WithOutbox> = db.collection('unroutable');
+  const entry = outboxEntry(exchange, 'thing.created', 'thing.created', { name: 'lamp' });
+  await things.insertOne({ _id: 'u1' as never, outbox: [entry] });
+  const publisher = new Publisher(env.rabbitmq.amqpUrl, log);
+  const relay = new OutboxRelay([things], publisher, log);
+  try {
+    await channel.unbindQueue(work, exchange, 'thing.#'); // a binding deleted by hand
+    try {
+      expect(await relay.relayOnce()).toBe(0); // the broker returned it: not delivered
+      expect((await things.findOne({ _id: 'u1' as never }))?.outbox).toEqual([entry]);
+    } finally {
+      await channel.bindQueue(work, exchange, 'thing.#');
+    }
+    expect(await relay.relayOnce()).toBe(1);
+    expect(await received(work, 1)).toEqual([entry.event]);
+    expect((await things.findOne({ _id: 'u1' as never }))?.outbox).toEqual([]);
+  } finally {
+    await publisher.close();
+  }
 });
 
 /** Events that reach `queue` until `count` are there (then a moment for duplicates). */
@@ -138,51 +182,8 @@ test('an announced write is published at once, in order and once, without waitin
   }
 });
 
-/** A TCP path to the broker that can be cut: while cut, connections are dropped at once. */
-async function cableToBroker(): Promise<{
-  url: string;
-  connected: (on: boolean) => void;
-  close: () => Promise<void>;
-}> {
-  const broker = new URL(env.rabbitmq.amqpUrl);
-  const sockets = new Set<Socket>();
-  let on = false;
-  const server: Server = createServer((client) => {
-    if (!on) {
-      client.destroy();
-      return;
-    }
-    const upstream = connectTcp(Number(broker.port), broker.hostname);
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('error', () => undefined);
-      socket.on('close', () => {
-        sockets.delete(socket);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  const url = new URL(broker);
-  url.host = `127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-  return {
-    url: url.toString(),
-    connected: (value) => {
-      on = value;
-      if (!on) for (const socket of sockets) socket.destroy();
-    },
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
-}
-
 test('an announced event the broker could not take goes out within seconds of its return, not at the next sweep', async () => {
-  const cable = await cableToBroker();
+  const cable = await tcpCable(env.rabbitmq.amqpUrl, { connected: false });
   const things: Collection<WithOutbox> = db.collection('announced_outage');
   const publisher = new Publisher(cable.url, log);
   const relay = new OutboxRelay([things], publisher, log, 600_000);
@@ -205,20 +206,43 @@ test('an announced event the broker could not take goes out within seconds of it
   }
 });
 
-test('a redelivered event is handled once; a failing one is retried to the limit and dead-lettered; poison goes straight there', async () => {
-  const handled: string[] = [];
+/** A consumer of the work queue with the service's parts: its own publisher, the kit's log. */
+function consumerOf(name: string, handler: EventHandler) {
+  const publisher = new Publisher(env.rabbitmq.amqpUrl, log);
   const consumer = new Consumer(
     env.rabbitmq.amqpUrl,
     db,
-    { name: 'kit-test', queue: work },
-    (event) => {
-      handled.push(event.id);
-      return event.type === 'thing.broken'
-        ? Promise.reject(new Error('cannot handle'))
-        : Promise.resolve();
-    },
+    { name, queue: work },
+    handler,
+    publisher,
     log,
   );
+  return {
+    consumer,
+    start: () => consumer.start(),
+    stop: async () => {
+      await consumer.stop();
+      await publisher.close();
+    },
+  };
+}
+
+async function publishEvent(event: EventEnvelope): Promise<void> {
+  channel.publish(exchange, event.type, Buffer.from(JSON.stringify(event)), {
+    messageId: event.id,
+    persistent: true,
+  });
+  await channel.waitForConfirms();
+}
+
+test('a redelivered event is handled once; a failing one is retried to the limit and dead-lettered; poison goes straight there', async () => {
+  const handled: string[] = [];
+  const consumer = consumerOf('kit-test', (event) => {
+    handled.push(event.id);
+    return event.type === 'thing.broken'
+      ? Promise.reject(new Error('cannot handle'))
+      : Promise.resolve();
+  });
   await consumer.start();
   try {
     const once = outboxEntry(exchange, 'thing.updated', 'thing.updated', {}).event;
@@ -253,6 +277,74 @@ test('a redelivered event is handled once; a failing one is retried to the limit
       deadBodies.push(m.content.toString());
     }
     expect(deadBodies).toEqual(expect.arrayContaining(['{not json', JSON.stringify(broken)]));
+  } finally {
+    await consumer.stop();
+  }
+});
+
+test('a dependency away for 60 s uses up no delivery attempt: the event waits in the retry queue and is handled once', async () => {
+  const event = outboxEntry(exchange, 'thing.updated', 'thing.updated', { name: 'late' }).event;
+  let firstTry: number | undefined;
+  let tries = 0;
+  const handled: string[] = [];
+  const consumer = consumerOf('kit-outage', (e) => {
+    if (e.id !== event.id) return Promise.resolve();
+    tries++;
+    firstTry ??= Date.now();
+    if (Date.now() - firstTry < 60_000)
+      return Promise.reject(new DependencyUnavailable('database', 'the database is away'));
+    handled.push(e.id);
+    return Promise.resolve();
+  });
+  await consumer.start();
+  try {
+    await publishEvent(event);
+    await eventually({ what: 'the event handled after the outage', timeoutMs: 110_000 }, () =>
+      Promise.resolve(handled.length > 0 ? true : undefined),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1_000)); // room for a second copy
+    expect(handled).toEqual([event.id]);
+    expect(tries).toBeGreaterThan(3); // the first delivery and the queue's 2 redeliveries
+    expect((await channel.checkQueue(dlq)).messageCount).toBe(0);
+    expect((await channel.checkQueue(retry)).messageCount).toBe(0);
+  } finally {
+    await consumer.stop();
+  }
+}, 150_000);
+
+test('a failing event dead-letters after the limit and shows in gorten_dlq_messages; re-driven it is handled once', async () => {
+  const event = outboxEntry(exchange, 'thing.updated', 'thing.updated', { name: 'fixed' }).event;
+  let fixed = false;
+  const handled: string[] = [];
+  const consumer = consumerOf('kit-redrive', (e) => {
+    if (!fixed) return Promise.reject(new Error('a bug in the handler'));
+    handled.push(e.id);
+    return Promise.resolve();
+  });
+  const registry = new Registry();
+  deadLetterGauge(registry, [consumer.consumer], log);
+  const depth = async () =>
+    (await registry.getSingleMetric('gorten_dlq_messages')?.get())?.values.find(
+      (v) => v.labels.queue === work,
+    )?.value;
+  await consumer.start();
+  try {
+    await publishEvent(event);
+    await eventually({ what: 'the event in the DLQ metric', timeoutMs: 30_000 }, async () =>
+      (await depth()) === 1 ? true : undefined,
+    );
+    expect(await registry.metrics()).toContain(`gorten_dlq_messages{queue="${work}"} 1`);
+    expect(handled).toEqual([]);
+
+    fixed = true; // the handler's bug is fixed and deployed; the operator re-drives
+    expect(await redrive(env.rabbitmq.amqpUrl, work, log)).toBe(1);
+    await eventually({ what: 'the re-driven event handled', timeoutMs: 30_000 }, () =>
+      Promise.resolve(handled.length > 0 ? true : undefined),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1_000)); // room for a second copy
+    expect(handled).toEqual([event.id]);
+    expect(await depth()).toBe(0);
+    expect(await redrive(env.rabbitmq.amqpUrl, work, log)).toBe(0);
   } finally {
     await consumer.stop();
   }

@@ -1,6 +1,8 @@
-// The email worker against a real SMTP server (smtp-server, in this process), the real
-// RabbitMQ and FerretDB: each notification event becomes exactly one email — also when
-// the event is delivered again, and after the SMTP server was down for a while.
+// The email worker against a real SMTP server (smtp-server, in this process, reached
+// through a cable the tests can pull), the real RabbitMQ and FerretDB: each notification
+// event becomes exactly one email — also when the event is delivered again, after the
+// SMTP server refused mail for a while, and after it could not be reached for longer
+// than the queue's delivery attempts last.
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -11,7 +13,7 @@ import {
   startTestService,
   TestTenant,
 } from '@gorten/service-testing';
-import { eventually } from '@gorten/testenv';
+import { eventually, tcpCable, type Cable } from '@gorten/testenv';
 import { SMTPServer } from 'smtp-server';
 import { notificationsService } from '../src/app.js';
 import type { NotificationsDeps } from '../src/deps.js';
@@ -24,7 +26,7 @@ interface Received {
 let tenant: TestTenant;
 let service: RunningService<NotificationsDeps>;
 let smtp: SMTPServer;
-let smtpPort: number;
+let smtpCable: Cable;
 let refusing = false;
 const received: Received[] = [];
 
@@ -55,15 +57,16 @@ function startSmtp(port = 0): Promise<number> {
 
 beforeAll(async () => {
   tenant = await TestTenant.create('notify');
-  smtpPort = await startSmtp();
+  smtpCable = await tcpCable(`smtp://127.0.0.1:${await startSmtp()}`);
   service = await startTestService(notificationsService, tenant, 'notifications', {
-    SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+    SMTP_URL: smtpCable.url,
     MARKETPLACE_DISPLAY_NAME: 'Test Market',
   });
 });
 
 afterAll(async () => {
   await service.close();
+  await smtpCable.close();
   await new Promise<void>((resolve) => smtp.close(() => resolve()));
   await tenant.destroy();
 });
@@ -176,6 +179,26 @@ test('with the SMTP server refusing for a while, the email is sent once it accep
   await new Promise((r) => setTimeout(r, 1_000));
   expect(to(bea.email)).toHaveLength(1);
 });
+
+test('with the SMTP server unreachable for 30 s, the email waits in the retry queue and is sent once', async () => {
+  const bea = await buyer();
+  smtpCable.connected(false); // connections refused: every try fails at once
+  try {
+    await publish(event('payment.receipt', { ...ORDER, orderId: 'ord_5', buyerId: bea.id }));
+    // Longer than the queue's delivery limit lasts when every try counts: six tries with
+    // pauses of 0.5 s doubling to 10 s, about 26 s.
+    await new Promise((r) => setTimeout(r, 30_000));
+    expect(to(bea.email)).toHaveLength(0);
+    expect(await tenant.drain('email_notifications.dlq')).toEqual([]);
+  } finally {
+    smtpCable.connected(true);
+  }
+  await eventually({ what: 'the receipt after the outage', timeoutMs: 60_000 }, () =>
+    arrived(to(bea.email).length > 0),
+  );
+  await new Promise((r) => setTimeout(r, 1_000));
+  expect(to(bea.email)).toHaveLength(1);
+}, 120_000);
 
 test('an event without a recipient goes to the dead-letter queue; others are ignored', async () => {
   await publish(event('order.confirmation', { orderId: 'ord_4' }));

@@ -1,9 +1,13 @@
 // The order_created and order_paid consumers: what follows an order outside checkout.
-// - order.created → the buyer's order confirmation is queued (notification_exchange).
+// The buyer is thanked only for an order that happens: one that was paid. Checkout makes
+// the order before it charges, so most orders are unpaid when order.created arrives, and
+// many never are paid (a declined card, a provider that did not answer, a crash undone).
+// - order.created → the buyer's order confirmation is queued (notification_exchange) if
+//   the order has been paid by then; otherwise nothing: order.paid brings it.
 // - order.paid → one shipment hand-off per company in the order (what its seller must
 //   ship, with a notice to the seller), and the buyer's payment receipt — preceded by the
-//   confirmation if order.created has not been handled yet, so that the buyer never gets
-//   the receipt of an order before its confirmation (the two queues are consumed apart).
+//   confirmation if it has not been queued yet, so that the buyer never gets the receipt
+//   of an order before its confirmation (the two queues are consumed apart).
 // Each write is conditional or keyed (a flag, a unique _id), so a redelivered event adds
 // nothing; the notices ride in the outbox of the document the write creates or flags.
 // An event that breaks the OrderEvent contract is poison: no retry can help it.
@@ -38,8 +42,9 @@ const notice = (type: string, data: unknown) =>
 
 export async function onOrderCreated(orders: OrderModule, envelope: EventEnvelope): Promise<void> {
   const event = orderEventOf(envelope);
+  // Paid: the move to paid records the payment (and a cancelled order was never paid).
   await orders.store.orders.updateOne(
-    { _id: event.orderId, confirmationQueued: { $ne: true } },
+    { _id: event.orderId, paymentId: { $exists: true }, confirmationQueued: { $ne: true } },
     {
       $set: { confirmationQueued: true },
       $push: { outbox: notice('order.confirmation', event) },

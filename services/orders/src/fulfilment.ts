@@ -12,11 +12,13 @@ import {
   type Principal,
 } from '@gorten/kit';
 import { refundPayment, type PaymentModule } from '@gorten/payments/payments';
+import type { OrdersEnv } from './config.js';
 import { transitionOrder, type OrderModule } from './orders.js';
 import { toOrder, visibleOrder } from './queries.js';
 import type { Order } from './schemas.js';
 
 export interface FulfilmentDeps extends OrderModule {
+  env: Pick<OrdersEnv, 'IDEMPOTENCY_HMAC_KEY'>;
   payments: PaymentModule;
   requests: IdempotencyKeys<{ status: number; body: Order }>;
 }
@@ -48,7 +50,7 @@ export function refundOrder(
 ): Promise<{ status: number; body: Order }> {
   return deps.requests.once(
     `${principal.userId}:${key}`,
-    requestHash({ op: 'refund', orderId, reason }),
+    requestHash(deps.env.IDEMPOTENCY_HMAC_KEY, { op: 'refund', orderId, reason }),
     deps.now,
     async () => {
       const order = await visibleOrder(deps.store, principal, orderId);

@@ -45,7 +45,7 @@ export interface OrderDoc extends WithOutbox {
   status: OrderStatus;
   paymentId?: string;
   history: StatusChange[];
-  /** Set by the order_created consumer once the confirmation notice is queued. */
+  /** Set once the confirmation notice is queued (with order.paid, or after it). */
   confirmationQueued?: boolean;
   /** Set by the order_paid consumer once the payment receipt is queued. */
   receiptQueued?: boolean;

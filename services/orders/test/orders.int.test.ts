@@ -9,7 +9,12 @@ import { connect } from 'amqplib';
 import { Registry } from 'prom-client';
 import { DependencyMetrics, newId, type EventEnvelope, type RunningService } from '@gorten/kit';
 import { createPaymentModule } from '@gorten/payments/module';
-import { authorizePayment, capturePayment, type PaymentModule } from '@gorten/payments/payments';
+import {
+  authorizePayment,
+  capturePayment,
+  createPaymentMethod,
+  type PaymentModule,
+} from '@gorten/payments/payments';
 import type { PaymentDoc } from '@gorten/payments/store';
 import {
   client,
@@ -19,7 +24,7 @@ import {
   TestTenant,
   type Call,
 } from '@gorten/service-testing';
-import { eventually } from '@gorten/testenv';
+import { eventually, tcpCable } from '@gorten/testenv';
 import { ordersService } from '../src/app.js';
 import type { OrdersDeps } from '../src/deps.js';
 import {
@@ -124,7 +129,7 @@ async function paidOrder(
     buyerId,
     amount: order.total,
     currency: 'EUR',
-    card: CARD,
+    paymentMethod: (await createPaymentMethod(payments, buyerId, CARD)).id,
   });
   const payment = await capturePayment(payments, authorized._id);
   return {
@@ -458,7 +463,7 @@ describe('refunds', () => {
       buyerId: held.buyerId,
       amount: held.total,
       currency: 'EUR',
-      card: CARD,
+      paymentMethod: (await createPaymentMethod(payments, held.buyerId, CARD)).id,
     });
     await orderModule.store.orders.updateOne(
       { _id: held._id },
@@ -484,8 +489,14 @@ describe('refunds', () => {
 });
 
 describe('the order_created and order_paid consumers', () => {
-  /** An order stored as checkout leaves a paid one, without events of its own. */
-  async function storedOrder(): Promise<OrderEvent> {
+  /**
+   * An order stored as checkout leaves it — paid, or cancelled (a declined card) or still
+   * awaiting payment —, without events of its own.
+   */
+  async function storedOrder(
+    status: 'paid' | 'cancelled' | 'awaiting_payment' = 'paid',
+    orders: OrderModule = orderModule,
+  ): Promise<OrderEvent> {
     const now = new Date();
     const lines = items([
       [coA, 1_000, 1],
@@ -500,14 +511,14 @@ describe('the order_created and order_paid consumers', () => {
       companyIds: [coA, coB].sort(),
       currency: 'EUR',
       total: lines.reduce((sum, l) => sum + l.lineTotal, 0),
-      status: 'paid',
-      paymentId: newId('pay'),
+      status,
+      ...(status === 'paid' ? { paymentId: newId('pay') } : {}),
       history: [{ from: null, to: 'pending', at: now }],
       version: 4,
       createdAt: now,
       updatedAt: now,
     };
-    await orderModule.store.orders.insertOne(order);
+    await orders.store.orders.insertOne(order);
     return {
       orderId: order._id,
       buyerId: order.buyerId,
@@ -535,20 +546,27 @@ describe('the order_created and order_paid consumers', () => {
     );
   }
 
-  /** Notices about `orderId` taken off email_notifications, until `done` says enough. */
+  /**
+   * Notices about `orderId` (or any of several) taken off email_notifications, until
+   * `done` says enough.
+   */
   async function noticesFor(
-    orderId: string,
+    orderId: string | string[],
     done: (types: string[]) => boolean,
+    { of = tenant, timeoutMs = 30_000 } = {},
   ): Promise<EventEnvelope[]> {
+    const orderIds = [orderId].flat();
     const seen: EventEnvelope[] = [];
     const mine = () =>
-      seen.filter((e) => (e.data as { orderId?: string } | undefined)?.orderId === orderId);
-    await eventually({ what: `notices of ${orderId}`, timeoutMs: 30_000 }, async () => {
-      for (const m of await tenant.drain('email_notifications')) seen.push(m.body as EventEnvelope);
+      seen.filter((e) =>
+        orderIds.includes((e.data as { orderId?: string } | undefined)?.orderId ?? ''),
+      );
+    await eventually({ what: `notices of ${orderIds.join(', ')}`, timeoutMs }, async () => {
+      for (const m of await of.drain('email_notifications')) seen.push(m.body as EventEnvelope);
       return done(mine().map((e) => e.type)) ? true : undefined;
     });
     await new Promise((r) => setTimeout(r, 1_000)); // room for a duplicate to show
-    for (const m of await tenant.drain('email_notifications')) seen.push(m.body as EventEnvelope);
+    for (const m of await of.drain('email_notifications')) seen.push(m.body as EventEnvelope);
     return mine();
   }
 
@@ -611,6 +629,39 @@ describe('the order_created and order_paid consumers', () => {
     expect(shipments.find((s) => s.companyId === coA)?.items).toHaveLength(2);
   });
 
+  test('no order confirmation for an order never paid (a declined card, awaiting payment); once paid, the confirmation and then the receipt', async () => {
+    const declined = await storedOrder('cancelled');
+    const awaiting = await storedOrder('awaiting_payment');
+    await publish(envelope('order.created', declined));
+    await publish(envelope('order.created', awaiting));
+    // A paid order's event after theirs: once its confirmation is out, theirs were handled.
+    const paid = await storedOrder();
+    await publish(envelope('order.created', paid));
+    const notices = await noticesFor(
+      [declined, awaiting, paid].map((o) => o.orderId),
+      (t) => t.includes('order.confirmation'),
+    );
+    expect(notices.map((e) => [e.type, (e.data as OrderEvent).orderId])).toEqual([
+      ['order.confirmation', paid.orderId],
+    ]);
+    for (const unpaid of [declined, awaiting]) {
+      const order = await orderModule.store.orders.findOne({ _id: unpaid.orderId });
+      expect(order?.confirmationQueued).toBeUndefined();
+    }
+    // Paid after all: the confirmation comes with the payment, before its receipt.
+    const paymentId = newId('pay');
+    await orderModule.store.orders.updateOne(
+      { _id: awaiting.orderId },
+      { $set: { status: 'paid', paymentId } },
+    );
+    await publish(envelope('order.paid', { ...awaiting, paymentId }));
+    const later = await noticesFor(awaiting.orderId, (t) => t.includes('payment.receipt'));
+    expect(later.map((e) => e.type).filter((t) => t !== 'shipment.ready')).toEqual([
+      'order.confirmation',
+      'payment.receipt',
+    ]);
+  });
+
   test('order.paid before order.created: the confirmation still comes first, each once', async () => {
     const event = await storedOrder();
     await publish(envelope('order.paid', event));
@@ -626,6 +677,51 @@ describe('the order_created and order_paid consumers', () => {
       .filter((t) => t !== 'shipment.ready');
     expect(buyerNotices).toEqual(['order.confirmation', 'payment.receipt']);
   });
+
+  test('60 s without the database while an order.paid is queued: then one shipment per company and one receipt', async () => {
+    // A tenant of its own, whose orders service reaches the database through a cable
+    // this test pulls: the other tests' service would take the event otherwise.
+    const own = await TestTenant.create('orders-outage');
+    const cable = await tcpCable(own.mongoUri);
+    const outage = await startTestService(ordersService, own, 'orders', {
+      PAYMENT_PROVIDER: 'simulated',
+      MONGODB_URI: cable.url,
+    });
+    try {
+      const ownOrders = createOrderModule(own.db, outage.deps.outbox);
+      const event = await storedOrder('paid', ownOrders);
+      const paid = envelope('order.paid', event);
+      cable.connected(false);
+      await eventually(
+        { what: 'orders not ready without its database', timeoutMs: 30_000 },
+        async () => {
+          const answer = await client(outage.url)<{ failing?: string[] }>('GET', '/readyz');
+          return answer.body.failing?.some((f) => f.startsWith('mongodb:')) ? true : undefined;
+        },
+      );
+      await own.publish('order_exchange', 'order.paid', Buffer.from(JSON.stringify(paid)), paid.id);
+      await new Promise((r) => setTimeout(r, 60_000));
+      // Every try failed, and none of them counted: nothing was dead-lettered.
+      expect(await own.drain('order_paid.dlq')).toEqual([]);
+      cable.connected(true);
+
+      const notices = await noticesFor(
+        event.orderId,
+        (t) => t.includes('payment.receipt') && count(t, 'shipment.ready') >= 2,
+        { of: own, timeoutMs: 60_000 },
+      );
+      const types = notices.map((e) => e.type);
+      expect(count(types, 'payment.receipt')).toBe(1);
+      expect(count(types, 'shipment.ready')).toBe(2);
+      expect(await ownOrders.store.shipments.countDocuments({ orderId: event.orderId })).toBe(2);
+      expect(await own.drain('order_paid.dlq')).toEqual([]);
+    } finally {
+      cable.connected(true);
+      await outage.close();
+      await cable.close();
+      await own.destroy();
+    }
+  }, 180_000);
 
   /** Messages dead-lettered into `queue`, with why the broker dead-lettered each. */
   async function deadLetters(queue: string): Promise<{ body: string; reason: unknown }[]> {

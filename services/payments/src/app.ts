@@ -10,7 +10,8 @@ export const paymentsService: ServiceDefinition<PaymentsEnv, PaymentsDeps> = {
   info: {
     title: 'Gorten payments',
     version: '0.1.0',
-    description: 'Payments of one marketplace: read them, and the simulated provider’s test cards.',
+    description:
+      'Payments of one marketplace: tokenize a card into a payment method, read payments, and the simulated provider’s test cards.',
   },
   env: paymentsEnv,
   indexes: PAYMENTS_INDEXES,

@@ -15,7 +15,11 @@ export function createPaymentModule(
   const store = paymentsStore(db);
   return {
     store,
-    provider: new SimulatedProvider(store.ledger, settings.SIMULATED_PROVIDER_DELAY_MS),
+    provider: new SimulatedProvider(
+      store.vault,
+      store.ledger,
+      settings.SIMULATED_PROVIDER_DELAY_MS,
+    ),
     // Provider calls are idempotent (by key), so retrying them is safe.
     policy: dependencyPolicy('payment-provider', metrics, {
       idempotent: true,

@@ -1,5 +1,6 @@
-// Payment operations. Checkout authorizes, captures and voids; orders refund. Each is
-// idempotent: an authorization is one payment per key, and the provider is asked with
+// Payment operations. Buyers tokenize a card into a payment method (the provider keeps
+// the card; we never do); checkout authorizes with the method, captures and voids;
+// orders refund. Each money operation is idempotent: an authorization is one payment per key, and the provider is asked with
 // the same key again when its answer was lost; capture, void and refund of a payment
 // already in the target state change nothing. A provider call that fails or times out
 // leaves the outcome unknown (PaymentOutcomeUnknown): the caller voids by key.
@@ -7,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { conflict, notFound, unprocessable, type DependencyPolicy } from '@gorten/kit';
 import { MongoServerError } from 'mongodb';
 import { assertMove } from './lifecycle.js';
-import { cardBrand, type Card, type PaymentProvider } from './provider.js';
+import type { CardDetails, PaymentMethod, PaymentProvider } from './provider.js';
 import type { PaymentDoc, PaymentStatus, PaymentsStore } from './store.js';
 
 /** What the payment functions work with; checkout and orders build it too. */
@@ -83,7 +84,38 @@ export interface AuthorizeInput {
   buyerId: string;
   amount: number;
   currency: string;
-  card: Card;
+  /** The buyer's payment method (`pm_…`, from `createPaymentMethod`). */
+  paymentMethod: string;
+}
+
+/**
+ * Tokenizes a buyer's card at the provider: the one place card details pass through,
+ * straight to the provider, never stored here. (A retry after a lost answer may leave
+ * an unused method behind at the provider: harmless, nobody names it.)
+ */
+export function createPaymentMethod(
+  payments: PaymentModule,
+  buyerId: string,
+  card: CardDetails,
+): Promise<PaymentMethod> {
+  return payments.policy.execute((signal) => payments.provider.tokenize(card, buyerId, signal));
+}
+
+/** The buyer's payment method `id`; a 422 when it is not theirs, or no method at all. */
+export async function paymentMethodOf(
+  payments: PaymentModule,
+  id: string,
+  buyerId: string,
+): Promise<PaymentMethod> {
+  const method = await payments.policy.execute((signal) =>
+    payments.provider.paymentMethod(id, buyerId, signal),
+  );
+  // The same answer for another buyer's method as for none: ids are not confirmed.
+  if (!method)
+    throw unprocessable('No such payment method of yours: make one with POST /payments/methods.', {
+      reason: 'unknown_payment_method',
+    });
+  return method;
 }
 
 /** The payment with this id, if any (checkout reads what was captured before returning it). */
@@ -101,6 +133,7 @@ export async function authorizePayment(
   const id = paymentIdFor(input.key);
   let payment = await payments.store.payments.findOne({ _id: id });
   if (!payment) {
+    const method = await paymentMethodOf(payments, input.paymentMethod, input.buyerId);
     const now = payments.now();
     const doc: PaymentDoc = {
       _id: id,
@@ -111,7 +144,7 @@ export async function authorizePayment(
       currency: input.currency,
       status: 'authorizing',
       provider: payments.provider.name,
-      card: { brand: cardBrand(input.card.number), last4: input.card.number.slice(-4) },
+      card: { brand: method.brand, last4: method.last4 },
       captured: 0,
       refunded: 0,
       refunds: [],
@@ -138,7 +171,8 @@ export async function authorizePayment(
           merchantReference: input.merchantReference,
           amount: input.amount,
           currency: input.currency,
-          card: input.card,
+          paymentMethod: input.paymentMethod,
+          customer: input.buyerId,
         },
         signal,
       ),

@@ -1,12 +1,29 @@
-// What a payment provider does for us, whichever it is. Every call is idempotent on the
-// provider's side (authorization by key, capture and refund by reference and key), so a
-// call whose answer was lost may be repeated, and an authorization whose outcome is
-// unknown can be voided by its key.
-export interface Card {
+// What a payment provider does for us, whichever it is. Card details reach the provider
+// alone, as with a real provider's browser form: it tokenizes them into a payment method
+// of one buyer (`pm_…`), and everything after that — authorizing included — names the
+// method, never the card. Every money call is idempotent on the provider's side
+// (authorization by key, capture and refund by reference and key), so a call whose
+// answer was lost may be repeated, and an authorization whose outcome is unknown can be
+// voided by its key.
+
+/** What a buyer types in: only the tokenization endpoint ever sees it. */
+export interface CardDetails {
   number: string;
   expMonth: number;
   expYear: number;
   cvc: string;
+}
+
+/** A tokenized card of one buyer, as the provider shows it: never the number or CVC. */
+export interface PaymentMethod {
+  /** `pm_…` */
+  id: string;
+  /** The buyer it was made for: no one else may pay with it. */
+  customer: string;
+  brand: string;
+  last4: string;
+  expMonth: number;
+  expYear: number;
 }
 
 export interface AuthorizeRequest {
@@ -15,10 +32,13 @@ export interface AuthorizeRequest {
   merchantReference: string;
   amount: number;
   currency: string;
-  card: Card;
+  paymentMethod: string;
+  /** The buyer paying; the provider refuses a method that is not theirs. */
+  customer: string;
 }
 
-export type DeclineCode = 'card_declined' | 'insufficient_funds' | 'unknown_test_card';
+export type DeclineCode =
+  'card_declined' | 'insufficient_funds' | 'unknown_test_card' | 'unknown_payment_method';
 
 export type AuthorizationOutcome =
   | { status: 'authorized'; reference: string }
@@ -26,6 +46,14 @@ export type AuthorizationOutcome =
 
 export interface PaymentProvider {
   readonly name: string;
+  /** Keeps the card in the provider's vault and names it by a new payment method. */
+  tokenize(card: CardDetails, customer: string, signal: AbortSignal): Promise<PaymentMethod>;
+  /** The method `id` if it is `customer`'s; undefined for any other (or none). */
+  paymentMethod(
+    id: string,
+    customer: string,
+    signal: AbortSignal,
+  ): Promise<PaymentMethod | undefined>;
   authorize(request: AuthorizeRequest, signal: AbortSignal): Promise<AuthorizationOutcome>;
   capture(reference: string, amount: number, signal: AbortSignal): Promise<void>;
   /** Cancels the authorization made with `idempotencyKey`, if the provider has one. */
@@ -55,4 +83,9 @@ export function luhnValid(number: string): boolean {
     sum += digit;
   }
   return number.length >= 12 && sum % 10 === 0;
+}
+
+/** A card is good through the last day of its expiry month (UTC). */
+export function cardExpired(expMonth: number, expYear: number, now: Date): boolean {
+  return expYear * 12 + expMonth < now.getUTCFullYear() * 12 + now.getUTCMonth() + 1;
 }

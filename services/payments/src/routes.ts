@@ -1,10 +1,20 @@
-// The payments service's HTTP API: reading payments, and the simulated provider's test
-// cards. Payments are made by checkout and refunded through orders, so an order and its
-// payment never disagree.
+// The payments service's HTTP API: tokenizing a buyer's card into a payment method (the
+// only endpoint that ever sees card details), reading payments, and the simulated
+// provider's test cards. Payments are made by checkout and refunded through orders, so
+// an order and its payment never disagree.
 import { routeFor } from '@gorten/kit';
 import type { PaymentsDeps } from './deps.js';
+import { createPaymentMethod } from './payments.js';
 import { getPayment, listPayments } from './queries.js';
-import { payment, paymentPage, paymentParams, paymentQuery, testCards } from './schemas.js';
+import {
+  cardDetails,
+  payment,
+  paymentMethod,
+  paymentPage,
+  paymentParams,
+  paymentQuery,
+  testCards,
+} from './schemas.js';
 import { TEST_CARDS } from './simulated-provider.js';
 
 const route = routeFor<PaymentsDeps>();
@@ -18,6 +28,32 @@ const BEHAVIOUR: Record<keyof typeof TEST_CARDS, string> = {
 };
 
 export const PAYMENTS_ROUTES = [
+  route({
+    method: 'post',
+    path: '/payments/methods',
+    operationId: 'createPaymentMethod',
+    summary: 'Tokenize a card into a payment method for checkout',
+    description:
+      'What a real provider’s browser form does: the card goes to the provider, which keeps it ' +
+      'and answers a payment method (`pm_…`) of the calling buyer. Checkout takes that id; no ' +
+      'other endpoint takes card details, and nothing but brand, last four digits and expiry is ' +
+      'kept outside the provider. Another buyer cannot pay with it (checkout answers 422).',
+    tags: ['payments'],
+    access: ['buyer'],
+    body: cardDetails,
+    responses: { 201: { description: 'The payment method.', schema: paymentMethod } },
+    errors: {
+      400: 'Not a card: a field breaks its format, the number fails the Luhn check, or the card has expired.',
+    },
+    handle: async ({ body, principal }, deps) => {
+      const { customer: _customer, ...method } = await createPaymentMethod(
+        deps,
+        principal.userId,
+        body,
+      );
+      return { status: 201, body: method };
+    },
+  }),
   route({
     method: 'get',
     path: '/payments/test-cards',

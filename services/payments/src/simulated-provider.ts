@@ -1,6 +1,8 @@
 // A payment provider for development and tests, with documented test cards so every path
-// of a checkout can be exercised. Its ledger is a collection of its own — it plays an
-// external system, which remembers authorizations across our restarts.
+// of a checkout can be exercised. Its vault (payment methods) and ledger (authorizations)
+// are collections of its own — it plays an external system, which remembers them across
+// our restarts. The vault keeps of a card what the test cards need and a real provider
+// shows — which test card it is, brand, last four, expiry — never the number or CVC.
 //
 //   4242 4242 4242 4242  authorized
 //   4000 0000 0000 0002  declined: card_declined
@@ -9,13 +11,20 @@
 //                        reference answers only after SIMULATED_PROVIDER_DELAY_MS (the
 //                        client times out not knowing the outcome); a later try of the
 //                        same reference (a new authorization key) answers at once
-//   any other number     declined: unknown_test_card (real cards never work here)
+//   any other number     tokenized, but declined: unknown_test_card (real cards never
+//                        work here)
+//   a method of another  declined: unknown_payment_method (payments.ts refuses it
+//   customer, or none    before asking: a 422)
+import { newId } from '@gorten/kit';
 import { MongoServerError, type Collection } from 'mongodb';
-import type {
-  AuthorizationOutcome,
-  AuthorizeRequest,
-  DeclineCode,
-  PaymentProvider,
+import {
+  cardBrand,
+  type AuthorizationOutcome,
+  type AuthorizeRequest,
+  type CardDetails,
+  type DeclineCode,
+  type PaymentMethod,
+  type PaymentProvider,
 } from './provider.js';
 
 export const TEST_CARDS = {
@@ -25,14 +34,32 @@ export const TEST_CARDS = {
   slowFirstAttempt: '4000000000000259',
 } as const;
 
-const DECLINES: Record<string, DeclineCode> = {
-  [TEST_CARDS.declined]: 'card_declined',
-  [TEST_CARDS.insufficientFunds]: 'insufficient_funds',
+export type TestCard = keyof typeof TEST_CARDS;
+
+const DECLINES: Partial<Record<TestCard, DeclineCode>> = {
+  declined: 'card_declined',
+  insufficientFunds: 'insufficient_funds',
 };
+
+/** The test card a number is, if it is one. */
+function testCardOf(number: string): TestCard | null {
+  const found = Object.entries(TEST_CARDS).find(([, n]) => n === number);
+  return found ? (found[0] as TestCard) : null;
+}
+
+/** A payment method in the simulated provider's vault. */
+export interface SimulatedVaultEntry extends Omit<PaymentMethod, 'id'> {
+  /** The payment method's id, `pm_…`. */
+  _id: string;
+  /** Which test card was tokenized (what it does); null for any other number. */
+  testCard: TestCard | null;
+  createdAt: Date;
+}
 
 export interface SimulatedLedgerEntry {
   /** The authorization's idempotency key. */
   _id: string;
+  paymentMethod: string;
   /** `referenceFor(_id)`, empty for a decline. */
   reference: string;
   merchantReference: string;
@@ -67,46 +94,89 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+function methodOf(entry: SimulatedVaultEntry): PaymentMethod {
+  const { _id, customer, brand, last4, expMonth, expYear } = entry;
+  return { id: _id, customer, brand, last4, expMonth, expYear };
+}
+
+/** What the card of the method (null: not the customer's, or none) answers. */
+function decide(request: AuthorizeRequest, card: SimulatedVaultEntry | null): AuthorizationOutcome {
+  if (!card)
+    return {
+      status: 'declined',
+      code: 'unknown_payment_method',
+      message: 'No such payment method for this customer.',
+    };
+  const decline = card.testCard ? DECLINES[card.testCard] : undefined;
+  if (decline) return { status: 'declined', code: decline, message: 'The card was declined.' };
+  if (!card.testCard)
+    return {
+      status: 'declined',
+      code: 'unknown_test_card',
+      message: 'Only the test cards work here.',
+    };
+  return { status: 'authorized', reference: referenceFor(request.idempotencyKey) };
+}
+
 export class SimulatedProvider implements PaymentProvider {
   readonly name = 'simulated';
 
   constructor(
+    private readonly vault: Collection<SimulatedVaultEntry>,
     private readonly ledger: Collection<SimulatedLedgerEntry>,
     private readonly slowMs: number,
   ) {}
 
+  async tokenize(card: CardDetails, customer: string): Promise<PaymentMethod> {
+    const entry: SimulatedVaultEntry = {
+      _id: newId('pm'),
+      customer,
+      brand: cardBrand(card.number),
+      last4: card.number.slice(-4),
+      expMonth: card.expMonth,
+      expYear: card.expYear,
+      testCard: testCardOf(card.number),
+      createdAt: new Date(),
+    };
+    await this.vault.insertOne(entry);
+    return methodOf(entry);
+  }
+
+  async paymentMethod(id: string, customer: string): Promise<PaymentMethod | undefined> {
+    const entry = await this.vault.findOne({ _id: id });
+    return entry?.customer === customer ? methodOf(entry) : undefined;
+  }
+
   async authorize(request: AuthorizeRequest, signal: AbortSignal): Promise<AuthorizationOutcome> {
+    const method = await this.vault.findOne({ _id: request.paymentMethod });
+    const card = method?.customer === request.customer ? method : null;
     // Slow for every attempt of a checkout's first try; a later try of the same merchant
     // reference (another authorization key) gets its answer at once.
     const slow =
-      request.card.number === TEST_CARDS.slowFirstAttempt &&
+      card?.testCard === 'slowFirstAttempt' &&
       !(await this.ledger.findOne({
         merchantReference: request.merchantReference,
         _id: { $ne: request.idempotencyKey },
       }));
-    const outcome = (await this.record(request)).outcome;
+    const outcome = (await this.record(request, card)).outcome;
     // Processed on the provider's side at once; only the answer is late.
     if (slow) await sleep(this.slowMs, signal);
     return outcome;
   }
 
   /** The ledger entry for the request's key: the first answer, made once. */
-  private async record(request: AuthorizeRequest): Promise<SimulatedLedgerEntry> {
+  private async record(
+    request: AuthorizeRequest,
+    card: SimulatedVaultEntry | null,
+  ): Promise<SimulatedLedgerEntry> {
     const known = await this.ledger.findOne({ _id: request.idempotencyKey });
     if (known) return known;
-    const decline = DECLINES[request.card.number];
-    const outcome: AuthorizationOutcome =
-      decline !== undefined || !Object.values(TEST_CARDS).includes(request.card.number as never)
-        ? {
-            status: 'declined',
-            code: decline ?? 'unknown_test_card',
-            message: decline ? 'The card was declined.' : 'Only the test cards work here.',
-          }
-        : { status: 'authorized', reference: referenceFor(request.idempotencyKey) };
+    const outcome = decide(request, card);
     const entry: SimulatedLedgerEntry = {
       _id: request.idempotencyKey,
       reference: outcome.status === 'authorized' ? outcome.reference : '',
       merchantReference: request.merchantReference,
+      paymentMethod: request.paymentMethod,
       amount: request.amount,
       currency: request.currency,
       outcome,

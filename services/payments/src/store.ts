@@ -1,8 +1,8 @@
 // The payments service's collections: payment intents, the idempotency records of its
-// HTTP operations, and the simulated provider's ledger (the provider's, not ours).
+// HTTP operations, and the simulated provider's vault and ledger (the provider's, not ours).
 import type { CollectionIndexes, IdempotencyRecord } from '@gorten/kit';
 import type { Collection, Db } from 'mongodb';
-import type { SimulatedLedgerEntry } from './simulated-provider.js';
+import type { SimulatedLedgerEntry, SimulatedVaultEntry } from './simulated-provider.js';
 
 export const PAYMENT_STATUSES = [
   'authorizing',
@@ -42,6 +42,7 @@ export interface PaymentsStore {
   payments: Collection<PaymentDoc>;
   requests: Collection<IdempotencyRecord<{ status: number; body: unknown }>>;
   ledger: Collection<SimulatedLedgerEntry>;
+  vault: Collection<SimulatedVaultEntry>;
 }
 
 export function paymentsStore(db: Db): PaymentsStore {
@@ -49,6 +50,7 @@ export function paymentsStore(db: Db): PaymentsStore {
     payments: db.collection('payments'),
     requests: db.collection('payment_requests'),
     ledger: db.collection('simulated_provider_ledger'),
+    vault: db.collection('simulated_provider_vault'),
   };
 }
 

@@ -1,7 +1,8 @@
 // Payments against the real FerretDB: the payment operations checkout and orders call
 // (authorize, void, capture, refund — each idempotent) with the simulated provider and
-// its test cards, and the payments service over HTTP on port 0 (reading payments, the
-// test cards). The card number is never stored or shown: brand and last four only.
+// its test cards, and the payments service over HTTP on port 0 (tokenizing a card into a
+// payment method, reading payments, the test cards). Only the provider sees a card: no
+// number or CVC is stored anywhere, brand, last four and expiry are all that is kept.
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
@@ -21,8 +22,10 @@ import { createPaymentModule } from '../src/module.js';
 import {
   authorizePayment,
   capturePayment,
+  createPaymentMethod,
   PaymentOutcomeUnknown,
   paymentIdFor,
+  paymentMethodOf,
   refundPayment,
   voidPayment,
   type AuthorizeInput,
@@ -61,16 +64,23 @@ function opsWith(settings: Omit<PaymentProviderSettings, 'PAYMENT_PROVIDER'>): P
 
 const card = (number: string) => ({ number, expMonth: 12, expYear: 2031, cvc: '123' });
 
-function request(fields: Partial<AuthorizeInput> = {}): AuthorizeInput {
+/** An authorization of a buyer (new unless named) with their method for `number`. */
+async function request(
+  fields: Partial<AuthorizeInput> & { number?: string } = {},
+): Promise<AuthorizeInput> {
+  const { number = TEST_CARDS.success, ...rest } = fields;
+  const buyerId = rest.buyerId ?? newId('usr');
+  const paymentMethod =
+    rest.paymentMethod ?? (await createPaymentMethod(paymentModule, buyerId, card(number))).id;
   return {
     key: randomUUID(),
     merchantReference: newId('chk'),
     orderId: newId('ord'),
-    buyerId: newId('usr'),
     amount: 1_000,
     currency: 'EUR',
-    card: card(TEST_CARDS.success),
-    ...fields,
+    ...rest,
+    buyerId,
+    paymentMethod,
   };
 }
 
@@ -87,13 +97,153 @@ async function problemOf(work: Promise<unknown>): Promise<{ status?: number }> {
 }
 
 async function captured(amount = 1_000, fields: Partial<AuthorizeInput> = {}) {
-  const authorized = await authorizePayment(paymentModule, request({ amount, ...fields }));
+  const authorized = await authorizePayment(paymentModule, await request({ amount, ...fields }));
   return capturePayment(paymentModule, authorized._id);
 }
 
+describe('payment methods: the provider tokenizes, and keeps the card to itself', () => {
+  const tokenOf = (id: string) => tenant.token({ sub: id, roles: ['buyer'] });
+  const tokenize = (token: string | undefined, body: unknown) =>
+    call('POST', '/payments/methods', { token, body });
+
+  test('a buyer’s card becomes a pm_… with brand, last four and expiry; no number or CVC is stored anywhere', async () => {
+    const buyer = newId('usr');
+    const cvc = '7319';
+    const answer = await tokenize(tokenOf(buyer), {
+      number: TEST_CARDS.success,
+      expMonth: 11,
+      expYear: 2033,
+      cvc,
+    });
+    expect(answer).toMatchObject({
+      status: 201,
+      body: { brand: 'visa', last4: '4242', expMonth: 11, expYear: 2033 },
+    });
+    expect(Object.keys(answer.body).sort()).toEqual([
+      'brand',
+      'expMonth',
+      'expYear',
+      'id',
+      'last4',
+    ]);
+    const id = answer.body.id as string;
+    expect(id).toMatch(idPattern('pm'));
+    // It pays, and the payment shows what the method shows.
+    const payment = await authorizePayment(
+      paymentModule,
+      await request({ buyerId: buyer, paymentMethod: id }),
+    );
+    expect(payment).toMatchObject({ status: 'authorized', card: { brand: 'visa', last4: '4242' } });
+    await capturePayment(paymentModule, payment._id);
+    // The provider's vault keeps which test card it is, brand, last four and expiry.
+    expect(await paymentModule.store.vault.findOne({ _id: id })).toEqual({
+      _id: id,
+      customer: buyer,
+      brand: 'visa',
+      last4: '4242',
+      expMonth: 11,
+      expYear: 2033,
+      testCard: 'success',
+      createdAt: expect.any(Date) as unknown,
+    });
+    // Nowhere — the vault and ledger included — a number, a CVC, or a field for one.
+    const stored = await tenant.storedFields();
+    expect(
+      stored.filter((f) => f.collection === 'simulated_provider_vault').length,
+    ).toBeGreaterThan(0);
+    const cardData = stored.filter(
+      (f) =>
+        Object.values(TEST_CARDS).some((n) => f.value.includes(n)) ||
+        f.value === cvc ||
+        /(^|\.)(number|cvc|card\.(number|cvc|exp\w*))$/i.test(f.path),
+    );
+    expect(cardData).toEqual([]);
+  });
+
+  const now = new Date();
+  const [thisMonth, thisYear] = [now.getUTCMonth() + 1, now.getUTCFullYear()];
+  const lastMonth = thisMonth === 1 ? [12, thisYear - 1] : [thisMonth - 1, thisYear];
+  const good = { number: TEST_CARDS.success, expMonth: 12, expYear: 2031, cvc: '123' };
+
+  test.each([
+    ['a number with spaces', { number: '4242 4242 4242 4242' }, 'number'],
+    ['a number with dashes', { number: '4242-4242-4242-4242' }, 'number'],
+    ['11 digits', { number: '79927398713' }, 'number'],
+    ['20 digits', { number: '42424242424242424242' }, 'number'],
+    ['a number failing the Luhn check', { number: '4242424242424241' }, 'number'],
+    ['month 0', { expMonth: 0 }, 'expMonth'],
+    ['month 13', { expMonth: 13 }, 'expMonth'],
+    ['a two-digit year', { expYear: 31 }, 'expYear'],
+    ['an expired card (last month)', { expMonth: lastMonth[0], expYear: lastMonth[1] }, 'expYear'],
+    ['a CVC of 2 digits', { cvc: '12' }, 'cvc'],
+    ['a CVC of 5 digits', { cvc: '12345' }, 'cvc'],
+    ['a CVC as a number', { cvc: 123 }, 'cvc'],
+  ])('%s is a 400 naming the field, without echoing the card', async (_why, change, path) => {
+    const body = { ...good, ...change };
+    const answer = await tokenize(tokenOf(newId('usr')), body);
+    expect(answer.status).toBe(400);
+    expect(answer.body.errors).toEqual([expect.objectContaining({ in: 'body', path })]);
+    expect(JSON.stringify(answer.body)).not.toContain(body.number);
+  });
+
+  test('a card good through this month is accepted; unknown fields are refused', async () => {
+    const thisMonthCard = { ...good, expMonth: thisMonth, expYear: thisYear };
+    expect((await tokenize(tokenOf(newId('usr')), thisMonthCard)).status).toBe(201);
+    expect((await tokenize(tokenOf(newId('usr')), { ...good, name: 'A. Buyer' })).status).toBe(400);
+  });
+
+  test('only buyers tokenize; no token and forged tokens are 401', async () => {
+    const seller = tenant.token({
+      sub: newId('usr'),
+      roles: ['seller'],
+      company: 'co_0123456789abcdef01234567',
+    });
+    const admin = tenant.token({ sub: newId('usr'), roles: ['admin'] });
+    expect((await tokenize(seller, good)).status).toBe(403);
+    expect((await tokenize(admin, good)).status).toBe(403);
+    expect((await tokenize(undefined, good)).status).toBe(401);
+    for (const forged of forgedTokens(tenant, { sub: newId('usr'), roles: ['buyer'] })) {
+      const answer = await tokenize(forged.token, good);
+      expect({ why: forged.why, status: answer.status }).toEqual({ why: forged.why, status: 401 });
+    }
+  });
+
+  test('a method is its buyer’s: another buyer cannot pay with it (422), nor with an unknown one', async () => {
+    const [me, other] = [newId('usr'), newId('usr')];
+    const mine = await createPaymentMethod(paymentModule, me, card(TEST_CARDS.success));
+    expect(await paymentMethodOf(paymentModule, mine.id, me)).toMatchObject({ id: mine.id });
+    for (const [buyerId, id] of [
+      [other, mine.id],
+      [me, newId('pm')],
+    ] as const) {
+      const refused = await problemOf(paymentMethodOf(paymentModule, id, buyerId));
+      expect(refused).toMatchObject({
+        status: 422,
+        extensions: { reason: 'unknown_payment_method' },
+      });
+      const input = await request({ buyerId, paymentMethod: id });
+      expect((await problemOf(authorizePayment(paymentModule, input))).status).toBe(422);
+      expect(await payments().findOne({ authorizationKey: input.key })).toBeNull();
+    }
+    // The provider checks it too: asked directly, it declines another customer's method.
+    const outcome = await paymentModule.provider.authorize(
+      {
+        idempotencyKey: randomUUID(),
+        merchantReference: newId('chk'),
+        amount: 100,
+        currency: 'EUR',
+        paymentMethod: mine.id,
+        customer: other,
+      },
+      new AbortController().signal,
+    );
+    expect(outcome).toMatchObject({ status: 'declined', code: 'unknown_payment_method' });
+  });
+});
+
 describe('authorizing with the test cards', () => {
   test('4242… is authorized; brand and last four are kept, never the number', async () => {
-    const input = request();
+    const input = await request();
     const payment = await authorizePayment(paymentModule, input);
     expect(payment).toMatchObject({
       authorizationKey: input.key,
@@ -126,7 +276,7 @@ describe('authorizing with the test cards', () => {
     ['4000…9995', TEST_CARDS.insufficientFunds, 'insufficient_funds'],
     ['any other card', '5555555555554444', 'unknown_test_card'],
   ])('%s is declined: %s', async (_name, number, code) => {
-    const input = request({ card: card(number) });
+    const input = await request({ number });
     const payment = await authorizePayment(paymentModule, input);
     expect(payment).toMatchObject({ status: 'declined', declineCode: code, captured: 0 });
     expect(payment.providerReference).toBeUndefined();
@@ -136,7 +286,7 @@ describe('authorizing with the test cards', () => {
 
   test('one payment and one ledger entry per key, however often it is asked', async () => {
     for (const number of [TEST_CARDS.success, TEST_CARDS.declined]) {
-      const input = request({ card: card(number) });
+      const input = await request({ number });
       const first = await authorizePayment(paymentModule, input);
       const again = await authorizePayment(paymentModule, input);
       expect(again).toEqual(first);
@@ -150,7 +300,7 @@ describe('authorizing with the test cards', () => {
   });
 
   test('a key finds its payment by _id; a reference finds its ledger entry by the key it carries', async () => {
-    const input = request();
+    const input = await request();
     const payment = await authorizePayment(paymentModule, input);
     expect(payment._id).toBe(paymentIdFor(input.key));
     expect(payment._id).toMatch(idPattern('pay'));
@@ -161,7 +311,7 @@ describe('authorizing with the test cards', () => {
 
     // Only a reference the provider gave names an entry: not a declined key's, not one
     // that was altered, not another provider's.
-    const declined = request({ card: card(TEST_CARDS.declined) });
+    const declined = await request({ number: TEST_CARDS.declined });
     await authorizePayment(paymentModule, declined);
     const signal = new AbortController().signal;
     for (const forged of [
@@ -177,7 +327,7 @@ describe('authorizing with the test cards', () => {
   });
 
   test('the same key asked at once from several places: one payment, the same answer', async () => {
-    const input = request();
+    const input = await request();
     const answers = await Promise.all(
       Array.from({ length: 5 }, () => authorizePayment(paymentModule, input)),
     );
@@ -199,9 +349,9 @@ describe('authorizing with the test cards', () => {
       SIMULATED_PROVIDER_DELAY_MS: 60_000,
     });
     const reference = newId('chk');
-    const first = request({
+    const first = await request({
       merchantReference: reference,
-      card: card(TEST_CARDS.slowFirstAttempt),
+      number: TEST_CARDS.slowFirstAttempt,
     });
     await expect(authorizePayment(impatient, first)).rejects.toBeInstanceOf(PaymentOutcomeUnknown);
     expect((await payments().findOne({ authorizationKey: first.key }))?.status).toBe('authorizing');
@@ -215,9 +365,9 @@ describe('authorizing with the test cards', () => {
     expect((await authorizePayment(patient, first)).status).toBe('voided');
 
     // Another try of the same reference (a new key) is answered at once.
-    const retry = request({
+    const retry = await request({
       merchantReference: reference,
-      card: card(TEST_CARDS.slowFirstAttempt),
+      number: TEST_CARDS.slowFirstAttempt,
     });
     const payment = await authorizePayment(patient, retry);
     expect(payment.status).toBe('authorized');
@@ -235,7 +385,7 @@ describe('authorizing with the test cards', () => {
     });
     const payment = await authorizePayment(
       patient,
-      request({ card: card(TEST_CARDS.slowFirstAttempt) }),
+      await request({ number: TEST_CARDS.slowFirstAttempt }),
     );
     expect(payment).toMatchObject({ status: 'authorized', card: { brand: 'visa', last4: '0259' } });
   });
@@ -243,7 +393,7 @@ describe('authorizing with the test cards', () => {
 
 describe('void, capture and refund', () => {
   test('void: an authorization is cancelled once; an unknown key is nothing to void', async () => {
-    const input = request();
+    const input = await request();
     const authorized = await authorizePayment(paymentModule, input);
     const voided = await voidPayment(paymentModule, input.key);
     expect(voided).toMatchObject({ _id: authorized._id, status: 'voided' });
@@ -255,13 +405,13 @@ describe('void, capture and refund', () => {
     expect((await problemOf(capturePayment(paymentModule, authorized._id))).status).toBe(409);
     expect(await voidPayment(paymentModule, randomUUID())).toBeUndefined();
 
-    const declined = request({ card: card(TEST_CARDS.declined) });
+    const declined = await request({ number: TEST_CARDS.declined });
     await authorizePayment(paymentModule, declined);
     expect(await voidPayment(paymentModule, declined.key)).toMatchObject({ status: 'declined' });
   });
 
   test('capture: once, for the amount authorized', async () => {
-    const authorized = await authorizePayment(paymentModule, request({ amount: 2_345 }));
+    const authorized = await authorizePayment(paymentModule, await request({ amount: 2_345 }));
     const first = await capturePayment(paymentModule, authorized._id);
     expect(first).toMatchObject({ status: 'captured', captured: 2_345 });
     const again = await capturePayment(paymentModule, authorized._id);
@@ -274,7 +424,7 @@ describe('void, capture and refund', () => {
   });
 
   test('the same capture or refund asked at once from several places takes effect once', async () => {
-    const authorized = await authorizePayment(paymentModule, request({ amount: 900 }));
+    const authorized = await authorizePayment(paymentModule, await request({ amount: 900 }));
     const captures = await Promise.all(
       Array.from({ length: 4 }, () => capturePayment(paymentModule, authorized._id)),
     );
@@ -361,7 +511,7 @@ describe('void, capture and refund', () => {
 
   test('illegal moves are refused and change nothing', async () => {
     // Nothing captured: nothing to refund.
-    const authorized = await authorizePayment(paymentModule, request());
+    const authorized = await authorizePayment(paymentModule, await request());
     expect(
       (await problemOf(refundPayment(paymentModule, authorized._id, { key: 'r', reason: 'early' })))
         .status,
@@ -425,18 +575,18 @@ describe('over HTTP', () => {
     const mine = [
       await authorizePayment(
         paymentModule,
-        request({ buyerId: me, orderId: order, card: card(TEST_CARDS.declined) }),
+        await request({ buyerId: me, orderId: order, number: TEST_CARDS.declined }),
       ),
-      await authorizePayment(paymentModule, request({ buyerId: me, orderId: order })),
+      await authorizePayment(paymentModule, await request({ buyerId: me, orderId: order })),
       await captured(1_000, { buyerId: me }),
       await authorizePayment(
         paymentModule,
-        request({ buyerId: me, card: card(TEST_CARDS.insufficientFunds) }),
+        await request({ buyerId: me, number: TEST_CARDS.insufficientFunds }),
       ),
     ];
     const theirs = await authorizePayment(
       paymentModule,
-      request({ buyerId: other, orderId: order }),
+      await request({ buyerId: other, orderId: order }),
     );
     const newestFirst = mine.map((p) => p._id).reverse();
 
@@ -521,7 +671,7 @@ describe('over HTTP', () => {
 
   test('bad ids, limits, cursors and keys are 400; no token and forged tokens 401', async () => {
     const me = newId('usr');
-    const payment = await authorizePayment(paymentModule, request({ buyerId: me }));
+    const payment = await authorizePayment(paymentModule, await request({ buyerId: me }));
     expect((await get('/payments/pay_123', admin())).status).toBe(400);
     expect((await get(`/payments/${newId('ord')}`, admin())).status).toBe(400);
     expect((await get('/payments?limit=0', admin())).status).toBe(400);

@@ -1,8 +1,8 @@
-// The pure rules of payments: which status may follow which, the Luhn check and the
-// card's brand.
+// The pure rules of payments: which status may follow which, the Luhn check, the card's
+// brand and its expiry.
 import { Problem } from '@gorten/kit';
 import { assertMove, canMove } from '../src/lifecycle.js';
-import { cardBrand, luhnValid } from '../src/provider.js';
+import { cardBrand, cardExpired, luhnValid } from '../src/provider.js';
 import { TEST_CARDS } from '../src/simulated-provider.js';
 import { PAYMENT_STATUSES, type PaymentStatus } from '../src/store.js';
 
@@ -88,5 +88,22 @@ describe('cardBrand', () => {
     ['3530111333300000', 'card'],
   ])('%s is %s', (number, brand) => {
     expect(cardBrand(number)).toBe(brand);
+  });
+});
+
+describe('cardExpired', () => {
+  const now = new Date('2027-03-31T23:59:59Z');
+  test.each([
+    [3, 2027, false, 'the expiry month itself is good to its last day'],
+    [4, 2027, false, 'next month'],
+    [1, 2028, false, 'next year, an earlier month'],
+    [2, 2027, true, 'last month'],
+    [12, 2026, true, 'last year'],
+  ])('%i/%i: expired %s (%s)', (month, year, expired) => {
+    expect(cardExpired(month, year, now)).toBe(expired);
+  });
+
+  test('counts in UTC: the first of the month is a new month everywhere', () => {
+    expect(cardExpired(3, 2027, new Date('2027-04-01T00:00:00Z'))).toBe(true);
   });
 });

@@ -1,12 +1,18 @@
 // A throwaway tenant on the real test servers, shaped like what the operator provisions:
 // its own MongoDB database, its own RabbitMQ vhost holding rabbitmq/topology.json (the
-// file the operator declares), an RS256 key pair, and the environment a service reads.
+// file the operator declares), an RS256 key pair, the secret of its request fingerprints,
+// and the environment a service reads.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'amqplib';
 import jwt from 'jsonwebtoken';
 import { MongoClient, type Db } from 'mongodb';
+import {
+  SHARED_COLLECTIONS,
+  type CompanyRecord,
+  type CompanyStatus,
+} from '@gorten/kit/tenant-contract';
 import { eventually, loadTestEnv, type TestEnv } from '@gorten/testenv';
 
 const TOPOLOGY_FILE = join(import.meta.dirname, '..', '..', '..', 'rabbitmq', 'topology.json');
@@ -36,12 +42,20 @@ export function rsaKeyPair(): KeyPair {
 /** The servers a tenant lives on. */
 export type TenantServers = Pick<TestEnv, 'mongo' | 'rabbitmq'>;
 
+export interface StoredField {
+  collection: string;
+  path: string;
+  value: string;
+}
+
 export class TestTenant {
   readonly name: string;
   readonly database: string;
   readonly vhost: string;
   readonly issuer: string;
   readonly keys = rsaKeyPair();
+  /** What the operator generates into the Secret `idempotency-key`. */
+  readonly idempotencyHmacKey = randomBytes(32).toString('base64url');
   readonly mongo: MongoClient;
   readonly db: Db;
 
@@ -121,11 +135,35 @@ export class TestTenant {
       JWT_PUBLIC_KEY: this.keys.publicKey,
       JWT_ISSUER: this.issuer,
       JWT_AUDIENCE: this.name,
+      IDEMPOTENCY_HMAC_KEY: this.idempotencyHmacKey,
       MARKETPLACE: this.name,
       CURRENCY: 'EUR',
       CORS_ORIGINS: 'https://shop.example.com',
       ...extra,
     };
+  }
+
+  /** A company record as the companies service makes one (its products are for sale while active). */
+  async addCompany(status: CompanyStatus = 'active'): Promise<string> {
+    const id = `co_${randomBytes(12).toString('hex')}`;
+    const now = new Date();
+    await this.db.collection<CompanyRecord>(SHARED_COLLECTIONS.companies).insertOne({
+      _id: id,
+      displayName: `Company ${id.slice(-6)}`,
+      contactEmail: `sales@${id}.example.com`,
+      status,
+      managedBy: 'api',
+      createdAt: now,
+      updatedAt: now,
+    });
+    return id;
+  }
+
+  /** Suspends, removes or reactivates a company, as the companies service or operator would. */
+  async setCompanyStatus(id: string, status: CompanyStatus): Promise<void> {
+    await this.db
+      .collection<CompanyRecord>(SHARED_COLLECTIONS.companies)
+      .updateOne({ _id: id }, { $set: { status, updatedAt: new Date() } });
   }
 
   /** An access token as the tenant's users service would sign it. */
@@ -219,6 +257,24 @@ export class TestTenant {
     } finally {
       await model.close();
     }
+  }
+
+  /**
+   * Every field stored in the tenant's database, as `collection`, dotted `path` and the
+   * value as text: for tests that prove something is kept nowhere (card data).
+   */
+  async storedFields(): Promise<StoredField[]> {
+    const fields: StoredField[] = [];
+    const walk = (collection: string, path: string, value: unknown): void => {
+      if (value instanceof Date) fields.push({ collection, path, value: value.toISOString() });
+      else if (Array.isArray(value)) value.forEach((v, i) => walk(collection, `${path}.${i}`, v));
+      else if (value && typeof value === 'object' && value.constructor === Object)
+        for (const [k, v] of Object.entries(value)) walk(collection, path ? `${path}.${k}` : k, v);
+      else fields.push({ collection, path, value: String(value) });
+    };
+    for (const { name } of await this.db.listCollections({}, { nameOnly: true }).toArray())
+      for (const doc of await this.db.collection(name).find().toArray()) walk(name, '', doc);
+    return fields;
   }
 
   async destroy(): Promise<void> {

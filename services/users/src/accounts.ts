@@ -1,6 +1,9 @@
 // Accounts: self-registration (always a buyer), profiles, password changes, and what
 // tenant admins do with users. Disabling a user or changing their roles revokes their
-// refresh tokens, so the change reaches them within one access-token lifetime.
+// refresh tokens, so the change reaches them within one access-token lifetime. A
+// password change checks the current password under the login throttle of the email.
+// Registration answers alike whether the email was free or taken, so it does not tell
+// who has an account here (login does not either).
 import {
   conflict,
   newId,
@@ -14,7 +17,7 @@ import {
   type Role,
 } from '@gorten/kit';
 import { MongoServerError, type Filter } from 'mongodb';
-import { hashPassword, verifyPassword } from './passwords.js';
+import { hashPassword, verifyPassword, type DerivationLane } from './passwords.js';
 import type { User, UserRegistered } from './schemas.js';
 import type { UserDoc, UserStatus } from './store.js';
 import type { UsersDeps } from './deps.js';
@@ -36,6 +39,7 @@ const DUPLICATE_KEY = 11000;
 export async function createUser(
   deps: UsersDeps,
   input: { email: string; password: string; name: string; roles: Role[] },
+  lane: DerivationLane = 'sign-in',
 ): Promise<User> {
   const now = deps.now();
   const id = newId('usr');
@@ -44,7 +48,7 @@ export async function createUser(
     _id: id,
     email: input.email,
     name: input.name,
-    passwordHash: await hashPassword(input.password, deps.cost),
+    passwordHash: await hashPassword(input.password, deps.cost, lane),
     roles: [...new Set(input.roles)],
     status: 'active',
     createdAt: now,
@@ -64,11 +68,25 @@ export async function createUser(
   return toUser(doc);
 }
 
-export function register(
+/** The answer to every registration, made or not: the same body for a taken email. */
+export const REGISTRATION_ANSWER = {
+  detail:
+    'If this email was not registered yet, its buyer account is ready: sign in with it. If it was, nothing changed.',
+};
+
+/**
+ * A new buyer, unless the email is taken: then nothing happens, and the caller is not
+ * told (the password is hashed either way, so both take as long).
+ */
+export async function register(
   deps: UsersDeps,
   input: { email: string; password: string; name: string },
-): Promise<User> {
-  return createUser(deps, { ...input, roles: ['buyer'] });
+): Promise<void> {
+  try {
+    await createUser(deps, { ...input, roles: ['buyer'] }, 'registration');
+  } catch (err) {
+    if (!(err instanceof Problem && err.status === 409)) throw err;
+  }
 }
 
 export async function getUser(deps: UsersDeps, id: string): Promise<User> {
@@ -96,7 +114,13 @@ export async function listUsers(
   return { items: result.items.map(toUser), nextCursor: result.nextCursor };
 }
 
+/**
+ * Ends every session of the user: the generation bump refuses every refresh token of
+ * theirs from now on, including one an exchange in flight stores later; the tokens
+ * stored now are marked as well.
+ */
 export async function revokeAllRefreshTokens(deps: UsersDeps, userId: string): Promise<void> {
+  await deps.store.users.updateOne({ _id: userId }, { $inc: { sessionGeneration: 1 } });
   await deps.store.refreshTokens.updateMany(
     { userId, revokedAt: { $exists: false } },
     { $set: { revokedAt: deps.now() } },
@@ -139,8 +163,12 @@ export async function changePassword(
 ): Promise<void> {
   const doc = await deps.store.users.findOne({ _id: userId, status: 'active' });
   if (!doc) throw notFound('No such user.');
+  // A stolen access token must not make this an unthrottled way to guess the password.
+  const now = deps.now();
+  await deps.throttle.admitAttempt(doc.email, undefined, now);
   if (!(await verifyPassword(currentPassword, doc.passwordHash)))
     throw unprocessable('The current password is wrong.');
+  await deps.throttle.recordSuccess(doc.email, undefined, now);
   const passwordHash = await hashPassword(newPassword, deps.cost);
   // Conditional on the hash just checked: a concurrent change is not silently overwritten.
   const changed = await deps.store.users.updateOne(

@@ -3,6 +3,10 @@
 // - refresh_token: a refresh token is good once; it is exchanged for a new pair in the
 //   same family. Presenting one already used means it leaked (or the client misbehaves):
 //   the whole family is revoked, so the thief's copy dies with the victim's.
+//   Revocation is a property of the family (a revoked_families record) and of the user
+//   (sessionGeneration, bumped to end every session), checked at every exchange: an
+//   exchange in flight stores its new token after a revocation has marked the tokens it
+//   found, and that token must die too.
 // - client_credentials: a company's integration proves itself with a JWT signed by its
 //   credential's private key (RFC 7523); the answer is a seller token for that company.
 // Every failure of the caller is an OAuth error code in a problem document, and says
@@ -73,7 +77,7 @@ async function companyFor(
 async function issue(
   deps: UsersDeps,
   claims: AccessClaims,
-  family?: { familyId: string; userId: string; company?: string },
+  family?: { familyId: string; userId: string; sessionGeneration: number; company?: string },
 ): Promise<TokenAnswer> {
   const answer: TokenAnswer = {
     access_token: signAccessToken(claims, deps.signer),
@@ -87,6 +91,7 @@ async function issue(
       _id: refreshTokenId(refreshToken),
       familyId: family.familyId,
       userId: family.userId,
+      sessionGeneration: family.sessionGeneration,
       ...(family.company ? { company: family.company } : {}),
       issuedAt: now,
       expiresAt: new Date(now.getTime() + deps.env.REFRESH_TOKEN_TTL_SECONDS * 1000),
@@ -102,15 +107,13 @@ async function passwordGrant(
   address: string,
 ): Promise<TokenAnswer> {
   const now = deps.now();
-  await deps.throttle.assertAllowed(request.username, address, now);
+  await deps.throttle.admitAttempt(request.username, address, now);
   const user = await deps.store.users.findOne({ email: request.username });
   dummyHash ??= hashPassword(randomUUID(), deps.cost);
   const matches = await verifyPassword(request.password, user?.passwordHash ?? (await dummyHash));
-  if (!user || !matches || user.status !== 'active') {
-    await deps.throttle.recordFailure(request.username, address, now);
+  if (!user || !matches || user.status !== 'active')
     throw oauthError(400, 'invalid_grant', WRONG_CREDENTIALS);
-  }
-  await deps.throttle.clear(request.username);
+  await deps.throttle.recordSuccess(request.username, address, now);
   if (needsRehash(user.passwordHash, deps.cost)) {
     await deps.store.users.updateOne(
       { _id: user._id, passwordHash: user.passwordHash },
@@ -121,7 +124,12 @@ async function passwordGrant(
   return issue(
     deps,
     { sub: user._id, roles: user.roles, company },
-    { familyId: randomUUID(), userId: user._id, company },
+    {
+      familyId: randomUUID(),
+      userId: user._id,
+      sessionGeneration: user.sessionGeneration ?? 0,
+      company,
+    },
   );
 }
 
@@ -136,16 +144,19 @@ async function refreshGrant(deps: UsersDeps, refreshToken: string): Promise<Toke
   if (!token) {
     const known = await deps.store.refreshTokens.findOne({ _id: id });
     if (known?.usedAt && !known.revokedAt) {
-      await deps.store.refreshTokens.updateMany(
-        { familyId: known.familyId, revokedAt: { $exists: false } },
-        { $set: { revokedAt: now } },
-      );
+      await revokeFamily(deps, known.familyId);
       throw oauthError(400, 'invalid_grant', 'The refresh token was already used; sign in again.');
     }
     throw oauthError(400, 'invalid_grant', 'The refresh token is not valid; sign in again.');
   }
   const user = await deps.store.users.findOne({ _id: token.userId, status: 'active' });
   if (!user) throw oauthError(400, 'invalid_grant', 'The account is not active.');
+  const generation = token.sessionGeneration ?? 0;
+  if (
+    generation !== (user.sessionGeneration ?? 0) ||
+    (await deps.store.revokedFamilies.findOne({ _id: token.familyId }))
+  )
+    throw oauthError(400, 'invalid_grant', 'The refresh token was revoked; sign in again.');
   // Roles and membership are read again: a change by an admin applies from here on.
   const company = token.company
     ? await companyFor(deps, user, token.company).catch(() => undefined)
@@ -153,11 +164,14 @@ async function refreshGrant(deps: UsersDeps, refreshToken: string): Promise<Toke
   return issue(
     deps,
     { sub: user._id, roles: user.roles, company },
-    { familyId: token.familyId, userId: user._id, company },
+    // The generation is the family's, not the user's now: a bump meanwhile ends it too.
+    { familyId: token.familyId, userId: user._id, sessionGeneration: generation, company },
   );
 }
 
 const ASSERTION_MAX_LIFETIME_SECONDS = 300;
+/** How far past its exp an assertion still verifies (clocks of companies differ). */
+const ASSERTION_CLOCK_TOLERANCE_SECONDS = 5;
 
 async function clientCredentialsGrant(deps: UsersDeps, assertion: string): Promise<TokenAnswer> {
   const unverified = jwt.decode(assertion, { json: true });
@@ -175,7 +189,7 @@ async function clientCredentialsGrant(deps: UsersDeps, assertion: string): Promi
       issuer: companyId,
       subject: companyId,
       audience: deps.env.JWT_AUDIENCE,
-      clockTolerance: 5,
+      clockTolerance: ASSERTION_CLOCK_TOLERANCE_SECONDS,
     }) as jwt.JwtPayload;
   } catch (err) {
     throw oauthError(
@@ -199,9 +213,10 @@ async function clientCredentialsGrant(deps: UsersDeps, assertion: string): Promi
     );
   }
   try {
+    // Remembered as long as the assertion would verify: swept at exp, it could be replayed.
     await deps.store.usedAssertions.insertOne({
       _id: `${companyId}:${claims.jti}`,
-      expiresAt: new Date(claims.exp * 1000),
+      expiresAt: new Date((claims.exp + ASSERTION_CLOCK_TOLERANCE_SECONDS) * 1000),
     });
   } catch (err) {
     if (err instanceof MongoServerError && err.code === 11000)
@@ -227,12 +242,28 @@ export function grantToken(
   }
 }
 
+// Kept past the last token the family can have (one stored by an exchange in flight,
+// good for the refresh lifetime), with room for clocks that differ between replicas.
+const REVOCATION_MARGIN_MS = 3_600_000;
+
+/** Ends a family: its record refuses every later exchange; its stored tokens are marked. */
+async function revokeFamily(deps: UsersDeps, familyId: string): Promise<void> {
+  const now = deps.now();
+  const keepMs = deps.env.REFRESH_TOKEN_TTL_SECONDS * 1000 + REVOCATION_MARGIN_MS;
+  await deps.store.revokedFamilies.updateOne(
+    { _id: familyId },
+    { $setOnInsert: { revokedAt: now, expiresAt: new Date(now.getTime() + keepMs) } },
+    { upsert: true },
+  );
+  await deps.store.refreshTokens.updateMany(
+    { familyId, revokedAt: { $exists: false } },
+    { $set: { revokedAt: now } },
+  );
+}
+
 /** Logout (RFC 7009): the token's family is revoked; unknown tokens are not an error. */
 export async function revokeRefreshToken(deps: UsersDeps, token: string): Promise<void> {
   const known = await deps.store.refreshTokens.findOne({ _id: refreshTokenId(token) });
   if (!known) return;
-  await deps.store.refreshTokens.updateMany(
-    { familyId: known.familyId, revokedAt: { $exists: false } },
-    { $set: { revokedAt: deps.now() } },
-  );
+  await revokeFamily(deps, known.familyId);
 }

@@ -22,11 +22,33 @@ const DERIVATIONS_AT_ONCE = 2;
 const DERIVATIONS_WAITING = 100;
 const derivations = bulkhead(DERIVATIONS_AT_ONCE, DERIVATIONS_WAITING);
 
-async function derive(password: string, salt: Buffer, cost: ScryptCost): Promise<Buffer> {
+// Anyone can send registrations, as many as they like, and nothing throttles them (login
+// attempts are counted per address before they reach here). So registration passes a
+// gate of its own first: one at a time, a short queue, and 503 at once beyond it. It then
+// holds at most one of the two derivations and one place in their queue, and a flood of
+// registrations leaves sign-ins the other derivation.
+const REGISTRATIONS_AT_ONCE = 1;
+const REGISTRATIONS_WAITING = 4;
+const registrations = bulkhead(REGISTRATIONS_AT_ONCE, REGISTRATIONS_WAITING);
+
+/** Who the derivation is for: registration has its own, smaller share. */
+export type DerivationLane = 'sign-in' | 'registration';
+
+const BUSY: Record<DerivationLane, string> = {
+  'sign-in': 'Too many sign-ins at once; try again.',
+  registration: 'Too many registrations at once; try again.',
+};
+
+async function derive(
+  password: string,
+  salt: Buffer,
+  cost: ScryptCost,
+  lane: DerivationLane,
+): Promise<Buffer> {
   const N = 2 ** cost.log2N;
   const options: ScryptOptions = { N, r: cost.r, p: cost.p, maxmem: 256 * N * cost.r };
-  try {
-    return await derivations.execute(
+  const inTurn = () =>
+    derivations.execute(
       () =>
         new Promise<Buffer>((resolve, reject) => {
           scrypt(password.normalize('NFKC'), salt, KEY_LENGTH, options, (err, key) =>
@@ -34,17 +56,23 @@ async function derive(password: string, salt: Buffer, cost: ScryptCost): Promise
           );
         }),
     );
+  try {
+    return await (lane === 'registration' ? registrations.execute(inTurn) : inTurn());
   } catch (err) {
     if (!(err instanceof BulkheadRejectedError)) throw err;
-    const busy = new Problem(503, 'Service Unavailable', 'Too many sign-ins at once; try again.');
+    const busy = new Problem(503, 'Service Unavailable', BUSY[lane]);
     busy.headers['Retry-After'] = '2';
     throw busy;
   }
 }
 
-export async function hashPassword(password: string, cost: ScryptCost): Promise<string> {
+export async function hashPassword(
+  password: string,
+  cost: ScryptCost,
+  lane: DerivationLane = 'sign-in',
+): Promise<string> {
   const salt = randomBytes(16);
-  const key = await derive(password, salt, cost);
+  const key = await derive(password, salt, cost, lane);
   return [
     'scrypt',
     cost.log2N,
@@ -68,7 +96,7 @@ function parse(stored: string): { cost: ScryptCost; salt: Buffer; key: Buffer } 
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
   const parsed = parse(stored);
   if (!parsed) return false;
-  const key = await derive(password, parsed.salt, parsed.cost);
+  const key = await derive(password, parsed.salt, parsed.cost, 'sign-in');
   return key.length === parsed.key.length && timingSafeEqual(key, parsed.key);
 }
 

@@ -6,6 +6,7 @@ import {
   getUser,
   listUsers,
   register,
+  REGISTRATION_ANSWER,
   updateUser,
 } from './accounts.js';
 import type { UsersDeps } from './deps.js';
@@ -15,6 +16,7 @@ import {
   passwordChange,
   profileChange,
   registration,
+  registrationAccepted,
   revocation,
   tokenRequest,
   tokenResponse,
@@ -33,14 +35,22 @@ export const USERS_ROUTES = [
     path: '/auth/register',
     operationId: 'register',
     summary: 'Create a buyer account',
+    description:
+      'A taken email gets the same answer as a free one, and its account is left as it is: ' +
+      'registration does not tell who has an account. Sign in to use the new one.',
     tags: ['auth'],
     access: 'public',
     body: registration,
-    responses: { 201: { description: 'The new account.', schema: user } },
-    errors: { 409: 'The email is taken.' },
+    responses: {
+      202: {
+        description: 'Accepted: the account exists now, unless the email was taken.',
+        schema: registrationAccepted,
+      },
+    },
+    errors: { 503: 'Too many registrations at once; see Retry-After.' },
     handle: async ({ body }, deps) => {
-      const created = await register(deps, body);
-      return { status: 201, body: created, headers: { Location: `/users/${created.id}` } };
+      await register(deps, body);
+      return { status: 202, body: REGISTRATION_ANSWER };
     },
   }),
   route({
@@ -57,7 +67,8 @@ export const USERS_ROUTES = [
     responses: { 200: { description: 'The tokens.', schema: tokenResponse } },
     errors: {
       403: 'The user does not act for the company asked for.',
-      429: 'Too many failed logins; see Retry-After.',
+      429: 'Too many failed attempts for this email or address; see Retry-After.',
+      503: 'Too many sign-ins at once; see Retry-After.',
     },
     handle: async ({ body, ctx }, deps) => ({
       status: 200,
@@ -124,6 +135,8 @@ export const USERS_ROUTES = [
       404: 'No such user.',
       409: 'Changed meanwhile.',
       422: 'The current password is wrong.',
+      429: 'Too many wrong passwords for this account; see Retry-After.',
+      503: 'Too many sign-ins at once; see Retry-After.',
     },
     handle: async ({ principal, body }, deps) => {
       await changePassword(deps, principal.userId, body.currentPassword, body.newPassword);

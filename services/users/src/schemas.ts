@@ -14,6 +14,9 @@ const companyId = z.string().min(1).max(64).regex(COMPANY_ID_PATTERN, 'must be a
 
 export const registration = z.strictObject({ email, password, name: personName });
 
+/** The same for a new account and a taken email. */
+export const registrationAccepted = z.object({ detail: z.string() });
+
 export const user = z.object({
   id: z.string(),
   email: z.string(),

@@ -20,6 +20,8 @@ export interface UserDoc extends WithOutbox {
   passwordHash: string;
   roles: Role[];
   status: UserStatus;
+  /** Bumped to end every session at once; refresh tokens of an older one are refused. */
+  sessionGeneration?: number;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -30,16 +32,28 @@ export interface RefreshTokenDoc {
   /** Every token rotated from one login; reuse of a used one revokes them all. */
   familyId: string;
   userId: string;
+  /** The user's sessionGeneration when the family signed in (absent: 0). */
+  sessionGeneration?: number;
   company?: string;
   issuedAt: Date;
   expiresAt: Date;
   usedAt?: Date;
+  /** Marked when revoked; exchanges also check revoked_families and the generation. */
   revokedAt?: Date;
 }
 
-/** Failed logins per email or address within a window. */
+/** A family signed out or caught reusing a token; `_id` is the familyId. */
+export interface RevokedFamilyDoc {
+  _id: string;
+  revokedAt: Date;
+  /** After the last token the family can have; swept then. */
+  expiresAt: Date;
+}
+
+/** Password attempts per email or address within a window (throttle.ts). */
 export interface LoginFailuresDoc {
   _id: string;
+  /** Failed attempts and those still being checked; a success gives its count back. */
   failures: number;
   windowEndsAt: Date;
 }
@@ -47,12 +61,14 @@ export interface LoginFailuresDoc {
 /** Client assertions already exchanged (`<company>:<jti>`): each is good once. */
 export interface UsedAssertionDoc {
   _id: string;
+  /** The assertion's exp plus the clock tolerance: the last moment it would verify. */
   expiresAt: Date;
 }
 
 export interface UsersStore {
   users: Collection<UserDoc>;
   refreshTokens: Collection<RefreshTokenDoc>;
+  revokedFamilies: Collection<RevokedFamilyDoc>;
   loginFailures: Collection<LoginFailuresDoc>;
   usedAssertions: Collection<UsedAssertionDoc>;
   companies: Collection<CompanyRecord>;
@@ -63,6 +79,7 @@ export function usersStore(db: Db): UsersStore {
   return {
     users: db.collection('users'),
     refreshTokens: db.collection('refresh_tokens'),
+    revokedFamilies: db.collection('revoked_families'),
     loginFailures: db.collection('login_failures'),
     usedAssertions: db.collection('used_assertions'),
     companies: db.collection(SHARED_COLLECTIONS.companies),
@@ -80,6 +97,7 @@ export const USERS_INDEXES: CollectionIndexes[] = [
       { key: { expiresAt: 1 }, name: 'expiry' },
     ],
   },
+  { collection: 'revoked_families', indexes: [{ key: { expiresAt: 1 }, name: 'expiry' }] },
   { collection: 'login_failures', indexes: [{ key: { windowEndsAt: 1 }, name: 'window' }] },
   { collection: 'used_assertions', indexes: [{ key: { expiresAt: 1 }, name: 'expiry' }] },
 ];
@@ -87,6 +105,7 @@ export const USERS_INDEXES: CollectionIndexes[] = [
 /** Expired records go (FerretDB has no TTL indexes, so a periodic task does it). */
 export async function sweepExpired(store: UsersStore, now: Date): Promise<void> {
   await store.refreshTokens.deleteMany({ expiresAt: { $lt: now } });
+  await store.revokedFamilies.deleteMany({ expiresAt: { $lt: now } });
   await store.loginFailures.deleteMany({ windowEndsAt: { $lt: now } });
   await store.usedAssertions.deleteMany({ expiresAt: { $lt: now } });
 }

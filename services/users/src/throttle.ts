@@ -1,9 +1,11 @@
-// Login throttling: failed logins are counted per email and per client address in a
-// fixed window; past the limit, login answers 429 with Retry-After until the window
-// ends — also for the right password, so guessing cannot continue. Counting is one
-// atomic update per failure; a success clears the email's count.
+// Password-guess throttling, per email and per client address, in fixed windows. An
+// attempt is counted before the password is checked (one atomic `$inc`), and refused
+// with 429 and Retry-After once it is past a limit: a burst of parallel guesses cannot
+// all slip through before the first failure is counted, and no count is lost. A right
+// password starts the email's count over and gives the address its attempt back, so only
+// failures use up an address's budget. Login and password changes share the email's.
 import { tooManyRequests } from '@gorten/kit';
-import type { Collection } from 'mongodb';
+import { MongoServerError, type Collection } from 'mongodb';
 import type { LoginFailuresDoc } from './store.js';
 
 export interface ThrottleLimits {
@@ -12,10 +14,21 @@ export interface ThrottleLimits {
   windowSeconds: number;
 }
 
-const keys = (email: string, address: string) => ({
-  email: `email:${email}`,
-  address: `addr:${address}`,
-});
+const emailKey = (email: string) => `email:${email}`;
+const addressKey = (address: string) => `addr:${address}`;
+
+const DUPLICATE_KEY = 11000;
+/** Each lost race means another attempt wrote the key meanwhile; this many cannot happen. */
+const COUNTING_TRIES = 5;
+
+/** The answer for attempts past a limit, until the latest of those windows ends. */
+function refusal(windowsEndingAt: Date[], now: Date) {
+  const until = Math.max(...windowsEndingAt.map((end) => end.getTime()));
+  return tooManyRequests(
+    'Too many failed attempts; try again later.',
+    Math.max(1, Math.ceil((until - now.getTime()) / 1000)),
+  );
+}
 
 export class LoginThrottle {
   constructor(
@@ -23,44 +36,58 @@ export class LoginThrottle {
     private readonly limits: ThrottleLimits,
   ) {}
 
-  async assertAllowed(email: string, address: string, now: Date): Promise<void> {
-    const k = keys(email, address);
-    const blocked = await this.failures
-      .find({
-        windowEndsAt: { $gt: now },
-        $or: [
-          { _id: k.email, failures: { $gte: this.limits.perEmail } },
-          { _id: k.address, failures: { $gte: this.limits.perAddress } },
-        ],
-      })
-      .toArray();
-    if (blocked.length === 0) return;
-    const until = Math.max(...blocked.map((b) => b.windowEndsAt.getTime()));
-    throw tooManyRequests(
-      'Too many failed logins; try again later.',
-      Math.max(1, Math.ceil((until - now.getTime()) / 1000)),
+  /**
+   * Counts one attempt for the email (and the address, when there is one) and refuses
+   * it if that takes either past its limit. Call before checking the password.
+   */
+  async admitAttempt(email: string, address: string | undefined, now: Date): Promise<void> {
+    const keys = [{ id: emailKey(email), limit: this.limits.perEmail }];
+    if (address !== undefined)
+      keys.push({ id: addressKey(address), limit: this.limits.perAddress });
+    const counted = await Promise.all(
+      keys.map(async (key) => ({ ...(await this.count(key.id, now)), limit: key.limit })),
+    );
+    const over = counted.filter((c) => c.attempts > c.limit);
+    if (over.length > 0)
+      throw refusal(
+        over.map((c) => c.windowEndsAt),
+        now,
+      );
+  }
+
+  /** The password was right: the email starts over, the address gets its attempt back. */
+  async recordSuccess(email: string, address: string | undefined, now: Date): Promise<void> {
+    await this.failures.deleteOne({ _id: emailKey(email) });
+    if (address === undefined) return;
+    await this.failures.updateOne(
+      { _id: addressKey(address), windowEndsAt: { $gt: now }, failures: { $gt: 0 } },
+      { $inc: { failures: -1 } },
     );
   }
 
-  async recordFailure(email: string, address: string, now: Date): Promise<void> {
+  /** Adds one to the key's open window, or opens one; the count after it. */
+  private async count(id: string, now: Date): Promise<{ attempts: number; windowEndsAt: Date }> {
     const windowEndsAt = new Date(now.getTime() + this.limits.windowSeconds * 1000);
-    for (const id of Object.values(keys(email, address))) {
-      const counted = await this.failures.updateOne(
+    // Each step is one atomic write; losing a race to another attempt means trying again.
+    for (let tries = 0; tries < COUNTING_TRIES; tries++) {
+      const open = await this.failures.findOneAndUpdate(
         { _id: id, windowEndsAt: { $gt: now } },
         { $inc: { failures: 1 } },
+        { returnDocument: 'after' },
       );
-      if (counted.matchedCount === 0) {
-        // No open window: start one (replacing an expired one).
-        await this.failures.replaceOne(
-          { _id: id },
-          { failures: 1, windowEndsAt },
-          { upsert: true },
-        );
+      if (open) return { attempts: open.failures, windowEndsAt: open.windowEndsAt };
+      const reopened = await this.failures.findOneAndUpdate(
+        { _id: id, windowEndsAt: { $lte: now } },
+        { $set: { failures: 1, windowEndsAt } },
+      );
+      if (reopened) return { attempts: 1, windowEndsAt };
+      try {
+        await this.failures.insertOne({ _id: id, failures: 1, windowEndsAt });
+        return { attempts: 1, windowEndsAt };
+      } catch (err) {
+        if (!(err instanceof MongoServerError && err.code === DUPLICATE_KEY)) throw err;
       }
     }
-  }
-
-  async clear(email: string): Promise<void> {
-    await this.failures.deleteOne({ _id: `email:${email}` });
+    throw new Error('could not count a password attempt: its record keeps changing');
   }
 }

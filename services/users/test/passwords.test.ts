@@ -1,4 +1,5 @@
-// The password KDF: scrypt at the production cost, parameters stored with the hash.
+// The password KDF: scrypt at the production cost, parameters stored with the hash, and
+// how many derivations run at once for sign-ins and for registrations.
 import { DEFAULT_COST, hashPassword, needsRehash, verifyPassword } from '../src/passwords.js';
 
 test('hashes at the production cost (scrypt N = 2^17, r = 8) and verifies only the right password', async () => {
@@ -37,4 +38,16 @@ test('derives two keys at a time, queues a hundred, and answers 503 beyond that'
   expect(refused).toHaveLength(8);
   for (const o of refused) expect(o.reason).toMatchObject({ status: 503 });
   expect(outcomes.filter((o) => o.status === 'fulfilled' && o.value)).toHaveLength(102);
+});
+
+test('registrations get one derivation at a time and a short queue; sign-ins keep the other', async () => {
+  const cheap = { log2N: 14, r: 8, p: 1 };
+  const stored = await hashPassword('pw', cheap);
+  const registering = Array.from({ length: 20 }, () => hashPassword('pw', cheap, 'registration'));
+  const signingIn = Array.from({ length: 20 }, () => verifyPassword('pw', stored));
+  const registered = await Promise.allSettled(registering);
+  const refused = registered.filter((o) => o.status === 'rejected');
+  expect(refused).toHaveLength(15);
+  for (const o of refused) expect(o.reason).toMatchObject({ status: 503 });
+  expect(await Promise.all(signingIn)).toEqual(Array.from({ length: 20 }, () => true));
 });

@@ -1,6 +1,7 @@
 // The users service over HTTP on port 0, against the real FerretDB and RabbitMQ of the
 // test environment: registration, the three grants, refresh rotation and reuse
-// detection, throttling, profiles, user administration, and who may do what.
+// detection, revocation racing a refresh, throttling, profiles, user administration,
+// who may do what, and how registrations share the password hashing.
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { eventually } from '@gorten/testenv';
@@ -14,8 +15,11 @@ import {
 } from '@gorten/service-testing';
 import { type RunningService } from '@gorten/kit';
 import jwt from 'jsonwebtoken';
+import { revokeAllRefreshTokens } from '../src/accounts.js';
 import { usersService } from '../src/app.js';
 import type { UsersDeps } from '../src/deps.js';
+import { grantToken, revokeRefreshToken, type TokenAnswer } from '../src/grants.js';
+import { sweepExpired } from '../src/store.js';
 
 let tenant: TestTenant;
 let service: RunningService<UsersDeps>;
@@ -47,19 +51,34 @@ afterAll(async () => {
   await tenant.destroy();
 });
 
+const repeated = (value: number, times: number) => Array.from({ length: times }, () => value);
 const unique = () => `u${randomUUID().slice(0, 8)}@example.com`;
 
 async function registerBuyer(email = unique(), password = 'a long enough secret') {
   const answer = await call('POST', '/auth/register', { body: { email, password, name: 'Bea' } });
-  expect(answer.status).toBe(201);
-  return { email, password, id: answer.body.id as string };
+  expect(answer.status).toBe(202);
+  const created = await tenant.db
+    .collection<{ _id: string; email: string }>('users')
+    .findOne({ email });
+  return { email, password, id: created?._id ?? '' };
 }
 
-async function login(username: string, password: string, extra: Record<string, unknown> = {}) {
+async function login(
+  username: string,
+  password: string,
+  extra: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
+) {
   return call<Tokens>('POST', '/auth/token', {
     body: { grant_type: 'password', username, password, ...extra },
+    headers,
   });
 }
+
+/** What Kong sends on: the client's own X-Forwarded-For, then the address Kong saw. */
+const viaKong = (seenByKong: string, claimedByClient = '10.0.0.1') => ({
+  'x-forwarded-for': `${claimedByClient}, ${seenByKong}`,
+});
 
 async function adminToken(): Promise<string> {
   const answer = await login(ADMIN.email, ADMIN.password);
@@ -76,15 +95,17 @@ function claimsOf(token: string): jwt.JwtPayload {
 }
 
 describe('registration', () => {
-  test('creates a buyer, never answers the password hash, and queues one welcome event', async () => {
+  test('creates a buyer who can sign in, and queues one welcome event', async () => {
     const email = unique();
     const answer = await call('POST', '/auth/register', {
       body: { email: email.toUpperCase(), password: 'a long enough secret', name: 'Bea' },
     });
-    expect(answer.status).toBe(201);
-    expect(answer.body).toMatchObject({ email, name: 'Bea', roles: ['buyer'], status: 'active' });
-    expect(answer.headers.get('location')).toBe(`/users/${String(answer.body.id)}`);
-    expect(JSON.stringify(answer.body)).not.toMatch(/scrypt|password/i);
+    expect(answer.status).toBe(202);
+    expect(answer.headers.get('location')).toBeNull();
+    const tokens = (await login(email, 'a long enough secret')).body;
+    const me = await call('GET', '/me', { token: tokens.access_token });
+    expect(me.body).toMatchObject({ email, name: 'Bea', roles: ['buyer'], status: 'active' });
+    expect(JSON.stringify(me.body)).not.toMatch(/scrypt|password/i);
     const events = await eventually({ what: 'the welcome event', timeoutMs: 15_000 }, async () => {
       const drained = await tenant.drain('email_notifications');
       const mine = drained.filter(
@@ -95,14 +116,14 @@ describe('registration', () => {
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({
       routingKey: 'user.registered',
-      body: { type: 'user.registered', data: { userId: answer.body.id, email, name: 'Bea' } },
+      body: { type: 'user.registered', data: { userId: me.body.id, email, name: 'Bea' } },
     });
     // Delivered and removed from the outbox: nothing more follows.
     await eventually({ what: 'an empty outbox', timeoutMs: 10_000 }, async () =>
       (
         await tenant.db
           .collection<{ _id: string; outbox?: unknown[] }>('users')
-          .findOne({ _id: answer.body.id as string })
+          .findOne({ _id: me.body.id as string })
       )?.outbox?.length === 0
         ? true
         : undefined,
@@ -110,13 +131,22 @@ describe('registration', () => {
     expect(await tenant.drain('email_notifications')).toEqual([]);
   });
 
-  test('refuses a taken email, whatever its case', async () => {
-    const { email } = await registerBuyer();
-    const again = await call('POST', '/auth/register', {
-      body: { email: email.toUpperCase(), password: 'another fine secret', name: 'Eve' },
+  test('answers a taken email (whatever its case) exactly like a new one, and changes nothing', async () => {
+    const owner = await registerBuyer();
+    const fresh = await call('POST', '/auth/register', {
+      body: { email: unique(), password: 'another fine secret', name: 'Eve' },
     });
-    expect(again.status).toBe(409);
-    expect(again.headers.get('content-type')).toContain('application/problem+json');
+    const taken = await call('POST', '/auth/register', {
+      body: { email: owner.email.toUpperCase(), password: 'another fine secret', name: 'Eve' },
+    });
+    expect(taken.status).toBe(fresh.status);
+    expect(taken.body).toEqual(fresh.body);
+    expect(taken.headers.get('location')).toBe(fresh.headers.get('location'));
+    expect((await login(owner.email, owner.password)).status).toBe(200);
+    expect((await login(owner.email, 'another fine secret')).status).toBe(400);
+    const users = tenant.db.collection('users');
+    expect(await users.countDocuments({ email: owner.email })).toBe(1);
+    expect(await users.countDocuments({ name: 'Eve', email: owner.email })).toBe(0);
   });
 
   test.each([
@@ -174,6 +204,30 @@ describe('password grant', () => {
     // Another account from the same address is not locked out by it.
     const other = await registerBuyer();
     expect((await login(other.email, other.password)).status).toBe(200);
+  });
+
+  test('counts failures per address Kong saw, whatever address the client claims before it', async () => {
+    const limit = service.deps.env.LOGIN_MAX_FAILURES_PER_ADDRESS;
+    const statuses: number[] = [];
+    for (let i = 0; i < limit + 10; i++) {
+      const spoofed = `10.1.${Math.floor(i / 256)}.${i % 256}`;
+      statuses.push(
+        (await login(unique(), 'not the password', {}, viaKong('198.51.100.1', spoofed))).status,
+      );
+    }
+    expect(statuses.slice(0, limit)).toEqual(repeated(400, limit));
+    expect(statuses.slice(limit)).toEqual(repeated(429, 10));
+  });
+
+  test('a burst of parallel guesses for one email gets no more tries than the limit, and loses no count', async () => {
+    const buyer = await registerBuyer();
+    const limit = service.deps.env.LOGIN_MAX_FAILURES;
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () => login(buyer.email, 'guess', {}, viaKong('198.51.100.2'))),
+    );
+    const statuses = answers.map((a) => a.status).sort((a, b) => a - b);
+    expect(statuses).toEqual([...repeated(400, limit), ...repeated(429, 20 - limit)]);
+    expect((await login(buyer.email, buyer.password)).status).toBe(429);
   });
 
   test('a disabled user cannot sign in', async () => {
@@ -234,6 +288,26 @@ describe('refresh tokens', () => {
     );
   });
 
+  test('guessing the current password on a password change is throttled like a login', async () => {
+    const buyer = await registerBuyer();
+    const tokens = (await login(buyer.email, buyer.password)).body;
+    const limit = service.deps.env.LOGIN_MAX_FAILURES;
+    const change = (currentPassword: string) =>
+      call('PUT', '/me/password', {
+        token: tokens.access_token,
+        body: { currentPassword, newPassword: 'a brand new secret' },
+      });
+    const guesses = await Promise.all(Array.from({ length: 20 }, () => change('a guess')));
+    expect(guesses.map((g) => g.status).sort((a, b) => a - b)).toEqual([
+      ...repeated(422, limit),
+      ...repeated(429, 20 - limit),
+    ]);
+    const blocked = await change(buyer.password);
+    expect(blocked.status).toBe(429);
+    expect(blocked.headers.get('content-type')).toContain('application/problem+json');
+    expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+
   test('a password change signs out every session', async () => {
     const buyer = await registerBuyer();
     const tokens = (await login(buyer.email, buyer.password)).body;
@@ -252,6 +326,110 @@ describe('refresh tokens', () => {
     });
     expect(refresh.status).toBe(400);
     expect((await login(buyer.email, 'a brand new secret')).status).toBe(200);
+  });
+});
+
+describe('a revocation while a refresh is in flight', () => {
+  // An exchange marks the presented token used, reads the user (slow on FerretDB), then
+  // stores the new token. These hold it just after that read, revoke, then let it go on.
+  function holdNextReadOfUser(userId: string) {
+    const users = service.deps.store.users;
+    const read = users.findOne.bind(users) as (...args: unknown[]) => Promise<unknown>;
+    const restore = () => Reflect.deleteProperty(users, 'findOne');
+    let reached!: () => void;
+    let release!: () => void;
+    const isReached = new Promise<void>((resolve) => (reached = resolve));
+    const released = new Promise<void>((resolve) => (release = resolve));
+    users.findOne = (async (...args: unknown[]) => {
+      const doc = await read(...args);
+      if ((args[0] as { _id?: unknown } | undefined)?._id === userId) {
+        restore();
+        reached();
+        await released;
+      }
+      return doc;
+    }) as typeof users.findOne;
+    return { reached: isReached, release, restore };
+  }
+
+  async function refreshOutrunBy(
+    revoke: (buyer: { id: string; email: string }, tokens: Tokens) => Promise<void>,
+  ) {
+    const buyer = await registerBuyer();
+    const tokens = (await login(buyer.email, buyer.password)).body;
+    const hold = holdNextReadOfUser(buyer.id);
+    try {
+      const inFlight = grantToken(
+        service.deps,
+        { grant_type: 'refresh_token', refresh_token: tokens.refresh_token ?? '' },
+        '127.0.0.1',
+      ).then(
+        (answer: TokenAnswer) => answer,
+        (err: unknown) => err as { status: number; extensions: Record<string, unknown> },
+      );
+      await hold.reached;
+      await revoke(buyer, tokens);
+      hold.release();
+      return { buyer, outcome: await inFlight };
+    } finally {
+      hold.restore();
+    }
+  }
+
+  /** The exchange in flight is refused, or the refresh token it gave is already dead. */
+  async function expectNoLiveRefreshToken(
+    outcome: TokenAnswer | { status: number; extensions: Record<string, unknown> },
+  ) {
+    if (!('refresh_token' in outcome)) {
+      expect(outcome).toMatchObject({ status: 400, extensions: { error: 'invalid_grant' } });
+      return;
+    }
+    const next = await call('POST', '/auth/token', {
+      body: { grant_type: 'refresh_token', refresh_token: outcome.refresh_token },
+    });
+    expect(next.status).toBe(400);
+    expect(next.body).toMatchObject({ error: 'invalid_grant' });
+  }
+
+  test('sign-out: the token the exchange stores afterwards is dead too', async () => {
+    const { outcome } = await refreshOutrunBy((_buyer, tokens) =>
+      revokeRefreshToken(service.deps, tokens.refresh_token ?? ''),
+    );
+    await expectNoLiveRefreshToken(outcome);
+  });
+
+  test('reuse of the same token meanwhile: the family dies, the exchange in flight included', async () => {
+    const { outcome } = await refreshOutrunBy(async (_buyer, tokens) => {
+      const reuse = await call('POST', '/auth/token', {
+        body: { grant_type: 'refresh_token', refresh_token: tokens.refresh_token },
+      });
+      expect(reuse.body).toMatchObject({ error: 'invalid_grant' });
+    });
+    await expectNoLiveRefreshToken(outcome);
+  });
+
+  test('revoking all of the user’s tokens (role change, disabling) reaches the exchange in flight', async () => {
+    const { buyer, outcome } = await refreshOutrunBy((buyer) =>
+      revokeAllRefreshTokens(service.deps, buyer.id),
+    );
+    await expectNoLiveRefreshToken(outcome);
+    // A sign-in afterwards starts a session like any other.
+    const fresh = (await login(buyer.email, buyer.password)).body;
+    const rotated = await call('POST', '/auth/token', {
+      body: { grant_type: 'refresh_token', refresh_token: fresh.refresh_token },
+    });
+    expect(rotated.status).toBe(200);
+  });
+
+  test('a password change reaches the exchange in flight', async () => {
+    const { outcome } = await refreshOutrunBy(async (_buyer, tokens) => {
+      const changed = await call('PUT', '/me/password', {
+        token: tokens.access_token,
+        body: { currentPassword: 'a long enough secret', newPassword: 'a brand new secret' },
+      });
+      expect(changed.status).toBe(204);
+    });
+    await expectNoLiveRefreshToken(outcome);
   });
 });
 
@@ -361,6 +539,19 @@ describe('sellers and companies', () => {
       expect(replay.body).toMatchObject({ error: 'invalid_client' });
     });
 
+    test('a used assertion is remembered while it would still verify (exp plus the clock tolerance)', async () => {
+      const co = await company('active', pair.publicKey);
+      const signed = assertion(co, { expiresIn: 60 });
+      expect((await exchange(signed)).status).toBe(200);
+      const { exp, jti } = jwt.decode(signed, { json: true }) as { exp: number; jti: string };
+      // The periodic sweep runs a moment after exp, while the assertion still verifies.
+      await sweepExpired(service.deps.store, new Date((exp + 4) * 1000));
+      expect((await exchange(signed)).status).toBe(401);
+      await sweepExpired(service.deps.store, new Date((exp + 6) * 1000));
+      const record = { _id: `${co}:${jti}` as never };
+      expect(await tenant.db.collection('used_assertions').countDocuments(record)).toBe(0);
+    });
+
     test('is refused for a foreign key, a long-lived assertion, a wrong audience, a suspended company', async () => {
       const co = await company('active', pair.publicKey);
       const foreign = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({
@@ -446,6 +637,48 @@ describe('user administration and who may do what', () => {
       const answer = await call(method, path, { token: forged.token });
       expect({ why: forged.why, status: answer.status }).toEqual({ why: forged.why, status: 401 });
     }
+  });
+});
+
+describe('password hashing capacity', () => {
+  test('a flood of registrations does not turn sign-ins away', async () => {
+    // A second instance at a higher cost, so each derivation takes long enough for the
+    // flood to fill the queue. The derivation limits are the process's, shared with `service`.
+    const buyer = await registerBuyer();
+    const slow = await startTestService(usersService, tenant, 'users', {
+      JWT_PRIVATE_KEY: tenant.keys.privateKey,
+      PASSWORD_SCRYPT_LOG2N: '15',
+    });
+    const slowCall = client(slow.url);
+    let flooding = true;
+    const flood = Array.from({ length: 120 }, async () => {
+      const statuses: number[] = [];
+      while (flooding) {
+        const answer = await slowCall('POST', '/auth/register', {
+          body: { email: unique(), password: 'a long enough secret', name: 'Flo' },
+        });
+        statuses.push(answer.status);
+        if (answer.status === 503) await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      return statuses;
+    });
+    const signIns: number[] = [];
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      for (let i = 0; i < 5; i++) {
+        const answer = await slowCall('POST', '/auth/token', {
+          body: { grant_type: 'password', username: buyer.email, password: buyer.password },
+        });
+        signIns.push(answer.status);
+      }
+    } finally {
+      flooding = false;
+      await Promise.all(flood);
+      await slow.close();
+    }
+    expect(signIns).toEqual([200, 200, 200, 200, 200]);
+    const registrations = (await Promise.all(flood)).flat();
+    expect(registrations).toContain(503);
   });
 });
 

@@ -224,10 +224,16 @@ describe('npm start', () => {
       (await call('PUT', `/carts/me/items/${hammer}`, { token: buyer, body: { quantity: 2 } }))
         .status,
     ).toBe(200);
+    // The card goes to the provider's tokenization alone; checkout names the method.
+    const method = await call('POST', '/payments/methods', {
+      token: buyer,
+      body: { number: '4242424242424242', expMonth: 12, expYear: 2031, cvc: '123' },
+    });
+    expect(method).toMatchObject({ status: 201, body: { brand: 'visa', last4: '4242' } });
     const checkout = await call('POST', '/checkout', {
       token: buyer,
       headers: { 'idempotency-key': randomUUID() },
-      body: { card: { number: '4242424242424242', expMonth: 12, expYear: 2031, cvc: '123' } },
+      body: { paymentMethod: method.body.id, expectedTotal: 3_980 },
     });
     expect(checkout).toMatchObject({ status: 201, body: { status: 'paid', total: 3_980 } });
     await eventually({ what: 'the order confirmation mail', timeoutMs: 60_000 }, () => {

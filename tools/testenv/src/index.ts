@@ -1,5 +1,6 @@
 export { currentEnvFile, envVars, loadTestEnv, type TestEnv } from './state.js';
 export { eventually } from './process.js';
+export { tcpCable, type Cable } from './cable.js';
 export { goTool } from './binaries.js';
 // For npm start (tools/start), which runs the same servers with data kept across starts.
 export { startEnvironment, stopRecordedEnvironment, withStartLock } from './environment.js';

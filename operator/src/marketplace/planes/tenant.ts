@@ -12,6 +12,8 @@ import type { TenantNames } from '../names.js';
 export interface MarketplaceDeps extends OperatorClients {
   /** The informer's copy, to save a read per reconcile. */
   cached: (name: string) => Marketplace | undefined;
+  /** Every Marketplace the informer knows (this operator's selector), e.g. to compare hosts. */
+  marketplaces: () => Iterable<Marketplace>;
 }
 
 export interface TenantCredentials {
@@ -19,6 +21,8 @@ export interface TenantCredentials {
   brokerPassword: string;
   adminPassword: string;
   signingKey: KeyPair;
+  /** The HMAC key of checkout's and orders' request fingerprints. */
+  idempotencyKey: string;
   smtpUrl: string;
 }
 
@@ -32,6 +36,11 @@ export interface Tenant {
 }
 
 export interface TenantPlane<C extends string> extends Plane<C, Tenant> {
+  /**
+   * Deletion with deletionPolicy Delete, before anything is dropped: stop what would
+   * write to the data the planes drop. Returns what still runs (empty once stopped).
+   */
+  stop?: (deps: MarketplaceDeps, mp: Marketplace) => Promise<string[]>;
   /** Deletion with deletionPolicy Delete: drop what this plane made outside Kubernetes. */
   drop?: (deps: MarketplaceDeps, names: TenantNames) => Promise<void>;
 }

@@ -1,10 +1,26 @@
 // WorkloadsReady: per service a Deployment, Service and PodDisruptionBudget (an HPA when
 // autoscaling is set), the ConfigMap `tenant-config`, and the Secrets only the services
-// read: the signing key, the first admin's credentials, the mail relay. Pods carry a
-// digest of every credential and setting, so a change rolls them.
+// read: the signing key, the first admin's credentials, the mail relay, the key of the
+// request fingerprints. Pods carry a digest of every credential and setting, so a change
+// rolls them. Before a deletion drops the tenant's data, every service is scaled to zero
+// and its pods waited for.
 import { progressing, ready } from '../../runtime/plan.js';
-import { buildAdminSecret, buildSigningKeySecret, buildSmtpSecret } from '../credentials.js';
-import { buildConfigMap, buildWorkloadsPlane, configDigest, rolloutLag } from '../workloads.js';
+import {
+  buildAdminSecret,
+  buildIdempotencySecret,
+  buildSigningKeySecret,
+  buildSmtpSecret,
+} from '../credentials.js';
+import type { KubeObject } from '../../clients/kube.js';
+import { refOf } from '../../clients/kube.js';
+import {
+  buildConfigMap,
+  buildWorkloadsPlane,
+  configDigest,
+  rolloutLag,
+  stillRunning,
+} from '../workloads.js';
+import { tenantNames } from '../names.js';
 import { applyOwned, type TenantPlane } from './tenant.js';
 
 /** How soon to look again while Deployments are still rolling out. */
@@ -25,6 +41,7 @@ export const workloadsPlane: TenantPlane<'WorkloadsReady'> = {
         buildSigningKeySecret(mp, credentials.signingKey),
         buildAdminSecret(mp, credentials.adminPassword),
         buildSmtpSecret(mp, deps.settings),
+        buildIdempotencySecret(mp, credentials.idempotencyKey),
         ...buildWorkloadsPlane(mp, deps.settings, digest),
       ],
       [AUTOSCALER],
@@ -42,4 +59,28 @@ export const workloadsPlane: TenantPlane<'WorkloadsReady'> = {
   },
 
   failureReason: () => 'ApplyFailed',
+
+  async stop(deps, mp) {
+    const { namespace } = tenantNames(mp.metadata.name);
+    const own = (o: KubeObject) =>
+      o.metadata.labels?.['gorten.io/marketplace'] === mp.metadata.name;
+    // An HPA would scale a service back up; without one nothing does.
+    const { items: autoscalers } = await deps.kube.list<KubeObject>({ ...AUTOSCALER, namespace });
+    for (const hpa of autoscalers.filter(own))
+      await deps.kube.delete(refOf({ ...hpa, ...AUTOSCALER }));
+    const { items } = await deps.kube.list<KubeObject & { spec?: { replicas?: number } }>({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      namespace,
+    });
+    const deployments = items.filter(own);
+    for (const d of deployments.filter((d) => d.spec?.replicas !== 0)) {
+      await deps.kube.mergePatch(
+        { apiVersion: 'apps/v1', kind: 'Deployment', namespace, name: d.metadata.name },
+        { spec: { replicas: 0 } },
+      );
+    }
+    // As listed: one just asked for 0 still counts as running until the next look.
+    return stillRunning(deployments);
+  },
 };

@@ -1,12 +1,20 @@
-// Consuming from RabbitMQ: manual ack after the work is stored, dedupe by message id, a
-// failing message redelivered (after a growing pause) until the queue's delivery limit
-// dead-letters it; a message that cannot even be parsed goes to the dead-letter queue at
-// once. A dropped connection is reconnected with backoff.
+// Consuming from RabbitMQ: manual ack after the work is stored, dedupe by message id. A
+// failure is one of three kinds (dependency.ts tells them apart):
+// - a dependency is away (the database, the mail relay): the message is sent to its
+//   queue's retry queue to wait a growing pause there, and comes back as a new delivery,
+//   so an outage of any length uses up none of its delivery attempts;
+// - the handler failed otherwise: redelivered after a growing pause until the queue's
+//   delivery limit dead-letters it;
+// - poison (unparseable, or `PoisonMessage`): to the dead-letter queue at once.
+// A dropped connection is reconnected with backoff.
 import { connect, type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
 import type { Collection, Db } from 'mongodb';
 import type { Logger } from 'pino';
 import { backoffDelay, type Backoff } from '../backoff.js';
-import type { EventEnvelope } from './publisher.js';
+import { isDependencyFailure } from '../dependency.js';
+import { deadLetterQueueOf, retryQueueOf, RETRY_QUEUE_TTL_MS } from '../tenant-contract.js';
+import { forwardedProperties, RETRIES_HEADER, type DeadLetterSource } from './dead-letters.js';
+import type { EventEnvelope, Publisher } from './publisher.js';
 
 export interface ConsumerOptions {
   /** Name of the consuming component: dedupe records are per consumer. */
@@ -20,6 +28,8 @@ export type EventHandler = (event: EventEnvelope, message: ConsumeMessage) => Pr
 
 /** Pause before a failed message goes back, by its earlier deliveries: 0.5 s, 1 s, 2 s … 10 s. */
 const REDELIVERY: Backoff = { baseMs: 500, maxMs: 10_000 };
+/** A message's wait in its retry queue, by its earlier retries: 1 s, 2 s … 30 s, ±10 %. */
+const DEPENDENCY_RETRY: Backoff = { baseMs: 1_000, maxMs: RETRY_QUEUE_TTL_MS, jitter: 0.1 };
 /** Pause before reconnecting, by the failed reconnects before: 0.5 s … 30 s, ±10 %. */
 const RECONNECT: Backoff = { baseMs: 500, maxMs: 30_000, jitter: 0.1 };
 
@@ -38,7 +48,7 @@ function parseEvent(message: ConsumeMessage): EventEnvelope {
   }
 }
 
-export class Consumer {
+export class Consumer implements DeadLetterSource {
   private model?: ChannelModel;
   private channel?: Channel;
   private readonly processed: Collection<{ _id: string; at: Date }>;
@@ -53,9 +63,27 @@ export class Consumer {
     db: Db,
     private readonly opts: ConsumerOptions,
     private readonly handler: EventHandler,
+    /** Sends a message to its retry queue (the service's publisher). */
+    private readonly publisher: Pick<Publisher, 'send'>,
     private readonly log: Logger,
   ) {
     this.processed = db.collection('processed_messages');
+  }
+
+  get queue(): string {
+    return this.opts.queue;
+  }
+
+  /** Messages in this queue's dead-letter queue now (on a channel of its own: a failed
+   * passive check closes the channel it ran on). */
+  async deadLetterDepth(): Promise<number> {
+    if (!this.model) throw new Error('not connected');
+    const channel = await this.model.createChannel();
+    try {
+      return (await channel.checkQueue(deadLetterQueueOf(this.opts.queue))).messageCount;
+    } finally {
+      await channel.close().catch(() => undefined);
+    }
   }
 
   /** Connects and consumes; the first connection must succeed (start-up fails loudly). */
@@ -149,17 +177,68 @@ export class Consumer {
         channel.nack(message, false, false);
         return;
       }
-      // Back to the queue after a pause that grows with each delivery (a dependency that
-      // is down gets time to come back); the queue's delivery limit dead-letters it after
-      // the last try.
-      const deliveries = Number(message.properties.headers?.['x-delivery-count'] ?? 0);
-      this.log.warn({ err, eventId: event.id, deliveries }, 'event handling failed');
-      await new Promise((resolve) => setTimeout(resolve, backoffDelay(deliveries, REDELIVERY)));
-      try {
-        channel.nack(message, false, true);
-      } catch {
-        // The channel closed meanwhile: the broker redelivers the message anyway.
+      if (isDependencyFailure(err)) {
+        await this.retryLater(channel, message, event, err);
+        return;
       }
+      await this.redeliverAfterPause(channel, message, event, err);
+    }
+  }
+
+  /**
+   * A dependency is away: the message waits in the retry queue (its TTL dead-letters it
+   * back here) and this delivery is acked once the broker has the copy. A crash between
+   * the two leaves both, and the dedupe record lets only one be handled. Without a retry
+   * queue to take it (a topology from before retry queues) it is redelivered as a failure.
+   */
+  private async retryLater(
+    channel: Channel,
+    message: ConsumeMessage,
+    event: EventEnvelope,
+    err: unknown,
+  ): Promise<void> {
+    const retries = Number(message.properties.headers?.[RETRIES_HEADER] ?? 0);
+    const delayMs = Math.round(backoffDelay(retries, DEPENDENCY_RETRY));
+    const { queue } = this.opts;
+    this.log.warn(
+      { err, eventId: event.id, queue, retries, delayMs },
+      'a dependency is unavailable; the event waits in the retry queue',
+    );
+    try {
+      await this.publisher.send('', retryQueueOf(queue), message.content, {
+        ...forwardedProperties(message.properties, { [RETRIES_HEADER]: retries + 1 }),
+        expiration: String(delayMs),
+      });
+    } catch (sendErr) {
+      this.log.warn({ err: sendErr, queue }, 'the retry queue did not take the event');
+      await this.redeliverAfterPause(channel, message, event, err);
+      return;
+    }
+    try {
+      channel.ack(message);
+    } catch {
+      // The channel closed meanwhile: the broker redelivers it, and the dedupe record
+      // lets only one of the two copies be handled.
+    }
+  }
+
+  /**
+   * Back to the queue after a pause that grows with each delivery; the queue's delivery
+   * limit dead-letters it after the last try.
+   */
+  private async redeliverAfterPause(
+    channel: Channel,
+    message: ConsumeMessage,
+    event: EventEnvelope,
+    err: unknown,
+  ): Promise<void> {
+    const deliveries = Number(message.properties.headers?.['x-delivery-count'] ?? 0);
+    this.log.warn({ err, eventId: event.id, deliveries }, 'event handling failed');
+    await new Promise((resolve) => setTimeout(resolve, backoffDelay(deliveries, REDELIVERY)));
+    try {
+      channel.nack(message, false, true);
+    } catch {
+      // The channel closed meanwhile: the broker redelivers the message anyway.
     }
   }
 

@@ -1,12 +1,12 @@
 // The transactional outbox without transactions: an event is written into the same
 // document as the change it reports (one atomic update), and a relay publishes pending
 // events and only then removes them — so an event is never lost, and a broker outage
-// only delays it. A writer announces its write through the `Outbox` port in its
-// dependencies, so that its service's relay publishes it at once.
+// (or a binding deleted by hand) only delays it. A writer announces its write through
+// the `Outbox` port in its dependencies, so that its service's relay publishes it at once.
 import { randomUUID } from 'node:crypto';
 import type { Collection, Filter } from 'mongodb';
 import type { Logger } from 'pino';
-import type { EventEnvelope, Publisher } from './publisher.js';
+import { UnroutableMessage, type EventEnvelope, type Publisher } from './publisher.js';
 
 export interface OutboxEntry {
   id: string;
@@ -151,8 +151,17 @@ export class OutboxRelay implements Outbox {
             { 'outbox.id': { $exists: true } },
             { projection: { _id: 1 } },
           );
-          for await (const doc of pending)
-            delivered += await this.relayDocument(collection, doc._id);
+          for await (const doc of pending) {
+            try {
+              delivered += await this.relayDocument(collection, doc._id);
+            } catch (err) {
+              // The broker is there but routes this event nowhere (a binding deleted by
+              // hand, back at the operator's next resync): the other documents go on.
+              if (!(err instanceof UnroutableMessage)) throw err;
+              this.log.warn({ err, id: doc._id }, 'outbox event unroutable; will retry');
+              this.retrySoon();
+            }
+          }
         }
       } catch (err) {
         this.log.warn({ err, delivered }, 'outbox relay paused; will retry');

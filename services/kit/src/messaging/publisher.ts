@@ -1,7 +1,9 @@
 // Publishing to RabbitMQ: every publish waits for the broker's confirm, and a failure
 // throws — so a caller (the outbox relay) removes an event only once the broker has it.
+// Publishes are mandatory: a message no queue is bound for (a binding deleted by hand)
+// comes back as basic.return and fails too, instead of being confirmed and dropped.
 // One confirm channel per process, opened on first use and again after it closed.
-import { connect, type ChannelModel, type ConfirmChannel } from 'amqplib';
+import { connect, type ChannelModel, type ConfirmChannel, type Options } from 'amqplib';
 import type { Logger } from 'pino';
 
 export interface EventEnvelope<T = unknown> {
@@ -11,16 +13,33 @@ export interface EventEnvelope<T = unknown> {
   data: T;
 }
 
+/** AMQP properties of a publish; the message id is what a return is matched by. */
+export type PublishProperties = Omit<Options.Publish, 'mandatory'>;
+
+export class UnroutableMessage extends Error {
+  override name = 'UnroutableMessage';
+}
+
+/** A confirm channel and the returns it received that no confirm has answered yet. */
+interface PublishChannel {
+  channel: ConfirmChannel;
+  /**
+   * Returned messages by message id ('' for none), counted: the broker sends a message's
+   * return before its confirm, so its confirm callback finds it here.
+   */
+  returned: Map<string, number>;
+}
+
 export class Publisher {
   private model?: ChannelModel;
-  private channel?: Promise<ConfirmChannel>;
+  private channel?: Promise<PublishChannel>;
 
   constructor(
     private readonly url: string,
     private readonly log: Logger,
   ) {}
 
-  private confirmChannel(): Promise<ConfirmChannel> {
+  private confirmChannel(): Promise<PublishChannel> {
     this.channel ??= (async () => {
       const model = await connect(this.url);
       this.model = model;
@@ -37,7 +56,12 @@ export class Publisher {
       channel.on('error', (err: unknown) => {
         this.log.warn({ err }, 'AMQP channel error');
       });
-      return channel;
+      const returned = new Map<string, number>();
+      channel.on('return', (message: { properties: { messageId?: string } }) => {
+        const id = message.properties.messageId ?? '';
+        returned.set(id, (returned.get(id) ?? 0) + 1);
+      });
+      return { channel, returned };
     })().catch((err: unknown) => {
       this.channel = undefined;
       throw err;
@@ -45,23 +69,51 @@ export class Publisher {
     return this.channel;
   }
 
-  /** Resolves once the broker has confirmed the message; rejects otherwise. */
-  async publish(exchange: string, routingKey: string, event: EventEnvelope): Promise<void> {
-    const channel = await this.confirmChannel();
+  /** Publishes an event; resolves once the broker has confirmed and routed it. */
+  publish(exchange: string, routingKey: string, event: EventEnvelope): Promise<void> {
+    return this.send(exchange, routingKey, Buffer.from(JSON.stringify(event)), {
+      persistent: true,
+      messageId: event.id,
+      type: event.type,
+      contentType: 'application/json',
+      timestamp: Math.floor(Date.parse(event.occurredAt) / 1000),
+    });
+  }
+
+  /**
+   * Publishes bytes as they are (a consumer sending a message on to another queue);
+   * resolves once the broker has confirmed it, rejects if it was not confirmed or reached
+   * no queue (`UnroutableMessage`).
+   */
+  async send(
+    exchange: string,
+    routingKey: string,
+    content: Buffer,
+    properties: PublishProperties,
+  ): Promise<void> {
+    const { channel, returned } = await this.confirmChannel();
     await new Promise<void>((resolve, reject) => {
       channel.publish(
         exchange,
         routingKey,
-        Buffer.from(JSON.stringify(event)),
-        {
-          persistent: true,
-          messageId: event.id,
-          type: event.type,
-          contentType: 'application/json',
-          timestamp: Math.floor(Date.parse(event.occurredAt) / 1000),
+        content,
+        { ...properties, mandatory: true },
+        (err: unknown) => {
+          const id = properties.messageId ?? '';
+          const returns = returned.get(id) ?? 0;
+          if (returns > 0) {
+            if (returns === 1) returned.delete(id);
+            else returned.set(id, returns - 1);
+          }
+          if (err) reject(err instanceof Error ? err : new Error('publish not confirmed'));
+          else if (returns > 0)
+            reject(
+              new UnroutableMessage(
+                `no queue is bound to exchange "${exchange}" for routing key "${routingKey}"`,
+              ),
+            );
+          else resolve();
         },
-        (err: unknown) =>
-          err ? reject(err instanceof Error ? err : new Error('publish not confirmed')) : resolve(),
       );
     });
   }
