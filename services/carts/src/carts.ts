@@ -1,7 +1,8 @@
 // Carts: add, change, remove — each checked against the catalog (the product is active,
 // its company active, in the marketplace's currency, and has the stock) — and priced from
-// the catalog when shown; checkout prices them again. Checkout locks the cart while it runs, so the cart
-// it charges for is the cart it empties.
+// the catalog when shown; checkout prices them again. Checkout locks the cart until its
+// run is settled, so the cart it charges for is the cart it empties, and it is charged
+// for once.
 import { conflict, unprocessable } from '@gorten/kit';
 import { activeCompanies } from '@gorten/catalog/for-sale';
 import type { ProductDoc } from '@gorten/catalog/store';
@@ -82,20 +83,14 @@ export async function productsOf(
   return new Map(docs.filter((d) => selling.has(d.companyId)).map((d) => [d._id, d]));
 }
 
-function isLocked(cart: CartDoc | null, now: Date): boolean {
-  return cart?.lock !== null && cart?.lock !== undefined && cart.lock.until > now;
+function isLocked(cart: CartDoc | null): boolean {
+  return cart?.lock !== null && cart?.lock !== undefined;
 }
 
 export async function getCart(carts: CartModule, buyerId: string, currency: string): Promise<Cart> {
   const cart = await carts.store.carts.findOne({ _id: buyerId });
   const lines = cart?.items ?? [];
-  return priceCart(
-    buyerId,
-    lines,
-    await productsOf(carts, lines),
-    currency,
-    isLocked(cart, carts.now()),
-  );
+  return priceCart(buyerId, lines, await productsOf(carts, lines), currency, isLocked(cart));
 }
 
 /** Writes the cart's new lines if nobody changed it meanwhile and no checkout holds it. */
@@ -107,7 +102,7 @@ async function writeLines(
   for (let attempt = 0; attempt < 3; attempt++) {
     const now = carts.now();
     const cart = await carts.store.carts.findOne({ _id: buyerId });
-    if (isLocked(cart, now)) throw conflict('A checkout of this cart is in progress.');
+    if (isLocked(cart)) throw conflict('A checkout of this cart is in progress.');
     const items = change(cart?.items ?? []);
     if (!cart) {
       try {
@@ -128,7 +123,7 @@ async function writeLines(
     }
     const written = await carts.store.carts.updateOne(
       { _id: buyerId, version: cart.version },
-      { $set: { items, lock: null, updatedAt: now }, $inc: { version: 1 } },
+      { $set: { items, updatedAt: now }, $inc: { version: 1 } },
     );
     if (written.matchedCount === 1) return;
   }
@@ -185,22 +180,18 @@ export async function cartLines(carts: CartModule, buyerId: string): Promise<Car
 }
 
 /**
- * Locks the buyer's cart for `checkoutId` until `until` and returns its lines; the same
- * checkout may lock again (recovery). Undefined when another checkout holds it.
+ * Locks the buyer's cart for `checkoutId` and returns its lines; the same checkout may
+ * lock again (a retried step). Undefined when another checkout holds it. The lock has no
+ * expiry: only its checkout ends it (emptyCart, unlockCart), once its run is settled.
  */
 export async function lockCart(
   carts: CartModule,
   buyerId: string,
   checkoutId: string,
-  until: Date,
 ): Promise<CartLine[] | undefined> {
-  const now = carts.now();
   const locked = await carts.store.carts.findOneAndUpdate(
-    {
-      _id: buyerId,
-      $or: [{ lock: null }, { 'lock.until': { $lt: now } }, { 'lock.checkoutId': checkoutId }],
-    },
-    { $set: { lock: { checkoutId, until } }, $inc: { version: 1 } },
+    { _id: buyerId, $or: [{ lock: null }, { 'lock.checkoutId': checkoutId }] },
+    { $set: { lock: { checkoutId } }, $inc: { version: 1 } },
     { returnDocument: 'after' },
   );
   return locked?.items;

@@ -14,8 +14,12 @@ export interface CartDoc {
   /** The buyer's user id. */
   _id: string;
   items: CartLine[];
-  /** Held by a checkout in progress: the cart does not change under it. */
-  lock: { checkoutId: string; until: Date } | null;
+  /**
+   * Held by a checkout until its run is settled (emptied when it completes, unlocked when
+   * it is undone), with no expiry: a run that may still charge for this cart keeps it, so
+   * the cart is neither changed under it nor bought a second time.
+   */
+  lock: { checkoutId: string } | null;
   version: number;
   updatedAt: Date;
 }

@@ -14,6 +14,7 @@ import {
 } from '@gorten/service-testing';
 import type { ProductDoc, ProductStatus } from '@gorten/catalog/store';
 import { cartsService } from '../src/app.js';
+import { createCartModule, lockCart, unlockCart } from '../src/carts.js';
 import type { CartsDeps } from '../src/deps.js';
 import type { Cart } from '../src/schemas.js';
 import type { CartDoc } from '../src/store.js';
@@ -230,19 +231,17 @@ describe('checked against the catalog on every change', () => {
 });
 
 describe('a cart a checkout holds', () => {
-  async function lockedCart(until: Date) {
+  async function lockedCart() {
     const me = buyer();
     const item = await product();
     await put(me.token, item, { quantity: 2 });
-    await carts().updateOne(
-      { _id: me.id },
-      { $set: { lock: { checkoutId: newId('chk'), until } }, $inc: { version: 1 } },
-    );
-    return { me, item };
+    const checkoutId = newId('chk');
+    expect(await lockCart(createCartModule(tenant.db), me.id, checkoutId)).toHaveLength(1);
+    return { me, item, checkoutId };
   }
 
   test('refuses every change with 409 and shows the checkout in progress', async () => {
-    const { me, item } = await lockedCart(new Date(Date.now() + 60_000));
+    const { me, item } = await lockedCart();
     const other = await product();
     const refused = [
       await put(me.token, other, { quantity: 1 }),
@@ -256,8 +255,12 @@ describe('a cart a checkout holds', () => {
     expect(cart.body.items.map((i) => [i.productId, i.quantity])).toEqual([[item, 2]]);
   });
 
-  test('changes again once the lock has run out, and the lock is gone', async () => {
-    const { me, item } = await lockedCart(new Date(Date.now() - 1_000));
+  test('a lock does not run out: another checkout is refused until its own frees the cart', async () => {
+    const { me, item, checkoutId } = await lockedCart();
+    const cartModule = createCartModule(tenant.db);
+    expect(await lockCart(cartModule, me.id, newId('chk'))).toBeUndefined();
+    expect(await lockCart(cartModule, me.id, checkoutId)).toHaveLength(1); // its own, again
+    await unlockCart(cartModule, me.id, checkoutId);
     expect((await get(me.token)).body.checkoutInProgress).toBe(false);
     const changed = await put(me.token, item, { quantity: 5 });
     expect(changed.status).toBe(200);

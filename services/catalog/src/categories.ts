@@ -1,8 +1,7 @@
 // Categories form a tree: each has at most one parent, slugs are unique, and a move
 // that would put a category under itself or its own descendant is refused. The tree is
 // small, so it is read whole when a walk is needed.
-import { conflict, newId, notFound, unprocessable } from '@gorten/kit';
-import { MongoServerError } from 'mongodb';
+import { conflict, isDuplicateKey, newId, notFound, unprocessable } from '@gorten/kit';
 import type { CatalogDeps } from './deps.js';
 import type { Category } from './schemas.js';
 import type { CategoryDoc } from './store.js';
@@ -60,8 +59,6 @@ function checkParent(
     throw unprocessable(`Categories nest at most ${MAX_DEPTH} deep.`);
 }
 
-const slugTaken = (err: unknown) => err instanceof MongoServerError && err.code === 11000;
-
 export async function createCategory(
   deps: CatalogDeps,
   input: { name: string; slug: string; parentId?: string | null; description?: string },
@@ -82,7 +79,7 @@ export async function createCategory(
   try {
     await deps.store.categories.insertOne(doc);
   } catch (err) {
-    if (slugTaken(err)) throw conflict(`The slug ${input.slug} is taken.`);
+    if (isDuplicateKey(err)) throw conflict(`The slug ${input.slug} is taken.`);
     throw err;
   }
   return toCategory(doc);
@@ -105,7 +102,7 @@ export async function updateCategory(
     if (!updated) throw notFound('No such category.');
     return toCategory(updated);
   } catch (err) {
-    if (slugTaken(err)) throw conflict(`The slug ${change.slug ?? ''} is taken.`);
+    if (isDuplicateKey(err)) throw conflict(`The slug ${change.slug ?? ''} is taken.`);
     throw err;
   }
 }

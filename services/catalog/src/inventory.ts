@@ -4,12 +4,12 @@
 // version: a stale or repeated one changes nothing, so redelivery and reordering are safe.
 import {
   assertActsForCompany,
+  isDuplicateKey,
   outboxEntry,
   PoisonMessage,
   type EventEnvelope,
   type Principal,
 } from '@gorten/kit';
-import { MongoServerError } from 'mongodb';
 import type { CatalogDeps } from './deps.js';
 import { productEvent, type LowStockNotice, type ProductEvent } from './schemas.js';
 import type { InventoryDoc } from './store.js';
@@ -73,7 +73,7 @@ export async function applyProductEvent(deps: CatalogDeps, envelope: EventEnvelo
         await deps.store.inventory.insertOne({ _id: event.productId, ...record, outbox });
         break;
       } catch (err) {
-        if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
+        if (!isDuplicateKey(err)) throw err;
       }
     }
   }

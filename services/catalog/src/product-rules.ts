@@ -1,6 +1,14 @@
 // The catalog's rules as pure functions: which status changes are allowed, who sees
 // which products, and how a listing query becomes a MongoDB filter and sort.
-import { afterCursor, conflict, forbidden, isAdmin, isSellerOf, type Principal } from '@gorten/kit';
+import {
+  afterCursor,
+  conflict,
+  forbidden,
+  isAdmin,
+  isSellerOf,
+  unprocessable,
+  type Principal,
+} from '@gorten/kit';
 import type { ProductDoc, ProductStatus } from './store.js';
 
 /** draft → active | archived; active → archived; archived → active (relisted). */
@@ -72,6 +80,12 @@ export function productFilter(
     if (!allowed)
       throw forbidden('Only admins, and sellers for their own company, list unlisted products.');
   }
+  if (
+    query.minPrice !== undefined &&
+    query.maxPrice !== undefined &&
+    query.minPrice > query.maxPrice
+  )
+    throw unprocessable('minPrice must not exceed maxPrice.');
   const price: Record<string, number> = {};
   if (query.minPrice !== undefined) price.$gte = query.minPrice;
   if (query.maxPrice !== undefined) price.$lte = query.maxPrice;

@@ -7,6 +7,7 @@ import {
   assertActsForCompany,
   conflict,
   isAdmin,
+  isDuplicateKey,
   newId,
   notFound,
   outboxEntry,
@@ -15,7 +16,6 @@ import {
   type OutboxEntry,
   type Principal,
 } from '@gorten/kit';
-import { MongoServerError } from 'mongodb';
 import { parentMap, subtree } from './categories.js';
 import type { CatalogDeps } from './deps.js';
 import { activeCompanies, inactiveCompanies } from './for-sale.js';
@@ -113,7 +113,7 @@ export async function createProduct(
   try {
     await deps.store.products.insertOne(doc);
   } catch (err) {
-    if (err instanceof MongoServerError && err.code === 11000)
+    if (isDuplicateKey(err))
       throw conflict(`The company already has a product with SKU ${input.sku}.`);
     throw err;
   }

@@ -116,7 +116,10 @@ export const CATALOG_ROUTES = [
     access: 'optional',
     query: productQuery,
     responses: { 200: { description: 'A page of products.', schema: productPage } },
-    errors: { 403: 'A status other than active was asked for without the right.' },
+    errors: {
+      403: 'A status other than active was asked for without the right.',
+      422: 'minPrice exceeds maxPrice.',
+    },
     handle: async ({ query, principal }, deps) => ({
       status: 200,
       body: await listProducts(deps, principal, query),

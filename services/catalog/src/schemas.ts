@@ -1,5 +1,12 @@
 // Requests, answers and events of the catalog: the source of its OpenAPI document.
-import { COMPANY_ID_PATTERN, idPattern, pageOf, pageQuery } from '@gorten/kit';
+import {
+  atLeastOneField,
+  COMPANY_ID_PATTERN,
+  idPattern,
+  pageOf,
+  pageQuery,
+  trimmedText,
+} from '@gorten/kit';
 import { z } from 'zod';
 import { PRODUCT_SORTS } from './product-rules.js';
 import { PRODUCT_STATUSES } from './store.js';
@@ -13,7 +20,6 @@ const slug = z
   .min(1)
   .max(80)
   .regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, 'lower-case words joined by hyphens');
-const text = (max: number) => z.string().trim().min(1).max(max);
 
 export const category = z.object({
   id: z.string(),
@@ -29,20 +35,21 @@ export type Category = z.infer<typeof category>;
 export const categoryList = z.object({ items: z.array(category) });
 
 export const newCategory = z.strictObject({
-  name: text(100),
+  name: trimmedText(100),
   slug,
   parentId: categoryId.nullable().optional(),
   description: z.string().max(2_000).optional(),
 });
 
-export const categoryChange = z
-  .strictObject({
-    name: text(100).optional(),
+export const categoryChange = atLeastOneField(
+  z.strictObject({
+    name: trimmedText(100).optional(),
     slug: slug.optional(),
     parentId: categoryId.nullable().optional(),
     description: z.string().max(2_000).optional(),
-  })
-  .refine((c) => Object.keys(c).length > 0, 'at least one field is required');
+  }),
+  'at least one field is required',
+);
 
 export const categoryParams = z.strictObject({ id: categoryId });
 
@@ -80,7 +87,7 @@ const sku = z
 export const newProduct = z.strictObject({
   companyId: companyId.optional().describe('Required for admins; a seller’s is their own.'),
   sku,
-  name: text(200),
+  name: trimmedText(200),
   description: z.string().max(10_000).default(''),
   categoryId: categoryId.nullable().default(null),
   price: money,
@@ -97,6 +104,17 @@ export type NewProduct = z.output<typeof newProduct>;
  * from) the figure as it is, with no version needed. Both rules are in the schema's
  * JSON form too (`dependentRequired`, `not`).
  */
+const CHANGEABLE = [
+  'name',
+  'description',
+  'categoryId',
+  'price',
+  'stock',
+  'stockAdjustment',
+  'status',
+  'lowStockThreshold',
+] as const;
+
 export const productChange = z
   .strictObject({
     version: z
@@ -105,7 +123,7 @@ export const productChange = z
       .min(1)
       .optional()
       .describe('The version the change is based on: a 409 if the product changed since.'),
-    name: text(200).optional(),
+    name: trimmedText(200).optional(),
     description: z.string().max(10_000).optional(),
     categoryId: categoryId.nullable().optional(),
     price: money.optional(),
@@ -130,6 +148,8 @@ export const productChange = z
     path: ['stockAdjustment'],
   })
   .meta({
+    // One field to change besides `version`, as the first refinement says.
+    anyOf: CHANGEABLE.map((field) => ({ required: [field] })),
     dependentRequired: { stock: ['version'] },
     not: { required: ['stock', 'stockAdjustment'] },
   });
@@ -139,24 +159,20 @@ export type ProductChange = z.output<typeof productChange>;
 export const productParams = z.strictObject({ id: productId });
 
 const price = z.coerce.number().int().min(0);
-export const productQuery = z
-  .strictObject({
-    ...pageQuery,
-    sort: z.enum(PRODUCT_SORTS).default('newest'),
-    category: categoryId.optional().describe('This category and its descendants.'),
-    company: companyId.optional(),
-    status: z
-      .enum(PRODUCT_STATUSES)
-      .optional()
-      .describe('Default active; others for admins and the company’s sellers.'),
-    q: z.string().min(1).max(100).optional().describe('Part of the name, any case.'),
-    minPrice: price.optional(),
-    maxPrice: price.optional(),
-  })
-  .refine((q) => q.minPrice === undefined || q.maxPrice === undefined || q.minPrice <= q.maxPrice, {
-    message: 'minPrice must not exceed maxPrice',
-    path: ['minPrice'],
-  });
+/** minPrice ≤ maxPrice relates two fields, which JSON Schema cannot: product-rules.ts, 422. */
+export const productQuery = z.strictObject({
+  ...pageQuery,
+  sort: z.enum(PRODUCT_SORTS).default('newest'),
+  category: categoryId.optional().describe('This category and its descendants.'),
+  company: companyId.optional(),
+  status: z
+    .enum(PRODUCT_STATUSES)
+    .optional()
+    .describe('Default active; others for admins and the company’s sellers.'),
+  q: z.string().min(1).max(100).optional().describe('Part of the name, any case.'),
+  minPrice: price.optional(),
+  maxPrice: price.optional(),
+});
 
 export const companyParams = z.strictObject({ companyId });
 

@@ -67,6 +67,15 @@ describe('listing filter', () => {
     expect(productFilter(base, admin, undefined, inactive)).toEqual({ status: 'active' });
   });
 
+  test('a price range that ends before it starts is a 422 (JSON Schema cannot relate two fields)', () => {
+    expect(
+      statusOf(() => productFilter({ ...base, minPrice: 9, maxPrice: 1 }, buyer, undefined)),
+    ).toBe(422);
+    expect(productFilter({ ...base, minPrice: 5, maxPrice: 5 }, buyer, undefined)).toMatchObject({
+      $and: [{ status: 'active' }, { 'price.amount': { $gte: 5, $lte: 5 } }],
+    });
+  });
+
   test('combines category subtree, escaped name search, price range and the cursor', () => {
     const cursor = encodeCursor(1500, 'prd_000000000000000000000001');
     expect(

@@ -1,14 +1,16 @@
-// The checkout service as the kit starts it: the route, and the recovery worker and
-// reservation sweeper on timers. It composes the catalog, carts, orders and payments
-// packages in-process against the tenant's database (see docs/services.md, "checkout").
-import { IdempotencyKeys, type ServiceDefinition } from '@gorten/kit';
+// The checkout service as the kit starts it: the route, and the recovery worker, the
+// reservation sweeper and the retention sweep on timers. It composes the catalog, carts,
+// orders and payments packages in-process against the tenant's database (see
+// docs/services.md, "checkout").
+import { RETENTION_SWEEP_MS, type ServiceDefinition } from '@gorten/kit';
 import { createCartModule } from '@gorten/carts/carts';
 import { createStockModule } from '@gorten/catalog/stock';
 import { createOrderModule } from '@gorten/orders/orders';
 import { createPaymentModule } from '@gorten/payments/module';
 import type { CheckoutDeps } from './deps.js';
 import { checkoutEnv, type CheckoutEnv } from './config.js';
-import { recoverCheckouts, sweepReservations } from './recovery.js';
+import { forgetFinished, recoverCheckouts, sweepReservations } from './recovery.js';
+import { checkoutRequests } from './requests.js';
 import { CHECKOUT_ROUTES } from './routes.js';
 import { CHECKOUT_INDEXES, checkoutStore } from './store.js';
 
@@ -33,7 +35,7 @@ export const checkoutService: ServiceDefinition<CheckoutEnv, CheckoutDeps> = {
     return {
       env,
       store,
-      requests: new IdempotencyKeys(store.requests),
+      requests: checkoutRequests(store, env),
       carts: createCartModule(db),
       stock: createStockModule(db, outbox),
       orders: createOrderModule(db, outbox),
@@ -64,5 +66,6 @@ export const checkoutService: ServiceDefinition<CheckoutEnv, CheckoutDeps> = {
       everyMs: deps.env.RECOVERY_INTERVAL_MS,
       run: () => sweepReservations(deps),
     },
+    { name: 'checkout-retention', everyMs: RETENTION_SWEEP_MS, run: () => forgetFinished(deps) },
   ],
 };

@@ -3,17 +3,15 @@
 // run is in flight → 409. A failure worth retrying (nothing charged, e.g. the provider
 // did not answer) frees the key, so the same request may simply be sent again. A run
 // that is not settled (authorized but not finished, or not fully undone) keeps the key
-// until the recovery worker settles it.
+// until the recovery worker settles it; requests.ts settles a key from its run.
 import { randomUUID } from 'node:crypto';
 import { newId, Problem, problemFor, requestHash } from '@gorten/kit';
 import { paymentMethodOf } from '@gorten/payments/payments';
 import type { CheckoutDeps } from './deps.js';
+import { settlementOf } from './requests.js';
 import { precheck, RetryableCheckoutFailure, runCheckout } from './saga.js';
 import type { CheckoutRequest } from './schemas.js';
 import type { CheckoutDoc, CheckoutStep, StoredAnswer } from './store.js';
-
-/** Failures that say nothing final about this request: the key is freed for a retry. */
-const TRANSIENT_REASONS = new Set(['cart_locked', 'try_again']);
 
 function replay(answer: StoredAnswer): StoredAnswer {
   if (answer.status < 400) return answer;
@@ -51,8 +49,10 @@ export async function checkout(
   body: CheckoutRequest,
 ): Promise<StoredAnswer> {
   const requestId = `${buyerId}:${key}`;
+  // The run's id is the claim's: only this run answers or frees the key.
+  const id = newId('chk');
   const fingerprint = requestHash(deps.env.IDEMPOTENCY_HMAC_KEY, body);
-  const claim = await deps.requests.claim(requestId, fingerprint, deps.now());
+  const claim = await deps.requests.claim(requestId, fingerprint, id, deps.now());
   if (!claim.started) return replay(claim.result);
   try {
     await precheck(deps, buyerId);
@@ -60,12 +60,11 @@ export async function checkout(
   } catch (err) {
     const { document } = problemFor(err);
     if (err instanceof Problem)
-      await deps.requests.finish(requestId, { status: err.status, body: document }, deps.now());
-    else await deps.requests.release(requestId);
+      await deps.requests.finish(requestId, id, { status: err.status, body: document }, deps.now());
+    else await deps.requests.release(requestId, id);
     throw err;
   }
   const now = deps.now();
-  const id = newId('chk');
   const run: CheckoutDoc = {
     _id: id,
     requestId,
@@ -78,25 +77,23 @@ export async function checkout(
     createdAt: now,
     updatedAt: now,
   };
-  await deps.store.checkouts.insertOne(run);
+  try {
+    await deps.store.checkouts.insertOne(run);
+  } catch (err) {
+    await deps.requests.release(requestId, id); // no run began: nothing happened
+    throw err;
+  }
   const outcome = await runCheckout(deps, run, body);
-  if ('answer' in outcome) {
-    try {
-      await deps.requests.finish(requestId, outcome.answer, deps.now());
-    } catch (err) {
-      // The run is done but its key is not answered: a 503, as for a run not settled.
-      throw leftToRecovery(deps, run._id, 'completed', err);
-    }
-    return outcome.answer;
+  if ('settled' in outcome && outcome.settled === 'pending')
+    throw leftToRecovery(deps, run._id, outcome.step, outcome.error);
+  try {
+    // Its answer (a success or a final failure), or the key freed: nothing happened.
+    await deps.requests.end(requestId, id, settlementOf(outcome.run), deps.now());
+  } catch (err) {
+    // The run ended but its key is not settled: a 503, as for a run not settled. The key
+    // is settled from the run when it is sent again, or by the recovery worker.
+    throw leftToRecovery(deps, run._id, outcome.run.step, err);
   }
-  const { error } = outcome;
-  if (outcome.settled === 'pending') throw leftToRecovery(deps, run._id, outcome.step, error);
-  const reason = error instanceof Problem ? error.extensions.reason : undefined;
-  if (error instanceof Problem && !TRANSIENT_REASONS.has(String(reason))) {
-    const { document } = problemFor(error);
-    await deps.requests.finish(requestId, { status: error.status, body: document }, deps.now());
-  } else {
-    await deps.requests.release(requestId); // undone: nothing happened, try again
-  }
-  throw error;
+  if ('answer' in outcome) return outcome.answer;
+  throw outcome.error;
 }

@@ -1,7 +1,7 @@
 // The checkout service reads the common environment, the payment provider's settings,
 // the secret of its request fingerprints, and the saga's timings.
 import { idempotencyEnv, serviceEnv } from '@gorten/kit';
-import { paymentProviderEnv } from '@gorten/payments/config';
+import { paymentProviderEnv, providerDeadlineMs } from '@gorten/payments/config';
 import { z } from 'zod';
 import { CHECKOUT_STEPS } from './store.js';
 
@@ -14,6 +14,15 @@ export const checkoutEnv = serviceEnv
     CHECKOUT_LEASE_MS: z.coerce.number().int().min(500).max(600_000).default(30_000),
     /** Reserved stock comes back after this long if no checkout ended the reservation. */
     RESERVATION_TTL_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(900_000),
+    /**
+     * How long a finished checkout is kept (its order and payment are kept for good).
+     * Longer than a reservation lives: the sweeper settles an expired one by its run.
+     */
+    CHECKOUT_RETENTION_MS: z.coerce
+      .number()
+      .int()
+      .min(3_600_000)
+      .default(30 * 86_400_000),
     /** How often the recovery worker and the reservation sweeper run. */
     RECOVERY_INTERVAL_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
     /**
@@ -22,11 +31,17 @@ export const checkoutEnv = serviceEnv
      */
     CHECKOUT_FAILPOINT: z.enum(CHECKOUT_STEPS).optional(),
   })
-  // A step may wait for the provider twice (one retry): the lease must outlast that, or
-  // recovery would take over runs that are merely slow.
-  .refine((env) => env.CHECKOUT_LEASE_MS >= 3 * env.PAYMENT_PROVIDER_TIMEOUT_MS, {
-    message: 'must be at least 3 × PAYMENT_PROVIDER_TIMEOUT_MS',
-    path: ['CHECKOUT_LEASE_MS'],
+  // The authorizing step waits for the provider up to its deadline — the queue for a slot,
+  // two attempts and the pause between (providerDeadlineMs, 2.5 timeouts) —, and writes a
+  // little around it: the lease must outlast that, or recovery would take over runs that
+  // are merely slow.
+  .refine(
+    (env) => env.CHECKOUT_LEASE_MS >= providerDeadlineMs(env) + env.PAYMENT_PROVIDER_TIMEOUT_MS / 2,
+    { message: 'must be at least 3 × PAYMENT_PROVIDER_TIMEOUT_MS', path: ['CHECKOUT_LEASE_MS'] },
+  )
+  .refine((env) => env.CHECKOUT_RETENTION_MS > env.RESERVATION_TTL_MS, {
+    message: 'must be longer than RESERVATION_TTL_MS',
+    path: ['CHECKOUT_RETENTION_MS'],
   });
 
 export type CheckoutEnv = z.infer<typeof checkoutEnv>;

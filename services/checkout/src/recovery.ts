@@ -1,60 +1,84 @@
 // The recovery worker: checkouts whose run stopped (a crash, a lost pod) and whose lease
 // ran out are taken over — one worker at a time, by a compare-and-set on the lease — and
 // finished: forward when the payment was authorized, otherwise compensated. Then the
-// request's key gets its answer (or is freed, when nothing happened). And a sweeper gives
-// back reserved stock that no checkout owns any more.
+// request's key gets its answer (or is freed, when nothing happened) — only once the run
+// is settled: a run still pending keeps its key. Keys left in flight by runs that ended
+// (a crash between the last step and the answer) or never began are settled too. A run
+// whose recovery fails waits longer before each next try, and the oldest lease goes
+// first, so runs that keep failing neither hammer the provider nor hold up the others.
+// And a sweeper gives back reserved stock that no checkout owns any more, and finished
+// runs and answered keys are forgotten once past their retention.
 import { randomUUID } from 'node:crypto';
 import { commitReservation, expiredReservations, releaseReservation } from '@gorten/catalog/stock';
-import { Problem, problemFor } from '@gorten/kit';
+import { backoffDelay } from '@gorten/kit';
 import type { CheckoutDeps } from './deps.js';
-import { compensate, completeCheckout, type RunOutcome } from './saga.js';
-import type { CheckoutStep, StoredAnswer } from './store.js';
+import { settlementOf } from './requests.js';
+import { compensate, completeCheckout } from './saga.js';
+import { FINISHED_STEPS, type CheckoutDoc } from './store.js';
 
-const FINISHED: CheckoutStep[] = ['completed', 'compensated'];
+/** The longest a run whose recoveries keep failing waits for the next (unless a lease is longer). */
+const MAX_RECOVERY_WAIT_MS = 600_000;
 
-/** What the key of a run carried forward answers; throws while the run is not settled. */
-function answerOf(outcome: RunOutcome): StoredAnswer {
-  if ('answer' in outcome) return outcome.answer;
-  // Settled the other way (the order was cancelled meanwhile): that is the answer.
-  const { settled, error } = outcome;
-  if (settled === 'compensated' && error instanceof Problem)
-    return { status: error.status, body: problemFor(error).document };
-  throw error;
+/** After a failed recovery, the run waits: a lease, doubling with each failure in a row. */
+async function retryLater(deps: CheckoutDeps, run: CheckoutDoc): Promise<void> {
+  const lease = deps.env.CHECKOUT_LEASE_MS;
+  const failures = run.recoveryFailures ?? 0;
+  const waitMs = backoffDelay(failures, {
+    baseMs: lease,
+    maxMs: Math.max(lease, MAX_RECOVERY_WAIT_MS),
+    jitter: 0.1,
+  });
+  await deps.store.checkouts.updateOne(
+    { _id: run._id, leaseHolder: run.leaseHolder },
+    {
+      $set: {
+        leaseUntil: new Date(deps.now().getTime() + waitMs),
+        recoveryFailures: failures + 1,
+      },
+    },
+  );
 }
 
 export async function recoverCheckouts(deps: CheckoutDeps): Promise<number> {
+  await deps.requests.settleStale(deps.now());
   const now = deps.now();
   const stalled = await deps.store.checkouts
-    .find({ step: { $nin: FINISHED }, leaseUntil: { $lt: now } })
+    .find({ step: { $nin: [...FINISHED_STEPS] }, leaseUntil: { $lt: now } })
+    .sort({ leaseUntil: 1 })
     .limit(50)
     .toArray();
   let recovered = 0;
   for (const found of stalled) {
+    // Now, not when the round began: the runs before this one may have taken long, and a
+    // lease counted from the round's start could already be over.
+    const takenAt = deps.now();
     const run = await deps.store.checkouts.findOneAndUpdate(
-      { _id: found._id, leaseHolder: found.leaseHolder, leaseUntil: { $lt: now } },
+      { _id: found._id, leaseHolder: found.leaseHolder, leaseUntil: { $lt: takenAt } },
       {
         $set: {
           leaseHolder: randomUUID(),
-          leaseUntil: new Date(now.getTime() + deps.env.CHECKOUT_LEASE_MS),
+          leaseUntil: new Date(takenAt.getTime() + deps.env.CHECKOUT_LEASE_MS),
         },
       },
       { returnDocument: 'after' },
     );
     if (!run) continue; // another worker took it
     try {
-      let ended: CheckoutStep;
-      if (run.step === 'authorized' || run.step === 'paid') {
-        const outcome = await completeCheckout(deps, run);
-        await deps.requests.finish(run.requestId, answerOf(outcome), deps.now());
-        ended = 'answer' in outcome ? 'completed' : outcome.step;
-      } else {
-        ended = (await compensate(deps, run, new Error('the checkout was interrupted'))).step;
-        await deps.requests.release(run.requestId);
-      }
+      const forward = run.step === 'authorized' || run.step === 'paid';
+      const outcome = forward
+        ? await completeCheckout(deps, run)
+        : await compensate(deps, run, new Error('the checkout was interrupted'));
+      // Not settled (an undo or the capture failed): the key stays the run's until it is.
+      if ('settled' in outcome && outcome.settled === 'pending') throw outcome.error;
+      const ended = outcome.run;
+      await deps.requests.end(ended.requestId, ended._id, settlementOf(ended), deps.now());
       recovered++;
-      deps.log.info({ checkoutId: run._id, step: ended }, 'checkout recovered');
+      deps.log.info({ checkoutId: run._id, step: ended.step }, 'checkout recovered');
     } catch (err) {
       deps.log.warn({ err, checkoutId: run._id }, 'checkout recovery failed; will retry');
+      await retryLater(deps, run).catch((cause: unknown) =>
+        deps.log.warn({ err: cause, checkoutId: run._id }, 'could not put off the next try'),
+      );
     }
   }
   return recovered;
@@ -67,8 +91,22 @@ export async function recoverCheckouts(deps: CheckoutDeps): Promise<number> {
 export async function sweepReservations(deps: CheckoutDeps): Promise<void> {
   for (const { productId, reservationId } of await expiredReservations(deps.stock)) {
     const owner = await deps.store.checkouts.findOne({ _id: reservationId });
-    if (owner && !FINISHED.includes(owner.step)) continue;
+    if (owner && !FINISHED_STEPS.includes(owner.step)) continue;
     if (owner?.step === 'completed') await commitReservation(deps.stock, productId, reservationId);
     else await releaseReservation(deps.stock, productId, reservationId);
   }
+}
+
+/**
+ * Forgets the runs finished longer than CHECKOUT_RETENTION_MS ago and the keys answered
+ * longer than IDEMPOTENCY_RETENTION_MS ago (FerretDB has no TTL indexes). Unfinished runs
+ * and keys in flight stay, whatever their age: recovery still owns them.
+ */
+export async function forgetFinished(deps: CheckoutDeps): Promise<void> {
+  const now = deps.now().getTime();
+  await deps.store.checkouts.deleteMany({
+    step: { $in: [...FINISHED_STEPS] },
+    updatedAt: { $lt: new Date(now - deps.env.CHECKOUT_RETENTION_MS) },
+  });
+  await deps.requests.prune(new Date(now - deps.env.IDEMPOTENCY_RETENTION_MS));
 }

@@ -13,7 +13,7 @@
 // is authorized the saga only goes forward: capture, mark paid, finish — unless an admin
 // cancelled the order meanwhile: then the payment is voided or refunded and the run
 // compensated, so a cancelled order never keeps the buyer's money.
-import { conflict, Problem, unprocessable } from '@gorten/kit';
+import { conflict, Problem, problemFor, unprocessable } from '@gorten/kit';
 import {
   cartLines,
   emptyCart,
@@ -31,11 +31,14 @@ import {
 } from '@gorten/catalog/stock';
 import {
   createOrder,
-  isOrderCancelled,
+  orderIdFor,
+  orderOfCheckout,
+  orderStatusOf,
   transitionOrder,
   type OrderModule,
 } from '@gorten/orders/orders';
 import type { ProductDoc } from '@gorten/catalog/store';
+import { hasBeenPaid } from '@gorten/orders/lifecycle';
 import type { OrderItem } from '@gorten/orders/store';
 import {
   authorizePayment,
@@ -71,23 +74,32 @@ export interface SagaDeps {
 }
 
 /** How a run ended: with its answer, or settled without one. */
-export type RunOutcome = { answer: StoredAnswer } | Settled;
+export type RunOutcome = { answer: StoredAnswer; run: CheckoutDoc } | Settled;
 
 /**
- * A run without an answer: `compensated` (undone; `error` says why, and is the answer) or
- * `pending` (not settled: the recovery worker finishes it from `step`).
+ * A run without an answer: `compensated` (undone; `error` says why, and `run` is the run
+ * as recorded, with what its key answers) or `pending` (not settled: the recovery worker
+ * finishes it from `step`).
  */
-export interface Settled {
-  settled: 'compensated' | 'pending';
-  error: unknown;
-  step: CheckoutStep;
-}
+export type Settled =
+  | { settled: 'compensated'; error: unknown; step: 'compensated'; run: CheckoutDoc }
+  | { settled: 'pending'; error: unknown; step: CheckoutStep };
 
 const unsettled = (run: CheckoutDoc, error: unknown): Settled => ({
   settled: 'pending',
   error,
   step: run.step,
 });
+
+/** Failures that say nothing final about the request: its key is freed for a retry. */
+const TRANSIENT_REASONS = new Set(['cart_locked', 'try_again']);
+
+/** What the key of a run undone because of `cause` answers; none: the key is freed. */
+function finalAnswer(cause: unknown): StoredAnswer | undefined {
+  if (!(cause instanceof Problem) || TRANSIENT_REASONS.has(String(cause.extensions.reason)))
+    return undefined;
+  return { status: cause.status, body: problemFor(cause).document };
+}
 
 /** A checkout that could not finish and may be tried again (nothing was charged). */
 export class RetryableCheckoutFailure extends Problem {
@@ -131,6 +143,16 @@ async function advance(
   if (written.matchedCount === 0) throw new LeaseLost(`checkout ${_id} was taken over`);
   deps.afterStep?.(step);
   return next;
+}
+
+/** Throws LeaseLost unless the run still holds its lease, and it has not run out. */
+async function assertLease(deps: SagaDeps, checkout: CheckoutDoc): Promise<void> {
+  const current = await deps.store.checkouts.findOne(
+    { _id: checkout._id },
+    { projection: { leaseHolder: 1, leaseUntil: 1 } },
+  );
+  if (current?.leaseHolder !== checkout.leaseHolder || current.leaseUntil <= deps.now())
+    throw new LeaseLost(`checkout ${checkout._id} lost its lease`);
 }
 
 /** The cart's lines at today's catalog prices; a product no longer sold ends the checkout. */
@@ -195,11 +217,13 @@ export interface SagaStep {
 /** In order; each `run` reads what the steps before it recorded. */
 export const SAGA_STEPS: readonly SagaStep[] = [
   {
-    // The cart as priced now is what the order will say, and what the buyer agreed to.
+    // The cart as priced now is what the order will say, and what the buyer agreed to. It
+    // stays locked until the run is settled — completed (emptied) or compensated
+    // (unlocked) —, however long recovery takes: a second checkout of it while this one
+    // may still charge would charge twice.
     done: 'cart_locked',
     async run(deps, checkout, request) {
-      const until = new Date(deps.now().getTime() + deps.env.CHECKOUT_LEASE_MS * 2);
-      const locked = await lockCart(deps.carts, checkout.buyerId, checkout._id, until);
+      const locked = await lockCart(deps.carts, checkout.buyerId, checkout._id);
       if (!locked) {
         if ((await cartLines(deps.carts, checkout.buyerId)).length === 0)
           throw unprocessable('The cart is empty.');
@@ -254,11 +278,12 @@ export const SAGA_STEPS: readonly SagaStep[] = [
       await transitionOrder(deps.orders, order._id, 'awaiting_payment');
       return { orderId: order._id };
     },
+    // Also an order made before its id was recorded here (a failure in between): the
+    // order's id is derived from the checkout's.
     async undo(deps, checkout, failure) {
-      if (checkout.orderId)
-        await transitionOrder(deps.orders, checkout.orderId, 'cancelled', {
-          reason: failure.reason,
-        });
+      const orderId = checkout.orderId ?? (await orderOfCheckout(deps.orders, checkout._id))?._id;
+      if (orderId)
+        await transitionOrder(deps.orders, orderId, 'cancelled', { reason: failure.reason });
     },
   },
   {
@@ -269,15 +294,20 @@ export const SAGA_STEPS: readonly SagaStep[] = [
     async run(deps, checkout, request) {
       let payment;
       try {
-        payment = await authorizePayment(deps.payments, {
-          key: checkout.paymentKey,
-          merchantReference: checkout.requestId,
-          orderId: checkout.orderId ?? '',
-          buyerId: checkout.buyerId,
-          amount: checkout.total ?? 0,
-          currency: checkout.currency,
-          paymentMethod: request.paymentMethod,
-        });
+        payment = await authorizePayment(
+          deps.payments,
+          {
+            key: checkout.paymentKey,
+            merchantReference: checkout.requestId,
+            orderId: checkout.orderId ?? '',
+            buyerId: checkout.buyerId,
+            amount: checkout.total ?? 0,
+            currency: checkout.currency,
+            paymentMethod: request.paymentMethod,
+          },
+          // The last look before the provider: a run overtaken by now asks it nothing.
+          { fence: () => assertLease(deps, checkout) },
+        );
       } catch (err) {
         if (err instanceof PaymentOutcomeUnknown)
           throw new RetryableCheckoutFailure(
@@ -285,6 +315,9 @@ export const SAGA_STEPS: readonly SagaStep[] = [
           );
         throw err;
       }
+      // Voided under its key already: the run that took this one over undid it.
+      if (payment.status === 'voided')
+        throw new LeaseLost(`checkout ${checkout._id}: its authorization was voided`);
       if (payment.status === 'declined') {
         throw new Problem(402, 'Payment Required', 'The card was declined.', {
           reason: 'payment_declined',
@@ -324,10 +357,31 @@ export async function runCheckout(
       run = await advance(deps, run, step.done, await step.run(deps, run, request));
     }
   } catch (err) {
-    if (err instanceof LeaseLost) return unsettled(run, err);
+    if (err instanceof LeaseLost) return afterLeaseLost(deps, run, err);
     return compensate(deps, run, err).catch((failure: unknown) => unsettled(run, failure));
   }
   return completeCheckout(deps, run);
+}
+
+/**
+ * A run that lost its lease mid-step (paused past it: a stall, a frozen VM, a skewed
+ * clock) may have done that step's work after the run that took over had undone the run:
+ * an order made late, stock reserved late, an authorization landed late. When the run is
+ * recorded compensated, that work is undone here as well (every undo is idempotent);
+ * otherwise the run that holds it now settles it.
+ */
+async function afterLeaseLost(deps: SagaDeps, run: CheckoutDoc, lost: LeaseLost): Promise<Settled> {
+  try {
+    const recorded = await deps.store.checkouts.findOne({ _id: run._id });
+    if (recorded?.step === 'compensated') {
+      const failure = recorded.failure ?? reasonOf(lost);
+      for (const step of stepsToUndo(run.step)) await step.undo(deps, run, failure);
+      deps.log.info({ checkoutId: run._id }, 'late work of an overtaken checkout undone');
+    }
+  } catch (err) {
+    deps.log.warn({ err, checkoutId: run._id }, 'undoing the late work of an overtaken run failed');
+  }
+  return unsettled(run, lost);
 }
 
 /** Forward from an authorized payment: capture, mark paid, keep the stock, empty the cart. */
@@ -347,50 +401,66 @@ export async function completeCheckout(deps: SagaDeps, checkout: CheckoutDoc): P
     for (const line of run.lines ?? [])
       await commitReservation(deps.stock, line.productId, run._id);
     await emptyCart(deps.carts, run.buyerId, run._id);
-    await advance(deps, run, 'completed');
-    return {
-      answer: {
-        status: 201,
-        body: {
-          orderId: run.orderId ?? '',
-          status: 'paid',
-          paymentId: run.paymentId ?? '',
-          currency: run.currency,
-          total: run.total ?? 0,
-          items: run.lines ?? [],
-        },
+    const answer: StoredAnswer = {
+      status: 201,
+      body: {
+        orderId: run.orderId ?? '',
+        status: 'paid',
+        paymentId: run.paymentId ?? '',
+        currency: run.currency,
+        total: run.total ?? 0,
+        items: run.lines ?? [],
       },
     };
+    return { answer, run: await advance(deps, run, 'completed', { answer }) };
   } catch (err) {
     return unsettled(run, err);
   }
 }
 
-/** Captures and marks the order paid; false when the order was cancelled meanwhile. */
+/**
+ * Captures and marks the order paid; false when the order was cancelled meanwhile. An
+ * order paid already (by a run that died before it recorded `paid`) is not paid again,
+ * whatever became of it since — an admin may have refunded it.
+ */
 async function payOrder(deps: SagaDeps, checkout: CheckoutDoc): Promise<boolean> {
   const orderId = checkout.orderId ?? '';
-  if (await isOrderCancelled(deps.orders, orderId)) return false;
+  const status = await orderStatusOf(deps.orders, orderId);
+  if (status === 'cancelled') return false;
+  if (status && hasBeenPaid(status)) return true;
   const payment = await capturePayment(deps.payments, checkout.paymentId ?? '');
   try {
     await transitionOrder(deps.orders, orderId, 'paid', { paymentId: payment._id });
     return true;
   } catch (err) {
-    if (await isOrderCancelled(deps.orders, orderId)) return false;
+    if ((await orderStatusOf(deps.orders, orderId)) === 'cancelled') return false;
     throw err;
   }
 }
 
-/** Gives the buyer's money back: voids the authorization, or refunds what was captured. */
+/**
+ * Gives the buyer's money back: refunds what was captured, or voids the authorization —
+ * and refunds after all when the provider answers the void with "captured" (a capture
+ * whose recording was lost).
+ */
 async function returnPayment(deps: SagaDeps, checkout: CheckoutDoc): Promise<void> {
-  const payment = checkout.paymentId
+  const recorded = checkout.paymentId
     ? await paymentOf(deps.payments, checkout.paymentId)
     : undefined;
-  if (payment && payment.captured > payment.refunded)
+  const payment =
+    recorded && recorded.captured > 0
+      ? recorded
+      : await voidPayment(deps.payments, checkout.paymentKey, {
+          orderId: checkout.orderId ?? orderIdFor(checkout._id),
+          buyerId: checkout.buyerId,
+          amount: checkout.total ?? 0,
+          currency: checkout.currency,
+        });
+  if (payment.captured > payment.refunded)
     await refundPayment(deps.payments, payment._id, {
       key: `${checkout._id}:returned`,
       reason: 'order_cancelled',
     });
-  else await voidPayment(deps.payments, checkout.paymentKey);
 }
 
 function reasonOf(err: unknown): Failure {
@@ -426,7 +496,8 @@ export async function compensate(
     );
     return unsettled(checkout, cause);
   }
-  await advance(deps, checkout, 'compensated', { failure });
+  const answer = finalAnswer(cause);
+  const run = await advance(deps, checkout, 'compensated', { failure, ...(answer && { answer }) });
   deps.log.info({ checkoutId: checkout._id, ...failure }, 'checkout compensated');
-  return { settled: 'compensated', error: cause, step: 'compensated' };
+  return { settled: 'compensated', error: cause, step: 'compensated', run };
 }

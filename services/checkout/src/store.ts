@@ -18,6 +18,9 @@ export const CHECKOUT_STEPS = [
 ] as const;
 export type CheckoutStep = (typeof CHECKOUT_STEPS)[number];
 
+/** The steps a run ends at: nothing is left to do for it. */
+export const FINISHED_STEPS: readonly CheckoutStep[] = ['completed', 'compensated'];
+
 /** What a finished checkout answered; replayed for the same key and body. */
 export interface StoredAnswer {
   status: number;
@@ -40,6 +43,11 @@ export interface CheckoutDoc {
   paymentKey: string;
   paymentId?: string;
   failure?: { reason: string; detail: string };
+  /**
+   * What the request's key answers, recorded with the step the run ends at; none when
+   * the run was undone after a failure worth retrying (the key is then freed).
+   */
+  answer?: StoredAnswer;
   /** Until when the run that holds it may work on it; after that, recovery may. */
   leaseUntil: Date;
   /**
@@ -47,6 +55,8 @@ export interface CheckoutDoc {
    * so a run that lost its lease (it was too slow, recovery took over) stops.
    */
   leaseHolder: string;
+  /** How many recoveries of this run failed in a row: the next one waits longer. */
+  recoveryFailures?: number;
   createdAt: Date;
   updatedAt: Date;
 }

@@ -5,14 +5,7 @@
 import { type ChildProcess } from 'node:child_process';
 import { createHmac, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { Registry } from 'prom-client';
-import {
-  DependencyMetrics,
-  newId,
-  startService,
-  type EventEnvelope,
-  type RunningService,
-} from '@gorten/kit';
+import { newId, startService, type EventEnvelope, type RunningService } from '@gorten/kit';
 import {
   client,
   expectOpenApiUpToDate,
@@ -24,19 +17,14 @@ import {
 } from '@gorten/service-testing';
 import { eventually, freePort, spawnTracked } from '@gorten/testenv';
 import { transitionOrder } from '@gorten/orders/orders';
-import { createPaymentModule } from '@gorten/payments/module';
-import { capturePayment, createPaymentMethod } from '@gorten/payments/payments';
+import { capturePayment, refundPayment } from '@gorten/payments/payments';
 import type { CardDetails } from '@gorten/payments/provider';
 import { TEST_CARDS } from '@gorten/payments/simulated-provider';
 import { checkoutService } from '../src/app.js';
 import type { CheckoutDeps } from '../src/deps.js';
+import { buyerIn, CARDS, companyIn, methodFor, productIn, type Buyer } from './fixtures.js';
 
 const REPO = join(import.meta.dirname, '..', '..', '..');
-const CARDS = {
-  ok: { number: TEST_CARDS.success, expMonth: 12, expYear: 2031, cvc: '123' },
-  declined: { number: TEST_CARDS.declined, expMonth: 12, expYear: 2031, cvc: '123' },
-  slow: { number: TEST_CARDS.slowFirstAttempt, expMonth: 12, expYear: 2031, cvc: '123' },
-};
 // The main instance waits long for the provider: under 200 concurrent checkouts the
 // simulated provider (whose ledger shares the test database) answers slowly. The
 // impatient one gives up quickly, for the slow test card and the crashing runs.
@@ -60,7 +48,7 @@ let company: string;
 
 beforeAll(async () => {
   tenant = await TestTenant.create('checkout');
-  company = await tenant.addCompany();
+  company = await companyIn(tenant);
   orderEvents = await tenant.tap('order_exchange');
   service = await startTestService(checkoutService, tenant, 'checkout', PATIENT);
   call = client(service.url);
@@ -81,77 +69,24 @@ const orders = () =>
     history: { to: string; reason?: string }[];
   }>('orders');
 const payments = () =>
-  tenant.db.collection<{ _id: string; buyerId: string; status: string; captured: number }>(
-    'payments',
+  tenant.db.collection<{
+    _id: string;
+    buyerId: string;
+    status: string;
+    captured: number;
+    amount: number;
+    authorizationKey: string;
+  }>('payments');
+const ledger = () =>
+  tenant.db.collection<{ _id: string; status: string; refunds: unknown[] }>(
+    'simulated_provider_ledger',
   );
+const checkouts = () => tenant.db.collection<{ buyerId: string; step: string }>('checkouts');
 
-async function product(
-  stock: number,
-  amount = 1_000,
-  on = tenant,
-  companyId = company,
-): Promise<string> {
-  const id = newId('prd');
-  const now = new Date();
-  await on.db.collection('products').insertOne({
-    _id: id as never,
-    companyId,
-    sku: `SKU-${id.slice(-8)}`,
-    name: `Product ${id.slice(-4)}`,
-    description: '',
-    categoryId: null,
-    price: { amount, currency: 'EUR' },
-    stock,
-    status: 'active',
-    lowStockThreshold: 0,
-    version: 1,
-    createdAt: now,
-    updatedAt: now,
-  });
-  return id;
-}
-
-interface Buyer {
-  id: string;
-  token: string;
-  /** A payment method of theirs for the 4242… card. */
-  paymentMethod: string;
-  on: TestTenant;
-}
-
-/** A payment method of `buyer`'s, as POST /payments/methods makes it (payments' own code). */
-async function methodFor(
-  buyer: { id: string; on: TestTenant },
-  card: CardDetails = CARDS.ok,
-): Promise<string> {
-  const provider = createPaymentModule(
-    buyer.on.db,
-    {
-      PAYMENT_PROVIDER: 'simulated',
-      PAYMENT_PROVIDER_TIMEOUT_MS: 10_000,
-      SIMULATED_PROVIDER_DELAY_MS: 0,
-    },
-    new DependencyMetrics(new Registry()),
-  );
-  return (await createPaymentMethod(provider, buyer.id, card)).id;
-}
-
-async function buyerWithCart(items: Record<string, number>, on = tenant): Promise<Buyer> {
-  const id = newId('usr');
-  await on.db.collection('carts').insertOne({
-    _id: id as never,
-    items: Object.entries(items).map(([productId, quantity]) => ({ productId, quantity })),
-    lock: null,
-    version: 1,
-    updatedAt: new Date(),
-  });
-  return {
-    id,
-    token: on.token({ sub: id, roles: ['buyer'] }),
-    paymentMethod: await methodFor({ id, on }),
-    on,
-  };
-}
+const product = (stock: number, amount = 1_000, on = tenant, companyId?: string) =>
+  productIn(on, stock, amount, companyId);
+const buyerWithCart = (items: Record<string, number>, on = tenant, card: CardDetails = CARDS.ok) =>
+  buyerIn(on, items, card);
 
 const checkoutBody = (buyer: Buyer, paymentMethod = buyer.paymentMethod) => ({ paymentMethod });
 
@@ -332,9 +267,10 @@ describe('a checkout process killed between steps', () => {
   /** A buyer (2 of a product with 5 in stock) whose checkout process dies after `failpoint`. */
   async function checkoutKilledAfter(
     failpoint: string,
+    card: CardDetails = CARDS.ok,
   ): Promise<{ item: string; buyer: Buyer; key: string }> {
     const item = await product(5);
-    const buyer = await buyerWithCart({ [item]: 2 });
+    const buyer = await buyerWithCart({ [item]: 2 }, tenant, card);
     const key = randomUUID();
     const { child, call: crashing } = await crashingCheckout(failpoint);
     const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -349,6 +285,23 @@ describe('a checkout process killed between steps', () => {
     return { item, buyer, key };
   }
 
+  // Killed once the run ended and before its key was answered: the key is settled from
+  // the run — its answer, or free again when the run was undone after a failure worth
+  // retrying (the slow card's authorization timed out).
+  test.each([
+    { failpoint: 'completed', card: CARDS.ok, then: 'answers with the order the run made' },
+    { failpoint: 'compensated', card: CARDS.slow, then: 'is free again, and now succeeds' },
+  ])('after "$failpoint", the same key $then', async ({ failpoint, card }) => {
+    const { item, buyer, key } = await checkoutKilledAfter(failpoint, card);
+    expect((await checkouts().findOne({ buyerId: buyer.id }))?.step).toBe(failpoint);
+    const again = await buy(buyer, key);
+    expect(again.status).toBe(201);
+    const paid = await orders().find({ buyerId: buyer.id, status: 'paid' }).toArray();
+    expect(paid.map((o) => o._id)).toEqual([again.body.orderId]);
+    expect(await stockOf(item)).toBe(3);
+    expect(await buy(buyer, key)).toMatchObject({ status: 201, body: again.body });
+  });
+
   test.each([
     ['reserved', 'compensated', 5],
     ['authorizing', 'compensated', 5],
@@ -357,12 +310,11 @@ describe('a checkout process killed between steps', () => {
     'after "%s", recovery ends it %s and the stock adds up',
     async (failpoint, end, stockAfter) => {
       const { item, buyer, key } = await checkoutKilledAfter(failpoint);
-      const checkouts = tenant.db.collection<{ buyerId: string; step: string }>('checkouts');
-      expect((await checkouts.findOne({ buyerId: buyer.id }))?.step).toBe(failpoint);
+      expect((await checkouts().findOne({ buyerId: buyer.id }))?.step).toBe(failpoint);
       // While the run is unfinished its key is taken.
       expect((await buy(buyer, key)).status).toBe(409);
       await eventually({ what: `recovery to ${end} the run`, timeoutMs: 30_000 }, async () =>
-        (await checkouts.findOne({ buyerId: buyer.id }))?.step === end ? true : undefined,
+        (await checkouts().findOne({ buyerId: buyer.id }))?.step === end ? true : undefined,
       );
       expect(await stockOf(item)).toBe(stockAfter);
       expect((await products().findOne({ _id: item }))?.reservations ?? []).toEqual([]);
@@ -382,34 +334,68 @@ describe('a checkout process killed between steps', () => {
     },
   );
 
+  // How far the run that died got with the payment: authorized only; captured and
+  // recorded; or captured at the provider, the crash coming before it was recorded.
   test.each([
     ['authorized', 'voided'],
     ['captured', 'refunded'],
+    ['captured at the provider only', 'refunded'],
   ])(
     'an order cancelled by an admin while its payment is %s: the payment ends %s',
     async (paymentState, paymentEnd) => {
       const { item, buyer, key } = await checkoutKilledAfter('authorized');
       const order = await orders().findOne({ buyerId: buyer.id });
+      const payment = await payments().findOne({ buyerId: buyer.id });
       // A run that died between capturing and marking the order paid.
-      if (paymentState === 'captured') {
-        const payment = await payments().findOne({ buyerId: buyer.id });
+      if (paymentState === 'captured')
         await capturePayment(service.deps.payments, payment?._id ?? '');
-      }
+      if (paymentState === 'captured at the provider only')
+        await ledger().updateOne(
+          { _id: payment?.authorizationKey },
+          { $set: { status: 'captured', captured: payment?.amount } },
+        );
       // What POST /orders/{id}/status does for an admin, while recovery has not yet run.
       await transitionOrder(service.deps.orders, order?._id ?? '', 'cancelled', {
         reason: 'admin',
       });
-      const checkouts = tenant.db.collection<{ buyerId: string; step: string }>('checkouts');
       await eventually({ what: 'recovery to compensate the run', timeoutMs: 30_000 }, async () =>
-        (await checkouts.findOne({ buyerId: buyer.id }))?.step === 'compensated' ? true : undefined,
+        (await checkouts().findOne({ buyerId: buyer.id }))?.step === 'compensated'
+          ? true
+          : undefined,
       );
       expect(await stockOf(item)).toBe(5);
       expect((await orders().findOne({ buyerId: buyer.id }))?.status).toBe('cancelled');
       expect((await payments().findOne({ buyerId: buyer.id }))?.status).toBe(paymentEnd);
+      const atProvider = await ledger().findOne({ _id: payment?.authorizationKey });
+      expect(atProvider?.refunds.length).toBe(paymentEnd === 'refunded' ? 1 : 0);
       const replay = await buy(buyer, key);
       expect(replay).toMatchObject({ status: 409, body: { reason: 'order_cancelled' } });
     },
   );
+
+  test('an order paid and then refunded by an admin before the run recorded it paid: recovery completes the run', async () => {
+    const { item, buyer, key } = await checkoutKilledAfter('authorized');
+    const order = await orders().findOne({ buyerId: buyer.id });
+    const payment = await payments().findOne({ buyerId: buyer.id });
+    // The run that died had captured and marked the order paid; an admin refunded it since.
+    await capturePayment(service.deps.payments, payment?._id ?? '');
+    await transitionOrder(service.deps.orders, order?._id ?? '', 'paid', {
+      paymentId: payment?._id,
+    });
+    await refundPayment(service.deps.payments, payment?._id ?? '', {
+      key: `refund:${order?._id ?? ''}`,
+      reason: 'admin',
+    });
+    await transitionOrder(service.deps.orders, order?._id ?? '', 'refunded', { reason: 'admin' });
+    await eventually({ what: 'recovery to complete the run', timeoutMs: 30_000 }, async () =>
+      (await checkouts().findOne({ buyerId: buyer.id }))?.step === 'completed' ? true : undefined,
+    );
+    expect(await stockOf(item)).toBe(3);
+    expect((await products().findOne({ _id: item }))?.reservations ?? []).toEqual([]);
+    expect((await orders().findOne({ buyerId: buyer.id }))?.status).toBe('refunded');
+    expect((await payments().findOne({ buyerId: buyer.id }))?.status).toBe('refunded');
+    expect((await buy(buyer, key)).status).toBe(201);
+  });
 });
 
 test('with RabbitMQ unreachable, orders are kept and each event is delivered once when it returns', async () => {

@@ -52,6 +52,7 @@ function recording<T extends Document>(
     findOne: answer('findOne', answers.findOne ?? null),
     find: () => ({ toArray: answer('find', answers.find ?? []) }),
     findOneAndUpdate: answer('findOneAndUpdate', answers.findOneAndUpdate ?? null),
+    insertOne: answer('insertOne', { acknowledged: true }),
     updateOne: answer('updateOne', { matchedCount: 1 }),
   } as unknown as Collection<T>;
 }
@@ -105,8 +106,12 @@ function sagaDeps(calls: string[], down: string[] = []): SagaDeps {
       outbox,
       now,
     } as unknown as OrderModule,
-    // No payment under the key yet: voiding it asks the provider nothing.
-    payments: { store: { payments: answers('payments') }, now } as unknown as PaymentModule,
+    // No payment under the key yet: voiding it records it voided, and asks the provider nothing.
+    payments: {
+      store: { payments: answers('payments') },
+      provider: { name: 'none' },
+      now,
+    } as unknown as PaymentModule,
     log: createLogger('test', 'silent'),
     now,
   };
@@ -118,6 +123,7 @@ test('compensate walks the table back: payment, order, stock, cart, then records
   expect(outcome).toMatchObject({ settled: 'compensated', step: 'compensated' });
   expect(calls).toEqual([
     'payments.findOne',
+    'payments.insertOne',
     'orders.findOne',
     'orders.updateOne',
     'products.find',

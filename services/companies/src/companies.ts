@@ -1,7 +1,7 @@
 // Companies: the public directory, and what admins and a company's own sellers may do to
-// it. Who sees what: admins everything; a company's sellers their own (unless removed);
-// everyone else active companies' public face only — suspended and removed ones do not
-// exist for them. A company recorded from a Kubernetes Company resource belongs to the
+// it. Who sees what: admins everything (a removed company only by listing removed ones);
+// a company's sellers their own (unless removed); everyone else active companies' public
+// face only — suspended and removed ones do not exist for them. A company recorded from a Kubernetes Company resource belongs to the
 // operator, which rewrites its other fields on every reconcile, so the API changes only
 // its description.
 import {
@@ -63,12 +63,27 @@ export async function visibleCompany(
   return { doc, view };
 }
 
+/**
+ * As visibleCompany, for reads: a removed company is gone for everyone, admins too, as
+ * after any DELETE (RFC 9110 §9.3.5). Its record stays (orders refer to it); admins list
+ * it with `status=removed`, and a change to it says why it is refused (409).
+ */
+export async function readableCompany(
+  deps: CompaniesDeps,
+  principal: Principal | undefined,
+  id: string,
+): Promise<{ doc: CompanyRecord; view: 'full' | 'public' }> {
+  const found = await visibleCompany(deps, principal, id);
+  if (found.doc.status === 'removed') throw notFound('No such company.');
+  return found;
+}
+
 export async function getCompany(
   deps: CompaniesDeps,
   principal: Principal | undefined,
   id: string,
 ): Promise<Company | PublicCompany> {
-  const { doc, view } = await visibleCompany(deps, principal, id);
+  const { doc, view } = await readableCompany(deps, principal, id);
   return view === 'full' ? toCompany(doc) : toPublicCompany(doc);
 }
 

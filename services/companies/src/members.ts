@@ -12,7 +12,7 @@ import {
   type Principal,
 } from '@gorten/kit';
 import { MongoServerError } from 'mongodb';
-import { visibleCompany } from './companies.js';
+import { readableCompany } from './companies.js';
 import type { CompaniesDeps } from './deps.js';
 import type { Member } from './schemas.js';
 import { membershipId } from './store.js';
@@ -30,7 +30,7 @@ export async function listMembers(
   query: { limit: number; cursor?: string },
 ): Promise<{ items: Member[]; nextCursor: string | null }> {
   assertActsForCompany(principal, companyId);
-  await visibleCompany(deps, principal, companyId);
+  await readableCompany(deps, principal, companyId);
   const docs = await deps.store.members
     .find({ companyId, ...afterCursor('_id', 1, query.cursor) })
     .sort({ _id: 1 })

@@ -1,5 +1,13 @@
 // Requests and answers of the companies service: the source of its OpenAPI document.
-import { COMPANY_ID_PATTERN, idPattern, pageOf, pageQuery } from '@gorten/kit';
+import {
+  atLeastOneField,
+  COMPANY_ID_PATTERN,
+  emailAddress,
+  idPattern,
+  pageOf,
+  pageQuery,
+  trimmedText,
+} from '@gorten/kit';
 import { z } from 'zod';
 import { COMPANY_STATUSES } from './store.js';
 
@@ -9,9 +17,9 @@ export const companyId = z
   .describe('A company id.');
 export const userId = z.string().regex(idPattern('usr'), 'must be a user id');
 
-const displayName = z.string().trim().min(1).max(100);
-const contactEmail = z.email().max(254);
-const description = z.string().trim().max(2000);
+const displayName = trimmedText(100);
+const contactEmail = emailAddress();
+const description = trimmedText(2000, 'allowed');
 const adjustableStatus = z
   .enum(['active', 'suspended'])
   .describe('Removal is DELETE; a removed company stays removed.');
@@ -49,13 +57,7 @@ export const companyPage = pageOf(companyView);
 
 export const companyQuery = z.strictObject({
   ...pageQuery,
-  q: z
-    .string()
-    .trim()
-    .min(1)
-    .max(100)
-    .optional()
-    .describe('Part of the display name, in any case.'),
+  q: trimmedText(100).optional().describe('Part of the display name, in any case.'),
   status: z
     .enum(COMPANY_STATUSES)
     .optional()
@@ -68,17 +70,15 @@ export const newCompany = z.strictObject({
   description: description.optional(),
 });
 
-export const companyChange = z
-  .strictObject({
+export const companyChange = atLeastOneField(
+  z.strictObject({
     displayName: displayName.optional(),
     contactEmail: contactEmail.optional(),
     description: description.nullable().optional().describe('Null clears it.'),
     status: adjustableStatus.optional(),
-  })
-  .refine(
-    (c) => Object.keys(c).length > 0,
-    'displayName, contactEmail, description or status is required',
-  );
+  }),
+  'displayName, contactEmail, description or status is required',
+);
 export type CompanyChange = z.infer<typeof companyChange>;
 
 export const companyParams = z.strictObject({ id: companyId });

@@ -8,6 +8,8 @@ import { z } from 'zod';
 import { authenticate, principalOf, requireRole, type AuthOptions } from './auth.js';
 import type { Principal, Role } from './auth.js';
 import type { RequestState } from './logger.js';
+import { documentedStatuses } from './openapi.js';
+import { Problem } from './problem.js';
 import { validate } from './validate.js';
 
 /**
@@ -59,6 +61,12 @@ interface RouteDescription {
   responses: Record<number, ResponseSpec>;
   /** Further error statuses this route answers, with why. */
   errors?: Record<number, string>;
+  /**
+   * This route is the OAuth 2 token endpoint (RFC 6749 §3.2) of these grants: the document
+   * publishes an `oauth2` scheme whose tokenUrl is its path, so clients (and fuzzers) know
+   * that a well-formed but wrong credential is its 400 invalid_grant (§5.2).
+   */
+  oauth2Flows?: readonly ('password' | 'clientCredentials')[];
 }
 
 export interface RouteDefinition<
@@ -110,8 +118,9 @@ export function routeFor<Deps>() {
 export interface ApiRouterOptions {
   auth: Omit<AuthOptions, 'optional'>;
   /**
-   * Check every successful answer against its declared schema and fail loudly (500)
-   * when it does not match. On in tests, so the OpenAPI document stays true.
+   * Check every successful answer against its declared schema, and every refusal
+   * (Problem) the handler throws against the statuses the route documents, and fail
+   * loudly (500) when one does not match. On in tests, so the OpenAPI document stays true.
    */
   checkResponses?: boolean;
 }
@@ -125,6 +134,14 @@ function accessMiddleware(access: Access, auth: ApiRouterOptions['auth']): Route
 
 export class ResponseContractError extends Error {
   override name = 'ResponseContractError';
+}
+
+function checkRefusal(route: Route<unknown>, err: unknown): void {
+  if (err instanceof Problem && !documentedStatuses(route).has(err.status)) {
+    throw new ResponseContractError(
+      `${route.operationId} refused with ${err.status} (${err.detail ?? err.title}), which it does not declare`,
+    );
+  }
 }
 
 function checkReply(route: Route<unknown>, reply: ApiReply): void {
@@ -172,18 +189,24 @@ export function apiRouter<Deps>(
           input: { params: never; query: never; body: never; headers: never };
           principal?: Principal;
         };
-        const reply = await route.handle(
-          {
-            ...state.input,
-            principal: (route.access === 'public'
-              ? undefined
-              : route.access === 'optional'
-                ? state.principal
-                : principalOf(state)) as never,
-            ctx: ctx,
-          },
-          deps,
-        );
+        let reply: ApiReply;
+        try {
+          reply = await route.handle(
+            {
+              ...state.input,
+              principal: (route.access === 'public'
+                ? undefined
+                : route.access === 'optional'
+                  ? state.principal
+                  : principalOf(state)) as never,
+              ctx: ctx,
+            },
+            deps,
+          );
+        } catch (err) {
+          if (opts.checkResponses) checkRefusal(route as Route<unknown>, err);
+          throw err;
+        }
         if (opts.checkResponses) checkReply(route as Route<unknown>, reply);
         ctx.status = reply.status;
         if (reply.headers) ctx.set(reply.headers);

@@ -7,8 +7,38 @@ import Koa from 'koa';
 import type { Logger } from 'pino';
 import { requestContext, type RequestState } from './logger.js';
 import type { ServiceMetrics } from './metrics.js';
-import { badRequest, problemFor } from './problem.js';
+import { badRequest, Problem, problemFor } from './problem.js';
 import { corsFor, securityHeaders } from './security.js';
+
+/**
+ * The methods HTTP itself defines (RFC 9110 §9.3, PATCH from RFC 5789, and the IETF's
+ * QUERY, a safe method with a body): the service knows each, so on a path that does not
+ * allow one it answers 405 with Allow (§15.5.6) — TRACE and QUERY too, which no resource
+ * here allows. Any other method (WebDAV's PROPFIND, …) it implements for no resource:
+ * 501 on every path (§9.1, §15.6.2).
+ */
+export const HTTP_METHODS = [
+  'GET',
+  'HEAD',
+  'POST',
+  'PUT',
+  'DELETE',
+  'CONNECT',
+  'OPTIONS',
+  'TRACE',
+  'PATCH',
+  'QUERY',
+] as const;
+
+/** What the routers leave unanswered: the problem each becomes. */
+const UNROUTED: Record<number, { title: string; detail: string }> = {
+  404: { title: 'Not Found', detail: 'No such route.' },
+  405: {
+    title: 'Method Not Allowed',
+    detail: 'This resource does not allow the method; Allow lists those it does.',
+  },
+  501: { title: 'Not Implemented', detail: 'The service implements this method for no resource.' },
+};
 
 /** A dependency the service cannot serve without; /readyz fails while one fails. */
 export type ReadinessCheck = () => Promise<void>;
@@ -96,8 +126,11 @@ export function createServiceApp(opts: ServiceAppOptions): Koa<RequestState> {
   app.use(async (ctx, next) => {
     try {
       await next();
-      if (ctx.status === 404 && ctx.body === undefined)
-        throw Object.assign(new Error('No such route.'), { status: 404, expose: true });
+      const unrouted = ctx.body === undefined ? UNROUTED[ctx.status] : undefined;
+      if (unrouted) {
+        if (ctx.status === 501) ctx.remove('Allow'); // no method is implemented "instead"
+        throw new Problem(ctx.status, unrouted.title, unrouted.detail);
+      }
     } catch (err) {
       const { document, unexpected, headers } = problemFor(err, ctx.path);
       if (unexpected) ctx.state.log.error({ err }, 'unexpected error');
@@ -119,7 +152,9 @@ export function createServiceApp(opts: ServiceAppOptions): Koa<RequestState> {
     }),
   );
   app.use(health.routes());
-  for (const router of opts.routers)
-    app.use(router.routes()).use(router.allowedMethods({ throw: true }));
+  for (const router of opts.routers) app.use(router.routes());
+  // Last: every router has left in ctx.matched the routes whose path matched, so one
+  // check answers 405 + Allow or 501 (as a bare status the error handler dresses).
+  app.use(new Router({ methods: [...HTTP_METHODS] }).allowedMethods());
   return app;
 }

@@ -32,6 +32,9 @@ const csv = z
   );
 
 /** What every service reads; a service extends it with its own variables. */
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+
 export const serviceEnv = z.object({
   SERVICE: z.string().regex(/^[a-z][a-z0-9-]*$/, 'must be a service name'),
   HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
@@ -46,6 +49,18 @@ export const serviceEnv = z.object({
   CORS_ORIGINS: csv.pipe(z.array(z.url({ protocol: /^https?$/ }))),
   BODY_LIMIT_KB: z.coerce.number().int().min(1).max(10_240).default(1024),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  /** How long an answered Idempotency-Key replays its answer; later, it may be used anew. */
+  IDEMPOTENCY_RETENTION_MS: z.coerce
+    .number()
+    .int()
+    .min(HOUR_MS)
+    .default(7 * DAY_MS),
+  /** How long a consumer remembers a message it handled, against a redelivered copy. */
+  PROCESSED_MESSAGE_RETENTION_MS: z.coerce
+    .number()
+    .int()
+    .min(HOUR_MS)
+    .default(7 * DAY_MS),
 });
 
 export type ServiceEnv = z.infer<typeof serviceEnv>;

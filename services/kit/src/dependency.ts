@@ -2,6 +2,8 @@
 // provider) from a failure of the work itself, in one place. A consumer retries the first
 // kind for as long as it takes, without using up a message's delivery attempts; only the
 // second kind counts towards the queue's delivery limit and ends in the dead-letter queue.
+// A dependency that answered no (DependencyRefusal) is neither: it is up, and its answer
+// is final — never an outage, never retried, never counted by a circuit breaker.
 import { BrokenCircuitError, BulkheadRejectedError, TaskCancelledError } from 'cockatiel';
 import {
   MongoError,
@@ -11,6 +13,16 @@ import {
   MongoServerSelectionError,
   MongoTopologyClosedError,
 } from 'mongodb';
+
+/**
+ * The dependency answered, and its answer is no (a payment already captured cannot be
+ * voided): a decision, not a failure of the dependency. Asking again would be answered
+ * the same, so it is never retried, and it never counts toward opening the circuit —
+ * a few such answers must not cut everyone else off the dependency.
+ */
+export class DependencyRefusal extends Error {
+  override name = 'DependencyRefusal';
+}
 
 /** Thrown by code that knows a dependency it needs cannot answer now. */
 export class DependencyUnavailable extends Error {
@@ -80,11 +92,14 @@ function isUnreachable(err: object): boolean {
   return typeof responseCode === 'number' && responseCode >= 400 && responseCode < 500;
 }
 
-/** Whether `err`, or an error it was caused by, says a dependency is unavailable. */
+/**
+ * Whether `err`, or an error it was caused by, says a dependency is unavailable. A refusal
+ * met on the way ends the search: whatever it was caused by, the dependency answered.
+ */
 export function isDependencyFailure(err: unknown): boolean {
   const seen = new Set<unknown>();
   for (let cause = err; typeof cause === 'object' && cause !== null;) {
-    if (seen.has(cause)) return false;
+    if (seen.has(cause) || cause instanceof DependencyRefusal) return false;
     seen.add(cause);
     if (isUnreachable(cause)) return true;
     cause = (cause as { cause?: unknown }).cause;

@@ -1,11 +1,23 @@
-export { createServiceApp, type ReadinessCheck, type ServiceAppOptions } from './app.js';
+export {
+  createServiceApp,
+  HTTP_METHODS,
+  type ReadinessCheck,
+  type ServiceAppOptions,
+} from './app.js';
 export { ConfigError, parseEnv, serviceEnv, type ServiceEnv } from './config.js';
 export { createLogger, requestContext, type RequestState } from './logger.js';
 export { ServiceMetrics } from './metrics.js';
 export * from './problem.js';
 export { corsFor, securityHeaders } from './security.js';
 export { serve, type RunningServer, type ServeOptions } from './server.js';
-export { operatorKeys, validate, type ValidatedInput } from './validate.js';
+export {
+  atLeastOneField,
+  emailAddress,
+  operatorKeys,
+  trimmedText,
+  validate,
+  type ValidatedInput,
+} from './validate.js';
 export {
   assertActsForCompany,
   assertOwnerOrAdmin,
@@ -20,7 +32,7 @@ export {
   type Principal,
   type Role,
 } from './auth.js';
-export { connectMongo, type CollectionIndexes, type MongoHandle } from './mongo.js';
+export { connectMongo, isDuplicateKey, type CollectionIndexes, type MongoHandle } from './mongo.js';
 export {
   Publisher,
   UnroutableMessage,
@@ -38,12 +50,14 @@ export {
 export {
   Consumer,
   PoisonMessage,
+  pruneProcessedMessages,
   type ConsumerOptions,
   type EventHandler,
 } from './messaging/consumer.js';
 export { redrive, RETRIES_HEADER } from './messaging/dead-letters.js';
-export { DependencyUnavailable, isDependencyFailure } from './dependency.js';
+export { DependencyRefusal, DependencyUnavailable, isDependencyFailure } from './dependency.js';
 export { backoffDelay, type Backoff } from './backoff.js';
+export { everyInterval, RETENTION_SWEEP_MS, type PeriodicTask, type Schedule } from './periodic.js';
 export {
   dependencyPolicy,
   DependencyMetrics,
@@ -66,7 +80,6 @@ export {
   runMain,
   startService,
   type ConsumerSpec,
-  type PeriodicTask,
   type RunningService,
   type ServiceBase,
   type ServiceDefinition,
@@ -83,12 +96,22 @@ export {
   operatorCompanyRecord,
   SHARED_COLLECTIONS,
 } from './tenant-contract.js';
-export { afterCursor, decodeCursor, encodeCursor, page, pageOf, pageQuery } from './pagination.js';
+export {
+  afterCursor,
+  decodeCursor,
+  encodeCursor,
+  FOREIGN_CURSOR,
+  page,
+  pageOf,
+  pageQuery,
+} from './pagination.js';
 export {
   IdempotencyKeys,
   idempotencyEnv,
   idempotencyKeyHeader,
   requestHash,
   type Claim,
+  type IdempotencyOptions,
   type IdempotencyRecord,
+  type Settlement,
 } from './idempotency.js';

@@ -1,6 +1,7 @@
 // MongoDB for a service: connect at start, create the indexes the service declares, and
-// a readiness check. The database is the one the URI names (the tenant's).
-import { MongoClient, type Db, type IndexDescription } from 'mongodb';
+// a readiness check. The database is the one the URI names (the tenant's). Also how a
+// unique-index clash is recognised, on MongoDB and on FerretDB alike.
+import { MongoClient, MongoServerError, type Db, type IndexDescription } from 'mongodb';
 import type { ReadinessCheck } from './app.js';
 
 export interface CollectionIndexes {
@@ -13,6 +14,16 @@ export interface MongoHandle {
   db: Db;
   ready: ReadinessCheck;
   close: () => Promise<void>;
+}
+
+/**
+ * A write refused by a unique index. MongoDB says so with code 11000 (DuplicateKey);
+ * FerretDB 1.24 does for inserts, but from findAndModify it reports SQLite's own
+ * "UNIQUE constraint failed" as an InternalError (code 1).
+ */
+export function isDuplicateKey(err: unknown): boolean {
+  if (!(err instanceof MongoServerError)) return false;
+  return err.code === 11000 || (err.code === 1 && err.message.includes('UNIQUE constraint failed'));
 }
 
 export async function connectMongo(

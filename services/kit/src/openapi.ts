@@ -3,6 +3,7 @@
 // and the problem+json answers every route can give.
 import { z } from 'zod';
 import type { Route } from './api.js';
+import { FOREIGN_CURSOR } from './pagination.js';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -61,7 +62,8 @@ function parameters(
   });
 }
 
-function errorResponses(route: Route<unknown>): Record<string, JsonSchema> {
+/** Every error status the document lists for `route`, with why. */
+function errorStatuses(route: Route<unknown>): Record<number, string> {
   const statuses: Record<number, string> = {};
   if (route.params ?? route.query ?? route.body ?? route.headers)
     statuses[400] = 'The request is not valid.';
@@ -69,9 +71,23 @@ function errorResponses(route: Route<unknown>): Record<string, JsonSchema> {
   if (Array.isArray(route.access)) statuses[403] = 'The caller may not do this.';
   if (route.body) statuses[413] = 'The body is too large.';
   Object.assign(statuses, route.errors ?? {});
+  // A cursor matches its pattern and still may not decode (pagination.ts).
+  if (route.query?.shape.cursor)
+    statuses[422] = statuses[422] ? `${statuses[422]} Or: ${FOREIGN_CURSOR}` : FOREIGN_CURSOR;
   statuses[500] = 'Something went wrong on our side.';
+  return statuses;
+}
+
+/** The statuses the document says `route` answers: its successes and its errors. */
+export function documentedStatuses(route: Route<unknown>): Set<number> {
+  return new Set(
+    [...Object.keys(route.responses), ...Object.keys(errorStatuses(route))].map(Number),
+  );
+}
+
+function errorResponses(route: Route<unknown>): Record<string, JsonSchema> {
   return Object.fromEntries(
-    Object.entries(statuses).map(([status, description]) => [
+    Object.entries(errorStatuses(route)).map(([status, description]) => [
       status,
       { description, content: { 'application/problem+json': { schema: PROBLEM_REF } } },
     ]),
@@ -127,6 +143,26 @@ export interface ApiInfo {
   description: string;
 }
 
+/** The `oauth2` scheme of the token endpoint among `routes`, if one is. */
+function oauth2Scheme(routes: readonly Route<never>[]): Record<string, JsonSchema> {
+  const endpoint = routes.find((route) => route.oauth2Flows?.length);
+  if (!endpoint?.oauth2Flows) return {};
+  const tokenUrl = endpoint.path;
+  const flows: Record<string, JsonSchema> = {};
+  for (const flow of endpoint.oauth2Flows)
+    flows[flow] =
+      flow === 'password'
+        ? { tokenUrl, refreshUrl: tokenUrl, scopes: {} }
+        : { tokenUrl, scopes: {} };
+  return {
+    oauth2: {
+      type: 'oauth2',
+      description: `The grants ${endpoint.method.toUpperCase()} ${tokenUrl} answers; its access tokens are the bearerAuth tokens.`,
+      flows,
+    },
+  };
+}
+
 /** The OpenAPI 3.1 document for `routes`; deterministic, so it can be checked in. */
 export function openApiDocument(info: ApiInfo, routes: readonly Route<never>[]): JsonSchema {
   const paths: Record<string, Record<string, JsonSchema>> = {};
@@ -148,6 +184,7 @@ export function openApiDocument(info: ApiInfo, routes: readonly Route<never>[]):
           bearerFormat: 'JWT',
           description: "RS256 access token from POST /auth/token, issued by the tenant's key.",
         },
+        ...oauth2Scheme(routes),
       },
     },
   };

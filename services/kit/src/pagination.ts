@@ -1,7 +1,11 @@
 // Cursor pagination by keyset: a page ends at (sort value, _id) and the cursor says where
 // the next page starts, so pages stay stable while documents are added — unlike skip.
+// A cursor is opaque: one the schema lets through but this API did not issue is a 422.
 import { z } from 'zod';
-import { badRequest } from './problem.js';
+import { unprocessable } from './problem.js';
+
+/** The answer to a well-formed cursor that decodes to nothing this API issued. */
+export const FOREIGN_CURSOR = 'The cursor is not one this API issued.';
 
 export const pageQuery = {
   limit: z.coerce.number().int().min(1).max(100).default(20).describe('Items per page (1–100).'),
@@ -34,7 +38,7 @@ export function decodeCursor(cursor: string): [Key, string] {
   try {
     return cursorSchema.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
   } catch {
-    throw badRequest('The cursor is not one this API issued.');
+    throw unprocessable(FOREIGN_CURSOR);
   }
 }
 

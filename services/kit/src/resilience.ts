@@ -1,7 +1,9 @@
 // One resilience policy per dependency (cockatiel): a bulkhead caps concurrent calls,
 // retries with jittered exponential backoff — for idempotent calls only —, a circuit
 // breaker stops hammering a dependency that keeps failing, and every attempt has a
-// timeout. The breaker's state and call outcomes are metrics.
+// timeout. An optional deadline bounds the whole call — the wait for a bulkhead slot,
+// every attempt, the pauses between —, so a caller that must be done by a time (a lease)
+// can be. The breaker's state and call outcomes are metrics.
 import {
   BrokenCircuitError,
   BulkheadRejectedError,
@@ -9,7 +11,7 @@ import {
   circuitBreaker,
   CircuitState,
   ConsecutiveBreaker,
-  handleAll,
+  handleWhen,
   retry,
   TaskCancelledError,
   timeout,
@@ -18,11 +20,20 @@ import {
 } from 'cockatiel';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { retryBackoff } from './backoff.js';
+import { DependencyRefusal } from './dependency.js';
+
+/** What the retries and the breaker treat as the dependency failing: anything but a refusal. */
+const failures = handleWhen((err) => !(err instanceof DependencyRefusal));
 
 export interface DependencyPolicyOptions {
   /** Retry failures; only for calls that are safe to repeat. */
   idempotent: boolean;
   timeoutMs?: number;
+  /**
+   * The whole call ends by then, whatever it waits for: a call still queued for a slot is
+   * dropped unmade (the per-attempt timeout does not cover the queue).
+   */
+  deadlineMs?: number;
   maxAttempts?: number;
   /** Consecutive failures that open the circuit. */
   breakAfter?: number;
@@ -50,7 +61,7 @@ export class DependencyMetrics {
     });
     this.calls = new Counter({
       name: 'dependency_calls_total',
-      help: 'Calls to a dependency by outcome (success, failure, timeout, circuit_open, rejected)',
+      help: 'Calls to a dependency by outcome (success, refused, failure, timeout, circuit_open, rejected)',
       labelNames: ['dependency', 'outcome'],
       registers: [registry],
     });
@@ -58,6 +69,7 @@ export class DependencyMetrics {
 }
 
 function outcomeOf(err: unknown): string {
+  if (err instanceof DependencyRefusal) return 'refused';
   if (err instanceof BrokenCircuitError) return 'circuit_open';
   if (err instanceof BulkheadRejectedError) return 'rejected';
   if (err instanceof TaskCancelledError) return 'timeout';
@@ -69,7 +81,7 @@ export function dependencyPolicy(
   metrics: DependencyMetrics,
   opts: DependencyPolicyOptions,
 ): DependencyPolicy {
-  const breaker = circuitBreaker(handleAll, {
+  const breaker = circuitBreaker(failures, {
     halfOpenAfter: opts.halfOpenAfterMs ?? 10_000,
     breaker: new ConsecutiveBreaker(opts.breakAfter ?? 5),
   });
@@ -77,17 +89,19 @@ export function dependencyPolicy(
   metrics.circuitState.set({ dependency: name }, CircuitState.Closed);
   const perAttempt = timeout(opts.timeoutMs ?? 2_000, TimeoutStrategy.Aggressive);
   const attempts = opts.idempotent
-    ? retry(handleAll, {
+    ? retry(failures, {
         maxAttempts: (opts.maxAttempts ?? 3) - 1,
         backoff: retryBackoff({ baseMs: 50, maxMs: 2_000, jitter: 0.1 }),
       })
     : undefined;
   const limit = bulkhead(opts.concurrency ?? 32, opts.queue ?? 64);
-  // Outermost first: bulkhead → retry → breaker → timeout. Retrying outside the breaker
-  // means an open circuit ends the retries at once.
-  const policy = attempts
-    ? wrap(limit, attempts, breaker, perAttempt)
-    : wrap(limit, breaker, perAttempt);
+  // Outermost first: deadline → bulkhead → retry → breaker → timeout. Retrying outside the
+  // breaker means an open circuit ends the retries at once; the deadline's signal reaches
+  // the bulkhead, which drops a queued call whose signal aborted.
+  const inner = attempts ? [limit, attempts, breaker, perAttempt] : [limit, breaker, perAttempt];
+  const deadline =
+    opts.deadlineMs === undefined ? [] : [timeout(opts.deadlineMs, TimeoutStrategy.Aggressive)];
+  const policy = wrap(...deadline, ...inner);
   return {
     async execute<T>(call: (signal: AbortSignal) => Promise<T>): Promise<T> {
       try {

@@ -10,11 +10,12 @@ import { openApiDocument, type ApiInfo } from './openapi.js';
 import { createServiceApp } from './app.js';
 import { parseEnv, type ServiceEnv } from './config.js';
 import { createLogger } from './logger.js';
-import { Consumer, type EventHandler } from './messaging/consumer.js';
+import { Consumer, pruneProcessedMessages, type EventHandler } from './messaging/consumer.js';
 import { deadLetterGauge } from './messaging/dead-letters.js';
 import { noOutbox, OutboxRelay, type Outbox, type WithOutbox } from './messaging/outbox.js';
 import { Publisher } from './messaging/publisher.js';
 import { ServiceMetrics } from './metrics.js';
+import { everyInterval, RETENTION_SWEEP_MS, type PeriodicTask } from './periodic.js';
 import { connectMongo, type CollectionIndexes } from './mongo.js';
 import { DependencyMetrics } from './resilience.js';
 import { serve } from './server.js';
@@ -37,13 +38,6 @@ export interface ConsumerSpec {
   queue: string;
   handle: EventHandler;
   prefetch?: number;
-}
-
-/** Work done on a timer: expiring records (FerretDB has no TTL indexes), recovery. */
-export interface PeriodicTask {
-  name: string;
-  everyMs: number;
-  run: () => Promise<void>;
 }
 
 export interface ServiceDefinition<E extends ServiceEnv, Deps> {
@@ -148,21 +142,21 @@ export async function startService<E extends ServiceEnv, Deps>(
     openApi: openApiFor(definition),
   });
 
-  const running = new Set<Promise<void>>();
-  const timers = (definition.periodic?.(deps) ?? []).map((task) => {
-    const timer = setInterval(() => {
-      const run = task
-        .run()
-        .catch((err: unknown) => log.warn({ err, task: task.name }, 'periodic task failed'))
-        .finally(() => running.delete(run));
-      running.add(run);
-    }, task.everyMs);
-    timer.unref();
-    return timer;
-  });
+  const tasks = [...(definition.periodic?.(deps) ?? [])];
+  if (consumers.length > 0)
+    tasks.push({
+      name: 'processed-messages-retention',
+      everyMs: RETENTION_SWEEP_MS,
+      run: async () => {
+        const before = new Date(Date.now() - env.PROCESSED_MESSAGE_RETENTION_MS);
+        await pruneProcessedMessages(mongo.db, before);
+      },
+    });
+  const schedules = tasks.map((task) =>
+    everyInterval(task, (err) => log.warn({ err, task: task.name }, 'periodic task failed')),
+  );
   const stopMessaging = async (): Promise<void> => {
-    for (const timer of timers) clearInterval(timer);
-    await Promise.all(running);
+    await Promise.all(schedules.map((s) => s.stop()));
     await relay.stop();
     await Promise.all(consumers.map((c) => c.stop()));
     await publisher.close();

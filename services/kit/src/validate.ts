@@ -88,3 +88,47 @@ export function validate<
     await next();
   };
 }
+
+/**
+ * A change (a PATCH body) of any of `schema`'s fields, but at least one: refused with
+ * `message` otherwise, and published as `minProperties: 1`, so the document says it too.
+ */
+export function atLeastOneField<T extends z.ZodObject>(schema: T, message: string) {
+  return schema
+    .refine((change) => Object.keys(change).length > 0, message)
+    .meta({ minProperties: 1 });
+}
+
+/** One character `String.prototype.trim` keeps: its whitespace spelled out, not `\S`,
+ * which means something else in the regex engines that read the published pattern. */
+const NOT_BLANK = /[^\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]/;
+
+/**
+ * Text stored trimmed. Its length limit applies to what is sent, which is what the
+ * document can publish; unless blank text is `allowed`, it must hold one character that
+ * trimming keeps (published as a pattern: `minLength` would count the spaces).
+ */
+export function trimmedText(max: number, blank: 'refused' | 'allowed' = 'refused') {
+  const sent = z.string().max(max);
+  return (blank === 'refused' ? sent.regex(NOT_BLANK, 'must not be blank') : sent).trim();
+}
+
+/** What RFC 5321 limits that zod's email pattern does not: part lengths, label edges. */
+function withinMailLimits(address: string): boolean {
+  const at = address.lastIndexOf('@');
+  const labels = address.slice(at + 1).split('.');
+  return at <= 64 && labels.every((label) => label.length <= 63 && !label.endsWith('-'));
+}
+
+/**
+ * An email address as the validators of `format: email` read one: zod's check plus
+ * RFC 5321's limits (a local part of at most 64 octets, domain labels of at most 63 that
+ * do not end in a hyphen). The document says it with `format: email`; a pattern saying it
+ * too would need a lookahead, which makes fuzzers' generation crawl.
+ */
+export function emailAddress() {
+  return z
+    .email()
+    .max(254)
+    .refine(withinMailLimits, 'longer than RFC 5321 allows, or a label ends in "-"');
+}

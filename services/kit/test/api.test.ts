@@ -4,13 +4,20 @@ import { generateKeyPairSync } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { z } from 'zod';
 import {
+  afterCursor,
   apiRouter,
+  atLeastOneField,
+  conflict,
   createLogger,
   createServiceApp,
+  emailAddress,
+  notFound,
   openApiDocument,
+  pageQuery,
   routeFor,
   serve,
   ServiceMetrics,
+  trimmedText,
   type RunningServer,
 } from '../src/index.js';
 
@@ -33,11 +40,15 @@ const ROUTES = [
       200: { description: 'The thing.', schema: z.object({ id: z.string(), by: z.string() }) },
     },
     errors: { 404: 'No such thing.' },
-    handle: ({ params, principal }, deps) =>
-      Promise.resolve({
+    handle: ({ params, principal }, deps) => {
+      // t404 is a documented refusal; t409 one the route never declared.
+      if (params.id === 't404') throw notFound('No such thing.');
+      if (params.id === 't409') throw conflict('Undeclared.');
+      return Promise.resolve({
         status: 200,
         body: { id: params.id, by: principal?.userId ?? deps.greeting },
-      }),
+      });
+    },
   }),
   route({
     method: 'post',
@@ -54,7 +65,110 @@ const ROUTES = [
         body.name === 'liar' ? { status: 201, body: { name: 42 } } : { status: 201, body },
       ),
   }),
+  route({
+    method: 'patch',
+    path: '/things/:id',
+    operationId: 'changeThing',
+    summary: 'Change a thing',
+    tags: ['things'],
+    access: 'public',
+    params: z.strictObject({ id: z.string() }),
+    body: atLeastOneField(
+      z.strictObject({ name: z.string().optional(), colour: z.string().optional() }),
+      'name or colour is required',
+    ),
+    responses: { 200: { description: 'Changed.', schema: z.object({ id: z.string() }) } },
+    handle: ({ params }) => Promise.resolve({ status: 200, body: { id: params.id } }),
+  }),
+  route({
+    method: 'get',
+    path: '/things',
+    operationId: 'listThings',
+    summary: 'A page of things',
+    tags: ['things'],
+    access: 'public',
+    query: z.strictObject(pageQuery),
+    responses: { 200: { description: 'The page.', schema: z.object({ after: z.unknown() }) } },
+    handle: ({ query }) =>
+      Promise.resolve({ status: 200, body: { after: afterCursor('_id', 1, query.cursor) } }),
+  }),
 ];
+
+test('what the server refuses beyond types is published: a change names a field, a cursor is one it issued', () => {
+  const doc = openApiDocument({ title: 'T', version: '1', description: 'd' }, ROUTES) as {
+    paths: Record<string, Record<string, Record<string, unknown>>>;
+  };
+  const patch = doc.paths['/things/{id}']?.patch as {
+    requestBody: { content: Record<string, { schema: unknown }> };
+  };
+  expect(patch.requestBody.content['application/json']?.schema).toMatchObject({
+    minProperties: 1,
+  });
+  expect(doc.paths['/things']?.get?.responses).toMatchObject({
+    422: { description: 'The cursor is not one this API issued.' },
+  });
+});
+
+test('trimmed text publishes its limits on what is sent, and that it must not be blank', () => {
+  const name = trimmedText(5);
+  const published = z.toJSONSchema(name, { io: 'input' }) as { maxLength: number; pattern: string };
+  expect(published).toMatchObject({ type: 'string', maxLength: 5 });
+  // The published pattern and JavaScript's trim agree on every character of the BMP.
+  const notBlank = new RegExp(published.pattern);
+  for (let code = 0; code <= 0xffff; code++) {
+    const char = String.fromCharCode(code);
+    if (notBlank.test(char) !== (char.trim() !== '')) throw new Error(`U+${code.toString(16)}`);
+  }
+  for (const blank of ['', ' ', '\f', '\u00a0', '\ufeff', ' \t\n '])
+    expect({ blank, ok: name.safeParse(blank).success }).toEqual({ blank, ok: false });
+  expect(name.parse(' ab ')).toBe('ab');
+  expect(name.safeParse('  ab  ').success).toBe(false); // 6 characters sent
+  expect(trimmedText(5, 'allowed').parse('   ')).toBe('');
+});
+
+test('an email address keeps to the limits of RFC 5321, as validators of format: email do', () => {
+  const email = emailAddress();
+  for (const ok of ['ann@example.com', `${'a'.repeat(64)}@b.co`, "o'neil+shop@mail.example.org"])
+    expect({ ok, valid: email.safeParse(ok).success }).toEqual({ ok, valid: true });
+  for (const bad of [
+    `${'a'.repeat(65)}@b.co`, // a local part over 64 octets
+    `a@${'b'.repeat(64)}.co`, // a domain label over 63
+    'a@b-.co', // a label ending in a hyphen
+    'a@-b.co',
+    `${'a'.repeat(60)}@${'b'.repeat(60)}.${'c'.repeat(60)}.${'d'.repeat(60)}.${'e'.repeat(10)}.co`, // over 254
+  ])
+    expect({ bad, valid: email.safeParse(bad).success }).toEqual({ bad, valid: false });
+  expect(z.toJSONSchema(email, { io: 'input' })).toMatchObject({ format: 'email', maxLength: 254 });
+});
+
+test('an OAuth 2 token endpoint is published as an oauth2 scheme whose tokenUrl is its path', () => {
+  const tokenRoute = route({
+    method: 'post',
+    path: '/auth/token',
+    operationId: 'issueToken',
+    summary: 'Tokens',
+    tags: ['auth'],
+    access: 'public',
+    oauth2Flows: ['password', 'clientCredentials'],
+    responses: { 200: { description: 'The tokens.' } },
+    handle: () => Promise.resolve({ status: 200 }),
+  });
+  const withEndpoint = openApiDocument({ title: 'T', version: '1', description: 'd' }, [
+    tokenRoute,
+  ]) as { components: { securitySchemes: Record<string, unknown> } };
+  expect(withEndpoint.components.securitySchemes.oauth2).toEqual({
+    type: 'oauth2',
+    description: expect.any(String) as unknown,
+    flows: {
+      password: { tokenUrl: '/auth/token', refreshUrl: '/auth/token', scopes: {} },
+      clientCredentials: { tokenUrl: '/auth/token', scopes: {} },
+    },
+  });
+  const without = openApiDocument({ title: 'T', version: '1', description: 'd' }, ROUTES) as {
+    components: { securitySchemes: Record<string, unknown> };
+  };
+  expect(Object.keys(without.components.securitySchemes)).toEqual(['bearerAuth']);
+});
 
 test('the OpenAPI document describes paths, parameters, bodies, security and errors', () => {
   const doc = openApiDocument({ title: 'T', version: '1', description: 'd' }, ROUTES) as {
@@ -152,6 +266,30 @@ describe('the router', () => {
     expect((await post({ name: 'a' }, token(['buyer']))).status).toBe(403);
     expect((await post({ name: '' }, token(['admin']))).status).toBe(400);
     expect((await post({ name: 'a' }, token(['admin']))).status).toBe(201);
+  });
+
+  test('an empty change is a 400 (it breaks minProperties); a cursor not issued here is a 422', async () => {
+    const empty = await fetch(`${base}/things/t1`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(empty.status).toBe(400);
+    expect(await empty.json()).toMatchObject({
+      errors: [{ in: 'body', message: 'name or colour is required' }],
+    });
+    const foreign = await fetch(`${base}/things?cursor=abc`);
+    expect(foreign.status).toBe(422);
+    expect(await foreign.json()).toMatchObject({
+      status: 422,
+      detail: 'The cursor is not one this API issued.',
+    });
+  });
+
+  test('a refusal the route does not document is a 500 too, so its document stays complete', async () => {
+    expect((await fetch(`${base}/things/t404`)).status).toBe(404);
+    const undeclared = await fetch(`${base}/things/t409`);
+    expect(undeclared.status).toBe(500);
   });
 
   test('an answer that breaks its declared schema is a 500, never sent as is', async () => {

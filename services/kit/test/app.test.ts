@@ -1,6 +1,7 @@
 // The service skeleton over real HTTP on port 0: problem+json errors, validation,
 // security headers, CORS, body limits, metrics by route template, health and readiness,
 // and which client address a request behind Kong has.
+import { request } from 'node:http';
 import { Writable } from 'node:stream';
 import Router from '@koa/router';
 import { z } from 'zod';
@@ -137,6 +138,73 @@ test('the client address is the one Kong appended to X-Forwarded-For, not one th
   expect(await ipOf({ 'x-forwarded-for': '10.9.9.9, 203.0.113.7' })).toBe('203.0.113.7');
   expect(await ipOf({ 'x-forwarded-for': '203.0.113.7' })).toBe('203.0.113.7');
   expect(await ipOf({})).toMatch(/127\.0\.0\.1$/);
+});
+
+describe('methods (RFC 9110 §9.1, §15.5.6, §15.6.2)', () => {
+  // node:http, not fetch: fetch refuses to send TRACE (a forbidden method for browsers).
+  const send = (method: string, path: string) =>
+    new Promise<{ status: number; headers: Headers; json: () => Promise<unknown> }>(
+      (resolve, reject) => {
+        const req = request(`${base}${path}`, { method }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => {
+            const headers = new Headers();
+            for (const [name, value] of Object.entries(res.headers))
+              if (typeof value === 'string') headers.set(name, value);
+            const text = Buffer.concat(chunks).toString('utf8');
+            resolve({
+              status: res.statusCode ?? 0,
+              headers,
+              json: () => Promise.resolve(JSON.parse(text) as unknown),
+            });
+          });
+        });
+        req.on('error', reject);
+        req.end();
+      },
+    );
+
+  it('a method HTTP defines that the path does not allow is a 405 problem with Allow', async () => {
+    for (const [method, path, allow] of [
+      ['DELETE', '/items', 'POST'],
+      ['PUT', '/items/abc', 'HEAD, GET'],
+      ['POST', '/healthz', 'HEAD, GET'],
+    ] as const) {
+      const answer = await send(method, path);
+      expect({ method, path, status: answer.status, allow: answer.headers.get('allow') }).toEqual({
+        method,
+        path,
+        status: 405,
+        allow,
+      });
+      expect(answer.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(await answer.json()).toMatchObject({ status: 405, title: 'Method Not Allowed' });
+    }
+  });
+
+  it.each(['TRACE', 'QUERY'])(
+    '%s, which no resource allows, is a 405 with Allow on a known path, 404 elsewhere',
+    async (method) => {
+      const known = await send(method, '/items/abc');
+      expect(known.status).toBe(405);
+      expect(known.headers.get('allow')).toBe('HEAD, GET');
+      expect(await known.json()).toMatchObject({ status: 405, instance: '/items/abc' });
+      const unknown = await send(method, '/nowhere');
+      expect(unknown.status).toBe(404);
+      expect(unknown.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    },
+  );
+
+  it('a method the service implements for no resource is a 501 problem on any path', async () => {
+    for (const path of ['/items', '/nowhere']) {
+      const answer = await send('PROPFIND', path);
+      expect({ path, status: answer.status }).toEqual({ path, status: 501 });
+      expect(answer.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(answer.headers.get('allow')).toBeNull();
+      expect(await answer.json()).toMatchObject({ status: 501, title: 'Not Implemented' });
+    }
+  });
 });
 
 test('a thrown Problem keeps its status and extensions', async () => {

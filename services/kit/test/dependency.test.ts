@@ -8,7 +8,12 @@ import {
   MongoServerSelectionError,
   type TopologyDescription,
 } from 'mongodb';
-import { DependencyUnavailable, isDependencyFailure, PoisonMessage } from '../src/index.js';
+import {
+  DependencyRefusal,
+  DependencyUnavailable,
+  isDependencyFailure,
+  PoisonMessage,
+} from '../src/index.js';
 
 /** A Node socket error as `net` raises it. */
 const socketError = (code: string) =>
@@ -61,4 +66,16 @@ test('failures of the work itself are not: bugs, contract breaks, refused writes
   expect(isDependencyFailure(duplicate)).toBe(false);
   expect(isDependencyFailure('a string')).toBe(false);
   expect(isDependencyFailure(undefined)).toBe(false);
+});
+
+test('a refusal is never a dependency failure: the dependency answered, whatever the refusal came from', () => {
+  // A provider's no (a payment subclass of DependencyRefusal) carrying a 4xx reply code.
+  const refused = Object.assign(new DependencyRefusal('nothing captured'), { responseCode: 409 });
+  expect(isDependencyFailure(refused)).toBe(false);
+  // A refusal whose cause was a socket error, and a handler's error wrapping the refusal.
+  const refusedAfterReset = new DependencyRefusal('over-refund', {
+    cause: socketError('ECONNRESET'),
+  });
+  expect(isDependencyFailure(refusedAfterReset)).toBe(false);
+  expect(isDependencyFailure(new Error('refund failed', { cause: refusedAfterReset }))).toBe(false);
 });

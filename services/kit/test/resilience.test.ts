@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Registry } from 'prom-client';
 import { CircuitState } from 'cockatiel';
-import { DependencyMetrics, dependencyPolicy } from '../src/index.js';
+import { DependencyMetrics, dependencyPolicy, DependencyRefusal } from '../src/index.js';
 
 function setup() {
   const registry = new Registry();
@@ -91,4 +91,51 @@ test('the bulkhead rejects calls beyond its capacity and queue', async () => {
   const slow = () => policy.execute(() => sleep(100, 'done'));
   const results = await Promise.allSettled([slow(), slow(), slow()]);
   expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected']);
+});
+
+test('a deadline bounds the whole call: one queued behind a call that hangs is answered by then', async () => {
+  const { metrics } = setup();
+  const policy = dependencyPolicy('provider', metrics, {
+    idempotent: true,
+    concurrency: 1,
+    queue: 1,
+    timeoutMs: 60_000,
+    deadlineMs: 50,
+  });
+  let release = () => {};
+  const hanging = new Promise<void>((resolve) => (release = resolve));
+  // Both settle while the first still hangs: without the deadline the second would wait
+  // for the slot as long as the first hangs, which no per-attempt timeout covers.
+  const [first, second] = await Promise.allSettled([
+    policy.execute(() => hanging),
+    policy.execute(() => Promise.resolve('done')),
+  ]);
+  release();
+  expect(first.status).toBe('rejected');
+  expect(second.status).toBeDefined();
+});
+
+test('a refusal is an answer, not a failure: never retried, never counted by the breaker', async () => {
+  const { metrics, registry } = setup();
+  const policy = dependencyPolicy('provider', metrics, {
+    idempotent: true,
+    maxAttempts: 3,
+    breakAfter: 2,
+  });
+  let calls = 0;
+  for (let i = 0; i < 5; i++)
+    await expect(
+      policy.execute(() => {
+        calls++;
+        return Promise.reject(new DependencyRefusal('already captured'));
+      }),
+    ).rejects.toBeInstanceOf(DependencyRefusal);
+  expect(calls).toBe(5);
+  expect(policy.state).toBe(CircuitState.Closed);
+  expect(
+    await metric(registry, 'dependency_calls_total', {
+      dependency: 'provider',
+      outcome: 'refused',
+    }),
+  ).toBe(5);
 });

@@ -1,5 +1,6 @@
 // Graceful shutdown over real HTTP: requests in flight finish, new ones are refused,
 // the service's connections close last.
+import { connect } from 'node:net';
 import Koa from 'koa';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger, serve } from '../src/index.js';
@@ -49,4 +50,49 @@ test('a request that outlives the deadline is cut off', async () => {
   await server.close();
   expect(Date.now() - started).toBeLessThan(2_000);
   await expect(slow).rejects.toThrow();
+});
+
+/** Sends bytes as they are (no client would send these) and reads the answer to the end. */
+async function rawExchange(port: number, bytes: string): Promise<{ head: string; body: string }> {
+  const text = await new Promise<string>((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(bytes));
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString('utf8')));
+    socket.on('close', () => resolve(received));
+    socket.on('error', reject);
+  });
+  const [head = '', body = ''] = text.split('\r\n\r\n');
+  return { head, body };
+}
+
+test('what Node cannot parse is answered in problem+json: an unknown method 501, a garbled request 400, huge headers 431', async () => {
+  const app = new Koa();
+  app.use((ctx) => {
+    ctx.body = 'reached the app';
+  });
+  const server = await serve(app, { port: 0, log, shutdownTimeoutMs: 1_000 });
+  try {
+    const cases = [
+      { bytes: 'BREW /coffee HTTP/1.1\r\nHost: a\r\n\r\n', status: 501, title: 'Not Implemented' },
+      { bytes: 'GET / HTTP/1.1\r\nHost a\r\n\r\n', status: 400, title: 'Bad Request' },
+      {
+        bytes: `GET / HTTP/1.1\r\nHost: a\r\nX-Big: ${'x'.repeat(20_000)}\r\n\r\n`,
+        status: 431,
+        title: 'Request Header Fields Too Large',
+      },
+    ];
+    for (const { bytes, status, title } of cases) {
+      const { head, body } = await rawExchange(server.port, bytes);
+      expect(head.split('\r\n')[0]).toBe(`HTTP/1.1 ${status} ${title}`);
+      expect(head).toMatch(/\r\ncontent-type: application\/problem\+json\r\n/i);
+      expect(JSON.parse(body)).toEqual({
+        type: 'about:blank',
+        title,
+        status,
+        detail: expect.any(String) as unknown,
+      });
+    }
+  } finally {
+    await server.close();
+  }
 });

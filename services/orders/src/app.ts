@@ -1,6 +1,6 @@
 // The orders service as the kit starts it: routes, the outboxes of order events and
 // notices, and the order_created / order_paid consumers.
-import { IdempotencyKeys, type ServiceDefinition } from '@gorten/kit';
+import { IdempotencyKeys, RETENTION_SWEEP_MS, type ServiceDefinition } from '@gorten/kit';
 import { createPaymentModule } from '@gorten/payments/module';
 import { onOrderCreated, onOrderPaid } from './consumers.js';
 import { createOrderModule } from './orders.js';
@@ -23,8 +23,22 @@ export const ordersService: ServiceDefinition<OrdersEnv, OrdersDeps> = {
     env,
     ...createOrderModule(db, outbox),
     payments: createPaymentModule(db, env, dependencyMetrics),
-    requests: new IdempotencyKeys(db.collection('order_requests')),
+    // A refund's request is one provider operation and two writes, far shorter than this;
+    // a claim taken over from a request still alive is harmless (refunds are by key).
+    requests: new IdempotencyKeys(db.collection('order_requests'), {
+      staleAfterMs: 10 * env.PAYMENT_PROVIDER_TIMEOUT_MS,
+    }),
   }),
+  // Answered refund keys are forgotten once past their retention (no TTL indexes).
+  periodic: (deps) => [
+    {
+      name: 'order-requests-retention',
+      everyMs: RETENTION_SWEEP_MS,
+      run: async () => {
+        await deps.requests.prune(new Date(Date.now() - deps.env.IDEMPOTENCY_RETENTION_MS));
+      },
+    },
+  ],
   consumers: (deps) => [
     { name: 'orders-created', queue: 'order_created', handle: (e) => onOrderCreated(deps, e) },
     { name: 'orders-paid', queue: 'order_paid', handle: (e) => onOrderPaid(deps, e) },

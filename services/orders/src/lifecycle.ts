@@ -18,6 +18,18 @@ export function allowedNext(from: OrderStatus): readonly OrderStatus[] {
   return NEXT[from];
 }
 
+/** `paid` and every status that can only follow it. */
+const PAID_OR_AFTER: ReadonlySet<OrderStatus> = (() => {
+  const seen = new Set<OrderStatus>(['paid']);
+  for (const status of seen) for (const next of NEXT[status]) seen.add(next);
+  return seen;
+})();
+
+/** Whether an order in `status` was paid (it may have moved on since: fulfilled, refunded). */
+export function hasBeenPaid(status: OrderStatus): boolean {
+  return PAID_OR_AFTER.has(status);
+}
+
 export function assertTransition(from: OrderStatus, to: OrderStatus): void {
   if (NEXT[from].includes(to)) return;
   const allowed = NEXT[from];

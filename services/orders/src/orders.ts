@@ -3,7 +3,7 @@
 // update on the order's version that also records the move in its history and, where
 // the move is an event (created, paid), appends the event to the order's outbox and
 // announces it through `orders.outbox`, so that the relay of the process publishes it at once.
-import { conflict, newId, notFound, outboxEntry, type Outbox } from '@gorten/kit';
+import { conflict, notFound, outboxEntry, type Outbox } from '@gorten/kit';
 import { MongoServerError, type Db } from 'mongodb';
 import { assertTransition } from './lifecycle.js';
 import {
@@ -57,11 +57,21 @@ export interface NewOrder {
   currency: string;
 }
 
+/**
+ * The id of a checkout's order: the checkout's own (`chk_<ObjectId>`, from newId) under
+ * the order prefix. Known before the order is made, so a checkout that failed before it
+ * recorded the order finds it by `_id`; and orders keep their time order (lists sort by
+ * `_id`).
+ */
+export function orderIdFor(checkoutId: string): string {
+  return `ord_${checkoutId.slice(checkoutId.indexOf('_') + 1)}`;
+}
+
 /** The checkout's order: made once; asking again returns the one made. */
 export async function createOrder(orders: OrderModule, input: NewOrder): Promise<OrderDoc> {
   const now = orders.now();
   const order: OrderDoc = {
-    _id: newId('ord'),
+    _id: orderIdFor(input.checkoutId),
     checkoutId: input.checkoutId,
     buyerId: input.buyerId,
     items: input.items,
@@ -87,17 +97,24 @@ export async function createOrder(orders: OrderModule, input: NewOrder): Promise
   }
 }
 
+/** The order made for a checkout, if any, found by its id (orderIdFor). */
 export async function orderOfCheckout(
   orders: OrderModule,
   checkoutId: string,
 ): Promise<OrderDoc | undefined> {
-  return (await orders.store.orders.findOne({ checkoutId })) ?? undefined;
+  return (await orders.store.orders.findOne({ _id: orderIdFor(checkoutId) })) ?? undefined;
 }
 
-/** Whether the order was cancelled (by an admin, while checkout was taking the payment). */
-export async function isOrderCancelled(orders: OrderModule, orderId: string): Promise<boolean> {
+/**
+ * Where the order stands (checkout looks before it takes the payment: an admin may have
+ * cancelled it, or — after a crash — it was paid already); undefined for no such order.
+ */
+export async function orderStatusOf(
+  orders: OrderModule,
+  orderId: string,
+): Promise<OrderStatus | undefined> {
   const order = await orders.store.orders.findOne({ _id: orderId }, { projection: { status: 1 } });
-  return order?.status === 'cancelled';
+  return order?.status;
 }
 
 const ATTEMPTS = 5;

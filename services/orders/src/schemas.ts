@@ -1,5 +1,5 @@
 // Requests and answers of the orders service: the source of its OpenAPI document.
-import { idempotencyKeyHeader, idPattern, pageOf, pageQuery } from '@gorten/kit';
+import { idempotencyKeyHeader, idPattern, pageOf, pageQuery, trimmedText } from '@gorten/kit';
 import { z } from 'zod';
 import { ORDER_STATUSES } from './store.js';
 
@@ -48,9 +48,9 @@ export const orderParams = z.strictObject({ id: orderId });
 
 export const statusChange = z.strictObject({
   to: z.enum(['fulfilled', 'delivered', 'cancelled']),
-  reason: z.string().trim().min(1).max(500).optional(),
+  reason: trimmedText(500).optional(),
 });
 
-export const refundRequest = z.strictObject({ reason: z.string().trim().min(1).max(500) });
+export const refundRequest = z.strictObject({ reason: trimmedText(500) });
 
 export const idempotencyHeaders = z.object({ 'idempotency-key': idempotencyKeyHeader });

@@ -1,6 +1,6 @@
 // The order state machine: every move it allows, and the 409 for every other.
 import { Problem } from '@gorten/kit';
-import { allowedNext, assertTransition } from '../src/lifecycle.js';
+import { allowedNext, assertTransition, hasBeenPaid } from '../src/lifecycle.js';
 import { ORDER_STATUSES, type OrderStatus } from '../src/store.js';
 
 const LEGAL: [OrderStatus, OrderStatus[]][] = [
@@ -45,4 +45,10 @@ test('no status may stay where it is through a move, and the order is paid befor
   for (const status of ORDER_STATUSES) expect(allowedNext(status)).not.toContain(status);
   expect(allowedNext('awaiting_payment')).not.toContain('fulfilled');
   expect(allowedNext('pending')).not.toContain('paid');
+});
+
+test('an order has been paid once it is paid, and whatever follows that', () => {
+  expect(ORDER_STATUSES.filter(hasBeenPaid).sort()).toEqual(
+    ['delivered', 'fulfilled', 'paid', 'refunded'].sort(),
+  );
 });

@@ -7,7 +7,13 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { connect } from 'amqplib';
 import { Registry } from 'prom-client';
-import { DependencyMetrics, newId, type EventEnvelope, type RunningService } from '@gorten/kit';
+import {
+  DependencyMetrics,
+  newId,
+  requestHash,
+  type EventEnvelope,
+  type RunningService,
+} from '@gorten/kit';
 import { createPaymentModule } from '@gorten/payments/module';
 import {
   authorizePayment,
@@ -258,14 +264,14 @@ describe('who sees which order', () => {
     expect(rest.body).toMatchObject({ items: [{ id: made[1]!._id }], nextCursor: null });
   });
 
-  test('bad ids, statuses, limits and cursors are 400; forged tokens 401; no token 401', async () => {
+  test('bad ids, statuses and limits are 400; a foreign cursor 422; forged tokens 401; no token 401', async () => {
     const me = buyer();
     expect((await getOrder(me.token, 'ord_123')).status).toBe(400);
     expect((await getOrder(me.token, newId('pay'))).status).toBe(400);
     expect((await listOrders(me.token, '?status=shipped')).status).toBe(400);
     expect((await listOrders(me.token, '?limit=0')).status).toBe(400);
     expect((await listOrders(me.token, '?limit=101')).status).toBe(400);
-    expect((await listOrders(me.token, '?cursor=bm9wZQ')).status).toBe(400);
+    expect((await listOrders(me.token, '?cursor=bm9wZQ')).status).toBe(422);
     expect((await listOrders(me.token, '?sort=total')).status).toBe(400);
     expect((await listOrders(me.token, '?buyerId[$ne]=x')).status).toBe(400);
 
@@ -438,6 +444,27 @@ describe('refunds', () => {
     });
     const stored = await orderModule.store.orders.findOne({ _id: order._id });
     expect(stored?.history.filter((h) => h.to === 'refunded')).toHaveLength(1);
+  });
+
+  test('a refund whose request died in flight: once its claim is stale, the same key refunds', async () => {
+    const { order, payment } = await paidOrder(buyer().id, [[coA, 900, 1]]);
+    const key = randomUUID();
+    // What a process that died inside the refund left behind: the key claimed, long ago.
+    const longAgo = new Date(Date.now() - 3_600_000);
+    await service.deps.requests.claim(
+      `usr_admin:${key}`,
+      requestHash(service.deps.env.IDEMPOTENCY_HMAC_KEY, {
+        op: 'refund',
+        orderId: order._id,
+        reason: 'Damaged',
+      }),
+      'a-run-that-died',
+      longAgo,
+    );
+    const answer = await refund(admin(), order._id, 'Damaged', key);
+    expect(answer).toMatchObject({ status: 200, body: { status: 'refunded' } });
+    expect(await paymentDoc(payment._id)).toMatchObject({ status: 'refunded', refunded: 900 });
+    expect(await refund(admin(), order._id, 'Damaged', key)).toMatchObject({ status: 200 });
   });
 
   test('a fulfilled or delivered order is refunded too', async () => {

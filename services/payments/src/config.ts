@@ -13,6 +13,15 @@ export const paymentProviderEnv = {
 
 export const paymentsEnv = serviceEnv.extend(paymentProviderEnv);
 
+/**
+ * The longest one provider operation takes in all, however busy the process: the wait
+ * for a bulkhead slot, two attempts and the pause between. The policy gives up then (the
+ * outcome is unknown), so a caller that holds a lease (checkout) can outlast it.
+ */
+export function providerDeadlineMs(settings: { PAYMENT_PROVIDER_TIMEOUT_MS: number }): number {
+  return 2.5 * settings.PAYMENT_PROVIDER_TIMEOUT_MS;
+}
+
 export type PaymentProviderSettings = {
   [K in keyof typeof paymentProviderEnv]: z.infer<(typeof paymentProviderEnv)[K]>;
 };

@@ -2,7 +2,7 @@
 // the settings name, behind one resilience policy (its state in the service's metrics).
 import { dependencyPolicy, type DependencyMetrics } from '@gorten/kit';
 import type { Db } from 'mongodb';
-import type { PaymentProviderSettings } from './config.js';
+import { providerDeadlineMs, type PaymentProviderSettings } from './config.js';
 import type { PaymentModule } from './payments.js';
 import { SimulatedProvider } from './simulated-provider.js';
 import { paymentsStore } from './store.js';
@@ -24,6 +24,7 @@ export function createPaymentModule(
     policy: dependencyPolicy('payment-provider', metrics, {
       idempotent: true,
       timeoutMs: settings.PAYMENT_PROVIDER_TIMEOUT_MS,
+      deadlineMs: providerDeadlineMs(settings),
       maxAttempts: 2,
     }),
     now: () => new Date(),

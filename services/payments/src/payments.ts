@@ -1,14 +1,23 @@
 // Payment operations. Buyers tokenize a card into a payment method (the provider keeps
 // the card; we never do); checkout authorizes with the method, captures and voids;
-// orders refund. Each money operation is idempotent: an authorization is one payment per key, and the provider is asked with
-// the same key again when its answer was lost; capture, void and refund of a payment
-// already in the target state change nothing. A provider call that fails or times out
-// leaves the outcome unknown (PaymentOutcomeUnknown): the caller voids by key.
+// orders refund. Each money operation is idempotent: an authorization is one payment per
+// key, and the provider is asked with the same key again when its answer was lost;
+// capture, void and refund of a payment already in the target state change nothing. A
+// provider call that fails or times out leaves the outcome unknown (PaymentOutcomeUnknown):
+// the caller voids by key. A void decides the key for good: one that comes first leaves a
+// voided payment in place of the authorization, and an authorization that lands after it
+// is voided at the provider too.
 import { createHash } from 'node:crypto';
 import { conflict, notFound, unprocessable, type DependencyPolicy } from '@gorten/kit';
 import { MongoServerError } from 'mongodb';
 import { assertMove } from './lifecycle.js';
-import type { CardDetails, PaymentMethod, PaymentProvider } from './provider.js';
+import {
+  cardExpired,
+  luhnValid,
+  type CardDetails,
+  type PaymentMethod,
+  type PaymentProvider,
+} from './provider.js';
 import type { PaymentDoc, PaymentStatus, PaymentsStore } from './store.js';
 
 /** What the payment functions work with; checkout and orders build it too. */
@@ -98,7 +107,33 @@ export function createPaymentMethod(
   buyerId: string,
   card: CardDetails,
 ): Promise<PaymentMethod> {
+  // Well-formed but not a card the provider would take: a 422 (a 400 is a broken format).
+  const refused = [
+    ...(luhnValid(card.number)
+      ? []
+      : [{ in: 'body', path: 'number', message: 'not a valid card number (Luhn check)' }]),
+    ...(cardExpired(card.expMonth, card.expYear, payments.now())
+      ? [{ in: 'body', path: 'expYear', message: 'the card has expired' }]
+      : []),
+  ];
+  if (refused.length > 0)
+    return Promise.reject(
+      unprocessable('The card cannot be used.', { reason: 'invalid_card', errors: refused }),
+    );
   return payments.policy.execute((signal) => payments.provider.tokenize(card, buyerId, signal));
+}
+
+/** How many payment methods a buyer's list shows (a buyer keeps a handful, not pages). */
+export const PAYMENT_METHODS_LISTED = 100;
+
+/** The buyer's own payment methods, newest first. */
+export function paymentMethodsOf(
+  payments: PaymentModule,
+  buyerId: string,
+): Promise<PaymentMethod[]> {
+  return payments.policy.execute((signal) =>
+    payments.provider.paymentMethods(buyerId, PAYMENT_METHODS_LISTED, signal),
+  );
 }
 
 /** The buyer's payment method `id`; a 422 when it is not theirs, or no method at all. */
@@ -126,9 +161,18 @@ export async function paymentOf(
   return (await payments.store.payments.findOne({ _id: paymentId })) ?? undefined;
 }
 
+export interface AuthorizeOptions {
+  /**
+   * Called right before the provider is asked (the payment recorded): throws when the
+   * caller may no longer authorize — a checkout whose lease ran out or was taken over.
+   */
+  fence?: () => Promise<void>;
+}
+
 export async function authorizePayment(
   payments: PaymentModule,
   input: AuthorizeInput,
+  { fence }: AuthorizeOptions = {},
 ): Promise<PaymentDoc> {
   const id = paymentIdFor(input.key);
   let payment = await payments.store.payments.findOne({ _id: id });
@@ -162,6 +206,7 @@ export async function authorizePayment(
     }
   }
   if (payment.status !== 'authorizing') return payment; // decided before: the same answer
+  await fence?.();
   let outcome;
   try {
     outcome = await payments.policy.execute((signal) =>
@@ -183,23 +228,88 @@ export async function authorizePayment(
   // Another call with this key may have stored the provider's answer first (the
   // provider answers a key the same every time): that answer is this call's too.
   const decided = (current: PaymentDoc) => current.status !== 'authorizing';
-  return outcome.status === 'authorized'
-    ? moveOnce(payments, payment, 'authorized', { providerReference: outcome.reference }, decided)
-    : moveOnce(payments, payment, 'declined', { declineCode: outcome.code }, decided);
+  if (outcome.status === 'declined')
+    return moveOnce(payments, payment, 'declined', { declineCode: outcome.code }, decided);
+  const recorded = await moveOnce(
+    payments,
+    payment,
+    'authorized',
+    { providerReference: outcome.reference },
+    decided,
+  );
+  // Voided while the provider was still at work (the void found nothing to cancel then):
+  // what the provider made since is cancelled now.
+  if (recorded.status === 'voided')
+    await payments.policy.execute((signal) => payments.provider.void(input.key, signal));
+  return recorded;
 }
 
-/** Cancels an authorization (also one whose outcome is unknown); idempotent. */
+/** What an authorization under a key is for: a void that comes first records it so. */
+export type Authorization = Pick<AuthorizeInput, 'orderId' | 'buyerId' | 'amount' | 'currency'>;
+
+/**
+ * Cancels the authorization made under `key`, also one whose outcome is unknown, and one
+ * not asked for yet: then a voided payment takes its place, so that an authorization
+ * asked for later (by a run that lost its lease on the way) is decided before it reaches
+ * the provider. Idempotent. When the provider answers that it captured the money (a
+ * capture whose recording was lost), the payment is recorded captured and returned so:
+ * the caller refunds it.
+ */
 export async function voidPayment(
   payments: PaymentModule,
   key: string,
-): Promise<PaymentDoc | undefined> {
-  const payment = await payments.store.payments.findOne({ _id: paymentIdFor(key) });
-  if (!payment || payment.status === 'voided' || payment.status === 'declined')
-    return payment ?? undefined;
+  authorization: Authorization,
+): Promise<PaymentDoc> {
+  const payment =
+    (await payments.store.payments.findOne({ _id: paymentIdFor(key) })) ??
+    (await voidedInPlace(payments, key, authorization));
+  if (payment.status === 'voided' || payment.status === 'declined') return payment;
   // Captured money is refunded, not voided: refused before the provider is bothered.
   assertMove(payment.status, 'voided');
-  await payments.policy.execute((signal) => payments.provider.void(key, signal));
+  const answer = await payments.policy.execute((signal) => payments.provider.void(key, signal));
+  if (answer === 'captured')
+    // Captured at the provider, the crash coming before it was recorded here: recorded
+    // now, and the caller refunds it.
+    return moveOnce(
+      payments,
+      payment,
+      'captured',
+      { captured: payment.amount },
+      (current) => current.captured > 0,
+    );
   return moveOnce(payments, payment, 'voided', {}, (current) => current.status === 'voided');
+}
+
+/** The voided payment that stands for an authorization never asked for; or what was. */
+async function voidedInPlace(
+  payments: PaymentModule,
+  key: string,
+  authorization: Authorization,
+): Promise<PaymentDoc> {
+  const now = payments.now();
+  const voided: PaymentDoc = {
+    _id: paymentIdFor(key),
+    authorizationKey: key,
+    ...authorization,
+    status: 'voided',
+    provider: payments.provider.name,
+    card: { brand: 'none', last4: '' }, // no card was ever given for it
+    captured: 0,
+    refunded: 0,
+    refunds: [],
+    version: 1,
+    createdAt: now,
+    updatedAt: now,
+  };
+  try {
+    await payments.store.payments.insertOne(voided);
+    return voided;
+  } catch (err) {
+    if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
+    const made = await payments.store.payments.findOne({ _id: voided._id }); // asked meanwhile
+    if (!made) throw err;
+    return made;
+  }
 }
 
 export async function capturePayment(

@@ -4,7 +4,14 @@
 // method, never the card. Every money call is idempotent on the provider's side
 // (authorization by key, capture and refund by reference and key), so a call whose
 // answer was lost may be repeated, and an authorization whose outcome is unknown can be
-// voided by its key.
+// voided by its key. A provider that says no to a call (a capture above the
+// authorization, a refund of nothing) throws ProviderRefusal: an answer, which the
+// resilience policy neither retries nor counts against the provider.
+import { DependencyRefusal } from '@gorten/kit';
+
+export class ProviderRefusal extends DependencyRefusal {
+  override name = 'ProviderRefusal';
+}
 
 /** What a buyer types in: only the tokenization endpoint ever sees it. */
 export interface CardDetails {
@@ -54,10 +61,15 @@ export interface PaymentProvider {
     customer: string,
     signal: AbortSignal,
   ): Promise<PaymentMethod | undefined>;
+  /** `customer`'s methods, newest first (at most `limit`). */
+  paymentMethods(customer: string, limit: number, signal: AbortSignal): Promise<PaymentMethod[]>;
   authorize(request: AuthorizeRequest, signal: AbortSignal): Promise<AuthorizationOutcome>;
   capture(reference: string, amount: number, signal: AbortSignal): Promise<void>;
-  /** Cancels the authorization made with `idempotencyKey`, if the provider has one. */
-  void(idempotencyKey: string, signal: AbortSignal): Promise<'voided' | 'not_found'>;
+  /**
+   * Cancels the authorization made with `idempotencyKey`, if the provider has one; an
+   * authorization already captured cannot be: `captured` says so (its money is refunded).
+   */
+  void(idempotencyKey: string, signal: AbortSignal): Promise<'voided' | 'not_found' | 'captured'>;
   refund(reference: string, amount: number, refundKey: string, signal: AbortSignal): Promise<void>;
 }
 

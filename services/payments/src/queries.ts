@@ -1,6 +1,14 @@
 // Reading payments: a buyer sees their own, admins all; a payment of someone else does
 // not exist for the caller (404, not 403: ids are not confirmed to strangers).
-import { badRequest, decodeCursor, isAdmin, notFound, page, type Principal } from '@gorten/kit';
+import {
+  decodeCursor,
+  FOREIGN_CURSOR,
+  isAdmin,
+  notFound,
+  page,
+  unprocessable,
+  type Principal,
+} from '@gorten/kit';
 import type { Filter } from 'mongodb';
 import type { PaymentsDeps } from './deps.js';
 import type { Payment } from './schemas.js';
@@ -40,7 +48,7 @@ export async function getPayment(
 function olderThan(cursor: string | undefined): Filter<PaymentDoc> {
   if (!cursor) return {};
   const [at, id] = decodeCursor(cursor);
-  if (typeof at !== 'number') throw badRequest('The cursor is not one this API issued.');
+  if (typeof at !== 'number') throw unprocessable(FOREIGN_CURSOR);
   const createdAt = new Date(at);
   return { $or: [{ createdAt: { $lt: createdAt } }, { createdAt, _id: { $lt: id } }] };
 }

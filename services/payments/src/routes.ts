@@ -1,15 +1,16 @@
 // The payments service's HTTP API: tokenizing a buyer's card into a payment method (the
-// only endpoint that ever sees card details), reading payments, and the simulated
+// only endpoint that ever sees card details) and listing the buyer's methods, reading payments, and the simulated
 // provider's test cards. Payments are made by checkout and refunded through orders, so
 // an order and its payment never disagree.
 import { routeFor } from '@gorten/kit';
 import type { PaymentsDeps } from './deps.js';
-import { createPaymentMethod } from './payments.js';
+import { createPaymentMethod, paymentMethodsOf } from './payments.js';
 import { getPayment, listPayments } from './queries.js';
 import {
   cardDetails,
   payment,
   paymentMethod,
+  paymentMethodList,
   paymentPage,
   paymentParams,
   paymentQuery,
@@ -43,7 +44,8 @@ export const PAYMENTS_ROUTES = [
     body: cardDetails,
     responses: { 201: { description: 'The payment method.', schema: paymentMethod } },
     errors: {
-      400: 'Not a card: a field breaks its format, the number fails the Luhn check, or the card has expired.',
+      400: 'A field breaks its format.',
+      422: 'Not a card the provider takes: the number fails the Luhn check, or the card has expired (`reason: invalid_card`, `errors` names the fields).',
     },
     handle: async ({ body, principal }, deps) => {
       const { customer: _customer, ...method } = await createPaymentMethod(
@@ -53,6 +55,23 @@ export const PAYMENTS_ROUTES = [
       );
       return { status: 201, body: method };
     },
+  }),
+  route({
+    method: 'get',
+    path: '/payments/methods',
+    operationId: 'listPaymentMethods',
+    summary: 'The buyer’s own payment methods, newest first',
+    tags: ['payments'],
+    access: ['buyer'],
+    responses: { 200: { description: 'The methods.', schema: paymentMethodList } },
+    handle: async ({ principal }, deps) => ({
+      status: 200,
+      body: {
+        items: (await paymentMethodsOf(deps, principal.userId)).map(
+          ({ customer: _customer, ...method }) => method,
+        ),
+      },
+    }),
   }),
   route({
     method: 'get',

@@ -2,33 +2,27 @@
 // request that carries card details), payment methods, payments.
 import { idPattern, pageOf, pageQuery } from '@gorten/kit';
 import { z } from 'zod';
-import { cardExpired, luhnValid } from './provider.js';
 import { PAYMENT_STATUSES } from './store.js';
 
 /**
- * Card details, in exactly these formats (the provider's form sends them so). A field
- * that breaks its format is the one error about it (`abort`): the Luhn check and the
- * expiry are looked at only once the formats hold.
+ * Card details, in exactly these formats (the provider's form sends them so): a field
+ * that breaks its format is a 400, the one error about it (`abort`). Whether a well-formed
+ * card is one (Luhn, expiry) is the provider's 422: no schema can say it.
  */
 export const cardDetails = z
   .strictObject({
     number: z
       .string()
       .regex(/^\d{12,19}$/, { message: '12 to 19 digits, no spaces or dashes', abort: true })
-      .refine(luhnValid, 'not a valid card number (Luhn check)')
-      .describe('12–19 digits, nothing else, passing the Luhn check.'),
+      .describe('12–19 digits, nothing else; one failing the Luhn check is a 422.'),
     expMonth: z.number().int({ abort: true }).min(1, { abort: true }).max(12, { abort: true }),
     expYear: z
       .number()
       .int({ abort: true })
       .min(1000, { message: 'four digits', abort: true })
       .max(9999, { message: 'four digits', abort: true })
-      .describe('Four digits; with expMonth not before the current month (UTC).'),
+      .describe('Four digits; a card whose expMonth and expYear have passed (UTC) is a 422.'),
     cvc: z.string().regex(/^\d{3,4}$/, '3 or 4 digits'),
-  })
-  .refine((card) => !cardExpired(card.expMonth, card.expYear, new Date()), {
-    message: 'the card has expired',
-    path: ['expYear'],
   })
   .describe('Test cards of the simulated provider: GET /payments/test-cards.');
 
@@ -43,6 +37,8 @@ export const paymentMethod = z.object({
   expMonth: z.number().int(),
   expYear: z.number().int(),
 });
+
+export const paymentMethodList = z.object({ items: z.array(paymentMethod) });
 
 export const paymentId = z.string().regex(idPattern('pay'), 'must be a payment id');
 

@@ -19,6 +19,7 @@ import { newId } from '@gorten/kit';
 import { MongoServerError, type Collection } from 'mongodb';
 import {
   cardBrand,
+  ProviderRefusal,
   type AuthorizationOutcome,
   type AuthorizeRequest,
   type CardDetails,
@@ -147,6 +148,15 @@ export class SimulatedProvider implements PaymentProvider {
     return entry?.customer === customer ? methodOf(entry) : undefined;
   }
 
+  async paymentMethods(customer: string, limit: number): Promise<PaymentMethod[]> {
+    const entries = await this.vault
+      .find({ customer })
+      .sort({ createdAt: -1, _id: -1 })
+      .limit(limit)
+      .toArray();
+    return entries.map(methodOf);
+  }
+
   async authorize(request: AuthorizeRequest, signal: AbortSignal): Promise<AuthorizationOutcome> {
     const method = await this.vault.findOne({ _id: request.paymentMethod });
     const card = method?.customer === request.customer ? method : null;
@@ -204,29 +214,31 @@ export class SimulatedProvider implements PaymentProvider {
   async capture(reference: string, amount: number): Promise<void> {
     const entry = await this.authorized(reference);
     if (!entry || (entry.status !== 'authorized' && entry.status !== 'captured'))
-      throw new Error(`simulated provider: ${reference} cannot be captured`);
-    if (amount > entry.amount) throw new Error('simulated provider: capture above authorization');
+      throw new ProviderRefusal(`simulated provider: ${reference} cannot be captured`);
+    if (amount > entry.amount)
+      throw new ProviderRefusal('simulated provider: capture above authorization');
     await this.ledger.updateOne(
       { _id: entry._id },
       { $set: { status: 'captured', captured: amount } },
     );
   }
 
-  async void(idempotencyKey: string): Promise<'voided' | 'not_found'> {
+  async void(idempotencyKey: string): Promise<'voided' | 'not_found' | 'captured'> {
     const entry = await this.ledger.findOne({ _id: idempotencyKey });
     if (!entry) return 'not_found';
-    if (entry.status === 'captured')
-      throw new Error('simulated provider: a captured payment is refunded, not voided');
+    if (entry.status === 'captured') return 'captured'; // refunded, not voided
     await this.ledger.updateOne({ _id: idempotencyKey }, { $set: { status: 'voided' } });
     return 'voided';
   }
 
   async refund(reference: string, amount: number, refundKey: string): Promise<void> {
     const entry = await this.authorized(reference);
-    if (entry?.status !== 'captured') throw new Error('simulated provider: nothing captured');
+    if (entry?.status !== 'captured')
+      throw new ProviderRefusal('simulated provider: nothing captured');
     if (entry.refunds.some((r) => r.key === refundKey)) return;
     const refunded = entry.refunds.reduce((sum, r) => sum + r.amount, 0);
-    if (refunded + amount > entry.captured) throw new Error('simulated provider: over-refund');
+    if (refunded + amount > entry.captured)
+      throw new ProviderRefusal('simulated provider: over-refund');
     // The condition keeps two concurrent refunds with one key from both landing (a
     // scan on FerretDB, but refunds are rare).
     await this.ledger.updateOne(

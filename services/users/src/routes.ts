@@ -63,9 +63,11 @@ export const USERS_ROUTES = [
       'using one twice revokes every token descended from the same sign-in.',
     tags: ['auth'],
     access: 'public',
+    oauth2Flows: ['password', 'clientCredentials'],
     body: tokenRequest,
     responses: { 200: { description: 'The tokens.', schema: tokenResponse } },
     errors: {
+      401: 'The client assertion is not valid (client_credentials: OAuth invalid_client).',
       403: 'The user does not act for the company asked for.',
       429: 'Too many failed attempts for this email or address; see Retry-After.',
       503: 'Too many sign-ins at once; see Retry-After.',

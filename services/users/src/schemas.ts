@@ -1,14 +1,21 @@
 // Requests, answers and events of the users service: the source of its OpenAPI document.
-import { COMPANY_ID_PATTERN, idPattern, pageOf, pageQuery, ROLES } from '@gorten/kit';
+import {
+  atLeastOneField,
+  COMPANY_ID_PATTERN,
+  emailAddress,
+  idPattern,
+  pageOf,
+  pageQuery,
+  ROLES,
+  trimmedText,
+} from '@gorten/kit';
 import { z } from 'zod';
 
-export const email = z
-  .email()
-  .max(254)
+export const email = emailAddress()
   .transform((s) => s.trim().toLowerCase())
   .describe('Email address; compared case-insensitively.');
 export const password = z.string().min(10).max(128).describe('10 to 128 characters.');
-const personName = z.string().trim().min(1).max(100);
+const personName = trimmedText(100);
 export const userId = z.string().regex(idPattern('usr'), 'must be a user id');
 const companyId = z.string().min(1).max(64).regex(COMPANY_ID_PATTERN, 'must be a company id');
 
@@ -44,13 +51,14 @@ export const newUser = z.strictObject({
   roles: z.array(z.enum(ROLES)).min(1).max(3),
 });
 
-export const userChange = z
-  .strictObject({
+export const userChange = atLeastOneField(
+  z.strictObject({
     name: personName.optional(),
     roles: z.array(z.enum(ROLES)).min(1).max(3).optional(),
     status: z.enum(['active', 'disabled']).optional(),
-  })
-  .refine((c) => Object.keys(c).length > 0, 'name, roles or status is required');
+  }),
+  'name, roles or status is required',
+);
 
 export const profileChange = z.strictObject({ name: personName });
 

@@ -48,6 +48,9 @@ function parseEvent(message: ConsumeMessage): EventEnvelope {
   }
 }
 
+/** Every consumer's record of the messages it handled (`<consumer>:<event id>`, when). */
+const PROCESSED_MESSAGES = 'processed_messages';
+
 export class Consumer implements DeadLetterSource {
   private model?: ChannelModel;
   private channel?: Channel;
@@ -67,7 +70,7 @@ export class Consumer implements DeadLetterSource {
     private readonly publisher: Pick<Publisher, 'send'>,
     private readonly log: Logger,
   ) {
-    this.processed = db.collection('processed_messages');
+    this.processed = db.collection(PROCESSED_MESSAGES);
   }
 
   get queue(): string {
@@ -248,4 +251,14 @@ export class Consumer implements DeadLetterSource {
     await this.channel?.close().catch(() => undefined);
     await this.model?.close().catch(() => undefined);
   }
+}
+
+/**
+ * Forgets the messages handled before `before` (FerretDB has no TTL indexes, so a
+ * periodic task calls this): a copy delivered again after that would be handled again,
+ * so the retention must outlast any redelivery. Returns how many were forgotten.
+ */
+export async function pruneProcessedMessages(db: Db, before: Date): Promise<number> {
+  const forgotten = await db.collection(PROCESSED_MESSAGES).deleteMany({ at: { $lt: before } });
+  return forgotten.deletedCount;
 }
