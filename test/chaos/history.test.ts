@@ -5,7 +5,7 @@ import { violations, type History } from './history.js';
 /** Two buyers: one paid order (2 of p1, 1 receipt, 1 hand-off), one cancelled and voided. */
 function soundHistory(): History {
   return {
-    initialStock: { p1: 5 },
+    stockIn: { p1: 5 },
     products: [{ _id: 'p1', stock: 3, reservations: [] }],
     orders: [
       {

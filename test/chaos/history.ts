@@ -39,8 +39,8 @@ export interface LedgerState {
 }
 
 export interface History {
-  /** Stock of each product when the load began. */
-  initialStock: Record<string, number>;
+  /** Every unit of each product put on sale: at the start, and restocked since. */
+  stockIn: Record<string, number>;
   products: ProductState[];
   orders: OrderState[];
   payments: PaymentState[];
@@ -75,13 +75,13 @@ function stockViolations(h: History): string[] {
       sold.set(item.productId, (sold.get(item.productId) ?? 0) + item.quantity);
   return h.products.flatMap((p) => {
     const reserved = (p.reservations ?? []).reduce((sum, r) => sum + r.quantity, 0);
-    const initial = h.initialStock[p._id] ?? 0;
+    const initial = h.stockIn[p._id] ?? 0;
     const found = p.stock + reserved + (sold.get(p._id) ?? 0);
     return [
       ...(found === initial
         ? []
         : [
-            `stock of ${p._id} is not conserved: ${initial} at the start, now ${p.stock} in stock + ${reserved} reserved + ${sold.get(p._id) ?? 0} sold`,
+            `stock of ${p._id} is not conserved: ${initial} put on sale, now ${p.stock} in stock + ${reserved} reserved + ${sold.get(p._id) ?? 0} sold`,
           ]),
       ...(p.stock < 0 ? [`stock of ${p._id} is negative (${p.stock})`] : []),
       ...(reserved > 0 ? [`${p._id} still holds ${reserved} reserved by settled checkouts`] : []),
