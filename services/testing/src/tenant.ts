@@ -39,6 +39,9 @@ export function rsaKeyPair(): KeyPair {
   });
 }
 
+/** The servers a tenant lives on. */
+export type TenantServers = Pick<TestEnv, 'mongo' | 'rabbitmq'>;
+
 export interface StoredField {
   collection: string;
   path: string;
@@ -57,7 +60,7 @@ export class TestTenant {
   readonly db: Db;
 
   private constructor(
-    readonly testEnv: TestEnv,
+    readonly testEnv: TenantServers,
     label: string,
   ) {
     const run = randomBytes(3).toString('hex');
@@ -69,9 +72,15 @@ export class TestTenant {
     this.db = this.mongo.db(this.database);
   }
 
-  /** Creates the vhost with the tenant topology; the database appears on first write. */
-  static async create(label: string): Promise<TestTenant> {
-    const tenant = new TestTenant(loadTestEnv(), label);
+  /**
+   * Creates the vhost with the tenant topology; the database appears on first write. On
+   * the shared test environment, or on servers of the test's own (the chaos suite's).
+   */
+  static async create(
+    label: string,
+    servers: TenantServers = loadTestEnv(),
+  ): Promise<TestTenant> {
+    const tenant = new TestTenant(servers, label);
     await tenant.management('PUT', `/api/vhosts/${encodeURIComponent(tenant.vhost)}`, {});
     await tenant.management(
       'PUT',

@@ -4,6 +4,7 @@ export { tcpCable, type Cable } from './cable.js';
 export { goTool } from './binaries.js';
 // For npm start (tools/start), which runs the same servers with data kept across starts.
 export { startEnvironment, stopRecordedEnvironment, withStartLock } from './environment.js';
+export { startDataPlane, type DataPlane } from './data-plane.js';
 export { ensureBinaries, goServerVersions, missingBinaries } from './binaries.js';
 export { repoRoot } from './state.js';
 export { nodeProblem } from './node-runtime.js';

@@ -15,7 +15,7 @@ import {
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { withFreePorts } from '../ports.js';
-import { StartupError, startServer, eventually } from '../process.js';
+import { StartupError, startServer, stopServer, eventually } from '../process.js';
 import { okBody } from '../http.js';
 import type { StartContext } from './context.js';
 
@@ -118,7 +118,18 @@ function brokerConfig(ports: { management: number }): string {
   ].join('\n');
 }
 
-export async function startRabbitMq(ctx: StartContext): Promise<RabbitAccess> {
+export function startRabbitMq(ctx: StartContext): Promise<RabbitAccess> {
+  return startRestartableRabbitMq(ctx).then((broker) => broker.access);
+}
+
+/** A broker that can be restarted in place: same node, ports and data (chaos tests). */
+export interface RestartableBroker {
+  access: RabbitAccess;
+  /** Stops the node (its epmd stays) and boots it again, with its queues and messages. */
+  restart(): Promise<void>;
+}
+
+export async function startRestartableRabbitMq(ctx: StartContext): Promise<RestartableBroker> {
   ensureRabbitMqInstalled();
   const dir = join(ctx.dataDir, 'rabbitmq');
   mkdirSync(join(dir, 'mnesia'), { recursive: true });
@@ -135,9 +146,22 @@ export async function startRabbitMq(ctx: StartContext): Promise<RabbitAccess> {
     chmodSync(ctx.dataDir, 0o711); // mkdtemp made it 0700: let the broker's user pass through
     assertReachable(ctx.dataDir, identity);
   }
-  return withFreePorts(ctx, ['amqp', 'dist', 'management', 'epmd'], (ports, ctx) =>
-    runRabbitMq(ctx, { dir, nodeName, identity, ports }),
+  const broker = await withFreePorts(
+    ctx,
+    ['amqp', 'dist', 'management', 'epmd'],
+    async (ports, ctx) => {
+      const run = { dir, nodeName, identity, ports };
+      await startEpmd(ctx, run);
+      return { run, ctx, node: await startNode(ctx, run) };
+    },
   );
+  return {
+    access: broker.node.access,
+    async restart() {
+      await stopServer(broker.node.pid);
+      broker.node = await startNode(broker.ctx, broker.run);
+    },
+  };
 }
 
 interface BrokerRun {
@@ -147,17 +171,10 @@ interface BrokerRun {
   ports: { amqp: number; dist: number; management: number; epmd: number };
 }
 
-async function runRabbitMq(ctx: StartContext, run: BrokerRun): Promise<RabbitAccess> {
-  const { dir, nodeName, identity, ports } = run;
-  writeFileSync(join(dir, 'rabbitmq.conf'), brokerConfig(ports));
-  // Our own (empty) env file: the machine's /etc/rabbitmq/rabbitmq-env.conf is not ours.
-  writeFileSync(join(dir, 'rabbitmq-env.conf'), '');
-  const logFile = join(ctx.logDir, 'rabbitmq.log');
-  writeFileSync(logFile, '');
-  if (identity) chownTree(dir, identity.uid, identity.gid);
-  if (identity) chownSync(logFile, identity.uid, identity.gid);
-  // Our own epmd in the foreground: recorded and stopped like every other server
-  // (one that erl spawned itself would daemonize and outlive the environment).
+// Our own epmd in the foreground: recorded and stopped like every other server (one that
+// erl spawned itself would daemonize and outlive the environment).
+async function startEpmd(ctx: StartContext, run: BrokerRun): Promise<void> {
+  const { identity, ports } = run;
   const epmdLog = join(ctx.logDir, 'epmd.log');
   const epmdPid = startServer({
     name: 'epmd',
@@ -171,7 +188,22 @@ async function runRabbitMq(ctx: StartContext, run: BrokerRun): Promise<RabbitAcc
     { what: `epmd on ${ports.epmd}`, timeoutMs: 10_000, pid: epmdPid, logFile: epmdLog },
     () => tcpOpen(ports.epmd),
   );
+}
 
+interface RunningNode {
+  pid: number;
+  access: RabbitAccess;
+}
+
+async function startNode(ctx: StartContext, run: BrokerRun): Promise<RunningNode> {
+  const { dir, nodeName, identity, ports } = run;
+  writeFileSync(join(dir, 'rabbitmq.conf'), brokerConfig(ports));
+  // Our own (empty) env file: the machine's /etc/rabbitmq/rabbitmq-env.conf is not ours.
+  writeFileSync(join(dir, 'rabbitmq-env.conf'), '');
+  const logFile = join(ctx.logDir, 'rabbitmq.log');
+  writeFileSync(logFile, '');
+  if (identity) chownTree(dir, identity.uid, identity.gid);
+  if (identity) chownSync(logFile, identity.uid, identity.gid);
   const pid = startServer({
     name: 'rabbitmq',
     command: SERVER_SCRIPT,
@@ -219,12 +251,15 @@ async function runRabbitMq(ctx: StartContext, run: BrokerRun): Promise<RabbitAcc
     () => tcpOpen(ports.amqp),
   );
   return {
-    amqpUrl: `amqp://${user}:${password}@127.0.0.1:${ports.amqp}`,
-    managementUrl,
-    user,
-    password,
-    nodeName,
-    epmdPort: ports.epmd,
-    version: overview.rabbitmq_version,
+    pid,
+    access: {
+      amqpUrl: `amqp://${user}:${password}@127.0.0.1:${ports.amqp}`,
+      managementUrl,
+      user,
+      password,
+      nodeName,
+      epmdPort: ports.epmd,
+      version: overview.rabbitmq_version,
+    },
   };
 }
