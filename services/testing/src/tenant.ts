@@ -76,10 +76,7 @@ export class TestTenant {
    * Creates the vhost with the tenant topology; the database appears on first write. On
    * the shared test environment, or on servers of the test's own (the chaos suite's).
    */
-  static async create(
-    label: string,
-    servers: TenantServers = loadTestEnv(),
-  ): Promise<TestTenant> {
+  static async create(label: string, servers: TenantServers = loadTestEnv()): Promise<TestTenant> {
     const tenant = new TestTenant(servers, label);
     await tenant.management('PUT', `/api/vhosts/${encodeURIComponent(tenant.vhost)}`, {});
     await tenant.management(
