@@ -25,6 +25,7 @@ export const notificationsService: ServiceDefinition<NotificationsEnv, Notificat
     from: env.MAIL_FROM,
     marketplace: env.MARKETPLACE_DISPLAY_NAME,
     now: () => new Date(),
+    abandoned: new Set(),
   }),
   consumers: (deps) => [
     {

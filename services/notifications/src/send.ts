@@ -2,7 +2,11 @@
 // before the send (a unique _id: of two deliveries only one may send); after the send it
 // is marked sent. If the SMTP server refuses or is down, the marker goes and the event
 // is redelivered later. If we crash mid-send the marker stays: the email may be lost but
-// is never sent twice — at most once, as a customer would rather have it.
+// is never sent twice — at most once, as a customer would rather have it. A marker write
+// whose outcome we did not learn (a frozen or failing database) can still land; each
+// attempt marks its own, and one this process knows it abandoned before the send is
+// taken over by the next delivery instead of being read as "sent".
+import { randomUUID } from 'node:crypto';
 import { PoisonMessage, type EventEnvelope } from '@gorten/kit';
 import { MongoServerError, type Collection } from 'mongodb';
 import type { Transporter } from 'nodemailer';
@@ -14,6 +18,8 @@ export interface SentEmailDoc {
   type: string;
   to: string;
   status: 'sending' | 'sent';
+  /** Which attempt wrote the marker. */
+  attempt?: string;
   at: Date;
 }
 
@@ -25,6 +31,12 @@ export interface MailDeps {
   from: string;
   marketplace: string;
   now: () => Date;
+  /**
+   * Attempts of this process that stopped before their send while their marker may have
+   * been written: nothing was sent under them. (Another replica's are unknown here: for
+   * those the email stays at most once.)
+   */
+  abandoned: Set<string>;
 }
 
 async function addressOf(deps: MailDeps, recipient: Recipient): Promise<string | undefined> {
@@ -41,23 +53,57 @@ export async function mailEvent(deps: MailDeps, event: EventEnvelope): Promise<v
   const to = await addressOf(deps, recipient);
   if (!to) return; // nobody to write to (a disabled user, a removed company)
   const email = compose(event, to, deps.marketplace);
+  const attempt = randomUUID();
+  if (!(await mark(deps, event, to, attempt))) return; // sent, or being sent
+  try {
+    await deps.transport.sendMail({ from: deps.from, ...email, messageId: `<${event.id}@gorten>` });
+  } catch (err) {
+    await forget(deps, event.id, attempt);
+    throw err;
+  }
+  await deps.sent.updateOne({ _id: event.id }, { $set: { status: 'sent', at: deps.now() } });
+}
+
+/** Writes this attempt's marker; false when another attempt holds the event. */
+async function mark(
+  deps: MailDeps,
+  event: EventEnvelope,
+  to: string,
+  attempt: string,
+): Promise<boolean> {
   try {
     await deps.sent.insertOne({
       _id: event.id,
       type: event.type,
       to,
       status: 'sending',
+      attempt,
       at: deps.now(),
     });
+    return true;
   } catch (err) {
-    if (err instanceof MongoServerError && err.code === 11000) return; // sent, or being sent
-    throw err;
+    if (!(err instanceof MongoServerError && err.code === 11000)) {
+      deps.abandoned.add(attempt); // the insert may still land; nothing is sent under it
+      throw err;
+    }
   }
+  const held = await deps.sent.findOne({ _id: event.id });
+  if (held?.status !== 'sending' || !held.attempt || !deps.abandoned.has(held.attempt))
+    return false;
+  const taken = await deps.sent.updateOne(
+    { _id: event.id, status: 'sending', attempt: held.attempt },
+    { $set: { attempt, at: deps.now() } },
+  );
+  if (taken.modifiedCount !== 1) return false;
+  deps.abandoned.delete(held.attempt);
+  return true;
+}
+
+/** Takes back this attempt's marker after a failed send, so a redelivery sends. */
+async function forget(deps: MailDeps, eventId: string, attempt: string): Promise<void> {
   try {
-    await deps.transport.sendMail({ from: deps.from, ...email, messageId: `<${event.id}@gorten>` });
-  } catch (err) {
-    await deps.sent.deleteOne({ _id: event.id, status: 'sending' });
-    throw err;
+    await deps.sent.deleteOne({ _id: eventId, status: 'sending', attempt });
+  } catch {
+    deps.abandoned.add(attempt); // the marker may stay: a later delivery takes it over
   }
-  await deps.sent.updateOne({ _id: event.id }, { $set: { status: 'sent', at: deps.now() } });
 }

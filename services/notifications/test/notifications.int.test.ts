@@ -13,6 +13,7 @@ import {
   startTestService,
   TestTenant,
 } from '@gorten/service-testing';
+import { MongoNetworkError } from 'mongodb';
 import { eventually, tcpCable, type Cable } from '@gorten/testenv';
 import { SMTPServer } from 'smtp-server';
 import { notificationsService } from '../src/app.js';
@@ -121,6 +122,30 @@ test('an order confirmation reaches the SMTP server exactly once, also when the 
   expect(mail).toContain('Subject: Your order ord_1');
   expect(mail).toContain('2 x Kettle: 50.00 EUR');
   expect(mail).toContain('Total: 74.00 EUR');
+});
+
+test('a marker write the database applied but never confirmed still ends in one email', async () => {
+  const bea = await buyer();
+  const receipt = event('payment.receipt', { ...ORDER, orderId: 'ord_lost', buyerId: bea.id });
+  // The database takes the marker and the answer is lost (a freeze, a cut connection).
+  const sent = service.deps.sent;
+  const insertOne = sent.insertOne.bind(sent);
+  sent.insertOne = async (doc: Parameters<typeof insertOne>[0]) => {
+    const written = await insertOne(doc);
+    if (doc._id !== receipt.id) return written;
+    throw new MongoNetworkError('connection reset after the write');
+  };
+  try {
+    await publish(receipt);
+    await eventually({ what: 'the receipt', timeoutMs: 30_000 }, () =>
+      arrived(to(bea.email).length > 0),
+    );
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(to(bea.email)).toHaveLength(1);
+    expect(await sent.findOne({ _id: receipt.id })).toMatchObject({ status: 'sent' });
+  } finally {
+    sent.insertOne = insertOne;
+  }
 });
 
 test('welcome, receipt, shipment and low-stock mails go to the right people', async () => {
