@@ -66,7 +66,11 @@ describe('helm', () => {
   });
 
   test('every object carries the recommended app.kubernetes.io labels', () => {
-    const missing = render({ args: ['--set', 'serviceMonitor.enabled=true'] }).flatMap((object) =>
+    const everything = ['serviceMonitor', 'prometheusRule', 'dashboard'].flatMap((value) => [
+      '--set',
+      `${value}.enabled=true`,
+    ]);
+    const missing = render({ args: everything }).flatMap((object) =>
       RECOMMENDED_LABELS.filter((label) => !(label in (object.metadata.labels ?? {}))).map(
         (label) => `${object.kind}/${object.metadata.name}: ${label}`,
       ),

@@ -77,3 +77,26 @@ delete a CRD, since that deletes every Marketplace and Company with it.
 {{- $_ := set $crd.metadata "annotations" $annotations }}
 {{- toYaml $crd }}
 {{- end }}
+
+{{/*
+Label matchers of the operator's metrics, for the alerting rules: prometheusRule.operatorSelector,
+or the job and namespace the chart's ServiceMonitor gives them (a ServiceMonitor's job label is
+the Service's name).
+*/}}
+{{- define "gorten.operatorSelector" -}}
+{{- if .Values.prometheusRule.operatorSelector }}
+{{- .Values.prometheusRule.operatorSelector }}
+{{- else if .Values.serviceMonitor.enabled }}
+{{- printf "job=%q,namespace=%q" (printf "%s-metrics" (include "gorten.fullname" .)) .Release.Namespace }}
+{{- else }}
+{{- fail "prometheusRule.enabled needs serviceMonitor.enabled, or prometheusRule.operatorSelector set to the label matchers your Prometheus gives the operator's metrics (e.g. job=\"gorten-operator\"): without either, GortenOperatorDown would fire for an operator nothing scrapes" }}
+{{- end }}
+{{- end }}
+
+{{/* An alert's labels: its severity and prometheusRule.alertLabels. */}}
+{{- define "gorten.alertLabels" -}}
+severity: {{ .severity }}
+{{- with .common }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
