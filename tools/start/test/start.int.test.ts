@@ -1,9 +1,10 @@
 // npm start as a new user meets it: from an empty home folder to a running marketplace
-// whose API, docs and demo accounts work end to end (a purchase, its emails), listening on
-// loopback only; Ctrl-C stops every process; a start killed halfway is cleaned up by the
-// next, which finds the same data; a taken port or a second start is refused with a message.
+// whose API, docs (Swagger UI as headless Chromium renders it) and demo accounts work end to
+// end (a purchase, its emails), listening on loopback only; Ctrl-C stops every process; a
+// start killed halfway is cleaned up by the next, which finds the same data; a taken port or
+// a second start is refused with a message.
 import { type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,9 +15,18 @@ import {
   isLoopback,
   killTracked,
   listenersOf,
+  renderedDom,
   repoRoot,
+  screenshot,
   spawnTracked,
 } from '@gorten/testenv';
+import {
+  definitionNames,
+  missingOperations,
+  operationCount,
+  renderedErrors,
+  renderedTitle,
+} from './swagger.js';
 
 const home = mkdtempSync(join(tmpdir(), 'gorten-start-test-'));
 // mkdtemp makes it private; RabbitMQ, running as its own user, must pass through it.
@@ -143,6 +153,19 @@ function processesOf(root: number, dir: string): number[] {
   return [...new Set([...below, ...named])];
 }
 
+/** The services whose OpenAPI document (services/<name>/openapi.json) has operations. */
+function documentedServices(): string[] {
+  return readdirSync(join(repoRoot, 'services'))
+    .filter((name) => existsSync(join(repoRoot, 'services', name, 'openapi.json')))
+    .filter((name) => {
+      const doc = JSON.parse(
+        readFileSync(join(repoRoot, 'services', name, 'openapi.json'), 'utf8'),
+      ) as { paths: object };
+      return Object.keys(doc.paths).length > 0;
+    })
+    .sort();
+}
+
 const alive = (pids: number[]) =>
   pids.filter((pid) => {
     try {
@@ -211,6 +234,43 @@ describe('npm start', () => {
     const unknown = await call('GET', '/no/such/route');
     expect(unknown).toMatchObject({ status: 404, type: 'application/problem+json' });
   });
+
+  test('Swagger UI in headless Chromium lists every operation of every service; screenshots saved', async () => {
+    // Each document's page is captured first, so a failure leaves its picture to look at.
+    const shots = mkdtempSync(join(tmpdir(), 'gorten-swagger-'));
+    try {
+      const definitions = definitionNames(await renderedDom(`${base()}/docs/`));
+      expect([...definitions].sort()).toEqual(documentedServices());
+      for (const name of definitions) {
+        const doc = (await call('GET', `/openapi/${name}.json`)).body as {
+          info?: { title?: string };
+        };
+        const page = `${base()}/docs/?urls.primaryName=${encodeURIComponent(name)}`;
+        expect(await screenshot(page, join(shots, `${name}.png`))).toMatchObject({
+          width: 1280,
+          height: 2000,
+        });
+        await eventually(
+          { what: `Swagger UI showing ${name}'s operations`, timeoutMs: 60_000 },
+          async () => {
+            const dom = await renderedDom(page);
+            const errors = renderedErrors(dom);
+            if (errors) throw new Error(`Swagger UI shows errors: ${errors}`);
+            const title = renderedTitle(dom);
+            if (title !== doc.info?.title)
+              throw new Error(`it shows "${title}", not ${name}'s document`);
+            const missing = missingOperations(doc, dom);
+            if (missing.length) throw new Error(`not shown: ${missing.join(', ')}`);
+            if (operationCount(doc) === 0) throw new Error('its document declares no operation');
+            return true;
+          },
+        );
+      }
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\nScreenshots: ${shots}`, { cause: err });
+    }
+    rmSync(shots, { recursive: true, force: true });
+  }, 300_000);
 
   test('the demo buyer buys; the order confirmation reaches the mail catcher', async () => {
     const output = first.output();

@@ -10,6 +10,14 @@ export { repoRoot } from './state.js';
 export { nodeProblem } from './node-runtime.js';
 export { freePort } from './ports.js';
 export { spawnTracked, killTracked } from './spawn.js';
+export {
+  chromiumPath,
+  pngSize,
+  renderedDom,
+  screenshot,
+  type BrowserOptions,
+  type Png,
+} from './browser.js';
 export { describeOwned, OWNERS, ownedEnv, sweepOwner, withOwner } from './owners.js';
 export { signalGroup } from './pids.js';
 export { isLoopback, listenersOf, type Listener } from './sockets.js';
