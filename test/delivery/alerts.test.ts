@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import type { KubeObject } from '@gorten/operator';
-import { findObject, render, template } from './helm.js';
+import { CHART_DIR, KUBE_VERSION, findObject, helm, render, template } from './helm.js';
 import { RULE_VALUES, chartRuleGroups, promtool } from './monitoring.js';
 import type { RuleGroup } from './promql.js';
 
@@ -55,6 +55,22 @@ describe('the PrometheusRule', () => {
       release: 'prom',
       'app.kubernetes.io/managed-by': 'Helm',
     });
+  });
+
+  test('passes helm lint --strict, with the ServiceMonitor and the dashboard too', () => {
+    const result = helm([
+      'lint',
+      '--strict',
+      '--kube-version',
+      KUBE_VERSION,
+      CHART_DIR,
+      ...['serviceMonitor', 'prometheusRule', 'dashboard'].flatMap((v) => [
+        '--set',
+        `${v}.enabled=true`,
+      ]),
+    ]);
+    expect(`${result.stdout}${result.stderr}`).toContain('1 chart(s) linted, 0 chart(s) failed');
+    expect(result.status).toBe(0);
   });
 
   test('passes promtool check rules', () => {
