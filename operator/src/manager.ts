@@ -15,6 +15,7 @@ import { Controller, type ControllerOptions } from './runtime/controller.js';
 import { EventRecorder } from './runtime/events.js';
 import { LeaderElector } from './runtime/lease.js';
 import { OperatorMetrics } from './runtime/metrics.js';
+import type { PlaneObserver } from './runtime/plan.js';
 
 /** What every reconciler acts with, from the manager. */
 export interface OperatorClients {
@@ -25,6 +26,8 @@ export interface OperatorClients {
   settings: OperatorSettings;
   log: Logger;
   now?: () => Date;
+  /** Set per controller (its name labels the metrics): what each plane took, and failed. */
+  planes?: PlaneObserver;
 }
 
 /** What a controller brings; the manager adds its clients, concurrency and timing. */

@@ -24,6 +24,13 @@ export const PLANES = [databasePlane, messagingPlane, workloadsPlane, gatewayPla
 /** The conditions a Marketplace reports besides Ready: one per plane, and DatabaseIsolated. */
 export type MarketplaceCondition = (typeof PLANES)[number]['condition'] | typeof DATABASE_ISOLATED;
 
+/** Every condition a Marketplace reports, Ready included (the tenants-by-condition gauge). */
+export const MARKETPLACE_CONDITIONS: readonly (MarketplaceCondition | 'Ready')[] = [
+  ...PLANES.map((p) => p.condition),
+  DATABASE_ISOLATED,
+  'Ready',
+];
+
 const MARKETPLACE_REF = { apiVersion: API_VERSION, kind: 'Marketplace' } as const;
 
 /** Whose the namespace mp-<name> is now (namespace.ts `namespaceClaim`). */
