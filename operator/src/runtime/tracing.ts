@@ -5,10 +5,9 @@ import { SpanStatusCode, trace, type Attributes, type Span } from '@opentelemetr
 
 export const tracer = trace.getTracer('gorten-operator');
 
-/** Marks `span` failed: the exception (if it is one) recorded, status ERROR with `message`. */
+/** Marks `span` failed: status ERROR with `message`, and `err` recorded when it is an Error. */
 export function markFailed(span: Span, message: string, err?: unknown): void {
   if (err instanceof Error) span.recordException(err);
-  else if (err !== undefined) span.recordException(String(err));
   span.setStatus({ code: SpanStatusCode.ERROR, message });
 }
 
