@@ -77,3 +77,15 @@ delete a CRD, since that deletes every Marketplace and Company with it.
 {{- $_ := set $crd.metadata "annotations" $annotations }}
 {{- toYaml $crd }}
 {{- end }}
+
+{{/*
+A label map as key=value pairs joined by commas, the form GORTEN_TENANT_MONITOR_LABELS
+takes (keys in order, as range gives them).
+*/}}
+{{- define "gorten.labelPairs" -}}
+{{- $pairs := list }}
+{{- range $key, $value := . }}
+{{- $pairs = append $pairs (printf "%s=%s" $key $value) }}
+{{- end }}
+{{- join "," $pairs }}
+{{- end }}
