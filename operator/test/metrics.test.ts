@@ -61,6 +61,13 @@ test('the gauge reports the counts at scrape time, without stale series', async 
   expect(after.join('\n')).not.toContain('condition="Gone"');
 });
 
+test('before the informer has listed the tenants (a standby replica) there are no samples', async () => {
+  const metrics = new OperatorMetrics();
+  metrics.tenantConditionTypes = KNOWN;
+  const text = await metrics.registry.getSingleMetricAsString('gorten_operator_marketplaces');
+  expect(text).not.toContain('gorten_operator_marketplaces{');
+});
+
 test('a plane observer records each plane’s duration and counts its errors from 0', async () => {
   const metrics = new OperatorMetrics();
   const planes = metrics.planeObserver('marketplace');

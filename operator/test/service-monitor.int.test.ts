@@ -153,6 +153,20 @@ describe('tenant ServiceMonitors', () => {
       expect(service.spec.ports.map((p) => p.name)).toContain(port);
   });
 
+  test('a converged tenant with its ServiceMonitor still resyncs without writes', async () => {
+    const op = operator;
+    if (!op) throw new Error('no operator');
+    for (const name of [first, second]) await waitForCondition(kube(), name, 'Ready', 'True');
+    await sleep(2_500); // let any reconcile in flight finish
+    const writes = () => op.kube.counts.writes + op.mongo.writes + op.rabbit.writes;
+    const reconciles = async () =>
+      (await op.metrics.reconcileTotal.get()).values.reduce((n, v) => n + v.value, 0);
+    const [writesBefore, reconcilesBefore] = [writes(), await reconciles()];
+    await sleep(4_500); // two resync periods
+    expect(await reconciles()).toBeGreaterThan(reconcilesBefore);
+    expect(writes() - writesBefore).toBe(0);
+  });
+
   test('one deleted or edited by hand is restored within a resync', async () => {
     const ref = monitorRef(first);
     await kube().delete(ref);

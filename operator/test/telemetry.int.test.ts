@@ -1,12 +1,16 @@
 // The operator's own telemetry against the real servers: each reconcile of a Marketplace
-// is a span with one child per plane (read with the SDK's in-memory exporter), and the
-// plane metrics and tenants by condition say which plane of which tenant failed — here
-// one tenant whose broker state conflicts, next to a healthy one.
+// or Company is a span with one child per plane (read with the SDK's in-memory
+// exporter), and the plane metrics and tenants by condition say which plane of which
+// tenant failed — here one tenant whose broker state conflicts, next to a healthy one
+// that has a Company.
 import { randomBytes } from 'node:crypto';
 import { SpanStatusCode } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { eventually } from '@gorten/testenv';
+import type { Company } from '../src/api/types.js';
+import { COMPANY_PLANES } from '../src/company/planes.js';
 import { PLANES } from '../src/marketplace/reconcile.js';
+import { findCondition } from '../src/runtime/conditions.js';
 import { startOperator, type RunningOperator } from '../src/operator.js';
 import { captureSpans, childrenOf } from './spans.js';
 import {
@@ -16,6 +20,7 @@ import {
   management,
   marketplace,
   quietLog,
+  SHARD_LABEL,
   testConfig,
   testKube,
   waitForCondition,
@@ -26,6 +31,12 @@ const run = randomBytes(2).toString('hex');
 const healthy = `tel-ok-${run}`;
 const broken = `tel-broken-${run}`;
 const PLANE_NAMES = PLANES.map((p) => p.condition);
+const company = {
+  apiVersion: 'gorten.io/v1alpha1',
+  kind: 'Company',
+  namespace: `mp-${healthy}`,
+  name: 'seller',
+} as const;
 const exporter = captureSpans();
 const kube = testKube();
 let operator: RunningOperator | undefined;
@@ -57,20 +68,39 @@ beforeAll(async () => {
   await kube.create(marketplace(SHARD, broken, { deletionPolicy: 'Delete' }));
   await waitForCondition(kube, healthy, 'Ready', 'True');
   await waitForCondition(kube, broken, 'MessagingReady', 'False', 'TopologyConflict');
+  await kube.create({
+    apiVersion: company.apiVersion,
+    kind: company.kind,
+    metadata: {
+      name: company.name,
+      namespace: company.namespace,
+      labels: { [SHARD_LABEL]: SHARD },
+    },
+    spec: { displayName: 'Seller', contactEmail: 'seller@example.com' },
+  });
+  await eventually({ what: 'the Company Ready', timeoutMs: 60_000 }, async () => {
+    const live = await kube.get<Company>(company);
+    return findCondition(live?.status?.conditions, 'Ready')?.status === 'True' ? true : undefined;
+  });
 });
 
 afterAll(async () => {
+  // The Company first, while its namespace and its operator are there.
+  await kube.delete(company);
+  await eventually({ what: 'the Company deleted', timeoutMs: 30_000 }, async () =>
+    (await kube.get(company)) === undefined ? true : undefined,
+  );
   await deleteMarketplaces(kube, [healthy, broken]);
   await operator?.stop();
   kube.close();
 });
 
-/** The finished `reconcile Marketplace` spans of one tenant that ran its planes. */
-function reconcileSpans(name: string): ReadableSpan[] {
+/** The finished `reconcile <kind>` spans of one object that ran its planes. */
+function reconcileSpans(name: string, kind = 'Marketplace'): ReadableSpan[] {
   const spans = exporter.getFinishedSpans();
   return spans.filter(
     (s) =>
-      s.name === 'reconcile Marketplace' &&
+      s.name === `reconcile ${kind}` &&
       s.attributes['gorten.object.name'] === name &&
       childrenOf(spans, s).length > 0,
   );
@@ -104,6 +134,27 @@ test('a reconcile is one `reconcile Marketplace` span with a child per plane, al
     'gorten.reconcile.result': 'success',
   });
   expect(last?.status.code).not.toBe(SpanStatusCode.ERROR);
+});
+
+test('a Company’s reconcile is a `reconcile Company` span in its namespace with a child per plane', async () => {
+  const reconciles = reconcileSpans(company.name, 'Company');
+  expect(reconciles.length).toBeGreaterThan(0);
+  const spans = exporter.getFinishedSpans();
+  for (const reconcile of reconciles) {
+    expect(reconcile.attributes['k8s.namespace.name']).toBe(company.namespace);
+    const children = childrenOf(spans, reconcile);
+    expect(children.map((s) => s.name).sort()).toEqual(
+      COMPANY_PLANES.map((p) => p.condition).sort(),
+    );
+  }
+  const metrics = await scrape();
+  for (const plane of COMPANY_PLANES.map((p) => p.condition)) {
+    const series = `{controller="company",plane="${plane}"}`;
+    expect(
+      sample(metrics, `gorten_operator_plane_duration_seconds_count${series}`),
+    ).toBeGreaterThanOrEqual(1);
+    expect(sample(metrics, `gorten_operator_plane_errors_total${series}`)).toBe(0);
+  }
 });
 
 test('a plane that fails is an ERROR span under an ERROR reconcile; its sibling planes are not', () => {

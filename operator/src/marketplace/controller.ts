@@ -20,7 +20,9 @@ export function setup(manager: Manager): Controller<Marketplace> {
       ),
   });
   manager.metrics.tenantConditions = () =>
-    [...marketplaces.informer.cache.values()].map((m) => m.status?.conditions ?? []);
+    manager.ready
+      ? [...marketplaces.informer.cache.values()].map((m) => m.status?.conditions ?? [])
+      : undefined;
   manager.metrics.tenantConditionTypes = MARKETPLACE_CONDITIONS;
   return marketplaces;
 }

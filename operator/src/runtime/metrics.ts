@@ -64,8 +64,11 @@ export class OperatorMetrics {
     labelNames: ['controller', 'plane'] as const,
     registers: [this.registry],
   });
-  /** Set by the operator: the conditions of every known Marketplace, read at scrape time. */
-  tenantConditions: () => { type: string; status: string }[][] = () => [];
+  /**
+   * Set by the operator: the conditions of every known Marketplace, read at scrape time;
+   * undefined until its informer has listed them (a standby replica reports no tenants).
+   */
+  tenantConditions: () => { type: string; status: string }[][] | undefined = () => undefined;
   /** Set by the operator: the condition types every Marketplace reports, Ready included. */
   tenantConditionTypes: readonly string[] = [];
   readonly tenantsByCondition = new Gauge({
@@ -75,7 +78,9 @@ export class OperatorMetrics {
     registers: [this.registry],
     collect: () => {
       this.tenantsByCondition.reset();
-      const counts = countTenantsByCondition(this.tenantConditions(), this.tenantConditionTypes);
+      const tenants = this.tenantConditions();
+      if (!tenants) return;
+      const counts = countTenantsByCondition(tenants, this.tenantConditionTypes);
       for (const [condition, byStatus] of counts)
         for (const [status, n] of byStatus) this.tenantsByCondition.set({ condition, status }, n);
     },
