@@ -7,6 +7,34 @@ import { DEFAULT_SETTINGS, type OperatorSettings } from './settings.js';
 const bool = z.enum(['true', 'false']).transform((v) => v === 'true');
 const port = z.coerce.number().int().min(0).max(65535);
 
+/** A Kubernetes label key (optional DNS prefix, then a name) and value. */
+const LABEL_KEY =
+  /^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
+
+/** `key=value,key=value` (empty: none) as a label map; a malformed pair is named. */
+const labels = z.string().transform((text, ctx) => {
+  const pairs = text
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
+  const out: Record<string, string> = {};
+  for (const pair of pairs) {
+    const [key = '', value = '', ...rest] = pair.split('=');
+    if (
+      rest.length > 0 ||
+      !pair.includes('=') ||
+      !LABEL_KEY.test(key) ||
+      !LABEL_VALUE.test(value)
+    ) {
+      ctx.addIssue({ code: 'custom', message: `"${pair}" is not a label key=value` });
+      return z.NEVER;
+    }
+    out[key] = value;
+  }
+  return out;
+});
+
 const envSchema = z.object({
   KUBECONFIG: z.string().optional(),
   GORTEN_MONGO_ADMIN_URL: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// URL'),
@@ -29,6 +57,8 @@ const envSchema = z.object({
   GORTEN_LEASE_NAME: z.string().min(1).default('gorten-operator'),
   GORTEN_INSTALL_CRDS: bool.default(false),
   GORTEN_RESYNC_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
+  GORTEN_SERVICE_MONITOR_RECHECK_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300),
+  GORTEN_TENANT_MONITOR_LABELS: labels.default({}),
   GORTEN_MARKETPLACE_SELECTOR: z.string().min(1).optional(),
   GORTEN_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
   GORTEN_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
@@ -59,6 +89,8 @@ export interface OperatorConfig {
   leaderElection: { enabled: boolean; namespace: string; name: string; identity: string };
   installCrds: boolean;
   resyncMs: number;
+  /** How long an answer to "does the cluster serve ServiceMonitors?" is trusted. */
+  serviceMonitorRecheckMs: number;
   concurrency: number;
   /** Label selector limiting which Marketplaces (and their Companies) this operator serves. */
   selector?: string;
@@ -90,6 +122,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig
       mongoTenantHost: e.GORTEN_MONGO_TENANT_HOST,
       amqpTenantHost: e.GORTEN_AMQP_TENANT_HOST,
       smtpUrl: e.GORTEN_SMTP_URL,
+      tenantMonitorLabels: e.GORTEN_TENANT_MONITOR_LABELS,
       ...(e.GORTEN_TENANT_ROLE && e.GORTEN_SERVICE_ACCOUNT && e.POD_NAMESPACE
         ? {
             tenantAccess: {
@@ -109,6 +142,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig
     },
     installCrds: e.GORTEN_INSTALL_CRDS,
     resyncMs: e.GORTEN_RESYNC_SECONDS * 1000,
+    serviceMonitorRecheckMs: e.GORTEN_SERVICE_MONITOR_RECHECK_SECONDS * 1000,
     concurrency: e.GORTEN_CONCURRENCY,
     selector: e.GORTEN_MARKETPLACE_SELECTOR,
     logLevel: e.GORTEN_LOG_LEVEL,

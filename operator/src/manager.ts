@@ -8,6 +8,7 @@ import type { KubeObject } from './clients/kube.js';
 import { Kube } from './clients/kube.js';
 import { MongoAdmin } from './clients/mongo-admin.js';
 import { RabbitAdmin } from './clients/rabbitmq-admin.js';
+import { ServiceMonitorSupport } from './clients/service-monitors.js';
 import type { OperatorConfig } from './config.js';
 import type { OperatorSettings } from './settings.js';
 import { installCrds, readCrds } from './crds.js';
@@ -15,6 +16,7 @@ import { Controller, type ControllerOptions } from './runtime/controller.js';
 import { EventRecorder } from './runtime/events.js';
 import { LeaderElector } from './runtime/lease.js';
 import { OperatorMetrics } from './runtime/metrics.js';
+import type { PlaneObserver } from './runtime/plan.js';
 
 /** What every reconciler acts with, from the manager. */
 export interface OperatorClients {
@@ -22,9 +24,13 @@ export interface OperatorClients {
   mongo: MongoAdmin;
   rabbit: RabbitAdmin;
   events: EventRecorder;
+  /** Whether the cluster serves ServiceMonitors (the Prometheus Operator's CRDs). */
+  serviceMonitors: ServiceMonitorSupport;
   settings: OperatorSettings;
   log: Logger;
   now?: () => Date;
+  /** Set per controller (its name labels the metrics): what each plane took, and failed. */
+  planes?: PlaneObserver;
 }
 
 /** What a controller brings; the manager adds its clients, concurrency and timing. */
@@ -64,6 +70,7 @@ export class Manager {
   readonly mongo: MongoAdmin;
   readonly rabbit: RabbitAdmin;
   readonly events: EventRecorder;
+  readonly serviceMonitors: ServiceMonitorSupport;
   /** Undefined when leader election is off: this replica then always leads. */
   readonly elector?: LeaderElector;
   private readonly leaseKube?: Kube;
@@ -95,6 +102,11 @@ export class Manager {
     );
     this.events = new EventRecorder(this.kube, 'gorten-operator', (err) =>
       log.warn({ err }, 'could not record an Event'),
+    );
+    this.serviceMonitors = new ServiceMonitorSupport(
+      this.kube,
+      log,
+      config.serviceMonitorRecheckMs,
     );
     if (config.leaderElection.enabled) {
       // A client of its own: renewals never queue behind the reconciles' requests.
@@ -133,8 +145,8 @@ export class Manager {
   }
 
   get clients(): OperatorClients {
-    const { kube, mongo, rabbit, events, log } = this;
-    return { kube, mongo, rabbit, events, settings: this.config.settings, log };
+    const { kube, mongo, rabbit, events, serviceMonitors, log } = this;
+    return { kube, mongo, rabbit, events, serviceMonitors, settings: this.config.settings, log };
   }
 
   /** True once this replica leads and every controller's informer has listed everything. */
@@ -175,6 +187,8 @@ export class Manager {
   }
 
   private async startControllers(): Promise<void> {
+    // Once before the first reconcile, so the answer is logged at start.
+    await this.serviceMonitors.check();
     for (const controller of this.controllers) await controller.start();
     this.started = true;
   }

@@ -26,6 +26,8 @@ export interface OperatorSettings {
   ingressClass: string;
   /** The mail relay the tenants' email workers send through (may carry credentials). */
   smtpUrl: string;
+  /** Labels on each tenant's ServiceMonitor besides its own: what a Prometheus selects by. */
+  tenantMonitorLabels: Record<string, string>;
   /**
    * The ClusterRole (the chart's `<release>-tenant`) the operator binds to its own
    * ServiceAccount in each tenant namespace it creates: its only rights on Secrets and
@@ -58,4 +60,5 @@ export const DEFAULT_SETTINGS: OperatorSettings = {
   amqpTenantHost: 'rabbitmq.gorten-system.svc:5672',
   ingressClass: 'kong',
   smtpUrl: 'smtp://smtp.gorten-system.svc:25',
+  tenantMonitorLabels: {},
 };

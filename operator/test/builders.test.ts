@@ -21,6 +21,7 @@ import { parseTopology, tenantTopology } from '../src/marketplace/topology.js';
 import {
   buildConfigMap,
   buildDeployment,
+  buildService,
   buildWorkloadsPlane,
   configDigest,
   desiredReplicas,
@@ -32,6 +33,7 @@ import {
   checkPluginReferences,
   hostHolder,
 } from '../src/marketplace/gateway.js';
+import { buildServiceMonitor } from '../src/marketplace/monitoring.js';
 import { DEFAULT_SETTINGS } from '../src/settings.js';
 
 const mp: Marketplace = {
@@ -471,5 +473,58 @@ describe('gateway', () => {
     expect(() => checkPluginReferences(misspelled)).toThrow(
       /KongPlugin tenant-cors uses unknown plugin corss/,
     );
+  });
+});
+
+describe('the ServiceMonitor', () => {
+  const settings = { ...DEFAULT_SETTINGS, tenantMonitorLabels: { release: 'prometheus' } };
+  const monitor = buildServiceMonitor(mp, settings) as KubeObject & {
+    spec: {
+      selector: { matchLabels: Record<string, string> };
+      endpoints: {
+        port: string;
+        path: string;
+        relabelings: Record<string, string>[];
+        metricRelabelings: Record<string, string>[];
+      }[];
+    };
+  };
+
+  test('lives in the tenant namespace, owned by the Marketplace, with the labels a Prometheus selects by', () => {
+    expect(monitor.metadata).toMatchObject({
+      name: 'gorten-services',
+      namespace: 'mp-acme',
+      labels: { release: 'prometheus', 'gorten.io/marketplace': 'acme' },
+      ownerReferences: [expect.objectContaining({ kind: 'Marketplace', uid: 'uid-1' })],
+    });
+  });
+
+  test('the tenant’s own labels win over configured ones', () => {
+    const clash = {
+      ...DEFAULT_SETTINGS,
+      tenantMonitorLabels: { 'gorten.io/marketplace': 'other' },
+    };
+    expect(buildServiceMonitor(mp, clash).metadata.labels?.['gorten.io/marketplace']).toBe('acme');
+  });
+
+  test('selects every service’s Service, on the port each one names, and only this tenant’s', () => {
+    for (const service of SERVICE_NAMES) {
+      const svc = buildService(mp, service) as KubeObject & { spec: { ports: { name: string }[] } };
+      expect(svc.metadata.labels).toMatchObject(monitor.spec.selector.matchLabels);
+      expect(svc.spec.ports.map((p) => p.name)).toContain(monitor.spec.endpoints[0]?.port);
+    }
+    expect(monitor.spec.selector.matchLabels['gorten.io/marketplace']).toBe('acme');
+    expect(monitor.spec).not.toHaveProperty('namespaceSelector');
+  });
+
+  test('labels the series with the tenant itself and drops what the pods say of it', () => {
+    const [endpoint] = monitor.spec.endpoints;
+    expect(endpoint?.path).toBe('/metrics');
+    expect(endpoint?.relabelings).toEqual([
+      { action: 'replace', targetLabel: 'marketplace', replacement: 'acme' },
+    ]);
+    expect(endpoint?.metricRelabelings).toEqual([
+      { action: 'labeldrop', regex: 'exported_(marketplace|service)' },
+    ]);
   });
 });

@@ -113,4 +113,6 @@ test('a plane that is only rolling out makes Ready False/Progressing with a Norm
   expect(eventType(ready)).toBe('Normal');
   expect(eventType({ status: 'False', reason: 'BrokerUnavailable' })).toBe('Warning');
   expect(eventType({ status: 'True', reason: 'Provisioned' })).toBe('Normal');
+  // False by the cluster's design, not a failure: no Prometheus Operator, no ServiceMonitor.
+  expect(eventType({ status: 'False', reason: 'NoPrometheusOperator' })).toBe('Normal');
 });

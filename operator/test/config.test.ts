@@ -32,3 +32,29 @@ test('a tenant role without its ServiceAccount is refused, naming what is missin
     /GORTEN_SERVICE_ACCOUNT: GORTEN_TENANT_ROLE needs GORTEN_SERVICE_ACCOUNT and POD_NAMESPACE/,
   );
 });
+
+test('the tenants’ ServiceMonitor labels are key=value pairs; a malformed one is named', () => {
+  expect(loadConfig(REQUIRED).settings.tenantMonitorLabels).toEqual({});
+  const config = loadConfig({
+    ...REQUIRED,
+    GORTEN_TENANT_MONITOR_LABELS: 'release=prometheus, example.com/team=shop,empty=',
+  });
+  expect(config.settings.tenantMonitorLabels).toEqual({
+    release: 'prometheus',
+    'example.com/team': 'shop',
+    empty: '',
+  });
+  for (const bad of ['release', 'a=b=c', 'bad key=x', 'k=not valid']) {
+    const load = () => loadConfig({ ...REQUIRED, GORTEN_TENANT_MONITOR_LABELS: bad });
+    expect(load).toThrow(ConfigError);
+    expect(load).toThrow(`GORTEN_TENANT_MONITOR_LABELS: "${bad}" is not a label key=value`);
+  }
+});
+
+test('whether the cluster serves ServiceMonitors is asked again every 5 minutes unless told', () => {
+  expect(loadConfig(REQUIRED).serviceMonitorRecheckMs).toBe(300_000);
+  expect(
+    loadConfig({ ...REQUIRED, GORTEN_SERVICE_MONITOR_RECHECK_SECONDS: '30' })
+      .serviceMonitorRecheckMs,
+  ).toBe(30_000);
+});

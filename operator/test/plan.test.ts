@@ -1,5 +1,7 @@
 // The plan runner without servers: a recorder stands in for the Kubernetes API, so each
-// test sees the status it would write, the Events, and what the work queue is told.
+// test sees the status it would write, the Events, and what the work queue is told; the
+// SDK's in-memory exporter shows the span each plane runs in.
+import { SpanStatusCode, trace } from '@opentelemetry/api';
 import type { KubeObject } from '../src/clients/kube.js';
 import type { Condition } from '../src/runtime/conditions.js';
 import {
@@ -14,6 +16,10 @@ import {
   type Plane,
   type PlaneOutcome,
 } from '../src/runtime/plan.js';
+import { captureSpans, childrenOf } from './spans.js';
+
+const exporter = captureSpans();
+beforeEach(() => exporter.reset());
 
 const NOW = new Date('2026-01-02T03:04:05Z');
 const EARLIER = '2025-12-01T00:00:00.000Z';
@@ -292,4 +298,69 @@ test('a plane’s informational conditions are set, with a Warning when False, a
     ['Ready', 'True', 'AllPlanesReady'],
   ]);
   expect(events).toContain('Warning NoWalls');
+});
+
+test('each plane runs in a child span named by its condition; a failed one is ERROR with its reason', async () => {
+  const { io } = recorder();
+  const planes = [
+    plane('AlphaReady', ready('Done', '')),
+    plane('BetaReady', new Error('server unreachable'), 'BetaUnavailable'),
+    plane('GammaReady', failed('NoRoom', 'full')),
+  ];
+  await trace.getTracer('test').startActiveSpan('reconcile Thing', async (parent) =>
+    runPlanes(io, subject(), planes, { calls: [] })
+      .catch(() => undefined)
+      .finally(() => parent.end()),
+  );
+  const spans = exporter.getFinishedSpans();
+  const parent = spans.find((s) => s.name === 'reconcile Thing');
+  if (!parent) throw new Error('no parent span');
+  const children = childrenOf(spans, parent);
+  expect(children.map((s) => s.name).sort()).toEqual(['AlphaReady', 'BetaReady', 'GammaReady']);
+  expect(new Set(spans.map((s) => s.spanContext().traceId)).size).toBe(1);
+  const byName = (name: string) => children.find((s) => s.name === name);
+  expect(byName('AlphaReady')?.status.code).not.toBe(SpanStatusCode.ERROR);
+  expect(byName('BetaReady')?.status).toEqual({
+    code: SpanStatusCode.ERROR,
+    message: 'BetaUnavailable: server unreachable',
+  });
+  expect(byName('BetaReady')?.events.map((e) => e.name)).toEqual(['exception']);
+  expect(byName('GammaReady')?.status.code).toBe(SpanStatusCode.ERROR);
+  expect(byName('GammaReady')?.attributes).toMatchObject({
+    'gorten.plane.status': 'False',
+    'gorten.plane.reason': 'NoRoom',
+  });
+});
+
+test('the observer is told of every plane that ran, failed or not, and nothing else', async () => {
+  const { io } = recorder();
+  const seen: [string, boolean][] = [];
+  const observed = {
+    ...io,
+    planes: {
+      observe: (name: string, seconds: number, failed: boolean) => {
+        expect(seconds).toBeGreaterThanOrEqual(0);
+        seen.push([name, failed]);
+      },
+    },
+  };
+  await expect(
+    runPlanes(
+      observed,
+      subject(),
+      [
+        plane('AlphaReady', ready('Done', '')),
+        plane('BetaReady', new Error('down'), 'BetaUnavailable'),
+        plane('GammaReady', progressing('RollingOut', '', 1_000)),
+        plane('DeltaReady', failed('NoRoom', 'full')),
+      ],
+      { calls: [] },
+    ),
+  ).rejects.toThrow(PlaneFailure);
+  expect(seen.sort()).toEqual([
+    ['AlphaReady', false],
+    ['BetaReady', true],
+    ['DeltaReady', true],
+    ['GammaReady', false],
+  ]);
 });

@@ -38,6 +38,7 @@ export function testConfig(shard: string, overrides: Partial<OperatorConfig> = {
     },
     installCrds: false,
     resyncMs: 2_000,
+    serviceMonitorRecheckMs: 300_000,
     concurrency: 4,
     logLevel: 'warn',
     selector: `${SHARD_LABEL}=${shard}`,

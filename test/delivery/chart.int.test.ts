@@ -423,6 +423,36 @@ describe('the chart on a real apiserver', () => {
         true,
       ],
       [
+        'apply its tenant’s ServiceMonitor',
+        {
+          verb: 'patch',
+          group: 'monitoring.coreos.com',
+          resource: 'servicemonitors',
+          namespace: tenantNamespace,
+        },
+        true,
+      ],
+      [
+        'delete its tenant’s ServiceMonitor',
+        {
+          verb: 'delete',
+          group: 'monitoring.coreos.com',
+          resource: 'servicemonitors',
+          namespace: tenantNamespace,
+        },
+        false,
+      ],
+      [
+        'write ServiceMonitors outside tenant namespaces',
+        {
+          verb: 'create',
+          group: 'monitoring.coreos.com',
+          resource: 'servicemonitors',
+          namespace: 'kube-system',
+        },
+        false,
+      ],
+      [
         'change Deployments outside tenant namespaces',
         { verb: 'patch', group: 'apps', resource: 'deployments', namespace: 'kube-system' },
         false,

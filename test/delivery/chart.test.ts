@@ -187,6 +187,15 @@ describe('ServiceMonitor', () => {
     expect(service.metadata.labels).toMatchObject(monitor.spec.selector.matchLabels);
     expect(service.spec.ports.map((p) => p.name)).toContain(monitor.spec.endpoints[0]?.port);
   });
+
+  test('its labels go on every tenant’s ServiceMonitor too, enabled or not', async () => {
+    expect(loadConfig(await operatorEnv(render())).settings.tenantMonitorLabels).toEqual({});
+    const labels = { release: 'prometheus', 'example.com/team': 'shop' };
+    const config = loadConfig(
+      await operatorEnv(render({ values: { serviceMonitor: { labels } } })),
+    );
+    expect(config.settings.tenantMonitorLabels).toEqual(labels);
+  });
 });
 
 describe('the operator Deployment', () => {
@@ -365,6 +374,21 @@ describe('RBAC', () => {
         ?.verbs.slice()
         .sort(),
     ).toEqual(['create', 'get']);
+  });
+
+  test('on tenant ServiceMonitors: list and apply, nothing more; nothing on PodMonitors', () => {
+    const monitoring = rules('ClusterRole', 'gorten-tenant').filter((r) =>
+      r.apiGroups.includes('monitoring.coreos.com'),
+    );
+    expect(monitoring).toEqual([
+      {
+        apiGroups: ['monitoring.coreos.com'],
+        resources: ['servicemonitors'],
+        verbs: ['list', 'create', 'patch'],
+      },
+    ]);
+    const clusterWide = rules('ClusterRole', 'gorten');
+    expect(clusterWide.flatMap((r) => r.apiGroups)).not.toContain('monitoring.coreos.com');
   });
 
   test('tenant rights come from one ClusterRole the operator may bind, and only that one', () => {

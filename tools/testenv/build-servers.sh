@@ -3,7 +3,7 @@
 # version, into $GORTEN_CACHE/bin (default ~/.cache/gorten/bin). Idempotent: a binary
 # that already exists is kept; a half-finished build (no binary) is simply redone.
 #
-#   build-servers.sh [component ...]    components: etcd kube kwok ferretdb kong-crds helm deck (default: all)
+#   build-servers.sh [component ...]    components: etcd kube kwok ferretdb kong-crds prometheus-crds helm deck (default: all)
 #
 # Versions are pinned here and nowhere else; tools/testenv reads them via `versions`.
 set -euo pipefail
@@ -15,6 +15,7 @@ FERRETDB_VERSION=1.24.2
 # Our build of it: the version plus the patch below (a new suffix rebuilds caches).
 FERRETDB_BUILD=$FERRETDB_VERSION-serialwrites1-idlookup1
 KIC_CONFIGURATION_VERSION=1.5.3
+PROMETHEUS_OPERATOR_VERSION=0.85.0
 HELM_VERSION=3.22.0
 DECK_VERSION=1.55.0
 
@@ -183,6 +184,22 @@ kong_crds() {
   mv "$out.tmp" "$out"
 }
 
+# The Prometheus Operator's ServiceMonitor and PodMonitor CRDs, applied by the tests of
+# the tenants' ServiceMonitors to a private apiserver (the shared one has none), so what
+# the operator writes meets the real schema.
+prometheus_crds() {
+  local out="$BIN/prometheus-operator-crds-$PROMETHEUS_OPERATOR_VERSION.yaml" src f
+  [ -s "$out" ] && return
+  echo "build-servers: fetching the Prometheus Operator CRDs (github.com/prometheus-operator/prometheus-operator v$PROMETHEUS_OPERATOR_VERSION)"
+  src=$(cd "$WORK" && go mod download -json "github.com/prometheus-operator/prometheus-operator@v$PROMETHEUS_OPERATOR_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')/example/prometheus-operator-crd
+  for f in "$src"/monitoring.coreos.com_servicemonitors.yaml "$src"/monitoring.coreos.com_podmonitors.yaml; do
+    [ -f "$f" ] || die "github.com/prometheus-operator/prometheus-operator@v$PROMETHEUS_OPERATOR_VERSION has no ${f#"$src"/}"
+    echo "---"
+    cat "$f"
+  done >"$out.tmp"
+  mv "$out.tmp" "$out"
+}
+
 # Helm, for `helm lint`/`helm template` of charts/gorten and installing it in tests.
 build_helm() {
   have helm "$HELM_VERSION" && return
@@ -209,19 +226,20 @@ build_deck() {
 }
 
 versions() {
-  printf '{"kubernetes":"%s","etcd":"%s","kwok":"%s","ferretdb":"%s","kongCrds":"%s","helm":"%s","deck":"%s"}\n' \
-    "$K8S_VERSION" "$ETCD_VERSION" "$KWOK_VERSION" "$FERRETDB_BUILD" "$KIC_CONFIGURATION_VERSION" "$HELM_VERSION" "$DECK_VERSION"
+  printf '{"kubernetes":"%s","etcd":"%s","kwok":"%s","ferretdb":"%s","kongCrds":"%s","prometheusCrds":"%s","helm":"%s","deck":"%s"}\n' \
+    "$K8S_VERSION" "$ETCD_VERSION" "$KWOK_VERSION" "$FERRETDB_BUILD" "$KIC_CONFIGURATION_VERSION" "$PROMETHEUS_OPERATOR_VERSION" "$HELM_VERSION" "$DECK_VERSION"
 }
 
 mkdir -p "$BIN" "$WORK"
 if [ "${1:-}" = versions ]; then versions; exit 0; fi
 components=("$@")
-[ ${#components[@]} -gt 0 ] || components=(etcd ferretdb kwok kube kong-crds helm deck)
+[ ${#components[@]} -gt 0 ] || components=(etcd ferretdb kwok kube kong-crds prometheus-crds helm deck)
 for c in "${components[@]}"; do
   case "$c" in
     kwok) (build_kwok && kwok_stages) || die "building kwok failed (see the output above); its cache is $WORK/kwok" ;;
     kong-crds) (kong_crds) || die "fetching the Kong CRDs failed (see the output above)" ;;
+    prometheus-crds) (prometheus_crds) || die "fetching the Prometheus Operator CRDs failed (see the output above)" ;;
     etcd | kube | ferretdb | helm | deck) (build_"$c") || die "building $c failed (see the output above); its cache is $WORK/$c" ;;
-    *) die "unknown component '$c' (expected: etcd kube kwok ferretdb kong-crds helm deck)" ;;
+    *) die "unknown component '$c' (expected: etcd kube kwok ferretdb kong-crds prometheus-crds helm deck)" ;;
   esac
 done

@@ -100,3 +100,15 @@ severity: {{ .severity }}
 {{ toYaml . }}
 {{- end }}
 {{- end }}
+
+{{/*
+A label map as key=value pairs joined by commas, the form GORTEN_TENANT_MONITOR_LABELS
+takes (keys in order, as range gives them).
+*/}}
+{{- define "gorten.labelPairs" -}}
+{{- $pairs := list }}
+{{- range $key, $value := . }}
+{{- $pairs = append $pairs (printf "%s=%s" $key $value) }}
+{{- end }}
+{{- join "," $pairs }}
+{{- end }}

@@ -67,8 +67,13 @@ export class Kube {
   ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const answer = await this.send(method, path, body, contentType, signal);
-      const parsed = answer.text ? (JSON.parse(answer.text) as unknown) : undefined;
-      if (answer.status >= 200 && answer.status < 300) return parsed as T;
+      const ok = answer.status >= 200 && answer.status < 300;
+      // Errors may be plain text ("404 page not found" for a group the apiserver does not serve).
+      const parsed =
+        answer.text && (ok || answer.text.startsWith('{'))
+          ? (JSON.parse(answer.text) as unknown)
+          : undefined;
+      if (ok) return parsed as T;
       if (answer.status === 429 && attempt < 5) {
         await sleep(Math.min(answer.retryAfterSeconds ?? 1, 10) * 1000, undefined, { signal });
         continue;

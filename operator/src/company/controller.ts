@@ -7,17 +7,20 @@ import { tenantNames } from '../marketplace/names.js';
 import type { Controller } from '../runtime/controller.js';
 import { reconcileCompany } from './reconcile.js';
 
+const NAME = 'company';
+
 export function setup(
   manager: Manager,
   marketplaces: Controller<Marketplace>,
 ): Controller<Company> {
   const { clients } = manager;
   const marketplace = (name: string) => marketplaces.informer.cache.get(name);
+  const planes = manager.metrics.planeObserver(NAME);
   const companies = manager.add<Company>({
-    name: 'company',
+    name: NAME,
     ref: { apiVersion: API_VERSION, kind: 'Company' },
     reconcile: (key, cache) =>
-      reconcileCompany({ ...clients, cached: (k) => cache.get(k), marketplace }, key),
+      reconcileCompany({ ...clients, planes, cached: (k) => cache.get(k), marketplace }, key),
   });
   companies.watches(marketplaces, (name) => companies.keysIn(tenantNames(name).namespace));
   return companies;

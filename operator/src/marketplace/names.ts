@@ -24,6 +24,8 @@ export interface TenantNames {
   idempotencySecret: string;
   /** ConfigMap with the tenant's non-secret settings, read by every service. */
   configMap: string;
+  /** The Prometheus Operator ServiceMonitor of the tenant's services (when its CRD exists). */
+  serviceMonitor: string;
   /** Kong ACL group whose members may call this tenant's API, and only this tenant's. */
   aclGroup: string;
   /** The `iss` of tokens the users service issues; Kong's jwt plugin looks it up. */
@@ -45,6 +47,7 @@ export function tenantNames(marketplace: string): TenantNames {
     adminSecret: 'admin-credentials',
     idempotencySecret: 'idempotency-key',
     configMap: 'tenant-config',
+    serviceMonitor: 'gorten-services',
     aclGroup: base,
     tokenIssuer: `gorten/${base}`,
   };

@@ -16,13 +16,26 @@ import { buildNamespacePlane, buildTenantRoleBinding, namespaceClaim } from './n
 import { DATABASE_ISOLATED, databasePlane } from './planes/database.js';
 import { gatewayPlane } from './planes/gateway.js';
 import { messagingPlane } from './planes/messaging.js';
+import { SCRAPE_CONFIGURED } from './planes/service-monitor.js';
 import { applyOwned, type MarketplaceDeps, type Tenant } from './planes/tenant.js';
 import { workloadsPlane } from './planes/workloads.js';
 
 export const PLANES = [databasePlane, messagingPlane, workloadsPlane, gatewayPlane] as const;
 
-/** The conditions a Marketplace reports besides Ready: one per plane, and DatabaseIsolated. */
-export type MarketplaceCondition = (typeof PLANES)[number]['condition'] | typeof DATABASE_ISOLATED;
+/**
+ * The conditions a Marketplace reports besides Ready: one per plane, and the two Ready
+ * does not wait for, DatabaseIsolated and ScrapeConfigured.
+ */
+export type MarketplaceCondition =
+  (typeof PLANES)[number]['condition'] | typeof DATABASE_ISOLATED | typeof SCRAPE_CONFIGURED;
+
+/** Every condition a Marketplace reports, Ready included (the tenants-by-condition gauge). */
+export const MARKETPLACE_CONDITIONS: readonly (MarketplaceCondition | 'Ready')[] = [
+  ...PLANES.map((p) => p.condition),
+  DATABASE_ISOLATED,
+  SCRAPE_CONFIGURED,
+  'Ready',
+];
 
 const MARKETPLACE_REF = { apiVersion: API_VERSION, kind: 'Marketplace' } as const;
 

@@ -14,11 +14,14 @@ import { ownedBy, tenantLabels, tenantNames } from './names.js';
 
 export const HTTP_PORT = 8080;
 
+/** `app.kubernetes.io/component` of every service's objects (the ServiceMonitor selects it). */
+export const SERVICE_COMPONENT = 'service';
+
 function serviceLabels(mp: Marketplace, service: ServiceName): Record<string, string> {
   return {
     ...tenantLabels(mp),
     'app.kubernetes.io/name': service,
-    'app.kubernetes.io/component': 'service',
+    'app.kubernetes.io/component': SERVICE_COMPONENT,
   };
 }
 

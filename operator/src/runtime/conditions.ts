@@ -45,9 +45,17 @@ export function findCondition(
 /** Reasons of a condition that is False only because work is under way, not because it failed. */
 export const PROGRESSING_REASONS: ReadonlySet<string> = new Set(['RollingOut', 'Progressing']);
 
+/** A cluster without the Prometheus Operator gets no ServiceMonitors (planes/service-monitor.ts). */
+export const NO_PROMETHEUS_OPERATOR = 'NoPrometheusOperator';
+
+/** Reasons of a condition False by design of the cluster, not by a failure. */
+export const BY_DESIGN_REASONS: ReadonlySet<string> = new Set([NO_PROMETHEUS_OPERATOR]);
+
 /** An Event for a transition is a Warning when something failed, Normal otherwise. */
 export function eventType(condition: Pick<Condition, 'status' | 'reason'>): 'Normal' | 'Warning' {
-  return condition.status === 'False' && !PROGRESSING_REASONS.has(condition.reason)
+  return condition.status === 'False' &&
+    !PROGRESSING_REASONS.has(condition.reason) &&
+    !BY_DESIGN_REASONS.has(condition.reason)
     ? 'Warning'
     : 'Normal';
 }

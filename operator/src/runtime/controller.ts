@@ -1,6 +1,6 @@
 // One controller: an informer feeding a work queue, a periodic resync that queues every
 // known object (how drift in external systems gets corrected), the cross-kind triggers
-// it declares (`watches`), and metrics.
+// it declares (`watches`), metrics, and a span `reconcile <Kind>` around each reconcile.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Kube, KubeObject } from '../clients/kube.js';
@@ -8,6 +8,7 @@ import { deepEqual } from './equality.js';
 import type { ObjectRef } from '../clients/resources.js';
 import { Informer } from './informer.js';
 import type { OperatorMetrics } from './metrics.js';
+import { markFailed, objectAttributes, tracer } from './tracing.js';
 import { WorkQueue, type ReconcileResult } from './workqueue.js';
 
 export interface ControllerOptions<T extends KubeObject> {
@@ -58,11 +59,31 @@ export class Controller<T extends KubeObject> {
     private readonly log: Logger,
   ) {
     const controller = opts.name;
-    const reconcile = async (key: string): Promise<ReconcileResult | undefined> => {
+    const attempt = async (key: string): Promise<ReconcileResult | undefined> => {
       const result = await opts.reconcile(key, this.informer.cache);
       for (const listener of this.reconciled) listener(key);
       return result;
     };
+    const reconcile = (key: string): Promise<ReconcileResult | undefined> =>
+      tracer.startActiveSpan(
+        `reconcile ${opts.ref.kind}`,
+        { attributes: objectAttributes(opts.ref.kind, key) },
+        async (span) => {
+          try {
+            const result = await attempt(key);
+            span.setAttribute('gorten.reconcile.result', 'success');
+            if (result?.requeueAfterMs !== undefined)
+              span.setAttribute('gorten.reconcile.requeue_after_ms', result.requeueAfterMs);
+            return result;
+          } catch (err) {
+            span.setAttribute('gorten.reconcile.result', 'error');
+            markFailed(span, err instanceof Error ? err.message : String(err), err);
+            throw err;
+          } finally {
+            span.end();
+          }
+        },
+      );
     this.queue = new WorkQueue(reconcile, {
       concurrency: opts.concurrency,
       baseDelayMs: opts.baseDelayMs,

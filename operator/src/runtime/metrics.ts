@@ -1,5 +1,34 @@
 // The operator's Prometheus metrics, in one registry.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { PlaneObserver } from './plan.js';
+
+const STATUSES = ['True', 'False', 'Unknown'] as const;
+
+/**
+ * Tenants by condition type and status, as the gauge reports them: every type in `known`
+ * has all three statuses (0 where no tenant is so), a tenant without a condition counts
+ * as Unknown for it (as Kubernetes reads a missing condition), and types a tenant
+ * carries beyond `known` are counted as seen. So per type the counts add up to the
+ * number of tenants. Pure.
+ */
+export function countTenantsByCondition(
+  tenants: readonly (readonly { type: string; status: string }[])[],
+  known: readonly string[],
+): Map<string, Map<string, number>> {
+  const counts = new Map<string, Map<string, number>>();
+  const add = (type: string, status: string, n: number) => {
+    const byStatus = counts.get(type) ?? new Map<string, number>();
+    byStatus.set(status, (byStatus.get(status) ?? 0) + n);
+    counts.set(type, byStatus);
+  };
+  for (const type of known) for (const status of STATUSES) add(type, status, 0);
+  for (const conditions of tenants) {
+    for (const type of known)
+      add(type, conditions.find((c) => c.type === type)?.status ?? 'Unknown', 1);
+    for (const c of conditions) if (!known.includes(c.type)) add(c.type, c.status, 1);
+  }
+  return counts;
+}
 
 export class OperatorMetrics {
   readonly registry = new Registry();
@@ -22,19 +51,38 @@ export class OperatorMetrics {
     labelNames: ['controller'] as const,
     registers: [this.registry],
   });
-  /** Set by the operator: the conditions of every known Marketplace, read at scrape time. */
-  tenantConditions: () => { type: string; status: string }[][] = () => [];
+  readonly planeDuration = new Histogram({
+    name: 'gorten_operator_plane_duration_seconds',
+    help: 'Time one plane of a reconcile took, by controller and plane (its condition type)',
+    labelNames: ['controller', 'plane'] as const,
+    buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly planeErrors = new Counter({
+    name: 'gorten_operator_plane_errors_total',
+    help: 'Planes that could not converge (retried with backoff), by controller and plane',
+    labelNames: ['controller', 'plane'] as const,
+    registers: [this.registry],
+  });
+  /**
+   * Set by the operator: the conditions of every known Marketplace, read at scrape time;
+   * undefined until its informer has listed them (a standby replica reports no tenants).
+   */
+  tenantConditions: () => { type: string; status: string }[][] | undefined = () => undefined;
+  /** Set by the operator: the condition types every Marketplace reports, Ready included. */
+  tenantConditionTypes: readonly string[] = [];
   readonly tenantsByCondition = new Gauge({
     name: 'gorten_operator_marketplaces',
-    help: 'Marketplaces by condition type and status',
+    help: 'Marketplaces by condition type and status (a missing condition counts as Unknown)',
     labelNames: ['condition', 'status'] as const,
     registers: [this.registry],
     collect: () => {
       this.tenantsByCondition.reset();
-      for (const conditions of this.tenantConditions()) {
-        for (const c of conditions)
-          this.tenantsByCondition.inc({ condition: c.type, status: c.status });
-      }
+      const tenants = this.tenantConditions();
+      if (!tenants) return;
+      const counts = countTenantsByCondition(tenants, this.tenantConditionTypes);
+      for (const [condition, byStatus] of counts)
+        for (const [status, n] of byStatus) this.tenantsByCondition.set({ condition, status }, n);
     },
   });
   readonly apiRequests = new Counter({
@@ -57,5 +105,15 @@ export class OperatorMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** What a controller's plans report to: every plane's duration, and its errors (0 too). */
+  planeObserver(controller: string): PlaneObserver {
+    return {
+      observe: (plane, seconds, failed) => {
+        this.planeDuration.observe({ controller, plane }, seconds);
+        this.planeErrors.inc({ controller, plane }, failed ? 1 : 0);
+      },
+    };
   }
 }

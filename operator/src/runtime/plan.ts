@@ -2,6 +2,8 @@
 // one condition; the runner sets those conditions and the aggregate Ready, writes the
 // status (with an Event per transition) and tells the work queue what next — retry with
 // backoff when a plane failed, look again soon when one is only under way, else nothing.
+// Each plane runs in a span named by its condition, timed and counted (PlaneObserver).
+import { performance } from 'node:perf_hooks';
 import type { KubeObject } from '../clients/kube.js';
 import type { ObjectRef } from '../clients/resources.js';
 import {
@@ -12,6 +14,7 @@ import {
 } from './conditions.js';
 import type { EventRecorder } from './events.js';
 import { writeStatus, type StatusPatcher } from './status.js';
+import { markFailed, tracer } from './tracing.js';
 import type { ReconcileResult } from './workqueue.js';
 
 /** What one plane found. The runner names the condition, so a plane cannot misspell it. */
@@ -83,10 +86,47 @@ export interface PlanSubject<F extends object> {
   fields: F;
 }
 
+/** Told of every plane that ran: the operator's metrics (metrics.ts `planeObserver`). */
+export interface PlaneObserver {
+  observe(plane: string, seconds: number, failed: boolean): void;
+}
+
 export interface PlanIO {
   kube: StatusPatcher;
   events: Pick<EventRecorder, 'record'>;
   now?: () => Date;
+  planes?: PlaneObserver;
+}
+
+/**
+ * One plane's converge in a span named by its condition (a child of the reconcile's),
+ * a throw turned into a failed outcome with the plane's reason. A failed outcome, thrown
+ * or returned, marks the span ERROR and counts as an error of that plane.
+ */
+async function convergeTraced<C extends string, Ctx>(
+  io: PlanIO,
+  plane: Plane<C, Ctx>,
+  ctx: Ctx,
+): Promise<[C, PlaneOutcome]> {
+  return tracer.startActiveSpan(plane.condition, async (span): Promise<[C, PlaneOutcome]> => {
+    const started = performance.now();
+    let outcome: PlaneOutcome;
+    let thrown: unknown;
+    try {
+      outcome = await plane.converge(ctx);
+    } catch (err) {
+      thrown = err;
+      outcome = failed(plane.failureReason(err), errorMessage(err));
+    }
+    span.setAttributes({
+      'gorten.plane.status': outcome.status,
+      'gorten.plane.reason': outcome.reason,
+    });
+    if (outcome.failed) markFailed(span, `${outcome.reason}: ${outcome.message}`, thrown);
+    span.end();
+    io.planes?.observe(plane.condition, (performance.now() - started) / 1000, outcome.failed);
+    return [plane.condition, outcome];
+  });
 }
 
 /** Converges every plane at once, then reports them all (see `report`). */
@@ -96,15 +136,7 @@ export async function runPlanes<C extends string, Ctx, F extends object>(
   planes: readonly Plane<C, Ctx>[],
   ctx: Ctx,
 ): Promise<ReconcileResult | undefined> {
-  const outcomes = await Promise.all(
-    planes.map(async (plane): Promise<[C, PlaneOutcome]> => {
-      try {
-        return [plane.condition, await plane.converge(ctx)];
-      } catch (err) {
-        return [plane.condition, failed(plane.failureReason(err), errorMessage(err))];
-      }
-    }),
-  );
+  const outcomes = await Promise.all(planes.map((plane) => convergeTraced(io, plane, ctx)));
   return report(
     io,
     subject,

@@ -13,6 +13,7 @@ export interface GoServerVersions {
   kwok: string;
   ferretdb: string;
   kongCrds: string;
+  prometheusCrds: string;
   helm: string;
   deck: string;
 }
@@ -35,13 +36,17 @@ function binaryNames(v: GoServerVersions): Record<string, string> {
     'kwok-stages': `kwok-${v.kwok}-stages.yaml`,
     ferretdb: `ferretdb-${v.ferretdb}`,
     'kong-crds': `kic-crds-${v.kongCrds}.yaml`,
+    'prometheus-crds': `prometheus-operator-crds-${v.prometheusCrds}.yaml`,
     helm: `helm-${v.helm}`,
     deck: `deck-${v.deck}`,
   };
 }
 
-/** The tools the tests call (not servers): built on first use, not for every `up`. */
-const TOOLS = ['helm', 'deck'] as const;
+/**
+ * What only some tests use (not servers): built or fetched on first use, not for every
+ * `up` — the tools they call, and the Prometheus Operator CRDs one test file applies.
+ */
+const TOOLS = ['helm', 'deck', 'prometheus-crds'] as const;
 
 /** The servers not built yet (empty once build-servers.sh has run). */
 export function missingBinaries(versions: GoServerVersions): string[] {
@@ -86,7 +91,7 @@ export function ensureBinaries(
   return path;
 }
 
-/** The path of a Go-built tool (helm, deck), built first when the cache lacks it. */
+/** The path of a Go-built tool (helm, deck) or file, made first when the cache lacks it. */
 export function goTool(name: (typeof TOOLS)[number]): string {
   return ensureBinaries(goServerVersions(), [name])(name);
 }

@@ -13,20 +13,11 @@ import {
 } from './state.js';
 import { ensureBinaries, goServerVersions } from './binaries.js';
 import type { StartContext } from './servers/context.js';
-import { startEtcd } from './servers/etcd.js';
-import {
-  installCrdFile,
-  kubeApi,
-  startControllerManager,
-  startKubeApiserver,
-  startScheduler,
-} from './servers/kube.js';
-import { startKwok } from './servers/kwok.js';
+import { kubeApi } from './servers/kube.js';
+import { startKubePlane } from './servers/kube-plane.js';
 import { pingMongo, startFerretDb } from './servers/ferretdb.js';
 import { startRabbitMq } from './servers/rabbitmq.js';
 import { okBody } from './http.js';
-
-const SIMULATED_NODES = 3;
 
 function isOurs(proc: ServerProcess): boolean {
   if (!isAlive(proc.pid)) return false;
@@ -104,18 +95,9 @@ export async function startEnvironment(options: { dataDir?: string } = {}): Prom
       writeFileSync(file, JSON.stringify({ ...partial, logDir, starting: true }, null, 2));
     },
   };
-  const kubePlane = (async () => {
-    const etcd = await startEtcd(ctx);
-    const kube = await startKubeApiserver(ctx, etcd.url);
-    await Promise.all([startControllerManager(ctx, kube), startScheduler(ctx, kube)]);
-    await startKwok(ctx, kube, SIMULATED_NODES);
-    // Kong's own CRDs, so Kong resources written in tests are checked by Kong's schemas.
-    await installCrdFile(kube, binary('kong-crds'));
-    return kube;
-  })();
   // Let every starter settle before cleaning up, so nothing is spawned afterwards.
   const [kube, mongo, rabbitmq] = await Promise.allSettled([
-    kubePlane,
+    startKubePlane(ctx),
     startFerretDb(ctx),
     startRabbitMq(ctx),
   ]);

@@ -5,6 +5,7 @@ export { goTool } from './binaries.js';
 // For npm start (tools/start), which runs the same servers with data kept across starts.
 export { startEnvironment, stopRecordedEnvironment, withStartLock } from './environment.js';
 export { startDataPlane, type DataPlane } from './data-plane.js';
+export { startPrivateKube, type PrivateKube } from './private-kube.js';
 export { ensureBinaries, goServerVersions, missingBinaries } from './binaries.js';
 export { repoRoot } from './state.js';
 export { nodeProblem } from './node-runtime.js';

@@ -2,8 +2,9 @@
 // autoscaling is set), the ConfigMap `tenant-config`, and the Secrets only the services
 // read: the signing key, the first admin's credentials, the mail relay, the key of the
 // request fingerprints. Pods carry a digest of every credential and setting, so a change
-// rolls them. Before a deletion drops the tenant's data, every service is scaled to zero
-// and its pods waited for.
+// rolls them. Where the cluster has the Prometheus Operator, a ServiceMonitor of the
+// services too (ScrapeConfigured). Before a deletion drops the tenant's data, every
+// service is scaled to zero and its pods waited for.
 import { progressing, ready } from '../../runtime/plan.js';
 import {
   buildAdminSecret,
@@ -21,6 +22,7 @@ import {
   stillRunning,
 } from '../workloads.js';
 import { tenantNames } from '../names.js';
+import { convergeServiceMonitor } from './service-monitor.js';
 import { applyOwned, type TenantPlane } from './tenant.js';
 
 /** How soon to look again while Deployments are still rolling out. */
@@ -46,16 +48,21 @@ export const workloadsPlane: TenantPlane<'WorkloadsReady'> = {
       ],
       [AUTOSCALER],
     );
+    const scrape = await convergeServiceMonitor(tenant);
+    const informational = scrape ? [scrape] : [];
     const deployments = [...live.values()].filter(
       (o) =>
         o.kind === 'Deployment' &&
         o.metadata.labels?.['gorten.io/marketplace'] === mp.metadata.name,
     );
     const lagging = rolloutLag(deployments);
-    if (lagging.length > 0) return progressing('RollingOut', lagging.join(', '), ROLLOUT_POLL_MS);
-    return mp.spec.suspended
-      ? ready('Suspended', 'every service is scaled to zero')
-      : ready('Available', `${deployments.length} services available`);
+    const outcome =
+      lagging.length > 0
+        ? progressing('RollingOut', lagging.join(', '), ROLLOUT_POLL_MS)
+        : mp.spec.suspended
+          ? ready('Suspended', 'every service is scaled to zero')
+          : ready('Available', `${deployments.length} services available`);
+    return { ...outcome, informational };
   },
 
   failureReason: () => 'ApplyFailed',
