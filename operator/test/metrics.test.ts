@@ -40,7 +40,7 @@ test('the gauge reports the counts at scrape time, without stale series', async 
   const metrics = new OperatorMetrics();
   metrics.tenantConditionTypes = KNOWN;
   let tenants = [[c('DatabaseReady', 'False'), c('Ready', 'False'), c('Gone', 'True')]];
-  metrics.tenantConditions = () => tenants;
+  metrics.tenantConditions = () => tenants.map((conditions, i) => ({ name: `t${i}`, conditions }));
   const scrape = async () =>
     (await metrics.registry.getSingleMetricAsString('gorten_operator_marketplaces')).split('\n');
   expect(await scrape()).toEqual(
@@ -86,4 +86,30 @@ test('a plane observer records each plane’s duration and counts its errors fro
     ['marketplace', 'DatabaseReady', 1],
     ['marketplace', 'MessagingReady', 2],
   ]);
+});
+
+test('the readiness of each tenant is a series of its own, so an alert can name it', async () => {
+  const metrics = new OperatorMetrics();
+  metrics.tenantConditionTypes = KNOWN;
+  let tenants = [
+    { name: 'shop-a', conditions: [c('Ready', 'True')] },
+    { name: 'shop-b', conditions: [c('Ready', 'False')] },
+    { name: 'shop-c', conditions: [] },
+  ];
+  metrics.tenantConditions = () => tenants;
+  const scrape = async () =>
+    (await metrics.registry.getSingleMetricAsString('gorten_operator_marketplace_ready')).split(
+      '\n',
+    );
+  expect(await scrape()).toEqual(
+    expect.arrayContaining([
+      'gorten_operator_marketplace_ready{marketplace="shop-a"} 1',
+      'gorten_operator_marketplace_ready{marketplace="shop-b"} 0',
+      'gorten_operator_marketplace_ready{marketplace="shop-c"} 0',
+    ]),
+  );
+  tenants = [{ name: 'shop-b', conditions: [c('Ready', 'True')] }];
+  const after = (await scrape()).join('\n');
+  expect(after).toContain('gorten_operator_marketplace_ready{marketplace="shop-b"} 1');
+  expect(after).not.toContain('shop-a');
 });

@@ -209,4 +209,7 @@ test('tenants by condition count this operator’s two tenants, 0 where none is 
     messaging: [byCondition('MessagingReady', 'True'), byCondition('MessagingReady', 'False')],
     database: [byCondition('DatabaseReady', 'True'), byCondition('DatabaseReady', 'False')],
   }).toEqual({ ready: [1, 1, 0], messaging: [1, 1], database: [2, 0] });
+  const ready = (name: string) =>
+    sample(metrics, `gorten_operator_marketplace_ready{marketplace="${name}"}`);
+  expect({ healthy: ready(healthy), broken: ready(broken) }).toEqual({ healthy: 1, broken: 0 });
 });

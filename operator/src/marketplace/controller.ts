@@ -21,7 +21,10 @@ export function setup(manager: Manager): Controller<Marketplace> {
   });
   manager.metrics.tenantConditions = () =>
     manager.ready
-      ? [...marketplaces.informer.cache.values()].map((m) => m.status?.conditions ?? [])
+      ? [...marketplaces.informer.cache.values()].map((m) => ({
+          name: m.metadata.name,
+          conditions: m.status?.conditions ?? [],
+        }))
       : undefined;
   manager.metrics.tenantConditionTypes = MARKETPLACE_CONDITIONS;
   return marketplaces;

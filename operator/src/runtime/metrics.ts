@@ -30,6 +30,16 @@ export function countTenantsByCondition(
   return counts;
 }
 
+/** What the operator knows of one Marketplace at scrape time. */
+export interface TenantConditions {
+  name: string;
+  conditions: readonly { type: string; status: string }[];
+}
+
+function isReady(conditions: TenantConditions['conditions']): boolean {
+  return conditions.some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
 export class OperatorMetrics {
   readonly registry = new Registry();
   readonly reconcileTotal = new Counter({
@@ -65,10 +75,10 @@ export class OperatorMetrics {
     registers: [this.registry],
   });
   /**
-   * Set by the operator: the conditions of every known Marketplace, read at scrape time;
-   * undefined until its informer has listed them (a standby replica reports no tenants).
+   * Set by the operator: every known Marketplace's name and conditions, read at scrape
+   * time; undefined until its informer has listed them (a standby replica reports none).
    */
-  tenantConditions: () => { type: string; status: string }[][] | undefined = () => undefined;
+  tenantConditions: () => TenantConditions[] | undefined = () => undefined;
   /** Set by the operator: the condition types every Marketplace reports, Ready included. */
   tenantConditionTypes: readonly string[] = [];
   readonly tenantsByCondition = new Gauge({
@@ -80,9 +90,27 @@ export class OperatorMetrics {
       this.tenantsByCondition.reset();
       const tenants = this.tenantConditions();
       if (!tenants) return;
-      const counts = countTenantsByCondition(tenants, this.tenantConditionTypes);
+      const counts = countTenantsByCondition(
+        tenants.map((t) => t.conditions),
+        this.tenantConditionTypes,
+      );
       for (const [condition, byStatus] of counts)
         for (const [status, n] of byStatus) this.tenantsByCondition.set({ condition, status }, n);
+    },
+  });
+  /**
+   * One series per tenant, so an alert can name the Marketplace that is not Ready (the
+   * counts above cannot); as many series as tenants, the bound kube-state-metrics keeps.
+   */
+  readonly tenantReady = new Gauge({
+    name: 'gorten_operator_marketplace_ready',
+    help: '1 while a Marketplace is Ready, 0 while it is not (or has no Ready condition yet)',
+    labelNames: ['marketplace'] as const,
+    registers: [this.registry],
+    collect: () => {
+      this.tenantReady.reset();
+      for (const tenant of this.tenantConditions() ?? [])
+        this.tenantReady.set({ marketplace: tenant.name }, isReady(tenant.conditions) ? 1 : 0);
     },
   });
   readonly apiRequests = new Counter({
