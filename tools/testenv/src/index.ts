@@ -5,6 +5,15 @@ export { goTool } from './binaries.js';
 // For npm start (tools/start), which runs the same servers with data kept across starts.
 export { startEnvironment, stopRecordedEnvironment, withStartLock } from './environment.js';
 export { startDataPlane, type DataPlane } from './data-plane.js';
+export {
+  PrometheusError,
+  startPrometheus,
+  type Prometheus,
+  type PrometheusOptions,
+  type Sample,
+  type ScrapeJob,
+  type TargetState,
+} from './servers/prometheus.js';
 export { ensureBinaries, goServerVersions, missingBinaries } from './binaries.js';
 export { repoRoot } from './state.js';
 export { nodeProblem } from './node-runtime.js';

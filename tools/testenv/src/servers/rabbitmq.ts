@@ -1,6 +1,6 @@
 // RabbitMQ from Debian, as an isolated node: its own node name, ports, data folder and
 // epmd (ERL_EPMD_PORT), so it neither meets nor disturbs a broker already on the machine.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
@@ -18,6 +18,7 @@ import { withFreePorts } from '../ports.js';
 import { StartupError, startServer, stopServer, eventually } from '../process.js';
 import { okBody } from '../http.js';
 import type { StartContext } from './context.js';
+import { ensureDebianPackage } from './debian.js';
 
 const SERVER_SCRIPT = '/usr/lib/rabbitmq/bin/rabbitmq-server';
 
@@ -35,22 +36,7 @@ export interface RabbitAccess {
 
 /** Installs Debian's rabbitmq-server when it is missing and we may (root); else explains. */
 export function ensureRabbitMqInstalled(): void {
-  if (existsSync(SERVER_SCRIPT)) return;
-  const command = 'apt-get update && apt-get install -y rabbitmq-server';
-  if (process.getuid?.() !== 0) {
-    throw new StartupError(
-      `RabbitMQ is not installed (${SERVER_SCRIPT} is missing). Install it: sudo sh -c '${command}'`,
-    );
-  }
-  console.error('testenv: installing rabbitmq-server from Debian (apt-get)');
-  const result = spawnSync('sh', ['-c', `DEBIAN_FRONTEND=noninteractive ${command}`], {
-    stdio: 'inherit',
-  });
-  if (result.status !== 0 || !existsSync(SERVER_SCRIPT)) {
-    throw new StartupError(
-      `Installing rabbitmq-server with apt-get failed (exit ${result.status}). Run '${command}' by hand and read its output.`,
-    );
-  }
+  ensureDebianPackage('RabbitMQ', SERVER_SCRIPT, 'rabbitmq-server');
 }
 
 /** Debian's broker runs as user rabbitmq; when we are root we drop to it as its wrapper would. */
