@@ -6,8 +6,10 @@ export { goTool } from './binaries.js';
 export { startEnvironment, stopRecordedEnvironment, withStartLock } from './environment.js';
 export { startDataPlane, type DataPlane } from './data-plane.js';
 export {
+  platformJobs,
   PrometheusError,
   startPrometheus,
+  type PlatformTargets,
   type Prometheus,
   type PrometheusOptions,
   type Sample,

@@ -1,12 +1,16 @@
 // The Prometheus config testenv writes and how an instant query's answer becomes samples.
 import { parse } from 'yaml';
-import { prometheusConfig, samplesOf } from '../src/servers/prometheus.js';
+import { platformJobs, prometheusConfig, samplesOf } from '../src/servers/prometheus.js';
 
 test('each job becomes a scrape config with its path, parameters and per-target labels', () => {
   const config = parse(
     prometheusConfig(
       [
-        { job: 'svc', targets: [{ address: '127.0.0.1:1', labels: { service: 'orders' } }] },
+        {
+          job: 'svc',
+          targets: [{ address: '127.0.0.1:1', labels: { service: 'orders' } }],
+          honorLabels: true,
+        },
         {
           job: 'rabbitmq',
           targets: [{ address: '127.0.0.1:2' }],
@@ -25,6 +29,7 @@ test('each job becomes a scrape config with its path, parameters and per-target 
       {
         job_name: 'svc',
         metrics_path: '/metrics',
+        honor_labels: true,
         static_configs: [{ targets: ['127.0.0.1:1'], labels: { service: 'orders' } }],
       },
       {
@@ -52,4 +57,32 @@ test('a vector gives its samples, a scalar one unlabelled sample, a range vector
   expect(() => samplesOf({ resultType: 'matrix', result: [] }, 'up[1m]')).toThrow(
     'up[1m]: a matrix is no instant vector',
   );
+});
+
+test('the platform’s jobs: the operator, each service labelled, the broker’s per-queue depths', () => {
+  const jobs = platformJobs({
+    operator: '127.0.0.1:1',
+    services: [
+      { service: 'orders', marketplace: 'demo', address: '127.0.0.1:2' },
+      { service: 'users', address: '127.0.0.1:3' },
+    ],
+    rabbitmq: '127.0.0.1:4',
+  });
+  expect(jobs).toEqual([
+    { job: 'gorten-operator', targets: [{ address: '127.0.0.1:1' }] },
+    {
+      job: 'gorten-services',
+      honorLabels: true,
+      targets: [
+        { address: '127.0.0.1:2', labels: { service: 'orders', marketplace: 'demo' } },
+        { address: '127.0.0.1:3', labels: { service: 'users' } },
+      ],
+    },
+    {
+      job: 'rabbitmq',
+      targets: [{ address: '127.0.0.1:4' }],
+      metricsPath: '/metrics/detailed',
+      params: { family: ['queue_coarse_metrics'] },
+    },
+  ]);
 });

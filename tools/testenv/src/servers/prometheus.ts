@@ -27,6 +27,12 @@ export interface ScrapeJob {
   metricsPath?: string;
   /** Query parameters of the scrape, e.g. `{ family: ['queue_coarse_metrics'] }`. */
   params?: Record<string, string[]>;
+  /**
+   * The scraped series keep labels of their own that a target label also names (a
+   * service's registry labels its series with service and marketplace already), instead
+   * of Prometheus renaming theirs to exported_<name>.
+   */
+  honorLabels?: boolean;
 }
 
 export interface PrometheusOptions {
@@ -98,9 +104,49 @@ export function prometheusConfig(
       job_name: job.job,
       metrics_path: job.metricsPath ?? '/metrics',
       ...(job.params ? { params: job.params } : {}),
+      ...(job.honorLabels ? { honor_labels: true } : {}),
       static_configs: job.targets.map((t) => ({ targets: [t.address], labels: t.labels ?? {} })),
     })),
   });
+}
+
+/** Where the local stack's processes serve their metrics (`host:port`). */
+export interface PlatformTargets {
+  operator?: string;
+  services: readonly { service: string; marketplace?: string; address: string }[];
+  /** The rabbitmq_prometheus listener. */
+  rabbitmq?: string;
+}
+
+/**
+ * The scrape jobs of the platform, named as the alerts and dashboards expect them:
+ * gorten-operator, gorten-services (one target per service process, labelled with its
+ * service and marketplace) and rabbitmq (per-queue depths, including dead-letter queues).
+ */
+export function platformJobs(targets: PlatformTargets): ScrapeJob[] {
+  return [
+    ...(targets.operator
+      ? [{ job: 'gorten-operator', targets: [{ address: targets.operator }] }]
+      : []),
+    {
+      job: 'gorten-services',
+      honorLabels: true,
+      targets: targets.services.map(({ service, marketplace, address }) => ({
+        address,
+        labels: { service, ...(marketplace ? { marketplace } : {}) },
+      })),
+    },
+    ...(targets.rabbitmq
+      ? [
+          {
+            job: 'rabbitmq',
+            targets: [{ address: targets.rabbitmq }],
+            metricsPath: '/metrics/detailed',
+            params: { family: ['queue_coarse_metrics'] },
+          },
+        ]
+      : []),
+  ];
 }
 
 interface ApiAnswer<T> {
