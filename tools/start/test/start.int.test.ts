@@ -186,6 +186,7 @@ describe('npm start', () => {
       for (const step of ['[1/7]', '[2/7]', '[7/7]']) expect(output).toContain(step);
       expect(output).toContain(`API          ${base()}`);
       expect(output).toContain(`Swagger UI   ${base()}/docs/`);
+      expect(output).toMatch(/^ {2}Prometheus {3}http:\/\/127\.0\.0\.1:\d+ /m);
       for (const role of ['admin', 'seller', 'buyer'])
         expect(account(output, role).email).toMatch(/@demo\.shop\.localhost$/);
     },
@@ -249,6 +250,39 @@ describe('npm start', () => {
     // The seller and the admin printed can sign in too.
     await signIn(output, 'seller');
     await signIn(output, 'admin');
+  });
+
+  test('its Prometheus scrapes the operator, every service and RabbitMQ: every target up', async () => {
+    const url = /^ {2}Prometheus {3}(\S+)/m.exec(first.output())?.[1] ?? '';
+    const expected = [
+      'gorten-operator',
+      ...[
+        'carts',
+        'catalog',
+        'checkout',
+        'companies',
+        'notifications',
+        'orders',
+        'payments',
+        'users',
+      ].map((s) => `gorten-services/${s}`),
+      'rabbitmq',
+    ];
+    const up = await eventually(
+      { what: 'every Prometheus target up', timeoutMs: 60_000 },
+      async () => {
+        const answer = (await (await fetch(`${url}/api/v1/targets`)).json()) as {
+          data: {
+            activeTargets: { scrapePool: string; labels: { service?: string }; health: string }[];
+          };
+        };
+        const healthy = answer.data.activeTargets
+          .filter((t) => t.health === 'up')
+          .map((t) => [t.scrapePool, t.labels.service].filter(Boolean).join('/'));
+        return healthy.length === expected.length ? healthy.sort() : undefined;
+      },
+    );
+    expect(up).toEqual(expected);
   });
 
   test('a second start while one runs, or on a taken port, is refused with what to do', async () => {
