@@ -268,21 +268,29 @@ describe('npm start', () => {
       ].map((s) => `gorten-services/${s}`),
       'rabbitmq',
     ];
+    type Target = {
+      scrapePool: string;
+      scrapeUrl: string;
+      labels: { service?: string };
+      health: string;
+    };
     const up = await eventually(
       { what: 'every Prometheus target up', timeoutMs: 60_000 },
       async () => {
         const answer = (await (await fetch(`${url}/api/v1/targets`)).json()) as {
-          data: {
-            activeTargets: { scrapePool: string; labels: { service?: string }; health: string }[];
-          };
+          data: { activeTargets: Target[] };
         };
-        const healthy = answer.data.activeTargets
-          .filter((t) => t.health === 'up')
-          .map((t) => [t.scrapePool, t.labels.service].filter(Boolean).join('/'));
-        return healthy.length === expected.length ? healthy.sort() : undefined;
+        const healthy = answer.data.activeTargets.filter((t) => t.health === 'up');
+        return healthy.length === expected.length ? healthy : undefined;
       },
     );
-    expect(up).toEqual(expected);
+    const jobs = up.map((t) => [t.scrapePool, t.labels.service].filter(Boolean).join('/'));
+    expect(jobs.sort()).toEqual(expected);
+    // The operator gave each service its marketplace (MARKETPLACE): its own series say so.
+    for (const target of up.filter((t) => t.scrapePool === 'gorten-services'))
+      expect(await (await fetch(target.scrapeUrl)).text()).toContain(
+        `process_cpu_seconds_total{service="${target.labels.service}",marketplace="demo"}`,
+      );
   });
 
   test('a second start while one runs, or on a taken port, is refused with what to do', async () => {
