@@ -11,6 +11,8 @@ export { buildGatewayPlane, buildKongPlugins, ROUTES } from './marketplace/gatew
 export { tenantNames } from './marketplace/names.js';
 export { tenantTopology, TOPOLOGY_FILE } from './marketplace/topology.js';
 export { buildDeployment, HTTP_PORT } from './marketplace/workloads.js';
+// In-process, for the tests outside operator/ that scrape a running operator.
+export { createLogger, startOperator, type RunningOperator } from './operator.js';
 export { findCondition } from './runtime/conditions.js';
 export { secretValue } from './secrets.js';
 export { DEFAULT_SETTINGS } from './settings.js';

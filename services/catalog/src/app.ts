@@ -4,6 +4,7 @@ import type { ServiceDefinition } from '@gorten/kit';
 import { catalogEnv, type CatalogEnv } from './config.js';
 import type { CatalogDeps } from './deps.js';
 import { applyProductEvent } from './inventory.js';
+import { CatalogMetrics } from './metrics.js';
 import { CATALOG_ROUTES } from './routes.js';
 import { CATALOG_INDEXES, catalogStore } from './store.js';
 
@@ -17,7 +18,12 @@ export const catalogService: ServiceDefinition<CatalogEnv, CatalogDeps> = {
   indexes: CATALOG_INDEXES,
   routes: CATALOG_ROUTES,
   outboxCollections: ['products', 'inventory'],
-  deps: ({ env, db }) => ({ env, store: catalogStore(db), now: () => new Date() }),
+  deps: ({ env, db, metrics }) => ({
+    env,
+    store: catalogStore(db),
+    metrics: new CatalogMetrics(metrics.registry),
+    now: () => new Date(),
+  }),
   consumers: (deps) => [
     {
       name: 'catalog-inventory',

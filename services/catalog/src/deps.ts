@@ -1,9 +1,11 @@
 // What the catalog's use cases work with; built once at start (app.ts).
 import type { CatalogEnv } from './config.js';
+import type { CatalogMetrics } from './metrics.js';
 import type { CatalogStore } from './store.js';
 
 export interface CatalogDeps {
   env: CatalogEnv;
   store: CatalogStore;
+  metrics: CatalogMetrics;
   now: () => Date;
 }

@@ -1,6 +1,7 @@
 // The inventory_update consumer: product events become per-product inventory records
 // and per-company stock figures. A product falling to its low-stock threshold queues one
-// notification (in the same update that records the fall). Events carry the product's
+// notification (in the same update that records the fall) and counts one low-stock
+// event (gorten_low_stock_events_total). Events carry the product's
 // version: a stale or repeated one changes nothing, so redelivery and reordering are safe.
 import {
   assertActsForCompany,
@@ -37,6 +38,7 @@ export async function applyProductEvent(deps: CatalogDeps, envelope: EventEnvelo
   };
   // Compare-and-set on the version read: events of one product handled at the same time
   // (prefetch > 1) cannot both decide the product "fell low" and notify twice.
+  let fell: boolean;
   for (;;) {
     const previous = await deps.store.inventory.findOne({ _id: event.productId });
     if (previous && previous.version >= event.version) return; // stale or already applied
@@ -62,6 +64,7 @@ export async function applyProductEvent(deps: CatalogDeps, envelope: EventEnvelo
             ),
           ]
         : [];
+    fell = outbox.length > 0; // as of the write that ends the loop
     if (previous) {
       const written = await deps.store.inventory.updateOne(
         { _id: event.productId, version: previous.version },
@@ -77,6 +80,7 @@ export async function applyProductEvent(deps: CatalogDeps, envelope: EventEnvelo
       }
     }
   }
+  if (fell) deps.metrics.lowStockEvents.inc();
   await recomputeCompanyStock(deps, event.companyId);
 }
 

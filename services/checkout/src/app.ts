@@ -9,6 +9,7 @@ import { createOrderModule } from '@gorten/orders/orders';
 import { createPaymentModule } from '@gorten/payments/module';
 import type { CheckoutDeps } from './deps.js';
 import { checkoutEnv, type CheckoutEnv } from './config.js';
+import { CheckoutMetrics } from './metrics.js';
 import { forgetFinished, recoverCheckouts, sweepReservations } from './recovery.js';
 import { checkoutRequests } from './requests.js';
 import { CHECKOUT_ROUTES } from './routes.js';
@@ -29,17 +30,18 @@ export const checkoutService: ServiceDefinition<CheckoutEnv, CheckoutDeps> = {
   // secondary index) runs rarely: the safety net for a crash before an announcement.
   outboxCollections: ['orders', 'products'],
   outboxSweepMs: 30_000,
-  deps: ({ env, db, log, dependencyMetrics, outbox }) => {
+  deps: ({ env, db, log, metrics, dependencyMetrics, outbox }) => {
     const store = checkoutStore(db);
     const failpoint = env.CHECKOUT_FAILPOINT;
     return {
       env,
       store,
       requests: checkoutRequests(store, env),
+      metrics: new CheckoutMetrics(metrics.registry),
       carts: createCartModule(db),
       stock: createStockModule(db, outbox),
       orders: createOrderModule(db, outbox),
-      payments: createPaymentModule(db, env, dependencyMetrics),
+      payments: createPaymentModule(db, env, dependencyMetrics, metrics.registry),
       log,
       now: () => new Date(),
       ...(failpoint

@@ -39,6 +39,7 @@ function leftToRecovery(
   deps.log.error({ err, checkoutId, step }, 'checkout left to recovery');
   return new RetryableCheckoutFailure(
     'The checkout could not be finished now and is being settled; send the same request again in a moment.',
+    'unsettled',
   );
 }
 
@@ -54,6 +55,15 @@ export async function checkout(
   const fingerprint = requestHash(deps.env.IDEMPOTENCY_HMAC_KEY, body);
   const claim = await deps.requests.claim(requestId, fingerprint, id, deps.now());
   if (!claim.started) return replay(claim.result);
+  return deps.metrics.measure(() => runClaimed(deps, { buyerId, requestId, id }, body));
+}
+
+/** The checkout of a key this request claimed: its run, and the key's answer. */
+async function runClaimed(
+  deps: CheckoutDeps,
+  { buyerId, requestId, id }: { buyerId: string; requestId: string; id: string },
+  body: CheckoutRequest,
+): Promise<StoredAnswer> {
   try {
     await precheck(deps, buyerId);
     await paymentMethodOf(deps.payments, body.paymentMethod, buyerId); // the buyer's own

@@ -25,7 +25,7 @@ export const CHECKOUT_ROUTES = [
     errors: {
       402: 'The card was declined; the order is cancelled and the stock released.',
       409: 'Out of stock (`out_of_stock`), a product no longer sold (`unavailable`), a total other than `expectedTotal` (`total_changed`, with the total now), or a request with this key still running.',
-      422: 'The cart is empty, the payment method is not the buyer’s (`unknown_payment_method`), or the key was used with another body.',
+      422: 'The cart is empty (`cart_empty`), the payment method is not the buyer’s (`unknown_payment_method`), or the key was used with another body.',
       503: 'The payment provider did not answer; nothing was charged. Retry.',
     },
     handle: async ({ headers, body, principal }, deps) => {

@@ -103,7 +103,11 @@ function finalAnswer(cause: unknown): StoredAnswer | undefined {
 
 /** A checkout that could not finish and may be tried again (nothing was charged). */
 export class RetryableCheckoutFailure extends Problem {
-  constructor(detail: string) {
+  constructor(
+    detail: string,
+    /** Why, for the metrics: the provider did not answer, or recovery settles the run. */
+    readonly why: 'provider_timeout' | 'unsettled',
+  ) {
     super(503, 'Service Unavailable', detail, { reason: 'try_again' });
     this.headers['Retry-After'] = '2';
   }
@@ -190,7 +194,7 @@ function priceLines(
  */
 export async function precheck(deps: SagaDeps, buyerId: string): Promise<void> {
   const items = await cartLines(deps.carts, buyerId);
-  if (items.length === 0) throw unprocessable('The cart is empty.');
+  if (items.length === 0) throw unprocessable('The cart is empty.', { reason: 'cart_empty' });
   const products = await productsOf(deps.carts, items);
   const lines = priceLines(deps, items, products);
   const short = lines.find((l) => (products.get(l.productId)?.stock ?? 0) < l.quantity);
@@ -226,10 +230,10 @@ export const SAGA_STEPS: readonly SagaStep[] = [
       const locked = await lockCart(deps.carts, checkout.buyerId, checkout._id);
       if (!locked) {
         if ((await cartLines(deps.carts, checkout.buyerId)).length === 0)
-          throw unprocessable('The cart is empty.');
+          throw unprocessable('The cart is empty.', { reason: 'cart_empty' });
         throw conflict('Another checkout of this cart is in progress.', { reason: 'cart_locked' });
       }
-      if (locked.length === 0) throw unprocessable('The cart is empty.');
+      if (locked.length === 0) throw unprocessable('The cart is empty.', { reason: 'cart_empty' });
       const lines = priceLines(deps, locked, await productsOf(deps.carts, locked));
       const total = lines.reduce((sum, l) => sum + l.lineTotal, 0);
       const { expectedTotal } = request;
@@ -312,6 +316,7 @@ export const SAGA_STEPS: readonly SagaStep[] = [
         if (err instanceof PaymentOutcomeUnknown)
           throw new RetryableCheckoutFailure(
             'The payment provider did not answer in time. Nothing was charged; send the same request again.',
+            'provider_timeout',
           );
         throw err;
       }

@@ -37,6 +37,11 @@ const DAY_MS = 24 * HOUR_MS;
 
 export const serviceEnv = z.object({
   SERVICE: z.string().regex(/^[a-z][a-z0-9-]*$/, 'must be a service name'),
+  /** The tenant's Marketplace (the operator sets it): the `marketplace` label of every metric. */
+  MARKETPLACE: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a Marketplace name')
+    .optional(),
   HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   // Unset: every interface (in a pod). npm start and the tests set 127.0.0.1.
   HTTP_HOST: z.ipv4().or(z.ipv6()).optional(),

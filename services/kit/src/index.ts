@@ -6,7 +6,13 @@ export {
 } from './app.js';
 export { ConfigError, parseEnv, serviceEnv, type ServiceEnv } from './config.js';
 export { createLogger, requestContext, type RequestState } from './logger.js';
-export { ServiceMetrics } from './metrics.js';
+export {
+  gaugeReadAtScrape,
+  SCRAPE_READ_TIMEOUT_MS,
+  ServiceMetrics,
+  withDeadline,
+  type ScrapedGauge,
+} from './metrics.js';
 export * from './problem.js';
 export { corsFor, securityHeaders } from './security.js';
 export { serve, type RunningServer, type ServeOptions } from './server.js';

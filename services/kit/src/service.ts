@@ -11,9 +11,10 @@ import { createServiceApp } from './app.js';
 import { parseEnv, type ServiceEnv } from './config.js';
 import { createLogger } from './logger.js';
 import { Consumer, pruneProcessedMessages, type EventHandler } from './messaging/consumer.js';
-import { deadLetterGauge } from './messaging/dead-letters.js';
 import { noOutbox, OutboxRelay, type Outbox, type WithOutbox } from './messaging/outbox.js';
+import { outboxAgeGauge } from './messaging/outbox-age.js';
 import { Publisher } from './messaging/publisher.js';
+import { queueGauges } from './messaging/queue-metrics.js';
 import { ServiceMetrics } from './metrics.js';
 import { everyInterval, RETENTION_SWEEP_MS, type PeriodicTask } from './periodic.js';
 import { connectMongo, type CollectionIndexes } from './mongo.js';
@@ -93,13 +94,15 @@ export async function startService<E extends ServiceEnv, Deps>(
 ): Promise<RunningService<Deps>> {
   const env = parseEnv(definition.env, environment);
   const log = createLogger(env.SERVICE, env.LOG_LEVEL, opts.logDestination);
-  const metrics = new ServiceMetrics(env.SERVICE);
+  const metrics = new ServiceMetrics(env.SERVICE, env.MARKETPLACE);
   const dependencyMetrics = new DependencyMetrics(metrics.registry);
   const mongo = await connectMongo(env.MONGODB_URI, definition.indexes);
   const publisher = new Publisher(env.AMQP_URL, log);
-  const outboxCollections = definition.outboxCollections ?? [];
+  const outboxCollections = (definition.outboxCollections ?? []).map((name) =>
+    mongo.db.collection<WithOutbox>(name),
+  );
   const relay = new OutboxRelay(
-    outboxCollections.map((name) => mongo.db.collection<WithOutbox>(name)),
+    outboxCollections,
     publisher,
     log,
     opts.outboxIntervalMs ?? definition.outboxSweepMs,
@@ -126,7 +129,8 @@ export async function startService<E extends ServiceEnv, Deps>(
         log,
       ),
   );
-  deadLetterGauge(metrics.registry, consumers, log);
+  queueGauges(metrics.registry, consumers, log);
+  outboxAgeGauge(metrics.registry, outboxCollections, log);
   const app = createServiceApp({
     log,
     metrics,

@@ -22,7 +22,7 @@ import {
   type EventHandler,
   type WithOutbox,
 } from '../src/index.js';
-import { deadLetterGauge } from '../src/messaging/dead-letters.js';
+import { queueGauges } from '../src/messaging/queue-metrics.js';
 
 const env = loadTestEnv();
 const log = createLogger('test', process.env.GORTEN_TEST_LOG ?? 'silent');
@@ -322,7 +322,7 @@ test('a failing event dead-letters after the limit and shows in gorten_dlq_messa
     return Promise.resolve();
   });
   const registry = new Registry();
-  deadLetterGauge(registry, [consumer.consumer], log);
+  queueGauges(registry, [consumer.consumer], log);
   const depth = async () =>
     (await registry.getSingleMetric('gorten_dlq_messages')?.get())?.values.find(
       (v) => v.labels.queue === work,

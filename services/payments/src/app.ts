@@ -16,8 +16,8 @@ export const paymentsService: ServiceDefinition<PaymentsEnv, PaymentsDeps> = {
   env: paymentsEnv,
   indexes: PAYMENTS_INDEXES,
   routes: PAYMENTS_ROUTES,
-  deps: ({ env, db, dependencyMetrics }) => ({
+  deps: ({ env, db, metrics, dependencyMetrics }) => ({
     env,
-    ...createPaymentModule(db, env, dependencyMetrics),
+    ...createPaymentModule(db, env, dependencyMetrics, metrics.registry),
   }),
 };

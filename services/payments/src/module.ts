@@ -1,8 +1,11 @@
 // Building the payments module for a service that calls the provider: the provider
-// the settings name, behind one resilience policy (its state in the service's metrics).
+// the settings name, behind one resilience policy (its state in the service's metrics),
+// and the count of the money it moves.
 import { dependencyPolicy, type DependencyMetrics } from '@gorten/kit';
 import type { Db } from 'mongodb';
+import { Registry } from 'prom-client';
 import { providerDeadlineMs, type PaymentProviderSettings } from './config.js';
+import { PaymentMetrics } from './metrics.js';
 import type { PaymentModule } from './payments.js';
 import { SimulatedProvider } from './simulated-provider.js';
 import { paymentsStore } from './store.js';
@@ -11,6 +14,8 @@ export function createPaymentModule(
   db: Db,
   settings: PaymentProviderSettings,
   metrics: DependencyMetrics,
+  /** The service's registry, for the money moved (tests may leave it to one nobody reads). */
+  registry: Registry = new Registry(),
 ): PaymentModule {
   const store = paymentsStore(db);
   return {
@@ -27,6 +32,7 @@ export function createPaymentModule(
       deadlineMs: providerDeadlineMs(settings),
       maxAttempts: 2,
     }),
+    metrics: new PaymentMetrics(registry),
     now: () => new Date(),
   };
 }

@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { conflict, notFound, unprocessable, type DependencyPolicy } from '@gorten/kit';
 import { MongoServerError } from 'mongodb';
 import { assertMove } from './lifecycle.js';
+import type { PaymentMetrics } from './metrics.js';
 import {
   cardExpired,
   luhnValid,
@@ -26,6 +27,8 @@ export interface PaymentModule {
   provider: PaymentProvider;
   /** Timeout, retries (provider calls are idempotent), circuit breaker, bulkhead. */
   policy: DependencyPolicy;
+  /** The money moved (gorten_payment_amount_minor_units_total). */
+  metrics: PaymentMetrics;
   now: () => Date;
 }
 
@@ -53,6 +56,7 @@ async function move(
     { $set: set },
   );
   if (written.matchedCount === 0) throw conflict('The payment changed meanwhile; try again.');
+  payments.metrics.moved(payment, next);
   return next;
 }
 

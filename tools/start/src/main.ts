@@ -1,7 +1,8 @@
 // npm start: the whole platform on this machine. The real servers of the test environment
 // (data kept in .gorten/), the operator, the demo Marketplace and Company from examples/,
 // the tenant's services configured from what the operator provisioned, a local gateway
-// with Swagger UI, a mail catcher and a demo catalog. Ctrl-C stops it all.
+// with Swagger UI, a mail catcher, a Prometheus scraping it all and a demo catalog.
+// Ctrl-C stops it all.
 //
 // Settings (environment): GORTEN_PORT (8080) — the API and docs; GORTEN_HOME (.gorten) —
 // data, logs and caught mail.
@@ -18,12 +19,15 @@ import {
   OWNERS,
   missingBinaries,
   ensureBinaries,
+  platformJobs,
   repoRoot,
   startEnvironment,
+  startPrometheus,
   stopRecordedEnvironment,
   sweepOwner,
   withOwner,
   withStartLock,
+  type Prometheus,
 } from '@gorten/testenv';
 import { parseAllDocuments } from 'yaml';
 import {
@@ -87,6 +91,7 @@ async function dataOf(
 interface Running {
   mail?: MailCatcher;
   gateway?: Server;
+  prometheus?: Prometheus;
   children: Children;
   /** The owner (testenv's owners.ts) of every process this start, or one before it, started. */
   owner: string;
@@ -110,6 +115,7 @@ async function stopEverything(running: Running): Promise<void> {
           running.gateway ? running.gateway.close(() => done()) : done(),
         ),
     ],
+    ['Prometheus', async () => running.prometheus?.stop()],
     ['the operator and the services', () => running.children.stopAll()],
     ['the mail catcher', async () => running.mail?.close()],
     // The servers this start recorded; their data folder is kept for the next start.
@@ -169,18 +175,21 @@ async function start(
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromFile(env.kube.kubeconfig);
   const kube = new Kube(kubeConfig);
-  await progress.run('Starting the operator (it installs the CRDs)', async () => {
-    const operator = running.children.startTypeScript('operator', 'operator/src/main.ts', {
-      ...envVars(env, join(home, 'run', 'current.json')),
-      GORTEN_INSTALL_CRDS: 'true',
-      GORTEN_LEADER_ELECT: 'false',
-      GORTEN_METRICS_HOST: '127.0.0.1',
-      GORTEN_METRICS_PORT: '0',
-      GORTEN_SMTP_URL: smtpUrl,
-      GORTEN_LOG_LEVEL: 'info',
-    });
-    await running.children.waitReady(operator, '/readyz', 120_000);
-  });
+  const operatorPort = await progress.run(
+    'Starting the operator (it installs the CRDs)',
+    async () => {
+      const operator = running.children.startTypeScript('operator', 'operator/src/main.ts', {
+        ...envVars(env, join(home, 'run', 'current.json')),
+        GORTEN_INSTALL_CRDS: 'true',
+        GORTEN_LEADER_ELECT: 'false',
+        GORTEN_METRICS_HOST: '127.0.0.1',
+        GORTEN_METRICS_PORT: '0',
+        GORTEN_SMTP_URL: smtpUrl,
+        GORTEN_LOG_LEVEL: 'info',
+      });
+      return running.children.waitReady(operator, '/readyz', 120_000);
+    },
+  );
 
   const companyId = await progress.run(
     `Applying examples/: Marketplace ${marketplace.metadata.name} and Company ${company.metadata.name}`,
@@ -251,6 +260,22 @@ async function start(
     },
   );
 
+  // Scrapes the operator, every service and the broker (a second or so: not a step).
+  running.prometheus = await startPrometheus({
+    dataDir: join(home, 'data', 'prometheus'),
+    logDir,
+    scrapeIntervalMs: 5_000,
+    jobs: platformJobs({
+      operator: `127.0.0.1:${operatorPort}`,
+      services: [...upstreams].map(([service, servicePort]) => ({
+        service,
+        marketplace: marketplace.metadata.name,
+        address: `127.0.0.1:${servicePort}`,
+      })),
+      rabbitmq: new URL(env.rabbitmq.prometheusUrl).host,
+    }),
+  });
+
   const baseUrl = `http://127.0.0.1:${port}`;
   running.gateway = await progress.run(`Starting the gateway on ${baseUrl}`, () =>
     startGateway(port, upstreams, (err) => say(`gateway: ${err.message}`)),
@@ -282,6 +307,7 @@ async function start(
       ...accounts.map((a) => `    ${a.role.padEnd(6)}  ${a.email.padEnd(width)}  ${a.password}`),
       `  Test card    4242424242424242 (GET ${baseUrl}/payments/test-cards): POST it to`,
       `               /payments/methods as the buyer, then /checkout {"paymentMethod":"pm_…"}`,
+      `  Prometheus   ${running.prometheus.url}   (what it scrapes: ${running.prometheus.url}/classic/targets)`,
       `  Mail         caught in ${join(home, 'mail')} (SMTP ${smtpUrl})`,
       `  Logs         ${logDir}`,
       `  Kubernetes   KUBECONFIG=${env.kube.kubeconfig} kubectl get marketplaces,companies -A`,

@@ -34,15 +34,18 @@ export function checkPortFree(port: number, setting: string): Promise<void> {
 }
 
 const RABBITMQ_SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server';
+const PROMETHEUS = '/usr/bin/prometheus';
 
 /**
  * The system packages the local stack runs on. Go only matters while the servers are
- * not built yet; RabbitMQ always does (it comes from Debian, not from a build).
+ * not built yet; RabbitMQ and Prometheus always do (they come from Debian, not from a build).
  */
 export function checkSystemPackages(serversBuilt: boolean): void {
   const missing: string[] = [];
   if (!existsSync(RABBITMQ_SERVER))
     missing.push('rabbitmq-server (Debian: apt-get install rabbitmq-server)');
+  if (!existsSync(PROMETHEUS))
+    missing.push('prometheus (Debian: apt-get install --no-install-recommends prometheus)');
   if (!serversBuilt && !commandExists('go'))
     missing.push(
       'Go >= 1.26 (it builds etcd, kube-apiserver, kwok and FerretDB once; https://go.dev/dl)',

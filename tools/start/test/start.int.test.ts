@@ -209,6 +209,7 @@ describe('npm start', () => {
       for (const step of ['[1/7]', '[2/7]', '[7/7]']) expect(output).toContain(step);
       expect(output).toContain(`API          ${base()}`);
       expect(output).toContain(`Swagger UI   ${base()}/docs/`);
+      expect(output).toMatch(/^ {2}Prometheus {3}http:\/\/127\.0\.0\.1:\d+ /m);
       for (const role of ['admin', 'seller', 'buyer'])
         expect(account(output, role).email).toMatch(/@demo\.shop\.localhost$/);
     },
@@ -309,6 +310,47 @@ describe('npm start', () => {
     // The seller and the admin printed can sign in too.
     await signIn(output, 'seller');
     await signIn(output, 'admin');
+  });
+
+  test('its Prometheus scrapes the operator, every service and RabbitMQ: every target up', async () => {
+    const url = /^ {2}Prometheus {3}(\S+)/m.exec(first.output())?.[1] ?? '';
+    const expected = [
+      'gorten-operator',
+      ...[
+        'carts',
+        'catalog',
+        'checkout',
+        'companies',
+        'notifications',
+        'orders',
+        'payments',
+        'users',
+      ].map((s) => `gorten-services/${s}`),
+      'rabbitmq',
+    ];
+    type Target = {
+      scrapePool: string;
+      scrapeUrl: string;
+      labels: { service?: string };
+      health: string;
+    };
+    const up = await eventually(
+      { what: 'every Prometheus target up', timeoutMs: 60_000 },
+      async () => {
+        const answer = (await (await fetch(`${url}/api/v1/targets`)).json()) as {
+          data: { activeTargets: Target[] };
+        };
+        const healthy = answer.data.activeTargets.filter((t) => t.health === 'up');
+        return healthy.length === expected.length ? healthy : undefined;
+      },
+    );
+    const jobs = up.map((t) => [t.scrapePool, t.labels.service].filter(Boolean).join('/'));
+    expect(jobs.sort()).toEqual(expected);
+    // The operator gave each service its marketplace (MARKETPLACE): its own series say so.
+    for (const target of up.filter((t) => t.scrapePool === 'gorten-services'))
+      expect(await (await fetch(target.scrapeUrl)).text()).toContain(
+        `process_cpu_seconds_total{service="${target.labels.service}",marketplace="demo"}`,
+      );
   });
 
   test('a second start while one runs, or on a taken port, is refused with what to do', async () => {

@@ -27,7 +27,7 @@ function describe(env: TestEnv): string {
     `servers: ${versions}`,
     `KUBECONFIG=${env.kube.kubeconfig}  (kube-apiserver ${env.kube.server})`,
     `MongoDB wire (FerretDB): ${env.mongo.url.replace(/:[^:@/]+@/, ':***@')}`,
-    `RabbitMQ: ${env.rabbitmq.amqpUrl.replace(/:[^:@/]+@/, ':***@')}, management ${env.rabbitmq.managementUrl}`,
+    `RabbitMQ: ${env.rabbitmq.amqpUrl.replace(/:[^:@/]+@/, ':***@')}, management ${env.rabbitmq.managementUrl}, Prometheus ${env.rabbitmq.prometheusUrl}`,
     `logs: ${env.logDir}`,
   ].join('\n');
 }

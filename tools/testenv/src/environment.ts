@@ -54,6 +54,8 @@ export async function checkEnvironment(env: TestEnv): Promise<string[]> {
           },
         }),
     ],
+    // An environment recorded before the broker had its Prometheus listener is stale.
+    ['RabbitMQ Prometheus', () => okBody(`${env.rabbitmq.prometheusUrl}/metrics`)],
   ];
   for (const [name, probe] of probes) {
     try {
@@ -130,6 +132,7 @@ export async function startEnvironment(options: { dataDir?: string } = {}): Prom
     rabbitmq: {
       amqpUrl: rabbitmq.value.amqpUrl,
       managementUrl: rabbitmq.value.managementUrl,
+      prometheusUrl: rabbitmq.value.prometheusUrl,
       user: rabbitmq.value.user,
       password: rabbitmq.value.password,
       nodeName: rabbitmq.value.nodeName,

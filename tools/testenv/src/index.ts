@@ -6,6 +6,17 @@ export { goTool } from './binaries.js';
 export { startEnvironment, stopRecordedEnvironment, withStartLock } from './environment.js';
 export { startDataPlane, type DataPlane } from './data-plane.js';
 export { startPrivateKube, type PrivateKube } from './private-kube.js';
+export {
+  platformJobs,
+  PrometheusError,
+  startPrometheus,
+  type PlatformTargets,
+  type Prometheus,
+  type PrometheusOptions,
+  type Sample,
+  type ScrapeJob,
+  type TargetState,
+} from './servers/prometheus.js';
 export { ensureBinaries, goServerVersions, missingBinaries } from './binaries.js';
 export { repoRoot } from './state.js';
 export { nodeProblem } from './node-runtime.js';

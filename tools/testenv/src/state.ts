@@ -25,6 +25,8 @@ export interface TestEnv {
   rabbitmq: {
     amqpUrl: string;
     managementUrl: string;
+    /** rabbitmq_prometheus: /metrics, and per-queue figures in /metrics/detailed. */
+    prometheusUrl: string;
     user: string;
     password: string;
     nodeName: string;

@@ -118,7 +118,7 @@ describe('a server whose port is taken between choice and bind', () => {
     expect(isAlive(firstBroker?.pid ?? 0)).toBe(false);
     const listeners = listenersOf(groupMembers([secondBroker?.pid ?? 0]));
     expect(listeners.map((l) => l.port).sort()).toEqual(
-      [choices[1]?.amqp, choices[1]?.dist, management].sort(),
+      [choices[1]?.amqp, choices[1]?.dist, management, choices[1]?.prometheus].sort(),
     );
     expect(listeners.every((l) => l.address === '127.0.0.1')).toBe(true);
   });

@@ -1,5 +1,6 @@
 // RabbitMQ is real: quorum queues with dead-lettering, publisher confirms, manual acks,
-// and the management HTTP API the operator uses for vhosts and users.
+// the management HTTP API the operator uses for vhosts and users, and the
+// rabbitmq_prometheus plugin's per-queue figures on loopback.
 import { randomBytes } from 'node:crypto';
 import { connect, type ChannelModel, type ConfirmChannel } from 'amqplib';
 import { eventually, loadTestEnv } from '../src/index.js';
@@ -100,4 +101,27 @@ test('the management API creates a vhost and a user limited to it, and deletes b
   expect((await management('DELETE', `/api/vhosts/${vhost}`)).status).toBe(204);
   expect((await management('GET', `/api/vhosts/${vhost}`)).status).toBe(404);
   expect((await management('GET', `/api/users/${user}`)).status).toBe(404);
+});
+
+test('the Prometheus plugin serves per-queue depths on loopback, by vhost and queue', async () => {
+  const { hostname } = new URL(env.rabbitmq.prometheusUrl);
+  expect(hostname).toBe('127.0.0.1');
+  const queue = `smoke.depth.${suffix}`;
+  await channel.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+  try {
+    for (const body of ['one', 'two', 'three']) channel.sendToQueue(queue, Buffer.from(body));
+    await channel.waitForConfirms();
+    const sample = `rabbitmq_detailed_queue_messages_ready{vhost="/",queue="${queue}"} 3`;
+    await eventually({ what: sample, timeoutMs: 15_000 }, async () => {
+      const url = `${env.rabbitmq.prometheusUrl}/metrics/detailed?family=queue_coarse_metrics`;
+      const text = await (await fetch(url)).text();
+      return text.split('\n').includes(sample) ? true : undefined;
+    });
+    // The aggregate endpoint answers too (what the rabbitmq job scrapes besides).
+    expect(await (await fetch(`${env.rabbitmq.prometheusUrl}/metrics`)).text()).toContain(
+      'rabbitmq_queues',
+    );
+  } finally {
+    await channel.deleteQueue(queue);
+  }
 });

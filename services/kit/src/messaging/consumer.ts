@@ -13,7 +13,8 @@ import type { Logger } from 'pino';
 import { backoffDelay, type Backoff } from '../backoff.js';
 import { isDependencyFailure } from '../dependency.js';
 import { deadLetterQueueOf, retryQueueOf, RETRY_QUEUE_TTL_MS } from '../tenant-contract.js';
-import { forwardedProperties, RETRIES_HEADER, type DeadLetterSource } from './dead-letters.js';
+import { forwardedProperties, RETRIES_HEADER } from './dead-letters.js';
+import type { QueueDepths, QueueSource } from './queue-metrics.js';
 import type { EventEnvelope, Publisher } from './publisher.js';
 
 export interface ConsumerOptions {
@@ -51,7 +52,7 @@ function parseEvent(message: ConsumeMessage): EventEnvelope {
 /** Every consumer's record of the messages it handled (`<consumer>:<event id>`, when). */
 const PROCESSED_MESSAGES = 'processed_messages';
 
-export class Consumer implements DeadLetterSource {
+export class Consumer implements QueueSource {
   private model?: ChannelModel;
   private channel?: Channel;
   private readonly processed: Collection<{ _id: string; at: Date }>;
@@ -77,13 +78,15 @@ export class Consumer implements DeadLetterSource {
     return this.opts.queue;
   }
 
-  /** Messages in this queue's dead-letter queue now (on a channel of its own: a failed
-   * passive check closes the channel it ran on). */
-  async deadLetterDepth(): Promise<number> {
+  /** Messages ready in this queue and in its dead-letter queue now (on a channel of its
+   * own: a failed passive check closes the channel it ran on). */
+  async depths(): Promise<QueueDepths> {
     if (!this.model) throw new Error('not connected');
     const channel = await this.model.createChannel();
     try {
-      return (await channel.checkQueue(deadLetterQueueOf(this.opts.queue))).messageCount;
+      const ready = (await channel.checkQueue(this.opts.queue)).messageCount;
+      const dlq = await channel.checkQueue(deadLetterQueueOf(this.opts.queue));
+      return { ready, deadLettered: dlq.messageCount };
     } finally {
       await channel.close().catch(() => undefined);
     }

@@ -1,10 +1,9 @@
 // What happens to a message after its consumer gave up on it for now or for good: the
 // properties a message keeps when it is sent on (to its retry queue, or back from its
-// dead-letter queue), the re-drive that moves a dead-letter queue back into its work
-// queue, and the dead-letter queues' depth as the metric gorten_dlq_messages{queue}.
+// dead-letter queue), and the re-drive that moves a dead-letter queue back into its work
+// queue. (Their depth, gorten_dlq_messages{queue}, is read in queue-metrics.ts.)
 import { connect, type Channel, type MessageProperties } from 'amqplib';
 import type { Logger } from 'pino';
-import { Gauge, type Registry } from 'prom-client';
 import { deadLetterQueueOf } from '../tenant-contract.js';
 import { Publisher, type PublishProperties } from './publisher.js';
 
@@ -104,55 +103,4 @@ async function moveAll(
     moved++;
   }
   return moved;
-}
-
-/** A queue with a dead-letter queue whose depth can be asked for. */
-export interface DeadLetterSource {
-  queue: string;
-  deadLetterDepth(): Promise<number>;
-}
-
-/** The longest a scrape waits for one queue's depth. */
-const DEPTH_TIMEOUT_MS = 2_000;
-
-/**
- * gorten_dlq_messages{queue}: the messages waiting in each source's dead-letter queue,
- * asked for at every scrape. A queue whose depth cannot be read now (the broker is away)
- * has no sample in that scrape rather than a stale one.
- */
-export function deadLetterGauge(
-  registry: Registry,
-  sources: readonly DeadLetterSource[],
-  log: Logger,
-): Gauge<'queue'> {
-  return new Gauge({
-    name: 'gorten_dlq_messages',
-    help: 'Messages in the dead-letter queue of each work queue this service consumes',
-    labelNames: ['queue'] as const,
-    registers: [registry],
-    async collect() {
-      await Promise.all(
-        sources.map(async (source) => {
-          let timer: NodeJS.Timeout | undefined;
-          try {
-            const depth = await Promise.race([
-              source.deadLetterDepth(),
-              new Promise<never>((_, reject) => {
-                timer = setTimeout(
-                  () => reject(new Error(`no answer in ${DEPTH_TIMEOUT_MS} ms`)),
-                  DEPTH_TIMEOUT_MS,
-                );
-              }),
-            ]);
-            this.set({ queue: source.queue }, depth);
-          } catch (err) {
-            this.remove({ queue: source.queue });
-            log.debug({ err, queue: source.queue }, 'dead-letter queue depth unknown');
-          } finally {
-            clearTimeout(timer);
-          }
-        }),
-      );
-    },
-  });
 }

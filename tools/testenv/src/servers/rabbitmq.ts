@@ -1,6 +1,6 @@
 // RabbitMQ from Debian, as an isolated node: its own node name, ports, data folder and
 // epmd (ERL_EPMD_PORT), so it neither meets nor disturbs a broker already on the machine.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
@@ -18,12 +18,15 @@ import { withFreePorts } from '../ports.js';
 import { StartupError, startServer, stopServer, eventually } from '../process.js';
 import { okBody } from '../http.js';
 import type { StartContext } from './context.js';
+import { ensureDebianPackage } from './debian.js';
 
 const SERVER_SCRIPT = '/usr/lib/rabbitmq/bin/rabbitmq-server';
 
 export interface RabbitAccess {
   amqpUrl: string;
   managementUrl: string;
+  /** The rabbitmq_prometheus plugin's listener: /metrics, /metrics/detailed?family=… */
+  prometheusUrl: string;
   user: string;
   password: string;
   nodeName: string;
@@ -33,22 +36,7 @@ export interface RabbitAccess {
 
 /** Installs Debian's rabbitmq-server when it is missing and we may (root); else explains. */
 export function ensureRabbitMqInstalled(): void {
-  if (existsSync(SERVER_SCRIPT)) return;
-  const command = 'apt-get update && apt-get install -y rabbitmq-server';
-  if (process.getuid?.() !== 0) {
-    throw new StartupError(
-      `RabbitMQ is not installed (${SERVER_SCRIPT} is missing). Install it: sudo sh -c '${command}'`,
-    );
-  }
-  console.error('testenv: installing rabbitmq-server from Debian (apt-get)');
-  const result = spawnSync('sh', ['-c', `DEBIAN_FRONTEND=noninteractive ${command}`], {
-    stdio: 'inherit',
-  });
-  if (result.status !== 0 || !existsSync(SERVER_SCRIPT)) {
-    throw new StartupError(
-      `Installing rabbitmq-server with apt-get failed (exit ${result.status}). Run '${command}' by hand and read its output.`,
-    );
-  }
+  ensureDebianPackage('RabbitMQ', SERVER_SCRIPT, 'rabbitmq-server');
 }
 
 /** Debian's broker runs as user rabbitmq; when we are root we drop to it as its wrapper would. */
@@ -100,17 +88,20 @@ function tcpOpen(port: number): Promise<true> {
 
 /**
  * The node's own rabbitmq.conf (RABBITMQ_CONFIG_FILE), so that the machine's
- * /etc/rabbitmq/rabbitmq.conf, if any, never adds listeners to it. The management
- * listener binds 127.0.0.1 on our port (`ss -ltn` shows it). When that port is taken,
+ * /etc/rabbitmq/rabbitmq.conf, if any, never adds listeners to it. The management and
+ * Prometheus listeners bind 127.0.0.1 on our ports (`ss -ltn` shows them). When that port is taken,
  * RabbitMQ fails with `{acceptor,{0,0,0,0,0,0,0,0},Port} ... eaddrinuse`: the zeros are in
  * the listener's name, not its address. The AMQP listener comes from
  * RABBITMQ_NODE_IP_ADDRESS/PORT (the start script checks them before boot), the
  * distribution listener's interface from a kernel argument (it binds 0.0.0.0 otherwise).
  */
-function brokerConfig(ports: { management: number }): string {
+function brokerConfig(ports: { management: number; prometheus: number }): string {
   return [
     'management.tcp.ip = 127.0.0.1',
     `management.tcp.port = ${ports.management}`,
+    // rabbitmq_prometheus: its listener takes the same keys as the management one.
+    'prometheus.tcp.ip = 127.0.0.1',
+    `prometheus.tcp.port = ${ports.prometheus}`,
     // Statistics every second (default 5): tests that close a vhost's connections through
     // the management API see new connections listed sooner.
     'collect_statistics_interval = 1000',
@@ -133,7 +124,7 @@ export async function startRestartableRabbitMq(ctx: StartContext): Promise<Resta
   ensureRabbitMqInstalled();
   const dir = join(ctx.dataDir, 'rabbitmq');
   mkdirSync(join(dir, 'mnesia'), { recursive: true });
-  writeFileSync(join(dir, 'enabled_plugins'), '[rabbitmq_management].\n');
+  writeFileSync(join(dir, 'enabled_plugins'), '[rabbitmq_management,rabbitmq_prometheus].\n');
   // Mnesia keeps its data under the node's name: kept data needs the same name again.
   const nameFile = join(dir, 'node-name');
   const nodeName =
@@ -148,7 +139,7 @@ export async function startRestartableRabbitMq(ctx: StartContext): Promise<Resta
   }
   const broker = await withFreePorts(
     ctx,
-    ['amqp', 'dist', 'management', 'epmd'],
+    ['amqp', 'dist', 'management', 'prometheus', 'epmd'],
     async (ports, ctx) => {
       const run = { dir, nodeName, identity, ports };
       await startEpmd(ctx, run);
@@ -168,7 +159,7 @@ interface BrokerRun {
   dir: string;
   nodeName: string;
   identity: { uid: number; gid: number } | undefined;
-  ports: { amqp: number; dist: number; management: number; epmd: number };
+  ports: { amqp: number; dist: number; management: number; prometheus: number; epmd: number };
 }
 
 // Our own epmd in the foreground: recorded and stopped like every other server (one that
@@ -250,11 +241,17 @@ async function startNode(ctx: StartContext, run: BrokerRun): Promise<RunningNode
     { what: `RabbitMQ AMQP listener on ${ports.amqp}`, timeoutMs: 30_000, pid, logFile },
     () => tcpOpen(ports.amqp),
   );
+  const prometheusUrl = `http://127.0.0.1:${ports.prometheus}`;
+  await eventually(
+    { what: 'RabbitMQ Prometheus endpoint /metrics', timeoutMs: 30_000, pid, logFile },
+    () => okBody(`${prometheusUrl}/metrics`),
+  );
   return {
     pid,
     access: {
       amqpUrl: `amqp://${user}:${password}@127.0.0.1:${ports.amqp}`,
       managementUrl,
+      prometheusUrl,
       user,
       password,
       nodeName,
