@@ -29,6 +29,8 @@ import {
   type Prometheus,
 } from '@gorten/testenv';
 import { startStack, type Stack } from '../api/stack.js';
+import { chartRuleGroups, readDashboard } from '../delivery/monitoring.js';
+import { promqlExpressions } from '../delivery/promql.js';
 
 const env = loadTestEnv();
 let stack: Stack;
@@ -247,4 +249,41 @@ test('an event kept in an outbox while the broker is away shows its age, 0 again
     await restore();
   }
   await until(age, (v) => v === 0, 60_000);
+});
+
+// Last, so that the tests above have made the series the dashboard and the alerts read.
+test('every expression of the dashboard and of the alerting rules runs here without an error', async () => {
+  const expressions = promqlExpressions(readDashboard(), chartRuleGroups());
+  expect(expressions.length).toBeGreaterThan(20);
+  const failures: string[] = [];
+  for (const { where, expr } of expressions) {
+    try {
+      await prometheus.query(expr);
+    } catch (err) {
+      failures.push(`${where}: ${(err as Error).message}`);
+    }
+  }
+  expect(failures).toEqual([]);
+});
+
+test('every metric the dashboard and the alerts read is one a target here declares', async () => {
+  // A misspelt metric is no error to Prometheus, only an empty answer: so each name is
+  // looked up in what the targets declare (# TYPE lines, there even before a first sample).
+  const declared = new Set<string>();
+  for (const target of await prometheus.targets()) {
+    const text = await (await fetch(target.scrapeUrl)).text();
+    for (const [, name, type] of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
+      declared.add(name ?? '');
+      if (type === 'histogram' || type === 'summary')
+        for (const part of ['_bucket', '_count', '_sum']) declared.add(`${name}${part}`);
+    }
+    // The broker's per-object families have no TYPE lines for some; their samples count.
+    for (const [, name] of text.matchAll(/^([a-zA-Z_:][\w:]*)[{ ]/gm)) declared.add(name ?? '');
+  }
+  const read = new Set<string>();
+  for (const { expr } of promqlExpressions(readDashboard(), chartRuleGroups()))
+    for (const [name] of expr.matchAll(/\b(?:gorten|http|dependency|rabbitmq)_\w+/g))
+      read.add(name);
+  expect(read.size).toBeGreaterThan(10);
+  expect([...read].filter((name) => !declared.has(name))).toEqual([]);
 });
