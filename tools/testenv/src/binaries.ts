@@ -13,6 +13,7 @@ export interface GoServerVersions {
   kwok: string;
   ferretdb: string;
   kongCrds: string;
+  jaeger: string;
   helm: string;
   deck: string;
 }
@@ -35,6 +36,7 @@ function binaryNames(v: GoServerVersions): Record<string, string> {
     'kwok-stages': `kwok-${v.kwok}-stages.yaml`,
     ferretdb: `ferretdb-${v.ferretdb}`,
     'kong-crds': `kic-crds-${v.kongCrds}.yaml`,
+    jaeger: `jaeger-${v.jaeger}`,
     helm: `helm-${v.helm}`,
     deck: `deck-${v.deck}`,
   };

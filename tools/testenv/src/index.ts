@@ -5,6 +5,14 @@ export { goTool } from './binaries.js';
 // For npm start (tools/start), which runs the same servers with data kept across starts.
 export { startEnvironment, stopRecordedEnvironment, withStartLock } from './environment.js';
 export { startDataPlane, type DataPlane } from './data-plane.js';
+export {
+  JaegerQuery,
+  serviceOf,
+  startJaeger,
+  type Jaeger,
+  type JaegerSpan,
+  type JaegerTrace,
+} from './jaeger.js';
 export { ensureBinaries, goServerVersions, missingBinaries } from './binaries.js';
 export { repoRoot } from './state.js';
 export { nodeProblem } from './node-runtime.js';
