@@ -246,6 +246,11 @@ export interface Tracing {
   bind(ctx: Context): Context;
   /** Spans waiting for export now: never more than OTEL_BSP_MAX_QUEUE_SIZE. */
   queued(): number;
+  /**
+   * Registers gorten_trace_spans_dropped_total in `registry`, with what was dropped before
+   * (for a process whose registry exists only after tracing began: the operator).
+   */
+  countDropsIn(registry: Registry): void;
   /** Exports what is queued (within the deadline) and stops; idempotent. */
   shutdown(): Promise<void>;
 }
@@ -256,6 +261,9 @@ export const NO_TRACING: Tracing = {
   tracer: NOOP_TRACER,
   bind: (ctx) => ctx,
   queued: () => 0,
+  countDropsIn: (registry) => {
+    droppedCounter(registry);
+  },
   shutdown: () => Promise.resolve(),
 };
 
@@ -349,8 +357,7 @@ export interface TracingOptions {
   shutdownDeadlineMs?: number;
 }
 
-function droppedCounter(registry: Registry | undefined): Counter<'reason'> | undefined {
-  if (!registry) return undefined;
+function droppedCounter(registry: Registry): Counter<'reason'> {
   const counter = new Counter({
     name: SPANS_DROPPED,
     help: 'Spans not exported: the export queue was full, or the export failed',
@@ -361,17 +368,36 @@ function droppedCounter(registry: Registry | undefined): Counter<'reason'> | und
   return counter;
 }
 
+/** Drops by reason, into a registry once there is one. */
+class DropCount {
+  private counter?: Counter<'reason'>;
+  private readonly before: Record<DropReason, number> = { queue_full: 0, export_failed: 0 };
+
+  add(reason: DropReason, spans: number): void {
+    if (this.counter) this.counter.inc({ reason }, spans);
+    else this.before[reason] += spans;
+  }
+
+  registerIn(registry: Registry): void {
+    const counter = droppedCounter(registry);
+    for (const [reason, spans] of Object.entries(this.before)) counter.inc({ reason }, spans);
+    this.counter = counter;
+  }
+}
+
 /**
  * Starts tracing for one service (or the operator) as its environment says; tracing off
  * gives NO_TRACING. Throws ConfigError naming a malformed OTEL_* variable.
  */
 export function startTracing(opts: TracingOptions): Tracing {
   const settings = tracingSettings(opts.service, opts.env ?? process.env);
-  const counter = droppedCounter(opts.registry);
   if (!settings.enabled) {
     opts.log?.info(`tracing off: ${settings.why}`);
+    if (opts.registry) NO_TRACING.countDropsIn(opts.registry);
     return NO_TRACING;
   }
+  const drops = new DropCount();
+  if (opts.registry) drops.registerIn(opts.registry);
   const routing = processRouter(opts.log);
   const exporter = new OTLPTraceExporter({
     url: settings.url,
@@ -381,7 +407,9 @@ export function startTracing(opts: TracingOptions): Tracing {
     exporter,
     settings.batch.maxQueueSize,
     settings.batch,
-    (reason, spans) => counter?.inc({ reason }, spans),
+    (reason, spans) => {
+      drops.add(reason, spans);
+    },
     opts.log,
   );
   const attributes: Record<string, string> = { ...settings.resource };
@@ -405,6 +433,9 @@ export function startTracing(opts: TracingOptions): Tracing {
     tracer: provider.getTracer(KIT_SCOPE),
     bind: (ctx) => ctx.setValue(SERVICE_PROVIDER, provider),
     queued: () => bounded.queued(),
+    countDropsIn: (registry) => {
+      drops.registerIn(registry);
+    },
     shutdown: () => {
       stopped ??= (async () => {
         routing.providers.delete(provider);
