@@ -54,8 +54,16 @@ async function expectCall(
   return answer.body;
 }
 
-export async function startStack(): Promise<Stack> {
-  const tenant = await TestTenant.create('contract');
+export interface StackOptions {
+  /** The test tenant's label (its names begin with it). */
+  label?: string;
+  /** More environment for every service (e.g. where to send spans). */
+  env?: Record<string, string>;
+}
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const tenant = await TestTenant.create(options.label ?? 'contract');
+  const env = options.env ?? {};
   const running: RunningService<unknown>[] = [];
   const close = async (): Promise<void> => {
     await Promise.all(running.map((service) => service.close()));
@@ -65,17 +73,18 @@ export async function startStack(): Promise<Stack> {
     const start: Record<ApiService, () => Promise<RunningService<unknown>>> = {
       users: () =>
         startTestService(usersService, tenant, 'users', {
+          ...env,
           JWT_PRIVATE_KEY: tenant.keys.privateKey,
           PASSWORD_SCRYPT_LOG2N: '12',
           BOOTSTRAP_ADMIN_EMAIL: ADMIN.email,
           BOOTSTRAP_ADMIN_PASSWORD: ADMIN.password,
         }),
-      companies: () => startTestService(companiesService, tenant, 'companies'),
-      catalog: () => startTestService(catalogService, tenant, 'catalog'),
-      payments: () => startTestService(paymentsService, tenant, 'payments'),
-      orders: () => startTestService(ordersService, tenant, 'orders'),
-      carts: () => startTestService(cartsService, tenant, 'carts'),
-      checkout: () => startTestService(checkoutService, tenant, 'checkout'),
+      companies: () => startTestService(companiesService, tenant, 'companies', env),
+      catalog: () => startTestService(catalogService, tenant, 'catalog', env),
+      payments: () => startTestService(paymentsService, tenant, 'payments', env),
+      orders: () => startTestService(ordersService, tenant, 'orders', env),
+      carts: () => startTestService(cartsService, tenant, 'carts', env),
+      checkout: () => startTestService(checkoutService, tenant, 'checkout', env),
     };
     const urls = {} as Record<ApiService, string>;
     for (const name of API_SERVICES) {

@@ -3,7 +3,7 @@
 # version, into $GORTEN_CACHE/bin (default ~/.cache/gorten/bin). Idempotent: a binary
 # that already exists is kept; a half-finished build (no binary) is simply redone.
 #
-#   build-servers.sh [component ...]    components: etcd kube kwok ferretdb kong-crds prometheus-crds helm deck (default: all)
+#   build-servers.sh [component ...]    components: etcd kube kwok ferretdb kong-crds prometheus-crds jaeger helm deck (default: all)
 #
 # Versions are pinned here and nowhere else; tools/testenv reads them via `versions`.
 set -euo pipefail
@@ -18,6 +18,7 @@ KIC_CONFIGURATION_VERSION=1.5.3
 PROMETHEUS_OPERATOR_VERSION=0.85.0
 HELM_VERSION=3.22.0
 DECK_VERSION=1.55.0
+JAEGER_VERSION=1.76.0
 
 CACHE=${GORTEN_CACHE:-$HOME/.cache/gorten}
 BIN=$CACHE/bin
@@ -200,6 +201,19 @@ prometheus_crds() {
   mv "$out.tmp" "$out"
 }
 
+# Jaeger v2 (an OpenTelemetry Collector distribution): receives the services' spans over
+# OTLP and answers the query API the tracing tests read. The module embeds no UI assets
+# (Jaeger's release process builds them from another repository), so its UI address
+# serves a placeholder page; the query API is complete.
+build_jaeger() {
+  have jaeger "$JAEGER_VERSION" && return
+  echo "build-servers: building Jaeger v$JAEGER_VERSION (github.com/jaegertracing/jaeger/cmd/jaeger)"
+  wrapper "$WORK/jaeger"
+  go get "github.com/jaegertracing/jaeger@v$JAEGER_VERSION" || die "go get github.com/jaegertracing/jaeger@v$JAEGER_VERSION failed"
+  go build -trimpath -ldflags "-s -w" -o "$BIN/jaeger-$JAEGER_VERSION.tmp" github.com/jaegertracing/jaeger/cmd/jaeger
+  mv "$BIN/jaeger-$JAEGER_VERSION.tmp" "$BIN/jaeger-$JAEGER_VERSION"
+}
+
 # Helm, for `helm lint`/`helm template` of charts/gorten and installing it in tests.
 build_helm() {
   have helm "$HELM_VERSION" && return
@@ -226,20 +240,20 @@ build_deck() {
 }
 
 versions() {
-  printf '{"kubernetes":"%s","etcd":"%s","kwok":"%s","ferretdb":"%s","kongCrds":"%s","prometheusCrds":"%s","helm":"%s","deck":"%s"}\n' \
-    "$K8S_VERSION" "$ETCD_VERSION" "$KWOK_VERSION" "$FERRETDB_BUILD" "$KIC_CONFIGURATION_VERSION" "$PROMETHEUS_OPERATOR_VERSION" "$HELM_VERSION" "$DECK_VERSION"
+  printf '{"kubernetes":"%s","etcd":"%s","kwok":"%s","ferretdb":"%s","kongCrds":"%s","prometheusCrds":"%s","jaeger":"%s","helm":"%s","deck":"%s"}\n' \
+    "$K8S_VERSION" "$ETCD_VERSION" "$KWOK_VERSION" "$FERRETDB_BUILD" "$KIC_CONFIGURATION_VERSION" "$PROMETHEUS_OPERATOR_VERSION" "$JAEGER_VERSION" "$HELM_VERSION" "$DECK_VERSION"
 }
 
 mkdir -p "$BIN" "$WORK"
 if [ "${1:-}" = versions ]; then versions; exit 0; fi
 components=("$@")
-[ ${#components[@]} -gt 0 ] || components=(etcd ferretdb kwok kube kong-crds prometheus-crds helm deck)
+[ ${#components[@]} -gt 0 ] || components=(etcd ferretdb kwok kube kong-crds prometheus-crds jaeger helm deck)
 for c in "${components[@]}"; do
   case "$c" in
     kwok) (build_kwok && kwok_stages) || die "building kwok failed (see the output above); its cache is $WORK/kwok" ;;
     kong-crds) (kong_crds) || die "fetching the Kong CRDs failed (see the output above)" ;;
     prometheus-crds) (prometheus_crds) || die "fetching the Prometheus Operator CRDs failed (see the output above)" ;;
-    etcd | kube | ferretdb | helm | deck) (build_"$c") || die "building $c failed (see the output above); its cache is $WORK/$c" ;;
-    *) die "unknown component '$c' (expected: etcd kube kwok ferretdb kong-crds prometheus-crds helm deck)" ;;
+    etcd | kube | ferretdb | jaeger | helm | deck) (build_"$c") || die "building $c failed (see the output above); its cache is $WORK/$c" ;;
+    *) die "unknown component '$c' (expected: etcd kube kwok ferretdb kong-crds prometheus-crds jaeger helm deck)" ;;
   esac
 done

@@ -4,8 +4,10 @@
 // this reservation id — so concurrent checkouts can never take it below zero and a
 // repeated call takes nothing twice. It lives in the product document with an expiry
 // until it is committed (the order is paid: the stock stays taken) or released (the
-// checkout failed, or the reservation expired: the stock comes back).
-import type { Outbox, OutboxEntry } from '@gorten/kit';
+// checkout failed, or the reservation expired: the stock comes back). Each of the three is
+// a span (`catalog.stock reserve|commit|release`) in the trace of the checkout asking.
+import { spanned, type Outbox, type OutboxEntry } from '@gorten/kit';
+import { trace } from '@opentelemetry/api';
 import type { Collection, Db } from 'mongodb';
 import { productEventEntry } from './products.js';
 import type { ProductEvent } from './schemas.js';
@@ -60,7 +62,7 @@ function versionOf(entry: OutboxEntry): number {
   return (entry.event.data as Pick<ProductEvent, 'version'>).version;
 }
 
-export async function reserveStock(
+async function reserve(
   stock: StockModule,
   productId: string,
   quantity: number,
@@ -123,15 +125,26 @@ async function endReservation(
   return true;
 }
 
+const tracer = trace.getTracer('@gorten/catalog');
+
+/** Takes `quantity` of the product for the reservation, at most once. */
+export const reserveStock = spanned(tracer, 'catalog.stock reserve', reserve);
+
 /** The order is paid: the reserved stock is sold. */
-export function commitReservation(stock: StockModule, productId: string, reservationId: string) {
-  return endReservation(stock, productId, reservationId, false);
-}
+export const commitReservation = spanned(
+  tracer,
+  'catalog.stock commit',
+  (stock: StockModule, productId: string, reservationId: string) =>
+    endReservation(stock, productId, reservationId, false),
+);
 
 /** The checkout failed: the reserved stock comes back. */
-export function releaseReservation(stock: StockModule, productId: string, reservationId: string) {
-  return endReservation(stock, productId, reservationId, true);
-}
+export const releaseReservation = spanned(
+  tracer,
+  'catalog.stock release',
+  (stock: StockModule, productId: string, reservationId: string) =>
+    endReservation(stock, productId, reservationId, true),
+);
 
 /** Products holding a reservation of `reservationId` (recovery after a crash). */
 export async function reservedBy(stock: StockModule, reservationId: string): Promise<string[]> {

@@ -7,14 +7,18 @@
 // whose recovery fails waits longer before each next try, and the oldest lease goes
 // first, so runs that keep failing neither hammer the provider nor hold up the others.
 // And a sweeper gives back reserved stock that no checkout owns any more, and finished
-// runs and answered keys are forgotten once past their retention.
+// runs and answered keys are forgotten once past their retention. A run taken over is a
+// trace of its own, `checkout recover`, with the saga's steps under it.
 import { randomUUID } from 'node:crypto';
 import { commitReservation, expiredReservations, releaseReservation } from '@gorten/catalog/stock';
-import { backoffDelay } from '@gorten/kit';
+import { backoffDelay, inSpan } from '@gorten/kit';
+import { trace } from '@opentelemetry/api';
 import type { CheckoutDeps } from './deps.js';
 import { settlementOf } from './requests.js';
 import { compensate, completeCheckout } from './saga.js';
 import { FINISHED_STEPS, type CheckoutDoc } from './store.js';
+
+const tracer = trace.getTracer('@gorten/checkout');
 
 /** The longest a run whose recoveries keep failing waits for the next (unless a lease is longer). */
 const MAX_RECOVERY_WAIT_MS = 600_000;
@@ -65,9 +69,11 @@ export async function recoverCheckouts(deps: CheckoutDeps): Promise<number> {
     if (!run) continue; // another worker took it
     try {
       const forward = run.step === 'authorized' || run.step === 'paid';
-      const outcome = forward
-        ? await completeCheckout(deps, run)
-        : await compensate(deps, run, new Error('the checkout was interrupted'));
+      const outcome = await inSpan(tracer, 'checkout recover', () =>
+        forward
+          ? completeCheckout(deps, run)
+          : compensate(deps, run, new Error('the checkout was interrupted')),
+      );
       // Not settled (an undo or the capture failed): the key stays the run's until it is.
       if ('settled' in outcome && outcome.settled === 'pending') throw outcome.error;
       const ended = outcome.run;

@@ -13,7 +13,11 @@
 // is authorized the saga only goes forward: capture, mark paid, finish — unless an admin
 // cancelled the order meanwhile: then the payment is voided or refunded and the run
 // compensated, so a cancelled order never keeps the buyer's money.
-import { conflict, Problem, problemFor, unprocessable } from '@gorten/kit';
+//
+// Every step, forward or undo, is a span `checkout <step>` (`checkout undo <step>` under
+// `checkout compensate`), in the trace of the request or the recovery that runs it.
+import { inSpan, conflict, Problem, problemFor, unprocessable } from '@gorten/kit';
+import { trace } from '@opentelemetry/api';
 import {
   cartLines,
   emptyCart,
@@ -121,6 +125,13 @@ export class LeaseLost extends Error {
   override name = 'LeaseLost';
 }
 
+const tracer = trace.getTracer('@gorten/checkout');
+
+/** Runs one step of the saga as its span. */
+function step<T>(name: string, work: () => Promise<T>): Promise<T> {
+  return inSpan(tracer, `checkout ${name}`, work);
+}
+
 /**
  * Records a step (and renews the lease) only while this run still holds the lease, and
  * returns the document as recorded.
@@ -205,6 +216,8 @@ type Failure = NonNullable<CheckoutDoc['failure']>;
 
 /** One step of the path to an authorized payment: its work, what it records, its undo. */
 export interface SagaStep {
+  /** What it does, naming its span: `checkout <name>`, `checkout undo <name>`. */
+  name: string;
   /** Recorded before `run`, where a crash during it must be known (the provider call). */
   intent?: CheckoutStep;
   /** Recorded with the fields `run` returns, once it succeeded. */
@@ -225,6 +238,7 @@ export const SAGA_STEPS: readonly SagaStep[] = [
     // stays locked until the run is settled — completed (emptied) or compensated
     // (unlocked) —, however long recovery takes: a second checkout of it while this one
     // may still charge would charge twice.
+    name: 'lock_cart',
     done: 'cart_locked',
     async run(deps, checkout, request) {
       const locked = await lockCart(deps.carts, checkout.buyerId, checkout._id);
@@ -247,6 +261,7 @@ export const SAGA_STEPS: readonly SagaStep[] = [
     undo: (deps, checkout) => unlockCart(deps.carts, checkout.buyerId, checkout._id),
   },
   {
+    name: 'reserve_stock',
     done: 'reserved',
     async run(deps, checkout) {
       const expiresAt = new Date(deps.now().getTime() + deps.env.RESERVATION_TTL_MS);
@@ -271,6 +286,7 @@ export const SAGA_STEPS: readonly SagaStep[] = [
     },
   },
   {
+    name: 'create_order',
     done: 'order_created',
     async run(deps, checkout) {
       const order = await createOrder(deps.orders, {
@@ -293,6 +309,7 @@ export const SAGA_STEPS: readonly SagaStep[] = [
   {
     // If we crash while the provider works, recovery knows an authorization may exist
     // under this key and voids it.
+    name: 'authorize_payment',
     intent: 'authorizing',
     done: 'authorized',
     async run(deps, checkout, request) {
@@ -357,9 +374,11 @@ export async function runCheckout(
 ): Promise<RunOutcome> {
   let run = checkout;
   try {
-    for (const step of SAGA_STEPS) {
-      if (step.intent) run = await advance(deps, run, step.intent);
-      run = await advance(deps, run, step.done, await step.run(deps, run, request));
+    for (const saga of SAGA_STEPS) {
+      if (saga.intent) run = await advance(deps, run, saga.intent);
+      const current = run;
+      const fields = await step(saga.name, () => saga.run(deps, current, request));
+      run = await advance(deps, run, saga.done, fields);
     }
   } catch (err) {
     if (err instanceof LeaseLost) return afterLeaseLost(deps, run, err);
@@ -380,7 +399,8 @@ async function afterLeaseLost(deps: SagaDeps, run: CheckoutDoc, lost: LeaseLost)
     const recorded = await deps.store.checkouts.findOne({ _id: run._id });
     if (recorded?.step === 'compensated') {
       const failure = recorded.failure ?? reasonOf(lost);
-      for (const step of stepsToUndo(run.step)) await step.undo(deps, run, failure);
+      for (const saga of stepsToUndo(run.step))
+        await step(`undo ${saga.name}`, () => saga.undo(deps, run, failure));
       deps.log.info({ checkoutId: run._id }, 'late work of an overtaken checkout undone');
     }
   } catch (err) {
@@ -394,7 +414,8 @@ export async function completeCheckout(deps: SagaDeps, checkout: CheckoutDoc): P
   let run = checkout;
   try {
     if (run.step === 'authorized') {
-      if (!(await payOrder(deps, run))) {
+      const authorized = run;
+      if (!(await payOrder(deps, authorized))) {
         const cancelled = conflict(
           'The order was cancelled while it was being paid; the payment was returned.',
           { reason: 'order_cancelled', orderId: run.orderId ?? '' },
@@ -403,9 +424,12 @@ export async function completeCheckout(deps: SagaDeps, checkout: CheckoutDoc): P
       }
       run = await advance(deps, run, 'paid');
     }
-    for (const line of run.lines ?? [])
-      await commitReservation(deps.stock, line.productId, run._id);
-    await emptyCart(deps.carts, run.buyerId, run._id);
+    const paid = run;
+    await step('finish', async () => {
+      for (const line of paid.lines ?? [])
+        await commitReservation(deps.stock, line.productId, paid._id);
+      await emptyCart(deps.carts, paid.buyerId, paid._id);
+    });
     const answer: StoredAnswer = {
       status: 201,
       body: {
@@ -433,9 +457,13 @@ async function payOrder(deps: SagaDeps, checkout: CheckoutDoc): Promise<boolean>
   const status = await orderStatusOf(deps.orders, orderId);
   if (status === 'cancelled') return false;
   if (status && hasBeenPaid(status)) return true;
-  const payment = await capturePayment(deps.payments, checkout.paymentId ?? '');
+  const payment = await step('capture_payment', () =>
+    capturePayment(deps.payments, checkout.paymentId ?? ''),
+  );
   try {
-    await transitionOrder(deps.orders, orderId, 'paid', { paymentId: payment._id });
+    await step('mark_paid', () =>
+      transitionOrder(deps.orders, orderId, 'paid', { paymentId: payment._id }),
+    );
     return true;
   } catch (err) {
     if ((await orderStatusOf(deps.orders, orderId)) === 'cancelled') return false;
@@ -490,10 +518,20 @@ export async function compensate(
   checkout: CheckoutDoc,
   cause: unknown,
 ): Promise<Settled> {
+  return step('compensate', () => compensateRun(deps, checkout, cause));
+}
+
+async function compensateRun(
+  deps: SagaDeps,
+  checkout: CheckoutDoc,
+  cause: unknown,
+): Promise<Settled> {
   const failure = reasonOf(cause);
   const failed: unknown[] = [];
-  for (const step of stepsToUndo(checkout.step))
-    await step.undo(deps, checkout, failure).catch((err: unknown) => failed.push(err));
+  for (const saga of stepsToUndo(checkout.step))
+    await step(`undo ${saga.name}`, () => saga.undo(deps, checkout, failure)).catch(
+      (err: unknown) => failed.push(err),
+    );
   if (failed.length > 0) {
     deps.log.warn(
       { checkoutId: checkout._id, ...failure, errors: failed.map((e) => (e as Error).message) },

@@ -1,6 +1,7 @@
-// The Koa application every service is: request context, problem+json errors, metrics,
-// security headers, CORS, a size-limited JSON body parser, health endpoints, then the
-// service's own routes. Building it does no I/O, so tests build it freely.
+// The Koa application every service is: a span per request (when tracing), request
+// context, problem+json errors, metrics, security headers, CORS, a size-limited JSON body
+// parser, health endpoints, then the service's own routes. Building it does no I/O, so
+// tests build it freely.
 import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import Koa from 'koa';
@@ -8,7 +9,9 @@ import type { Logger } from 'pino';
 import { requestContext, type RequestState } from './logger.js';
 import type { ServiceMetrics } from './metrics.js';
 import { badRequest, Problem, problemFor } from './problem.js';
+import { traceRequests } from './request-tracing.js';
 import { corsFor, securityHeaders } from './security.js';
+import type { Tracing } from './tracing.js';
 
 /**
  * The methods HTTP itself defines (RFC 9110 §9.3, PATCH from RFC 5789, and the IETF's
@@ -54,6 +57,8 @@ export interface ServiceAppOptions {
   readinessTimeoutMs?: number;
   /** The service's OpenAPI document, served at /openapi.json. */
   openApi?: Record<string, unknown>;
+  /** A SERVER span per request when it is enabled. */
+  tracing?: Tracing;
 }
 
 async function failingChecks(
@@ -118,6 +123,7 @@ export function createServiceApp(opts: ServiceAppOptions): Koa<RequestState> {
     ctx.body = await opts.metrics.registry.metrics();
   });
 
+  if (opts.tracing?.enabled) app.use(traceRequests(opts.tracing, HTTP_METHODS));
   app.use(requestContext(opts.log));
   // Outside the error handler, so they see (and decorate) the answer the client really gets.
   app.use(opts.metrics.middleware());

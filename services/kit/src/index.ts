@@ -121,3 +121,16 @@ export {
   type IdempotencyRecord,
   type Settlement,
 } from './idempotency.js';
+export {
+  KIT_SCOPE,
+  NO_TRACING,
+  SPANS_DROPPED,
+  startTracing,
+  tracingEnv,
+  tracingSettings,
+  type Tracing,
+  type TracingOptions,
+  type TracingSettings,
+} from './tracing.js';
+export { inSpan, recordFailure, spanned } from './spans.js';
+export { currentTraceContext, traceLogFields, type TraceContextFields } from './trace-context.js';

@@ -1,7 +1,9 @@
-// JSON logs with a request id on every line and secrets redacted wherever they appear.
+// JSON logs with a request id on every line, the trace and span ids of the work in
+// progress (trace-context.ts), and secrets redacted wherever they appear.
 import { randomUUID } from 'node:crypto';
 import type { Middleware } from 'koa';
 import { pino, type Logger } from 'pino';
+import { mergeTraceLogFields, traceLogFields } from './trace-context.js';
 
 const REDACT = [
   'req.headers.authorization',
@@ -23,7 +25,13 @@ export function createLogger(
   level: string,
   destination?: NodeJS.WritableStream,
 ): Logger {
-  const options = { level, base: { service }, redact: { paths: REDACT, censor: '[redacted]' } };
+  const options = {
+    level,
+    base: { service },
+    redact: { paths: REDACT, censor: '[redacted]' },
+    mixin: () => traceLogFields(),
+    mixinMergeStrategy: mergeTraceLogFields,
+  };
   return destination ? pino(options, destination as pino.DestinationStream) : pino(options);
 }
 

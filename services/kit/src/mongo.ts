@@ -1,8 +1,10 @@
-// MongoDB for a service: connect at start, create the indexes the service declares, and
-// a readiness check. The database is the one the URI names (the tenant's). Also how a
+// MongoDB for a service: connect at start (its commands traced when tracing is on),
+// create the indexes the service declares, and a readiness check. The database is the one the URI names (the tenant's). Also how a
 // unique-index clash is recognised, on MongoDB and on FerretDB alike.
 import { MongoClient, MongoServerError, type Db, type IndexDescription } from 'mongodb';
 import type { ReadinessCheck } from './app.js';
+import { traceCommands } from './mongo-tracing.js';
+import { NO_TRACING, type Tracing } from './tracing.js';
 
 export interface CollectionIndexes {
   collection: string;
@@ -29,8 +31,14 @@ export function isDuplicateKey(err: unknown): boolean {
 export async function connectMongo(
   uri: string,
   indexes: readonly CollectionIndexes[],
+  tracing: Tracing = NO_TRACING,
 ): Promise<MongoHandle> {
-  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5_000, connectTimeoutMS: 5_000 });
+  const client = new MongoClient(uri, {
+    serverSelectionTimeoutMS: 5_000,
+    connectTimeoutMS: 5_000,
+    monitorCommands: tracing.enabled,
+  });
+  traceCommands(client, tracing);
   await client.connect();
   const db = client.db(); // the database named in the URI
   // One index per command: FerretDB 1.24 drops the connection (a server panic) when one

@@ -1,7 +1,9 @@
 // Starting and stopping a whole service the same way everywhere: parse the environment,
-// connect MongoDB (indexes) and RabbitMQ, build the app from the service's routes, start
-// its outbox relay and consumers, listen, and on close undo it all in reverse order.
+// start tracing, connect MongoDB (indexes) and RabbitMQ, build the app from the service's
+// routes, start its outbox relay and consumers, listen, and on close undo it all in
+// reverse order (tracing last: it exports what the rest recorded, within a deadline).
 // main.ts calls it with process.env; tests call it with a tenant of their own on port 0.
+import { context, ROOT_CONTEXT } from '@opentelemetry/api';
 import type { Db } from 'mongodb';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
@@ -20,6 +22,7 @@ import { everyInterval, RETENTION_SWEEP_MS, type PeriodicTask } from './periodic
 import { connectMongo, type CollectionIndexes } from './mongo.js';
 import { DependencyMetrics } from './resilience.js';
 import { serve } from './server.js';
+import { startTracing, type Tracing } from './tracing.js';
 
 /** What every service's dependencies are built from. */
 export interface ServiceBase<E extends ServiceEnv> {
@@ -77,6 +80,7 @@ export interface RunningService<Deps> {
   deps: Deps;
   relay: OutboxRelay;
   log: Logger;
+  tracing: Tracing;
   close: () => Promise<void>;
 }
 
@@ -96,8 +100,20 @@ export async function startService<E extends ServiceEnv, Deps>(
   const log = createLogger(env.SERVICE, env.LOG_LEVEL, opts.logDestination);
   const metrics = new ServiceMetrics(env.SERVICE, env.MARKETPLACE);
   const dependencyMetrics = new DependencyMetrics(metrics.registry);
-  const mongo = await connectMongo(env.MONGODB_URI, definition.indexes);
-  const publisher = new Publisher(env.AMQP_URL, log);
+  const tracing = startTracing({
+    service: env.SERVICE,
+    env: environment,
+    attributes: { 'gorten.marketplace': environment.MARKETPLACE },
+    registry: metrics.registry,
+    log,
+  });
+  const mongo = await connectMongo(env.MONGODB_URI, definition.indexes, tracing).catch(
+    async (err: unknown) => {
+      await tracing.shutdown();
+      throw err;
+    },
+  );
+  const publisher = new Publisher(env.AMQP_URL, log, tracing);
   const outboxCollections = (definition.outboxCollections ?? []).map((name) =>
     mongo.db.collection<WithOutbox>(name),
   );
@@ -127,6 +143,7 @@ export async function startService<E extends ServiceEnv, Deps>(
         spec.handle,
         publisher,
         log,
+        tracing,
       ),
   );
   queueGauges(metrics.registry, consumers, log);
@@ -144,6 +161,7 @@ export async function startService<E extends ServiceEnv, Deps>(
       }),
     ],
     openApi: openApiFor(definition),
+    tracing,
   });
 
   const tasks = [...(definition.periodic?.(deps) ?? [])];
@@ -156,8 +174,12 @@ export async function startService<E extends ServiceEnv, Deps>(
         await pruneProcessedMessages(mongo.db, before);
       },
     });
+  // A task's spans belong to this service (they start traces of their own).
   const schedules = tasks.map((task) =>
-    everyInterval(task, (err) => log.warn({ err, task: task.name }, 'periodic task failed')),
+    everyInterval(
+      { ...task, run: () => context.with(tracing.bind(ROOT_CONTEXT), task.run) },
+      (err) => log.warn({ err, task: task.name }, 'periodic task failed'),
+    ),
   );
   const stopMessaging = async (): Promise<void> => {
     await Promise.all(schedules.map((s) => s.stop()));
@@ -172,17 +194,26 @@ export async function startService<E extends ServiceEnv, Deps>(
   } catch (err) {
     await stopMessaging();
     await mongo.close();
+    await tracing.shutdown();
     throw err;
   }
+  const stopAll = async (): Promise<void> => {
+    try {
+      await stopMessaging();
+      await mongo.close();
+    } finally {
+      await tracing.shutdown();
+    }
+  };
   const server = await serve(app, {
     port: env.HTTP_PORT,
     host: env.HTTP_HOST,
     log,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
-    onClose: async () => {
-      await stopMessaging();
-      await mongo.close();
-    },
+    onClose: stopAll,
+  }).catch(async (err: unknown) => {
+    await stopAll();
+    throw err;
   });
   log.info({ port: server.port }, 'listening');
   return {
@@ -191,6 +222,7 @@ export async function startService<E extends ServiceEnv, Deps>(
     deps,
     relay,
     log,
+    tracing,
     close: server.close,
   };
 }

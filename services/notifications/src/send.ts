@@ -7,7 +7,8 @@
 // attempt marks its own, and one this process knows it abandoned before the send is
 // taken over by the next delivery instead of being read as "sent".
 import { randomUUID } from 'node:crypto';
-import { PoisonMessage, type EventEnvelope } from '@gorten/kit';
+import { inSpan, PoisonMessage, type EventEnvelope } from '@gorten/kit';
+import { SpanKind, trace } from '@opentelemetry/api';
 import { MongoServerError, type Collection } from 'mongodb';
 import type { Transporter } from 'nodemailer';
 import { compose, MAILED, recipientOf, type Recipient } from './messages.js';
@@ -39,6 +40,8 @@ export interface MailDeps {
   abandoned: Set<string>;
 }
 
+const tracer = trace.getTracer('@gorten/notifications');
+
 async function addressOf(deps: MailDeps, recipient: Recipient): Promise<string | undefined> {
   if (recipient.kind === 'address') return recipient.email;
   if (recipient.kind === 'user')
@@ -56,7 +59,14 @@ export async function mailEvent(deps: MailDeps, event: EventEnvelope): Promise<v
   const attempt = randomUUID();
   if (!(await mark(deps, event, to, attempt))) return; // sent, or being sent
   try {
-    await deps.transport.sendMail({ from: deps.from, ...email, messageId: `<${event.id}@gorten>` });
+    // The send to the mail relay as a CLIENT span; the recipient is not recorded.
+    await inSpan(
+      tracer,
+      'smtp send',
+      () =>
+        deps.transport.sendMail({ from: deps.from, ...email, messageId: `<${event.id}@gorten>` }),
+      { kind: SpanKind.CLIENT, attributes: { 'gorten.event.type': event.type } },
+    );
   } catch (err) {
     await forget(deps, event.id, attempt);
     throw err;

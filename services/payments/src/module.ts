@@ -1,12 +1,13 @@
 // Building the payments module for a service that calls the provider: the provider
-// the settings name, behind one resilience policy (its state in the service's metrics),
-// and the count of the money it moves.
+// the settings name, each call traced, behind one resilience policy (its state in the
+// service's metrics), and the count of the money it moves.
 import { dependencyPolicy, type DependencyMetrics } from '@gorten/kit';
 import type { Db } from 'mongodb';
 import { Registry } from 'prom-client';
 import { providerDeadlineMs, type PaymentProviderSettings } from './config.js';
 import { PaymentMetrics } from './metrics.js';
 import type { PaymentModule } from './payments.js';
+import { tracedProvider } from './provider-tracing.js';
 import { SimulatedProvider } from './simulated-provider.js';
 import { paymentsStore } from './store.js';
 
@@ -20,10 +21,8 @@ export function createPaymentModule(
   const store = paymentsStore(db);
   return {
     store,
-    provider: new SimulatedProvider(
-      store.vault,
-      store.ledger,
-      settings.SIMULATED_PROVIDER_DELAY_MS,
+    provider: tracedProvider(
+      new SimulatedProvider(store.vault, store.ledger, settings.SIMULATED_PROVIDER_DELAY_MS),
     ),
     // Provider calls are idempotent (by key), so retrying them is safe.
     policy: dependencyPolicy('payment-provider', metrics, {

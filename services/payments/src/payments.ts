@@ -8,7 +8,8 @@
 // voided payment in place of the authorization, and an authorization that lands after it
 // is voided at the provider too.
 import { createHash } from 'node:crypto';
-import { conflict, notFound, unprocessable, type DependencyPolicy } from '@gorten/kit';
+import { trace } from '@opentelemetry/api';
+import { conflict, notFound, spanned, unprocessable, type DependencyPolicy } from '@gorten/kit';
 import { MongoServerError } from 'mongodb';
 import { assertMove } from './lifecycle.js';
 import type { PaymentMetrics } from './metrics.js';
@@ -201,7 +202,7 @@ function newPayment(
   };
 }
 
-export async function authorizePayment(
+async function authorize(
   payments: PaymentModule,
   input: AuthorizeInput,
   { fence }: AuthorizeOptions = {},
@@ -273,7 +274,7 @@ export type Authorization = Pick<AuthorizeInput, 'orderId' | 'buyerId' | 'amount
  * capture whose recording was lost), the payment is recorded captured and returned so:
  * the caller refunds it.
  */
-export async function voidPayment(
+async function voidByKey(
   payments: PaymentModule,
   key: string,
   authorization: Authorization,
@@ -317,10 +318,7 @@ async function voidedInPlace(
   }
 }
 
-export async function capturePayment(
-  payments: PaymentModule,
-  paymentId: string,
-): Promise<PaymentDoc> {
+async function capture(payments: PaymentModule, paymentId: string): Promise<PaymentDoc> {
   const payment = await payments.store.payments.findOne({ _id: paymentId });
   if (!payment) throw notFound('No such payment.');
   if (payment.status === 'captured') return payment;
@@ -338,7 +336,7 @@ export async function capturePayment(
   );
 }
 
-export async function refundPayment(
+async function refund(
   payments: PaymentModule,
   paymentId: string,
   refund: { key: string; amount?: number; reason: string },
@@ -372,3 +370,11 @@ export async function refundPayment(
     (current) => current.refunds.some((r) => r.key === refund.key),
   );
 }
+
+// Each money operation is a span of its own; the provider calls inside it are CLIENT spans
+// (provider-tracing.ts).
+const tracer = trace.getTracer('@gorten/payments');
+export const authorizePayment = spanned(tracer, 'payments authorize', authorize);
+export const capturePayment = spanned(tracer, 'payments capture', capture);
+export const voidPayment = spanned(tracer, 'payments void', voidByKey);
+export const refundPayment = spanned(tracer, 'payments refund', refund);

@@ -245,11 +245,12 @@ export class TestTenant {
     routingKey: string,
     content: Buffer,
     messageId?: string,
+    headers?: Record<string, unknown>,
   ): Promise<void> {
     const model = await connect(this.amqpUrl);
     try {
       const channel = await model.createConfirmChannel();
-      channel.publish(exchange, routingKey, content, { persistent: true, messageId });
+      channel.publish(exchange, routingKey, content, { persistent: true, messageId, headers });
       await channel.waitForConfirms();
     } finally {
       await model.close();

@@ -156,14 +156,21 @@ async function start(
   );
 
   const env = await progress.run(
-    'Starting etcd, kube-apiserver, controller-manager, scheduler, kwok, FerretDB and RabbitMQ',
+    'Starting etcd, kube-apiserver, controller-manager, scheduler, kwok, FerretDB, RabbitMQ and Jaeger',
     () =>
       withStartLock(async () => {
         await stopLeftovers(running.owner); // its data stays
-        return startEnvironment({ dataDir: join(home, 'data') });
+        return startEnvironment({ dataDir: join(home, 'data'), tracing: true });
       }),
   );
   const logDir = env.logDir;
+  const jaeger = env.jaeger;
+  if (!jaeger) throw new Error('the environment started without Jaeger');
+  // Every process sends its spans to Jaeger, a batch a second (the default is 5 s).
+  const tracing = {
+    OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpUrl,
+    OTEL_BSP_SCHEDULE_DELAY: '1000',
+  };
 
   running.mail = await startMailCatcher(
     join(home, 'mail'),
@@ -186,6 +193,7 @@ async function start(
         GORTEN_METRICS_PORT: '0',
         GORTEN_SMTP_URL: smtpUrl,
         GORTEN_LOG_LEVEL: 'info',
+        ...tracing,
       });
       return running.children.waitReady(operator, '/readyz', 120_000);
     },
@@ -250,6 +258,7 @@ async function start(
       const started = [...environments].map(async ([service, serviceEnv]) => {
         const child = running.children.startTypeScript(service, `services/${service}/src/main.ts`, {
           ...serviceEnv,
+          ...tracing,
           HTTP_HOST: '127.0.0.1',
           HTTP_PORT: '0',
           LOG_LEVEL: 'info',
@@ -309,6 +318,7 @@ async function start(
       `               /payments/methods as the buyer, then /checkout {"paymentMethod":"pm_…"}`,
       `  Prometheus   ${running.prometheus.url}   (what it scrapes: ${running.prometheus.url}/classic/targets)`,
       `  Mail         caught in ${join(home, 'mail')} (SMTP ${smtpUrl})`,
+      `  Jaeger       ${jaeger.queryUrl}   (traces of a service: ${jaeger.queryUrl}/api/traces?service=checkout)`,
       `  Logs         ${logDir}`,
       `  Kubernetes   KUBECONFIG=${env.kube.kubeconfig} kubectl get marketplaces,companies -A`,
       '',

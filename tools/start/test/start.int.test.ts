@@ -210,6 +210,7 @@ describe('npm start', () => {
       expect(output).toContain(`API          ${base()}`);
       expect(output).toContain(`Swagger UI   ${base()}/docs/`);
       expect(output).toMatch(/^ {2}Prometheus {3}http:\/\/127\.0\.0\.1:\d+ /m);
+      expect(output).toMatch(/Jaeger {7}http:\/\/127\.0\.0\.1:\d+ /);
       for (const role of ['admin', 'seller', 'buyer'])
         expect(account(output, role).email).toMatch(/@demo\.shop\.localhost$/);
     },
@@ -306,6 +307,16 @@ describe('npm start', () => {
       )
         ? true
         : undefined;
+    });
+    // The purchase is traced in the Jaeger printed, from the request to the email.
+    const jaeger = /Jaeger {7}(http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1] ?? '';
+    await eventually({ what: 'the checkout’s trace in Jaeger', timeoutMs: 60_000 }, async () => {
+      const answer = await fetch(`${jaeger}/api/traces?service=checkout&lookback=1h`);
+      const { data } = (await answer.json()) as {
+        data: { spans: { operationName: string }[] }[] | null;
+      };
+      const spans = (data ?? []).flatMap((t) => t.spans.map((s) => s.operationName));
+      return spans.includes('POST /checkout') && spans.includes('smtp send') ? true : undefined;
     });
     // The seller and the admin printed can sign in too.
     await signIn(output, 'seller');

@@ -14,6 +14,7 @@ export interface GoServerVersions {
   ferretdb: string;
   kongCrds: string;
   prometheusCrds: string;
+  jaeger: string;
   helm: string;
   deck: string;
 }
@@ -37,6 +38,7 @@ function binaryNames(v: GoServerVersions): Record<string, string> {
     ferretdb: `ferretdb-${v.ferretdb}`,
     'kong-crds': `kic-crds-${v.kongCrds}.yaml`,
     'prometheus-crds': `prometheus-operator-crds-${v.prometheusCrds}.yaml`,
+    jaeger: `jaeger-${v.jaeger}`,
     helm: `helm-${v.helm}`,
     deck: `deck-${v.deck}`,
   };

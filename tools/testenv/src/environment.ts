@@ -16,6 +16,7 @@ import type { StartContext } from './servers/context.js';
 import { kubeApi } from './servers/kube.js';
 import { startKubePlane } from './servers/kube-plane.js';
 import { pingMongo, startFerretDb } from './servers/ferretdb.js';
+import { startJaegerServer } from './servers/jaeger.js';
 import { startRabbitMq } from './servers/rabbitmq.js';
 import { okBody } from './http.js';
 
@@ -57,6 +58,8 @@ export async function checkEnvironment(env: TestEnv): Promise<string[]> {
     // An environment recorded before the broker had its Prometheus listener is stale.
     ['RabbitMQ Prometheus', () => okBody(`${env.rabbitmq.prometheusUrl}/metrics`)],
   ];
+  const jaeger = env.jaeger;
+  if (jaeger) probes.push(['Jaeger', () => okBody(`${jaeger.queryUrl}/api/services`)]);
   for (const [name, probe] of probes) {
     try {
       await probe();
@@ -67,11 +70,21 @@ export async function checkEnvironment(env: TestEnv): Promise<string[]> {
   return problems;
 }
 
+export interface EnvironmentOptions {
+  /** Keep the data here for a later start (npm start); else a new temporary folder. */
+  dataDir?: string;
+  /**
+   * Run Jaeger too (npm start). Tests that look at traces start a Jaeger of their own
+   * (jaeger.ts), so the shared environment runs none.
+   */
+  tracing?: boolean;
+}
+
 /**
  * Starts all servers on free ports and records them: in a new temporary folder, or in
  * `dataDir`, whose data a later start reuses.
  */
-export async function startEnvironment(options: { dataDir?: string } = {}): Promise<TestEnv> {
+export async function startEnvironment(options: EnvironmentOptions = {}): Promise<TestEnv> {
   const home = testenvHome();
   const logDir = join(home, 'logs');
   rmSync(logDir, { recursive: true, force: true });
@@ -98,15 +111,21 @@ export async function startEnvironment(options: { dataDir?: string } = {}): Prom
     },
   };
   // Let every starter settle before cleaning up, so nothing is spawned afterwards.
-  const [kube, mongo, rabbitmq] = await Promise.allSettled([
+  const [kube, mongo, rabbitmq, jaeger] = await Promise.allSettled([
     startKubePlane(ctx),
     startFerretDb(ctx),
     startRabbitMq(ctx),
+    options.tracing ? startJaegerServer(ctx) : Promise.resolve(undefined),
   ]);
-  if (kube.status === 'rejected' || mongo.status === 'rejected' || rabbitmq.status === 'rejected') {
+  if (
+    kube.status === 'rejected' ||
+    mongo.status === 'rejected' ||
+    rabbitmq.status === 'rejected' ||
+    jaeger.status === 'rejected'
+  ) {
     await stopEnvironment(partial);
     rmSync(file, { force: true });
-    const reasons = [kube, mongo, rabbitmq].flatMap((r) =>
+    const reasons = [kube, mongo, rabbitmq, jaeger].flatMap((r) =>
       r.status === 'rejected'
         ? [r.reason instanceof Error ? r.reason.message : String(r.reason)]
         : [],
@@ -125,6 +144,7 @@ export async function startEnvironment(options: { dataDir?: string } = {}): Prom
       ferretdb: goVersions.ferretdb,
       'kong-crds': goVersions.kongCrds,
       rabbitmq: rabbitmq.value.version,
+      ...(jaeger.value ? { jaeger: goVersions.jaeger } : {}),
     },
     processes: partial.processes,
     kube: kube.value,
@@ -138,6 +158,7 @@ export async function startEnvironment(options: { dataDir?: string } = {}): Prom
       nodeName: rabbitmq.value.nodeName,
       epmdPort: rabbitmq.value.epmdPort,
     },
+    ...(jaeger.value ? { jaeger: jaeger.value } : {}),
   };
   writeFileSync(file, JSON.stringify(env, null, 2), { mode: 0o600 });
   return env;

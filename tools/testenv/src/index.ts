@@ -17,6 +17,14 @@ export {
   type ScrapeJob,
   type TargetState,
 } from './servers/prometheus.js';
+export {
+  JaegerQuery,
+  serviceOf,
+  startJaeger,
+  type Jaeger,
+  type JaegerSpan,
+  type JaegerTrace,
+} from './jaeger.js';
 export { ensureBinaries, goServerVersions, missingBinaries } from './binaries.js';
 export { repoRoot } from './state.js';
 export { nodeProblem } from './node-runtime.js';

@@ -32,6 +32,8 @@ export interface TestEnv {
     nodeName: string;
     epmdPort: number;
   };
+  /** Only when started with tracing (npm start). */
+  jaeger?: { otlpUrl: string; queryUrl: string };
 }
 
 export const repoRoot = resolve(import.meta.dirname, '../../..');
@@ -87,5 +89,8 @@ export function envVars(env: TestEnv, file: string): Record<string, string> {
     GORTEN_RABBITMQ_ADMIN_PASSWORD: env.rabbitmq.password,
     GORTEN_MONGO_TENANT_HOST: new URL(env.mongo.url).host,
     GORTEN_AMQP_TENANT_HOST: new URL(env.rabbitmq.amqpUrl).host,
+    ...(env.jaeger
+      ? { GORTEN_JAEGER_OTLP_URL: env.jaeger.otlpUrl, GORTEN_JAEGER_QUERY_URL: env.jaeger.queryUrl }
+      : {}),
   };
 }

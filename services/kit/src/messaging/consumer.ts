@@ -6,12 +6,28 @@
 // - the handler failed otherwise: redelivered after a growing pause until the queue's
 //   delivery limit dead-letters it;
 // - poison (unparseable, or `PoisonMessage`): to the dead-letter queue at once.
-// A dropped connection is reconnected with backoff.
+// A dropped connection is reconnected with backoff. Handling a delivery is a CONSUMER
+// span that continues the trace its traceparent header names (a malformed one: a new trace).
+import { context, ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
+import {
+  ATTR_MESSAGING_CONSUMER_GROUP_NAME,
+  ATTR_MESSAGING_DESTINATION_NAME,
+  ATTR_MESSAGING_MESSAGE_ID,
+  ATTR_MESSAGING_OPERATION_NAME,
+  ATTR_MESSAGING_OPERATION_TYPE,
+  ATTR_MESSAGING_RABBITMQ_DESTINATION_ROUTING_KEY,
+  ATTR_MESSAGING_SYSTEM,
+  MESSAGING_OPERATION_TYPE_VALUE_PROCESS,
+  MESSAGING_SYSTEM_VALUE_RABBITMQ,
+} from '@opentelemetry/semantic-conventions/incubating';
 import { connect, type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
 import type { Collection, Db } from 'mongodb';
 import type { Logger } from 'pino';
 import { backoffDelay, type Backoff } from '../backoff.js';
 import { isDependencyFailure } from '../dependency.js';
+import { recordFailure } from '../spans.js';
+import { amqpHeaderGetter, continueTrace } from '../trace-context.js';
+import { NO_TRACING, type Tracing } from '../tracing.js';
 import { deadLetterQueueOf, retryQueueOf, RETRY_QUEUE_TTL_MS } from '../tenant-contract.js';
 import { forwardedProperties, RETRIES_HEADER } from './dead-letters.js';
 import type { QueueDepths, QueueSource } from './queue-metrics.js';
@@ -49,6 +65,12 @@ function parseEvent(message: ConsumeMessage): EventEnvelope {
   }
 }
 
+/** Marks the delivery's span (the active one) failed; the delivery itself goes on. */
+function deliveryFailed(err: unknown): void {
+  const span = trace.getActiveSpan();
+  if (span) recordFailure(span, err);
+}
+
 /** Every consumer's record of the messages it handled (`<consumer>:<event id>`, when). */
 const PROCESSED_MESSAGES = 'processed_messages';
 
@@ -70,6 +92,7 @@ export class Consumer implements QueueSource {
     /** Sends a message to its retry queue (the service's publisher). */
     private readonly publisher: Pick<Publisher, 'send'>,
     private readonly log: Logger,
+    private readonly tracing: Tracing = NO_TRACING,
   ) {
     this.processed = db.collection(PROCESSED_MESSAGES);
   }
@@ -109,7 +132,7 @@ export class Consumer implements QueueSource {
     await channel.prefetch(this.opts.prefetch ?? 10);
     await channel.checkQueue(this.opts.queue); // the operator declares it; we never do
     await channel.consume(this.opts.queue, (message) => {
-      if (message) void this.handle(channel, message);
+      if (message) void this.traced(channel, message);
     });
     this.failedReconnects = 0;
   }
@@ -133,11 +156,46 @@ export class Consumer implements QueueSource {
     this.reconnectTimer.unref();
   }
 
+  /** Handles a delivery inside its CONSUMER span. */
+  private async traced(channel: Channel, message: ConsumeMessage): Promise<void> {
+    if (!this.tracing.enabled) return this.handle(channel, message);
+    const { queue, name } = this.opts;
+    const parent = continueTrace(
+      this.tracing.bind(ROOT_CONTEXT),
+      message.properties.headers,
+      amqpHeaderGetter,
+    );
+    const span = this.tracing.tracer.startSpan(
+      `process ${queue}`,
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: {
+          [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM_VALUE_RABBITMQ,
+          [ATTR_MESSAGING_OPERATION_TYPE]: MESSAGING_OPERATION_TYPE_VALUE_PROCESS,
+          [ATTR_MESSAGING_OPERATION_NAME]: 'process',
+          [ATTR_MESSAGING_DESTINATION_NAME]: message.fields.exchange,
+          [ATTR_MESSAGING_RABBITMQ_DESTINATION_ROUTING_KEY]: message.fields.routingKey,
+          [ATTR_MESSAGING_CONSUMER_GROUP_NAME]: name,
+          ...(typeof message.properties.messageId === 'string'
+            ? { [ATTR_MESSAGING_MESSAGE_ID]: message.properties.messageId }
+            : {}),
+        },
+      },
+      parent,
+    );
+    try {
+      await context.with(trace.setSpan(parent, span), () => this.handle(channel, message));
+    } finally {
+      span.end();
+    }
+  }
+
   private async handle(channel: Channel, message: ConsumeMessage): Promise<void> {
     let event: EventEnvelope;
     try {
       event = parseEvent(message);
     } catch (err) {
+      deliveryFailed(err);
       this.log.error({ err, queue: this.opts.queue }, 'poison message; dead-lettering it');
       channel.nack(message, false, false);
       return;
@@ -174,6 +232,7 @@ export class Consumer implements QueueSource {
       );
       channel.ack(message);
     } catch (err) {
+      deliveryFailed(err);
       if (err instanceof PoisonMessage) {
         // The handler says no retry can help (the event breaks its contract).
         this.log.error(

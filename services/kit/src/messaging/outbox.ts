@@ -3,9 +3,12 @@
 // events and only then removes them — so an event is never lost, and a broker outage
 // (or a binding deleted by hand) only delays it. A writer announces its write through
 // the `Outbox` port in its dependencies, so that its service's relay publishes it at once.
+// An entry keeps the trace it was written in, which its publish continues, however late.
 import { randomUUID } from 'node:crypto';
+import { context, ROOT_CONTEXT } from '@opentelemetry/api';
 import type { Collection, Filter } from 'mongodb';
 import type { Logger } from 'pino';
+import { currentTraceContext, type TraceContextFields } from '../trace-context.js';
 import { UnroutableMessage, type EventEnvelope, type Publisher } from './publisher.js';
 
 export interface OutboxEntry {
@@ -13,6 +16,8 @@ export interface OutboxEntry {
   exchange: string;
   routingKey: string;
   event: EventEnvelope;
+  /** The trace of the work that wrote it (none outside a trace, or from before tracing). */
+  trace?: TraceContextFields;
 }
 
 /** A new outbox entry; `$push` it in the same update as the change it reports. */
@@ -23,11 +28,13 @@ export function outboxEntry(
   data: unknown,
 ): OutboxEntry {
   const id = randomUUID();
+  const trace = currentTraceContext();
   return {
     id,
     exchange,
     routingKey,
     event: { id, type, occurredAt: new Date().toISOString(), data },
+    ...(trace && { trace }),
   };
 }
 
@@ -91,10 +98,14 @@ export class OutboxRelay implements Outbox {
     // While a failure is being retried, the retry sweep takes this document along: no
     // point in each announcement trying the unreachable broker on its own.
     if (!this.started || !collection || this.retryTimer) return;
-    this.relayDocument(collection, id).catch((err: unknown) => {
-      this.log.warn({ err, namespace, id }, 'outbox relay of a document failed; will retry');
-      this.retrySoon();
-    });
+    // Out of the writer's trace: the publish continues the entry's own, and the relay's
+    // reads and removals belong to no request.
+    context
+      .with(ROOT_CONTEXT, () => this.relayDocument(collection, id))
+      .catch((err: unknown) => {
+        this.log.warn({ err, namespace, id }, 'outbox relay of a document failed; will retry');
+        this.retrySoon();
+      });
   }
 
   /**
@@ -121,7 +132,12 @@ export class OutboxRelay implements Outbox {
             projection: { outbox: 1 },
           });
           for (const entry of doc?.outbox ?? []) {
-            await this.publisher.publish(entry.exchange, entry.routingKey, entry.event);
+            await this.publisher.publish(
+              entry.exchange,
+              entry.routingKey,
+              entry.event,
+              entry.trace,
+            );
             // The entry exactly as read: FerretDB's $pull matches whole values, not conditions.
             await collection.updateOne({ _id: id } as Filter<WithOutbox>, {
               $pull: { outbox: entry },
@@ -143,34 +159,37 @@ export class OutboxRelay implements Outbox {
    * at the first failure, and then sweeps again soon.
    */
   relayOnce(): Promise<number> {
-    this.sweeping ??= (async () => {
-      let delivered = 0;
-      try {
-        for (const collection of this.collections.values()) {
-          const pending = collection.find(
-            { 'outbox.id': { $exists: true } },
-            { projection: { _id: 1 } },
-          );
-          for await (const doc of pending) {
-            try {
-              delivered += await this.relayDocument(collection, doc._id);
-            } catch (err) {
-              // The broker is there but routes this event nowhere (a binding deleted by
-              // hand, back at the operator's next resync): the other documents go on.
-              if (!(err instanceof UnroutableMessage)) throw err;
-              this.log.warn({ err, id: doc._id }, 'outbox event unroutable; will retry');
-              this.retrySoon();
+    // Out of whatever trace set off a retry: each publish continues its entry's own.
+    this.sweeping ??= context
+      .with(ROOT_CONTEXT, async () => {
+        let delivered = 0;
+        try {
+          for (const collection of this.collections.values()) {
+            const pending = collection.find(
+              { 'outbox.id': { $exists: true } },
+              { projection: { _id: 1 } },
+            );
+            for await (const doc of pending) {
+              try {
+                delivered += await this.relayDocument(collection, doc._id);
+              } catch (err) {
+                // The broker is there but routes this event nowhere (a binding deleted by
+                // hand, back at the operator's next resync): the other documents go on.
+                if (!(err instanceof UnroutableMessage)) throw err;
+                this.log.warn({ err, id: doc._id }, 'outbox event unroutable; will retry');
+                this.retrySoon();
+              }
             }
           }
+        } catch (err) {
+          this.log.warn({ err, delivered }, 'outbox relay paused; will retry');
+          this.retrySoon();
         }
-      } catch (err) {
-        this.log.warn({ err, delivered }, 'outbox relay paused; will retry');
-        this.retrySoon();
-      }
-      return delivered;
-    })().finally(() => {
-      this.sweeping = undefined;
-    });
+        return delivered;
+      })
+      .finally(() => {
+        this.sweeping = undefined;
+      });
     return this.sweeping;
   }
 

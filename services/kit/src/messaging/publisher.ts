@@ -3,8 +3,25 @@
 // Publishes are mandatory: a message no queue is bound for (a binding deleted by hand)
 // comes back as basic.return and fails too, instead of being confirmed and dropped.
 // One confirm channel per process, opened on first use and again after it closed.
+// Publishing an event is a PRODUCER span in the trace the event was written in (its
+// outbox entry's), and the message carries that span's traceparent in its headers.
+import { ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
+import {
+  ATTR_MESSAGING_DESTINATION_NAME,
+  ATTR_MESSAGING_MESSAGE_ID,
+  ATTR_MESSAGING_OPERATION_NAME,
+  ATTR_MESSAGING_OPERATION_TYPE,
+  ATTR_MESSAGING_RABBITMQ_DESTINATION_ROUTING_KEY,
+  ATTR_MESSAGING_SYSTEM,
+  MESSAGING_OPERATION_TYPE_VALUE_SEND,
+  MESSAGING_SYSTEM_VALUE_RABBITMQ,
+} from '@opentelemetry/semantic-conventions/incubating';
 import { connect, type ChannelModel, type ConfirmChannel, type Options } from 'amqplib';
 import type { Logger } from 'pino';
+import { recordFailure } from '../spans.js';
+import { continueTrace, injectTrace, type TraceContextFields } from '../trace-context.js';
+import { NO_TRACING, type Tracing } from '../tracing.js';
+import { defaultTextMapGetter } from '@opentelemetry/api';
 
 export interface EventEnvelope<T = unknown> {
   id: string;
@@ -37,6 +54,7 @@ export class Publisher {
   constructor(
     private readonly url: string,
     private readonly log: Logger,
+    private readonly tracing: Tracing = NO_TRACING,
   ) {}
 
   private confirmChannel(): Promise<PublishChannel> {
@@ -69,15 +87,53 @@ export class Publisher {
     return this.channel;
   }
 
-  /** Publishes an event; resolves once the broker has confirmed and routed it. */
-  publish(exchange: string, routingKey: string, event: EventEnvelope): Promise<void> {
-    return this.send(exchange, routingKey, Buffer.from(JSON.stringify(event)), {
+  /**
+   * Publishes an event; resolves once the broker has confirmed and routed it. `origin` is
+   * the trace the event was written in (its outbox entry's): the publish continues it, or
+   * starts a trace of its own without one.
+   */
+  async publish(
+    exchange: string,
+    routingKey: string,
+    event: EventEnvelope,
+    origin?: TraceContextFields,
+  ): Promise<void> {
+    const content = Buffer.from(JSON.stringify(event));
+    const properties: PublishProperties = {
       persistent: true,
       messageId: event.id,
       type: event.type,
       contentType: 'application/json',
       timestamp: Math.floor(Date.parse(event.occurredAt) / 1000),
-    });
+    };
+    if (!this.tracing.enabled) return this.send(exchange, routingKey, content, properties);
+    const base = this.tracing.bind(ROOT_CONTEXT);
+    const parent = origin ? continueTrace(base, origin, defaultTextMapGetter) : base;
+    const span = this.tracing.tracer.startSpan(
+      `publish ${exchange}`,
+      {
+        kind: SpanKind.PRODUCER,
+        attributes: {
+          [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM_VALUE_RABBITMQ,
+          [ATTR_MESSAGING_OPERATION_TYPE]: MESSAGING_OPERATION_TYPE_VALUE_SEND,
+          [ATTR_MESSAGING_OPERATION_NAME]: 'publish',
+          [ATTR_MESSAGING_DESTINATION_NAME]: exchange,
+          [ATTR_MESSAGING_RABBITMQ_DESTINATION_ROUTING_KEY]: routingKey,
+          [ATTR_MESSAGING_MESSAGE_ID]: event.id,
+        },
+      },
+      parent,
+    );
+    const headers: Record<string, unknown> = {};
+    injectTrace(trace.setSpan(parent, span), headers);
+    try {
+      await this.send(exchange, routingKey, content, { ...properties, headers });
+    } catch (err) {
+      recordFailure(span, err);
+      throw err;
+    } finally {
+      span.end();
+    }
   }
 
   /**
