@@ -1,10 +1,12 @@
 // Benchmark: services under HTTP load against the real test servers — GET /products and
 // POST /auth/token at their maximum throughput and at fixed arrival rates (25, 50, 90 %
-// of it), and the kit's overhead: a service's GET /healthz (every kit middleware) against
-// a bare node:http handler answering the same JSON, as ratios.
+// of it); the kit's overhead: a service's GET /healthz (every kit middleware) against
+// a bare node:http handler answering the same JSON, as ratios; and tracing's cost: GET
+// /products with every request traced into a real Jaeger against tracing off, as ratios.
 //
 //   npm run bench:services -- [--quick] [--runs 3] [--duration 10] [--products 500]
-//                             [--log-level warn] [--autocannon-rate] [products overhead token]
+//                             [--log-level warn] [--autocannon-rate]
+//                             [products overhead token tracing]
 //
 // Each service runs as its own process, started as its main.ts is in a pod, so the load
 // generator does not share its event loop (it does share the machine's cores). Runs of the
@@ -17,7 +19,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { TestTenant } from '@gorten/service-testing';
-import { loadTestEnv } from '@gorten/testenv';
+import { loadTestEnv, startJaeger, type Jaeger } from '@gorten/testenv';
 import { autocannonLoad, callOnce, pacedLoad, type Sample, type Target } from './load.js';
 import {
   cpuSeconds,
@@ -29,7 +31,7 @@ import {
   type HttpChild,
 } from './support.js';
 
-const SCENARIOS = ['products', 'overhead', 'token'] as const;
+const SCENARIOS = ['products', 'overhead', 'token', 'tracing'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 const { values, positionals } = parseArgs({
@@ -357,6 +359,54 @@ async function productsScenario(): Promise<void> {
   await stopAllChildren();
 }
 
+/**
+ * Two catalogs alike but for tracing: off (no collector configured, as by default), and on
+ * with every request sampled (always_on, the worst case: no ratio thins it out) and
+ * exported over OTLP to a Jaeger of the benchmark's own, which runs on the same cores.
+ */
+async function tracingScenario(): Promise<void> {
+  let jaeger: Jaeger | undefined;
+  try {
+    jaeger = await startJaeger();
+    const variants: { label: string; env: Record<string, string> }[] = [
+      { label: 'tracing off', env: {} },
+      {
+        label: 'tracing on',
+        env: { OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpUrl, OTEL_TRACES_SAMPLER: 'always_on' },
+      },
+    ];
+    const targets: Measured[] = [];
+    for (const variant of variants) {
+      const catalog = await startService('catalog', `catalog (${variant.label})`, variant.env);
+      await seedCatalog(catalog);
+      targets.push({
+        label: variant.label,
+        url: `${catalog.http.url}/products?limit=20`,
+        connections: 20,
+        pid: catalog.http.pid,
+      });
+    }
+    const scenario: Scenario = {
+      title: `Tracing: GET /products?limit=20, anonymous, ${options.products} active products, every request traced into Jaeger against tracing off (LOG_LEVEL=${options.logLevel})`,
+      targets,
+      fractions: RATE_FRACTIONS,
+      sharedRate: true,
+      ratios: true,
+    };
+    report(scenario, await measure(scenario));
+    // Spans dropped would make tracing look cheaper than it is: say how many were.
+    const traced = targets[1];
+    const metrics = traced ? await (await fetch(new URL('/metrics', traced.url))).text() : '';
+    const dropped = metrics
+      .split('\n')
+      .filter((line) => line.startsWith('gorten_trace_spans_dropped_total'));
+    console.log(`\nSpans dropped by the traced catalog: ${dropped.join(', ') || 'none'}.`);
+  } finally {
+    await stopAllChildren();
+    await jaeger?.stop();
+  }
+}
+
 async function overheadScenario(): Promise<void> {
   const bare = await startHttpChild(
     'bare node:http',
@@ -459,6 +509,7 @@ try {
   if (wanted.has('products')) await productsScenario();
   if (wanted.has('overhead')) await overheadScenario();
   if (wanted.has('token')) await tokenScenario();
+  if (wanted.has('tracing')) await tracingScenario();
   rmSync(logDir, { recursive: true, force: true });
 } catch (err) {
   if (!interrupted.bySignal) console.error(err);

@@ -279,21 +279,33 @@ async function administer(next: () => number, until: number) {
 }
 
 /**
- * The seller's warehouse: a product running low gets units added, by one atomic $inc the
- * test awaits (through a frozen database too), so every unit added is counted.
+ * The seller's warehouse: a product running low gets units added by one atomic $inc that
+ * also counts them in the product itself (`restocked`), so a write whose outcome the test
+ * never learns (its connection cut while the database was frozen) is still counted
+ * exactly: `stockPutOnSale` reads what was applied, not what the test believes.
  */
-async function restock(added: Record<string, number>, until: number): Promise<void> {
+async function restock(until: number): Promise<void> {
   const products = tenant.db.collection<{ _id: string; stock: number }>('products');
   while (Date.now() < until) {
     await sleep(RESTOCK.everyMs);
     for (const id of productIds) {
-      const low = await products.updateOne(
-        { _id: id, stock: { $lt: RESTOCK.below } },
-        { $inc: { stock: RESTOCK.units, version: 1 } },
-      );
-      if (low.modifiedCount === 1) added[id] = (added[id] ?? 0) + RESTOCK.units;
+      await products
+        .updateOne(
+          { _id: id, stock: { $lt: RESTOCK.below } },
+          { $inc: { stock: RESTOCK.units, restocked: RESTOCK.units, version: 1 } },
+        )
+        .catch(() => undefined); // the database is away: the next round tries again
     }
   }
+}
+
+/** Every unit of each product put on sale: at the start, and restocked since. */
+async function stockPutOnSale(): Promise<Record<string, number>> {
+  const products = await tenant.db
+    .collection<{ _id: string; restocked?: number }>('products')
+    .find({ _id: { $in: productIds } })
+    .toArray();
+  return Object.fromEntries(products.map((p) => [p._id, STOCK + (p.restocked ?? 0)]));
 }
 
 async function inject(schedule: ScheduledFault[], began: number): Promise<void> {
@@ -363,14 +375,13 @@ test('money and stock add up after kills, a broker restart and a frozen database
     `chaos: seed ${SEED} (replay with GORTEN_CHAOS_SEED=${SEED}); ${schedule.length} faults:\n` +
       schedule.map((s) => `  ${describeFault(s)}`).join('\n'),
   );
-  const stockIn: Record<string, number> = Object.fromEntries(productIds.map((id) => [id, STOCK]));
   const began = Date.now();
   const until = began + LOAD_MS;
   const next = random(SEED ^ 0x5eed);
   await Promise.all([
     ...buyers.map((buyer) => shop(buyer, next, until)),
     administer(next, until),
-    restock(stockIn, until),
+    restock(until),
     inject(schedule, began),
   ]);
 
@@ -379,7 +390,7 @@ test('money and stock add up after kills, a broker restart and a frozen database
   const settleBy = Date.now() + SETTLE_MS;
   do {
     await sleep(3_000);
-    found = violations(await history(stockIn));
+    found = violations(await history(await stockPutOnSale()));
   } while (found.length > 0 && Date.now() < settleBy);
 
   console.log(
