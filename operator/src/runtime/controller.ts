@@ -1,6 +1,7 @@
 // One controller: an informer feeding a work queue, a periodic resync that queues every
 // known object (how drift in external systems gets corrected), the cross-kind triggers
-// it declares (`watches`), metrics, and a span `reconcile <Kind>` around each reconcile.
+// it declares (`watches`), metrics, and a span `reconcile <Kind>` around each reconcile,
+// which its outcome is logged in.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Kube, KubeObject } from '../clients/kube.js';
