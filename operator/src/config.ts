@@ -35,6 +35,28 @@ const labels = z.string().transform((text, ctx) => {
   return out;
 });
 
+/** A variable set to nothing counts as unset (as the OTEL_* variables do). */
+const unsetIfEmpty = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+
+/**
+ * The collector the tenants' pods send spans to. It is written into each tenant's
+ * ConfigMap, which is no Secret: a URL with credentials is refused (never echoed).
+ */
+const otlpEndpoint = z
+  .url({
+    protocol: /^https?$/,
+    error: "must be an http:// or https:// URL (a collector's OTLP/HTTP endpoint)",
+  })
+  .refine((url) => {
+    const parsed = URL.parse(url); // null: the check above has said so already
+    return parsed === null || (parsed.username === '' && parsed.password === '');
+  }, "must not carry credentials: it is written into every tenant's ConfigMap");
+
+const ratio = z.coerce
+  .number({ error: 'must be a number from 0 to 1' })
+  .min(0, 'must be a number from 0 to 1')
+  .max(1, 'must be a number from 0 to 1');
+
 const envSchema = z.object({
   KUBECONFIG: z.string().optional(),
   GORTEN_MONGO_ADMIN_URL: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// URL'),
@@ -59,6 +81,9 @@ const envSchema = z.object({
   GORTEN_RESYNC_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
   GORTEN_SERVICE_MONITOR_RECHECK_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300),
   GORTEN_TENANT_MONITOR_LABELS: labels.default({}),
+  // Unset: the tenants' services trace nothing. The ratio matters only with an endpoint.
+  GORTEN_TENANT_OTLP_ENDPOINT: z.preprocess(unsetIfEmpty, otlpEndpoint.optional()),
+  GORTEN_TENANT_TRACE_SAMPLE_RATIO: z.preprocess(unsetIfEmpty, ratio.default(1)),
   GORTEN_MARKETPLACE_SELECTOR: z.string().min(1).optional(),
   GORTEN_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
   GORTEN_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
@@ -123,6 +148,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig
       amqpTenantHost: e.GORTEN_AMQP_TENANT_HOST,
       smtpUrl: e.GORTEN_SMTP_URL,
       tenantMonitorLabels: e.GORTEN_TENANT_MONITOR_LABELS,
+      ...(e.GORTEN_TENANT_OTLP_ENDPOINT
+        ? {
+            tenantTracing: {
+              otlpEndpoint: e.GORTEN_TENANT_OTLP_ENDPOINT,
+              sampleRatio: e.GORTEN_TENANT_TRACE_SAMPLE_RATIO,
+            },
+          }
+        : {}),
       ...(e.GORTEN_TENANT_ROLE && e.GORTEN_SERVICE_ACCOUNT && e.POD_NAMESPACE
         ? {
             tenantAccess: {

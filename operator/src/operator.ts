@@ -1,6 +1,9 @@
 // Assembles the operator from its configuration: a manager (clients, endpoints, leader
-// election; manager.ts) with the Marketplace and Company controllers. No I/O at import.
-import { pino, type Logger } from 'pino';
+// election; manager.ts) with the Marketplace and Company controllers, and its logger
+// (JSON, with the trace and span ids of the reconcile a line is written in, like the
+// services'). No I/O at import.
+import { mergeTraceLogFields, traceLogFields } from '@gorten/kit/trace-context';
+import { pino, type DestinationStream, type Logger } from 'pino';
 import type { Company, Marketplace } from './api/types.js';
 import type { Kube } from './clients/kube.js';
 import type { MongoAdmin } from './clients/mongo-admin.js';
@@ -28,15 +31,20 @@ export interface RunningOperator {
   stop: () => Promise<void>;
 }
 
-export function createLogger(level: string): Logger {
-  return pino({
+/** Lines go to stdout, or to `destination` (tests read them there). */
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  const options = {
     level,
     base: { component: 'gorten-operator' },
     redact: {
       paths: ['*.password', '*.token', 'password', 'token', 'err.config'],
       censor: '[redacted]',
     },
-  });
+    // trace_id and span_id inside a span (a reconcile, a plane); nothing outside one.
+    mixin: () => traceLogFields(),
+    mixinMergeStrategy: mergeTraceLogFields,
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 export async function startOperator(

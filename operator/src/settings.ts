@@ -34,6 +34,18 @@ export interface OperatorSettings {
    * the tenant's other objects. Unset when it runs with broader credentials (tests).
    */
   tenantAccess?: TenantAccess;
+  /**
+   * Where the tenants' services send their spans, and the share of new traces they keep
+   * (a Marketplace's spec.tracing.sampleRatio overrides it). Unset: they trace nothing.
+   */
+  tenantTracing?: TenantTracing;
+}
+
+export interface TenantTracing {
+  /** The collector's OTLP/HTTP base URL, as the tenants' pods reach it (no credentials). */
+  otlpEndpoint: string;
+  /** 0 to 1: the root sampling ratio of parentbased_traceidratio. */
+  sampleRatio: number;
 }
 
 export interface TenantAccess {

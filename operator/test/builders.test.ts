@@ -1,5 +1,6 @@
 // The Marketplace builders are pure: CR in, manifests out.
 import { deadLetterQueueOf, RETRY_QUEUE_TTL_MS, retryQueueOf } from '@gorten/kit/tenant-contract';
+import { tracingSettings } from '@gorten/kit/tracing';
 import { SERVICE_NAMES, type Marketplace } from '../src/api/types.js';
 import type { KubeObject } from '../src/clients/kube.js';
 import {
@@ -27,6 +28,7 @@ import {
   desiredReplicas,
   rolloutLag,
   stillRunning,
+  tracingConfig,
 } from '../src/marketplace/workloads.js';
 import {
   buildGatewayPlane,
@@ -34,7 +36,7 @@ import {
   hostHolder,
 } from '../src/marketplace/gateway.js';
 import { buildServiceMonitor } from '../src/marketplace/monitoring.js';
-import { DEFAULT_SETTINGS } from '../src/settings.js';
+import { DEFAULT_SETTINGS, type OperatorSettings } from '../src/settings.js';
 
 const mp: Marketplace = {
   apiVersion: 'gorten.io/v1alpha1',
@@ -126,6 +128,15 @@ test('the NetworkPolicy denies all ingress but the gateway, monitoring and the t
       },
     ],
   });
+});
+
+test('the NetworkPolicy restricts no egress: the services reach the trace collector (and their servers)', () => {
+  // Ingress only: were Egress ever added, the collector, MongoDB, RabbitMQ and the mail
+  // relay would each need a rule, or tracing would fail silently (spans dropped).
+  const policy = buildNamespacePlane(mp, DEFAULT_SETTINGS).find((o) => o.kind === 'NetworkPolicy');
+  const spec = policy?.spec as { policyTypes: string[]; egress?: unknown };
+  expect(spec.policyTypes).not.toContain('Egress');
+  expect(spec.egress).toBeUndefined();
 });
 
 test('credential Secrets carry a URI with the escaped password and round-trip it', () => {
@@ -255,8 +266,12 @@ describe('the first admin and email', () => {
       spec: { ...mp.spec, adminEmail: 'ops@acme.example', email: { from: 'shop@acme.example' } },
     };
     expect(decode(buildAdminSecret(named, 'pw'), 'email')).toBe('ops@acme.example');
-    expect(buildConfigMap(mp).data).toMatchObject({ MAIL_FROM: 'no-reply@acme.shop.example.com' });
-    expect(buildConfigMap(named).data).toMatchObject({ MAIL_FROM: 'shop@acme.example' });
+    expect(buildConfigMap(mp, DEFAULT_SETTINGS).data).toMatchObject({
+      MAIL_FROM: 'no-reply@acme.shop.example.com',
+    });
+    expect(buildConfigMap(named, DEFAULT_SETTINGS).data).toMatchObject({
+      MAIL_FROM: 'shop@acme.example',
+    });
     const relay = { ...DEFAULT_SETTINGS, smtpUrl: 'smtps://user:secret@mail.example:465' };
     expect(decode(buildSmtpSecret(mp, relay), 'uri')).toBe(relay.smtpUrl);
   });
@@ -327,6 +342,67 @@ describe('workloads', () => {
     expect(container(users).resources).toEqual({
       requests: { cpu: '100m', memory: '128Mi' },
       limits: { cpu: '2', memory: '1Gi' },
+    });
+  });
+
+  describe('tracing', () => {
+    const collector = 'http://otel-collector.observability.svc:4318';
+    const tracing = {
+      ...DEFAULT_SETTINGS,
+      tenantTracing: { otlpEndpoint: collector, sampleRatio: 0.2 },
+    };
+    const withRatio = (sampleRatio: number): Marketplace => ({
+      ...mp,
+      spec: { ...mp.spec, tracing: { sampleRatio } },
+    });
+    const otelKeys = (data: unknown) =>
+      Object.keys(data as Record<string, string>).filter((k) => k.startsWith('OTEL_'));
+
+    test('without a collector the ConfigMap sets no OTEL_* at all, a spec ratio or not: the services trace nothing', () => {
+      expect(otelKeys(buildConfigMap(mp, DEFAULT_SETTINGS).data)).toEqual([]);
+      expect(otelKeys(buildConfigMap(withRatio(0.5), DEFAULT_SETTINGS).data)).toEqual([]);
+      expect(
+        tracingSettings('checkout', buildConfigMap(mp, DEFAULT_SETTINGS).data as never),
+      ).toMatchObject({
+        enabled: false,
+      });
+    });
+
+    test('with one: the endpoint and a parent-based ratio sampler, which the kit reads as meant', () => {
+      const data = buildConfigMap(mp, tracing).data as Record<string, string>;
+      expect(data).toMatchObject({
+        MARKETPLACE: 'acme',
+        OTEL_EXPORTER_OTLP_ENDPOINT: collector,
+        OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+        OTEL_TRACES_SAMPLER_ARG: '0.2',
+      });
+      expect(tracingSettings('checkout', data)).toMatchObject({
+        enabled: true,
+        url: `${collector}/v1/traces`,
+        sampler: { name: 'parentbased_traceidratio', ratio: 0.2 },
+        serviceName: 'checkout',
+      });
+    });
+
+    test('the spec’s ratio wins over the operator’s, 0 included', () => {
+      expect(tracingConfig(withRatio(0.05), tracing).OTEL_TRACES_SAMPLER_ARG).toBe('0.05');
+      expect(tracingConfig(withRatio(0), tracing).OTEL_TRACES_SAMPLER_ARG).toBe('0');
+      expect(tracingConfig(withRatio(1), tracing).OTEL_TRACES_SAMPLER_ARG).toBe('1');
+    });
+
+    test('every Deployment reads the ConfigMap, so a changed setting rolls the pods through the digest', () => {
+      for (const deployment of buildWorkloadsPlane(mp, tracing, 'd').filter(
+        (o) => o.kind === 'Deployment',
+      )) {
+        const container = (
+          deployment.spec as { template: { spec: { containers: { envFrom: unknown }[] } } }
+        ).template.spec.containers[0];
+        expect(container?.envFrom).toEqual([{ configMapRef: { name: 'tenant-config' } }]);
+      }
+      const digestOf = (m: Marketplace, settings: OperatorSettings) =>
+        configDigest([buildConfigMap(m, settings).data]);
+      expect(digestOf(mp, tracing)).not.toBe(digestOf(mp, DEFAULT_SETTINGS));
+      expect(digestOf(mp, tracing)).not.toBe(digestOf(withRatio(0.5), tracing));
     });
   });
 

@@ -58,3 +58,51 @@ test('whether the cluster serves ServiceMonitors is asked again every 5 minutes 
       .serviceMonitorRecheckMs,
   ).toBe(30_000);
 });
+
+describe('tracing of the tenants’ services', () => {
+  const COLLECTOR = 'http://otel-collector.observability.svc:4318';
+
+  test('off without an endpoint (an empty one included), whatever the ratio', () => {
+    expect(loadConfig(REQUIRED).settings.tenantTracing).toBeUndefined();
+    const empty = loadConfig({
+      ...REQUIRED,
+      GORTEN_TENANT_OTLP_ENDPOINT: '',
+      GORTEN_TENANT_TRACE_SAMPLE_RATIO: '0.5',
+    });
+    expect(empty.settings.tenantTracing).toBeUndefined();
+  });
+
+  test('an endpoint samples every new trace unless a ratio says otherwise', () => {
+    const all = loadConfig({ ...REQUIRED, GORTEN_TENANT_OTLP_ENDPOINT: COLLECTOR });
+    expect(all.settings.tenantTracing).toEqual({ otlpEndpoint: COLLECTOR, sampleRatio: 1 });
+    const tenth = loadConfig({
+      ...REQUIRED,
+      GORTEN_TENANT_OTLP_ENDPOINT: COLLECTOR,
+      GORTEN_TENANT_TRACE_SAMPLE_RATIO: '0.1',
+    });
+    expect(tenth.settings.tenantTracing).toEqual({ otlpEndpoint: COLLECTOR, sampleRatio: 0.1 });
+  });
+
+  test.each([
+    ['grpc://collector:4317', 'must be an http:// or https:// URL'],
+    ['collector:4318', 'must be an http:// or https:// URL'],
+    ['https://tenant:s3cret@collector:4318', 'must not carry credentials'],
+  ])('the endpoint %s is refused, naming the variable and not its value', (endpoint, problem) => {
+    const load = () => loadConfig({ ...REQUIRED, GORTEN_TENANT_OTLP_ENDPOINT: endpoint });
+    expect(load).toThrow(ConfigError);
+    expect(load).toThrow(`GORTEN_TENANT_OTLP_ENDPOINT: ${problem}`);
+    expect(load).not.toThrow(endpoint);
+    expect(load).not.toThrow('s3cret');
+  });
+
+  test.each(['1.5', '-0.1', 'half'])('the ratio %s is refused, naming the variable', (ratio) => {
+    const load = () =>
+      loadConfig({
+        ...REQUIRED,
+        GORTEN_TENANT_OTLP_ENDPOINT: COLLECTOR,
+        GORTEN_TENANT_TRACE_SAMPLE_RATIO: ratio,
+      });
+    expect(load).toThrow(ConfigError);
+    expect(load).toThrow('GORTEN_TENANT_TRACE_SAMPLE_RATIO: must be a number from 0 to 1');
+  });
+});

@@ -32,10 +32,19 @@ const SHARD = 'marketplace';
 const run = randomBytes(2).toString('hex');
 const name = (base: string): string => `${base}-${run}`;
 let operator: RunningOperator;
+/** Where this file's operator says the tenants' spans go (nothing listens: pods are simulated). */
+const COLLECTOR = {
+  otlpEndpoint: 'http://otel-collector.observability.svc:4318',
+  sampleRatio: 0.5,
+};
 
 beforeAll(async () => {
   await ensureCrds(kube);
-  operator = await startOperator(testConfig(SHARD), quietLog);
+  const config = testConfig(SHARD);
+  operator = await startOperator(
+    { ...config, settings: { ...config.settings, tenantTracing: COLLECTOR } },
+    quietLog,
+  );
 });
 
 afterAll(async () => {
@@ -75,8 +84,14 @@ describe('a new Marketplace', () => {
   const ns = `mp-${mp}`;
 
   beforeAll(async () => {
-    await kube.create(marketplace(SHARD, mp, { deletionPolicy: 'Delete' }));
+    await kube.create(
+      marketplace(SHARD, mp, { deletionPolicy: 'Delete', tracing: { sampleRatio: 0.25 } }),
+    );
   });
+
+  const tenantConfig = async () =>
+    (await kube.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: ns, name: 'tenant-config' }))
+      ?.data as Record<string, string> | undefined;
 
   test('becomes Ready with every plane provisioned', async () => {
     const ready = await waitForCondition(kube, mp, 'Ready', 'True');
@@ -389,6 +404,40 @@ describe('a new Marketplace', () => {
     await waitForCondition(kube, mp, 'Ready', 'True');
   });
 
+  test('its ConfigMap sends the services’ spans to the operator’s collector, sampled at the spec’s ratio', async () => {
+    expect(await tenantConfig()).toMatchObject({
+      MARKETPLACE: mp,
+      OTEL_EXPORTER_OTLP_ENDPOINT: COLLECTOR.otlpEndpoint,
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: '0.25',
+    });
+  });
+
+  test('without the spec’s ratio it takes the operator’s, and the pods roll', async () => {
+    const digest = async () => {
+      const checkout = await kube.get<KubeObject & { spec: { template: KubeObject } }>({
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        namespace: ns,
+        name: 'checkout',
+      });
+      return checkout?.spec.template.metadata.annotations?.['gorten.io/config-digest'];
+    };
+    const before = await digest();
+    expect(before).toBeDefined();
+    await kube.mergePatch({ ...MARKETPLACE, name: mp }, { spec: { tracing: null } });
+    await eventually(
+      { what: 'the operator’s ratio in the ConfigMap', timeoutMs: 30_000 },
+      async () =>
+        (await tenantConfig())?.OTEL_TRACES_SAMPLER_ARG === String(COLLECTOR.sampleRatio)
+          ? true
+          : undefined,
+    );
+    await eventually({ what: 'a new config digest on the pods', timeoutMs: 30_000 }, async () =>
+      (await digest()) !== before ? true : undefined,
+    );
+  });
+
   test('with deletionPolicy Delete, deleting it drops the database and the vhost', async () => {
     await kube.delete({ ...MARKETPLACE, name: mp });
     await eventually({ what: `${mp} gone`, timeoutMs: 30_000 }, async () =>
@@ -608,6 +657,18 @@ describe('invalid specs are rejected by the apiserver with a clear message', () 
       /minReplicas must not exceed maxReplicas/,
     ],
     ['a CORS origin with a wildcard', { gateway: { corsOrigins: ['*'] } }, 422, /corsOrigins/],
+    [
+      'a sample ratio above 1',
+      { tracing: { sampleRatio: 1.5 } },
+      422,
+      /spec.tracing.sampleRatio.*less than or equal to 1/,
+    ],
+    [
+      'a negative sample ratio',
+      { tracing: { sampleRatio: -0.1 } },
+      422,
+      /spec.tracing.sampleRatio.*greater than or equal to 0/,
+    ],
     // kubectl validates fields strictly by default; unknown fields are a 400 then.
     [
       'an unknown service',

@@ -2,7 +2,7 @@
 // or Company is a span with one child per plane (read with the SDK's in-memory
 // exporter), and the plane metrics and tenants by condition say which plane of which
 // tenant failed — here one tenant whose broker state conflicts, next to a healthy one
-// that has a Company.
+// that has a Company. The operator's log lines written in a reconcile name its trace.
 import { randomBytes } from 'node:crypto';
 import { SpanStatusCode } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
@@ -11,7 +11,7 @@ import type { Company } from '../src/api/types.js';
 import { COMPANY_PLANES } from '../src/company/planes.js';
 import { PLANES } from '../src/marketplace/reconcile.js';
 import { findCondition } from '../src/runtime/conditions.js';
-import { startOperator, type RunningOperator } from '../src/operator.js';
+import { createLogger, startOperator, type RunningOperator } from '../src/operator.js';
 import { captureSpans, childrenOf } from './spans.js';
 import {
   deleteMarketplaces,
@@ -19,7 +19,6 @@ import {
   env,
   management,
   marketplace,
-  quietLog,
   SHARD_LABEL,
   testConfig,
   testKube,
@@ -38,6 +37,13 @@ const company = {
   name: 'seller',
 } as const;
 const exporter = captureSpans();
+/** The operator's log, parsed: what `createLogger` writes (at info, so the warnings too). */
+const logLines: Record<string, unknown>[] = [];
+const log = createLogger('info', {
+  write: (line: string) => {
+    logLines.push(JSON.parse(line) as Record<string, unknown>);
+  },
+});
 const kube = testKube();
 let operator: RunningOperator | undefined;
 
@@ -63,7 +69,7 @@ beforeAll(async () => {
   });
   if (queue.status !== 201)
     throw new Error(`could not declare the conflicting queue: ${queue.status}`);
-  operator = await startOperator(testConfig(SHARD), quietLog);
+  operator = await startOperator(testConfig(SHARD), log);
   await kube.create(marketplace(SHARD, healthy, { deletionPolicy: 'Delete' }));
   await kube.create(marketplace(SHARD, broken, { deletionPolicy: 'Delete' }));
   await waitForCondition(kube, healthy, 'Ready', 'True');
@@ -169,6 +175,49 @@ test('a plane that fails is an ERROR span under an ERROR reconcile; its sibling 
       .map((s) => [s.name, s.attributes['gorten.plane.reason']]);
     expect(failedPlanes).toEqual([['MessagingReady', 'TopologyConflict']]);
   }
+});
+
+describe('a log line written in a reconcile carries its trace_id and span_id', () => {
+  function spanOf(line: Record<string, unknown> | undefined): ReadableSpan | undefined {
+    expect(line).toBeDefined();
+    expect(typeof line?.trace_id).toBe('string');
+    expect(typeof line?.span_id).toBe('string');
+    return exporter
+      .getFinishedSpans()
+      .find(
+        (s) =>
+          s.spanContext().traceId === line?.trace_id && s.spanContext().spanId === line.span_id,
+      );
+  }
+
+  test('in a plane: the plane’s span, in the trace of its `reconcile Marketplace`', () => {
+    const line = logLines.find((l) => l.msg === 'database converged' && l.marketplace === healthy);
+    const plane = spanOf(line);
+    expect(plane?.name).toBe('DatabaseReady');
+    const reconcile = reconcileSpans(healthy).find(
+      (s) => s.spanContext().spanId === plane?.parentSpanContext?.spanId,
+    );
+    expect(reconcile?.spanContext().traceId).toBe(line?.trace_id);
+  });
+
+  test('a failed reconcile’s warning: the `reconcile Marketplace` span that failed', () => {
+    const line = logLines.find(
+      (l) => l.msg === 'reconcile failed; retrying with backoff' && l.key === broken,
+    );
+    const reconcile = spanOf(line);
+    expect(reconcile?.name).toBe('reconcile Marketplace');
+    expect(reconcile?.attributes).toMatchObject({
+      'gorten.object.name': broken,
+      'gorten.reconcile.result': 'error',
+    });
+  });
+
+  test('outside any reconcile: no trace ids', () => {
+    const started = logLines.find((l) => l.msg === 'controller started');
+    expect(started).toBeDefined();
+    expect(started).not.toHaveProperty('trace_id');
+    expect(started).not.toHaveProperty('span_id');
+  });
 });
 
 test('the failing plane counts errors for that plane only; every plane is timed', async () => {

@@ -3,6 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { tracingSettings } from '@gorten/kit/tracing';
 import { loadConfig, readCrds, type KubeObject } from '@gorten/operator';
 import {
   CHART_DIR,
@@ -96,6 +97,16 @@ describe('values.schema.json', () => {
     const result = template({ values: { operator: { loglevel: 'debug' } } });
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain("'loglevel' not allowed");
+  });
+
+  test.each([
+    [{ sampleRatio: 1.5 }, '/tracing/sampleRatio'],
+    [{ otlpEndpoint: 'grpc://collector:4317' }, '/tracing/otlpEndpoint'],
+    [{ otlpEndpoint: 'http://user:secret@collector:4318' }, '/tracing/otlpEndpoint'],
+  ])('tracing %j is rejected with its path', (tracing, path) => {
+    const result = template({ values: { tracing } });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain(path);
   });
 
   test('a log level the operator does not know is rejected', () => {
@@ -249,6 +260,37 @@ describe('the operator Deployment', () => {
     expect(operatorPod(objects).container.ports).toEqual([
       { name: 'metrics', containerPort: 9090, protocol: 'TCP' },
     ]);
+  });
+
+  test('traces nothing by default: no OTEL_* for the operator, none for its tenants', async () => {
+    const env = await operatorEnv(render());
+    expect(Object.keys(env).filter((name) => /OTEL|TRAC/.test(name))).toEqual([]);
+    expect(tracingSettings('gorten-operator', env)).toMatchObject({ enabled: false });
+    expect(loadConfig(env).settings.tenantTracing).toBeUndefined();
+  });
+
+  test('tracing values point the operator and, through it, every tenant at the collector', async () => {
+    const otlpEndpoint = 'http://otel-collector.observability.svc:4318';
+    const env = await operatorEnv(
+      render({ values: { tracing: { otlpEndpoint, sampleRatio: 0.1 } } }),
+    );
+    expect(env).toMatchObject({
+      OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint,
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: '0.1',
+      GORTEN_TENANT_OTLP_ENDPOINT: otlpEndpoint,
+      GORTEN_TENANT_TRACE_SAMPLE_RATIO: '0.1',
+    });
+    expect(tracingSettings('gorten-operator', env)).toMatchObject({
+      enabled: true,
+      url: `${otlpEndpoint}/v1/traces`,
+      sampler: { name: 'parentbased_traceidratio', ratio: 0.1 },
+    });
+    expect(loadConfig(env).settings.tenantTracing).toEqual({ otlpEndpoint, sampleRatio: 0.1 });
+    // The default ratio records every new trace.
+    const all = await operatorEnv(render({ values: { tracing: { otlpEndpoint } } }));
+    expect(loadConfig(all).settings.tenantTracing?.sampleRatio).toBe(1);
+    expect(all.OTEL_TRACES_SAMPLER_ARG).toBe('1');
   });
 
   test('tells the operator which ClusterRole to bind to itself in tenant namespaces', async () => {

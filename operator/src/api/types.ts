@@ -50,6 +50,8 @@ export interface MarketplaceSpec {
     corsOrigins?: string[];
     requestSizeLimitKilobytes?: number;
   };
+  /** Overrides the operator's GORTEN_TENANT_TRACE_SAMPLE_RATIO for this tenant (0 to 1). */
+  tracing?: { sampleRatio?: number };
 }
 
 export interface MarketplaceStatus {

@@ -1,9 +1,9 @@
 // The tenant's namespace and its guard rails: quota, container defaults, and a
-// NetworkPolicy that denies all ingress except from the gateway, monitoring and the
-// tenant's own pods (services call each other, e.g. checkout → payments). A namespace of
-// that name made by someone else is never adopted: it would be collected with the tenant.
-// With the chart's RBAC the operator's rights inside it come from a RoleBinding it makes
-// there first (`buildTenantRoleBinding`): it has none on Secrets elsewhere.
+// NetworkPolicy that denies all ingress except from the gateway, monitoring and the tenant's
+// own pods (checkout → payments), egress left open (databases, broker, relay, collector).
+// A namespace of that name made by someone else is never adopted: it would be collected
+// with the tenant. With the chart's RBAC the operator's rights inside it come from a
+// RoleBinding it makes there first (`buildTenantRoleBinding`): none on Secrets elsewhere.
 import type { Marketplace } from '../api/types.js';
 import type { KubeObject } from '../clients/kube.js';
 import type { OperatorSettings, TenantAccess } from '../settings.js';

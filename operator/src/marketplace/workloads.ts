@@ -1,6 +1,7 @@
 // Per service: a Deployment, a Service, a PodDisruptionBudget and, when the spec asks
-// for autoscaling, a HorizontalPodAutoscaler; plus the tenant ConfigMap they all read.
-// One image runs every service; its first argument picks which.
+// for autoscaling, a HorizontalPodAutoscaler; plus the tenant ConfigMap they all read
+// (the tenant's settings, and where its spans go). One image runs every service; its
+// first argument picks which.
 import { createHash } from 'node:crypto';
 import {
   SERVICE_NAMES,
@@ -54,7 +55,22 @@ export function desiredReplicas(mp: Marketplace, service: ServiceName): number |
   return spec.replicas ?? 1;
 }
 
-export function buildConfigMap(mp: Marketplace): KubeObject {
+/**
+ * The standard OTEL_* settings of the kit's tracing, where the operator has a collector
+ * for the tenants; none without one (the services then trace nothing). Sampling is
+ * parent-based: a request continuing a sampled trace is recorded whatever the ratio.
+ */
+export function tracingConfig(mp: Marketplace, settings: OperatorSettings): Record<string, string> {
+  const tracing = settings.tenantTracing;
+  if (!tracing) return {};
+  return {
+    OTEL_EXPORTER_OTLP_ENDPOINT: tracing.otlpEndpoint,
+    OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+    OTEL_TRACES_SAMPLER_ARG: String(mp.spec.tracing?.sampleRatio ?? tracing.sampleRatio),
+  };
+}
+
+export function buildConfigMap(mp: Marketplace, settings: OperatorSettings): KubeObject {
   const names = tenantNames(mp.metadata.name);
   return {
     apiVersion: 'v1',
@@ -70,6 +86,7 @@ export function buildConfigMap(mp: Marketplace): KubeObject {
       JWT_AUDIENCE: mp.metadata.name,
       CORS_ORIGINS: (mp.spec.gateway?.corsOrigins ?? []).join(','),
       MAIL_FROM: mp.spec.email?.from ?? `no-reply@${mp.spec.host}`,
+      ...tracingConfig(mp, settings),
     },
   };
 }
@@ -246,7 +263,7 @@ export function buildWorkloadsPlane(
   settings: OperatorSettings,
   digest: string,
 ): KubeObject[] {
-  const objects: KubeObject[] = [buildConfigMap(mp)];
+  const objects: KubeObject[] = [buildConfigMap(mp, settings)];
   for (const service of SERVICE_NAMES) {
     objects.push(
       buildDeployment(mp, service, settings, digest),

@@ -1,6 +1,7 @@
 // One controller: an informer feeding a work queue, a periodic resync that queues every
 // known object (how drift in external systems gets corrected), the cross-kind triggers
-// it declares (`watches`), metrics, and a span `reconcile <Kind>` around each reconcile.
+// it declares (`watches`), metrics, and a span `reconcile <Kind>` around each reconcile,
+// which its outcome is logged in.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Kube, KubeObject } from '../clients/kube.js';
@@ -68,16 +69,23 @@ export class Controller<T extends KubeObject> {
       tracer.startActiveSpan(
         `reconcile ${opts.ref.kind}`,
         { attributes: objectAttributes(opts.ref.kind, key) },
+        // The outcome is logged in the span, so its line names the reconcile's trace.
         async (span) => {
+          const started = performance.now();
           try {
             const result = await attempt(key);
             span.setAttribute('gorten.reconcile.result', 'success');
             if (result?.requeueAfterMs !== undefined)
               span.setAttribute('gorten.reconcile.requeue_after_ms', result.requeueAfterMs);
+            log.debug(
+              { controller, key, seconds: (performance.now() - started) / 1000 },
+              'reconciled',
+            );
             return result;
           } catch (err) {
             span.setAttribute('gorten.reconcile.result', 'error');
             markFailed(span, err instanceof Error ? err.message : String(err), err);
+            log.warn({ controller, key, err }, 'reconcile failed; retrying with backoff');
             throw err;
           } finally {
             span.end();
@@ -88,13 +96,10 @@ export class Controller<T extends KubeObject> {
       concurrency: opts.concurrency,
       baseDelayMs: opts.baseDelayMs,
       maxDelayMs: opts.maxDelayMs,
-      onResult: (key, result, seconds, error) => {
+      onResult: (_key, result, seconds) => {
         metrics.reconcileTotal.inc({ controller, result });
         metrics.reconcileDuration.observe({ controller }, seconds);
         metrics.queueDepth.set({ controller }, this.queue.depth);
-        if (error)
-          log.warn({ controller, key, err: error }, 'reconcile failed; retrying with backoff');
-        else log.debug({ controller, key, seconds }, 'reconciled');
       },
     });
     this.informer = new Informer<T>(

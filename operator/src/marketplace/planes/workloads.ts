@@ -36,7 +36,7 @@ export const workloadsPlane: TenantPlane<'WorkloadsReady'> = {
 
   async converge(tenant) {
     const { deps, mp, credentials } = tenant;
-    const digest = configDigest([credentials, buildConfigMap(mp).data]);
+    const digest = configDigest([credentials, buildConfigMap(mp, deps.settings).data]);
     const { live } = await applyOwned(
       tenant,
       [
