@@ -16,6 +16,7 @@ import {
   Kube,
   loadConfig,
   readCrds,
+  SERVICE_NAMES,
   startOperator,
   type RunningOperator,
 } from '@gorten/operator';
@@ -124,16 +125,7 @@ afterAll(async () => {
   mailRelay.close();
 }, 60_000);
 
-const SERVICES = [
-  'carts',
-  'catalog',
-  'checkout',
-  'companies',
-  'notifications',
-  'orders',
-  'payments',
-  'users',
-];
+const SERVICES = [...SERVICE_NAMES].sort();
 
 test('every target is up: the operator, each of the tenant’s services, the broker', async () => {
   const expected = ['gorten-operator', ...SERVICES.map((s) => `gorten-services/${s}`), 'rabbitmq'];

@@ -9,6 +9,7 @@ import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
+import { SERVICE_NAMES } from '@gorten/operator';
 import {
   eventually,
   freePort,
@@ -327,16 +328,7 @@ describe('npm start', () => {
     const url = /^ {2}Prometheus {3}(\S+)/m.exec(first.output())?.[1] ?? '';
     const expected = [
       'gorten-operator',
-      ...[
-        'carts',
-        'catalog',
-        'checkout',
-        'companies',
-        'notifications',
-        'orders',
-        'payments',
-        'users',
-      ].map((s) => `gorten-services/${s}`),
+      ...[...SERVICE_NAMES].sort().map((s) => `gorten-services/${s}`),
       'rabbitmq',
     ];
     type Target = {

@@ -1,13 +1,8 @@
 // A private FerretDB and RabbitMQ for tests that break them on purpose (the chaos suite):
 // pausing the database or restarting the broker must not disturb the shared environment
 // every other test file uses at the same time. No Kubernetes: services run as processes.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ensureBinaries, goServerVersions } from './binaries.js';
-import { signalGroup, processStart } from './pids.js';
-import { stopServer } from './process.js';
-import type { StartContext } from './servers/context.js';
+import { signalGroup } from './pids.js';
+import { privateServers } from './private-servers.js';
 import { startFerretDb, type MongoAccess } from './servers/ferretdb.js';
 import { startRestartableRabbitMq, type RabbitAccess } from './servers/rabbitmq.js';
 import type { ServerProcess } from './state.js';
@@ -28,27 +23,9 @@ export interface DataPlane {
 }
 
 export async function startDataPlane(): Promise<DataPlane> {
-  const dir = mkdtempSync(join(tmpdir(), 'gorten-dataplane-'));
-  const logDir = join(dir, 'logs');
-  mkdirSync(logDir, { recursive: true });
-  const processes: ServerProcess[] = [];
-  const binary = ensureBinaries(goServerVersions());
-  const ctx: StartContext = {
-    dataDir: dir,
-    persistent: false,
-    logDir,
-    binary,
-    record: (proc) => processes.push({ ...proc, start: processStart(proc.pid) }),
-  };
-  const stop = async (): Promise<void> => {
-    // A restarted broker's old node is in the list too: skip pids no longer its own.
-    for (const proc of [...processes].reverse()) {
-      if (processStart(proc.pid) !== proc.start) continue;
-      signalGroup(proc.pid, 'SIGCONT');
-      await stopServer(proc.pid);
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
+  const { ctx, logDir, processes, stop: stopAll } = privateServers('dataplane');
+  // A paused FerretDB is resumed first, or it would not stop.
+  const stop = () => stopAll((pid) => signalGroup(pid, 'SIGCONT'));
   const started = await Promise.allSettled([startFerretDb(ctx), startRestartableRabbitMq(ctx)]);
   const [mongo, broker] = started;
   if (mongo.status === 'rejected' || broker.status === 'rejected') {

@@ -3,16 +3,9 @@
 // nobody else's spans in its answers, and a test may stop it to see the services go on
 // without it. The shared environment runs none (npm start does: environment.ts). Also
 // how tests read Jaeger's query API.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ensureBinaries, goServerVersions } from './binaries.js';
 import { okBody } from './http.js';
-import { processStart } from './pids.js';
-import { stopServer } from './process.js';
-import type { StartContext } from './servers/context.js';
+import { privateServers } from './private-servers.js';
 import { startJaegerServer, type JaegerAccess } from './servers/jaeger.js';
-import type { ServerProcess } from './state.js';
 
 /** A span as Jaeger's query API answers it (the fields tests read). */
 export interface JaegerSpan {
@@ -72,29 +65,10 @@ export interface Jaeger extends JaegerAccess {
 }
 
 export async function startJaeger(): Promise<Jaeger> {
-  const dir = mkdtempSync(join(tmpdir(), 'gorten-jaeger-'));
-  const logDir = join(dir, 'logs');
-  mkdirSync(logDir, { recursive: true });
-  const processes: ServerProcess[] = [];
-  const ctx: StartContext = {
-    dataDir: dir,
-    persistent: false,
-    logDir,
-    binary: ensureBinaries(goServerVersions(), ['jaeger']),
-    record: (proc) => processes.push({ ...proc, start: processStart(proc.pid) }),
-  };
-  let stopped: Promise<void> | undefined;
-  const stop = (): Promise<void> => {
-    stopped ??= (async () => {
-      for (const proc of processes)
-        if (processStart(proc.pid) === proc.start) await stopServer(proc.pid);
-      rmSync(dir, { recursive: true, force: true });
-    })();
-    return stopped;
-  };
+  const { ctx, logDir, stop } = privateServers('jaeger', ['jaeger']);
   try {
     const access = await startJaegerServer(ctx);
-    return { ...access, query: new JaegerQuery(access.queryUrl), logDir, stop };
+    return { ...access, query: new JaegerQuery(access.queryUrl), logDir, stop: () => stop() };
   } catch (err) {
     await stop();
     throw err;
