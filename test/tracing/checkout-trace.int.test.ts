@@ -163,8 +163,8 @@ describe('a checkout through the gateway', () => {
     expect(serviceOfSpan('POST /checkout')).toEqual(new Set(['checkout']));
     expect(serviceOfSpan('process order_paid')).toEqual(new Set(['orders']));
     expect(serviceOfSpan('smtp send')).toEqual(new Set(['notifications']));
-    // The request's MongoDB commands are there, without their values.
-    const reserve = trace.spans.find((s) => s.operationName === 'findAndModify products');
+    // The request's MongoDB operations are there, without their values.
+    const reserve = trace.spans.find((s) => s.operationName === 'findOneAndUpdate products');
     expect(reserve && tag(reserve, 'db.system.name')).toBe('mongodb');
     expect(JSON.stringify(trace.spans.map((s) => s.tags))).not.toContain(stack.seeded.buyerId);
   });

@@ -1,9 +1,11 @@
-// MongoDB client spans from the official driver's command monitoring (the driver is
-// bundled in production, where no instrumentation could patch it): one CLIENT span per
-// command, named `<command> <collection>`, with db.system.name, db.operation.name,
-// db.collection.name, db.namespace and the server's address — never the command's values.
-// A command outside any trace (a relay sweep, a retention task) starts none.
-import { context, SpanKind, trace, type Attributes, type Span } from '@opentelemetry/api';
+// MongoDB client spans at the kit's own seam: the database a service gets from
+// connectMongo hands out collections whose operations (and cursors' reads) are each a
+// CLIENT span, named `<operation> <collection>`, with db.system.name, db.operation.name,
+// db.collection.name, db.namespace and the server's address — never a value. Not the
+// driver's command monitoring: with it on, the driver decodes every reply whole for the
+// event, on top of its own lazy decoding (bench/README.md measured it). An operation
+// outside any trace (a relay sweep, a retention task) starts none and costs one check.
+import { context, SpanKind, trace, type Attributes, type Tracer } from '@opentelemetry/api';
 import {
   ATTR_DB_COLLECTION_NAME,
   ATTR_DB_NAMESPACE,
@@ -14,68 +16,155 @@ import {
   ATTR_SERVER_PORT,
 } from '@opentelemetry/semantic-conventions';
 import { DB_SYSTEM_NAME_VALUE_MONGODB } from '@opentelemetry/semantic-conventions/incubating';
-import type { CommandStartedEvent, MongoClient } from 'mongodb';
+import type { Db } from 'mongodb';
 import { recordFailure } from './spans.js';
 import type { Tracing } from './tracing.js';
 
-/** Commands awaiting their reply at most: a bound, should replies ever go missing. */
-const MAX_OPEN_SPANS = 10_000;
+/** Collection methods that are one operation on the server (or a few, for a bulk). */
+const OPERATIONS: ReadonlySet<string> = new Set([
+  'insertOne',
+  'insertMany',
+  'updateOne',
+  'updateMany',
+  'replaceOne',
+  'deleteOne',
+  'deleteMany',
+  'findOne',
+  'findOneAndUpdate',
+  'findOneAndReplace',
+  'findOneAndDelete',
+  'countDocuments',
+  'estimatedDocumentCount',
+  'distinct',
+  'bulkWrite',
+  'createIndex',
+  'createIndexes',
+  'dropIndex',
+]);
+/** Collection methods that return a cursor, whose reads are the operation. */
+const CURSORS: ReadonlySet<string> = new Set(['find', 'aggregate']);
+/** The cursor reads traced: each sends the query or a getMore, or answers from its batch. */
+const CURSOR_READS: ReadonlySet<string> = new Set(['toArray', 'next', 'tryNext']);
 
-/** The collection a command names: its first field's value, or getMore's `collection`. */
-export function collectionOf(event: Pick<CommandStartedEvent, 'command' | 'commandName'>) {
-  const target: unknown = event.command[event.commandName];
-  if (typeof target === 'string') return target;
-  const collection: unknown = event.command.collection;
-  return typeof collection === 'string' ? collection : undefined;
+export interface MongoServer {
+  host: string;
+  port?: number;
 }
 
-/** The span of one command: its name and attributes (no values from the command). */
-export function commandSpan(
-  event: Pick<CommandStartedEvent, 'command' | 'commandName' | 'databaseName' | 'address'>,
+/** The server of a `host:port` seed (brackets of an IPv6 literal dropped). */
+export function serverOf(seed: string): MongoServer {
+  const colon = seed.lastIndexOf(':');
+  const port = Number(seed.slice(colon + 1));
+  if (colon <= 0 || !Number.isInteger(port)) return { host: seed.replace(/^\[|\]$/g, '') };
+  return { host: seed.slice(0, colon).replace(/^\[|\]$/g, ''), port };
+}
+
+/** The span of one operation: its name and attributes (no values from the call). */
+export function operationSpan(
+  database: string,
+  collection: string,
+  operation: string,
+  server?: MongoServer,
 ): { name: string; attributes: Attributes } {
-  const collection = collectionOf(event);
-  const colon = event.address.lastIndexOf(':');
-  const port = Number(event.address.slice(colon + 1));
   return {
-    name: collection === undefined ? event.commandName : `${event.commandName} ${collection}`,
+    name: `${operation} ${collection}`,
     attributes: {
       [ATTR_DB_SYSTEM_NAME]: DB_SYSTEM_NAME_VALUE_MONGODB,
-      [ATTR_DB_OPERATION_NAME]: event.commandName,
-      [ATTR_DB_NAMESPACE]: event.databaseName,
-      ...(collection === undefined ? {} : { [ATTR_DB_COLLECTION_NAME]: collection }),
-      [ATTR_SERVER_ADDRESS]:
-        colon > 0 ? event.address.slice(0, colon).replace(/^\[|\]$/g, '') : event.address,
-      ...(Number.isInteger(port) && colon > 0 ? { [ATTR_SERVER_PORT]: port } : {}),
+      [ATTR_DB_OPERATION_NAME]: operation,
+      [ATTR_DB_NAMESPACE]: database,
+      [ATTR_DB_COLLECTION_NAME]: collection,
+      ...(server ? { [ATTR_SERVER_ADDRESS]: server.host } : {}),
+      ...(server?.port === undefined ? {} : { [ATTR_SERVER_PORT]: server.port }),
     },
   };
 }
 
-/** Traces the client's commands; the client must be made with `monitorCommands: true`. */
-export function traceCommands(client: MongoClient, tracing: Tracing): void {
-  if (!tracing.enabled) return;
-  const open = new Map<number, Span>();
-  client.on('commandStarted', (event) => {
-    const parent = context.active();
-    if (!trace.getSpan(parent)?.isRecording() || open.size >= MAX_OPEN_SPANS) return;
-    const { name, attributes } = commandSpan(event);
-    open.set(
-      event.requestId,
-      tracing.tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, parent),
-    );
+type Method = (...args: unknown[]) => unknown;
+
+/**
+ * `target` seen through a proxy whose methods are bound to it (the driver's objects keep
+ * state on themselves), whose chained calls (`cursor.sort(...)`) keep returning the proxy,
+ * and whose methods `wrap` picks are replaced by what it makes of them. (One function
+ * under two names is wrapped once, for the first name: the driver has no such aliases
+ * among the methods traced.)
+ */
+function withMethods<T extends object>(
+  target: T,
+  wrap: (name: string, method: Method) => Method | undefined,
+): T {
+  // By the function itself: a method replaced on the object (a test holding a read on a
+  // latch) is wrapped anew, not answered from what the old one was made into.
+  const made = new WeakMap<Method, Method>();
+  const proxy: T = new Proxy(target, {
+    get(t, key) {
+      const value: unknown = Reflect.get(t, key, t);
+      if (typeof value !== 'function') return value;
+      const own = value as Method;
+      let method = made.get(own);
+      if (!method) {
+        const bound: Method = (...args) => {
+          const result = own.apply(t, args);
+          return result === t ? proxy : result;
+        };
+        method = (typeof key === 'string' ? wrap(key, bound) : undefined) ?? bound;
+        made.set(own, method);
+      }
+      return method;
+    },
   });
-  client.on('commandSucceeded', (event) => {
-    const span = open.get(event.requestId);
-    if (!span) return;
-    open.delete(event.requestId);
-    span.end();
-  });
-  client.on('commandFailed', (event) => {
-    const span = open.get(event.requestId);
-    if (!span) return;
-    open.delete(event.requestId);
-    const code = (event.failure as { code?: unknown }).code;
-    if (typeof code === 'number') span.setAttribute(ATTR_DB_RESPONSE_STATUS_CODE, String(code));
-    recordFailure(span, event.failure);
-    span.end();
-  });
+  return proxy;
+}
+
+/** Runs one operation in a CLIENT span when a recording span is active; as is otherwise. */
+function traced(tracer: Tracer, span: () => { name: string; attributes: Attributes }) {
+  return (method: Method): Method =>
+    (...args) => {
+      const parent = context.active();
+      if (!trace.getSpan(parent)?.isRecording()) return method(...args);
+      const { name, attributes } = span();
+      const client = tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, parent);
+      return (method(...args) as Promise<unknown>).then(
+        (result) => {
+          client.end();
+          return result;
+        },
+        (err: unknown) => {
+          const code = (err as { code?: unknown }).code;
+          if (typeof code === 'number')
+            client.setAttribute(ATTR_DB_RESPONSE_STATUS_CODE, String(code));
+          recordFailure(client, err);
+          client.end();
+          throw err;
+        },
+      );
+    };
+}
+
+/** The database, its collections' operations traced; itself when tracing is off. */
+export function tracedDb(db: Db, tracing: Tracing, server?: MongoServer): Db {
+  if (!tracing.enabled) return db;
+  const spans = new Map<string, { name: string; attributes: Attributes }>();
+  const spanOf = (collection: string, operation: string) => () => {
+    const key = `${operation} ${collection}`;
+    let span = spans.get(key);
+    if (!span)
+      spans.set(key, (span = operationSpan(db.databaseName, collection, operation, server)));
+    return span;
+  };
+  const tracedCollection = (collection: object, name: string) =>
+    withMethods(collection, (operation, own) => {
+      if (OPERATIONS.has(operation)) return traced(tracing.tracer, spanOf(name, operation))(own);
+      if (!CURSORS.has(operation)) return undefined;
+      return (...args) =>
+        withMethods(own(...args) as object, (read, next) =>
+          CURSOR_READS.has(read)
+            ? traced(tracing.tracer, spanOf(name, operation))(next)
+            : undefined,
+        );
+    });
+  return withMethods(db, (key, method) =>
+    key === 'collection'
+      ? (...args) => tracedCollection(method(...args) as object, args[0] as string)
+      : undefined,
+  );
 }

@@ -1,9 +1,9 @@
-// MongoDB for a service: connect at start (its commands traced when tracing is on),
+// MongoDB for a service: connect at start (its operations traced when tracing is on),
 // create the indexes the service declares, and a readiness check. The database is the one the URI names (the tenant's). Also how a
 // unique-index clash is recognised, on MongoDB and on FerretDB alike.
 import { MongoClient, MongoServerError, type Db, type IndexDescription } from 'mongodb';
 import type { ReadinessCheck } from './app.js';
-import { traceCommands } from './mongo-tracing.js';
+import { serverOf, tracedDb } from './mongo-tracing.js';
 import { NO_TRACING, type Tracing } from './tracing.js';
 
 export interface CollectionIndexes {
@@ -36,11 +36,11 @@ export async function connectMongo(
   const client = new MongoClient(uri, {
     serverSelectionTimeoutMS: 5_000,
     connectTimeoutMS: 5_000,
-    monitorCommands: tracing.enabled,
   });
-  traceCommands(client, tracing);
   await client.connect();
-  const db = client.db(); // the database named in the URI
+  // The database named in the URI; its operations traced when tracing is on.
+  const seed = client.options.hosts[0];
+  const db = tracedDb(client.db(), tracing, seed ? serverOf(String(seed)) : undefined);
   // One index per command: FerretDB 1.24 drops the connection (a server panic) when one
   // createIndexes command names two or more indexes that all exist — every restart.
   for (const { collection, indexes: specs } of indexes) {

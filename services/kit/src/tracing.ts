@@ -40,7 +40,7 @@ import { Counter, type Registry } from 'prom-client';
 import { z } from 'zod';
 import { parseEnv } from './config.js';
 
-/** The kit's own instrumentation scope (requests, MongoDB commands, messages). */
+/** The kit's own instrumentation scope (requests, MongoDB operations, messages). */
 export const KIT_SCOPE = '@gorten/kit';
 
 // OTEL_* values that are set but empty count as unset (the specification says so).
