@@ -62,16 +62,12 @@ test('takes new jobs on a reload: the broker plugin’s detailed endpoint, up li
       params: { family: ['queue_coarse_metrics'] },
     },
   ]);
-  await eventually({ what: 'both jobs up', timeoutMs: 20_000 }, async () => {
-    const up = await prometheus.query('up == 1');
-    return up
-      .map((s) => s.metric.job)
-      .sort()
-      .join() === 'probe,rabbitmq'
-      ? true
-      : undefined;
+  // Wait on the targets themselves: `up == 1` still answers from the series of the
+  // probe target before the reload (its labels changed, so it is a new target).
+  const targets = await eventually({ what: 'both jobs up', timeoutMs: 20_000 }, async () => {
+    const now = await prometheus.targets();
+    return now.length === 2 && now.every((t) => t.health === 'up') ? now : undefined;
   });
-  const targets = await prometheus.targets();
   expect(targets.map((t) => [t.job, t.health, t.scrapeUrl]).sort()).toEqual([
     ['probe', 'up', `http://${address(exporter)}/metrics`],
     ['rabbitmq', 'up', `http://${broker}/metrics/detailed?family=queue_coarse_metrics`],
