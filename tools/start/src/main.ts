@@ -156,7 +156,7 @@ async function start(
   );
 
   const env = await progress.run(
-    'Starting etcd, kube-apiserver, controller-manager, scheduler, kwok, FerretDB, RabbitMQ and Jaeger',
+    'Starting etcd, kube-apiserver, controller-manager, scheduler, kwok, FerretDB, RabbitMQ, Redis and Jaeger',
     () =>
       withStartLock(async () => {
         await stopLeftovers(running.owner); // its data stays
@@ -317,6 +317,7 @@ async function start(
       `  Test card    4242424242424242 (GET ${baseUrl}/payments/test-cards): POST it to`,
       `               /payments/methods as the buyer, then /checkout {"paymentMethod":"pm_…"}`,
       `  Prometheus   ${running.prometheus.url}   (what it scrapes: ${running.prometheus.url}/classic/targets)`,
+      `  Redis        ${env.redis.address}   (the catalog's cache; each tenant has an ACL user of its own)`,
       `  Mail         caught in ${join(home, 'mail')} (SMTP ${smtpUrl})`,
       `  Jaeger       ${jaeger.queryUrl}   (traces of a service: ${jaeger.queryUrl}/api/traces?service=checkout)`,
       `  Logs         ${logDir}`,

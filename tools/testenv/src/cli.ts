@@ -28,6 +28,7 @@ function describe(env: TestEnv): string {
     `KUBECONFIG=${env.kube.kubeconfig}  (kube-apiserver ${env.kube.server})`,
     `MongoDB wire (FerretDB): ${env.mongo.url.replace(/:[^:@/]+@/, ':***@')}`,
     `RabbitMQ: ${env.rabbitmq.amqpUrl.replace(/:[^:@/]+@/, ':***@')}, management ${env.rabbitmq.managementUrl}, Prometheus ${env.rabbitmq.prometheusUrl}`,
+    `Redis: ${env.redis.address} (admin: user default)`,
     `logs: ${env.logDir}`,
   ].join('\n');
 }
@@ -52,7 +53,7 @@ async function upUnlocked(): Promise<{ env: TestEnv; started: boolean }> {
   if (running) return { env: running, started: false };
   const began = Date.now();
   console.error(
-    'testenv: starting etcd, kube-apiserver, controller-manager, scheduler, kwok, FerretDB, RabbitMQ',
+    'testenv: starting etcd, kube-apiserver, controller-manager, scheduler, kwok, FerretDB, RabbitMQ, Redis',
   );
   const env = await startEnvironment();
   console.error(`testenv: up in ${((Date.now() - began) / 1000).toFixed(1)} s`);

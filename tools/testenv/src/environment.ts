@@ -18,6 +18,7 @@ import { startKubePlane } from './servers/kube-plane.js';
 import { pingMongo, startFerretDb } from './servers/ferretdb.js';
 import { startJaegerServer } from './servers/jaeger.js';
 import { startRabbitMq } from './servers/rabbitmq.js';
+import { pingRedis, redisVersion, startRedisServer } from './servers/redis.js';
 import { okBody } from './http.js';
 
 function isOurs(proc: ServerProcess): boolean {
@@ -57,6 +58,14 @@ export async function checkEnvironment(env: TestEnv): Promise<string[]> {
     ],
     // An environment recorded before the broker had its Prometheus listener is stale.
     ['RabbitMQ Prometheus', () => okBody(`${env.rabbitmq.prometheusUrl}/metrics`)],
+    // An environment recorded before Redis joined it has none: stale, start a new one.
+    [
+      'Redis',
+      () =>
+        (env.redis as TestEnv['redis'] | undefined)
+          ? pingRedis(env.redis.address, env.redis.password)
+          : Promise.reject(new Error('this environment has no Redis')),
+    ],
   ];
   const jaeger = env.jaeger;
   if (jaeger) probes.push(['Jaeger', () => okBody(`${jaeger.queryUrl}/api/services`)]);
@@ -111,21 +120,23 @@ export async function startEnvironment(options: EnvironmentOptions = {}): Promis
     },
   };
   // Let every starter settle before cleaning up, so nothing is spawned afterwards.
-  const [kube, mongo, rabbitmq, jaeger] = await Promise.allSettled([
+  const [kube, mongo, rabbitmq, redis, jaeger] = await Promise.allSettled([
     startKubePlane(ctx),
     startFerretDb(ctx),
     startRabbitMq(ctx),
+    startRedisServer(ctx),
     options.tracing ? startJaegerServer(ctx) : Promise.resolve(undefined),
   ]);
   if (
     kube.status === 'rejected' ||
     mongo.status === 'rejected' ||
     rabbitmq.status === 'rejected' ||
+    redis.status === 'rejected' ||
     jaeger.status === 'rejected'
   ) {
     await stopEnvironment(partial);
     rmSync(file, { force: true });
-    const reasons = [kube, mongo, rabbitmq, jaeger].flatMap((r) =>
+    const reasons = [kube, mongo, rabbitmq, redis, jaeger].flatMap((r) =>
       r.status === 'rejected'
         ? [r.reason instanceof Error ? r.reason.message : String(r.reason)]
         : [],
@@ -144,6 +155,7 @@ export async function startEnvironment(options: EnvironmentOptions = {}): Promis
       ferretdb: goVersions.ferretdb,
       'kong-crds': goVersions.kongCrds,
       rabbitmq: rabbitmq.value.version,
+      redis: redisVersion(),
       ...(jaeger.value ? { jaeger: goVersions.jaeger } : {}),
     },
     processes: partial.processes,
@@ -158,6 +170,7 @@ export async function startEnvironment(options: EnvironmentOptions = {}): Promis
       nodeName: rabbitmq.value.nodeName,
       epmdPort: rabbitmq.value.epmdPort,
     },
+    redis: redis.value,
     ...(jaeger.value ? { jaeger: jaeger.value } : {}),
   };
   writeFileSync(file, JSON.stringify(env, null, 2), { mode: 0o600 });

@@ -6,6 +6,8 @@ export { goTool } from './binaries.js';
 export { startEnvironment, stopRecordedEnvironment, withStartLock } from './environment.js';
 export { startDataPlane, type DataPlane } from './data-plane.js';
 export { startPrivateKube, type PrivateKube } from './private-kube.js';
+export { startRedis, type PrivateRedis } from './redis.js';
+export { pingRedis, type RedisAccess } from './servers/redis.js';
 export {
   platformJobs,
   PrometheusError,

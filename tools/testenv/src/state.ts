@@ -32,6 +32,8 @@ export interface TestEnv {
     nodeName: string;
     epmdPort: number;
   };
+  /** Redis's admin (its default user); tenants get ACL users of their own. */
+  redis: { url: string; address: string; password: string };
   /** Only when started with tracing (npm start). */
   jaeger?: { otlpUrl: string; queryUrl: string };
 }
@@ -89,6 +91,7 @@ export function envVars(env: TestEnv, file: string): Record<string, string> {
     GORTEN_RABBITMQ_ADMIN_PASSWORD: env.rabbitmq.password,
     GORTEN_MONGO_TENANT_HOST: new URL(env.mongo.url).host,
     GORTEN_AMQP_TENANT_HOST: new URL(env.rabbitmq.amqpUrl).host,
+    GORTEN_REDIS_ADMIN_URL: env.redis.url,
     ...(env.jaeger
       ? { GORTEN_JAEGER_OTLP_URL: env.jaeger.otlpUrl, GORTEN_JAEGER_QUERY_URL: env.jaeger.queryUrl }
       : {}),
