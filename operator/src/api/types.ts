@@ -34,6 +34,32 @@ export interface ServiceSpec {
   };
 }
 
+export interface ServiceTimeouts {
+  connectMilliseconds?: number;
+  readMilliseconds?: number;
+  writeMilliseconds?: number;
+}
+
+export type UpstreamAlgorithm = 'round-robin' | 'least-connections' | 'latency';
+
+/** How Kong balances and health-checks every service's pods. */
+export interface UpstreamSpec {
+  algorithm?: UpstreamAlgorithm;
+  /** Active probes of /readyz on every target. */
+  healthChecks?: {
+    intervalSeconds?: number;
+    timeoutSeconds?: number;
+    healthySuccesses?: number;
+    unhealthyFailures?: number;
+  };
+  /** Passive checks: proxied answers that take a target out of the balancer. */
+  circuitBreaker?: {
+    serverErrors?: number;
+    timeouts?: number;
+    connectFailures?: number;
+  };
+}
+
 export interface MarketplaceSpec {
   displayName: string;
   host: string;
@@ -49,6 +75,9 @@ export interface MarketplaceSpec {
     rateLimitPerMinute?: number;
     corsOrigins?: string[];
     requestSizeLimitKilobytes?: number;
+    /** Per routed service: how long Kong waits for it (defaults in marketplace/edge.ts). */
+    timeouts?: Partial<Record<Exclude<ServiceName, 'notifications'>, ServiceTimeouts>>;
+    upstream?: UpstreamSpec;
   };
   /** Overrides the operator's GORTEN_TENANT_TRACE_SAMPLE_RATIO for this tenant (0 to 1). */
   tracing?: { sampleRatio?: number };

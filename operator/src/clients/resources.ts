@@ -26,6 +26,10 @@ const RESOURCES: Record<string, ResourceInfo> = {
   'rbac.authorization.k8s.io/v1/RoleBinding': { plural: 'rolebindings', namespaced: true },
   'configuration.konghq.com/v1/KongPlugin': { plural: 'kongplugins', namespaced: true },
   'configuration.konghq.com/v1/KongConsumer': { plural: 'kongconsumers', namespaced: true },
+  'configuration.konghq.com/v1beta1/KongUpstreamPolicy': {
+    plural: 'kongupstreampolicies',
+    namespaced: true,
+  },
   'monitoring.coreos.com/v1/ServiceMonitor': { plural: 'servicemonitors', namespaced: true },
   'gorten.io/v1alpha1/Marketplace': { plural: 'marketplaces', namespaced: false },
   'gorten.io/v1alpha1/Company': { plural: 'companies', namespaced: true },

@@ -1,5 +1,6 @@
-// Per service: a Deployment, a Service, a PodDisruptionBudget and, when the spec asks
-// for autoscaling, a HorizontalPodAutoscaler; plus the tenant ConfigMap they all read
+// Per service: a Deployment, a Service (with Kong's timeouts and retries) and its
+// KongUpstreamPolicy, a PodDisruptionBudget and, when the spec asks for autoscaling, a
+// HorizontalPodAutoscaler; plus the tenant ConfigMap they all read
 // (the tenant's settings, and where its spans go). One image runs every service; its
 // first argument picks which.
 import { createHash } from 'node:crypto';
@@ -11,6 +12,7 @@ import {
 } from '../api/types.js';
 import type { KubeObject } from '../clients/kube.js';
 import type { OperatorSettings } from '../settings.js';
+import { buildUpstreamPolicy, edgeAnnotations } from './edge.js';
 import { ownedBy, tenantLabels, tenantNames } from './names.js';
 
 export const HTTP_PORT = 8080;
@@ -204,11 +206,15 @@ function stringQuantities(
   return Object.fromEntries(Object.entries(q ?? {}).map(([k, v]) => [k, String(v)]));
 }
 
+/** The Service, with the annotations that tell KIC how Kong calls it (edge.ts). */
 export function buildService(mp: Marketplace, service: ServiceName): KubeObject {
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: meta(mp, service, serviceLabels(mp, service)),
+    metadata: {
+      ...meta(mp, service, serviceLabels(mp, service)),
+      annotations: edgeAnnotations(mp, service),
+    },
     spec: {
       type: 'ClusterIP',
       selector: selector(mp, service),
@@ -267,6 +273,8 @@ export function buildWorkloadsPlane(
   for (const service of SERVICE_NAMES) {
     objects.push(
       buildDeployment(mp, service, settings, digest),
+      // Before its Service, which names it: KIC never sees a reference to nothing.
+      buildUpstreamPolicy(mp, service),
       buildService(mp, service),
       buildPodDisruptionBudget(mp, service),
     );

@@ -1,9 +1,10 @@
-// WorkloadsReady: per service a Deployment, Service and PodDisruptionBudget (an HPA when
-// autoscaling is set), the ConfigMap `tenant-config`, and the Secrets only the services
-// read: the signing key, the first admin's credentials, the mail relay, the key of the
-// request fingerprints. Pods carry a digest of every credential and setting, so a change
-// rolls them. Where the cluster has the Prometheus Operator, a ServiceMonitor of the
-// services too (ScrapeConfigured). Before a deletion drops the tenant's data, every
+// WorkloadsReady: per service a Deployment, Service (with Kong's timeouts and retries),
+// KongUpstreamPolicy and PodDisruptionBudget (an HPA when autoscaling is set), the
+// ConfigMap `tenant-config`, and the Secrets only the services read: the signing key,
+// the first admin's credentials, the mail relay, the key of the request fingerprints.
+// Pods carry a digest of every credential and setting, so a change rolls them. Where the
+// cluster has the Prometheus Operator, a ServiceMonitor of the services too
+// (ScrapeConfigured). Before a deletion drops the tenant's data, every
 // service is scaled to zero and its pods waited for.
 import { progressing, ready } from '../../runtime/plan.js';
 import {
