@@ -7,10 +7,21 @@ export { Kube, type KubeObject } from './clients/kube.js';
 export type { Exchange, Queue } from './clients/rabbitmq-admin.js';
 export { loadConfig } from './config.js';
 export { CRD_DIR, installCrds, readCrds } from './crds.js';
-export { buildGatewayPlane, buildKongPlugins, ROUTES } from './marketplace/gateway.js';
+export {
+  buildUpstreamPolicy,
+  EDGE_ANNOTATIONS,
+  EDGE_DEFAULTS,
+  serviceEdge,
+} from './marketplace/edge.js';
+export {
+  buildGatewayPlane,
+  buildKongPlugins,
+  KNOWN_KONG_PLUGINS,
+  ROUTES,
+} from './marketplace/gateway.js';
 export { tenantNames } from './marketplace/names.js';
 export { tenantTopology, TOPOLOGY_FILE } from './marketplace/topology.js';
-export { buildDeployment, HTTP_PORT } from './marketplace/workloads.js';
+export { buildDeployment, buildService, HTTP_PORT } from './marketplace/workloads.js';
 // In-process, for the tests outside operator/ that scrape a running operator.
 export { createLogger, startOperator, type RunningOperator } from './operator.js';
 export { findCondition } from './runtime/conditions.js';

@@ -97,4 +97,39 @@ describe('deck and kong/kong.yml', () => {
     expect(result.status).not.toBe(0);
     expect(result.output).toContain('Additional property strip_paht is not allowed');
   });
+
+  it('deck file render keeps the timeouts, retries, upstreams and health checks Kong loads', () => {
+    const rendered = runDeck(['file', 'render', '--populate-env-vars', KONG_YML]);
+    expect(rendered).toMatchObject({ status: 0 });
+    const config = parse(rendered.output) as {
+      services: { name: string; host: string; read_timeout: number; retries: number }[];
+      upstreams: {
+        name: string;
+        healthchecks: { active: { http_path: string } };
+        targets: { target: string }[];
+      }[];
+    };
+    const checkout = config.services.find((s) => s.name === 'checkout')!;
+    expect(checkout).toMatchObject({ host: 'checkout.upstream', retries: 0 });
+    expect(checkout.read_timeout).toBeGreaterThan(0);
+    const upstream = config.upstreams.find((u) => u.name === checkout.host)!;
+    expect(upstream.healthchecks.active.http_path).toBe('/readyz');
+    expect(upstream.targets.map((t) => t.target)).toEqual(['checkout:8080']);
+  });
+
+  it.each([
+    ['a misspelt health-check field', 'http_path: /readyz', 'http_pth: /readyz', 'http_pth'],
+    [
+      'a misspelt service timeout',
+      'connect_timeout: 2000',
+      'connect_timeot: 2000',
+      'connect_timeot',
+    ],
+    ['a count that is no integer', 'successes: 1\n', 'successes: many\n', 'Expected: integer'],
+  ])('deck file validate rejects a copy with %s', (_label, from, to, complaint) => {
+    const file = editedCopy(`${complaint.replace(/\W/g, '')}.yml`, from, to);
+    const result = runDeck(['file', 'validate', file]);
+    expect(result.status).not.toBe(0);
+    expect(result.output).toContain(complaint);
+  });
 });

@@ -7,10 +7,13 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import {
   buildKongPlugins,
+  buildUpstreamPolicy,
   HTTP_PORT,
   ROUTES,
+  serviceEdge,
   tenantNames,
   type Marketplace,
+  type ServiceName,
 } from '@gorten/operator';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -31,10 +34,42 @@ interface Route {
   regex_priority: number;
   plugins: Plugin[];
 }
+interface Counters {
+  http_failures?: number;
+  tcp_failures?: number;
+  timeouts?: number;
+  successes?: number;
+  interval?: number;
+  http_statuses?: number[];
+}
+interface Upstream {
+  name: string;
+  algorithm: string;
+  healthchecks: {
+    active: {
+      type: string;
+      http_path: string;
+      timeout: number;
+      healthy: Counters;
+      unhealthy: Counters;
+    };
+    passive: { type: string; healthy: Counters; unhealthy: Counters };
+  };
+  targets: { target: string }[];
+}
 interface DeckFile {
   _format_version: string;
-  services: { name: string; url: string; routes: Route[] }[];
+  services: {
+    name: ServiceName;
+    url: string;
+    connect_timeout: number;
+    read_timeout: number;
+    write_timeout: number;
+    retries: number;
+    routes: Route[];
+  }[];
   routes: Route[];
+  upstreams: Upstream[];
   consumers: {
     username: string;
     jwt_secrets: { key: string; algorithm: string; rsa_public_key: string }[];
@@ -92,10 +127,7 @@ describe('kong/kong.yml', () => {
     );
     for (const expected of ROUTES) {
       const found = routed.find((r) => r.route.name === `route-${expected.name}`)!;
-      expect(found.service).toMatchObject({
-        name: expected.service,
-        url: `http://${expected.service}:${HTTP_PORT}`,
-      });
+      expect(found.service.name).toBe(expected.service);
       expect(found.route).toMatchObject({ hosts: [mp.spec.host], strip_path: false });
       expect(found.route.methods).toEqual(expected.methods);
       // Kubernetes Prefix semantics, as KIC writes them: `/carts` and `/carts/…`, not `/cartsx`.
@@ -194,5 +226,57 @@ describe('kong/kong.yml', () => {
       expect(route.regex_priority).toBeGreaterThanOrEqual(fallback.regex_priority);
     }
     expect(fallback.paths.some((p) => p.startsWith('~'))).toBe(false);
+  });
+
+  it("calls each service with the operator's timeouts and retries, and never retries a checkout or a payment", () => {
+    for (const service of deck.services) {
+      const edge = serviceEdge(mp, service.name);
+      expect(service).toMatchObject({
+        connect_timeout: edge.connectMilliseconds,
+        read_timeout: edge.readMilliseconds,
+        write_timeout: edge.writeMilliseconds,
+        retries: edge.retries,
+      });
+      // Kong's defaults (60 s, 5 retries) are what left a frozen catalog unanswered for 75 s.
+      expect(service.read_timeout).toBeLessThan(60_000);
+    }
+    const retries = (name: string) => deck.services.find((s) => s.name === name)?.retries;
+    expect(retries('checkout')).toBe(0);
+    expect(retries('payments')).toBe(0);
+  });
+
+  it('balances each service over an upstream of its own, whose target is the service on its port', () => {
+    expect(deck.upstreams.map((u) => u.name).sort()).toEqual(
+      deck.services.map((s) => new URL(s.url).hostname).sort(),
+    );
+    for (const service of deck.services) {
+      const upstream = deck.upstreams.find((u) => u.name === new URL(service.url).hostname)!;
+      expect(upstream.targets).toEqual([{ target: `${service.name}:${HTTP_PORT}` }]);
+      const policy = buildUpstreamPolicy(mp, service.name).spec as { algorithm: string };
+      expect(upstream.algorithm).toBe(policy.algorithm);
+    }
+  });
+
+  it('probes /readyz on every target, healthy or not, and breaks the circuit on consecutive failures', () => {
+    for (const { name, healthchecks } of deck.upstreams) {
+      const { active, passive } = healthchecks;
+      expect({ name, type: active.type, path: active.http_path }).toEqual({
+        name,
+        type: 'http',
+        path: '/readyz',
+      });
+      // Both intervals: probing unhealthy targets is what brings back one the breaker took out.
+      expect(active.healthy.interval).toBeGreaterThan(0);
+      expect(active.unhealthy.interval).toBeGreaterThan(0);
+      expect(active.timeout).toBeLessThan(active.healthy.interval!);
+      for (const counter of ['http_failures', 'tcp_failures', 'timeouts'] as const) {
+        expect(active.unhealthy[counter]).toBeGreaterThan(0);
+        expect(passive.unhealthy[counter]).toBeGreaterThan(0);
+      }
+      expect(passive.unhealthy.http_statuses).toEqual([500, 502, 503, 504]);
+      // 0 would switch Kong's success counter off, and failures would never be consecutive.
+      expect(passive.healthy.successes).toBeGreaterThan(0);
+      expect(passive.healthy.interval).toBeUndefined();
+    }
   });
 });

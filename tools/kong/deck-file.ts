@@ -1,12 +1,17 @@
 // The tenant gateway as a decK file (_format_version 3.0) for a standalone DB-less Kong.
 // It is translated from the objects the operator writes for the Kong Ingress Controller
-// (buildGatewayPlane), so the standalone policy cannot drift from the in-cluster one:
-// same routes, same plugin configs, same consumer.
+// (buildGatewayPlane; each Service's edge annotations and KongUpstreamPolicy), so the
+// standalone policy cannot drift from the in-cluster one: same routes, plugin configs and
+// consumer, same timeouts, retries, health checks and balancing.
 import { Document, Scalar, type Alias, type YAMLMap } from 'yaml';
 import {
   buildGatewayPlane,
+  buildService,
+  buildUpstreamPolicy,
   DEFAULT_SETTINGS,
+  EDGE_ANNOTATIONS,
   HTTP_PORT,
+  SERVICE_NAMES,
   secretValue,
   type KubeObject,
   type Marketplace,
@@ -45,8 +50,20 @@ export interface DeckRoute {
 
 export interface DeckService {
   name: string;
+  /** Its upstream's name as host: Kong balances over the upstream's targets. */
   url: string;
+  connect_timeout: number;
+  read_timeout: number;
+  write_timeout: number;
+  retries: number;
   routes: DeckRoute[];
+}
+
+export interface DeckUpstream {
+  name: string;
+  algorithm: string;
+  healthchecks: Record<string, unknown>;
+  targets: { target: string }[];
 }
 
 export interface DeckConsumer {
@@ -60,6 +77,7 @@ export interface DeckFile {
   services: DeckService[];
   /** Routes without a service: those a request-termination plugin answers (the catch-all). */
   routes: DeckRoute[];
+  upstreams: DeckUpstream[];
   consumers: DeckConsumer[];
 }
 
@@ -67,8 +85,91 @@ export interface DeckFile {
  * Where Kong reaches a service on a single host: each service runs in its own container
  * named after it (a Compose or Podman network) and listens on the image's HTTP port.
  */
-export function upstreamUrl(service: string): string {
-  return `http://${service}:${HTTP_PORT}`;
+export function targetOf(service: string): string {
+  return `${service}:${HTTP_PORT}`;
+}
+
+/** The upstream of a service: a name of its own, so Kong never mistakes it for the target's host. */
+export function upstreamName(service: string): string {
+  return `${service}.upstream`;
+}
+
+/** The Kong service fields KIC makes of the edge annotations on a Kubernetes Service. */
+function edgeFieldsOf(
+  service: KubeObject,
+): Pick<DeckService, 'connect_timeout' | 'read_timeout' | 'write_timeout' | 'retries'> {
+  const annotations = service.metadata.annotations ?? {};
+  const known = new Set<string>(Object.values(EDGE_ANNOTATIONS));
+  const unknown = Object.keys(annotations).filter((a) => !known.has(a));
+  if (unknown.length > 0)
+    throw new Error(`Service ${service.metadata.name}: untranslated annotations ${unknown.join()}`);
+  const count = (annotation: string): number => {
+    const value = Number(annotations[annotation]);
+    if (!Number.isInteger(value) || value < 0)
+      throw new Error(`Service ${service.metadata.name}: ${annotation} is not a count`);
+    return value;
+  };
+  if (annotations[EDGE_ANNOTATIONS.upstreamPolicy] !== service.metadata.name)
+    throw new Error(`Service ${service.metadata.name} names another KongUpstreamPolicy`);
+  return {
+    connect_timeout: count(EDGE_ANNOTATIONS.connectTimeout),
+    read_timeout: count(EDGE_ANNOTATIONS.readTimeout),
+    write_timeout: count(EDGE_ANNOTATIONS.writeTimeout),
+    retries: count(EDGE_ANNOTATIONS.retries),
+  };
+}
+
+// KongUpstreamPolicy's healthchecks fields and the Kong upstream fields KIC writes for them.
+const HEALTHCHECK_FIELDS: Readonly<Record<string, string>> = {
+  active: 'active',
+  passive: 'passive',
+  threshold: 'threshold',
+  type: 'type',
+  concurrency: 'concurrency',
+  timeout: 'timeout',
+  headers: 'headers',
+  httpPath: 'http_path',
+  httpsSni: 'https_sni',
+  httpsVerifyCertificate: 'https_verify_certificate',
+  healthy: 'healthy',
+  unhealthy: 'unhealthy',
+  interval: 'interval',
+  successes: 'successes',
+  httpStatuses: 'http_statuses',
+  httpFailures: 'http_failures',
+  tcpFailures: 'tcp_failures',
+  timeouts: 'timeouts',
+};
+
+function healthchecksOf(value: unknown, path: string): unknown {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([key, child]) => {
+      const field = HEALTHCHECK_FIELDS[key];
+      if (!field) throw new Error(`${path}.${key} is not translated`);
+      // Header names are the user's, not schema fields.
+      return [field, key === 'headers' ? child : healthchecksOf(child, `${path}.${key}`)];
+    }),
+  );
+}
+
+/** The Kong upstream KIC makes of a KongUpstreamPolicy, with the service's one target. */
+function upstreamOf(policy: KubeObject, service: string): DeckUpstream {
+  const { algorithm, healthchecks, ...rest } = policy.spec as {
+    algorithm: string;
+    healthchecks: unknown;
+  };
+  if (Object.keys(rest).length > 0)
+    throw new Error(`KongUpstreamPolicy ${service}: untranslated ${Object.keys(rest).join()}`);
+  return {
+    name: upstreamName(service),
+    algorithm,
+    healthchecks: healthchecksOf(healthchecks, `KongUpstreamPolicy ${service}`) as Record<
+      string,
+      unknown
+    >,
+    targets: [{ target: targetOf(service) }],
+  };
 }
 
 // The Ingress annotations the operator sets; any other would be policy lost in translation.
@@ -200,10 +301,17 @@ export function deckFileFor(mp: Marketplace): DeckFile {
     if (route.plugins.some((p) => p.name === 'request-termination')) serviceless.push(route);
     else byService.set(service, [...(byService.get(service) ?? []), route]);
   }
+  const routedServices = SERVICE_NAMES.filter((name) => byService.has(name));
   return {
     _format_version: '3.0',
-    services: [...byService].map(([name, routes]) => ({ name, url: upstreamUrl(name), routes })),
+    services: routedServices.map((name) => ({
+      name,
+      url: `http://${upstreamName(name)}:${HTTP_PORT}`,
+      ...edgeFieldsOf(buildService(mp, name)),
+      routes: byService.get(name) ?? [],
+    })),
     routes: serviceless,
+    upstreams: routedServices.map((name) => upstreamOf(buildUpstreamPolicy(mp, name), name)),
     consumers: objects.filter((o) => o.kind === 'KongConsumer').map((c) => consumerOf(c, objects)),
   };
 }
@@ -241,7 +349,13 @@ export function deckYaml(file: DeckFile, header: string): string {
     })),
   }));
   doc.contents = doc.createNode(
-    { _format_version: file._format_version, services, routes, consumers },
+    {
+      _format_version: file._format_version,
+      services,
+      routes,
+      upstreams: file.upstreams,
+      consumers,
+    },
     { aliasDuplicateObjects: false },
   );
   doc.commentBefore = header;
