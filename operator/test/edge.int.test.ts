@@ -34,7 +34,8 @@ function tenant(gateway: MarketplaceSpec['gateway']): Marketplace {
 
 /** Server-side apply as a dry run, unknown or duplicate fields refused, not dropped. */
 function strictDryRunApply(object: KubeObject): Promise<unknown> {
-  const placed = { ...object, metadata: { ...object.metadata, namespace: NAMESPACE } };
+  const placed = structuredClone(object);
+  placed.metadata.namespace = NAMESPACE;
   return kube.request(
     'PATCH',
     `${resourcePath(refOf(placed))}?fieldManager=edge-test&dryRun=All&fieldValidation=Strict&force=true`,

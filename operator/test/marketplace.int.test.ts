@@ -278,6 +278,28 @@ describe('a new Marketplace', () => {
     expect(secretValue(credential, 'algorithm')).toBe('RS256');
   });
 
+  test('tells Kong per Service how to call it, with a KongUpstreamPolicy of its own', async () => {
+    const services = await kube.list<KubeObject>({
+      apiVersion: 'v1',
+      kind: 'Service',
+      namespace: ns,
+    });
+    const policies = await kube.list<KubeObject & { spec: { healthchecks: unknown } }>({
+      apiVersion: 'configuration.konghq.com/v1beta1',
+      kind: 'KongUpstreamPolicy',
+      namespace: ns,
+    });
+    expect(policies.items.map((p) => p.metadata.name).sort()).toEqual([...SERVICE_NAMES].sort());
+    for (const service of services.items) {
+      const annotations = service.metadata.annotations ?? {};
+      expect(annotations['konghq.com/upstream-policy']).toBe(service.metadata.name);
+      expect(Number(annotations['konghq.com/read-timeout'])).toBeGreaterThan(0);
+    }
+    const checkout = services.items.find((s) => s.metadata.name === 'checkout');
+    expect(checkout?.metadata.annotations?.['konghq.com/retries']).toBe('0');
+    expect(policies.items[0]?.metadata.ownerReferences?.[0]).toMatchObject({ kind: 'Marketplace' });
+  });
+
   test('its vhost holds the whole topology from rabbitmq/topology.json, as quorum queues', async () => {
     const queues = (await (await management('GET', `/queues/${ns}`)).json()) as {
       name: string;

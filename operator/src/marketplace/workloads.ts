@@ -36,11 +36,13 @@ function meta(
   mp: Marketplace,
   name: string,
   labels: Record<string, string>,
+  annotations?: Record<string, string>,
 ): KubeObject['metadata'] {
   return {
     name,
     namespace: tenantNames(mp.metadata.name).namespace,
     labels,
+    ...(annotations ? { annotations } : {}),
     ownerReferences: ownedBy(mp),
   };
 }
@@ -211,10 +213,7 @@ export function buildService(mp: Marketplace, service: ServiceName): KubeObject 
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: {
-      ...meta(mp, service, serviceLabels(mp, service)),
-      annotations: edgeAnnotations(mp, service),
-    },
+    metadata: meta(mp, service, serviceLabels(mp, service), edgeAnnotations(mp, service)),
     spec: {
       type: 'ClusterIP',
       selector: selector(mp, service),
