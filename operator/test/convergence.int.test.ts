@@ -1,5 +1,6 @@
-// Updates to a running tenant converge: replicas, autoscaling, rate limit, suspend and
-// resume, a new host; hand edits to Deployments and KongPlugins are undone.
+// Updates to a running tenant converge: replicas, autoscaling, rate limit, Kong's timeouts
+// and circuit breaker, suspend and resume, a new host; hand edits to Deployments,
+// KongPlugins, Services and KongUpstreamPolicies are undone.
 import { randomBytes } from 'node:crypto';
 import { eventually } from '@gorten/testenv';
 import type { KubeObject } from '../src/clients/kube.js';
@@ -101,6 +102,51 @@ test('a new host moves every route', async () => {
       ? true
       : undefined;
   });
+});
+
+test('a new read timeout and circuit breaker reach the Service and its KongUpstreamPolicy; hand edits to them are undone', async () => {
+  const service = () =>
+    kube.get({ apiVersion: 'v1', kind: 'Service', namespace: ns, name: 'checkout' });
+  const policyRef = {
+    apiVersion: 'configuration.konghq.com/v1beta1',
+    kind: 'KongUpstreamPolicy',
+    namespace: ns,
+    name: 'checkout',
+  };
+  type Policy = KubeObject & {
+    spec: { healthchecks: { passive: { unhealthy: { httpFailures: number } } } };
+  };
+  const serverErrors = async () =>
+    (await kube.get<Policy>(policyRef))?.spec.healthchecks.passive.unhealthy.httpFailures;
+  await patchSpec({
+    gateway: {
+      timeouts: { checkout: { readMilliseconds: 45_000 } },
+      upstream: { circuitBreaker: { serverErrors: 7 } },
+    },
+  });
+  await eventually({ what: 'checkout read timeout and breaker', timeoutMs: 30_000 }, async () =>
+    (await service())?.metadata.annotations?.['konghq.com/read-timeout'] === '45000' &&
+    (await serverErrors()) === 7
+      ? true
+      : undefined,
+  );
+  // By hand: retries on the checkout, a breaker that never opens.
+  await kube.mergePatch(
+    { apiVersion: 'v1', kind: 'Service', namespace: ns, name: 'checkout' },
+    { metadata: { annotations: { 'konghq.com/retries': '5' } } },
+  );
+  await kube.mergePatch(policyRef, {
+    spec: { healthchecks: { passive: { unhealthy: { httpFailures: 0 } } } },
+  });
+  await eventually(
+    { what: 'checkout retries and breaker restored', timeoutMs: 30_000 },
+    async () =>
+      (await service())?.metadata.annotations?.['konghq.com/retries'] === '0' &&
+      (await serverErrors()) === 7
+        ? true
+        : undefined,
+  );
+  await waitForCondition(kube, mp, 'Ready', 'True');
 });
 
 test('a deleted Deployment and a hand-edited KongPlugin are restored within a resync', async () => {
