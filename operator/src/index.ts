@@ -7,12 +7,7 @@ export { Kube, type KubeObject } from './clients/kube.js';
 export type { Exchange, Queue } from './clients/rabbitmq-admin.js';
 export { loadConfig } from './config.js';
 export { CRD_DIR, installCrds, readCrds } from './crds.js';
-export {
-  buildUpstreamPolicy,
-  EDGE_ANNOTATIONS,
-  EDGE_DEFAULTS,
-  serviceEdge,
-} from './marketplace/edge.js';
+export { buildUpstreamPolicy, EDGE_ANNOTATIONS, serviceEdge } from './marketplace/edge.js';
 export {
   buildGatewayPlane,
   buildKongPlugins,
