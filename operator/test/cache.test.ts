@@ -129,7 +129,7 @@ describe('the operator’s Redis settings', () => {
     'the admin URL %s does not stop start-up: the cache plane reports it, and the password is not repeated',
     (url) => {
       const target = redisAdminTarget(url);
-      expect(target).toEqual({ invalid: expect.stringMatching(/^GORTEN_REDIS_ADMIN_URL /) });
+      expect('invalid' in target && target.invalid).toMatch(/^GORTEN_REDIS_ADMIN_URL /);
       expect(JSON.stringify(target)).not.toContain('hunter2');
       const config = loadConfig({ ...REQUIRED, GORTEN_REDIS_ADMIN_URL: url });
       expect(config.redisAdmin).toEqual(target);
