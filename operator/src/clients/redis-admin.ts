@@ -152,7 +152,7 @@ const UNLINK_BATCH = 500;
 
 export class RedisAdmin {
   private client?: Promise<Client>;
-  private canonical?: Canonical;
+  private canonical?: Promise<Canonical>;
   /** ACL commands that changed something, for tests. */
   writes = 0;
 
@@ -161,23 +161,30 @@ export class RedisAdmin {
     private readonly onWrite: () => void = () => undefined,
   ) {}
 
-  /** An open connection: made at first use and again after it closed (no reconnect loop). */
-  private async connected(): Promise<Client> {
+  /**
+   * An open connection: made at first use and again once it has closed (no reconnect
+   * loop). Callers queue on one promise, so concurrent reconciles share one connection.
+   */
+  private connected(): Promise<Client> {
     const { target } = this;
-    if ('invalid' in target) throw new RedisAdminError('InvalidRedisUrl', target.invalid);
-    const existing = this.client ? await this.client.catch(() => undefined) : undefined;
-    if (existing?.isReady) return existing;
-    const client = adminClient(target.url);
-    // Errors reach the caller through the command that failed; a closed client is redone.
-    client.on('error', () => undefined);
-    this.client = client.connect();
-    try {
-      return await this.client;
-    } catch (err) {
-      this.client = undefined;
-      client.destroy();
-      throw err;
-    }
+    if ('invalid' in target)
+      return Promise.reject(new RedisAdminError('InvalidRedisUrl', target.invalid));
+    const open = async () => {
+      const client = adminClient(target.url);
+      // Errors reach the caller through the command that failed; a closed client is redone.
+      client.on('error', () => undefined);
+      try {
+        return await client.connect();
+      } catch (err) {
+        client.destroy();
+        throw err;
+      }
+    };
+    this.client = (this.client ?? Promise.reject(new Error('not connected yet'))).then(
+      (client) => (client.isReady ? client : open()),
+      open,
+    );
+    return this.client;
   }
 
   /** Runs one administration step; whatever it throws becomes a RedisAdminError. */
@@ -205,14 +212,22 @@ export class RedisAdmin {
    * How this server shows the cache's command rules once normalised (Redis 7 expands
    * categories), learned once from a user made with the same rules and no password.
    */
-  private async canonicalForm(client: Client): Promise<Canonical> {
-    if (this.canonical) return this.canonical;
+  private canonicalForm(client: Client): Promise<Canonical> {
+    // One probe at a time: reconciles run side by side, and a second probe would delete
+    // the user the first is still reading.
+    this.canonical ??= this.probe(client).catch((err: unknown) => {
+      this.canonical = undefined;
+      throw err;
+    });
+    return this.canonical;
+  }
+
+  private async probe(client: Client): Promise<Canonical> {
     await this.write(client, ['ACL', 'SETUSER', PROBE_USER, ...probeRules()]);
     const probe = await this.getUser(client, PROBE_USER);
     await this.write(client, ['ACL', 'DELUSER', PROBE_USER]);
-    if (!probe) throw new RedisAdminError('RedisError', 'the ACL probe user vanished');
-    this.canonical = { flags: probe.flags, commands: probe.commands };
-    return this.canonical;
+    if (!probe) throw new RedisAdminError('RedisError', `the ACL user ${PROBE_USER} vanished`);
+    return { flags: probe.flags, commands: probe.commands };
   }
 
   /**
@@ -228,7 +243,8 @@ export class RedisAdmin {
       await this.write(client, ['ACL', 'SETUSER', user, ...tenantUserRules(prefix, password)]);
       // A server that normalises differently now (upgraded, restarted): learn it again.
       const written = await this.getUser(client, user);
-      if (written) this.canonical = { flags: written.flags, commands: written.commands };
+      if (written)
+        this.canonical = Promise.resolve({ flags: written.flags, commands: written.commands });
       return live ? 'restored' : 'created';
     });
   }
@@ -248,7 +264,7 @@ export class RedisAdmin {
   }
 
   async close(): Promise<void> {
-    const client = this.client ? await this.client.catch(() => undefined) : undefined;
+    const client = await this.client?.catch(() => undefined);
     this.client = undefined;
     if (client?.isOpen) client.destroy();
   }
