@@ -180,6 +180,38 @@ describe('a tenant with the cache on', () => {
     expect(await refusal(tenant.get(`mp-${b}:product:1`))).toMatch(/^NOPERM/);
   });
 
+  test('a deleted Secret gets a new password, and the user is reset to it', async () => {
+    const before = await redisUri(a);
+    await kube.delete({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      namespace: `mp-${a}`,
+      name: 'redis-credentials',
+    });
+    const after = await eventually({ what: 'redis-credentials rewritten', timeoutMs: 30_000 }, () =>
+      redisUri(a).then(
+        (uri) => (uri !== before ? uri : undefined),
+        () => undefined,
+      ),
+    );
+    await eventually({ what: `mp-${a} takes the new password`, timeoutMs: 30_000 }, async () => {
+      const client = createClient({ url: after, socket: { reconnectStrategy: false } });
+      client.on('error', () => undefined);
+      try {
+        await client.connect();
+        return (await client.ping()) === 'PONG' ? true : undefined;
+      } catch {
+        return undefined;
+      } finally {
+        client.destroy();
+      }
+    });
+    const stale = createClient({ url: before, socket: { reconnectStrategy: false } });
+    stale.on('error', () => undefined);
+    expect(await refusal(stale.connect())).toMatch(/WRONGPASS/);
+    stale.destroy();
+  });
+
   test('once converged, resyncs make no ACL write', async () => {
     const op = operator;
     if (!op?.redis) throw new Error('the operator has no Redis');
