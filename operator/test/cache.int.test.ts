@@ -374,6 +374,16 @@ describe('an unusable Redis', () => {
       await waitForCondition(kube, name, 'Ready', 'True');
     });
 
+    test('frozen (SIGSTOP): RedisUnavailable once a command times out; resumed, it converges again', async () => {
+      redis?.pause();
+      try {
+        await waitForCondition(kube, name, 'CacheReady', 'False', 'RedisUnavailable');
+      } finally {
+        redis?.resume();
+      }
+      await waitForCondition(kube, name, 'CacheReady', 'True', 'Provisioned');
+    });
+
     test('stopped: CacheReady False, RedisUnavailable, with an Event; the other planes stay', async () => {
       own?.destroy();
       await redis?.stop();

@@ -13,7 +13,7 @@ import { buildCacheSecret, cacheUri, passwordOf } from '../src/marketplace/crede
 import { tenantNames } from '../src/marketplace/names.js';
 import { buildConfigMap, buildDeployment } from '../src/marketplace/workloads.js';
 import { DEFAULT_SETTINGS } from '../src/settings.js';
-import { ErrorReply } from 'redis';
+import { ClientClosedError, ErrorReply, SocketTimeoutError } from 'redis';
 import { createHash } from 'node:crypto';
 
 const REQUIRED = {
@@ -87,6 +87,9 @@ describe('the tenant’s ACL user', () => {
     expect(redisReason(Object.assign(new Error('connect'), { code: 'ECONNREFUSED' }))).toBe(
       'RedisUnavailable',
     );
+    expect(redisReason(new SocketTimeoutError(5_000))).toBe('RedisUnavailable');
+    expect(redisReason(new ClientClosedError())).toBe('RedisUnavailable');
+    expect(redisReason(new Error('something else'))).toBe('RedisError');
   });
 });
 

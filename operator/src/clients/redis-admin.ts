@@ -3,7 +3,17 @@
 // Reads first (ACL GETUSER) and writes only when the user is missing or not exactly as
 // wanted. Every failure leaves as a RedisAdminError whose reason a condition can carry.
 import { createHash } from 'node:crypto';
-import { createClient, ErrorReply } from 'redis';
+import {
+  ClientClosedError,
+  ClientOfflineError,
+  ConnectionTimeoutError,
+  createClient,
+  DisconnectsClientError,
+  ErrorReply,
+  SocketClosedUnexpectedlyError,
+  SocketTimeoutError,
+  TimeoutError,
+} from 'redis';
 
 export type RedisReason = 'InvalidRedisUrl' | 'AclRefused' | 'RedisUnavailable' | 'RedisError';
 
@@ -25,11 +35,20 @@ export function redisReason(err: unknown): RedisReason {
   if (err instanceof RedisAdminError) return err.reason;
   if (err instanceof ErrorReply)
     return /^(NOPERM|WRONGPASS|NOAUTH)/.test(err.message) ? 'AclRefused' : 'RedisError';
+  const lost = [
+    ConnectionTimeoutError,
+    SocketTimeoutError,
+    TimeoutError,
+    SocketClosedUnexpectedlyError,
+    ClientClosedError,
+    ClientOfflineError,
+    DisconnectsClientError,
+  ].some((kind) => err instanceof kind);
+  // A socket error (ECONNREFUSED, ETIMEDOUT, ENOTFOUND...) is no answer either.
   const code = (err as { code?: unknown }).code;
-  const name = err instanceof Error ? err.name : '';
-  if (typeof code === 'string' && /^E[A-Z]+/.test(code)) return 'RedisUnavailable';
-  if (/Timeout|Closed|Offline|Socket|Reconnect|Connection/i.test(name)) return 'RedisUnavailable';
-  return 'RedisError';
+  return lost || (typeof code === 'string' && /^E[A-Z]+$/.test(code))
+    ? 'RedisUnavailable'
+    : 'RedisError';
 }
 
 /**
@@ -135,13 +154,25 @@ export type RedisChange = 'unchanged' | 'created' | 'restored';
 /** How the operator reaches its admin: a URL, or why the configured one cannot be used. */
 export type RedisAdminTarget = { url: string } | { invalid: string };
 
-/** A client that fails at once while disconnected and gives up on a server that does not answer. */
+/** How long the server may stay silent, on a command or while connecting. */
+const ANSWER_TIMEOUT_MS = 5_000;
+
+/**
+ * A client that fails at once while disconnected and gives up on a server that does not
+ * answer. node-redis's command timeout stops counting once a command is written, so a
+ * frozen server is caught by the socket's idle timeout instead: it closes the connection,
+ * failing what waits on it. An idle connection closes the same way; the next step opens
+ * another.
+ */
 function adminClient(url: string) {
   return createClient({
     url,
     disableOfflineQueue: true,
-    commandOptions: { timeout: 5_000 },
-    socket: { connectTimeout: 5_000, reconnectStrategy: false },
+    socket: {
+      connectTimeout: ANSWER_TIMEOUT_MS,
+      socketTimeout: ANSWER_TIMEOUT_MS,
+      reconnectStrategy: false,
+    },
   });
 }
 
@@ -193,8 +224,11 @@ export class RedisAdmin {
       return await run(await this.connected());
     } catch (err) {
       if (err instanceof RedisAdminError) throw err;
+      const reason = redisReason(err);
+      // A command that timed out may still be answered: the next step starts afresh.
+      if (reason === 'RedisUnavailable') await this.close();
       const message = err instanceof Error ? err.message : String(err);
-      throw new RedisAdminError(redisReason(err), `Redis ${what}: ${message}`, { cause: err });
+      throw new RedisAdminError(reason, `Redis ${what}: ${message}`, { cause: err });
     }
   }
 
