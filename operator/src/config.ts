@@ -2,6 +2,7 @@
 // variable stops start-up with its name.
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import type { RedisAdminTarget } from './clients/redis-admin.js';
 import { DEFAULT_SETTINGS, type OperatorSettings } from './settings.js';
 
 const bool = z.enum(['true', 'false']).transform((v) => v === 'true');
@@ -52,6 +53,51 @@ const otlpEndpoint = z
     return parsed === null || (parsed.username === '' && parsed.password === '');
   }, "must not carry credentials: it is written into every tenant's ConfigMap");
 
+/** host:port, or [IPv6]:port: where the tenants' pods reach a server. */
+const hostPort = z
+  .string()
+  .regex(
+    /^([A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]):\d{1,5}$/,
+    "must be host:port (Redis as the tenants' pods reach it)",
+  );
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** Redis's own port, where a URL names none. */
+export const DEFAULT_REDIS_PORT = 6379;
+
+/** The in-cluster Redis (the chart's default). */
+export const DEFAULT_REDIS_TENANT_HOST = `redis.gorten-system.svc:${DEFAULT_REDIS_PORT}`;
+
+/**
+ * The Redis admin as configured. An unusable URL does not stop the operator: the cache
+ * plane reports it (CacheReady False, InvalidRedisUrl) and the other planes go on. The
+ * URL holds a password, so the problem never repeats it.
+ */
+export function redisAdminTarget(text: string): RedisAdminTarget {
+  const url = URL.parse(text);
+  if (!url || (url.protocol !== 'redis:' && url.protocol !== 'rediss:'))
+    return {
+      invalid:
+        'GORTEN_REDIS_ADMIN_URL must be a redis:// or rediss:// URL, redis://user:password@host:port (its value is not shown: it holds a password)',
+    };
+  if (url.hostname === '')
+    return { invalid: 'GORTEN_REDIS_ADMIN_URL has no host (redis://user:password@host:port)' };
+  return { url: text };
+}
+
+/**
+ * Redis as the tenants' pods reach it: as set, else the admin's own address when that is
+ * on loopback (everything on one machine), else the in-cluster default.
+ */
+export function redisTenantHost(adminUrl: string, configured: string | undefined): string {
+  if (configured) return configured;
+  const url = new URL(adminUrl);
+  return LOOPBACK.has(url.hostname)
+    ? `${url.hostname}:${url.port || DEFAULT_REDIS_PORT}`
+    : DEFAULT_REDIS_TENANT_HOST;
+}
+
 const ratio = z.coerce
   .number({ error: 'must be a number from 0 to 1' })
   .min(0, 'must be a number from 0 to 1')
@@ -65,6 +111,9 @@ const envSchema = z.object({
   GORTEN_RABBITMQ_ADMIN_PASSWORD: z.string().min(1),
   GORTEN_MONGO_TENANT_HOST: z.string().min(1).default(DEFAULT_SETTINGS.mongoTenantHost),
   GORTEN_AMQP_TENANT_HOST: z.string().min(1).default(DEFAULT_SETTINGS.amqpTenantHost),
+  // Unset: no cache. Checked by redisAdminTarget, which never fails start-up.
+  GORTEN_REDIS_ADMIN_URL: z.preprocess(unsetIfEmpty, z.string().optional()),
+  GORTEN_REDIS_TENANT_HOST: z.preprocess(unsetIfEmpty, hostPort.optional()),
   GORTEN_SMTP_URL: z
     .string()
     .regex(/^smtps?:\/\/[^/]/, 'must be an smtp:// or smtps:// URL')
@@ -106,6 +155,8 @@ const configSchema = envSchema.superRefine((e, ctx) => {
 export interface OperatorConfig {
   kubeconfig?: string;
   mongoAdminUrl: string;
+  /** Redis for the tenants' caches; undefined: the cache is off. */
+  redisAdmin?: RedisAdminTarget;
   rabbitmq: { managementUrl: string; user: string; password: string };
   settings: OperatorSettings;
   metricsPort: number;
@@ -133,9 +184,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig
     throw new ConfigError(`invalid operator configuration:\n  ${problems.join('\n  ')}`);
   }
   const e = parsed.data;
+  const redisAdmin =
+    e.GORTEN_REDIS_ADMIN_URL === undefined ? undefined : redisAdminTarget(e.GORTEN_REDIS_ADMIN_URL);
   return {
     kubeconfig: e.KUBECONFIG,
     mongoAdminUrl: e.GORTEN_MONGO_ADMIN_URL,
+    ...(redisAdmin ? { redisAdmin } : {}),
     rabbitmq: {
       managementUrl: e.GORTEN_RABBITMQ_MANAGEMENT_URL,
       user: e.GORTEN_RABBITMQ_ADMIN_USER,
@@ -147,6 +201,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig
       mongoTenantHost: e.GORTEN_MONGO_TENANT_HOST,
       amqpTenantHost: e.GORTEN_AMQP_TENANT_HOST,
       smtpUrl: e.GORTEN_SMTP_URL,
+      ...(redisAdmin && 'url' in redisAdmin
+        ? { redisTenantHost: redisTenantHost(redisAdmin.url, e.GORTEN_REDIS_TENANT_HOST) }
+        : {}),
       tenantMonitorLabels: e.GORTEN_TENANT_MONITOR_LABELS,
       ...(e.GORTEN_TENANT_OTLP_ENDPOINT
         ? {

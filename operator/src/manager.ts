@@ -8,6 +8,7 @@ import type { KubeObject } from './clients/kube.js';
 import { Kube } from './clients/kube.js';
 import { MongoAdmin } from './clients/mongo-admin.js';
 import { RabbitAdmin } from './clients/rabbitmq-admin.js';
+import { RedisAdmin } from './clients/redis-admin.js';
 import { ServiceMonitorSupport } from './clients/service-monitors.js';
 import type { OperatorConfig } from './config.js';
 import type { OperatorSettings } from './settings.js';
@@ -23,6 +24,8 @@ export interface OperatorClients {
   kube: Kube;
   mongo: MongoAdmin;
   rabbit: RabbitAdmin;
+  /** Redis for the tenants' caches; undefined when none is configured (the cache is off). */
+  redis?: RedisAdmin;
   events: EventRecorder;
   /** Whether the cluster serves ServiceMonitors (the Prometheus Operator's CRDs). */
   serviceMonitors: ServiceMonitorSupport;
@@ -69,6 +72,7 @@ export class Manager {
   readonly kube: Kube;
   readonly mongo: MongoAdmin;
   readonly rabbit: RabbitAdmin;
+  readonly redis?: RedisAdmin;
   readonly events: EventRecorder;
   readonly serviceMonitors: ServiceMonitorSupport;
   /** Undefined when leader election is off: this replica then always leads. */
@@ -100,6 +104,10 @@ export class Manager {
       config.rabbitmq.password,
       () => metrics.dependencyWrites.inc({ dependency: 'rabbitmq' }),
     );
+    if (config.redisAdmin)
+      this.redis = new RedisAdmin(config.redisAdmin, () =>
+        metrics.dependencyWrites.inc({ dependency: 'redis' }),
+      );
     this.events = new EventRecorder(this.kube, 'gorten-operator', (err) =>
       log.warn({ err }, 'could not record an Event'),
     );
@@ -145,8 +153,9 @@ export class Manager {
   }
 
   get clients(): OperatorClients {
-    const { kube, mongo, rabbit, events, serviceMonitors, log } = this;
-    return { kube, mongo, rabbit, events, serviceMonitors, settings: this.config.settings, log };
+    const { kube, mongo, rabbit, redis, events, serviceMonitors, log } = this;
+    const { settings } = this.config;
+    return { kube, mongo, rabbit, redis, events, serviceMonitors, settings, log };
   }
 
   /** True once this replica leads and every controller's informer has listed everything. */
@@ -202,6 +211,7 @@ export class Manager {
       .catch((err: unknown) => this.log.warn({ err }, 'could not release the Lease'));
     this.metrics.isLeader.set(0);
     await this.mongo.close();
+    await this.redis?.close();
     this.kube.close();
     this.leaseKube?.close();
     await new Promise((r) => this.server.close(r));

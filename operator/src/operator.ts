@@ -8,6 +8,7 @@ import type { Company, Marketplace } from './api/types.js';
 import type { Kube } from './clients/kube.js';
 import type { MongoAdmin } from './clients/mongo-admin.js';
 import type { RabbitAdmin } from './clients/rabbitmq-admin.js';
+import type { RedisAdmin } from './clients/redis-admin.js';
 import { setup as setupCompanies } from './company/controller.js';
 import type { OperatorConfig } from './config.js';
 import { Manager } from './manager.js';
@@ -20,6 +21,8 @@ export interface RunningOperator {
   kube: Kube;
   mongo: MongoAdmin;
   rabbit: RabbitAdmin;
+  /** Undefined when no Redis is configured (the cache is off). */
+  redis?: RedisAdmin;
   metrics: OperatorMetrics;
   marketplaces: Controller<Marketplace>;
   companies: Controller<Company>;
@@ -55,8 +58,20 @@ export async function startOperator(
   const marketplaces = setupMarketplaces(manager);
   const companies = setupCompanies(manager, marketplaces);
   await manager.start();
-  const { kube, mongo, rabbit, metrics, elector, port } = manager;
+  const { kube, mongo, rabbit, redis, metrics, elector, port } = manager;
   const ready = () => manager.ready;
   const stop = () => manager.stop();
-  return { kube, mongo, rabbit, metrics, marketplaces, companies, elector, port, ready, stop };
+  return {
+    kube,
+    mongo,
+    rabbit,
+    redis,
+    metrics,
+    marketplaces,
+    companies,
+    elector,
+    port,
+    ready,
+    stop,
+  };
 }

@@ -22,6 +22,11 @@ export interface OperatorSettings {
   /** host:port of MongoDB and RabbitMQ as the tenant's pods reach them. */
   mongoTenantHost: string;
   amqpTenantHost: string;
+  /**
+   * host:port of Redis as the tenants' pods reach it, set only when the operator has a
+   * usable Redis admin URL: then every tenant gets a cache user and REDIS_URL.
+   */
+  redisTenantHost?: string;
   /** IngressClass of the Kong Ingress Controller that serves tenant hosts. */
   ingressClass: string;
   /** The mail relay the tenants' email workers send through (may carry credentials). */

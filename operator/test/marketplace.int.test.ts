@@ -350,7 +350,10 @@ describe('a new Marketplace', () => {
     await waitForCondition(kube, mp, 'Ready', 'True');
     await sleep(2_500); // let any reconcile in flight finish
     const writes = () =>
-      operator.kube.counts.writes + operator.mongo.writes + operator.rabbit.writes;
+      operator.kube.counts.writes +
+      operator.mongo.writes +
+      operator.rabbit.writes +
+      (operator.redis?.writes ?? 0);
     const before = writes();
     const reconciles = () =>
       operator.metrics.reconcileTotal.get().then((m) => m.values.reduce((n, v) => n + v.value, 0));

@@ -158,7 +158,8 @@ describe('tenant ServiceMonitors', () => {
     if (!op) throw new Error('no operator');
     for (const name of [first, second]) await waitForCondition(kube(), name, 'Ready', 'True');
     await sleep(2_500); // let any reconcile in flight finish
-    const writes = () => op.kube.counts.writes + op.mongo.writes + op.rabbit.writes;
+    const writes = () =>
+      op.kube.counts.writes + op.mongo.writes + op.rabbit.writes + (op.redis?.writes ?? 0);
     const reconciles = async () =>
       (await op.metrics.reconcileTotal.get()).values.reduce((n, v) => n + v.value, 0);
     const [writesBefore, reconcilesBefore] = [writes(), await reconciles()];

@@ -19,6 +19,7 @@ export function testConfig(shard: string, overrides: Partial<OperatorConfig> = {
   return {
     kubeconfig: env.kube.kubeconfig,
     mongoAdminUrl: env.mongo.url,
+    redisAdmin: { url: env.redis.url },
     rabbitmq: {
       managementUrl: env.rabbitmq.managementUrl,
       user: env.rabbitmq.user,
@@ -28,6 +29,7 @@ export function testConfig(shard: string, overrides: Partial<OperatorConfig> = {
       ...DEFAULT_SETTINGS,
       mongoTenantHost: new URL(env.mongo.url).host,
       amqpTenantHost: new URL(env.rabbitmq.amqpUrl).host,
+      redisTenantHost: env.redis.address,
     },
     metricsPort: 0,
     leaderElection: {

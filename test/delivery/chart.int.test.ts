@@ -84,8 +84,10 @@ const objects = render({
     tenants: {
       mongodbHost: new URL(env.mongo.url).host,
       amqpHost: new URL(env.rabbitmq.amqpUrl).host,
+      redisHost: env.redis.address,
     },
     rabbitmq: { managementUrl: env.rabbitmq.managementUrl },
+    redis: { adminUrlSecret: { name: 'gorten-redis-admin', key: 'url' } },
   },
 });
 const { pod, container } = operatorPod(objects);
@@ -113,7 +115,9 @@ async function createDependencySecrets(): Promise<void> {
     ?.valueFrom?.secretKeyRef;
   const smtpSecret = container.env.find((e) => e.name === 'GORTEN_SMTP_URL')?.valueFrom
     ?.secretKeyRef;
-  if (!mongoSecret || !userSecret || !passwordSecret || !smtpSecret) {
+  const redisSecret = container.env.find((e) => e.name === 'GORTEN_REDIS_ADMIN_URL')?.valueFrom
+    ?.secretKeyRef;
+  if (!mongoSecret || !userSecret || !passwordSecret || !smtpSecret || !redisSecret) {
     throw new Error('the Deployment should take the credentials and the mail relay from Secrets');
   }
   const put = (ref: { name: string; key: string }, value: string): void => {
@@ -123,6 +127,7 @@ async function createDependencySecrets(): Promise<void> {
   put(userSecret, env.rabbitmq.user);
   put(passwordSecret, env.rabbitmq.password);
   put(smtpSecret, 'smtp://127.0.0.1:2525');
+  put(redisSecret, env.redis.url);
   for (const [name, stringData] of secretsByName) {
     await admin.create({
       apiVersion: 'v1',
@@ -317,10 +322,19 @@ describe('the chart on a real apiserver', () => {
     expect(lease.spec.holderIdentity).toBe(podName);
   });
 
-  test('with only the chart RBAC, a Marketplace becomes Ready', async () => {
-    await waitForCondition(admin, marketplaceName, 'Ready', 'True', undefined, 90_000).catch(
-      withOperatorOutput,
-    );
+  test('with only the chart RBAC, a Marketplace becomes Ready, its cache included', async () => {
+    const ready = await waitForCondition(
+      admin,
+      marketplaceName,
+      'Ready',
+      'True',
+      undefined,
+      90_000,
+    ).catch(withOperatorOutput);
+    expect(findCondition(ready.status?.conditions, 'CacheReady')).toMatchObject({
+      status: 'True',
+      reason: 'Provisioned',
+    });
   });
 
   test('and a Company in it becomes Ready, then is finalized on deletion', async () => {

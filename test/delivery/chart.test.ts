@@ -27,6 +27,7 @@ const RECOMMENDED_LABELS = [
 const STAND_IN_SECRETS: Record<string, string> = {
   'gorten-mongodb-admin/url': 'mongodb://admin:secret@mongo.example:27017/?authSource=admin',
   'gorten-smtp/url': 'smtp://mail.example:25',
+  'gorten-redis-admin/url': 'redis://admin:secret@redis-0.redis.example:6379',
 };
 
 /** The operator's environment as the kubelet would build it, with stand-in secrets. */
@@ -105,6 +106,18 @@ describe('values.schema.json', () => {
     [{ otlpEndpoint: 'http://user:secret@collector:4318' }, '/tracing/otlpEndpoint'],
   ])('tracing %j is rejected with its path', (tracing, path) => {
     const result = template({ values: { tracing } });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain(path);
+  });
+
+  test.each([
+    [
+      { redis: { adminUrlSecret: { name: 'Not A Secret', key: 'url' } } },
+      '/redis/adminUrlSecret/name',
+    ],
+    [{ tenants: { redisHost: 'redis://cache:6379' } }, '/tenants/redisHost'],
+  ])('Redis %j is rejected with its path', (values, path) => {
+    const result = template({ values });
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain(path);
   });
@@ -260,6 +273,25 @@ describe('the operator Deployment', () => {
     expect(operatorPod(objects).container.ports).toEqual([
       { name: 'metrics', containerPort: 9090, protocol: 'TCP' },
     ]);
+  });
+
+  test('no tenant cache by default; a Redis admin Secret turns it on, with the tenants’ Redis host', async () => {
+    const off = loadConfig(await operatorEnv(render()));
+    expect(off.redisAdmin).toBeUndefined();
+    expect(off.settings.redisTenantHost).toBeUndefined();
+    const objects = render({
+      values: {
+        redis: { adminUrlSecret: { name: 'gorten-redis-admin', key: 'url' } },
+        tenants: { redisHost: 'cache.data.svc:6379' },
+      },
+    });
+    const on = loadConfig(await operatorEnv(objects));
+    expect(on.redisAdmin).toEqual({ url: 'redis://admin:secret@redis-0.redis.example:6379' });
+    expect(on.settings.redisTenantHost).toBe('cache.data.svc:6379');
+    const { container } = operatorPod(objects);
+    expect(container.env.find((e) => e.name === 'GORTEN_REDIS_ADMIN_URL')?.valueFrom).toEqual({
+      secretKeyRef: { name: 'gorten-redis-admin', key: 'url' },
+    });
   });
 
   test('traces nothing by default: no OTEL_* for the operator, none for its tenants', async () => {

@@ -55,6 +55,24 @@ export function buildBrokerSecret(
   });
 }
 
+/** The services' Redis URL: the tenant's own ACL user, at Redis as the pods reach it. */
+export function cacheUri(user: string, password: string, tenantHost: string): string {
+  return `redis://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${tenantHost}`;
+}
+
+export function buildCacheSecret(
+  mp: Marketplace,
+  tenantHost: string,
+  password: string,
+): KubeObject {
+  const names = tenantNames(mp.metadata.name);
+  return secret(mp, names.cacheSecret, {
+    username: names.cacheUser,
+    password,
+    uri: cacheUri(names.cacheUser, password, tenantHost),
+  });
+}
+
 export function buildSmtpSecret(mp: Marketplace, settings: OperatorSettings): KubeObject {
   return secret(mp, tenantNames(mp.metadata.name).smtpSecret, { uri: settings.smtpUrl });
 }

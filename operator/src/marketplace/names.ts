@@ -14,6 +14,11 @@ export interface TenantNames {
   databaseSecret: string;
   /** Secret with the RabbitMQ user's credentials. */
   brokerSecret: string;
+  /** Redis ACL user of the tenant's cache, and the prefix of every key it may touch. */
+  cacheUser: string;
+  cacheKeyPrefix: string;
+  /** Secret with the Redis user's credentials (the services' REDIS_URL). */
+  cacheSecret: string;
   /** Secret with the RS256 key pair the users service signs access tokens with. */
   signingKeySecret: string;
   /** Secret with the mail relay's URL, read by the email worker. */
@@ -42,6 +47,9 @@ export function tenantNames(marketplace: string): TenantNames {
     brokerUser: `${base}-app`,
     databaseSecret: 'mongodb-credentials',
     brokerSecret: 'rabbitmq-credentials',
+    cacheUser: base,
+    cacheKeyPrefix: `${base}:`,
+    cacheSecret: 'redis-credentials',
     signingKeySecret: 'jwt-signing-key',
     smtpSecret: 'smtp-relay',
     adminSecret: 'admin-credentials',

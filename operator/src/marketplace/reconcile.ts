@@ -13,6 +13,7 @@ import { generatePassword, generateRsaKeyPair, keyPairOf } from '../secrets.js';
 import { idempotencyKeyOf, passwordOf } from './credentials.js';
 import { tenantNames } from './names.js';
 import { buildNamespacePlane, buildTenantRoleBinding, namespaceClaim } from './namespace.js';
+import { cachePlane } from './planes/cache.js';
 import { DATABASE_ISOLATED, databasePlane } from './planes/database.js';
 import { gatewayPlane } from './planes/gateway.js';
 import { messagingPlane } from './planes/messaging.js';
@@ -20,7 +21,13 @@ import { SCRAPE_CONFIGURED } from './planes/service-monitor.js';
 import { applyOwned, type MarketplaceDeps, type Tenant } from './planes/tenant.js';
 import { workloadsPlane } from './planes/workloads.js';
 
-export const PLANES = [databasePlane, messagingPlane, workloadsPlane, gatewayPlane] as const;
+export const PLANES = [
+  databasePlane,
+  messagingPlane,
+  cachePlane,
+  workloadsPlane,
+  gatewayPlane,
+] as const;
 
 /**
  * The conditions a Marketplace reports besides Ready: one per plane, and the two Ready
@@ -115,6 +122,7 @@ async function prepare(
     credentials: {
       databasePassword: passwordOf(existing(names.databaseSecret)) ?? generatePassword(),
       brokerPassword: passwordOf(existing(names.brokerSecret)) ?? generatePassword(),
+      cachePassword: passwordOf(existing(names.cacheSecret)) ?? generatePassword(),
       adminPassword: passwordOf(existing(names.adminSecret)) ?? generatePassword(),
       signingKey: keyPairOf(existing(names.signingKeySecret)) ?? generateRsaKeyPair(),
       idempotencyKey: idempotencyKeyOf(existing(names.idempotencySecret)) ?? generatePassword(32),
@@ -158,7 +166,7 @@ async function finalize(
     for (const plane of PLANES) await plane.drop?.(deps, tenantNames(mp.metadata.name));
     deps.log.info(
       { marketplace: mp.metadata.name },
-      'deleted database and vhost (deletionPolicy Delete)',
+      'deleted database, vhost and cache user (deletionPolicy Delete)',
     );
   }
   await removeFinalizer(deps.kube, { ...MARKETPLACE_REF, name: mp.metadata.name }, mp, FINALIZER);

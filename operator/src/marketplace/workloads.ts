@@ -90,6 +90,8 @@ export function buildConfigMap(mp: Marketplace, settings: OperatorSettings): Kub
       JWT_AUDIENCE: mp.metadata.name,
       CORS_ORIGINS: (mp.spec.gateway?.corsOrigins ?? []).join(','),
       MAIL_FROM: mp.spec.email?.from ?? `no-reply@${mp.spec.host}`,
+      // Every key the services write starts with it: their Redis user may touch no other.
+      ...(settings.redisTenantHost ? { REDIS_KEY_PREFIX: names.cacheKeyPrefix } : {}),
       ...tracingConfig(mp, settings),
     },
   };
@@ -165,6 +167,10 @@ export function buildDeployment(
                 secretEnv('MONGODB_URI', names.databaseSecret, 'uri'),
                 secretEnv('AMQP_URL', names.brokerSecret, 'uri'),
                 secretEnv('JWT_PUBLIC_KEY', names.signingKeySecret, 'public.pem'),
+                // The cache plane's Secret, when the operator has a Redis.
+                ...(settings.redisTenantHost
+                  ? [secretEnv('REDIS_URL', names.cacheSecret, 'uri')]
+                  : []),
                 // Only the users service signs tokens and knows the first admin; only
                 // the email worker talks to the mail relay; only the services that keep
                 // Idempotency-Key records fingerprint requests.

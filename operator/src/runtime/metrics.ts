@@ -121,7 +121,7 @@ export class OperatorMetrics {
   });
   readonly dependencyWrites = new Counter({
     name: 'gorten_operator_dependency_writes_total',
-    help: 'Changes the operator made in MongoDB and RabbitMQ (0 per resync once converged)',
+    help: 'Changes the operator made in MongoDB, RabbitMQ and Redis (0 per resync once converged)',
     labelNames: ['dependency'] as const,
     registers: [this.registry],
   });

@@ -220,6 +220,7 @@ async function start(
           const secrets = await dataOf(kube, 'Secret', names.namespace);
           const current =
             secrets[names.databaseSecret]?.uri?.includes(`@${new URL(env.mongo.url).host}/`) &&
+            secrets[names.cacheSecret]?.uri?.endsWith(`@${env.redis.address}`) &&
             secrets[names.smtpSecret]?.uri === smtpUrl;
           return isTrue(live, 'Ready') && current ? true : undefined;
         },

@@ -19,6 +19,7 @@ export interface MarketplaceDeps extends OperatorClients {
 export interface TenantCredentials {
   databasePassword: string;
   brokerPassword: string;
+  cachePassword: string;
   adminPassword: string;
   signingKey: KeyPair;
   /** The HMAC key of checkout's and orders' request fingerprints. */

@@ -37,7 +37,10 @@ export const workloadsPlane: TenantPlane<'WorkloadsReady'> = {
 
   async converge(tenant) {
     const { deps, mp, credentials } = tenant;
-    const digest = configDigest([credentials, buildConfigMap(mp, deps.settings).data]);
+    // Without a cache the pods read no Redis password (nor is one kept: it is new each time).
+    const { cachePassword: _, ...withoutCache } = credentials;
+    const read = deps.settings.redisTenantHost ? credentials : withoutCache;
+    const digest = configDigest([read, buildConfigMap(mp, deps.settings).data]);
     const { live } = await applyOwned(
       tenant,
       [
