@@ -70,10 +70,7 @@ export const tracingEnv = z.object({
   OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: optional(millis.optional()),
   OTEL_TRACES_SAMPLER: optional(z.enum(SAMPLERS).default('parentbased_always_on')),
   OTEL_TRACES_SAMPLER_ARG: optional(z.coerce.number().min(0).max(1).optional()),
-  // Not the specification's 5 s: a span that waits seconds for its batch outlives the
-  // young generation's collections and is promoted to the old one, whose collection costs
-  // more CPU than five small exports a second (bench/README.md measured both).
-  OTEL_BSP_SCHEDULE_DELAY: optional(millis.default(200)),
+  OTEL_BSP_SCHEDULE_DELAY: optional(millis.default(5_000)),
   OTEL_BSP_EXPORT_TIMEOUT: optional(millis.default(30_000)),
   OTEL_BSP_MAX_QUEUE_SIZE: optional(count.default(2_048)),
   OTEL_BSP_MAX_EXPORT_BATCH_SIZE: optional(count.default(512)),

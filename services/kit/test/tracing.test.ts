@@ -62,7 +62,7 @@ describe('tracing settings', () => {
       batch: {
         maxQueueSize: 2048,
         maxExportBatchSize: 512,
-        scheduledDelayMillis: 200, // not the specification's 5 s: see tracing.ts
+        scheduledDelayMillis: 5000,
         exportTimeoutMillis: 30_000,
       },
     });

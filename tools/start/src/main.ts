@@ -166,7 +166,7 @@ async function start(
   const logDir = env.logDir;
   const jaeger = env.jaeger;
   if (!jaeger) throw new Error('the environment started without Jaeger');
-  // Every process sends its spans to Jaeger, a batch a second.
+  // Every process sends its spans to Jaeger, a batch a second (the default is 5 s).
   const tracing = {
     OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpUrl,
     OTEL_BSP_SCHEDULE_DELAY: '1000',
