@@ -192,10 +192,35 @@ const tracedReads = Object.fromEntries(
   ]),
 ) as Record<(typeof CURSOR_READS)[number], Method>;
 
+/**
+ * `for await` over a traced cursor: one span for the whole iteration (the driver's reads
+ * inside it, each `next` and getMore, are not spans of their own), ended when the loop is.
+ */
+async function* tracedIteration(this: TracedCursor): AsyncGenerator {
+  const prototype = Object.getPrototypeOf(this) as {
+    [Symbol.asyncIterator]: (this: TracedCursor) => AsyncGenerator;
+  };
+  const state = this[CURSOR];
+  const client = state.reading ? undefined : clientSpan(state.tracer, state.start);
+  if (client) state.reading = true;
+  try {
+    for await (const document of prototype[Symbol.asyncIterator].call(this)) yield document;
+  } catch (err) {
+    if (client) recordFailure(client, err);
+    throw err;
+  } finally {
+    if (client) {
+      state.reading = false;
+      client.end();
+    }
+  }
+}
+
 function traceCursor(cursor: object, tracer: Tracer, start: () => OperationStart): object {
-  const traced = cursor as TracedCursor;
+  const traced = cursor as TracedCursor & { [Symbol.asyncIterator]?: unknown };
   traced[CURSOR] = { tracer, start, reading: false };
   for (const read of CURSOR_READS) traced[read] = tracedReads[read];
+  traced[Symbol.asyncIterator] = tracedIteration;
   return cursor;
 }
 
