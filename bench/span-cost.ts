@@ -6,7 +6,9 @@
 // own: the SDK, the OTLP encoding, the export's HTTP and the kit's wrappers. Paced (20
 // checkouts, then 25 ms) so export batches go out between them as in a service.
 //
-//   npm run bench:span-cost -- [--rounds 6] [--checkouts 400]
+//   npm run bench:span-cost -- [--rounds 6] [--checkouts 400] [--sampler always_off]
+//
+// --sampler always_off: tracing on but nothing sampled — what the kit's wrappers cost alone.
 //   (or `node --cpu-prof --import tsx bench/span-cost.ts`, for profile-summary.ts)
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -21,6 +23,7 @@ const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '6' },
     checkouts: { type: 'string', default: '400' },
+    sampler: { type: 'string', default: 'always_on' },
   },
 });
 const ROUNDS = Number(values.rounds);
@@ -49,7 +52,7 @@ type Things = typeof instant;
 const jaeger = await startJaeger();
 const tracing = startTracing({
   service: 'span-cost',
-  env: { OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpUrl, OTEL_TRACES_SAMPLER: 'always_on' },
+  env: { OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpUrl, OTEL_TRACES_SAMPLER: values.sampler },
 });
 try {
   const instantDb = { databaseName: 'mp_bench', collection: () => instant } as unknown as Db;
@@ -102,7 +105,7 @@ try {
   }
   const spans = 2 + 19 * 2 + 9;
   process.stdout.write(
-    `Tracing's own CPU per checkout of ${spans} spans (median of ${ROUNDS} rounds of ${CHECKOUTS}): ` +
+    `Tracing's own CPU per checkout of ${spans} spans, ${values.sampler} (median of ${ROUNDS} rounds of ${CHECKOUTS}): ` +
       `${(median(on) - median(off)).toFixed(3)} ms traced (${median(on).toFixed(3)} − ${median(off).toFixed(3)} untraced), ` +
       `${((1000 * (median(on) - median(off))) / spans).toFixed(1)} µs a span\n`,
   );
