@@ -8,7 +8,15 @@
 // a Jaeger of the benchmark's own) take turns at each rate, and ratios on/off follow.
 //
 //   npx tsx tools/testenv/src/cli.ts exec -- tsx bench/checkout.ts [--quick]
-//     [--rates 3,6,10] [--seconds 4] [--runs 1] [--tracing]
+//     [--rates 3,6,10] [--seconds 4] [--runs 1] [--tracing [--tracing-env 'K=V,...;...']]
+//     [--cpu-prof DIR]
+//
+// --tracing-env: more services, traced like the second but each with its own variables as
+// well ('OTEL_BSP_SCHEDULE_DELAY=1000;OTEL_BSP_SCHEDULE_DELAY=5000', say), to compare ways
+// of tracing in one run.
+//
+// --cpu-prof DIR: each checkout service writes a V8 CPU profile into DIR when it stops
+// (`npx tsx bench/profile-summary.ts DIR/*.cpuprofile` sums them up by package).
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,9 +26,16 @@ import { DependencyMetrics, newId } from '@gorten/kit';
 import { createPaymentModule } from '@gorten/payments/module';
 import { createPaymentMethod } from '@gorten/payments/payments';
 import { TestTenant } from '@gorten/service-testing';
-import { loadTestEnv, startJaeger, type Jaeger } from '@gorten/testenv';
+import { loadTestEnv, startJaeger, type Jaeger, type JaegerTrace } from '@gorten/testenv';
 import { Registry } from 'prom-client';
-import { cpuSeconds, median, startHttpChild, stopAllChildren, type HttpChild } from './support.js';
+import {
+  cpuSeconds,
+  median,
+  profileChildrenInto,
+  startHttpChild,
+  stopAllChildren,
+  type HttpChild,
+} from './support.js';
 
 /** The value after `--name` on the command line, if given. */
 function option(name: string): string | undefined {
@@ -38,6 +53,18 @@ const RATES = positiveNumbers('rates', option('rates') ?? (QUICK ? '2,8' : '1,2,
 const SECONDS = positiveNumbers('seconds', option('seconds') ?? (QUICK ? '4' : '10'))[0] ?? 10;
 const RUNS = positiveNumbers('runs', option('runs') ?? (QUICK ? '1' : '3'))[0] ?? 3;
 const TRACING = process.argv.includes('--tracing');
+const CPU_PROFILE_DIR = option('cpu-prof');
+/** --tracing-env 'K=V,K=V;K=V': more traced services, each with its own variables too. */
+const TRACING_ENVS = option('tracing-env')?.split(';') ?? [];
+function pairs(text: string): Record<string, string> {
+  return Object.fromEntries(
+    text.split(',').map((pair) => {
+      const at = pair.indexOf('=');
+      if (at <= 0) throw new Error(`--tracing-env: K=V pairs, got ${pair}`);
+      return [pair.slice(0, at), pair.slice(at + 1)];
+    }),
+  );
+}
 const CARD = { number: '4242424242424242', expMonth: 12, expYear: 2031, cvc: '123' };
 
 interface Run {
@@ -218,18 +245,31 @@ async function oneRun({ service, fillCarts }: Setup, rate: number): Promise<Run>
   };
 }
 
+/** What one traced checkout exported: its spans, counted by name (most first). */
+async function spansOfOneCheckout(jaeger: Jaeger): Promise<string> {
+  const traces = await jaeger.query.traces('checkout', { 'http.route': '/checkout' });
+  const one: JaegerTrace | undefined = traces[0];
+  if (!one) return 'No checkout trace found in Jaeger.';
+  const byName = new Map<string, number>();
+  for (const span of one.spans)
+    byName.set(span.operationName, (byName.get(span.operationName) ?? 0) + 1);
+  const counts = [...byName].sort((a, b) => b[1] - a[1]).map(([name, n]) => `${name} ×${n}`);
+  return `Spans of one checkout's trace: ${one.spans.length} (${counts.join(', ')}).`;
+}
+
 async function main(): Promise<void> {
   const setups: Setup[] = [];
   let jaeger: Jaeger | undefined;
   try {
     const logDir = mkdtempSync(join(tmpdir(), 'gorten-bench-'));
+    if (CPU_PROFILE_DIR) profileChildrenInto(CPU_PROFILE_DIR);
     const variants: [string, Record<string, string>][] = [['tracing off', {}]];
     if (TRACING) {
       jaeger = await startJaeger();
-      variants.push([
-        'tracing on',
-        { OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpUrl, OTEL_TRACES_SAMPLER: 'always_on' },
-      ]);
+      const on = { OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpUrl, OTEL_TRACES_SAMPLER: 'always_on' };
+      variants.push(['tracing on', on]);
+      for (const more of TRACING_ENVS)
+        variants.push([`tracing on, ${more}`, { ...on, ...pairs(more) }]);
     }
     for (const [label, env] of variants) setups.push(await setUp(label, env, logDir));
     for (const setup of setups) await oneRun(setup, 2); // warm-up: connections, JIT, SQLite pages
@@ -251,11 +291,12 @@ async function main(): Promise<void> {
         );
         process.stderr.write(`${rows.at(-1) ?? ''}\n`); // as it comes: overloaded rates take long
       }
-      const [off, on] = setups.map((s) => runs.get(s) ?? []);
-      if (off && on) {
-        const ratio = (pick: (run: Run) => number) => (m(on, pick) / m(off, pick)).toFixed(2);
+      const [off, ...traced] = setups;
+      for (const setup of off ? traced : []) {
+        const [before, after] = [runs.get(off as Setup) ?? [], runs.get(setup) ?? []];
+        const ratio = (pick: (run: Run) => number) => (m(after, pick) / m(before, pick)).toFixed(2);
         ratios.push(
-          `| ${rate} | ${ratio((r) => r.serviceCpuMs)} | ${ratio((r) => r.p50)} | ${ratio((r) => r.p99)} |`,
+          `| ${setup.label} | ${rate} | ${ratio((r) => r.serviceCpuMs)} | ${ratio((r) => r.p50)} | ${ratio((r) => r.p99)} |`,
         );
       }
     }
@@ -271,9 +312,11 @@ async function main(): Promise<void> {
           ? [
               'Tracing on / off, ratios of medians:',
               '',
-              '| offered /s | service CPU per checkout | p50 | p99 |',
-              '|---|---|---|---|',
+              '| tracing | offered /s | service CPU per checkout | p50 | p99 |',
+              '|---|---|---|---|---|',
               ...ratios,
+              '',
+              jaeger ? await spansOfOneCheckout(jaeger) : '',
               '',
             ]
           : []),

@@ -55,6 +55,16 @@ export function peakRssMiB(pid: number): number {
   return Number(kiB) / 1024;
 }
 
+let cpuProfileDir: string | undefined;
+
+/**
+ * From now on every child writes a V8 CPU profile (`node --cpu-prof`) into `dir` when it
+ * exits; profile-summary.ts sums one up.
+ */
+export function profileChildrenInto(dir: string): void {
+  cpuProfileDir = dir;
+}
+
 const children = new Set<ChildProcess>();
 const exited = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null;
 
@@ -78,7 +88,14 @@ export async function startHttpChild(
 ): Promise<HttpChild> {
   const port = await freePort();
   const log = openSync(logFile, 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, script)], {
+  const profile = cpuProfileDir
+    ? [
+        '--cpu-prof',
+        `--cpu-prof-dir=${cpuProfileDir}`,
+        `--cpu-prof-name=${name.replace(/[^A-Za-z0-9]+/g, '-')}-${port}.cpuprofile`,
+      ]
+    : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', join(ROOT, script)], {
     cwd: ROOT,
     stdio: ['ignore', log, 'inherit'],
     env: { ...process.env, ...env, HTTP_PORT: String(port) },

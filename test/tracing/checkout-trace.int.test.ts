@@ -141,7 +141,13 @@ describe('a checkout through the gateway', () => {
         if (traces.length !== 1) return traces.length > 1 ? traces : undefined;
         const whole = await jaeger.query.trace(traces[0]?.traceID ?? '');
         const sent = whole?.spans.filter((s) => s.operationName === 'smtp send').length ?? 0;
-        return whole && wanted.every((n) => names(whole).includes(n)) && sent >= 2
+        // A child is exported when it ends, its parent only when that ends too (a delivery
+        // acks after its email is sent): wait until no span's parent is still to come.
+        const ids = new Set(whole?.spans.map((s) => s.spanID));
+        const parentsIn = whole?.spans.every((s) =>
+          s.references.every((r) => r.refType !== 'CHILD_OF' || ids.has(r.spanID)),
+        );
+        return whole && wanted.every((n) => names(whole).includes(n)) && sent >= 2 && parentsIn
           ? [whole]
           : undefined;
       },

@@ -5,7 +5,15 @@
 // driver's command monitoring: with it on, the driver decodes every reply whole for the
 // event, on top of its own lazy decoding (bench/README.md measured it). An operation
 // outside any trace (a relay sweep, a retention task) starts none and costs one check.
-import { context, SpanKind, trace, type Attributes, type Tracer } from '@opentelemetry/api';
+import {
+  context,
+  SpanKind,
+  trace,
+  type Attributes,
+  type Span,
+  type SpanOptions,
+  type Tracer,
+} from '@opentelemetry/api';
 import {
   ATTR_DB_COLLECTION_NAME,
   ATTR_DB_NAMESPACE,
@@ -43,8 +51,6 @@ const OPERATIONS: ReadonlySet<string> = new Set([
 ]);
 /** Collection methods that return a cursor, whose reads are the operation. */
 const CURSORS: ReadonlySet<string> = new Set(['find', 'aggregate']);
-/** The cursor reads traced: each sends the query or a getMore, or answers from its batch. */
-const CURSOR_READS: ReadonlySet<string> = new Set(['toArray', 'next', 'tryNext']);
 
 export interface MongoServer {
   host: string;
@@ -81,12 +87,18 @@ export function operationSpan(
 
 type Method = (...args: unknown[]) => unknown;
 
+/** What every span of one operation on one collection starts with: made once, when first used. */
+interface OperationStart {
+  name: string;
+  options: SpanOptions;
+}
+
 /**
  * `target` seen through a proxy whose methods are bound to it (the driver's objects keep
- * state on themselves), whose chained calls (`cursor.sort(...)`) keep returning the proxy,
- * and whose methods `wrap` picks are replaced by what it makes of them. (One function
- * under two names is wrapped once, for the first name: the driver has no such aliases
- * among the methods traced.)
+ * state on themselves), whose chained calls keep returning the proxy, and whose methods
+ * `wrap` picks are replaced by what it makes of them, called with the target as `this`.
+ * (One function under two names is wrapped once, for the first name: the driver has no
+ * such aliases among the methods traced.) Made once per database and per collection.
  */
 function withMethods<T extends object>(
   target: T,
@@ -115,52 +127,121 @@ function withMethods<T extends object>(
   return proxy;
 }
 
+/** The CLIENT span of one call, begun in `parent`; undefined outside a recording span. */
+function clientSpan(tracer: Tracer, start: () => OperationStart): Span | undefined {
+  const parent = context.active();
+  if (!trace.getSpan(parent)?.isRecording()) return undefined;
+  const { name, options } = start();
+  return tracer.startSpan(name, options, parent);
+}
+
+/** Ends a CLIENT span when the operation's promise settles, a failure recorded on it. */
+function endWith<R>(client: Span, operation: Promise<R>): Promise<R> {
+  return operation.then(
+    (result) => {
+      client.end();
+      return result;
+    },
+    (err: unknown) => {
+      const code = (err as { code?: unknown }).code;
+      if (typeof code === 'number') client.setAttribute(ATTR_DB_RESPONSE_STATUS_CODE, String(code));
+      recordFailure(client, err);
+      client.end();
+      throw err;
+    },
+  );
+}
+
 /** Runs one operation in a CLIENT span when a recording span is active; as is otherwise. */
-function traced(tracer: Tracer, span: () => { name: string; attributes: Attributes }) {
-  return (method: Method): Method =>
-    (...args) => {
-      const parent = context.active();
-      if (!trace.getSpan(parent)?.isRecording()) return method(...args);
-      const { name, attributes } = span();
-      const client = tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, parent);
-      return (method(...args) as Promise<unknown>).then(
-        (result) => {
-          client.end();
-          return result;
-        },
-        (err: unknown) => {
-          const code = (err as { code?: unknown }).code;
-          if (typeof code === 'number')
-            client.setAttribute(ATTR_DB_RESPONSE_STATUS_CODE, String(code));
-          recordFailure(client, err);
-          client.end();
-          throw err;
-        },
+function traced(tracer: Tracer, start: () => OperationStart, method: Method): Method {
+  return (...args) => {
+    const client = clientSpan(tracer, start);
+    return client ? endWith(client, method(...args) as Promise<unknown>) : method(...args);
+  };
+}
+
+/**
+ * A cursor's reads traced on the cursor itself (own properties over its class's methods),
+ * not through a proxy: a proxy and its bound methods for every find() cost more than the
+ * span (bench/README.md). The driver's own reads inside a traced one (toArray iterates
+ * with next) are not spans again.
+ */
+const CURSOR = Symbol('gorten: how a cursor’s reads are traced');
+interface TracedCursor {
+  [CURSOR]: { tracer: Tracer; start: () => OperationStart; reading: boolean };
+  [read: string]: unknown;
+}
+const CURSOR_READS = ['toArray', 'next', 'tryNext'] as const;
+const tracedReads = Object.fromEntries(
+  CURSOR_READS.map((read) => [
+    read,
+    function (this: TracedCursor, ...args: unknown[]): unknown {
+      const own = (Object.getPrototypeOf(this) as Record<string, Method>)[read] as Method;
+      const state = this[CURSOR];
+      const client = state.reading ? undefined : clientSpan(state.tracer, state.start);
+      if (!client) return own.apply(this, args);
+      state.reading = true;
+      const reading = own.apply(this, args) as Promise<unknown>;
+      return endWith(
+        client,
+        reading.finally(() => {
+          state.reading = false;
+        }),
       );
-    };
+    },
+  ]),
+) as Record<(typeof CURSOR_READS)[number], Method>;
+
+/**
+ * `for await` over a traced cursor: one span for the whole iteration (the driver's reads
+ * inside it, each `next` and getMore, are not spans of their own), ended when the loop is.
+ */
+async function* tracedIteration(this: TracedCursor): AsyncGenerator {
+  const prototype = Object.getPrototypeOf(this) as {
+    [Symbol.asyncIterator]: (this: TracedCursor) => AsyncGenerator;
+  };
+  const state = this[CURSOR];
+  const client = state.reading ? undefined : clientSpan(state.tracer, state.start);
+  if (client) state.reading = true;
+  try {
+    for await (const document of prototype[Symbol.asyncIterator].call(this)) yield document;
+  } catch (err) {
+    if (client) recordFailure(client, err);
+    throw err;
+  } finally {
+    if (client) {
+      state.reading = false;
+      client.end();
+    }
+  }
+}
+
+function traceCursor(cursor: object, tracer: Tracer, start: () => OperationStart): object {
+  const traced = cursor as TracedCursor & { [Symbol.asyncIterator]?: unknown };
+  traced[CURSOR] = { tracer, start, reading: false };
+  for (const read of CURSOR_READS) traced[read] = tracedReads[read];
+  traced[Symbol.asyncIterator] = tracedIteration;
+  return cursor;
 }
 
 /** The database, its collections' operations traced; itself when tracing is off. */
 export function tracedDb(db: Db, tracing: Tracing, server?: MongoServer): Db {
   if (!tracing.enabled) return db;
-  const spans = new Map<string, { name: string; attributes: Attributes }>();
-  const spanOf = (collection: string, operation: string) => () => {
-    const key = `${operation} ${collection}`;
-    let span = spans.get(key);
-    if (!span)
-      spans.set(key, (span = operationSpan(db.databaseName, collection, operation, server)));
-    return span;
+  const { tracer } = tracing;
+  const startOf = (collection: string, operation: string) => {
+    let made: OperationStart | undefined;
+    return () => {
+      if (made) return made;
+      const { name, attributes } = operationSpan(db.databaseName, collection, operation, server);
+      return (made = { name, options: { kind: SpanKind.CLIENT, attributes } });
+    };
   };
   const tracedCollection = (collection: object, name: string) =>
     withMethods(collection, (operation, own) => {
-      if (OPERATIONS.has(operation)) return traced(tracing.tracer, spanOf(name, operation))(own);
+      if (OPERATIONS.has(operation)) return traced(tracer, startOf(name, operation), own);
       if (!CURSORS.has(operation)) return undefined;
-      return (...args) =>
-        withMethods(own(...args) as object, (read, next) =>
-          CURSOR_READS.has(read)
-            ? traced(tracing.tracer, spanOf(name, operation))(next)
-            : undefined,
-        );
+      const start = startOf(name, operation);
+      return (...args) => traceCursor(own(...args) as object, tracer, start);
     });
   return withMethods(db, (key, method) =>
     key === 'collection'

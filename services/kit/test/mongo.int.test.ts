@@ -53,12 +53,16 @@ test('traced, it answers as the driver does, and each operation in a trace is a 
       tracing.tracer.startActiveSpan('work', async (span) => {
         const found = await things.find({}).sort({ n: -1 }).limit(2).toArray();
         await things.updateOne({ _id: 'a' }, { $inc: { n: 10 } });
+        const iterated: string[] = [];
+        for await (const thing of things.find({}, { batchSize: 2 })) iterated.push(thing._id);
+        expect(iterated.sort()).toEqual(['a', 'b', 'c']);
         span.end();
         return found;
       }),
     );
     expect(newest.map((t) => t._id)).toEqual(['c', 'b']);
-    expect(tracing.queued()).toBe(3); // find, updateOne, and the work itself
+    // find, updateOne, the iteration (one span however many reads), and the work itself
+    expect(tracing.queued()).toBe(4);
 
     const read = things.findOne.bind(things);
     const asked: unknown[] = [];
