@@ -1,0 +1,279 @@
+// A read-through cache in Redis for answers a service serves often and changes rarely,
+// stored as the serialized JSON sent, so a hit is sent without parsing. Correctness rests
+// on generations (cache-keys.ts): a write bumps them after the database write and before
+// it answers, so a read that starts after the answer looks under keys no earlier read
+// could have filled. Stale-while-refill would break that, so a miss is filled once: one
+// fill per key in a process (coalescing) and, across replicas, by whoever takes a short
+// NX lock while the others poll for its result. Every Redis call goes through the
+// dependency policy "redis" (short timeout, a breaker, no retries); when Redis fails, a
+// read goes to the database and a bump that failed is kept and retried — meanwhile this
+// process reads past the cache. Redis is never a readiness dependency.
+import { BrokenCircuitError } from 'cockatiel';
+import { Counter, type Registry } from 'prom-client';
+import type { Logger } from 'pino';
+import {
+  CACHE_NAMES,
+  CACHE_OUTCOMES,
+  entryKey,
+  fillLockKey,
+  generationKey,
+  generationValue,
+  type CacheName,
+  type CacheOutcome,
+} from './cache-keys.js';
+import { ConfigError } from './config.js';
+import { connectRedis, type RedisConnection } from './redis.js';
+import { dependencyPolicy, type DependencyMetrics, type DependencyPolicy } from './resilience.js';
+
+export class CacheMetrics {
+  readonly requests: Counter<'cache' | 'outcome'>;
+
+  constructor(registry: Registry) {
+    this.requests = new Counter({
+      name: 'gorten_cache_requests_total',
+      help: 'Cached reads by cache and outcome (hit, miss, error: Redis failed, bypass: not cacheable or circuit open)',
+      labelNames: ['cache', 'outcome'],
+      registers: [registry],
+    });
+  }
+}
+
+/** What one read asks for: the cache, the generations it depends on, and what was asked. */
+export interface CachedRead {
+  cache: CacheName;
+  generations: readonly string[];
+  asked: unknown;
+}
+
+export interface CacheSettings {
+  /** Every key starts with it (the operator's ACL user may use only those). */
+  keyPrefix: string;
+  /** The safety net: an entry no bump made unreachable goes away after this. */
+  ttlSeconds: number;
+  timeoutMs: number;
+}
+
+/** A generation outlives every entry read under it many times over (see cache-keys.ts). */
+const GENERATION_TTL_SECONDS = 24 * 3_600;
+/** How long a fill may hold its lock, and how long the others wait for it before reading themselves. */
+const FILL_LOCK_MS = 2_000;
+const FILL_WAIT_MS = 250;
+const FILL_POLL_MS = 15;
+/** How often bumps that failed are tried again. */
+const RETRY_BUMPS_MS = 1_000;
+
+interface Lookup {
+  body: string;
+  outcome: CacheOutcome;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** What a cache that is on works with. */
+interface CacheBackend {
+  redis: RedisConnection;
+  policy: DependencyPolicy;
+  settings: CacheSettings;
+  metrics: CacheMetrics;
+  log: Pick<Logger, 'warn'>;
+}
+
+export class ReadCache {
+  private readonly inflight = new Map<string, Promise<Lookup>>();
+  /**
+   * Generations whose bump failed, each with the number of its latest failure (a retry
+   * that began before a newer failure does not clear it): until they are bumped, this
+   * process reads past the cache.
+   */
+  private readonly unbumped = new Map<string, number>();
+  private failures = 0;
+  private readonly retry: NodeJS.Timeout | undefined;
+
+  /** Without a backend the cache is off: every read is its fill, nothing is counted. */
+  constructor(private readonly backend?: CacheBackend) {
+    if (!backend) return;
+    this.retry = setInterval(() => void this.bumpAgain(), RETRY_BUMPS_MS);
+    this.retry.unref();
+    for (const cache of CACHE_NAMES)
+      for (const outcome of CACHE_OUTCOMES) backend.metrics.requests.inc({ cache, outcome }, 0);
+  }
+
+  get enabled(): boolean {
+    return this.backend !== undefined;
+  }
+
+  /** The answer not taken from the cache, counted as such (an authenticated caller's). */
+  async bypass(cache: CacheName, read: () => Promise<string>): Promise<string> {
+    if (this.enabled) this.count(cache, 'bypass');
+    return read();
+  }
+
+  /** The cached JSON for `read`, or `fill()`'s, stored for the next reader. */
+  async read(read: CachedRead, fill: () => Promise<string>): Promise<string> {
+    const { backend } = this;
+    if (!backend) return fill();
+    if (this.unbumped.size > 0) return this.bypass(read.cache, fill);
+    let generations: number[];
+    try {
+      const keys = read.generations.map((g) => generationKey(backend.settings.keyPrefix, g));
+      const stored = await this.call((r) => r.mGet(keys));
+      generations = stored.map(generationValue);
+    } catch (err) {
+      this.count(read.cache, outcomeOf(err));
+      return fill();
+    }
+    const key = entryKey(backend.settings.keyPrefix, read.cache, generations, read.asked);
+    let lookup = this.inflight.get(key);
+    if (!lookup) {
+      lookup = this.lookup(key, fill).finally(() => this.inflight.delete(key));
+      this.inflight.set(key, lookup);
+    }
+    const { body, outcome } = await lookup;
+    this.count(read.cache, outcome);
+    return body;
+  }
+
+  /**
+   * After a write, before it answers: every entry read under these generations is dead.
+   * A bump that fails is kept and tried again; this process reads past the cache meanwhile.
+   */
+  async invalidate(generations: readonly string[]): Promise<void> {
+    if (!this.backend) return;
+    try {
+      await this.bump(generations);
+    } catch (err) {
+      this.failures += 1;
+      for (const g of generations) this.unbumped.set(g, this.failures);
+      this.backend.log.warn(
+        { err: { name: (err as Error).name, message: (err as Error).message }, generations },
+        'cache generations not bumped; reading past the cache until they are',
+      );
+    }
+  }
+
+  /** At once, answered or not: a frozen Redis must not hold up a shutdown. */
+  close(): Promise<void> {
+    clearInterval(this.retry);
+    if (this.backend?.redis.isOpen) this.backend.redis.destroy();
+    return Promise.resolve();
+  }
+
+  private bump(generations: readonly string[]): Promise<unknown> {
+    return this.call((r, { keyPrefix }) =>
+      Promise.all(
+        generations.map(async (g) => {
+          const key = generationKey(keyPrefix, g);
+          await r.incr(key);
+          await r.expire(key, GENERATION_TTL_SECONDS);
+        }),
+      ),
+    );
+  }
+
+  private async bumpAgain(): Promise<void> {
+    if (this.unbumped.size === 0) return;
+    const pending = [...this.unbumped];
+    try {
+      await this.bump(pending.map(([g]) => g));
+    } catch {
+      return; // still away: the next round tries again
+    }
+    for (const [g, failure] of pending)
+      if (this.unbumped.get(g) === failure) this.unbumped.delete(g);
+  }
+
+  private async lookup(key: string, fill: () => Promise<string>): Promise<Lookup> {
+    let locked: boolean;
+    try {
+      const hit = await this.call((r) => r.get(key));
+      if (hit !== null) return { body: hit, outcome: 'hit' };
+      const lock = await this.call((r) =>
+        r.set(fillLockKey(key), '1', {
+          condition: 'NX',
+          expiration: { type: 'PX', value: FILL_LOCK_MS },
+        }),
+      );
+      locked = lock === 'OK';
+      if (!locked) {
+        const filled = await this.filledByAnother(key);
+        if (filled !== null) return { body: filled, outcome: 'hit' };
+      }
+    } catch (err) {
+      return { body: await fill(), outcome: outcomeOf(err) };
+    }
+    const body = await fill().catch(async (err: unknown) => {
+      if (locked) await this.call((r) => r.del(fillLockKey(key))).catch(() => undefined);
+      throw err;
+    });
+    await this.call(async (r, { ttlSeconds }) => {
+      await r.set(key, body, { expiration: { type: 'EX', value: ttlSeconds } });
+      if (locked) await r.del(fillLockKey(key));
+    }).catch(() => undefined); // the answer stands; the next reader fills again
+    return { body, outcome: 'miss' };
+  }
+
+  /** Another replica is filling `key`: its result, or null when it takes too long. */
+  private async filledByAnother(key: string): Promise<string | null> {
+    for (let waited = 0; waited < FILL_WAIT_MS; waited += FILL_POLL_MS) {
+      await sleep(FILL_POLL_MS);
+      const body = await this.call((r) => r.get(key));
+      if (body !== null) return body;
+    }
+    return null;
+  }
+
+  private call<T>(
+    command: (redis: RedisConnection, settings: CacheSettings) => Promise<T>,
+  ): Promise<T> {
+    const { backend } = this;
+    if (!backend) return Promise.reject(new Error('the cache is off'));
+    return backend.policy.execute(() => command(backend.redis, backend.settings));
+  }
+
+  private count(cache: CacheName, outcome: CacheOutcome): void {
+    this.backend?.metrics.requests.inc({ cache, outcome });
+  }
+}
+
+/** A Redis call refused by the open breaker is a read past the cache; anything else, an error. */
+function outcomeOf(err: unknown): CacheOutcome {
+  return err instanceof BrokenCircuitError ? 'bypass' : 'error';
+}
+
+export interface CacheEnv {
+  REDIS_URL?: string;
+  REDIS_KEY_PREFIX?: string;
+  CACHE_TTL_SECONDS: number;
+  REDIS_TIMEOUT_MS: number;
+}
+
+/** The service's cache: on with REDIS_URL (and then REDIS_KEY_PREFIX), else off. */
+export function openReadCache(
+  env: CacheEnv,
+  log: Logger,
+  registry: Registry,
+  dependencyMetrics: DependencyMetrics,
+): ReadCache {
+  const metrics = new CacheMetrics(registry);
+  const settings = {
+    keyPrefix: env.REDIS_KEY_PREFIX ?? '',
+    ttlSeconds: env.CACHE_TTL_SECONDS,
+    timeoutMs: env.REDIS_TIMEOUT_MS,
+  };
+  if (!env.REDIS_URL) return noCache;
+  if (!env.REDIS_KEY_PREFIX)
+    throw new ConfigError('invalid configuration:\n  REDIS_KEY_PREFIX: missing (REDIS_URL is set)');
+  const policy = dependencyPolicy('redis', dependencyMetrics, {
+    idempotent: false, // no retries: a slow Redis must cost one timeout, not three
+    timeoutMs: env.REDIS_TIMEOUT_MS,
+    breakAfter: 5,
+    halfOpenAfterMs: 2_000,
+    concurrency: 512,
+    queue: 512,
+  });
+  const redis = connectRedis(env.REDIS_URL, log);
+  return new ReadCache({ redis, policy, settings, metrics, log });
+}
+
+/** The cache that is off: reads go to the database (no REDIS_URL; unit tests). */
+export const noCache = new ReadCache();
