@@ -64,9 +64,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await service?.close();
-  await redisUser?.remove();
-  await tenant?.destroy();
+  await service.close();
+  await redisUser.remove();
+  await tenant.destroy();
 });
 
 /** A sample of the service's /metrics (0 when absent). */
@@ -214,9 +214,9 @@ describe('invalidation', () => {
           stale.push(`${path}: ${answer.status} ${amount} after ${floor} was confirmed`);
       }
     };
-    const ofProduct = (body: unknown) => (body as Product).price?.amount;
+    const ofProduct = (body: unknown) => (body as Partial<Product>).price?.amount;
     const inListing = (body: unknown) =>
-      (body as Page).items?.find((p) => p.id === product.id)?.price.amount;
+      (body as Partial<Page>).items?.find((p) => p.id === product.id)?.price.amount;
     const before = await outcomes(service.url, 'product');
     const readers = [
       ...Array.from({ length: 6 }, () => reader(`/products/${product.id}`, ofProduct)),
@@ -313,8 +313,8 @@ describe('Redis away', () => {
   });
 
   afterAll(async () => {
-    await away?.close();
-    await redis?.stop();
+    await away.close();
+    await redis.stop();
   });
 
   const circuit = () => metric(away.url, 'dependency_circuit_state', { dependency: 'redis' });
