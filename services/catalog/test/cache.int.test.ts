@@ -5,7 +5,7 @@
 // Redis paused or stopped costing reads nothing but the cache: /readyz stays up, the
 // breaker opens, and once Redis is back the breaker closes and caching resumes.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { noOutbox, type RunningService } from '@gorten/kit';
+import { entryKey, generationKey, noOutbox, readEntry, type RunningService } from '@gorten/kit';
 import {
   client,
   startTestService,
@@ -39,10 +39,11 @@ let seller: string;
 let admin: string;
 let buyer: string;
 
-async function startCatalog(redisUrl: string, prefix: string) {
+async function startCatalog(redisUrl: string, prefix: string, env: Record<string, string> = {}) {
   return startTestService(catalogService, tenant, 'catalog', {
     REDIS_URL: redisUrl,
     REDIS_KEY_PREFIX: prefix,
+    ...env,
   });
 }
 
@@ -194,6 +195,40 @@ describe('what is cached', () => {
     for (const cache of ['product', 'listing', 'categories'])
       expect((await outcomes(service.url, cache)).error).toBe(0);
   });
+});
+
+test('a hot entry is refreshed ahead of its TTL: its readers never meet it expired', async () => {
+  const short = await startCatalog(redisUser.url, redisUser.prefix, { CACHE_TTL_SECONDS: '3' });
+  try {
+    const on = client(short.url);
+    const product = await newProduct(on);
+    const key = entryKey(
+      redisUser.prefix,
+      'product',
+      [
+        Number(
+          await redisUser.get(generationKey(redisUser.prefix, `catalog:product:${product.id}`)),
+        ),
+      ],
+      product.id,
+    );
+    await on('GET', `/products/${product.id}`);
+    const filled = readEntry((await redisUser.get(key)) ?? '')?.filledAtMs ?? 0;
+    expect(filled).toBeGreaterThan(0);
+    await new Promise((resolve) => setTimeout(resolve, 2_400)); // past 3/4 of the TTL
+    await on('GET', `/products/${product.id}`); // a hit, which refreshes in the background
+    await eventually({ what: 'the entry refreshed', timeoutMs: 10_000 }, async () =>
+      (readEntry((await redisUser.get(key)) ?? '')?.filledAtMs ?? 0) > filled ? true : undefined,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 800)); // past the first fill's TTL
+    const before = await outcomes(short.url, 'product');
+    expect((await on<Product>('GET', `/products/${product.id}`)).status).toBe(200);
+    const after = await outcomes(short.url, 'product');
+    expect(after.hit - before.hit).toBe(1);
+    expect(after.miss).toBe(before.miss);
+  } finally {
+    await short.close();
+  }
 });
 
 describe('invalidation', () => {

@@ -1,7 +1,8 @@
-// The read cache's key space, pure. Every key starts with the tenant's prefix (the
-// operator's ACL user may touch nothing else). An entry's key holds the generations it
-// was read under: a write bumps a generation, so every entry read before it is under a
-// key nobody builds any more — it is never read again, and its TTL removes it.
+// The read cache's key space and entry format, pure. Every key starts with the tenant's
+// prefix (the operator's ACL user may touch nothing else). An entry's key holds the
+// generations it was read under: a write bumps a generation, so every entry read before
+// it is under a key nobody builds any more — it is never read again, and its TTL removes
+// it. An entry holds when it was filled, so a hit on an old one can refresh it early.
 import { createHash } from 'node:crypto';
 import { canonicalJson } from './canonical-json.js';
 
@@ -39,4 +40,17 @@ export function entryKey(
 /** The lock one process takes to fill an entry while the others wait for it. */
 export function fillLockKey(entry: string): string {
   return `${entry}:filling`;
+}
+
+/** An entry as stored: `<filled at, ms>:<the JSON answer>`. */
+export function storedEntry(filledAtMs: number, body: string): string {
+  return `${Math.trunc(filledAtMs)}:${body}`;
+}
+
+/** A stored entry read back; null for one not in this format (never served). */
+export function readEntry(stored: string): { filledAtMs: number; body: string } | null {
+  const colon = stored.indexOf(':');
+  const filledAtMs = colon > 0 ? Number(stored.slice(0, colon)) : NaN;
+  if (!Number.isSafeInteger(filledAtMs)) return null;
+  return { filledAtMs, body: stored.slice(colon + 1) };
 }

@@ -4,7 +4,10 @@
 // it answers, so a read that starts after the answer looks under keys no earlier read
 // could have filled. Stale-while-refill would break that, so a miss is filled once: one
 // fill per key in a process (coalescing) and, across replicas, by whoever takes a short
-// NX lock while the others poll for its result. Every Redis call goes through the
+// NX lock while the others poll for its result. An entry of the current generations is
+// never stale as far as writes go (only the TTL's safety net ages it), so a hit on one
+// past most of its TTL is served and refreshed in the background by one process, and a
+// hot key never expires under its readers. Every Redis call goes through the
 // dependency policy "redis" (short timeout, a breaker, no retries); when Redis fails, a
 // read goes to the database and a bump that failed is kept and retried — meanwhile this
 // process reads past the cache. Redis is never a readiness dependency.
@@ -18,6 +21,8 @@ import {
   fillLockKey,
   generationKey,
   generationValue,
+  readEntry,
+  storedEntry,
   type CacheName,
   type CacheOutcome,
 } from './cache-keys.js';
@@ -59,6 +64,8 @@ const GENERATION_TTL_SECONDS = 24 * 3_600;
 const FILL_LOCK_MS = 2_000;
 const FILL_WAIT_MS = 250;
 const FILL_POLL_MS = 15;
+/** A hit on an entry older than this share of its TTL refreshes it in the background. */
+const REFRESH_AFTER_SHARE = 0.75;
 /** How often bumps that failed are tried again. */
 const RETRY_BUMPS_MS = 1_000;
 
@@ -80,6 +87,8 @@ interface CacheBackend {
 
 export class ReadCache {
   private readonly inflight = new Map<string, Promise<Lookup>>();
+  /** Entries this process is refreshing ahead of their TTL. */
+  private readonly refreshing = new Set<string>();
   /**
    * Generations whose bump failed, each with the number of its latest failure (a retry
    * that began before a newer failure does not clear it): until they are bumped, this
@@ -185,15 +194,9 @@ export class ReadCache {
   private async lookup(key: string, fill: () => Promise<string>): Promise<Lookup> {
     let locked: boolean;
     try {
-      const hit = await this.call((r) => r.get(key));
+      const hit = await this.cached(key, fill);
       if (hit !== null) return { body: hit, outcome: 'hit' };
-      const lock = await this.call((r) =>
-        r.set(fillLockKey(key), '1', {
-          condition: 'NX',
-          expiration: { type: 'PX', value: FILL_LOCK_MS },
-        }),
-      );
-      locked = lock === 'OK';
+      locked = await this.lockFill(key);
       if (!locked) {
         const filled = await this.filledByAnother(key);
         if (filled !== null) return { body: filled, outcome: 'hit' };
@@ -201,23 +204,63 @@ export class ReadCache {
     } catch (err) {
       return { body: await fill(), outcome: outcomeOf(err) };
     }
+    return { body: await this.fillAndStore(key, fill, locked), outcome: 'miss' };
+  }
+
+  /** The entry's body, or null; an entry near its TTL is refreshed in the background. */
+  private async cached(key: string, fill: () => Promise<string>): Promise<string | null> {
+    const stored = await this.call((r) => r.get(key));
+    const entry = stored === null ? null : readEntry(stored);
+    if (!entry) return null;
+    const ttlMs = (this.backend?.settings.ttlSeconds ?? 0) * 1_000;
+    if (Date.now() - entry.filledAtMs > ttlMs * REFRESH_AFTER_SHARE && !this.refreshing.has(key)) {
+      this.refreshing.add(key);
+      // One replica refreshes (the lock); a failed refresh leaves the entry to its TTL.
+      void this.lockFill(key)
+        .then((locked) => (locked ? this.fillAndStore(key, fill, true) : undefined))
+        .catch(() => undefined)
+        .finally(() => this.refreshing.delete(key));
+    }
+    return entry.body;
+  }
+
+  private async lockFill(key: string): Promise<boolean> {
+    const lock = await this.call((r) =>
+      r.set(fillLockKey(key), '1', {
+        condition: 'NX',
+        expiration: { type: 'PX', value: FILL_LOCK_MS },
+      }),
+    );
+    return lock === 'OK';
+  }
+
+  /** `fill()`, stored under `key` (errors storing are the next reader's miss). */
+  private async fillAndStore(
+    key: string,
+    fill: () => Promise<string>,
+    locked: boolean,
+  ): Promise<string> {
+    const filledAt = Date.now();
     const body = await fill().catch(async (err: unknown) => {
       if (locked) await this.call((r) => r.del(fillLockKey(key))).catch(() => undefined);
       throw err;
     });
     await this.call(async (r, { ttlSeconds }) => {
-      await r.set(key, body, { expiration: { type: 'EX', value: ttlSeconds } });
+      await r.set(key, storedEntry(filledAt, body), {
+        expiration: { type: 'EX', value: ttlSeconds },
+      });
       if (locked) await r.del(fillLockKey(key));
-    }).catch(() => undefined); // the answer stands; the next reader fills again
-    return { body, outcome: 'miss' };
+    }).catch(() => undefined);
+    return body;
   }
 
   /** Another replica is filling `key`: its result, or null when it takes too long. */
   private async filledByAnother(key: string): Promise<string | null> {
     for (let waited = 0; waited < FILL_WAIT_MS; waited += FILL_POLL_MS) {
       await sleep(FILL_POLL_MS);
-      const body = await this.call((r) => r.get(key));
-      if (body !== null) return body;
+      const stored = await this.call((r) => r.get(key));
+      const entry = stored === null ? null : readEntry(stored);
+      if (entry) return entry.body;
     }
     return null;
   }

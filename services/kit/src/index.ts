@@ -80,6 +80,8 @@ export {
   fillLockKey,
   generationKey,
   generationValue,
+  readEntry,
+  storedEntry,
   type CacheName,
   type CacheOutcome,
 } from './cache-keys.js';

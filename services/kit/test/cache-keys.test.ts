@@ -1,6 +1,14 @@
 // The read cache's key space: every key under the tenant's prefix, a key per generation
-// and per question (in any key order), and a generation read back as stored or 0.
-import { entryKey, fillLockKey, generationKey, generationValue } from '../src/cache-keys.js';
+// and per question (in any key order), a generation read back as stored or 0,
+// and an entry that keeps when it was filled.
+import {
+  entryKey,
+  fillLockKey,
+  generationKey,
+  generationValue,
+  readEntry,
+  storedEntry,
+} from '../src/cache-keys.js';
 
 const prefix = 'mp-shop:';
 
@@ -35,4 +43,15 @@ test('a generation reads as stored, and as 0 when absent or not a count', () => 
   expect(generationValue(undefined)).toBe(0);
   expect(generationValue('garbage')).toBe(0);
   expect(generationValue('-3')).toBe(0);
+});
+
+test('an entry keeps when it was filled and its JSON as it is; anything else is no entry', () => {
+  const body = '{"id":"prd_1","note":"a: b"}';
+  expect(readEntry(storedEntry(1_700_000_000_123.7, body))).toEqual({
+    filledAtMs: 1_700_000_000_123,
+    body,
+  });
+  expect(readEntry(body)).toBeNull();
+  expect(readEntry(':{}')).toBeNull();
+  expect(readEntry('soon:{}')).toBeNull();
 });

@@ -12,6 +12,8 @@ export interface TenantRedisUser {
   prefix: string;
   /** The keys under the prefix (listed with the admin's rights). */
   keys(): Promise<string[]>;
+  /** A key's value, read with the admin's rights. */
+  get(key: string): Promise<string | null>;
   remove(): Promise<void>;
 }
 
@@ -50,6 +52,7 @@ export async function tenantRedisUser(adminUrl: string, label: string): Promise<
     url: `redis://${encodeURIComponent(name)}:${password}@${address}`,
     prefix,
     keys,
+    get: (key) => admin.get(key),
     async remove() {
       try {
         const left = await keys();
