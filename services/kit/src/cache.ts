@@ -313,6 +313,7 @@ export function openReadCache(
     halfOpenAfterMs: 2_000,
     concurrency: 512,
     queue: 512,
+    abortOnReturn: false, // Redis calls ignore the signal: no AbortError made per call
   });
   const redis = connectRedis(env.REDIS_URL, log);
   return new ReadCache({ redis, policy, settings, metrics, log });
