@@ -7,7 +7,9 @@
 // NX lock while the others poll for its result. An entry of the current generations is
 // never stale as far as writes go (only the TTL's safety net ages it), so a hit on one
 // past most of its TTL is served and refreshed in the background by one process, and a
-// hot key never expires under its readers. Every Redis call goes through the
+// hot key never expires under its readers. Generations are read in batches, one MGET in
+// flight at a time: a read waits for the next MGET, sent after it began, never joins one
+// already sent (which could predate a bump it must see). Every Redis call goes through the
 // dependency policy "redis" (short timeout, a breaker, no retries); when Redis fails, a
 // read goes to the database and a bump that failed is kept and retried — meanwhile this
 // process reads past the cache. Redis is never a readiness dependency.
@@ -69,6 +71,13 @@ const REFRESH_AFTER_SHARE = 0.75;
 /** How often bumps that failed are tried again. */
 const RETRY_BUMPS_MS = 1_000;
 
+/** A read waiting for the next MGET of generations. */
+interface GenerationWaiter {
+  keys: readonly string[];
+  resolve: (generations: ReadonlyMap<string, number>) => void;
+  reject: (err: unknown) => void;
+}
+
 interface Lookup {
   body: string;
   outcome: CacheOutcome;
@@ -87,6 +96,8 @@ interface CacheBackend {
 
 export class ReadCache {
   private readonly inflight = new Map<string, Promise<Lookup>>();
+  private waiting: GenerationWaiter[] = [];
+  private readingGenerations = false;
   /** Entries this process is refreshing ahead of their TTL. */
   private readonly refreshing = new Set<string>();
   /**
@@ -125,8 +136,8 @@ export class ReadCache {
     let generations: number[];
     try {
       const keys = read.generations.map((g) => generationKey(backend.settings.keyPrefix, g));
-      const stored = await this.call((r) => r.mGet(keys));
-      generations = stored.map(generationValue);
+      const current = await this.generations(keys);
+      generations = keys.map((k) => current.get(k) ?? 0);
     } catch (err) {
       this.count(read.cache, outcomeOf(err));
       return fill();
@@ -140,6 +151,36 @@ export class ReadCache {
     const { body, outcome } = await lookup;
     this.count(read.cache, outcome);
     return body;
+  }
+
+  /** The generations as an MGET sent after this call began reads them (batched). */
+  private generations(keys: readonly string[]): Promise<ReadonlyMap<string, number>> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ keys, resolve, reject });
+      if (!this.readingGenerations) this.readWaitingGenerations();
+    });
+  }
+
+  private readWaitingGenerations(): void {
+    const batch = this.waiting;
+    this.waiting = [];
+    if (batch.length === 0) return;
+    this.readingGenerations = true;
+    const keys = [...new Set(batch.flatMap((w) => w.keys))];
+    void this.call((r) => r.mGet(keys))
+      .then(
+        (stored) => {
+          const current = new Map(keys.map((k, i) => [k, generationValue(stored[i])]));
+          for (const w of batch) w.resolve(current);
+        },
+        (err: unknown) => {
+          for (const w of batch) w.reject(err);
+        },
+      )
+      .finally(() => {
+        this.readingGenerations = false;
+        this.readWaitingGenerations();
+      });
   }
 
   /**
