@@ -1,18 +1,9 @@
-// A read-through cache in Redis for answers a service serves often and changes rarely,
-// stored as the serialized JSON sent, so a hit is sent without parsing. Correctness rests
-// on generations (cache-keys.ts): a write bumps them after the database write and before
-// it answers, so a read that starts after the answer looks under keys no earlier read
-// could have filled. Stale-while-refill would break that, so a miss is filled once: one
-// fill per key in a process (coalescing) and, across replicas, by whoever takes a short
-// NX lock while the others poll for its result. An entry of the current generations is
-// never stale as far as writes go (only the TTL's safety net ages it), so a hit on one
-// past most of its TTL is served and refreshed in the background by one process, and a
-// hot key never expires under its readers. Generations are read in batches, one MGET in
-// flight at a time: a read waits for the next MGET, sent after it began, never joins one
-// already sent (which could predate a bump it must see). Every Redis call goes through the
-// dependency policy "redis" (short timeout, a breaker, no retries); when Redis fails, a
-// read goes to the database and a bump that failed is kept and retried — meanwhile this
-// process reads past the cache. Redis is never a readiness dependency.
+// A read-through cache in Redis: answers kept as the JSON sent (a hit is never parsed),
+// correct by generations (cache-keys.ts) that a write bumps after its database write and
+// before it answers. A miss is filled once (per process; across replicas by an NX lock),
+// a hot entry is refreshed ahead of its TTL. Every call goes through the "redis"
+// dependency policy; when Redis fails, reads go to the database (Redis is never a
+// readiness dependency). docs/service-kit.md and docs/services.md tell the whole story.
 import { BrokenCircuitError } from 'cockatiel';
 import { Counter, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
@@ -57,7 +48,6 @@ export interface CacheSettings {
   keyPrefix: string;
   /** The safety net: an entry no bump made unreachable goes away after this. */
   ttlSeconds: number;
-  timeoutMs: number;
 }
 
 /** A generation outlives every entry read under it many times over (see cache-keys.ts). */
@@ -153,7 +143,11 @@ export class ReadCache {
     return body;
   }
 
-  /** The generations as an MGET sent after this call began reads them (batched). */
+  /**
+   * The generations as an MGET sent after this call began reads them. Batched, one MGET in
+   * flight: a read waits for the next one, never joins one already sent (which could
+   * predate a bump that this read, begun after the bump's write answered, must see).
+   */
   private generations(keys: readonly string[]): Promise<ReadonlyMap<string, number>> {
     return new Promise((resolve, reject) => {
       this.waiting.push({ keys, resolve, reject });
@@ -248,7 +242,12 @@ export class ReadCache {
     return { body: await this.fillAndStore(key, fill, locked), outcome: 'miss' };
   }
 
-  /** The entry's body, or null; an entry near its TTL is refreshed in the background. */
+  /**
+   * The entry's body, or null. An entry of the current generations is stale only by the
+   * TTL's measure (no write since its fill), so one past most of its TTL is served and
+   * refreshed in the background, by one replica: a hot key never expires under its readers.
+   * (Stale-while-refill across generations would break the guarantee, so it is not done.)
+   */
   private async cached(key: string, fill: () => Promise<string>): Promise<string | null> {
     const stored = await this.call((r) => r.get(key));
     const entry = stored === null ? null : readEntry(stored);
@@ -342,7 +341,6 @@ export function openReadCache(
   const settings = {
     keyPrefix: env.REDIS_KEY_PREFIX ?? '',
     ttlSeconds: env.CACHE_TTL_SECONDS,
-    timeoutMs: env.REDIS_TIMEOUT_MS,
   };
   if (!env.REDIS_URL) return noCache;
   if (!env.REDIS_KEY_PREFIX)
