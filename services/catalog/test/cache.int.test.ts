@@ -1,11 +1,19 @@
-// The catalog's read cache against the real FerretDB and Redis, as a tenant's ACL user
-// (keys under its prefix only): hits and misses counted, anonymous reads cached and
-// authenticated ones not, a confirmed price change never followed by the old price
-// (readers hammering while it changes), category and stock changes seen at once, and a
-// Redis paused or stopped costing reads nothing but the cache: /readyz stays up, the
-// breaker opens, and once Redis is back the breaker closes and caching resumes.
+// The catalog's read cache against real FerretDB and Redis, as a tenant's ACL user: hits
+// and misses counted, anonymous reads cached and authenticated ones not, a confirmed price
+// change never followed by the old price (readers hammering throughout), stock and category
+// changes seen at once, hot entries refreshed ahead of their TTL, and Redis paused or
+// stopped: reads from the database, /readyz up, the breaker open then closed again, and
+// the outage logged without the URL's password.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { entryKey, generationKey, noOutbox, readEntry, type RunningService } from '@gorten/kit';
+import { PassThrough } from 'node:stream';
+import {
+  entryKey,
+  generationKey,
+  noOutbox,
+  readEntry,
+  startService,
+  type RunningService,
+} from '@gorten/kit';
 import {
   client,
   startTestService,
@@ -340,10 +348,21 @@ describe('Redis away', () => {
   let away: RunningService<CatalogDeps>;
   let on: Call;
   const prefix = 'mp-catalog-away:';
+  let logs = '';
 
   beforeAll(async () => {
     redis = await startRedis();
-    away = await startCatalog(redis.url, prefix);
+    const destination = new PassThrough();
+    destination.on('data', (chunk: Buffer) => (logs += chunk.toString()));
+    const env = tenant.serviceEnv('catalog', {
+      REDIS_URL: redis.url,
+      REDIS_KEY_PREFIX: prefix,
+      LOG_LEVEL: 'warn',
+    });
+    away = await startService(catalogService, env, {
+      checkResponses: true,
+      logDestination: destination,
+    });
     on = client(away.url);
   });
 
@@ -405,5 +424,9 @@ describe('Redis away', () => {
     expect((await on<Product>('GET', `/products/${product.id}`)).body.price.amount).toBe(700);
     expect(await ready()).toBe(200);
     expect(await circuit()).toBe(1);
+    // The outage is logged by Redis's address, never with the password in its URL.
+    expect(logs).toContain('Redis unavailable');
+    expect(logs).toContain(redis.address);
+    expect(logs).not.toContain(redis.password);
   });
 });
