@@ -1,6 +1,8 @@
 // The generations of the catalog's cached reads (kit/cache.ts) and the writes that bump
-// them. Every write bumps after the database write and before it answers, so a read
-// that starts after the answer never finds an entry filled before the write.
+// them, after the database write and before answering. A cached product holds its stock
+// and version, so stock changes bump too: the stock module's, which checkout runs in its
+// own process with the same Redis and prefix. Listings also depend on the category tree
+// (a category filter takes the subtree), so category writes bump them.
 import type { ReadCache } from '@gorten/kit';
 
 export const GENERATIONS = {

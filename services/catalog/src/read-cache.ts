@@ -1,14 +1,8 @@
-// What the catalog caches (kit/cache.ts) and what makes it stale. Cached, for anonymous
-// callers only (a seller or an admin sees unlisted products; any caller with a token
-// reads the database): a product by id, a listing page per query (filter, sort, cursor,
-// limit) and the category list. A cached product holds its stock and version, so every
-// write that changes a product bumps its generations — the catalog's routes and the
-// stock module's reservations alike, wherever they run (checkout calls the stock module
-// in its own process, with the same Redis and prefix): the stock and version a buyer
-// reads are never older than the last confirmed change. A listing also depends on the
-// category tree (a category filter takes the subtree), so category writes bump it too.
-// A company suspended or reactivated (the companies service, the operator) changes what
-// is for sale without a catalog write: that shows within the TTL (CACHE_TTL_SECONDS).
+// What the catalog caches (kit/cache.ts), for anonymous callers only — a token may see
+// unlisted products, so it reads the database: a product by id, a listing page per query
+// (filter, sort, cursor, limit) and the category list. cache-generations.ts says what each
+// depends on and which writes bump it. A company suspended or reactivated (the companies
+// service, the operator) is no catalog write: that shows within the TTL (CACHE_TTL_SECONDS).
 import type { Principal } from '@gorten/kit';
 import { GENERATIONS } from './cache-generations.js';
 import { listCategories } from './categories.js';
