@@ -20,7 +20,7 @@ export interface StockModule {
   outbox: Outbox;
   /**
    * The catalog's read cache: a cached product holds its stock and version, so each
-   * stock change bumps its generations (read-cache.ts) before the caller goes on.
+   * stock change bumps its generations (cache-generations.ts) before the caller goes on.
    */
   cache: ReadCache;
   now: () => Date;

@@ -1,7 +1,8 @@
 // Starting and stopping a whole service the same way everywhere: parse the environment,
-// start tracing, connect MongoDB (indexes) and RabbitMQ, build the app from the service's
-// routes, start its outbox relay and consumers, listen, and on close undo it all in
-// reverse order (tracing last: it exports what the rest recorded, within a deadline).
+// start tracing, open the read cache (Redis, with REDIS_URL), connect MongoDB (indexes)
+// and RabbitMQ, build the app from the routes, start the outbox relay and consumers,
+// listen, and on close undo it all in reverse order (tracing last: it exports what the
+// rest recorded, within a deadline).
 // main.ts calls it with process.env; tests call it with a tenant of their own on port 0.
 import { context, ROOT_CONTEXT } from '@opentelemetry/api';
 import type { Db } from 'mongodb';
