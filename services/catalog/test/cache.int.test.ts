@@ -193,6 +193,26 @@ describe('what is cached', () => {
     expect(last.hit).toBe(again.hit);
   });
 
+  test('a cold key read at once on two replicas is filled once: one miss, every other read a hit', async () => {
+    const twin = await startCatalog(redisUser.url, redisUser.prefix);
+    try {
+      const product = await newProduct(call);
+      const [one, two] = [service.url, twin.url];
+      const before = await Promise.all([one, two].map((url) => outcomes(url, 'product')));
+      const reads = [one, two].flatMap((url) =>
+        Array.from({ length: 20 }, () => client(url)<Product>('GET', `/products/${product.id}`)),
+      );
+      const answers = await Promise.all(reads);
+      expect(answers.map((a) => a.body.price)).toEqual(answers.map(() => product.price));
+      const after = await Promise.all([one, two].map((url) => outcomes(url, 'product')));
+      const delta = (k: 'hit' | 'miss') =>
+        after.reduce((sum, o, i) => sum + o[k] - (before[i]?.[k] ?? 0), 0);
+      expect({ miss: delta('miss'), hit: delta('hit') }).toEqual({ miss: 1, hit: 39 });
+    } finally {
+      await twin.close();
+    }
+  });
+
   test('every key the catalog wrote is under its prefix, written by a user allowed no other', async () => {
     const keys = await redisUser.keys();
     expect(keys.length).toBeGreaterThan(0);

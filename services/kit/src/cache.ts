@@ -29,7 +29,7 @@ export class CacheMetrics {
   constructor(registry: Registry) {
     this.requests = new Counter({
       name: 'gorten_cache_requests_total',
-      help: 'Cached reads by cache and outcome (hit, miss, error: Redis failed, bypass: not cacheable or circuit open)',
+      help: 'Cached reads by cache and outcome (hit: no database read, miss: a fill from the database, error: Redis failed, bypass: not cacheable or circuit open)',
       labelNames: ['cache', 'outcome'],
       registers: [registry],
     });
@@ -134,12 +134,14 @@ export class ReadCache {
     }
     const key = entryKey(backend.settings.keyPrefix, read.cache, generations, read.asked);
     let lookup = this.inflight.get(key);
+    const joined = lookup !== undefined;
     if (!lookup) {
       lookup = this.lookup(key, fill).finally(() => this.inflight.delete(key));
       this.inflight.set(key, lookup);
     }
     const { body, outcome } = await lookup;
-    this.count(read.cache, outcome);
+    // A miss is a database read: a read that joined another's fill made none.
+    this.count(read.cache, joined && outcome === 'miss' ? 'hit' : outcome);
     return body;
   }
 
