@@ -2,11 +2,13 @@
 // POST /auth/token at their maximum throughput and at fixed arrival rates (25, 50, 90 %
 // of it); the kit's overhead: a service's GET /healthz (every kit middleware) against
 // a bare node:http handler answering the same JSON, as ratios; and tracing's cost: GET
-// /products with every request traced into a real Jaeger against tracing off, as ratios.
+// /products with every request traced into a real Jaeger against tracing off, as ratios;
+// the read cache: GET /products and GET /products/{id} of a catalog caching in Redis
+// against one without, side by side, as ratios, and the cached ones at 2,000 req/s.
 //
 //   npm run bench:services -- [--quick] [--runs 3] [--duration 10] [--products 500]
 //                             [--log-level warn] [--autocannon-rate]
-//                             [products overhead token tracing]
+//                             [products overhead token tracing cache]
 //
 // Each service runs as its own process, started as its main.ts is in a pod, so the load
 // generator does not share its event loop (it does share the machine's cores). Runs of the
@@ -18,7 +20,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { TestTenant } from '@gorten/service-testing';
+import { tenantRedisUser, TestTenant, type TenantRedisUser } from '@gorten/service-testing';
 import { loadTestEnv, startJaeger, type Jaeger } from '@gorten/testenv';
 import { autocannonLoad, callOnce, pacedLoad, type Sample, type Target } from './load.js';
 import {
@@ -31,7 +33,7 @@ import {
   type HttpChild,
 } from './support.js';
 
-const SCENARIOS = ['products', 'overhead', 'token', 'tracing'] as const;
+const SCENARIOS = ['products', 'overhead', 'token', 'tracing', 'cache'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 const { values, positionals } = parseArgs({
@@ -61,6 +63,8 @@ if (unknown.length > 0)
 const wanted = new Set(positionals.length > 0 ? (positionals as ScenarioName[]) : SCENARIOS);
 
 const RATE_FRACTIONS = [0.25, 0.5, 0.9];
+/** The issue's target for a cached read: this rate at p99 ≤ 20 ms on the 2 cores. */
+const CACHED_TARGET_RATE = 2_000;
 /** A fixed-rate run lasts until about this many answers (at most 6 × --duration). */
 const MIN_ANSWERS = 30;
 const PASSWORD = 'a long enough secret';
@@ -69,8 +73,9 @@ const KDF_COSTS = [17, 14];
 
 const progress = (line: string) => process.stderr.write(`${line}\n`);
 const testEnv = loadTestEnv();
-/** FerretDB's CPU time per request says how much of the work is the database's. */
+/** FerretDB's CPU time per request says how much of the work is the database's; Redis's, the cache's. */
 const ferretdbPid = testEnv.processes.find((p) => p.name === 'ferretdb')?.pid;
+const redisPid = testEnv.processes.find((p) => p.name === 'redis')?.pid;
 
 /** No rate: maximum throughput (autocannon, closed loop); a rate: that fixed rate. */
 function load(target: Target, seconds: number, rate?: number): Promise<Sample> {
@@ -98,22 +103,32 @@ function rateOf(exact: number): number {
 /** A target and the process answering it, whose CPU time is measured. */
 interface Measured extends Target {
   pid: number;
+  /** Further fixed rates (req/s) this target alone is measured at. */
+  fixedRates?: number[];
 }
 
 /** A sample with CPU milliseconds per request sent: the service's and FerretDB's. */
 interface Run extends Sample {
   cpuMs: number;
   dbCpuMs: number;
+  redisCpuMs: number;
 }
 
 async function measuredLoad(target: Measured, seconds: number, rate?: number): Promise<Run> {
-  const cpu = () => [target.pid, ferretdbPid].map((pid) => (pid ? cpuSeconds(pid) : NaN));
+  const cpu = () => [target.pid, ferretdbPid, redisPid].map((pid) => (pid ? cpuSeconds(pid) : NaN));
   const before = cpu();
   const sample = await load(target, seconds, rate);
   await settle(target); // its request is counted, and work cut off by the end gets done
-  const [service = NaN, db = NaN] = cpu().map((after, i) => after - (before[i] ?? NaN));
+  const [service = NaN, db = NaN, redis = NaN] = cpu().map(
+    (after, i) => after - (before[i] ?? NaN),
+  );
   const perRequest = (cpuS: number) => (cpuS * 1000) / (sample.sent + 1);
-  return { ...sample, cpuMs: perRequest(service), dbCpuMs: perRequest(db) };
+  return {
+    ...sample,
+    cpuMs: perRequest(service),
+    dbCpuMs: perRequest(db),
+    redisCpuMs: perRequest(redis),
+  };
 }
 
 interface Scenario {
@@ -138,7 +153,11 @@ const fmt = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x
 const med = (row: Row, f: (s: Run) => number) => median(row.samples.map(f));
 const total = (row: Row, f: (s: Run) => number) => row.samples.reduce((a, s) => a + f(s), 0);
 const loadOf = (row: Row) =>
-  row.rate === undefined ? 'max' : `${row.rate} (${Math.round((row.fraction ?? 0) * 100)} %)`;
+  row.rate === undefined
+    ? 'max'
+    : row.fraction === undefined
+      ? `${row.rate} (fixed)`
+      : `${row.rate} (${Math.round(row.fraction * 100)} %)`;
 
 /** The runs of one row of the table per target, alternating between the targets. */
 async function measureRows(
@@ -160,7 +179,7 @@ async function measureRows(
       const s = await measuredLoad(row.target, seconds, row.rate);
       row.samples.push(s);
       progress(
-        `  ${row.target.label} @ ${row.rate ?? 'max'}, run ${run}: ${s.rps.toFixed(1)} req/s, p50 ${s.p50.toFixed(1)} ms, p99 ${s.p99.toFixed(1)} ms, non-2xx ${s.non2xx}, errors ${s.errors}, CPU ${s.cpuMs.toFixed(3)} + FerretDB ${s.dbCpuMs.toFixed(3)} ms/req`,
+        `  ${row.target.label} @ ${row.rate ?? 'max'}, run ${run}: ${s.rps.toFixed(1)} req/s, p50 ${s.p50.toFixed(1)} ms, p99 ${s.p99.toFixed(1)} ms, non-2xx ${s.non2xx}, errors ${s.errors}, CPU ${s.cpuMs.toFixed(3)} + FerretDB ${s.dbCpuMs.toFixed(3)} + Redis ${s.redisCpuMs.toFixed(3)} ms/req`,
       );
     }
   }
@@ -183,6 +202,9 @@ async function measure(scenario: Scenario): Promise<Row[]> {
       rateOf(fraction * (scenario.sharedRate ? slowest : (max.get(target) ?? slowest)));
     rows.push(...(await measureRows(scenario.targets, rateOfTarget, fraction)));
   }
+  for (const target of scenario.targets)
+    for (const rate of target.fixedRates ?? [])
+      rows.push(...(await measureRows([target], () => rate)));
   return rows;
 }
 
@@ -207,6 +229,7 @@ function report(scenario: Scenario, rows: Row[]): void {
         'answers/run',
         'service CPU ms/req',
         'FerretDB CPU ms/req',
+        'Redis CPU ms/req',
       ],
       rows.map((row) => [
         row.target.label,
@@ -219,6 +242,7 @@ function report(scenario: Scenario, rows: Row[]): void {
         String(med(row, (s) => s.requests)),
         fmt(med(row, (s) => s.cpuMs)),
         fmt(med(row, (s) => s.dbCpuMs)),
+        fmt(med(row, (s) => s.redisCpuMs)),
       ]),
     ),
   );
@@ -259,6 +283,7 @@ function scryptMs(log2N: number): Promise<number> {
 }
 
 const tenants: TestTenant[] = [];
+const redisUsers: TenantRedisUser[] = [];
 const logDir = mkdtempSync(join(tmpdir(), 'gorten-bench-'));
 
 interface Service {
@@ -356,6 +381,63 @@ async function productsScenario(): Promise<void> {
     sharedRate: false,
   };
   report(scenario, await measure(scenario));
+  await stopAllChildren();
+}
+
+/**
+ * Two catalogs alike but for the read cache: one without REDIS_URL (every read from
+ * FerretDB, as before), one caching in the test environment's Redis as a tenant's ACL
+ * user would. Each endpoint is a scenario of its own, the two catalogs side by side, with
+ * ratios cached/uncached; the cached targets are also measured at CACHED_TARGET_RATE.
+ * Anonymous reads of one listing page and of one product: the hot path a shop front hits.
+ */
+async function cacheScenario(): Promise<void> {
+  const user = await tenantRedisUser(testEnv.redis.url, 'bench');
+  redisUsers.push(user);
+  const variants: { label: string; env: Record<string, string> }[] = [
+    { label: 'uncached', env: {} },
+    { label: 'cached', env: { REDIS_URL: user.url, REDIS_KEY_PREFIX: user.prefix } },
+  ];
+  const catalogs: { label: string; service: Service; productId: string }[] = [];
+  for (const variant of variants) {
+    const service = await startService('catalog', `catalog (${variant.label})`, variant.env);
+    await seedCatalog(service);
+    const first = (await callOnce({
+      label: 'a product',
+      url: `${service.http.url}/products?limit=1`,
+      connections: 1,
+    })) as { items: { id: string }[] };
+    const productId = first.items[0]?.id;
+    if (!productId) throw new Error('the seeded catalog lists no product');
+    catalogs.push({ label: variant.label, service, productId });
+  }
+  const endpoints = [
+    { title: 'GET /products?limit=20', path: () => '/products?limit=20' },
+    { title: 'GET /products/{id}', path: (id: string) => `/products/${id}` },
+  ];
+  for (const endpoint of endpoints) {
+    const targets: Measured[] = catalogs.map(({ label, service, productId }) => ({
+      label,
+      url: `${service.http.url}${endpoint.path(productId)}`,
+      connections: 20,
+      pid: service.http.pid,
+      ...(label === 'cached' ? { fixedRates: [CACHED_TARGET_RATE] } : {}),
+    }));
+    const scenario: Scenario = {
+      title: `Read cache: ${endpoint.title}, anonymous, ${options.products} active products, cached in Redis against uncached (LOG_LEVEL=${options.logLevel})`,
+      targets,
+      fractions: RATE_FRACTIONS,
+      sharedRate: false,
+      ratios: true,
+    };
+    report(scenario, await measure(scenario));
+  }
+  const cached = catalogs.find((c) => c.label === 'cached');
+  const metrics = cached ? await (await fetch(`${cached.service.http.url}/metrics`)).text() : '';
+  const outcomes = metrics
+    .split('\n')
+    .filter((line) => line.startsWith('gorten_cache_requests_total') && !line.endsWith(' 0'));
+  console.log(`\nCache outcomes of the cached catalog: ${outcomes.join(', ') || 'none'}.`);
   await stopAllChildren();
 }
 
@@ -486,6 +568,7 @@ const cleanUp = () =>
   (cleaning ??= (async () => {
     await stopAllChildren();
     await Promise.all(tenants.map((t) => t.destroy()));
+    await Promise.all(redisUsers.map((u) => u.remove()));
   })());
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
@@ -510,6 +593,7 @@ try {
   if (wanted.has('overhead')) await overheadScenario();
   if (wanted.has('token')) await tokenScenario();
   if (wanted.has('tracing')) await tracingScenario();
+  if (wanted.has('cache')) await cacheScenario();
   rmSync(logDir, { recursive: true, force: true });
 } catch (err) {
   if (!interrupted.bySignal) console.error(err);

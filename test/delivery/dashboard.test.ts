@@ -145,6 +145,7 @@ describe('the dashboard JSON', () => {
       'gorten_consumer_lag_messages',
       'gorten_outbox_oldest_entry_age_seconds',
       'dependency_circuit_state',
+      'gorten_cache_requests_total',
       'gorten_trace_spans_dropped_total',
       'gorten_operator_plane_duration_seconds_bucket',
       'gorten_operator_plane_errors_total',

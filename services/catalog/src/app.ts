@@ -18,8 +18,9 @@ export const catalogService: ServiceDefinition<CatalogEnv, CatalogDeps> = {
   indexes: CATALOG_INDEXES,
   routes: CATALOG_ROUTES,
   outboxCollections: ['products', 'inventory'],
-  deps: ({ env, db, metrics }) => ({
+  deps: ({ env, db, metrics, cache }) => ({
     env,
+    cache,
     store: catalogStore(db),
     metrics: new CatalogMetrics(metrics.registry),
     now: () => new Date(),

@@ -3,6 +3,7 @@
 // small, so it is read whole when a walk is needed.
 import { conflict, isDuplicateKey, newId, notFound, unprocessable } from '@gorten/kit';
 import type { CatalogDeps } from './deps.js';
+import { categoriesChanged } from './cache-generations.js';
 import type { Category } from './schemas.js';
 import type { CategoryDoc } from './store.js';
 
@@ -82,6 +83,7 @@ export async function createCategory(
     if (isDuplicateKey(err)) throw conflict(`The slug ${input.slug} is taken.`);
     throw err;
   }
+  await categoriesChanged(deps.cache);
   return toCategory(doc);
 }
 
@@ -100,6 +102,7 @@ export async function updateCategory(
       { returnDocument: 'after' },
     );
     if (!updated) throw notFound('No such category.');
+    await categoriesChanged(deps.cache);
     return toCategory(updated);
   } catch (err) {
     if (isDuplicateKey(err)) throw conflict(`The slug ${change.slug ?? ''} is taken.`);
@@ -114,6 +117,7 @@ export async function deleteCategory(deps: CatalogDeps, id: string): Promise<voi
     throw conflict('Products are in this category; move them first.');
   const deleted = await deps.store.categories.deleteOne({ _id: id });
   if (deleted.deletedCount === 0) throw notFound('No such category.');
+  await categoriesChanged(deps.cache);
 }
 
 export async function listCategories(deps: CatalogDeps): Promise<Category[]> {

@@ -28,6 +28,7 @@ import {
   type ProductQuery,
 } from './product-rules.js';
 import type { NewProduct, Product, ProductChange, ProductEvent } from './schemas.js';
+import { productsChanged } from './cache-generations.js';
 import type { Money, ProductDoc } from './store.js';
 
 export function toProduct(doc: ProductDoc): Product {
@@ -117,6 +118,7 @@ export async function createProduct(
       throw conflict(`The company already has a product with SKU ${input.sku}.`);
     throw err;
   }
+  await productsChanged(deps.cache, [doc._id]);
   return toProduct(doc);
 }
 
@@ -210,7 +212,10 @@ export async function updateProduct(
       { _id, version: current.version },
       { $set: fields, $push: { outbox: productEventEntry(next, 'product.updated') } },
     );
-    if (written.matchedCount === 1) return toProduct(next);
+    if (written.matchedCount === 1) {
+      await productsChanged(deps.cache, [_id]);
+      return toProduct(next);
+    }
   }
   throw conflict('The product keeps changing; try again.');
 }

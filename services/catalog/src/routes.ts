@@ -1,15 +1,10 @@
 // The catalog's HTTP API: validate → one use case → answer.
 import { routeFor } from '@gorten/kit';
-import {
-  createCategory,
-  deleteCategory,
-  getCategory,
-  listCategories,
-  updateCategory,
-} from './categories.js';
+import { createCategory, deleteCategory, getCategory, updateCategory } from './categories.js';
 import type { CatalogDeps } from './deps.js';
 import { companyInventory } from './inventory.js';
-import { createProduct, getProduct, listProducts, updateProduct } from './products.js';
+import { createProduct, updateProduct } from './products.js';
+import { categoriesJson, listingJson, productJson } from './read-cache.js';
 import {
   category,
   categoryChange,
@@ -39,7 +34,7 @@ export const CATALOG_ROUTES = [
     responses: { 200: { description: 'The categories.', schema: categoryList } },
     handle: async (_request, deps) => ({
       status: 200,
-      body: { items: await listCategories(deps) },
+      json: await categoriesJson(deps),
       headers: { 'Cache-Control': 'public, max-age=60' },
     }),
   }),
@@ -122,7 +117,7 @@ export const CATALOG_ROUTES = [
     },
     handle: async ({ query, principal }, deps) => ({
       status: 200,
-      body: await listProducts(deps, principal, query),
+      json: await listingJson(deps, principal, query),
     }),
   }),
   route({
@@ -137,7 +132,7 @@ export const CATALOG_ROUTES = [
     errors: { 404: 'No such product, or not one the caller may see.' },
     handle: async ({ params, principal }, deps) => ({
       status: 200,
-      body: await getProduct(deps, principal, params.id),
+      json: await productJson(deps, principal, params.id),
     }),
   }),
   route({

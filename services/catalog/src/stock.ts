@@ -6,10 +6,11 @@
 // until it is committed (the order is paid: the stock stays taken) or released (the
 // checkout failed, or the reservation expired: the stock comes back). Each of the three is
 // a span (`catalog.stock reserve|commit|release`) in the trace of the checkout asking.
-import { spanned, type Outbox, type OutboxEntry } from '@gorten/kit';
+import { spanned, type Outbox, type OutboxEntry, type ReadCache } from '@gorten/kit';
 import { trace } from '@opentelemetry/api';
 import type { Collection, Db } from 'mongodb';
 import { productEventEntry } from './products.js';
+import { productsChanged } from './cache-generations.js';
 import type { ProductEvent } from './schemas.js';
 import { catalogStore, type ProductDoc, type StockReservation } from './store.js';
 
@@ -17,12 +18,17 @@ export interface StockModule {
   products: Collection<ProductDoc>;
   /** Told of every product event a stock change writes. */
   outbox: Outbox;
+  /**
+   * The catalog's read cache: a cached product holds its stock and version, so each
+   * stock change bumps its generations (cache-generations.ts) before the caller goes on.
+   */
+  cache: ReadCache;
   now: () => Date;
 }
 
 /** The stock module on the tenant's database, for checkout. */
-export function createStockModule(db: Db, outbox: Outbox): StockModule {
-  return { products: catalogStore(db).products, outbox, now: () => new Date() };
+export function createStockModule(db: Db, outbox: Outbox, cache: ReadCache): StockModule {
+  return { products: catalogStore(db).products, outbox, cache, now: () => new Date() };
 }
 
 export type ReserveOutcome = 'reserved' | 'already_reserved' | 'insufficient' | 'unavailable';
@@ -85,6 +91,7 @@ async function reserve(
     { returnDocument: 'after' },
   );
   if (after) {
+    await productsChanged(stock.cache, [productId]);
     await reportChange(stock, after);
     return 'reserved';
   }
@@ -121,6 +128,7 @@ async function endReservation(
     { returnDocument: 'after' },
   );
   if (!after) return false;
+  await productsChanged(stock.cache, [productId]);
   if (giveBack) await reportChange(stock, after);
   return true;
 }

@@ -3,7 +3,7 @@
 // across a broker outage), and the inventory_update consumer.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { newId, noOutbox, type EventEnvelope, type RunningService } from '@gorten/kit';
+import { newId, noCache, noOutbox, type EventEnvelope, type RunningService } from '@gorten/kit';
 import {
   client,
   expectOpenApiUpToDate,
@@ -349,7 +349,7 @@ describe('products', () => {
 });
 
 describe('stock changes while checkouts sell', () => {
-  const stock = () => createStockModule(tenant.db, noOutbox);
+  const stock = () => createStockModule(tenant.db, noOutbox, noCache);
   /** What a checkout does to the product: reserve `quantity`, then keep or give it back. */
   async function checkout(productId: string, quantity: number, end: 'paid' | 'open' = 'paid') {
     const reservation = newId('chk');
@@ -546,7 +546,7 @@ describe('events and inventory', () => {
     const product = await newProduct(sellerA, { status: 'active', stock: 40 });
     await eventsFor(product.id, 1); // product.added is out before the cut
     // Checkout's part of a purchase, as checkout runs it: reservations, and some released.
-    const stock = createStockModule(tenant.db, service.relay);
+    const stock = createStockModule(tenant.db, service.relay, service.deps.cache);
     const products = tenant.db.collection<ProductDoc>('products');
     const pendingUpdates = async () =>
       ((await products.findOne({ _id: product.id }))?.outbox ?? []).filter(

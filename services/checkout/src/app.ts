@@ -30,7 +30,7 @@ export const checkoutService: ServiceDefinition<CheckoutEnv, CheckoutDeps> = {
   // secondary index) runs rarely: the safety net for a crash before an announcement.
   outboxCollections: ['orders', 'products'],
   outboxSweepMs: 30_000,
-  deps: ({ env, db, log, metrics, dependencyMetrics, outbox }) => {
+  deps: ({ env, db, log, metrics, dependencyMetrics, outbox, cache }) => {
     const store = checkoutStore(db);
     const failpoint = env.CHECKOUT_FAILPOINT;
     return {
@@ -39,7 +39,8 @@ export const checkoutService: ServiceDefinition<CheckoutEnv, CheckoutDeps> = {
       requests: checkoutRequests(store, env),
       metrics: new CheckoutMetrics(metrics.registry),
       carts: createCartModule(db),
-      stock: createStockModule(db, outbox),
+      // The catalog's cache: each stock change bumps the product's cached reads.
+      stock: createStockModule(db, outbox, cache),
       orders: createOrderModule(db, outbox),
       payments: createPaymentModule(db, env, dependencyMetrics, metrics.registry),
       log,

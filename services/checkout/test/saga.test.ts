@@ -1,7 +1,7 @@
 // The saga's step table and its compensation, without I/O: which steps a run at each
 // step undoes and in which order, and compensate() walking them against collections that
 // only record what is asked of them.
-import { createLogger, type Outbox } from '@gorten/kit';
+import { createLogger, noCache, type Outbox } from '@gorten/kit';
 import type { CartModule } from '@gorten/carts/carts';
 import type { StockModule } from '@gorten/catalog/stock';
 import type { OrderModule } from '@gorten/orders/orders';
@@ -100,7 +100,7 @@ function sagaDeps(calls: string[], down: string[] = []): SagaDeps {
     env: { CHECKOUT_LEASE_MS: 30_000 } as CheckoutEnv,
     store: { checkouts: answers('checkouts'), requests: answers('checkout_requests') },
     carts: { store: { carts: answers('carts'), products }, now } as unknown as CartModule,
-    stock: { products, outbox, now } as unknown as StockModule,
+    stock: { products, outbox, cache: noCache, now } as unknown as StockModule,
     orders: {
       store: { orders, shipments: answers('shipments') },
       outbox,

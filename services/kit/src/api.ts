@@ -37,6 +37,8 @@ export interface ApiRequest<P, Q, B, Caller, H = unknown> {
 export interface ApiReply {
   status: number;
   body?: unknown;
+  /** The body already serialized (a cached answer): sent as it is, instead of `body`. */
+  json?: string;
   headers?: Record<string, string>;
 }
 
@@ -152,13 +154,15 @@ function checkReply(route: Route<unknown>, reply: ApiReply): void {
     );
   }
   if (!spec.schema) {
-    if (reply.body !== undefined)
+    if (reply.body !== undefined || reply.json !== undefined)
       throw new ResponseContractError(
         `${route.operationId} ${reply.status} has an undeclared body`,
       );
     return;
   }
-  const parsed = spec.schema.safeParse(reply.body);
+  const parsed = spec.schema.safeParse(
+    reply.json === undefined ? reply.body : (JSON.parse(reply.json) as unknown),
+  );
   if (!parsed.success) {
     throw new ResponseContractError(
       `${route.operationId} ${reply.status} does not match its schema: ${parsed.error.message}`,
@@ -210,7 +214,10 @@ export function apiRouter<Deps>(
         if (opts.checkResponses) checkReply(route as Route<unknown>, reply);
         ctx.status = reply.status;
         if (reply.headers) ctx.set(reply.headers);
-        if (reply.body !== undefined) ctx.body = reply.body;
+        if (reply.json !== undefined) {
+          ctx.type = 'json';
+          ctx.body = reply.json;
+        } else if (reply.body !== undefined) ctx.body = reply.body;
       },
     );
   }

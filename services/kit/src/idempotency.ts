@@ -12,6 +12,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { MongoServerError, type Collection } from 'mongodb';
 import { z } from 'zod';
 import { conflict, unprocessable } from './problem.js';
+import { canonicalJson } from './canonical-json.js';
 
 export interface IdempotencyRecord<R> {
   /** `<scope>:<key>`: a key is the client's own, so it is scoped to the client. */
@@ -47,19 +48,7 @@ export const idempotencyEnv = {
  * against guesses of the request.
  */
 export function requestHash(secret: string, value: unknown): string {
-  const canonical = (v: unknown): unknown =>
-    Array.isArray(v)
-      ? v.map(canonical)
-      : v && typeof v === 'object'
-        ? Object.fromEntries(
-            Object.keys(v)
-              .sort()
-              .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
-          )
-        : v;
-  return createHmac('sha256', secret)
-    .update(JSON.stringify(canonical(value)))
-    .digest('hex');
+  return createHmac('sha256', secret).update(canonicalJson(value)).digest('hex');
 }
 
 export type Claim<R> = { started: true } | { started: false; result: R };

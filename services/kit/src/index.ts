@@ -65,6 +65,29 @@ export { DependencyRefusal, DependencyUnavailable, isDependencyFailure } from '.
 export { backoffDelay, type Backoff } from './backoff.js';
 export { everyInterval, RETENTION_SWEEP_MS, type PeriodicTask, type Schedule } from './periodic.js';
 export {
+  CacheMetrics,
+  noCache,
+  openReadCache,
+  ReadCache,
+  type CacheEnv,
+  type CachedRead,
+  type CacheSettings,
+} from './cache.js';
+export {
+  CACHE_NAMES,
+  CACHE_OUTCOMES,
+  entryKey,
+  fillLockKey,
+  generationKey,
+  generationValue,
+  readEntry,
+  storedEntry,
+  type CacheName,
+  type CacheOutcome,
+} from './cache-keys.js';
+export { canonicalJson } from './canonical-json.js';
+export { connectRedis, redisAddress, type RedisConnection } from './redis.js';
+export {
   dependencyPolicy,
   DependencyMetrics,
   type DependencyPolicy,

@@ -40,6 +40,11 @@ export interface DependencyPolicyOptions {
   halfOpenAfterMs?: number;
   concurrency?: number;
   queue?: number;
+  /**
+   * Abort the attempt's signal once it returned, so that work it left behind stops (the
+   * default). A call that never reads its signal (a cache's) saves an AbortError per call.
+   */
+  abortOnReturn?: boolean;
 }
 
 export interface DependencyPolicy {
@@ -87,7 +92,10 @@ export function dependencyPolicy(
   });
   breaker.onStateChange((state) => metrics.circuitState.set({ dependency: name }, state));
   metrics.circuitState.set({ dependency: name }, CircuitState.Closed);
-  const perAttempt = timeout(opts.timeoutMs ?? 2_000, TimeoutStrategy.Aggressive);
+  const perAttempt = timeout(opts.timeoutMs ?? 2_000, {
+    strategy: TimeoutStrategy.Aggressive,
+    abortOnReturn: opts.abortOnReturn ?? true,
+  });
   const attempts = opts.idempotent
     ? retry(failures, {
         maxAttempts: (opts.maxAttempts ?? 3) - 1,

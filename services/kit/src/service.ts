@@ -1,7 +1,8 @@
 // Starting and stopping a whole service the same way everywhere: parse the environment,
-// start tracing, connect MongoDB (indexes) and RabbitMQ, build the app from the service's
-// routes, start its outbox relay and consumers, listen, and on close undo it all in
-// reverse order (tracing last: it exports what the rest recorded, within a deadline).
+// start tracing, open the read cache (Redis, with REDIS_URL), connect MongoDB (indexes)
+// and RabbitMQ, build the app from the routes, start the outbox relay and consumers,
+// listen, and on close undo it all in reverse order (tracing last: it exports what the
+// rest recorded, within a deadline).
 // main.ts calls it with process.env; tests call it with a tenant of their own on port 0.
 import { context, ROOT_CONTEXT } from '@opentelemetry/api';
 import type { Db } from 'mongodb';
@@ -20,6 +21,7 @@ import { queueGauges } from './messaging/queue-metrics.js';
 import { ServiceMetrics } from './metrics.js';
 import { everyInterval, RETENTION_SWEEP_MS, type PeriodicTask } from './periodic.js';
 import { connectMongo, type CollectionIndexes } from './mongo.js';
+import { openReadCache, type ReadCache } from './cache.js';
 import { DependencyMetrics } from './resilience.js';
 import { serve } from './server.js';
 import { startTracing, type Tracing } from './tracing.js';
@@ -34,6 +36,8 @@ export interface ServiceBase<E extends ServiceEnv> {
   publisher: Publisher;
   /** Where writers announce outbox entries: the service's relay, or nothing without one. */
   outbox: Outbox;
+  /** The read cache in Redis (REDIS_URL); without it, every read goes to the database. */
+  cache: ReadCache;
 }
 
 export interface ConsumerSpec {
@@ -107,8 +111,16 @@ export async function startService<E extends ServiceEnv, Deps>(
     registry: metrics.registry,
     log,
   });
+  let cache: ReadCache;
+  try {
+    cache = openReadCache(env, log, metrics.registry, dependencyMetrics);
+  } catch (err) {
+    await tracing.shutdown();
+    throw err;
+  }
   const mongo = await connectMongo(env.MONGODB_URI, definition.indexes, tracing).catch(
     async (err: unknown) => {
+      await cache.close();
       await tracing.shutdown();
       throw err;
     },
@@ -132,6 +144,7 @@ export async function startService<E extends ServiceEnv, Deps>(
     dependencyMetrics,
     publisher,
     outbox,
+    cache,
   });
 
   const consumers = (definition.consumers?.(deps) ?? []).map(
@@ -186,6 +199,7 @@ export async function startService<E extends ServiceEnv, Deps>(
     await relay.stop();
     await Promise.all(consumers.map((c) => c.stop()));
     await publisher.close();
+    await cache.close();
   };
   try {
     await definition.onStart?.(deps);

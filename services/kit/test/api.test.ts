@@ -82,6 +82,23 @@ const ROUTES = [
   }),
   route({
     method: 'get',
+    path: '/things/:id/cached',
+    operationId: 'getCachedThing',
+    summary: 'One thing, as a cache holds it: serialized',
+    tags: ['things'],
+    access: 'public',
+    params: z.strictObject({ id: z.string() }),
+    responses: {
+      200: { description: 'The thing.', schema: z.object({ id: z.string(), by: z.string() }) },
+    },
+    handle: ({ params }) =>
+      Promise.resolve({
+        status: 200,
+        json: params.id === 'liar' ? '{"id":42}' : JSON.stringify({ id: params.id, by: 'cache' }),
+      }),
+  }),
+  route({
+    method: 'get',
     path: '/things',
     operationId: 'listThings',
     summary: 'A page of things',
@@ -290,6 +307,13 @@ describe('the router', () => {
     expect((await fetch(`${base}/things/t404`)).status).toBe(404);
     const undeclared = await fetch(`${base}/things/t409`);
     expect(undeclared.status).toBe(500);
+  });
+
+  test('an answer already serialized is sent as it is, as JSON, and checked like any other', async () => {
+    const cached = await fetch(`${base}/things/t1/cached`);
+    expect(cached.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(await cached.text()).toBe('{"id":"t1","by":"cache"}');
+    expect((await fetch(`${base}/things/liar/cached`)).status).toBe(500);
   });
 
   test('an answer that breaks its declared schema is a 500, never sent as is', async () => {

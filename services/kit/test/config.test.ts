@@ -38,3 +38,27 @@ test('missing and malformed variables are named, their values never shown', () =
   expect(message).toContain('HTTP_PORT:');
   expect(message).not.toContain('s3cret');
 });
+
+test('the read cache is off by default; a REDIS_URL or key prefix that is not one is named, never shown', () => {
+  expect(parseEnv(serviceEnv, valid)).toMatchObject({
+    CACHE_TTL_SECONDS: 30,
+    REDIS_TIMEOUT_MS: 250,
+  });
+  expect(parseEnv(serviceEnv, valid).REDIS_URL).toBeUndefined();
+  expect(
+    parseEnv(serviceEnv, {
+      ...valid,
+      REDIS_URL: 'redis://mp-acme:pw@redis:6379',
+      REDIS_KEY_PREFIX: 'mp-acme:',
+    }),
+  ).toMatchObject({ REDIS_URL: 'redis://mp-acme:pw@redis:6379', REDIS_KEY_PREFIX: 'mp-acme:' });
+  const bad = () =>
+    parseEnv(serviceEnv, {
+      ...valid,
+      REDIS_URL: 'http://mp-acme:s3cret@redis:6379',
+      REDIS_KEY_PREFIX: 'mp-acme',
+    });
+  expect(bad).toThrow(/REDIS_URL: must be a redis:\/\/ URL/);
+  expect(bad).toThrow(/REDIS_KEY_PREFIX: must be a name ending in a colon/);
+  expect(bad).not.toThrow(/s3cret/);
+});

@@ -9,3 +9,4 @@ export {
 export { forgedTokens, type ForgedToken } from './attacks.js';
 export { startTestService } from './service.js';
 export { expectOpenApiUpToDate } from './openapi.js';
+export { tenantRedisUser, type TenantRedisUser } from './redis.js';
