@@ -1,12 +1,8 @@
 // The cache plane's pure parts: the ACL rules of a tenant's Redis user, the URL the
 // services get, how the operator reads its Redis settings, and what the pods are given.
 import { loadConfig, redisAdminTarget, redisTenantHost } from '../src/config.js';
-import {
-  CACHE_COMMAND_RULES,
-  matchesWanted,
-  redisReason,
-  tenantUserRules,
-} from '../src/clients/redis-admin.js';
+import { CACHE_COMMAND_RULES, tenantCacheUserRules } from '@gorten/kit/tenant-contract';
+import { matchesWanted, redisReason } from '../src/clients/redis-admin.js';
 import type { Marketplace } from '../src/api/types.js';
 import type { KubeObject } from '../src/clients/kube.js';
 import { buildCacheSecret, cacheUri, passwordOf } from '../src/marketplace/credentials.js';
@@ -32,14 +28,14 @@ const mp: Marketplace = {
 
 describe('the tenant’s ACL user', () => {
   test('is rebuilt from reset: on, one password, its own keys and channels, then the commands', () => {
-    expect(tenantUserRules('mp-acme:', 'pw').slice(0, 5)).toEqual([
+    expect(tenantCacheUserRules('mp-acme:', 'pw').slice(0, 5)).toEqual([
       'reset',
       'on',
       '>pw',
       '~mp-acme:*',
       '&mp-acme:*',
     ]);
-    expect(tenantUserRules('mp-acme:', 'pw').slice(5)).toEqual(CACHE_COMMAND_RULES);
+    expect(tenantCacheUserRules('mp-acme:', 'pw').slice(5)).toEqual(CACHE_COMMAND_RULES);
   });
 
   test('starts from no command, and takes dangerous and cross-tenant ones away after the grants', () => {

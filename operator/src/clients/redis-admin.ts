@@ -2,6 +2,7 @@
 // own key prefix and to the commands a cache needs, and dropping that user with its keys.
 // Reads first (ACL GETUSER) and writes only when the user is missing or not exactly as
 // wanted. Every failure leaves as a RedisAdminError whose reason a condition can carry.
+import { CACHE_COMMAND_RULES, tenantCacheUserRules } from '@gorten/kit/tenant-contract';
 import { createHash } from 'node:crypto';
 import {
   ClientClosedError,
@@ -49,61 +50,6 @@ export function redisReason(err: unknown): RedisReason {
   return lost || (typeof code === 'string' && /^E[A-Z]+$/.test(code))
     ? 'RedisUnavailable'
     : 'RedisError';
-}
-
-/**
- * The commands a tenant's user may run, after `-@all` (Redis 7.0 ACL rules, applied in
- * order). What a read cache with stampede locks and invalidation needs, on its own keys:
- * reading, writing and expiring any data type (@read @write @keyspace and the type
- * categories), Lua scripts whose every call is checked against the same key rules
- * (@scripting), MULTI/EXEC (@transaction), publish/subscribe on its own channels (@pubsub),
- * and logging in (@connection: HELLO, AUTH, PING, CLIENT SETNAME). Then taken away:
- * - @dangerous (KEYS, FLUSHALL, FLUSHDB, CONFIG, DEBUG, SWAPDB, MIGRATE, RESTORE, SORT,
- *   CLIENT LIST/KILL, MONITOR...) and @admin;
- * - what shows other tenants' key or channel names or counts: SCAN, RANDOMKEY, DBSIZE,
- *   PUBSUB CHANNELS/NUMSUB;
- * - SELECT, MOVE and COPY: keys in another database would escape the drop on deletion,
- *   which scans database 0;
- * - FUNCTION (libraries are shared by every user: FUNCTION FLUSH/DELETE would remove other
- *   tenants'), SCRIPT FLUSH, SCRIPT KILL (another tenant's running script) and SCRIPT DEBUG
- *   (SYNC mode blocks the server).
- */
-export const CACHE_COMMAND_RULES: readonly string[] = [
-  '-@all',
-  '+@read',
-  '+@write',
-  '+@keyspace',
-  '+@string',
-  '+@hash',
-  '+@list',
-  '+@set',
-  '+@sortedset',
-  '+@scripting',
-  '+@transaction',
-  '+@pubsub',
-  '+@connection',
-  '-@dangerous',
-  '-@admin',
-  '-scan',
-  '-randomkey',
-  '-dbsize',
-  '-pubsub',
-  '-select',
-  '-move',
-  '-copy',
-  '-function',
-  '-script|flush',
-  '-script|kill',
-  '-script|debug',
-];
-
-/**
- * The full ACL SETUSER rule list of a tenant's user: `reset` first (no password, no keys,
- * no channels, no commands, off), so whatever was edited on the user is gone and the
- * result is exactly this list: on, one password, keys and channels under `prefix`.
- */
-export function tenantUserRules(prefix: string, password: string): string[] {
-  return ['reset', 'on', `>${password}`, `~${prefix}*`, `&${prefix}*`, ...CACHE_COMMAND_RULES];
 }
 
 /** The same rules without a password: the probe user, which therefore no one can log in as. */
@@ -274,7 +220,7 @@ export class RedisAdmin {
       const canonical = await this.canonicalForm(client);
       const live = await this.getUser(client, user);
       if (matchesWanted(live, canonical, prefix, password)) return 'unchanged';
-      await this.write(client, ['ACL', 'SETUSER', user, ...tenantUserRules(prefix, password)]);
+      await this.write(client, ['ACL', 'SETUSER', user, ...tenantCacheUserRules(prefix, password)]);
       // A server that normalises differently now (upgraded, restarted): learn it again.
       const written = await this.getUser(client, user);
       if (written)

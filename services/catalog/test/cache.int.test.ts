@@ -302,6 +302,23 @@ describe('invalidation', () => {
     expect((await call<Product>('GET', `/products/${product.id}`)).body.price.amount).toBe(10_040);
   });
 
+  test('a generation Redis loses (evicted or expired) never brings back an entry read under an older one', async () => {
+    const product = await newProduct(call);
+    const generation = generationKey(redisUser.prefix, `catalog:product:${product.id}`);
+    const price = async () =>
+      (await call<Product>('GET', `/products/${product.id}`)).body.price.amount;
+    // The generation expires (a product read for a day and never written), then is read.
+    await redisUser.drop(generation);
+    expect(await price()).toBe(1_000);
+    expect(await price()).toBe(1_000);
+    await setPrice(call, product.id, 2_000);
+    expect(await price()).toBe(2_000);
+    // Gone again while the entry read before the price change is still within its TTL.
+    await redisUser.drop(generation);
+    expect(await price()).toBe(2_000);
+    expect(await price()).toBe(2_000);
+  });
+
   test('a stock reservation (checkout’s, through the stock module) shows in the next read', async () => {
     const product = await newProduct(call, { stock: 5 });
     expect((await call<Product>('GET', `/products/${product.id}`)).body.stock).toBe(5);

@@ -1,9 +1,9 @@
-// The read cache's key space and entry format, pure. Every key starts with the tenant's
-// prefix (the operator's ACL user may touch nothing else). An entry's key holds the
-// generations it was read under: a write bumps a generation, so every entry read before
-// it is under a key nobody builds any more — it is never read again, and its TTL removes
-// it. An entry holds when it was filled, so a hit on an old one can refresh it early.
-import { createHash } from 'node:crypto';
+// The read cache's key space and entry format. Every key starts with the tenant's prefix
+// (the operator's ACL user may touch nothing else). An entry's key holds the generations
+// it was read under: a write bumps a generation, so every entry read before it is under a
+// key nobody builds any more — it is never read again, and its TTL removes it. An entry
+// holds when it was filled, so a hit on an old one can refresh it early.
+import { createHash, randomInt } from 'node:crypto';
 import { canonicalJson } from './canonical-json.js';
 
 /** The caches and what became of each request (gorten_cache_requests_total's labels). */
@@ -17,10 +17,23 @@ export function generationKey(prefix: string, name: string): string {
   return `${prefix}gen:${name}`;
 }
 
-/** A generation as stored: absent (never bumped, or expired) reads as 0. */
-export function generationValue(stored: string | null | undefined): number {
-  const value = stored ? Number(stored) : 0;
-  return Number.isSafeInteger(value) && value >= 0 ? value : 0;
+/**
+ * A generation as stored; undefined when absent (never made, expired or evicted) or not a
+ * count. An absent one is never read as a number: counted up from 0 again it would bring
+ * back the entries read under those numbers the first time.
+ */
+export function generationValue(stored: string | null | undefined): number | undefined {
+  const value = stored ? Number(stored) : NaN;
+  return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+}
+
+/**
+ * Where a generation (re)starts: a random point in [1, 2^48), so one that Redis lost and
+ * that is made again meets none of its earlier numbers (bumps count up by one; 2^48 plus
+ * any number of them stays a safe integer).
+ */
+export function freshGeneration(): number {
+  return randomInt(1, 2 ** 48 - 1);
 }
 
 /**

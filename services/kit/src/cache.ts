@@ -12,6 +12,7 @@ import {
   CACHE_OUTCOMES,
   entryKey,
   fillLockKey,
+  freshGeneration,
   generationKey,
   generationValue,
   readEntry,
@@ -64,7 +65,7 @@ const RETRY_BUMPS_MS = 1_000;
 /** A read waiting for the next MGET of generations. */
 interface GenerationWaiter {
   keys: readonly string[];
-  resolve: (generations: ReadonlyMap<string, number>) => void;
+  resolve: (generations: ReadonlyMap<string, number | undefined>) => void;
   reject: (err: unknown) => void;
 }
 
@@ -123,13 +124,27 @@ export class ReadCache {
     const { backend } = this;
     if (!backend) return fill();
     if (this.unbumped.size > 0) return this.bypass(read.cache, fill);
-    let generations: number[];
+    let generations: (number | undefined)[];
     try {
       const keys = read.generations.map((g) => generationKey(backend.settings.keyPrefix, g));
       const current = await this.generations(keys);
-      generations = keys.map((k) => current.get(k) ?? 0);
+      generations = keys.map((k) => current.get(k));
+      const missing = keys.filter((_, i) => generations[i] === undefined);
+      if (missing.length > 0) {
+        // Made afresh (or by another reader meanwhile), then read as this read's own.
+        const made = await this.call(async (r) => {
+          await Promise.all(missing.map((k) => startGeneration(r, k)));
+          return r.mGet(missing);
+        });
+        const madeAs = new Map(missing.map((k, i) => [k, generationValue(made[i])]));
+        generations = keys.map((k) => current.get(k) ?? madeAs.get(k));
+      }
     } catch (err) {
       this.count(read.cache, outcomeOf(err));
+      return fill();
+    }
+    if (!generations.every((g) => g !== undefined)) {
+      this.count(read.cache, 'miss');
       return fill();
     }
     const key = entryKey(backend.settings.keyPrefix, read.cache, generations, read.asked);
@@ -150,7 +165,7 @@ export class ReadCache {
    * flight: a read waits for the next one, never joins one already sent (which could
    * predate a bump that this read, begun after the bump's write answered, must see).
    */
-  private generations(keys: readonly string[]): Promise<ReadonlyMap<string, number>> {
+  private generations(keys: readonly string[]): Promise<ReadonlyMap<string, number | undefined>> {
     return new Promise((resolve, reject) => {
       this.waiting.push({ keys, resolve, reject });
       if (!this.readingGenerations) this.readWaitingGenerations();
@@ -209,6 +224,7 @@ export class ReadCache {
       Promise.all(
         generations.map(async (g) => {
           const key = generationKey(keyPrefix, g);
+          await startGeneration(r, key);
           await r.incr(key);
           await r.expire(key, GENERATION_TTL_SECONDS);
         }),
@@ -321,6 +337,14 @@ export class ReadCache {
 }
 
 /** A Redis call refused by the open breaker is a read past the cache; anything else, an error. */
+/** A generation Redis does not have starts at a fresh number (cache-keys.ts), unless another made it first. */
+function startGeneration(r: RedisConnection, key: string): Promise<unknown> {
+  return r.set(key, String(freshGeneration()), {
+    condition: 'NX',
+    expiration: { type: 'EX', value: GENERATION_TTL_SECONDS },
+  });
+}
+
 function outcomeOf(err: unknown): CacheOutcome {
   return err instanceof BrokenCircuitError ? 'bypass' : 'error';
 }

@@ -79,6 +79,7 @@ export {
   entryKey,
   fillLockKey,
   generationKey,
+  freshGeneration,
   generationValue,
   readEntry,
   storedEntry,

@@ -1,7 +1,7 @@
 // What the operator and the services agree on in a tenant: in its database the
 // collections more than one component uses, and the company record, with the one
 // function that makes the operator's; in its vhost the queues that go with each work
-// queue (rabbitmq/topology.json declares them). The operator imports this module alone
+// queue (rabbitmq/topology.json declares them); in its Redis what its ACL user may do. The operator imports this module alone
 // (@gorten/kit/tenant-contract), so it imports nothing.
 
 export const SHARED_COLLECTIONS = {
@@ -73,3 +73,58 @@ export const RETRY_QUEUE_TTL_MS = 30_000;
 
 /** Where a work queue's poison and its messages past the delivery limit are dead-lettered. */
 export const deadLetterQueueOf = (queue: string): string => `${queue}.dlq`;
+
+/**
+ * The commands a tenant's Redis user may run, after `-@all` (Redis 7.0 ACL rules, applied in
+ * order). What a read cache with stampede locks and invalidation needs, on its own keys:
+ * reading, writing and expiring any data type (@read @write @keyspace and the type
+ * categories), Lua scripts whose every call is checked against the same key rules
+ * (@scripting), MULTI/EXEC (@transaction), publish/subscribe on its own channels (@pubsub),
+ * and logging in (@connection: HELLO, AUTH, PING, CLIENT SETNAME). Then taken away:
+ * - @dangerous (KEYS, FLUSHALL, FLUSHDB, CONFIG, DEBUG, SWAPDB, MIGRATE, RESTORE, SORT,
+ *   CLIENT LIST/KILL, MONITOR...) and @admin;
+ * - what shows other tenants' key or channel names or counts: SCAN, RANDOMKEY, DBSIZE,
+ *   PUBSUB CHANNELS/NUMSUB;
+ * - SELECT, MOVE and COPY: keys in another database would escape the drop on deletion,
+ *   which scans database 0;
+ * - FUNCTION (libraries are shared by every user: FUNCTION FLUSH/DELETE would remove other
+ *   tenants'), SCRIPT FLUSH, SCRIPT KILL (another tenant's running script) and SCRIPT DEBUG
+ *   (SYNC mode blocks the server).
+ */
+export const CACHE_COMMAND_RULES: readonly string[] = [
+  '-@all',
+  '+@read',
+  '+@write',
+  '+@keyspace',
+  '+@string',
+  '+@hash',
+  '+@list',
+  '+@set',
+  '+@sortedset',
+  '+@scripting',
+  '+@transaction',
+  '+@pubsub',
+  '+@connection',
+  '-@dangerous',
+  '-@admin',
+  '-scan',
+  '-randomkey',
+  '-dbsize',
+  '-pubsub',
+  '-select',
+  '-move',
+  '-copy',
+  '-function',
+  '-script|flush',
+  '-script|kill',
+  '-script|debug',
+];
+
+/**
+ * The full ACL SETUSER rule list of a tenant's user: `reset` first (no password, no keys,
+ * no channels, no commands, off), so whatever was edited on the user is gone and the
+ * result is exactly this list: on, one password, keys and channels under `prefix`.
+ */
+export function tenantCacheUserRules(prefix: string, password: string): string[] {
+  return ['reset', 'on', `>${password}`, `~${prefix}*`, `&${prefix}*`, ...CACHE_COMMAND_RULES];
+}

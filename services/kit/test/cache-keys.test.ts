@@ -1,10 +1,12 @@
 // The read cache's key space: every key under the tenant's prefix, a key per generation
-// and per question (in any key order), a generation read back as stored or 0,
+// and per question (in any key order), a generation read back as stored or absent (a
+// fresh one never repeats an earlier number),
 // and an entry that keeps when it was filled.
 import {
   entryKey,
   fillLockKey,
   generationKey,
+  freshGeneration,
   generationValue,
   readEntry,
   storedEntry,
@@ -37,12 +39,21 @@ test('a long question makes a key of bounded length', () => {
   expect(key.length).toBeLessThan(prefix.length + 60);
 });
 
-test('a generation reads as stored, and as 0 when absent or not a count', () => {
+test('a generation reads as stored, and as absent when missing or not a count', () => {
   expect(generationValue('12')).toBe(12);
-  expect(generationValue(null)).toBe(0);
-  expect(generationValue(undefined)).toBe(0);
-  expect(generationValue('garbage')).toBe(0);
-  expect(generationValue('-3')).toBe(0);
+  expect(generationValue(null)).toBeUndefined();
+  expect(generationValue(undefined)).toBeUndefined();
+  expect(generationValue('garbage')).toBeUndefined();
+  expect(generationValue('-3')).toBeUndefined();
+});
+
+test('a fresh generation is a safe, positive number with room to count up, never the same twice in practice', () => {
+  const fresh = Array.from({ length: 1_000 }, freshGeneration);
+  expect(new Set(fresh).size).toBe(1_000);
+  for (const g of fresh) {
+    expect(g).toBeGreaterThan(0);
+    expect(Number.isSafeInteger(g + 1_000_000_000)).toBe(true);
+  }
 });
 
 test('an entry keeps when it was filled and its JSON as it is; anything else is no entry', () => {

@@ -1,8 +1,9 @@
-// A Redis ACL user of a test's own, made as the operator makes a tenant's (keys and
-// channels under one prefix, only reading and writing commands, nothing dangerous), so a
+// A Redis ACL user of a test's own, made with the operator's own rules for a tenant's
+// (tenant-contract: keys and channels under one prefix, a cache's commands only), so a
 // service under test proves it works with no more rights than it has in a cluster.
 // Removing it removes its keys too.
 import { randomBytes } from 'node:crypto';
+import { tenantCacheUserRules } from '@gorten/kit/tenant-contract';
 import { createClient } from 'redis';
 
 export interface TenantRedisUser {
@@ -14,6 +15,8 @@ export interface TenantRedisUser {
   keys(): Promise<string[]>;
   /** A key's value, read with the admin's rights. */
   get(key: string): Promise<string | null>;
+  /** Removes a key with the admin's rights, as Redis does when it evicts or expires one. */
+  drop(key: string): Promise<void>;
   remove(): Promise<void>;
 }
 
@@ -24,23 +27,7 @@ export async function tenantRedisUser(adminUrl: string, label: string): Promise<
   const admin = createClient({ url: adminUrl });
   admin.on('error', () => undefined); // a test that stops its Redis sees it in its calls
   await admin.connect();
-  await admin.sendCommand([
-    'ACL',
-    'SETUSER',
-    name,
-    'on',
-    `>${password}`,
-    'resetkeys',
-    `~${prefix}*`,
-    'resetchannels',
-    `&${prefix}*`,
-    '-@all',
-    '+@read',
-    '+@write',
-    '+@string',
-    '+@keyspace',
-    '-@dangerous',
-  ]);
+  await admin.sendCommand(['ACL', 'SETUSER', name, ...tenantCacheUserRules(prefix, password)]);
   const address = new URL(adminUrl).host;
   const keys = async () => {
     const found: string[] = [];
@@ -53,6 +40,9 @@ export async function tenantRedisUser(adminUrl: string, label: string): Promise<
     prefix,
     keys,
     get: (key) => admin.get(key),
+    async drop(key) {
+      await admin.del(key);
+    },
     async remove() {
       try {
         const left = await keys();
