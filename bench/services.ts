@@ -7,7 +7,7 @@
 // against one without, side by side, as ratios, and the cached ones at 2,000 req/s.
 //
 //   npm run bench:services -- [--quick] [--runs 3] [--duration 10] [--products 500]
-//                             [--log-level warn] [--autocannon-rate]
+//                             [--log-level warn] [--autocannon-rate] [--kit-baseline REF]
 //                             [products overhead token tracing cache]
 //
 // Each service runs as its own process, started as its main.ts is in a pod, so the load
@@ -22,11 +22,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { tenantRedisUser, TestTenant, type TenantRedisUser } from '@gorten/service-testing';
 import { loadTestEnv, startJaeger, type Jaeger } from '@gorten/testenv';
+import { kitSourcesAt } from './kit-variant.js';
 import { autocannonLoad, callOnce, pacedLoad, type Sample, type Target } from './load.js';
 import {
   cpuSeconds,
   median,
   peakRssMiB,
+  ROOT,
   startHttpChild,
   stopAllChildren,
   waitUntil,
@@ -44,6 +46,7 @@ const { values, positionals } = parseArgs({
     products: { type: 'string' },
     'log-level': { type: 'string', default: 'warn' },
     'autocannon-rate': { type: 'boolean', default: false },
+    'kit-baseline': { type: 'string' },
   },
   allowPositionals: true,
 });
@@ -56,6 +59,8 @@ const options = {
   products: Number(values.products ?? (quick ? 100 : 500)),
   logLevel: values['log-level'],
   autocannonRate: values['autocannon-rate'],
+  /** A git ref whose kit the overhead scenario also measures, in the same run. */
+  kitBaseline: values['kit-baseline'],
 };
 const unknown = positionals.filter((p) => !(SCENARIOS as readonly string[]).includes(p));
 if (unknown.length > 0)
@@ -295,10 +300,12 @@ interface Service {
  * A service process on a tenant of its own: FerretDB 1.24 panics on a createIndexes of two
  * or more indexes that exist, which is what a second process of a service sends at start.
  */
+/** `kitSources`: run the kit from these sources instead of this checkout's (kit-variant.ts). */
 async function startService(
   service: 'catalog' | 'users',
   name: string,
   env: Record<string, string> = {},
+  kitSources?: string,
 ): Promise<Service> {
   const tenant = await TestTenant.create('bench');
   tenants.push(tenant);
@@ -309,9 +316,12 @@ async function startService(
       LOG_LEVEL: options.logLevel,
       SHUTDOWN_TIMEOUT_MS: '2000',
       ...(service === 'users' ? { JWT_PRIVATE_KEY: tenant.keys.privateKey } : {}),
+      ...(kitSources ? { GORTEN_BENCH_KIT_SRC: kitSources } : {}),
       ...env,
     }),
     join(logDir, `${name.replace(/[^A-Za-z0-9]+/g, '-')}.log`),
+    '/readyz',
+    kitSources ? ['bench/kit-variant.ts'] : [],
   );
   return { tenant, http };
 }
@@ -504,9 +514,19 @@ async function overheadScenario(): Promise<void> {
     pid: http.pid,
   });
   const targets = [healthz('bare', bare)];
+  // With --kit-baseline, the kit at that ref too, in the same run, runs alternating.
+  const variants: { label: string; sources?: string }[] = [{ label: 'kit' }];
+  if (options.kitBaseline)
+    variants.push({
+      label: `kit at ${options.kitBaseline}`,
+      sources: kitSourcesAt(ROOT, options.kitBaseline),
+    });
   for (const level of ['warn', 'info']) {
-    const kit = await startService('catalog', `catalog (LOG_LEVEL=${level})`, { LOG_LEVEL: level });
-    targets.push(healthz(`kit, LOG_LEVEL=${level}`, kit.http));
+    for (const variant of variants) {
+      const name = `catalog (${variant.label}, LOG_LEVEL=${level})`;
+      const kit = await startService('catalog', name, { LOG_LEVEL: level }, variant.sources);
+      targets.push(healthz(`${variant.label}, LOG_LEVEL=${level}`, kit.http));
+    }
   }
   const scenario: Scenario = {
     title: 'Kit overhead: GET /healthz of the catalog against a bare node:http handler',

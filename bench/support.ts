@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export const ROOT = join(import.meta.dirname, '..');
@@ -78,6 +79,7 @@ export interface HttpChild {
 /**
  * Runs `script` (relative to the repository) with `node --import tsx` on a free port
  * (HTTP_PORT), its stdout appended to `logFile`, and waits until GET `readyPath` is 200.
+ * `preload`: more modules (relative to the repository) to `--import` first, after tsx.
  */
 export async function startHttpChild(
   name: string,
@@ -85,6 +87,7 @@ export async function startHttpChild(
   env: NodeJS.ProcessEnv,
   logFile: string,
   readyPath = '/readyz',
+  preload: readonly string[] = [],
 ): Promise<HttpChild> {
   const port = await freePort();
   const log = openSync(logFile, 'a');
@@ -95,11 +98,16 @@ export async function startHttpChild(
         `--cpu-prof-name=${name.replace(/[^A-Za-z0-9]+/g, '-')}-${port}.cpuprofile`,
       ]
     : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', join(ROOT, script)], {
-    cwd: ROOT,
-    stdio: ['ignore', log, 'inherit'],
-    env: { ...process.env, ...env, HTTP_PORT: String(port) },
-  });
+  const imports = preload.flatMap((module) => ['--import', pathToFileURL(join(ROOT, module)).href]);
+  const child = spawn(
+    process.execPath,
+    [...profile, '--import', 'tsx', ...imports, join(ROOT, script)],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', log, 'inherit'],
+      env: { ...process.env, ...env, HTTP_PORT: String(port) },
+    },
+  );
   closeSync(log);
   children.add(child);
   child.once('exit', () => children.delete(child));

@@ -1,24 +1,10 @@
 // JSON logs with a request id on every line, the trace and span ids of the work in
-// progress (trace-context.ts), and secrets redacted wherever they appear.
+// progress (trace-context.ts), and secrets redacted wherever they appear (redaction.ts).
 import { randomUUID } from 'node:crypto';
 import type { Middleware } from 'koa';
 import { pino, type Logger } from 'pino';
+import { redactSecrets } from './redaction.js';
 import { mergeTraceLogFields, traceLogFields } from './trace-context.js';
-
-const REDACT = [
-  'req.headers.authorization',
-  'req.headers.cookie',
-  'res.headers["set-cookie"]',
-  '*.password',
-  '*.token',
-  '*.accessToken',
-  '*.refreshToken',
-  '*.secret',
-  '*.privateKey',
-  'password',
-  'token',
-  'refreshToken',
-];
 
 export function createLogger(
   service: string,
@@ -28,7 +14,9 @@ export function createLogger(
   const options = {
     level,
     base: { service },
-    redact: { paths: REDACT, censor: '[redacted]' },
+    // Every line's fields; a child's bindings are not passed through formatters (pino
+    // serializes them once), so children bind ids, never secrets.
+    formatters: { log: redactSecrets },
     mixin: () => traceLogFields(),
     mixinMergeStrategy: mergeTraceLogFields,
   };
@@ -42,21 +30,31 @@ export interface RequestState {
   log: Logger;
 }
 
-/** Takes a well-formed X-Request-Id or makes one; logs one line per request. */
+/**
+ * Takes a well-formed X-Request-Id or makes one; logs one line per request. The request's
+ * logger (a child carrying its id) is made when code first asks for it, so a request
+ * that logs nothing but its line (a probe) makes none.
+ */
 export function requestContext(log: Logger): Middleware<RequestState> {
   return async (ctx, next) => {
     const incoming = ctx.get('x-request-id');
     const requestId = REQUEST_ID.test(incoming) ? incoming : randomUUID();
     ctx.state.requestId = requestId;
-    ctx.state.log = log.child({ requestId });
+    let requestLog: Logger | undefined;
+    Object.defineProperty(ctx.state, 'log', {
+      get: () => (requestLog ??= log.child({ requestId })),
+      enumerable: true,
+      configurable: true,
+    });
     ctx.set('X-Request-Id', requestId);
     const started = performance.now();
     try {
       await next();
     } finally {
       const route = (ctx as unknown as { _matchedRoute?: string })._matchedRoute ?? '<unmatched>';
-      ctx.state.log.info(
+      (requestLog ?? log).info(
         {
+          ...(requestLog ? {} : { requestId }),
           method: ctx.method,
           route,
           status: ctx.status,

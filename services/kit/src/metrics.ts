@@ -23,14 +23,31 @@ export class ServiceMetrics {
     collectDefaultMetrics({ register: this.registry });
   }
 
+  /** Each method, route template and status's histogram, looked up once (bounded like them). */
+  private readonly byLabels = new Map<
+    string,
+    Histogram.Internal<'method' | 'route' | 'status_code'>
+  >();
+
+  /** Records one request's duration (seconds) under its method, route template and status. */
+  observeRequest(method: string, route: string, status: number, seconds: number): void {
+    const key = `${method} ${status} ${route}`;
+    let series = this.byLabels.get(key);
+    if (!series) {
+      series = this.requestDuration.labels({ method, route, status_code: String(status) });
+      this.byLabels.set(key, series);
+    }
+    series.observe(seconds);
+  }
+
   middleware(): Middleware {
     return async (ctx, next) => {
-      const stop = this.requestDuration.startTimer({ method: ctx.method });
+      const started = performance.now();
       try {
         await next();
       } finally {
         const route = (ctx as unknown as { _matchedRoute?: string })._matchedRoute ?? '<unmatched>';
-        stop({ route, status_code: String(ctx.status) });
+        this.observeRequest(ctx.method, route, ctx.status, (performance.now() - started) / 1000);
       }
     };
   }
