@@ -14,6 +14,11 @@ export interface MarketplaceDeps extends OperatorClients {
   cached: (name: string) => Marketplace | undefined;
   /** Every Marketplace the informer knows (this operator's selector), e.g. to compare hosts. */
   marketplaces: () => Iterable<Marketplace>;
+  /**
+   * The tenant Deployments' informer cache, by namespace: read instead of a list. Absent,
+   * the plane lists them (and, without their events, polls while a rollout runs).
+   */
+  deployments?: (namespace: string) => KubeObject[];
 }
 
 export interface TenantCredentials {
@@ -48,19 +53,23 @@ export interface TenantPlane<C extends string> extends Plane<C, Tenant> {
 
 /**
  * Applies `objects` in the tenant's namespace, pruning what the tenant owns of the
- * `prune` kinds but no longer wants. Secrets are compared with the list already made.
+ * `prune` kinds but no longer wants. Secrets are compared with the list already made,
+ * Deployments with the informer's cache.
  */
 export function applyOwned(
   tenant: Tenant,
   objects: readonly KubeObject[],
   prune: readonly KindRef[] = [],
 ): Promise<ApplySetResult> {
+  const { deps, names } = tenant;
+  const listed = new Map([['v1/Secret', tenant.secrets]]);
+  if (deps.deployments) listed.set('apps/v1/Deployment', deps.deployments(names.namespace));
   return applySet(
-    tenant.deps.kube,
-    tenant.names.namespace,
+    deps.kube,
+    names.namespace,
     objects,
     prune,
     ['gorten.io/marketplace', tenant.mp.metadata.name],
-    new Map([['v1/Secret', tenant.secrets]]),
+    listed,
   );
 }
