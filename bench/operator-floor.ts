@@ -22,6 +22,7 @@ import {
   buildSmtpSecret,
   buildWorkloadsPlane,
   configDigest,
+  eachBounded,
   generatePassword,
   generateRsaKeyPair,
   loadConfig,
@@ -37,15 +38,6 @@ import { waitUntil } from './support.js';
 
 const MARKETPLACE = { apiVersion: 'gorten.io/v1alpha1', kind: 'Marketplace' } as const;
 const DEPLOYMENT = { apiVersion: 'apps/v1', kind: 'Deployment' } as const;
-
-/** Runs `work` over `items`, at most `limit` at once. */
-async function bounded<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>) {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await work(items[next++] as T);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
 
 export interface FloorRun {
   seconds: number;
@@ -158,7 +150,7 @@ export async function runFloor(
 
   const started = performance.now();
   try {
-    await bounded(names, config.concurrency, tenant);
+    await eachBounded(names, config.concurrency, tenant);
     const namespaces = new Set(names.map((name) => tenantNames(name).namespace));
     await waitUntil(
       `the floor's ${names.length} tenants' Deployments available`,
@@ -179,7 +171,7 @@ export async function runFloor(
   }
 
   async function cleanUp(): Promise<void> {
-    await bounded(names, config.concurrency, async (name) => {
+    await eachBounded(names, config.concurrency, async (name) => {
       const n = tenantNames(name);
       await kube.delete({ ...MARKETPLACE, name });
       await mongo.db(n.database).dropDatabase();

@@ -3,6 +3,7 @@
 // from main.ts; nothing here starts it, and package.json says no other module has side
 // effects, so the services bundle takes SERVICE_NAMES from here and nothing else.
 export { SERVICE_NAMES, type Company, type Marketplace, type ServiceName } from './api/types.js';
+export { eachBounded } from './clients/apply.js';
 export { Kube, type KubeObject } from './clients/kube.js';
 export type { Exchange, Queue } from './clients/rabbitmq-admin.js';
 export { loadConfig } from './config.js';
