@@ -472,6 +472,12 @@ describe('the chart on a real apiserver', () => {
         true,
       ],
       [
+        'watch the tenants’ KongUpstreamPolicies across namespaces',
+        { verb: 'watch', group: 'configuration.konghq.com', resource: 'kongupstreampolicies' },
+        true,
+      ],
+
+      [
         'change Deployments outside tenant namespaces',
         { verb: 'patch', group: 'apps', resource: 'deployments', namespace: 'kube-system' },
         false,

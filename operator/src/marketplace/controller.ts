@@ -1,11 +1,11 @@
 // The Marketplace controller: one reconcile per tenant (reconcile.ts), its planes timed
 // and counted per plane, and the tenants' conditions in the gorten_operator_marketplaces metric.
-// The tenants' Deployments are watched too (deployments.ts): a rollout's progress queues
-// its tenant.
+// The tenants' objects are watched too (owned.ts): the planes read them from the caches,
+// and a rollout's end queues its tenant.
 import { API_VERSION, type Marketplace } from '../api/types.js';
 import type { Manager } from '../manager.js';
 import type { Controller } from '../runtime/controller.js';
-import { TenantDeployments } from './deployments.js';
+import { TenantObjects } from './owned.js';
 import { MARKETPLACE_CONDITIONS, reconcileMarketplace } from './reconcile.js';
 
 const NAME = 'marketplace';
@@ -16,7 +16,7 @@ export function setup(manager: Manager): Controller<Marketplace> {
   const { clients } = manager;
   const planes = manager.metrics.planeObserver(NAME);
   // Started before the controller (added first), so its first reconciles find the cache full.
-  const deployments = new TenantDeployments(
+  const owned = new TenantObjects(
     manager.kube,
     manager.kc,
     (name) => {
@@ -24,7 +24,7 @@ export function setup(manager: Manager): Controller<Marketplace> {
     },
     manager.log,
   );
-  manager.run(deployments);
+  manager.run(owned);
   const marketplaces: Controller<Marketplace> = manager.add<Marketplace>({
     name: NAME,
     ref: { apiVersion: API_VERSION, kind: 'Marketplace' },
@@ -35,7 +35,7 @@ export function setup(manager: Manager): Controller<Marketplace> {
           planes,
           cached: (n) => cache.get(n),
           marketplaces: () => cache.values(),
-          deployments: (namespace) => deployments.in(namespace),
+          owned,
         },
         name,
       ),

@@ -123,10 +123,11 @@ export class Controller<T extends KubeObject> {
 
   /**
    * Queues `key` after `delayMs`; more calls meanwhile change nothing, so a burst of events
-   * about one key (a rollout's status updates) makes one reconcile.
+   * about one key (a rollout's status updates) makes one reconcile. A key in failure
+   * backoff keeps waiting (WorkQueue.addSoon).
    */
   enqueueSoon(key: string, delayMs: number): void {
-    this.queue.addAfter(key, delayMs);
+    this.queue.addSoon(key, delayMs);
   }
 
   /**

@@ -8,6 +8,7 @@ import type { OperatorClients } from '../../manager.js';
 import type { Plane } from '../../runtime/plan.js';
 import type { KeyPair } from '../../secrets.js';
 import type { TenantNames } from '../names.js';
+import type { TenantObjects } from '../owned.js';
 
 export interface MarketplaceDeps extends OperatorClients {
   /** The informer's copy, to save a read per reconcile. */
@@ -15,10 +16,10 @@ export interface MarketplaceDeps extends OperatorClients {
   /** Every Marketplace the informer knows (this operator's selector), e.g. to compare hosts. */
   marketplaces: () => Iterable<Marketplace>;
   /**
-   * The tenant Deployments' informer cache, by namespace: read instead of a list. Absent,
-   * the plane lists them (and, without their events, polls while a rollout runs).
+   * The informer caches of the tenants' objects (owned.ts): read instead of lists. Absent,
+   * the planes list (and, without Deployment events, poll while a rollout runs).
    */
-  deployments?: (namespace: string) => KubeObject[];
+  owned?: Pick<TenantObjects, 'listed' | 'namespace'>;
 }
 
 export interface TenantCredentials {
@@ -54,7 +55,7 @@ export interface TenantPlane<C extends string> extends Plane<C, Tenant> {
 /**
  * Applies `objects` in the tenant's namespace, pruning what the tenant owns of the
  * `prune` kinds but no longer wants. Secrets are compared with the list already made,
- * Deployments with the informer's cache.
+ * the other kinds with the informers' caches.
  */
 export function applyOwned(
   tenant: Tenant,
@@ -62,8 +63,8 @@ export function applyOwned(
   prune: readonly KindRef[] = [],
 ): Promise<ApplySetResult> {
   const { deps, names } = tenant;
-  const listed = new Map([['v1/Secret', tenant.secrets]]);
-  if (deps.deployments) listed.set('apps/v1/Deployment', deps.deployments(names.namespace));
+  const listed = new Map<string, readonly KubeObject[]>(deps.owned?.listed(names.namespace));
+  listed.set('v1/Secret', tenant.secrets);
   return applySet(
     deps.kube,
     names.namespace,

@@ -28,7 +28,7 @@ import { applyOwned, type TenantPlane } from './tenant.js';
 
 /**
  * How soon to look again while Deployments are still rolling out, when no informer on them
- * (marketplace/deployments.ts) queues the tenant as their rollout moves.
+ * (marketplace/owned.ts) queues the tenant as their rollout moves.
  */
 const ROLLOUT_POLL_MS = 5_000;
 
@@ -65,11 +65,7 @@ export const workloadsPlane: TenantPlane<'WorkloadsReady'> = {
     const lagging = rolloutLag(deployments);
     const outcome =
       lagging.length > 0
-        ? progressing(
-            'RollingOut',
-            lagging.join(', '),
-            deps.deployments ? undefined : ROLLOUT_POLL_MS,
-          )
+        ? progressing('RollingOut', lagging.join(', '), deps.owned ? undefined : ROLLOUT_POLL_MS)
         : mp.spec.suspended
           ? ready('Suspended', 'every service is scaled to zero')
           : ready('Available', `${deployments.length} services available`);
