@@ -3,6 +3,7 @@
 // from main.ts; nothing here starts it, and package.json says no other module has side
 // effects, so the services bundle takes SERVICE_NAMES from here and nothing else.
 export { SERVICE_NAMES, type Company, type Marketplace, type ServiceName } from './api/types.js';
+export { eachBounded } from './clients/apply.js';
 export { Kube, type KubeObject } from './clients/kube.js';
 export type { Exchange, Queue } from './clients/rabbitmq-admin.js';
 export { loadConfig } from './config.js';
@@ -15,10 +16,31 @@ export {
   ROUTES,
 } from './marketplace/gateway.js';
 export { tenantNames } from './marketplace/names.js';
+// The floor of bench/operator-floor.ts writes what the planes write, with none of their logic.
+export { tenantUserRules } from './clients/redis-admin.js';
+export {
+  BROKER_PERMISSIONS,
+  buildAdminSecret,
+  buildBrokerSecret,
+  buildCacheSecret,
+  buildDatabaseSecret,
+  buildIdempotencySecret,
+  buildSigningKeySecret,
+  buildSmtpSecret,
+} from './marketplace/credentials.js';
+export { buildNamespacePlane } from './marketplace/namespace.js';
 export { tenantTopology, TOPOLOGY_FILE } from './marketplace/topology.js';
-export { buildDeployment, buildService, HTTP_PORT } from './marketplace/workloads.js';
+export {
+  buildConfigMap,
+  buildDeployment,
+  buildService,
+  buildWorkloadsPlane,
+  configDigest,
+  HTTP_PORT,
+  rolloutLag,
+} from './marketplace/workloads.js';
 // In-process, for the tests outside operator/ that scrape a running operator.
 export { createLogger, startOperator, type RunningOperator } from './operator.js';
 export { findCondition } from './runtime/conditions.js';
-export { secretValue } from './secrets.js';
+export { generatePassword, generateRsaKeyPair, secretValue } from './secrets.js';
 export { DEFAULT_SETTINGS } from './settings.js';

@@ -42,8 +42,8 @@ export type ControllerSpec<T extends KubeObject> = Pick<
   'name' | 'ref' | 'reconcile'
 >;
 
-/** What the manager starts and stops: its controllers. */
-interface Runnable {
+/** What the manager starts and stops: its controllers and shared informers. */
+export interface Runnable {
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -150,6 +150,14 @@ export class Manager {
     );
     this.controllers.push(controller);
     return controller;
+  }
+
+  /**
+   * Something that starts before the controllers added after it (a shared informer, whose
+   * cache must be full before their first reconcile) and stops with them.
+   */
+  run(runnable: Runnable): void {
+    this.controllers.push(runnable);
   }
 
   get clients(): OperatorClients {

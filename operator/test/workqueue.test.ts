@@ -156,3 +156,30 @@ test('a resync does not cut a failing key’s backoff short; a real change does'
   expect(runs).toBe(2);
   await queue.shutdown();
 });
+
+test('a trigger’s delayed add does not cut a failing key’s backoff short, and coalesces', async () => {
+  let runs = 0;
+  let failing = true;
+  const queue = new WorkQueue(
+    () => {
+      runs++;
+      return failing ? Promise.reject(new Error('down')) : Promise.resolve(undefined);
+    },
+    { concurrency: 1, baseDelayMs: 10_000, maxDelayMs: 10_000 },
+  );
+  queue.add('k');
+  await sleep(20);
+  expect(runs).toBe(1);
+  for (let i = 0; i < 5; i++) queue.addSoon('k', 1);
+  await sleep(30);
+  expect(runs).toBe(1);
+  // Healthy again (a real change runs it): then triggers within the delay make one run.
+  failing = false;
+  queue.add('k');
+  await sleep(20);
+  expect(runs).toBe(2);
+  for (let i = 0; i < 5; i++) queue.addSoon('k', 10);
+  await sleep(60);
+  expect(runs).toBe(3);
+  await queue.shutdown();
+});

@@ -467,6 +467,17 @@ describe('the chart on a real apiserver', () => {
         false,
       ],
       [
+        'watch the tenants’ Deployments across namespaces',
+        { verb: 'watch', group: 'apps', resource: 'deployments' },
+        true,
+      ],
+      [
+        'watch the tenants’ KongUpstreamPolicies across namespaces',
+        { verb: 'watch', group: 'configuration.konghq.com', resource: 'kongupstreampolicies' },
+        true,
+      ],
+
+      [
         'change Deployments outside tenant namespaces',
         { verb: 'patch', group: 'apps', resource: 'deployments', namespace: 'kube-system' },
         false,

@@ -26,8 +26,8 @@ const BUNDLES: Record<BundleName, { entry: string; splitting: boolean }> = {
 const SERVICE_CHUNKS_DIR = 'services';
 
 /**
- * Modules dependencies `require` inside try/catch and do without; none is installed, so
- * each stays an unresolved require that fails over to the package's fallback.
+ * Modules dependencies `require` (or `import()`) inside try/catch and do without; none is
+ * installed, so each stays an unresolved require that fails over to the package's fallback.
  */
 const OPTIONAL_MODULES: Record<string, string> = {
   kerberos: 'mongodb: GSSAPI authentication',
@@ -39,6 +39,7 @@ const OPTIONAL_MODULES: Record<string, string> = {
   bufferutil: 'ws: native speed-ups',
   'utf-8-validate': 'ws: native speed-ups',
   encoding: 'node-fetch: non-UTF-8 bodies',
+  '@node-rs/xxhash': 'node-redis: its client-side digest() helper, which nothing here calls',
 };
 /** `require(<computed>)`: pino's worker-thread transports, which nothing here uses. */
 const DYNAMIC_REQUIRE_ALLOWED = ['node_modules/pino/'];

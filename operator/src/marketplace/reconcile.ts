@@ -46,12 +46,19 @@ export const MARKETPLACE_CONDITIONS: readonly (MarketplaceCondition | 'Ready')[]
 
 const MARKETPLACE_REF = { apiVersion: API_VERSION, kind: 'Marketplace' } as const;
 
-/** Whose the namespace mp-<name> is now (namespace.ts `namespaceClaim`). */
+/**
+ * Whose the namespace mp-<name> is now (namespace.ts `namespaceClaim`). The informer sees
+ * only namespaces with the tenant label: one it holds as ours needs no read; any other
+ * answer (absent, or someone else's) is asked of the server.
+ */
 async function claimOf(deps: MarketplaceDeps, mp: Marketplace) {
+  const namespace = tenantNames(mp.metadata.name).namespace;
+  const cached = deps.owned?.namespace(namespace);
+  if (cached && namespaceClaim(mp, cached) === 'ours') return 'ours';
   const live = await deps.kube.get<KubeObject>({
     apiVersion: 'v1',
     kind: 'Namespace',
-    name: tenantNames(mp.metadata.name).namespace,
+    name: namespace,
   });
   return namespaceClaim(mp, live);
 }

@@ -122,6 +122,15 @@ export class Controller<T extends KubeObject> {
   }
 
   /**
+   * Queues `key` after `delayMs`; more calls meanwhile change nothing, so a burst of events
+   * about one key (a rollout's status updates) makes one reconcile. A key in failure
+   * backoff keeps waiting (WorkQueue.addSoon).
+   */
+  enqueueSoon(key: string, delayMs: number): void {
+    this.queue.addSoon(key, delayMs);
+  }
+
+  /**
    * A cross-kind trigger: each time `other` has reconciled a key, queue the keys of this
    * kind that `map` names (controller-runtime's EnqueueRequestsFromMapFunc).
    */

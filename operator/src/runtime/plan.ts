@@ -55,12 +55,21 @@ export const failed = (reason: string, message: string): PlaneOutcome => ({
   failed: true,
 });
 
-/** False while work is under way (a rollout): polled after `requeueAfterMs`, not retried. */
+/**
+ * False while work is under way (a rollout), not retried: polled after `requeueAfterMs`,
+ * or, without it, run again when an event about that work arrives.
+ */
 export const progressing = (
   reason: string,
   message: string,
-  requeueAfterMs: number,
-): PlaneOutcome => ({ status: 'False', reason, message, failed: false, requeueAfterMs });
+  requeueAfterMs?: number,
+): PlaneOutcome => ({
+  status: 'False',
+  reason,
+  message,
+  failed: false,
+  ...(requeueAfterMs === undefined ? {} : { requeueAfterMs }),
+});
 
 /** False on purpose (a suspended credential): nothing failed, nothing to retry. */
 export const withheld = (reason: string, message: string): PlaneOutcome => ({

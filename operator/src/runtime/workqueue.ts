@@ -69,6 +69,16 @@ export class WorkQueue {
     this.add(key);
   }
 
+  /**
+   * A trigger's add after a delay (events about what a key owns, e.g. its Deployments'
+   * rollouts): like a resync, it leaves a key waiting out its failure backoff waiting, so
+   * the key's own writes echoing back cannot turn backoff into a tight retry loop.
+   */
+  addSoon(key: string, delayMs: number): void {
+    if ((this.failures.get(key) ?? 0) > 0 && this.timers.has(key)) return;
+    this.addAfter(key, delayMs);
+  }
+
   /** Adds the key after a delay; of several pending delays for one key, the earliest wins. */
   addAfter(key: string, delayMs: number): void {
     if (this.stopped) return;

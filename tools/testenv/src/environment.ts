@@ -159,7 +159,12 @@ export async function startEnvironment(options: EnvironmentOptions = {}): Promis
       ...(jaeger.value ? { jaeger: goVersions.jaeger } : {}),
     },
     processes: partial.processes,
-    kube: kube.value,
+    kube: {
+      kubeconfig: kube.value.kubeconfig,
+      server: kube.value.server,
+      token: kube.value.token,
+      caFile: kube.value.caFile,
+    },
     mongo: mongo.value,
     rabbitmq: {
       amqpUrl: rabbitmq.value.amqpUrl,

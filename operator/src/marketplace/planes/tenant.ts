@@ -8,12 +8,18 @@ import type { OperatorClients } from '../../manager.js';
 import type { Plane } from '../../runtime/plan.js';
 import type { KeyPair } from '../../secrets.js';
 import type { TenantNames } from '../names.js';
+import type { TenantObjects } from '../owned.js';
 
 export interface MarketplaceDeps extends OperatorClients {
   /** The informer's copy, to save a read per reconcile. */
   cached: (name: string) => Marketplace | undefined;
   /** Every Marketplace the informer knows (this operator's selector), e.g. to compare hosts. */
   marketplaces: () => Iterable<Marketplace>;
+  /**
+   * The informer caches of the tenants' objects (owned.ts): read instead of lists. Absent,
+   * the planes list (and, without Deployment events, poll while a rollout runs).
+   */
+  owned?: Pick<TenantObjects, 'listed' | 'namespace'>;
 }
 
 export interface TenantCredentials {
@@ -48,19 +54,23 @@ export interface TenantPlane<C extends string> extends Plane<C, Tenant> {
 
 /**
  * Applies `objects` in the tenant's namespace, pruning what the tenant owns of the
- * `prune` kinds but no longer wants. Secrets are compared with the list already made.
+ * `prune` kinds but no longer wants. Secrets are compared with the list already made,
+ * the other kinds with the informers' caches.
  */
 export function applyOwned(
   tenant: Tenant,
   objects: readonly KubeObject[],
   prune: readonly KindRef[] = [],
 ): Promise<ApplySetResult> {
+  const { deps, names } = tenant;
+  const listed = new Map<string, readonly KubeObject[]>(deps.owned?.listed(names.namespace));
+  listed.set('v1/Secret', tenant.secrets);
   return applySet(
-    tenant.deps.kube,
-    tenant.names.namespace,
+    deps.kube,
+    names.namespace,
     objects,
     prune,
     ['gorten.io/marketplace', tenant.mp.metadata.name],
-    new Map([['v1/Secret', tenant.secrets]]),
+    listed,
   );
 }

@@ -26,7 +26,10 @@ import { tenantNames } from '../names.js';
 import { convergeServiceMonitor } from './service-monitor.js';
 import { applyOwned, type TenantPlane } from './tenant.js';
 
-/** How soon to look again while Deployments are still rolling out. */
+/**
+ * How soon to look again while Deployments are still rolling out, when no informer on them
+ * (marketplace/owned.ts) queues the tenant as their rollout moves.
+ */
 const ROLLOUT_POLL_MS = 5_000;
 
 /** An HPA comes and goes with spec.services.*.autoscaling, so it is pruned. */
@@ -62,7 +65,7 @@ export const workloadsPlane: TenantPlane<'WorkloadsReady'> = {
     const lagging = rolloutLag(deployments);
     const outcome =
       lagging.length > 0
-        ? progressing('RollingOut', lagging.join(', '), ROLLOUT_POLL_MS)
+        ? progressing('RollingOut', lagging.join(', '), deps.owned ? undefined : ROLLOUT_POLL_MS)
         : mp.spec.suspended
           ? ready('Suspended', 'every service is scaled to zero')
           : ready('Available', `${deployments.length} services available`);

@@ -8,6 +8,7 @@ import {
   startControllerManager,
   startKubeApiserver,
   startScheduler,
+  type ApiserverOptions,
   type KubeAccess,
 } from './kube.js';
 import { startKwok } from './kwok.js';
@@ -15,11 +16,15 @@ import type { StartContext } from './context.js';
 
 const SIMULATED_NODES = 3;
 
-export async function startKubePlane(ctx: StartContext): Promise<KubeAccess> {
+/** The plane's apiserver access, and etcd's client URL (a private cluster's tests use it). */
+export async function startKubePlane(
+  ctx: StartContext,
+  options: ApiserverOptions = {},
+): Promise<KubeAccess & { etcdUrl: string }> {
   const etcd = await startEtcd(ctx);
-  const kube = await startKubeApiserver(ctx, etcd.url);
+  const kube = await startKubeApiserver(ctx, etcd.url, options);
   await Promise.all([startControllerManager(ctx, kube), startScheduler(ctx, kube)]);
   await startKwok(ctx, kube, SIMULATED_NODES);
   await installCrdFile(kube, ctx.binary('kong-crds'));
-  return kube;
+  return { ...kube, etcdUrl: etcd.url };
 }

@@ -48,7 +48,19 @@ function writeKubeconfig(file: string, server: string, caFile: string, token: st
   writeFileSync(file, stringify(config), { mode: 0o600 });
 }
 
-export async function startKubeApiserver(ctx: StartContext, etcdUrl: string): Promise<KubeAccess> {
+export interface ApiserverOptions {
+  /**
+   * False: watches are served by etcd itself, not the apiserver's watch cache (which keeps
+   * its own window of history), so one resuming from a compacted version gets 410 Gone.
+   */
+  watchCache?: boolean;
+}
+
+export async function startKubeApiserver(
+  ctx: StartContext,
+  etcdUrl: string,
+  options: ApiserverOptions = {},
+): Promise<KubeAccess> {
   const dir = join(ctx.dataDir, 'kube');
   const certDir = join(dir, 'certs');
   mkdirSync(certDir, { recursive: true });
@@ -61,7 +73,7 @@ export async function startKubeApiserver(ctx: StartContext, etcdUrl: string): Pr
   });
 
   return withFreePorts(ctx, ['port'], ({ port }, ctx) =>
-    runKubeApiserver(ctx, port, { dir, certDir, saKey, token, etcdUrl }),
+    runKubeApiserver(ctx, port, { dir, certDir, saKey, token, etcdUrl }, options),
   );
 }
 
@@ -69,6 +81,7 @@ async function runKubeApiserver(
   ctx: StartContext,
   port: number,
   files: { dir: string; certDir: string; saKey: string; token: string; etcdUrl: string },
+  options: ApiserverOptions,
 ): Promise<KubeAccess> {
   const { dir, certDir, saKey, token, etcdUrl } = files;
   const server = `https://127.0.0.1:${port}`;
@@ -94,6 +107,7 @@ async function runKubeApiserver(
       '--authorization-mode=RBAC',
       // Pods need no ServiceAccount token: no kubelet mounts one here.
       '--disable-admission-plugins=ServiceAccount',
+      ...(options.watchCache === false ? ['--watch-cache=false'] : []),
       '--v=1',
     ],
   });
