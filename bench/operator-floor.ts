@@ -29,11 +29,11 @@ import {
   rolloutLag,
   tenantNames,
   tenantTopology,
-  tenantUserRules,
   type Kube,
   type KubeObject,
   type Marketplace,
 } from '@gorten/operator';
+import { tenantCacheUserRules } from '@gorten/kit/tenant-contract';
 import { waitUntil } from './support.js';
 
 const MARKETPLACE = { apiVersion: 'gorten.io/v1alpha1', kind: 'Marketplace' } as const;
@@ -143,7 +143,7 @@ export async function runFloor(
         'ACL',
         'SETUSER',
         n.cacheUser,
-        ...tenantUserRules(n.cacheKeyPrefix, credentials.cachePassword),
+        ...tenantCacheUserRules(n.cacheKeyPrefix, credentials.cachePassword),
       ]),
     ]);
   };

@@ -17,7 +17,6 @@ export {
 } from './marketplace/gateway.js';
 export { tenantNames } from './marketplace/names.js';
 // The floor of bench/operator-floor.ts writes what the planes write, with none of their logic.
-export { tenantUserRules } from './clients/redis-admin.js';
 export {
   BROKER_PERMISSIONS,
   buildAdminSecret,
