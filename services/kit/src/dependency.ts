@@ -10,6 +10,7 @@ import {
   MongoErrorLabel,
   MongoNetworkError,
   MongoNotConnectedError,
+  MongoOperationTimeoutError,
   MongoServerSelectionError,
   MongoTopologyClosedError,
 } from 'mongodb';
@@ -69,9 +70,13 @@ function isUnreachable(err: object): boolean {
     err instanceof MongoServerSelectionError ||
     err instanceof MongoNetworkError ||
     err instanceof MongoNotConnectedError ||
-    err instanceof MongoTopologyClosedError
+    err instanceof MongoTopologyClosedError ||
+    err instanceof MongoOperationTimeoutError
   )
     return true;
+  // No pooled connection came free in time (waitQueueTimeoutMS): the database is overloaded.
+  // The driver does not export the class, only its name.
+  if (err instanceof MongoError && err.name === 'MongoWaitQueueTimeoutError') return true;
   if (
     err instanceof MongoError &&
     (err.hasErrorLabel(MongoErrorLabel.RetryableWriteError) ||

@@ -75,6 +75,9 @@ function errorStatuses(route: Route<unknown>): Record<number, string> {
   if (route.query?.shape.cursor)
     statuses[422] = statuses[422] ? `${statuses[422]} Or: ${FOREIGN_CURSOR}` : FOREIGN_CURSOR;
   statuses[500] = 'Something went wrong on our side.';
+  // Any route may find a dependency away or overloaded (problem.ts): send it again later.
+  if (!(503 in statuses))
+    statuses[503] = 'A service this one needs is unavailable or overloaded; see Retry-After.';
   return statuses;
 }
 

@@ -1,5 +1,7 @@
 // Errors as RFC 9457 problem details. Code throws a Problem for what the client did
-// wrong; anything else is a bug and leaves the service as a generic 500 (logged, not shown).
+// wrong; a dependency away or overloaded (dependency.ts) is a 503 with Retry-After; anything
+// else is a bug and leaves the service as a generic 500. Neither shows its cause; both are logged.
+import { isDependencyFailure } from './dependency.js';
 
 export interface ProblemDocument {
   type: string;
@@ -55,10 +57,16 @@ const TITLES: Record<number, string> = {
   429: 'Too Many Requests',
 };
 
+/** How long a client waits before sending again a request a dependency could not serve. */
+export const DEPENDENCY_RETRY_AFTER_SECONDS = 2;
+
 /**
  * The answer for any error. Problems speak for themselves; errors of Koa's own
- * middleware (body parser, koa-jwt) carry a client status and a safe message; the rest
- * is a generic 500 that reveals nothing.
+ * middleware (body parser, koa-jwt) carry a client status and a safe message; a
+ * dependency that is away, overloaded or timed out (the database's pool or server
+ * selection, a policy's bulkhead, breaker or timeout) is a 503 with Retry-After — the
+ * request may simply be sent again; the rest is a generic 500. Neither reveals its cause,
+ * and both are `unexpected`: the caller logs the error.
  */
 export function problemFor(
   err: unknown,
@@ -95,6 +103,20 @@ export function problemFor(
       unexpected: false,
     };
   }
+  if (isDependencyFailure(err))
+    return {
+      document: {
+        type: 'about:blank',
+        title: 'Service Unavailable',
+        status: 503,
+        detail:
+          'A service this one needs is unavailable or overloaded; send the request again shortly.',
+        reason: 'dependency_unavailable',
+        instance,
+      },
+      unexpected: true,
+      headers: { 'Retry-After': String(DEPENDENCY_RETRY_AFTER_SECONDS) },
+    };
   return {
     document: {
       type: 'about:blank',

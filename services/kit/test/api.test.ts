@@ -202,7 +202,14 @@ test('the OpenAPI document describes paths, parameters, bodies, security and err
       { name: 'verbose', in: 'query', required: false, description: 'Say more.' },
     ],
   });
-  expect(Object.keys(get?.responses as object).sort()).toEqual(['200', '400', '401', '404', '500']);
+  expect(Object.keys(get?.responses as object).sort()).toEqual([
+    '200',
+    '400',
+    '401',
+    '404',
+    '500',
+    '503',
+  ]);
   const post = doc.paths['/things']?.post;
   expect(post).toMatchObject({
     security: [{ bearerAuth: [] }],

@@ -1,9 +1,16 @@
 // The service skeleton over real HTTP on port 0: problem+json errors, validation,
 // security headers, CORS, body limits, metrics by route template, health and readiness,
 // and which client address a request behind Kong has.
+import { createRequire } from 'node:module';
 import { request } from 'node:http';
 import { Writable } from 'node:stream';
 import Router from '@koa/router';
+import { BulkheadRejectedError, TaskCancelledError } from 'cockatiel';
+import {
+  MongoNetworkTimeoutError,
+  MongoServerSelectionError,
+  type TopologyDescription,
+} from 'mongodb';
 import { z } from 'zod';
 import {
   conflict,
@@ -51,6 +58,29 @@ items.get('/whoami', (ctx) => {
 });
 items.get('/boom', () => {
   throw new Error('database password is hunter2');
+});
+// The driver's own error for a pool that had no connection free in time (not exported).
+const { WaitQueueTimeoutError } = createRequire(import.meta.url)('mongodb/lib/cmap/errors.js') as {
+  WaitQueueTimeoutError: new (message: string, address: string) => Error;
+};
+// What the database driver and a dependency policy throw when a dependency is away or
+// overloaded: no server selected in time, no pooled connection in time, a socket timeout,
+// a full bulkhead, a timeout.
+const DEPENDENCY_FAILURES: Record<string, () => Error> = {
+  'no-server': () =>
+    new MongoServerSelectionError(
+      'Server selection timed out after 5000 ms at mongodb://user:hunter2@db',
+      {} as TopologyDescription,
+    ),
+  'pool-wait': () =>
+    new WaitQueueTimeoutError('Timed out while checking out a connection from the pool', 'db'),
+  'socket-timeout': () => new MongoNetworkTimeoutError('connection 3 to db:27017 timed out'),
+  'bulkhead-full': () => new BulkheadRejectedError(32, 64),
+  'timed-out': () => new TaskCancelledError('Operation timed out after 2000ms'),
+};
+items.get('/dependency/:failure', (ctx) => {
+  const failure = DEPENDENCY_FAILURES[ctx.params.failure ?? ''];
+  throw failure ? failure() : new Error('no such failure');
 });
 items.post(
   '/login',
@@ -232,6 +262,28 @@ test('an unexpected error is a generic 500 that reveals nothing, and is logged w
     level: 50,
   });
 });
+
+test.each(Object.keys(DEPENDENCY_FAILURES))(
+  'a dependency away or overloaded (%s) is a 503 problem with Retry-After that reveals nothing, logged',
+  async (failure) => {
+    const requestId = `req-${failure}`;
+    const res = await fetch(`${base}/dependency/${failure}`, {
+      headers: { 'x-request-id': requestId },
+    });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+    const text = await res.text();
+    expect(text).not.toContain('hunter2');
+    expect(JSON.parse(text)).toMatchObject({
+      type: 'about:blank',
+      title: 'Service Unavailable',
+      status: 503,
+      reason: 'dependency_unavailable',
+    });
+    expect(logLines.find((l) => l.requestId === requestId)).toMatchObject({ level: 50 });
+  },
+);
 
 test('passwords and tokens are redacted from logs', async () => {
   await post(
