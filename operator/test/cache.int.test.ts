@@ -350,14 +350,17 @@ describe('an unusable Redis', () => {
     });
 
     afterAll(async () => {
-      if (own?.isOpen) own.destroy();
-      await limited?.stop();
-      const good = await startOperator(testConfig(shard), quietLog);
       try {
-        await deleteMarketplaces(kube, [name]);
+        if (own?.isOpen) own.destroy();
+        await limited?.stop();
+        const good = await startOperator(testConfig(shard), quietLog);
+        try {
+          await deleteMarketplaces(kube, [name]);
+        } finally {
+          await good.stop();
+        }
       } finally {
-        await good.stop();
-        await redis?.stop();
+        await redis?.stop(); // whatever failed before, the private Redis goes
       }
     });
 

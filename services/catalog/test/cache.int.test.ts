@@ -404,8 +404,12 @@ describe('Redis away', () => {
   });
 
   afterAll(async () => {
-    await away.close();
-    await redis.stop();
+    // beforeAll may have failed before it started them; the private Redis goes either way.
+    try {
+      await (away as RunningService<CatalogDeps> | undefined)?.close();
+    } finally {
+      await (redis as PrivateRedis | undefined)?.stop();
+    }
   });
 
   const circuit = () => metric(away.url, 'dependency_circuit_state', { dependency: 'redis' });
