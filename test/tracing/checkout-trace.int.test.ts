@@ -169,6 +169,36 @@ describe('a checkout through the gateway', () => {
     expect(serviceOfSpan('POST /checkout')).toEqual(new Set(['checkout']));
     expect(serviceOfSpan('process order_paid')).toEqual(new Set(['orders']));
     expect(serviceOfSpan('smtp send')).toEqual(new Set(['notifications']));
+    // The messaging spans carry OpenTelemetry's messaging attributes.
+    const tags = (name: string, keys: string[]) => {
+      const span = trace.spans.find((s) => s.operationName === name);
+      return span && Object.fromEntries(keys.map((k) => [k, tag(span, k)]));
+    };
+    const MESSAGING = [
+      'span.kind',
+      'messaging.system',
+      'messaging.operation.type',
+      'messaging.operation.name',
+      'messaging.destination.name',
+      'messaging.rabbitmq.destination.routing_key',
+    ];
+    expect(tags('publish order_exchange', MESSAGING)).toEqual({
+      'span.kind': 'producer',
+      'messaging.system': 'rabbitmq',
+      'messaging.operation.type': 'send',
+      'messaging.operation.name': 'publish',
+      'messaging.destination.name': 'order_exchange',
+      'messaging.rabbitmq.destination.routing_key': expect.stringMatching(/^order\./) as unknown,
+    });
+    expect(tags('process order_paid', [...MESSAGING, 'messaging.consumer.group.name'])).toEqual({
+      'span.kind': 'consumer',
+      'messaging.system': 'rabbitmq',
+      'messaging.operation.type': 'process',
+      'messaging.operation.name': 'process',
+      'messaging.destination.name': 'order_exchange',
+      'messaging.rabbitmq.destination.routing_key': 'order.paid',
+      'messaging.consumer.group.name': expect.any(String) as unknown,
+    });
     // The request's MongoDB operations are there, without their values.
     const reserve = trace.spans.find((s) => s.operationName === 'findOneAndUpdate products');
     expect(reserve && tag(reserve, 'db.system.name')).toBe('mongodb');

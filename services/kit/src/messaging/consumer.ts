@@ -9,17 +9,6 @@
 // A dropped connection is reconnected with backoff. Handling a delivery is a CONSUMER
 // span that continues the trace its traceparent header names (a malformed one: a new trace).
 import { context, ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
-import {
-  ATTR_MESSAGING_CONSUMER_GROUP_NAME,
-  ATTR_MESSAGING_DESTINATION_NAME,
-  ATTR_MESSAGING_MESSAGE_ID,
-  ATTR_MESSAGING_OPERATION_NAME,
-  ATTR_MESSAGING_OPERATION_TYPE,
-  ATTR_MESSAGING_RABBITMQ_DESTINATION_ROUTING_KEY,
-  ATTR_MESSAGING_SYSTEM,
-  MESSAGING_OPERATION_TYPE_VALUE_PROCESS,
-  MESSAGING_SYSTEM_VALUE_RABBITMQ,
-} from '@opentelemetry/semantic-conventions/incubating';
 import { connect, type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
 import type { Collection, Db } from 'mongodb';
 import type { Logger } from 'pino';
@@ -32,6 +21,7 @@ import { deadLetterQueueOf, retryQueueOf, RETRY_QUEUE_TTL_MS } from '../tenant-c
 import { forwardedProperties, RETRIES_HEADER } from './dead-letters.js';
 import type { QueueDepths, QueueSource } from './queue-metrics.js';
 import type { EventEnvelope, Publisher } from './publisher.js';
+import { messagingAttributes } from './span-attributes.js';
 
 export interface ConsumerOptions {
   /** Name of the consuming component: dedupe records are per consumer. */
@@ -169,17 +159,15 @@ export class Consumer implements QueueSource {
       `process ${queue}`,
       {
         kind: SpanKind.CONSUMER,
-        attributes: {
-          [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM_VALUE_RABBITMQ,
-          [ATTR_MESSAGING_OPERATION_TYPE]: MESSAGING_OPERATION_TYPE_VALUE_PROCESS,
-          [ATTR_MESSAGING_OPERATION_NAME]: 'process',
-          [ATTR_MESSAGING_DESTINATION_NAME]: message.fields.exchange,
-          [ATTR_MESSAGING_RABBITMQ_DESTINATION_ROUTING_KEY]: message.fields.routingKey,
-          [ATTR_MESSAGING_CONSUMER_GROUP_NAME]: name,
+        attributes: messagingAttributes({
+          operation: 'process',
+          exchange: message.fields.exchange,
+          routingKey: message.fields.routingKey,
+          consumerGroup: name,
           ...(typeof message.properties.messageId === 'string'
-            ? { [ATTR_MESSAGING_MESSAGE_ID]: message.properties.messageId }
+            ? { messageId: message.properties.messageId }
             : {}),
-        },
+        }),
       },
       parent,
     );

@@ -6,21 +6,12 @@
 // Publishing an event is a PRODUCER span in the trace the event was written in (its
 // outbox entry's), and the message carries that span's traceparent in its headers.
 import { ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
-import {
-  ATTR_MESSAGING_DESTINATION_NAME,
-  ATTR_MESSAGING_MESSAGE_ID,
-  ATTR_MESSAGING_OPERATION_NAME,
-  ATTR_MESSAGING_OPERATION_TYPE,
-  ATTR_MESSAGING_RABBITMQ_DESTINATION_ROUTING_KEY,
-  ATTR_MESSAGING_SYSTEM,
-  MESSAGING_OPERATION_TYPE_VALUE_SEND,
-  MESSAGING_SYSTEM_VALUE_RABBITMQ,
-} from '@opentelemetry/semantic-conventions/incubating';
 import { connect, type ChannelModel, type ConfirmChannel, type Options } from 'amqplib';
 import type { Logger } from 'pino';
 import { recordFailure } from '../spans.js';
 import { continueTrace, injectTrace, type TraceContextFields } from '../trace-context.js';
 import { NO_TRACING, type Tracing } from '../tracing.js';
+import { messagingAttributes } from './span-attributes.js';
 import { defaultTextMapGetter } from '@opentelemetry/api';
 
 export interface EventEnvelope<T = unknown> {
@@ -113,14 +104,12 @@ export class Publisher {
       `publish ${exchange}`,
       {
         kind: SpanKind.PRODUCER,
-        attributes: {
-          [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM_VALUE_RABBITMQ,
-          [ATTR_MESSAGING_OPERATION_TYPE]: MESSAGING_OPERATION_TYPE_VALUE_SEND,
-          [ATTR_MESSAGING_OPERATION_NAME]: 'publish',
-          [ATTR_MESSAGING_DESTINATION_NAME]: exchange,
-          [ATTR_MESSAGING_RABBITMQ_DESTINATION_ROUTING_KEY]: routingKey,
-          [ATTR_MESSAGING_MESSAGE_ID]: event.id,
-        },
+        attributes: messagingAttributes({
+          operation: 'publish',
+          exchange,
+          routingKey,
+          messageId: event.id,
+        }),
       },
       parent,
     );
