@@ -139,7 +139,10 @@ export function createServiceApp(opts: ServiceAppOptions): Koa<RequestState> {
       }
     } catch (err) {
       const { document, unexpected, headers } = problemFor(err, ctx.path);
-      if (unexpected) ctx.state.log.error({ err }, 'unexpected error');
+      if (unexpected) {
+        const what = document.status === 503 ? 'dependency unavailable' : 'unexpected error';
+        ctx.state.log.error({ err }, what);
+      }
       ctx.status = document.status;
       if (headers) ctx.set(headers);
       ctx.type = 'application/problem+json';

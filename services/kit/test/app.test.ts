@@ -281,7 +281,10 @@ test.each(Object.keys(DEPENDENCY_FAILURES))(
       status: 503,
       reason: 'dependency_unavailable',
     });
-    expect(logLines.find((l) => l.requestId === requestId)).toMatchObject({ level: 50 });
+    expect(logLines.find((l) => l.requestId === requestId)).toMatchObject({
+      level: 50,
+      msg: 'dependency unavailable',
+    });
   },
 );
 
