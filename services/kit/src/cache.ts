@@ -336,7 +336,6 @@ export class ReadCache {
   }
 }
 
-/** A Redis call refused by the open breaker is a read past the cache; anything else, an error. */
 /** A generation Redis does not have starts at a fresh number (cache-keys.ts), unless another made it first. */
 function startGeneration(r: RedisConnection, key: string): Promise<unknown> {
   return r.set(key, String(freshGeneration()), {
@@ -345,6 +344,7 @@ function startGeneration(r: RedisConnection, key: string): Promise<unknown> {
   });
 }
 
+/** A Redis call refused by the open breaker is a read past the cache; anything else, an error. */
 function outcomeOf(err: unknown): CacheOutcome {
   return err instanceof BrokenCircuitError ? 'bypass' : 'error';
 }
