@@ -442,12 +442,13 @@ describe('RBAC', () => {
         r.verbs.some((v) => ['create', 'update', 'patch', 'delete'].includes(v)),
     );
     expect(namespacedWrites.map((r) => r.resources)).toEqual([['events'], ['rolebindings']]);
+    // Namespaces: made and read back, listed and watched (the informer), never changed.
     expect(
       clusterWide
-        .find((r) => r.resources.includes('namespaces'))
-        ?.verbs.slice()
+        .filter((r) => r.resources.includes('namespaces'))
+        .flatMap((r) => r.verbs)
         .sort(),
-    ).toEqual(['create', 'get']);
+    ).toEqual(['create', 'get', 'list', 'watch']);
   });
 
   test('on tenant ServiceMonitors: list and apply, nothing more; nothing on PodMonitors', () => {
