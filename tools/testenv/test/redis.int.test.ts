@@ -1,6 +1,9 @@
 // Redis as testenv runs it: the shared environment's on loopback, refusing anyone without
-// the admin password; a private one that a test may pause and stop, leaving nothing.
+// the admin password; a private one that a test may pause and stop, leaving nothing, and
+// that its owner's sweep can always find.
+import { randomBytes } from 'node:crypto';
 import { createClient } from 'redis';
+import { OWNERS, ownedBy, sweepOwner, withOwner } from '../src/owners.js';
 import { isAlive } from '../src/pids.js';
 import { loadTestEnv, pingRedis, startRedis } from '../src/index.js';
 
@@ -36,4 +39,23 @@ test('a private Redis pauses (commands hang), resumes, and stops with nothing le
   }
   expect(pids.filter(isAlive)).toEqual([]);
   await expect(pingRedis(redis.address, redis.password, 500)).rejects.toThrow();
+});
+
+test("an owner's sweep finds and stops a private Redis, whose process title hides nothing", async () => {
+  // Redis rewrites its process title over the memory /proc/<pid>/environ shows, which
+  // would erase the owner's stamp and hide a leaked server from every sweep.
+  const saved = process.env[OWNERS];
+  const owner = `test-${randomBytes(4).toString('hex')}`;
+  process.env[OWNERS] = withOwner(owner);
+  const redis = await startRedis();
+  try {
+    const pids = redis.processes.map((p) => p.pid);
+    expect(ownedBy(owner).map((p) => p.pid)).toEqual(pids);
+    expect((await sweepOwner(owner)).map((p) => p.pid)).toEqual(pids);
+    expect(pids.filter(isAlive)).toEqual([]);
+  } finally {
+    await redis.stop();
+    if (saved === undefined) delete process.env.GORTEN_OWNERS;
+    else process.env[OWNERS] = saved;
+  }
 });

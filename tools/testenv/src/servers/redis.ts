@@ -40,6 +40,9 @@ export function redisConfig(port: number, dir: string, password: string): string
     'appendonly no',
     'daemonize no',
     'logfile ""',
+    // Redis writes its process title over the memory /proc/<pid>/environ reads, which
+    // erases the owner's stamp (owners.ts): a leaked server would escape every sweep.
+    'set-proc-title no',
     `requirepass ${password}`,
     // Two tenants' caches must not evict the other's keys first: the least recently used go.
     'maxmemory 256mb',
