@@ -5,11 +5,13 @@
 // second achieved, p50/p95/p99 end to end, failures, and the CPU seconds FerretDB and the
 // service spent per checkout — which shows where the knee comes from. With --tracing, two
 // checkout services alike but for tracing (off; on, every request sampled and exported to
-// a Jaeger of the benchmark's own) take turns at each rate, and ratios on/off follow.
+// a Jaeger of the benchmark's own) take turns at each rate, and ratios on/off follow. With
+// --baseline REF, the services as they were at git REF (source-variant.ts) take turns with
+// this checkout's, and ratios after/before follow.
 //
 //   npx tsx tools/testenv/src/cli.ts exec -- tsx bench/checkout.ts [--quick]
 //     [--rates 3,6,10] [--seconds 4] [--runs 1] [--tracing [--tracing-env 'K=V,...;...']]
-//     [--cpu-prof DIR]
+//     [--baseline REF] [--cpu-prof DIR]
 //
 // --tracing-env: more services, traced like the second but each with its own variables as
 // well ('OTEL_BSP_SCHEDULE_DELAY=1000;OTEL_BSP_SCHEDULE_DELAY=5000', say), to compare ways
@@ -20,7 +22,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DependencyMetrics, newId } from '@gorten/kit';
 import { createPaymentModule } from '@gorten/payments/module';
@@ -28,10 +30,12 @@ import { createPaymentMethod } from '@gorten/payments/payments';
 import { TestTenant } from '@gorten/service-testing';
 import { loadTestEnv, startJaeger, type Jaeger, type JaegerTrace } from '@gorten/testenv';
 import { Registry } from 'prom-client';
+import { servicePackagesAt, sourcesAt } from './source-variant.js';
 import {
   cpuSeconds,
   median,
   profileChildrenInto,
+  ROOT,
   startHttpChild,
   stopAllChildren,
   type HttpChild,
@@ -56,6 +60,10 @@ const TRACING = process.argv.includes('--tracing');
 const CPU_PROFILE_DIR = option('cpu-prof');
 /** --tracing-env 'K=V,K=V;K=V': more traced services, each with its own variables too. */
 const TRACING_ENVS = option('tracing-env')?.split(';') ?? [];
+const BASELINE = option('baseline');
+/** More than one service measured: the tables name each, and ratios to the first follow. */
+const COMPARED = TRACING || BASELINE !== undefined;
+if (BASELINE && TRACING) throw new Error('--baseline and --tracing: one comparison per run');
 function pairs(text: string): Record<string, string> {
   return Object.fromEntries(
     text.split(',').map((pair) => {
@@ -106,10 +114,18 @@ interface Setup {
  * One tenant per service: FerretDB 1.24 panics on a createIndexes of two or more indexes
  * that exist, which is what a second process of a service sends at start.
  */
-async function setUp(label: string, env: Record<string, string>, logDir: string): Promise<Setup> {
+/** One checkout service to measure: its name in the tables, its variables, its sources. */
+interface Variant {
+  label: string;
+  env: Record<string, string>;
+  /** Another commit's services (source-variant.ts) instead of this checkout's. */
+  sources?: string;
+}
+
+async function setUp(variant: Variant, logDir: string): Promise<Setup> {
   const tenant = await TestTenant.create('bench-checkout');
   try {
-    return await setUpOn(tenant, label, env, logDir);
+    return await setUpOn(tenant, variant, logDir);
   } catch (err) {
     await tenant.destroy();
     throw err;
@@ -118,21 +134,24 @@ async function setUp(label: string, env: Record<string, string>, logDir: string)
 
 async function setUpOn(
   tenant: TestTenant,
-  label: string,
-  env: Record<string, string>,
+  { label, env, sources }: Variant,
   logDir: string,
 ): Promise<Setup> {
+  const main = 'services/checkout/src/main.ts';
   const service = await startHttpChild(
     `checkout (${label})`,
-    'services/checkout/src/main.ts',
+    sources ? relative(ROOT, join(sources, main)) : main,
     tenant.serviceEnv('checkout', {
       LOG_LEVEL: 'warn',
       SIMULATED_PROVIDER_DELAY_MS: '0',
       PAYMENT_PROVIDER_TIMEOUT_MS: '10000',
       CHECKOUT_LEASE_MS: '60000',
       ...env,
+      ...(sources ? { GORTEN_BENCH_SOURCES: sources } : {}),
     }),
     join(logDir, `checkout-${label.replace(/\W+/g, '-')}.log`),
+    '/readyz',
+    sources ? ['bench/source-variant.ts'] : [],
   );
   const company = await tenant.addCompany();
   const products = Array.from({ length: 20 }, () => newId('prd'));
@@ -263,15 +282,26 @@ async function main(): Promise<void> {
   try {
     const logDir = mkdtempSync(join(tmpdir(), 'gorten-bench-'));
     if (CPU_PROFILE_DIR) profileChildrenInto(CPU_PROFILE_DIR);
-    const variants: [string, Record<string, string>][] = [['tracing off', {}]];
+    // The first variant is what the others are compared with.
+    const variants: Variant[] = [];
+    if (BASELINE)
+      variants.push(
+        {
+          label: `before (${BASELINE})`,
+          env: {},
+          sources: sourcesAt(ROOT, BASELINE, servicePackagesAt(ROOT, BASELINE)),
+        },
+        { label: 'after', env: {} },
+      );
+    else variants.push({ label: 'tracing off', env: {} });
     if (TRACING) {
       jaeger = await startJaeger();
       const on = { OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpUrl, OTEL_TRACES_SAMPLER: 'always_on' };
-      variants.push(['tracing on', on]);
+      variants.push({ label: 'tracing on', env: on });
       for (const more of TRACING_ENVS)
-        variants.push([`tracing on, ${more}`, { ...on, ...pairs(more) }]);
+        variants.push({ label: `tracing on, ${more}`, env: { ...on, ...pairs(more) } });
     }
-    for (const [label, env] of variants) setups.push(await setUp(label, env, logDir));
+    for (const variant of variants) setups.push(await setUp(variant, logDir));
     for (const setup of setups) await oneRun(setup, 2); // warm-up: connections, JIT, SQLite pages
     const rows: string[] = [];
     const ratios: string[] = [];
@@ -287,16 +317,16 @@ async function main(): Promise<void> {
       for (const setup of setups) {
         const own = runs.get(setup) ?? [];
         rows.push(
-          `| ${TRACING ? `${setup.label} | ` : ''}${rate} | ${m(own, (r) => r.achieved).toFixed(1)} | ${m(own, (r) => r.p50).toFixed(0)} | ${m(own, (r) => r.p95).toFixed(0)} | ${m(own, (r) => r.p99).toFixed(0)} | ${m(own, (r) => r.failed)} | ${m(own, (r) => r.dbCpuMs).toFixed(1)} | ${m(own, (r) => r.serviceCpuMs).toFixed(1)} |`,
+          `| ${COMPARED ? `${setup.label} | ` : ''}${rate} | ${m(own, (r) => r.achieved).toFixed(1)} | ${m(own, (r) => r.p50).toFixed(0)} | ${m(own, (r) => r.p95).toFixed(0)} | ${m(own, (r) => r.p99).toFixed(0)} | ${m(own, (r) => r.failed)} | ${m(own, (r) => r.dbCpuMs).toFixed(1)} | ${m(own, (r) => r.serviceCpuMs).toFixed(1)} |`,
         );
         process.stderr.write(`${rows.at(-1) ?? ''}\n`); // as it comes: overloaded rates take long
       }
-      const [off, ...traced] = setups;
-      for (const setup of off ? traced : []) {
-        const [before, after] = [runs.get(off as Setup) ?? [], runs.get(setup) ?? []];
-        const ratio = (pick: (run: Run) => number) => (m(after, pick) / m(before, pick)).toFixed(2);
+      const [first, ...others] = setups;
+      for (const setup of first ? others : []) {
+        const [base, own] = [runs.get(first as Setup) ?? [], runs.get(setup) ?? []];
+        const ratio = (pick: (run: Run) => number) => (m(own, pick) / m(base, pick)).toFixed(2);
         ratios.push(
-          `| ${setup.label} | ${rate} | ${ratio((r) => r.serviceCpuMs)} | ${ratio((r) => r.p50)} | ${ratio((r) => r.p99)} |`,
+          `| ${setup.label} | ${rate} | ${ratio((r) => r.achieved)} | ${ratio((r) => r.serviceCpuMs)} | ${ratio((r) => r.dbCpuMs)} | ${ratio((r) => r.p50)} | ${ratio((r) => r.p99)} |`,
         );
       }
     }
@@ -304,22 +334,21 @@ async function main(): Promise<void> {
       [
         `Checkout, ${SECONDS} s per run, median of ${RUNS} runs per rate (2 cores shared by FerretDB, RabbitMQ, the service${TRACING ? 's, Jaeger' : ''} and the load generator)`,
         '',
-        `| ${TRACING ? 'tracing | ' : ''}offered /s | achieved /s | p50 ms | p95 ms | p99 ms | failed | FerretDB CPU ms per checkout | service CPU ms per checkout |`,
-        `|${TRACING ? '---|' : ''}---|---|---|---|---|---|---|---|`,
+        `| ${COMPARED ? 'variant | ' : ''}offered /s | achieved /s | p50 ms | p95 ms | p99 ms | failed | FerretDB CPU ms per checkout | service CPU ms per checkout |`,
+        `|${COMPARED ? '---|' : ''}---|---|---|---|---|---|---|---|`,
         ...rows,
         '',
-        ...(TRACING
+        ...(COMPARED
           ? [
-              'Tracing on / off, ratios of medians:',
+              `Ratios of medians to ${setups[0]?.label ?? ''}:`,
               '',
-              '| tracing | offered /s | service CPU per checkout | p50 | p99 |',
-              '|---|---|---|---|---|',
+              '| variant | offered /s | achieved | service CPU per checkout | FerretDB CPU per checkout | p50 | p99 |',
+              '|---|---|---|---|---|---|---|',
               ...ratios,
-              '',
-              jaeger ? await spansOfOneCheckout(jaeger) : '',
               '',
             ]
           : []),
+        ...(jaeger ? [await spansOfOneCheckout(jaeger), ''] : []),
       ].join('\n'),
     );
   } finally {

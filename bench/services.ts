@@ -22,7 +22,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { tenantRedisUser, TestTenant, type TenantRedisUser } from '@gorten/service-testing';
 import { loadTestEnv, startJaeger, type Jaeger } from '@gorten/testenv';
-import { kitSourcesAt } from './kit-variant.js';
+import { sourcesAt } from './source-variant.js';
 import { autocannonLoad, callOnce, pacedLoad, type Sample, type Target } from './load.js';
 import {
   cpuSeconds,
@@ -300,7 +300,7 @@ interface Service {
  * A service process on a tenant of its own: FerretDB 1.24 panics on a createIndexes of two
  * or more indexes that exist, which is what a second process of a service sends at start.
  */
-/** `kitSources`: run the kit from these sources instead of this checkout's (kit-variant.ts). */
+/** `kitSources`: run the kit from these sources instead of this checkout's (source-variant.ts). */
 async function startService(
   service: 'catalog' | 'users',
   name: string,
@@ -316,12 +316,12 @@ async function startService(
       LOG_LEVEL: options.logLevel,
       SHUTDOWN_TIMEOUT_MS: '2000',
       ...(service === 'users' ? { JWT_PRIVATE_KEY: tenant.keys.privateKey } : {}),
-      ...(kitSources ? { GORTEN_BENCH_KIT_SRC: kitSources } : {}),
+      ...(kitSources ? { GORTEN_BENCH_SOURCES: kitSources } : {}),
       ...env,
     }),
     join(logDir, `${name.replace(/[^A-Za-z0-9]+/g, '-')}.log`),
     '/readyz',
-    kitSources ? ['bench/kit-variant.ts'] : [],
+    kitSources ? ['bench/source-variant.ts'] : [],
   );
   return { tenant, http };
 }
@@ -519,7 +519,7 @@ async function overheadScenario(): Promise<void> {
   if (options.kitBaseline)
     variants.push({
       label: `kit at ${options.kitBaseline}`,
-      sources: kitSourcesAt(ROOT, options.kitBaseline),
+      sources: sourcesAt(ROOT, options.kitBaseline, ['kit']),
     });
   for (const level of ['warn', 'info']) {
     for (const variant of variants) {
