@@ -5,19 +5,17 @@ import {
   afterCursor,
   assertActsForCompany,
   conflict,
+  isDuplicateKey,
   notFound,
   page,
   unprocessable,
   type CompanyMemberRecord,
   type Principal,
 } from '@gorten/kit';
-import { MongoServerError } from 'mongodb';
 import { readableCompany } from './companies.js';
 import type { CompaniesDeps } from './deps.js';
 import type { Member } from './schemas.js';
 import { membershipId } from './store.js';
-
-const DUPLICATE_KEY = 11000;
 
 export function toMember(doc: CompanyMemberRecord): Member {
   return { userId: doc.userId, addedAt: doc.addedAt.toISOString(), addedBy: doc.addedBy };
@@ -77,7 +75,7 @@ export async function addMember(
   try {
     await deps.store.members.insertOne(doc);
   } catch (err) {
-    if (!(err instanceof MongoServerError && err.code === DUPLICATE_KEY)) throw err;
+    if (!isDuplicateKey(err)) throw err;
     const existing = await deps.store.members.findOne({ _id: doc._id });
     if (!existing) throw conflict('The membership changed meanwhile; try again.');
     return { member: toMember(existing), created: false };

@@ -9,7 +9,8 @@
 // again or by `settleStale`: as the owner says its run ended (`settlementOf`).
 // A record keeps only a keyed fingerprint of its request (requestHash), never the request.
 import { createHmac, randomUUID } from 'node:crypto';
-import { MongoServerError, type Collection } from 'mongodb';
+import type { Collection } from 'mongodb';
+import { isDuplicateKey } from './mongo.js';
 import { z } from 'zod';
 import { conflict, unprocessable } from './problem.js';
 import { canonicalJson } from './canonical-json.js';
@@ -108,7 +109,7 @@ export class IdempotencyKeys<R> {
       });
       return { started: true };
     } catch (err) {
-      if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
+      if (!isDuplicateKey(err)) throw err;
     }
     const existing = await this.records.findOne({ _id: id });
     if (!existing) return this.claim(id, hash, runId, now); // released meanwhile: try again

@@ -7,9 +7,9 @@
 // attempt marks its own, and one this process knows it abandoned before the send is
 // taken over by the next delivery instead of being read as "sent".
 import { randomUUID } from 'node:crypto';
-import { inSpan, PoisonMessage, type EventEnvelope } from '@gorten/kit';
+import { inSpan, isDuplicateKey, PoisonMessage, type EventEnvelope } from '@gorten/kit';
 import { SpanKind, trace } from '@opentelemetry/api';
-import { MongoServerError, type Collection } from 'mongodb';
+import type { Collection } from 'mongodb';
 import type { Transporter } from 'nodemailer';
 import { compose, MAILED, recipientOf, type Recipient } from './messages.js';
 
@@ -92,7 +92,7 @@ async function mark(
     });
     return true;
   } catch (err) {
-    if (!(err instanceof MongoServerError && err.code === 11000)) {
+    if (!isDuplicateKey(err)) {
       deps.abandoned.add(attempt); // the insert may still land; nothing is sent under it
       throw err;
     }

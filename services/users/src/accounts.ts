@@ -5,18 +5,19 @@
 // Registration answers alike whether the email was free or taken, so it does not tell
 // who has an account here (login does not either).
 import {
+  afterCursor,
   conflict,
+  isDuplicateKey,
   newId,
   notFound,
   outboxEntry,
   page,
-  afterCursor,
   Problem,
   unprocessable,
   type Principal,
   type Role,
 } from '@gorten/kit';
-import { MongoServerError, type Filter } from 'mongodb';
+import type { Filter } from 'mongodb';
 import { hashPassword, verifyPassword, type DerivationLane } from './passwords.js';
 import type { User, UserRegistered } from './schemas.js';
 import type { UserDoc, UserStatus } from './store.js';
@@ -33,8 +34,6 @@ export function toUser(doc: UserDoc): User {
     updatedAt: doc.updatedAt.toISOString(),
   };
 }
-
-const DUPLICATE_KEY = 11000;
 
 export async function createUser(
   deps: UsersDeps,
@@ -61,8 +60,7 @@ export async function createUser(
   try {
     await deps.store.users.insertOne(doc);
   } catch (err) {
-    if (err instanceof MongoServerError && err.code === DUPLICATE_KEY)
-      throw conflict('A user with this email already exists.');
+    if (isDuplicateKey(err)) throw conflict('A user with this email already exists.');
     throw err;
   }
   return toUser(doc);

@@ -12,9 +12,8 @@
 // Every failure of the caller is an OAuth error code in a problem document, and says
 // no more than needed (no hint whether an email exists).
 import { randomUUID } from 'node:crypto';
-import { Problem, type Role } from '@gorten/kit';
+import { isDuplicateKey, Problem, type Role } from '@gorten/kit';
 import jwt from 'jsonwebtoken';
-import { MongoServerError } from 'mongodb';
 import { needsRehash, hashPassword, verifyPassword } from './passwords.js';
 import type { TokenRequest } from './schemas.js';
 import type { UserDoc } from './store.js';
@@ -219,7 +218,7 @@ async function clientCredentialsGrant(deps: UsersDeps, assertion: string): Promi
       expiresAt: new Date((claims.exp + ASSERTION_CLOCK_TOLERANCE_SECONDS) * 1000),
     });
   } catch (err) {
-    if (err instanceof MongoServerError && err.code === 11000)
+    if (isDuplicateKey(err))
       throw oauthError(401, 'invalid_client', 'The client assertion was already used.');
     throw err;
   }

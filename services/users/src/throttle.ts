@@ -4,8 +4,8 @@
 // all slip through before the first failure is counted, and no count is lost. A right
 // password starts the email's count over and gives the address its attempt back, so only
 // failures use up an address's budget. Login and password changes share the email's.
-import { tooManyRequests } from '@gorten/kit';
-import { MongoServerError, type Collection } from 'mongodb';
+import { isDuplicateKey, tooManyRequests } from '@gorten/kit';
+import type { Collection } from 'mongodb';
 import type { LoginFailuresDoc } from './store.js';
 
 export interface ThrottleLimits {
@@ -16,8 +16,6 @@ export interface ThrottleLimits {
 
 const emailKey = (email: string) => `email:${email}`;
 const addressKey = (address: string) => `addr:${address}`;
-
-const DUPLICATE_KEY = 11000;
 /** Each lost race means another attempt wrote the key meanwhile; this many cannot happen. */
 const COUNTING_TRIES = 5;
 
@@ -85,7 +83,7 @@ export class LoginThrottle {
         await this.failures.insertOne({ _id: id, failures: 1, windowEndsAt });
         return { attempts: 1, windowEndsAt };
       } catch (err) {
-        if (!(err instanceof MongoServerError && err.code === DUPLICATE_KEY)) throw err;
+        if (!isDuplicateKey(err)) throw err;
       }
     }
     throw new Error('could not count a password attempt: its record keeps changing');
