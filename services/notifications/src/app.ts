@@ -1,10 +1,10 @@
 // The email worker as the kit starts it: no API of its own (health and metrics only),
-// one consumer of the tenant's email_notifications queue.
-import { SHARED_COLLECTIONS, type ServiceDefinition } from '@gorten/kit';
+// one consumer of the tenant's email_notifications queue, and the sweep of its markers.
+import { RETENTION_SWEEP_MS, SHARED_COLLECTIONS, type ServiceDefinition } from '@gorten/kit';
 import { createTransport } from 'nodemailer';
 import { notificationsEnv, type NotificationsEnv } from './config.js';
 import type { NotificationsDeps } from './deps.js';
-import { mailEvent } from './send.js';
+import { forgetSentEmails, mailEvent } from './send.js';
 
 export const notificationsService: ServiceDefinition<NotificationsEnv, NotificationsDeps> = {
   info: {
@@ -27,6 +27,19 @@ export const notificationsService: ServiceDefinition<NotificationsEnv, Notificat
     now: () => new Date(),
     abandoned: new Set(),
   }),
+  // Emails' markers are forgotten when their events' handling is (no TTL indexes).
+  periodic: (deps) => [
+    {
+      name: 'sent-emails-retention',
+      everyMs: RETENTION_SWEEP_MS,
+      run: async () => {
+        await forgetSentEmails(
+          deps,
+          new Date(Date.now() - deps.env.PROCESSED_MESSAGE_RETENTION_MS),
+        );
+      },
+    },
+  ],
   consumers: (deps) => [
     {
       name: 'notifications-email',

@@ -5,7 +5,8 @@
 // is never sent twice — at most once, as a customer would rather have it. A marker write
 // whose outcome we did not learn (a frozen or failing database) can still land; each
 // attempt marks its own, and one this process knows it abandoned before the send is
-// taken over by the next delivery instead of being read as "sent".
+// taken over by the next delivery instead of being read as "sent". Markers are kept as
+// long as a handled message is remembered (no redelivery comes later), then forgotten.
 import { randomUUID } from 'node:crypto';
 import { inSpan, isDuplicateKey, PoisonMessage, type EventEnvelope } from '@gorten/kit';
 import { SpanKind, trace } from '@opentelemetry/api';
@@ -116,4 +117,16 @@ async function forget(deps: MailDeps, eventId: string, attempt: string): Promise
   } catch {
     deps.abandoned.add(attempt); // the marker may stay: a later delivery takes it over
   }
+}
+
+/**
+ * Forgets the markers written before `before` (FerretDB has no TTL indexes, so a periodic
+ * task calls this), sent or not: a delivery after that would be handled as new, so the
+ * retention is the one of handled messages, which outlasts any redelivery.
+ */
+export async function forgetSentEmails(
+  deps: Pick<MailDeps, 'sent'>,
+  before: Date,
+): Promise<number> {
+  return (await deps.sent.deleteMany({ at: { $lt: before } })).deletedCount;
 }

@@ -2,7 +2,8 @@
 // through a cable the tests can pull), the real RabbitMQ and FerretDB: each notification
 // event becomes exactly one email — also when the event is delivered again, after the
 // SMTP server refused mail for a while, and after it could not be reached for longer
-// than the queue's delivery attempts last.
+// than the queue's delivery attempts last; its markers are forgotten once no redelivery
+// can come.
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -18,6 +19,7 @@ import { eventually, tcpCable, type Cable } from '@gorten/testenv';
 import { SMTPServer } from 'smtp-server';
 import { notificationsService } from '../src/app.js';
 import type { NotificationsDeps } from '../src/deps.js';
+import { forgetSentEmails, type SentEmailDoc } from '../src/send.js';
 
 interface Received {
   to: string[];
@@ -234,6 +236,33 @@ test('an event without a recipient goes to the dead-letter queue; others are ign
   });
   expect(dead).toHaveLength(1);
   expect(dead[0]?.body).toMatchObject({ type: 'order.confirmation' });
+});
+
+test('markers of emails older than the redelivery retention go, sent or not; younger ones stay', async () => {
+  const sent = tenant.db.collection<SentEmailDoc>('sent_emails');
+  const day = 86_400_000;
+  const at = (daysAgo: number) => new Date(Date.now() - daysAgo * day);
+  const [old, stuck, young] = [randomUUID(), randomUUID(), randomUUID()];
+  await sent.insertMany([
+    { _id: old, type: 'order.paid', to: 'a@example.test', status: 'sent', at: at(8) },
+    {
+      _id: stuck,
+      type: 'order.paid',
+      to: 'b@example.test',
+      status: 'sending',
+      attempt: 'x',
+      at: at(8),
+    },
+    { _id: young, type: 'order.paid', to: 'c@example.test', status: 'sent', at: at(6) },
+  ]);
+  const forgotten = await forgetSentEmails(service.deps, at(7));
+  expect(forgotten).toBeGreaterThanOrEqual(2);
+  const left = await sent.find({ _id: { $in: [old, stuck, young] } }).toArray();
+  expect(left.map((m) => m._id)).toEqual([young]);
+  // The sweep runs in the service itself, at the common retention of handled messages.
+  expect(notificationsService.periodic?.(service.deps).map((t) => t.name)).toEqual([
+    'sent-emails-retention',
+  ]);
 });
 
 test('serves its OpenAPI document (health only), and the checked-in copy is up to date', async () => {
