@@ -34,6 +34,8 @@ import {
   buildGatewayPlane,
   checkPluginReferences,
   hostHolder,
+  KNOWN_KONG_PLUGINS,
+  ROUTES,
 } from '../src/marketplace/gateway.js';
 import { buildServiceMonitor } from '../src/marketplace/monitoring.js';
 import { DEFAULT_SETTINGS, type OperatorSettings } from '../src/settings.js';
@@ -495,6 +497,7 @@ describe('gateway', () => {
       'tenant-security-headers',
       'tenant-cors',
       'tenant-size-limit',
+      'tenant-problem-details',
     ]);
     expect(plugins('route-catalog-public')).not.toContain('tenant-jwt');
     expect(
@@ -505,6 +508,20 @@ describe('gateway', () => {
     expect(plugins('fallback')).toEqual(['tenant-not-found', 'tenant-security-headers']);
     const acl = objects.find((o) => o.metadata.name === 'tenant-acl');
     expect(acl?.config).toEqual({ allow: ['mp-acme'], hide_groups_header: true });
+  });
+
+  test("Kong's own rejections on every route become problem documents (jwt's 401 included)", () => {
+    const objects = buildGatewayPlane(mp, DEFAULT_SETTINGS, keys);
+    const routes = objects.filter((o) => o.kind === 'Ingress' && o.metadata.name !== 'fallback');
+    expect(routes).toHaveLength(ROUTES.length);
+    for (const route of routes) {
+      expect(route.metadata.annotations?.['konghq.com/plugins']?.split(',')).toContain(
+        'tenant-problem-details',
+      );
+    }
+    const plugin = objects.find((o) => o.metadata.name === 'tenant-problem-details');
+    expect(plugin).toMatchObject({ plugin: 'gorten-problem-details', config: {} });
+    expect(KNOWN_KONG_PLUGINS).toContain('gorten-problem-details');
   });
 
   test('CORS names explicit origins and never a wildcard', () => {

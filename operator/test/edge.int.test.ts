@@ -1,12 +1,15 @@
 // The edge against the real kube-apiserver of the test environment: the operator's
-// KongUpstreamPolicies and annotated Services meet KIC's own CRDs (kubernetes-configuration,
-// installed by testenv) under strict field validation, and spec.gateway values out of
-// range are refused by the Marketplace CRD with the field's name. Dry runs only.
+// KongUpstreamPolicies, annotated Services and KongPlugins meet KIC's own CRDs
+// (kubernetes-configuration, installed by testenv) under strict field validation, and
+// spec.gateway values out of range are refused by the Marketplace CRD with the field's
+// name. Dry runs only.
 import { randomBytes } from 'node:crypto';
 import { SERVICE_NAMES, type Marketplace, type MarketplaceSpec } from '../src/api/types.js';
 import type { KubeObject } from '../src/clients/kube.js';
 import { resourcePath } from '../src/clients/resources.js';
+import { containsDesired } from '../src/runtime/equality.js';
 import { buildUpstreamPolicy } from '../src/marketplace/edge.js';
+import { buildKongPlugins } from '../src/marketplace/gateway.js';
 import { buildService } from '../src/marketplace/workloads.js';
 import { ensureCrds, marketplace, testKube } from './support.js';
 
@@ -74,6 +77,20 @@ describe("the operator's edge objects against KIC's CRDs (kubernetes-configurati
       await strictDryRunApply(buildUpstreamPolicy(mp, service));
       await strictDryRunApply(buildService(mp, service));
     }
+  });
+
+  test('every KongPlugin is accepted strictly, gorten-problem-details among them', async () => {
+    const plugins = buildKongPlugins(tenant(EVERY_SETTING));
+    expect(plugins.map((p) => p.plugin)).toContain('gorten-problem-details');
+    for (const plugin of plugins) {
+      // Kept as written (an empty config too), so a converged tenant rewrites none of them.
+      const live = (await strictDryRunApply(plugin)) as KubeObject;
+      expect(containsDesired(live, { plugin: plugin.plugin, config: plugin.config })).toBe(true);
+    }
+    const misspelt = { ...plugins[0]!, configs: {} };
+    await expect(strictDryRunApply(misspelt)).rejects.toThrow(
+      /\.configs: field not declared in schema/,
+    );
   });
 
   test('the same check refuses a policy KIC would refuse (an interval on a passive check)', async () => {

@@ -1,11 +1,13 @@
 // kong/kong.conf, what a standalone Kong needs besides kong.yml: exactly the plugins the
-// operator uses, nothing that widens nginx's retries, and an error template that turns
+// operator uses, our own plugin's Lua where Kong looks for it, no Lua from the
+// configuration, nothing that widens nginx's retries, and an error template that turns
 // each message Kong puts into it (Kong 3.4's own texts, listed below) into a problem
 // document. Pure: the files are read as Kong reads them, no Kong runs.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parse } from 'yaml';
 import { buildKongPlugins, KNOWN_KONG_PLUGINS, type Marketplace } from '@gorten/operator';
+import { luaFormat } from './kong-lua.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const KONG = join(ROOT, 'kong');
@@ -21,18 +23,6 @@ function readKongConf(file: string): Map<string, string> {
     settings.set(match[1]!, match[2]!);
   }
   return settings;
-}
-
-/** Lua's string.format with one argument, as Kong fills its error templates. */
-function luaFormat(template: string, message: string): string {
-  let used = 0;
-  const out = template.replace(/%(.)/g, (_all, spec: string) => {
-    if (spec === '%') return '%';
-    if (spec !== 's' || used++ > 0) throw new Error(`template: %${spec} would need an argument`);
-    return message;
-  });
-  if (used !== 1) throw new Error('template: no %s for the message');
-  return out;
 }
 
 const conf = readKongConf(join(KONG, 'kong.conf'));
@@ -88,6 +78,27 @@ describe('kong/kong.conf', () => {
     expect(used).toEqual(KNOWN_KONG_PLUGINS);
     for (const plugin of buildKongPlugins(mp)) expect(loaded).toContain(plugin.plugin);
     expect(loaded).not.toContain('bundled');
+    expect(loaded).not.toContain('pre-function');
+    expect(loaded).not.toContain('post-function');
+  });
+
+  it('runs no Lua from the configuration', () => {
+    expect(conf.get('untrusted_lua')).toBe('off');
+  });
+
+  it("finds gorten-problem-details' Lua where kong/README.md mounts kong/plugins", () => {
+    // docker run -v "$PWD/kong/plugins/<name>:/etc/kong/lua/kong/plugins/<name>:ro"
+    const mounted = '/etc/kong/lua/';
+    const templates = (conf.get('lua_package_path') ?? '').split(';');
+    expect(templates.slice(-2)).toEqual(['', '']); // ';;': Kong's own path follows
+    for (const module of ['handler', 'schema']) {
+      const wanted = `kong/plugins/gorten-problem-details/${module}`;
+      const found = templates
+        .filter((t) => t.startsWith(mounted))
+        .map((t) => join(ROOT, t.slice(mounted.length).replace('?', wanted)))
+        .filter((file) => existsSync(file));
+      expect(found).toEqual([join(KONG, 'plugins', 'gorten-problem-details', `${module}.lua`)]);
+    }
   });
 
   it("never widens nginx's proxy_next_upstream: a POST that was sent is never sent again", () => {
@@ -116,7 +127,9 @@ describe('kong/kong.conf', () => {
     const template = readFileSync(join(KONG, basename(path)), 'utf8');
     for (const message of KONG_MESSAGES) {
       const body = JSON.parse(luaFormat(template, message)) as unknown;
-      expect(body).toEqual({ type: 'about:blank', title: message });
+      // Only the message reaches the template (string.format with one argument), so no
+      // status and no title: for about:blank the title is the status's phrase (RFC 9457).
+      expect(body).toEqual({ type: 'about:blank', detail: message });
     }
   });
 });

@@ -65,6 +65,7 @@ describe('deck and kong/kong.yml', () => {
     expect(carts!.plugins.map((p) => p.name).sort()).toEqual([
       'acl',
       'cors',
+      'gorten-problem-details',
       'jwt',
       'rate-limiting',
       'request-size-limiting',

@@ -177,6 +177,8 @@ describe('kong/kong.yml', () => {
           'response-transformer',
           'cors',
           'request-size-limiting',
+          // Kong's own rejections (jwt's 401 too) as problem documents.
+          'gorten-problem-details',
         ]),
       );
     }

@@ -18,6 +18,8 @@ export const KNOWN_KONG_PLUGINS = new Set([
   'cors',
   'request-size-limiting',
   'request-termination',
+  // Ours, from kong/plugins/ (docs/operator.md says how the cluster's Kong loads it).
+  'gorten-problem-details',
 ]);
 
 /**
@@ -89,9 +91,16 @@ export const PLUGIN = {
   sizeLimit: 'tenant-size-limit',
   notFound: 'tenant-not-found',
   suspended: 'tenant-suspended',
+  problemDetails: 'tenant-problem-details',
 } as const;
 
-const COMMON_PLUGINS = [PLUGIN.rateLimit, PLUGIN.securityHeaders, PLUGIN.cors, PLUGIN.sizeLimit];
+const COMMON_PLUGINS = [
+  PLUGIN.rateLimit,
+  PLUGIN.securityHeaders,
+  PLUGIN.cors,
+  PLUGIN.sizeLimit,
+  PLUGIN.problemDetails,
+];
 
 function meta(
   mp: Marketplace,
@@ -180,6 +189,9 @@ export function buildKongPlugins(mp: Marketplace): KubeObject[] {
       content_type: 'application/problem+json',
       body: problem(503, 'Service Unavailable', 'This marketplace is suspended.'),
     }),
+    // Kong's own rejections as problem documents: jwt answers 401 through
+    // kong.response.exit, which no error template reaches (kong/README.md).
+    kongPlugin(mp, PLUGIN.problemDetails, 'gorten-problem-details', {}),
   ];
 }
 
