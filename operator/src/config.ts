@@ -114,6 +114,7 @@ const envSchema = z.object({
   // Unset: no cache. Checked by redisAdminTarget, which never fails start-up.
   GORTEN_REDIS_ADMIN_URL: z.preprocess(unsetIfEmpty, z.string().optional()),
   GORTEN_REDIS_TENANT_HOST: z.preprocess(unsetIfEmpty, hostPort.optional()),
+  GORTEN_KONG_PROBLEM_DETAILS: bool.default(DEFAULT_SETTINGS.kongProblemDetails),
   GORTEN_SMTP_URL: z
     .string()
     .regex(/^smtps?:\/\/[^/]/, 'must be an smtp:// or smtps:// URL')
@@ -201,6 +202,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig
       mongoTenantHost: e.GORTEN_MONGO_TENANT_HOST,
       amqpTenantHost: e.GORTEN_AMQP_TENANT_HOST,
       smtpUrl: e.GORTEN_SMTP_URL,
+      kongProblemDetails: e.GORTEN_KONG_PROBLEM_DETAILS,
       ...(redisAdmin && 'url' in redisAdmin
         ? { redisTenantHost: redisTenantHost(redisAdmin.url, e.GORTEN_REDIS_TENANT_HOST) }
         : {}),

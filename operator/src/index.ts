@@ -42,4 +42,4 @@ export {
 export { createLogger, startOperator, type RunningOperator } from './operator.js';
 export { findCondition } from './runtime/conditions.js';
 export { generatePassword, generateRsaKeyPair, secretValue } from './secrets.js';
-export { DEFAULT_SETTINGS } from './settings.js';
+export { DEFAULT_SETTINGS, type OperatorSettings } from './settings.js';

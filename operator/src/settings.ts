@@ -29,6 +29,12 @@ export interface OperatorSettings {
   redisTenantHost?: string;
   /** IngressClass of the Kong Ingress Controller that serves tenant hosts. */
   ingressClass: string;
+  /**
+   * Whether tenant routes carry the gorten-problem-details plugin (kong/plugins), which
+   * makes Kong's own rejections problem documents. Only for a Kong that has loaded it:
+   * KIC refuses a configuration that names a plugin its Kong lacks (docs/operator.md).
+   */
+  kongProblemDetails: boolean;
   /** The mail relay the tenants' email workers send through (may carry credentials). */
   smtpUrl: string;
   /** Labels on each tenant's ServiceMonitor besides its own: what a Prometheus selects by. */
@@ -76,6 +82,7 @@ export const DEFAULT_SETTINGS: OperatorSettings = {
   mongoTenantHost: 'mongodb.gorten-system.svc:27017',
   amqpTenantHost: 'rabbitmq.gorten-system.svc:5672',
   ingressClass: 'kong',
+  kongProblemDetails: false,
   smtpUrl: 'smtp://smtp.gorten-system.svc:25',
   tenantMonitorLabels: {},
 };

@@ -497,7 +497,6 @@ describe('gateway', () => {
       'tenant-security-headers',
       'tenant-cors',
       'tenant-size-limit',
-      'tenant-problem-details',
     ]);
     expect(plugins('route-catalog-public')).not.toContain('tenant-jwt');
     expect(
@@ -510,8 +509,8 @@ describe('gateway', () => {
     expect(acl?.config).toEqual({ allow: ['mp-acme'], hide_groups_header: true });
   });
 
-  test("Kong's own rejections on every route become problem documents (jwt's 401 included)", () => {
-    const objects = buildGatewayPlane(mp, DEFAULT_SETTINGS, keys);
+  test("with kongProblemDetails, Kong's own rejections on every route become problem documents (jwt's 401 included)", () => {
+    const objects = buildGatewayPlane(mp, { ...DEFAULT_SETTINGS, kongProblemDetails: true }, keys);
     const routes = objects.filter((o) => o.kind === 'Ingress' && o.metadata.name !== 'fallback');
     expect(routes).toHaveLength(ROUTES.length);
     for (const route of routes) {
@@ -522,6 +521,18 @@ describe('gateway', () => {
     const plugin = objects.find((o) => o.metadata.name === 'tenant-problem-details');
     expect(plugin).toMatchObject({ plugin: 'gorten-problem-details', config: {} });
     expect(KNOWN_KONG_PLUGINS).toContain('gorten-problem-details');
+  });
+
+  test('without kongProblemDetails (the default), nothing names a plugin a stock Kong lacks', () => {
+    const objects = buildGatewayPlane(mp, DEFAULT_SETTINGS, keys);
+    expect(DEFAULT_SETTINGS.kongProblemDetails).toBe(false);
+    expect(objects.filter((o) => o.kind === 'KongPlugin').map((o) => o.plugin)).not.toContain(
+      'gorten-problem-details',
+    );
+    const named = objects.flatMap(
+      (o) => o.metadata.annotations?.['konghq.com/plugins']?.split(',') ?? [],
+    );
+    expect(named).not.toContain('tenant-problem-details');
   });
 
   test('CORS names explicit origins and never a wildcard', () => {

@@ -51,6 +51,15 @@ test('the tenants’ ServiceMonitor labels are key=value pairs; a malformed one 
   }
 });
 
+test('tenant routes carry gorten-problem-details only when told; a value not true/false is named', () => {
+  expect(loadConfig(REQUIRED).settings.kongProblemDetails).toBe(false);
+  const on = loadConfig({ ...REQUIRED, GORTEN_KONG_PROBLEM_DETAILS: 'true' });
+  expect(on.settings.kongProblemDetails).toBe(true);
+  const load = () => loadConfig({ ...REQUIRED, GORTEN_KONG_PROBLEM_DETAILS: 'yes' });
+  expect(load).toThrow(ConfigError);
+  expect(load).toThrow(/GORTEN_KONG_PROBLEM_DETAILS:/);
+});
+
 test('whether the cluster serves ServiceMonitors is asked again every 5 minutes unless told', () => {
   expect(loadConfig(REQUIRED).serviceMonitorRecheckMs).toBe(300_000);
   expect(

@@ -11,6 +11,7 @@ import { containsDesired } from '../src/runtime/equality.js';
 import { buildUpstreamPolicy } from '../src/marketplace/edge.js';
 import { buildKongPlugins } from '../src/marketplace/gateway.js';
 import { buildService } from '../src/marketplace/workloads.js';
+import { DEFAULT_SETTINGS } from '../src/settings.js';
 import { ensureCrds, marketplace, testKube } from './support.js';
 
 const kube = testKube();
@@ -80,7 +81,10 @@ describe("the operator's edge objects against KIC's CRDs (kubernetes-configurati
   });
 
   test('every KongPlugin is accepted strictly, gorten-problem-details among them', async () => {
-    const plugins = buildKongPlugins(tenant(EVERY_SETTING));
+    const plugins = buildKongPlugins(tenant(EVERY_SETTING), {
+      ...DEFAULT_SETTINGS,
+      kongProblemDetails: true,
+    });
     expect(plugins.map((p) => p.plugin)).toContain('gorten-problem-details');
     for (const plugin of plugins) {
       // Kept as written (an empty config too), so a converged tenant rewrites none of them.

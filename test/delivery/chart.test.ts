@@ -222,6 +222,15 @@ describe('ServiceMonitor', () => {
   });
 });
 
+describe('kong.problemDetailsPlugin', () => {
+  test('is off unless set, and reaches the operator as GORTEN_KONG_PROBLEM_DETAILS', async () => {
+    expect(loadConfig(await operatorEnv(render())).settings.kongProblemDetails).toBe(false);
+    const values = { kong: { problemDetailsPlugin: true } };
+    const config = loadConfig(await operatorEnv(render({ values })));
+    expect(config.settings.kongProblemDetails).toBe(true);
+  });
+});
+
 describe('the operator Deployment', () => {
   test('runs 2 replicas with leader election, spread across nodes', async () => {
     const objects = render();

@@ -6,7 +6,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parse } from 'yaml';
-import { buildKongPlugins, KNOWN_KONG_PLUGINS, type Marketplace } from '@gorten/operator';
+import {
+  buildKongPlugins,
+  DEFAULT_SETTINGS,
+  KNOWN_KONG_PLUGINS,
+  type Marketplace,
+} from '@gorten/operator';
 import { luaFormat } from './kong-lua.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -76,7 +81,8 @@ describe('kong/kong.conf', () => {
       ),
     );
     expect(used).toEqual(KNOWN_KONG_PLUGINS);
-    for (const plugin of buildKongPlugins(mp)) expect(loaded).toContain(plugin.plugin);
+    const standalone = { ...DEFAULT_SETTINGS, kongProblemDetails: true }; // as kong.yml is made
+    for (const plugin of buildKongPlugins(mp, standalone)) expect(loaded).toContain(plugin.plugin);
     expect(loaded).not.toContain('bundled');
     expect(loaded).not.toContain('pre-function');
     expect(loaded).not.toContain('post-function');

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import {
   buildKongPlugins,
+  DEFAULT_SETTINGS,
   buildUpstreamPolicy,
   HTTP_PORT,
   ROUTES,
@@ -82,7 +83,8 @@ const committed = readFileSync(KONG_YML, 'utf8');
 const deck = parse(committed) as DeckFile;
 const mp = parse(readFileSync(join(ROOT, 'examples', 'marketplace.yaml'), 'utf8')) as Marketplace;
 const names = tenantNames(mp.metadata.name);
-const operatorPlugins = buildKongPlugins(mp);
+// As tools/kong/deck-file.ts renders kong.yml: a standalone Kong loads gorten-problem-details.
+const operatorPlugins = buildKongPlugins(mp, { ...DEFAULT_SETTINGS, kongProblemDetails: true });
 
 const routed = deck.services.flatMap((service) =>
   service.routes.map((route) => ({ service, route })),

@@ -15,6 +15,7 @@ import {
   secretValue,
   type KubeObject,
   type Marketplace,
+  type OperatorSettings,
 } from '@gorten/operator';
 
 /** decK substitutes DECK_-prefixed variables when it reads the file: no key is committed. */
@@ -274,9 +275,15 @@ function credentialType(secret: KubeObject): string {
   return secret.metadata.labels?.['konghq.com/credential'] ?? '';
 }
 
+/** A standalone Kong loads gorten-problem-details (kong/kong.conf): every route has it. */
+export const STANDALONE_SETTINGS: OperatorSettings = {
+  ...DEFAULT_SETTINGS,
+  kongProblemDetails: true,
+};
+
 /** The decK file for one marketplace, with the public key left to DECK_JWT_PUBLIC_KEY. */
 export function deckFileFor(mp: Marketplace): DeckFile {
-  const objects = buildGatewayPlane(mp, DEFAULT_SETTINGS, PUBLIC_KEY_REF);
+  const objects = buildGatewayPlane(mp, STANDALONE_SETTINGS, PUBLIC_KEY_REF);
   const untranslated = objects.filter((o) => !TRANSLATED_KINDS.has(o.kind));
   if (untranslated.length > 0)
     throw new Error(`untranslated kinds ${untranslated.map((o) => o.kind).join()}`);

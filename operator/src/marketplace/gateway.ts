@@ -94,13 +94,16 @@ export const PLUGIN = {
   problemDetails: 'tenant-problem-details',
 } as const;
 
-const COMMON_PLUGINS = [
-  PLUGIN.rateLimit,
-  PLUGIN.securityHeaders,
-  PLUGIN.cors,
-  PLUGIN.sizeLimit,
-  PLUGIN.problemDetails,
-];
+/** The plugins on every route but the fallback, authenticated or not. */
+function commonPlugins(settings: OperatorSettings): string[] {
+  return [
+    PLUGIN.rateLimit,
+    PLUGIN.securityHeaders,
+    PLUGIN.cors,
+    PLUGIN.sizeLimit,
+    ...(settings.kongProblemDetails ? [PLUGIN.problemDetails] : []),
+  ];
+}
 
 function meta(
   mp: Marketplace,
@@ -135,7 +138,7 @@ function problem(status: number, title: string, detail: string): string {
   return JSON.stringify({ type: 'about:blank', title, status, detail });
 }
 
-export function buildKongPlugins(mp: Marketplace): KubeObject[] {
+export function buildKongPlugins(mp: Marketplace, settings: OperatorSettings): KubeObject[] {
   const names = tenantNames(mp.metadata.name);
   const gateway = mp.spec.gateway ?? {};
   return [
@@ -191,7 +194,9 @@ export function buildKongPlugins(mp: Marketplace): KubeObject[] {
     }),
     // Kong's own rejections as problem documents: jwt answers 401 through
     // kong.response.exit, which no error template reaches (kong/README.md).
-    kongPlugin(mp, PLUGIN.problemDetails, 'gorten-problem-details', {}),
+    ...(settings.kongProblemDetails
+      ? [kongPlugin(mp, PLUGIN.problemDetails, 'gorten-problem-details', {})]
+      : []),
   ];
 }
 
@@ -251,7 +256,7 @@ export function buildIngresses(mp: Marketplace, settings: OperatorSettings): Kub
       `route-${r.name}`,
       r.service,
       r.paths,
-      r.public ? COMMON_PLUGINS : [PLUGIN.jwt, PLUGIN.acl, ...COMMON_PLUGINS],
+      r.public ? commonPlugins(settings) : [PLUGIN.jwt, PLUGIN.acl, ...commonPlugins(settings)],
       settings,
       r.methods,
     ),
@@ -330,7 +335,7 @@ export function buildGatewayPlane(
   publicPem: string,
 ): KubeObject[] {
   const objects = [
-    ...buildKongPlugins(mp),
+    ...buildKongPlugins(mp, settings),
     ...buildIssuerConsumer(mp, settings, publicPem),
     ...buildIngresses(mp, settings),
   ];
