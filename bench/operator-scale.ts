@@ -2,7 +2,7 @@
 // Reports, per N (median of --runs runs): seconds until all are Ready, and as a ratio to
 // the floor's (operator-floor.ts: the same writes without logic, just before), Kubernetes API
 // requests and reconciles per tenant, writes and API requests during a steady-state
-// resync (targets 0 and ≤ 1 per tenant), operator memory.
+// resync (targets 0 and ≤ 1 per tenant), operator memory (resident, and the heap in use).
 //
 //   npm run bench:operator -- [--runs 3] [--resync 20] [--plot bench/operator-scale.png] 10 50 200
 //
@@ -65,6 +65,8 @@ interface Sample {
   steadyStateWrites: number;
   steadyStateRequestsPerTenant: number;
   rssMiB: number;
+  /** The JavaScript heap in use (of the RSS): what the caches and queues hold. */
+  heapMiB: number;
 }
 
 async function metric(port: number, name: string): Promise<number> {
@@ -158,6 +160,7 @@ async function once(n: number, port: number): Promise<Sample> {
       steadyStateWrites: after - before,
       steadyStateRequestsPerTenant: requestsPerReconcile,
       rssMiB: rss / 2 ** 20,
+      heapMiB: (await metric(port, 'nodejs_heap_size_used_bytes')) / 2 ** 20,
     };
   } finally {
     await Promise.all(names.map((name) => kube.delete({ ...MARKETPLACE, name })));
@@ -185,7 +188,7 @@ console.log(
     .join(', ')}; resync ${resyncSeconds} s; ${runs} run(s) each`,
 );
 console.log(
-  'tenants | s to all Ready | s per tenant | floor s | operator/floor | API reads/tenant | API writes/tenant | reconciles/tenant to Ready | writes in a steady resync | API requests/tenant in a resync | operator RSS MiB',
+  'tenants | s to all Ready | s per tenant | floor s | operator/floor | API reads/tenant | API writes/tenant | reconciles/tenant to Ready | writes in a steady resync | API requests/tenant in a resync | operator RSS MiB | of it heap in use MiB',
 );
 const rows: ScaleRow[] = [];
 for (const n of sizes) {
@@ -211,6 +214,7 @@ for (const n of sizes) {
       m((s) => s.steadyStateWrites),
       m((s) => s.steadyStateRequestsPerTenant).toFixed(1),
       m((s) => s.rssMiB).toFixed(0),
+      m((s) => s.heapMiB).toFixed(0),
     ].join(' | '),
   );
 }
