@@ -2,15 +2,18 @@
 // Reports, per N (median of --runs runs): seconds until all are Ready, and as a ratio to
 // the floor's (operator-floor.ts: the same writes without logic, just before), Kubernetes API
 // requests and reconciles per tenant, writes and API requests during a steady-state
-// resync (targets 0 and ≤ 1 per tenant), operator memory.
+// resync (targets 0 and ≤ 1 per tenant), operator memory (resident, and the heap in use).
 //
-//   npm run bench:operator -- [--runs 3] [--resync 20] 10 50 200
+//   npm run bench:operator -- [--runs 3] [--resync 20] [--plot bench/operator-scale.png] 10 50 200
+//
+// Besides the table it draws the figures per tenant count (operator-scale-chart.ts) into
+// --plot, a PNG (and the SVG beside it) for bench/README.md.
 //
 // The operator runs as the image runs it: its own process, `node dist/operator.mjs`
 // (the esbuild bundle, built first), so its memory and start-up are production's.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -24,10 +27,16 @@ import {
   type Marketplace,
 } from '@gorten/operator';
 import { runFloor } from './operator-floor.js';
+import { operatorScaleChart, type ScaleRow } from './operator-scale-chart.js';
+import { writeChart } from './plot.js';
 import { freePort, median, ROOT, waitUntil } from './support.js';
 
 const { values, positionals } = parseArgs({
-  options: { runs: { type: 'string', default: '3' }, resync: { type: 'string', default: '20' } },
+  options: {
+    runs: { type: 'string', default: '3' },
+    resync: { type: 'string', default: '20' },
+    plot: { type: 'string' },
+  },
   allowPositionals: true,
 });
 const sizes = (positionals.length > 0 ? positionals : ['10', '50']).map(Number);
@@ -43,6 +52,7 @@ const operatorConfig = loadConfig({ ...process.env, ...envVars(env, currentEnvFi
 const MARKETPLACE = { apiVersion: 'gorten.io/v1alpha1', kind: 'Marketplace' } as const;
 const RECONCILES = 'gorten_operator_reconcile_total{controller="marketplace"';
 const BUNDLER = join(ROOT, 'tools', 'build', 'bundle.ts');
+const PLOT = values.plot ? resolve(values.plot) : join(ROOT, 'bench', 'operator-scale.png');
 const OPERATOR_BUNDLE = join(ROOT, 'dist', 'operator.mjs');
 
 interface Sample {
@@ -55,6 +65,8 @@ interface Sample {
   steadyStateWrites: number;
   steadyStateRequestsPerTenant: number;
   rssMiB: number;
+  /** The JavaScript heap in use (of the RSS): what the caches and queues hold. */
+  heapMiB: number;
 }
 
 async function metric(port: number, name: string): Promise<number> {
@@ -148,6 +160,7 @@ async function once(n: number, port: number): Promise<Sample> {
       steadyStateWrites: after - before,
       steadyStateRequestsPerTenant: requestsPerReconcile,
       rssMiB: rss / 2 ** 20,
+      heapMiB: (await metric(port, 'nodejs_heap_size_used_bytes')) / 2 ** 20,
     };
   } finally {
     await Promise.all(names.map((name) => kube.delete({ ...MARKETPLACE, name })));
@@ -175,12 +188,19 @@ console.log(
     .join(', ')}; resync ${resyncSeconds} s; ${runs} run(s) each`,
 );
 console.log(
-  'tenants | s to all Ready | s per tenant | floor s | operator/floor | API reads/tenant | API writes/tenant | reconciles/tenant to Ready | writes in a steady resync | API requests/tenant in a resync | operator RSS MiB',
+  'tenants | s to all Ready | s per tenant | floor s | operator/floor | API reads/tenant | API writes/tenant | reconciles/tenant to Ready | writes in a steady resync | API requests/tenant in a resync | operator RSS MiB | of it heap in use MiB',
 );
+const rows: ScaleRow[] = [];
 for (const n of sizes) {
   const samples: Sample[] = [];
   for (let r = 0; r < runs; r++) samples.push(await once(n, await freePort()));
   const m = (f: (s: Sample) => number) => median(samples.map(f));
+  rows.push({
+    tenants: n,
+    secondsPerTenant: m((s) => s.secondsToReady) / n,
+    floorSecondsPerTenant: m((s) => s.floorSeconds) / n,
+    rssMiB: m((s) => s.rssMiB),
+  });
   console.log(
     [
       n,
@@ -194,7 +214,14 @@ for (const n of sizes) {
       m((s) => s.steadyStateWrites),
       m((s) => s.steadyStateRequestsPerTenant).toFixed(1),
       m((s) => s.rssMiB).toFixed(0),
+      m((s) => s.heapMiB).toFixed(0),
     ].join(' | '),
   );
 }
+const when = new Date().toISOString().slice(0, 10);
+await writeChart(
+  operatorScaleChart(rows, `${when}, medians of ${runs}, resync ${resyncSeconds} s`),
+  PLOT,
+);
+console.log(`plot: ${PLOT} (and its .svg)`);
 kube.close();

@@ -1,6 +1,6 @@
 // The informer heals itself: watches the server ends are reopened without a new list;
 // a watch that breaks, or is answered 410 Gone (its version compacted away), is followed
-// by a fresh list, and no change is missed either way.
+// by a fresh list, and no change is missed either way. Its cache keeps no managedFields.
 import { randomBytes } from 'node:crypto';
 import { KubeConfig } from '@kubernetes/client-node';
 import { eventually, startPrivateKube } from '@gorten/testenv';
@@ -43,6 +43,12 @@ test('events keep flowing across server-side watch timeouts, without relisting',
       seen.has(`${namespace}/after-timeouts`) ? true : undefined,
     );
     expect(informer.lists).toBe(1);
+    // Listed or watched, the cache keeps no managedFields (the server sends them).
+    for (const key of [`${namespace}/before`, `${namespace}/after-timeouts`])
+      expect(informer.cache.get(key)?.metadata).not.toHaveProperty('managedFields');
+    expect(
+      (await kube.get({ ...CONFIGMAP, name: 'before' }))?.metadata.managedFields,
+    ).toBeDefined();
   } finally {
     informer.stop();
   }

@@ -2,7 +2,8 @@
 // Marketplaces becomes Ready as their Deployments' watch reports the rollouts, even when
 // the connection to the apiserver is cut mid-way (every watch drops and relists). No
 // tenant is left behind, and none is reconciled twice at once (the reconcile spans of
-// one tenant never overlap).
+// one tenant never overlap). A deleted tenant (deletionPolicy Delete) waits for its pods
+// to stop on the same events: its finalizer never polls.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig } from '@kubernetes/client-node';
 import { tcpCable } from '@gorten/testenv';
+import { STOP_DEADLINE_MS } from '../src/marketplace/reconcile.js';
 import { startOperator } from '../src/operator.js';
 import { captureSpans } from './spans.js';
 import {
@@ -93,5 +95,40 @@ test('a burst of Marketplaces becomes Ready without resync or poll, across a cut
       await operator.stop();
       await cable.close();
     });
+  }
+});
+
+test("a deleted tenant's finalizer waits for its pods on its Deployments' events, without a poll", async () => {
+  const operator = await startOperator(testConfig(SHARD, { resyncMs: 60 * 60_000 }), quietLog);
+  const names = Array.from({ length: 2 }, (_, i) => `rd-${randomBytes(2).toString('hex')}-${i}`);
+  try {
+    await Promise.all(
+      names.map((name) => kube.create(marketplace(SHARD, name, { deletionPolicy: 'Delete' }))),
+    );
+    for (const name of names)
+      await waitForCondition(kube, name, 'Ready', 'True', undefined, 180_000);
+    const deletedAtMs = Date.now();
+    // With no resync and no poll, only the Deployments' events bring the finalizer back
+    // once the pods it scaled to zero are gone: without them this waits in vain.
+    await deleteMarketplaces(kube, names, 120_000);
+
+    const finalizing = spans
+      .getFinishedSpans()
+      .filter(
+        (s) =>
+          s.name === 'reconcile Marketplace' &&
+          names.includes(String(s.attributes['gorten.object.name'])) &&
+          s.startTime[0] * 1e3 >= deletedAtMs - 1_000,
+      );
+    const waits = finalizing
+      .map((s) => s.attributes['gorten.reconcile.requeue_after_ms'])
+      .filter((ms) => ms !== undefined)
+      .map(Number);
+    // Each tenant waited for its pods at least once, and asked to be looked at again only
+    // at the deadline (minus what had passed), never after a poll's few seconds.
+    expect(waits.length).toBeGreaterThanOrEqual(names.length);
+    for (const ms of waits) expect(ms).toBeGreaterThan(STOP_DEADLINE_MS - 60_000);
+  } finally {
+    await deleteMarketplaces(kube, names, 120_000).finally(() => operator.stop());
   }
 });

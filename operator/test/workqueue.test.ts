@@ -1,3 +1,6 @@
+// The work queue's guarantees, without I/O: one run per key at a time, adds while a key
+// runs queue it once more, backoff per failing key that resyncs and triggers do not cut
+// short, and, under a burst of 1,000 keys, every key's last change is reconciled.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { backoffDelay, WorkQueue } from '../src/runtime/workqueue.js';
 
@@ -181,5 +184,78 @@ test('a trigger’s delayed add does not cut a failing key’s backoff short, an
   for (let i = 0; i < 5; i++) queue.addSoon('k', 10);
   await sleep(60);
   expect(runs).toBe(3);
+  await queue.shutdown();
+});
+
+/** A small deterministic generator (mulberry32), so a failing burst can be replayed. */
+function seeded(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+test('a burst of 1,000 keys, changed again while they run or fail: every last change is run, no key twice at once', async () => {
+  const random = seeded(16);
+  const keys = Array.from({ length: 1000 }, (_, i) => `mp-${i}`);
+  /** How many changes each key has had, and which of them its latest run started from. */
+  const changes = new Map(keys.map((k) => [k, 0]));
+  const reconciled = new Map<string, number>();
+  const active = new Set<string>();
+  const failedOnce = new Set<string>();
+  let overlaps = 0;
+  let maxActive = 0;
+  let budget = 3000;
+  const change = (key: string) => changes.set(key, (changes.get(key) ?? 0) + 1);
+  const queue = new WorkQueue(
+    async (key) => {
+      if (active.has(key)) overlaps++;
+      active.add(key);
+      maxActive = Math.max(maxActive, active.size);
+      const seen = changes.get(key) ?? 0;
+      await sleep(random() * 3);
+      // Meanwhile, other changes (while the burst lasts): to this key (a change made while
+      // it is reconciled) and to others, added at once or after a trigger's delay.
+      if (budget > 0) {
+        budget -= 2;
+        if (random() < 0.3) {
+          change(key);
+          queue.add(key);
+        }
+        const other = keys[Math.floor(random() * keys.length)] as string;
+        change(other);
+        if (random() < 0.5) queue.add(other);
+        else queue.addSoon(other, random() * 5);
+      }
+      active.delete(key);
+      // A tenth of the keys fail once (a dependency away), and are retried with backoff.
+      if (random() < 0.1 && !failedOnce.has(key)) {
+        failedOnce.add(key);
+        throw new Error('broker away');
+      }
+      reconciled.set(key, seen);
+      return undefined;
+    },
+    { concurrency: 8, baseDelayMs: 5, maxDelayMs: 20 },
+  );
+  for (const key of keys) {
+    change(key);
+    queue.add(key);
+  }
+  // A resync in the middle of the burst, as the periodic one would.
+  await sleep(50);
+  for (const key of keys) queue.resync(key);
+  const drained = () => queue.depth === 0 && queue.inFlight === 0;
+  // Drained twice in a row, a little apart: delayed adds (addSoon, backoff) have fired.
+  while (!drained() || (await sleep(40), !drained())) await sleep(10);
+
+  expect(overlaps).toBe(0);
+  expect(maxActive).toBeLessThanOrEqual(8);
+  expect(failedOnce.size).toBeGreaterThan(0);
+  const behind = keys.filter((k) => reconciled.get(k) !== changes.get(k));
+  expect(behind).toEqual([]);
   await queue.shutdown();
 });

@@ -3,7 +3,7 @@
 // only inside each tenant namespace), and one on the tenant namespaces. The planes compare
 // with these caches instead of listing per reconcile; a change in a Deployment's rollout
 // or stop state (or its deletion) queues its Marketplace at once: nothing polls while a
-// rollout runs.
+// rollout runs, nor while a deleted tenant's pods stop.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Kube, KubeObject } from '../clients/kube.js';

@@ -140,16 +140,22 @@ async function prepare(
   return tenant;
 }
 
-/** How often a deletion looks whether the tenant's pods have stopped. */
+/**
+ * How often a deletion looks whether the tenant's pods have stopped, when no informer on
+ * its Deployments (owned.ts) queues it as they stop.
+ */
 const STOP_POLL_MS = 2_000;
 /** After this long since the deletion, data is dropped even if pods still run (a lost node). */
-const STOP_DEADLINE_MS = 5 * 60_000;
+export const STOP_DEADLINE_MS = 5 * 60_000;
+/** Past the deadline by this much when looked at again, whatever the timers' precision. */
+const DEADLINE_MARGIN_MS = 1_000;
 
 /**
- * Deletion: with deletionPolicy Delete, stop the tenant's workloads (polled until their
- * pods are gone, so none writes afterwards) and drop its data; then let Kubernetes
- * collect the children. A tenant refused for its namespace made nothing: nothing is
- * stopped or dropped.
+ * Deletion: with deletionPolicy Delete, stop the tenant's workloads (waited for until their
+ * pods are gone, so none writes afterwards: the Deployments' events queue the tenant again
+ * as they stop, and it is looked at once more at the deadline) and drop its data; then let
+ * Kubernetes collect the children. A tenant refused for its namespace made nothing:
+ * nothing is stopped or dropped.
  */
 async function finalize(
   deps: MarketplaceDeps,
@@ -163,8 +169,12 @@ async function finalize(
     ).flat();
     // A string on the wire, whatever client-node's type says.
     const since = new Date(mp.metadata.deletionTimestamp ?? 0).getTime();
-    const overdue = (deps.now ?? (() => new Date()))().getTime() - since > STOP_DEADLINE_MS;
-    if (running.length > 0 && !overdue) return { requeueAfterMs: STOP_POLL_MS };
+    const elapsed = (deps.now ?? (() => new Date()))().getTime() - since;
+    const overdue = elapsed > STOP_DEADLINE_MS;
+    if (running.length > 0 && !overdue)
+      return {
+        requeueAfterMs: deps.owned ? STOP_DEADLINE_MS - elapsed + DEADLINE_MARGIN_MS : STOP_POLL_MS,
+      };
     if (running.length > 0) {
       const message = `still running after ${STOP_DEADLINE_MS / 60_000} min, dropped anyway: ${running.join(', ')}`;
       deps.log.warn({ marketplace: mp.metadata.name, running }, message);

@@ -1,6 +1,7 @@
 // List-then-watch cache of one kind that heals itself: a watch that fails is reopened
 // with backoff; 410 Gone (history compacted) forces a fresh list; a watch that goes
-// silent longer than the server's own timeout is aborted and reopened.
+// silent longer than the server's own timeout is aborted and reopened. It keeps no
+// managedFields (see `trimmed`).
 import { Watch, type KubeConfig } from '@kubernetes/client-node';
 import type { Kube, KubeObject, KubeList } from '../clients/kube.js';
 import { resourcePath, type ObjectRef } from '../clients/resources.js';
@@ -19,6 +20,17 @@ export interface InformerOptions {
   /** Only objects with these labels (e.g. to run several operators side by side). */
   labelSelector?: string;
   onError?: (err: unknown) => void;
+}
+
+/**
+ * What the cache keeps of an object: all but metadata.managedFields, which nothing here
+ * reads (equality.ts compares only the fields we set) and which made about 45 % of a
+ * tenant's cached objects' JSON (8 Deployments, 142 KB a tenant with them, 80 KB without).
+ */
+export function trimmed<T extends KubeObject>(object: T): T {
+  if (object.metadata.managedFields === undefined) return object;
+  const { managedFields: _, ...metadata } = object.metadata;
+  return { ...object, metadata };
 }
 
 export function keyOf(obj: KubeObject): string {
@@ -79,7 +91,7 @@ export class Informer<T extends KubeObject> {
     const seen = new Set<string>();
     for (const listed of list.items) {
       // Items of a list of built-in kinds carry no apiVersion/kind; events about them need both.
-      const item = { ...listed, apiVersion: this.ref.apiVersion, kind: this.ref.kind };
+      const item = trimmed({ ...listed, apiVersion: this.ref.apiVersion, kind: this.ref.kind });
       const key = keyOf(item);
       seen.add(key);
       const previous = this.cache.get(key);
@@ -120,11 +132,12 @@ export class Informer<T extends KubeObject> {
         this.failures = 0;
         if (object.metadata.resourceVersion) this.resourceVersion = object.metadata.resourceVersion;
         if (type === 'BOOKMARK') return;
-        const key = keyOf(object);
+        const current = trimmed(object) as T;
+        const key = keyOf(current);
         const previous = this.cache.get(key);
         if (type === 'DELETED') this.cache.delete(key);
-        else this.cache.set(key, object as T);
-        this.onChange(key, previous, type === 'DELETED' ? undefined : object);
+        else this.cache.set(key, current);
+        this.onChange(key, previous, type === 'DELETED' ? undefined : current);
       };
       const query = {
         ...(this.opts.labelSelector ? { labelSelector: this.opts.labelSelector } : {}),

@@ -34,6 +34,7 @@ const ROLLOUT_POLL_MS = 5_000;
 
 /** An HPA comes and goes with spec.services.*.autoscaling, so it is pruned. */
 const AUTOSCALER = { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler' } as const;
+const DEPLOYMENT = { apiVersion: 'apps/v1', kind: 'Deployment' } as const;
 
 export const workloadsPlane: TenantPlane<'WorkloadsReady'> = {
   condition: 'WorkloadsReady',
@@ -78,23 +79,25 @@ export const workloadsPlane: TenantPlane<'WorkloadsReady'> = {
     const { namespace } = tenantNames(mp.metadata.name);
     const own = (o: KubeObject) =>
       o.metadata.labels?.['gorten.io/marketplace'] === mp.metadata.name;
+    // The informers' caches where there are some (their Deployment events queue the
+    // tenant again as its pods stop); a list of each kind where not.
+    const cached = deps.owned?.listed(namespace);
+    const current = async <T extends KubeObject>(ref: { apiVersion: string; kind: string }) =>
+      (cached?.get(`${ref.apiVersion}/${ref.kind}`) as T[] | undefined) ??
+      (await deps.kube.list<T>({ ...ref, namespace })).items;
     // An HPA would scale a service back up; without one nothing does.
-    const { items: autoscalers } = await deps.kube.list<KubeObject>({ ...AUTOSCALER, namespace });
-    for (const hpa of autoscalers.filter(own))
+    for (const hpa of (await current(AUTOSCALER)).filter(own))
       await deps.kube.delete(refOf({ ...hpa, ...AUTOSCALER }));
-    const { items } = await deps.kube.list<KubeObject & { spec?: { replicas?: number } }>({
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      namespace,
-    });
-    const deployments = items.filter(own);
+    const deployments = (
+      await current<KubeObject & { spec?: { replicas?: number } }>(DEPLOYMENT)
+    ).filter(own);
     for (const d of deployments.filter((d) => d.spec?.replicas !== 0)) {
       await deps.kube.mergePatch(
-        { apiVersion: 'apps/v1', kind: 'Deployment', namespace, name: d.metadata.name },
+        { ...DEPLOYMENT, namespace, name: d.metadata.name },
         { spec: { replicas: 0 } },
       );
     }
-    // As listed: one just asked for 0 still counts as running until the next look.
+    // As last seen: one just asked for 0 still counts as running until the next look.
     return stillRunning(deployments);
   },
 };
