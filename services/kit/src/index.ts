@@ -70,6 +70,7 @@ export {
   openReadCache,
   ReadCache,
   type CacheEnv,
+  type CachedJson,
   type CachedRead,
   type CacheSettings,
 } from './cache.js';
