@@ -3,19 +3,19 @@
 // (filter, sort, cursor, limit) and the category list. cache-generations.ts says what each
 // depends on and which writes bump it. A company suspended or reactivated (the companies
 // service, the operator) is no catalog write: that shows within the TTL (CACHE_TTL_SECONDS).
-import type { CachedJson, Principal } from '@gorten/kit';
+import type { Principal } from '@gorten/kit';
 import { GENERATIONS } from './cache-generations.js';
 import { listCategories } from './categories.js';
 import type { CatalogDeps } from './deps.js';
 import type { ProductQuery } from './product-rules.js';
 import { getProduct, listProducts } from './products.js';
 
-/** The product's JSON (its UTF-8 bytes) as an anonymous caller sees it (a 404 is not cached). */
+/** The product's JSON as an anonymous caller sees it (a 404 is not cached). */
 export function productJson(
   deps: CatalogDeps,
   principal: Principal | undefined,
   id: string,
-): Promise<CachedJson> {
+): Promise<string> {
   const read = async () => JSON.stringify(await getProduct(deps, principal, id));
   if (principal) return deps.cache.bypass('product', read);
   return deps.cache.read(
@@ -28,7 +28,7 @@ export function listingJson(
   deps: CatalogDeps,
   principal: Principal | undefined,
   query: ProductQuery & { category?: string },
-): Promise<CachedJson> {
+): Promise<string> {
   const read = async () => JSON.stringify(await listProducts(deps, principal, query));
   if (principal) return deps.cache.bypass('listing', read);
   return deps.cache.read(
@@ -41,7 +41,7 @@ export function listingJson(
   );
 }
 
-export function categoriesJson(deps: CatalogDeps): Promise<CachedJson> {
+export function categoriesJson(deps: CatalogDeps): Promise<string> {
   return deps.cache.read(
     { cache: 'categories', generations: [GENERATIONS.categories], asked: 'all' },
     async () => JSON.stringify({ items: await listCategories(deps) }),

@@ -37,8 +37,8 @@ export interface ApiRequest<P, Q, B, Caller, H = unknown> {
 export interface ApiReply {
   status: number;
   body?: unknown;
-  /** The body already serialized as JSON (a cached answer's bytes): sent as it is, instead of `body`. */
-  json?: string | Buffer;
+  /** The body already serialized (a cached answer): sent as it is, instead of `body`. */
+  json?: string;
   headers?: Record<string, string>;
 }
 
@@ -161,7 +161,7 @@ function checkReply(route: Route<unknown>, reply: ApiReply): void {
     return;
   }
   const parsed = spec.schema.safeParse(
-    reply.json === undefined ? reply.body : (JSON.parse(reply.json.toString()) as unknown),
+    reply.json === undefined ? reply.body : (JSON.parse(reply.json) as unknown),
   );
   if (!parsed.success) {
     throw new ResponseContractError(

@@ -60,24 +60,10 @@ export function storedEntry(filledAtMs: number, body: string): string {
   return `${Math.trunc(filledAtMs)}:${body}`;
 }
 
-const COLON = 0x3a;
-const DIGIT_0 = 0x30;
-/** More digits than any safe integer has: a longer prefix is no time. */
-const MAX_TIME_DIGITS = 16;
-
-/**
- * A stored entry read back as Redis sent it (bytes, never decoded: a hit is sent as it
- * is); null for one not in this format (never served). The body is a view of `stored`.
- */
-export function readEntry(stored: Buffer): { filledAtMs: number; body: Buffer } | null {
-  const colon = stored.indexOf(COLON);
-  if (colon < 1 || colon > MAX_TIME_DIGITS) return null;
-  let filledAtMs = 0;
-  for (let i = 0; i < colon; i++) {
-    const digit = (stored[i] ?? 0) - DIGIT_0;
-    if (digit < 0 || digit > 9) return null;
-    filledAtMs = filledAtMs * 10 + digit;
-  }
+/** A stored entry read back; null for one not in this format (never served). */
+export function readEntry(stored: string): { filledAtMs: number; body: string } | null {
+  const colon = stored.indexOf(':');
+  const filledAtMs = colon > 0 ? Number(stored.slice(0, colon)) : NaN;
   if (!Number.isSafeInteger(filledAtMs)) return null;
-  return { filledAtMs, body: stored.subarray(colon + 1) };
+  return { filledAtMs, body: stored.slice(colon + 1) };
 }

@@ -1,5 +1,4 @@
-// A read-through cache in Redis: answers kept as the JSON sent (a hit is read as bytes and
-// sent as they are: never decoded, parsed or encoded again),
+// A read-through cache in Redis: answers kept as the JSON sent (a hit is never parsed),
 // correct by generations (cache-keys.ts) that a write bumps after its database write and
 // before it answers. A miss is filled once (per process; across replicas by an NX lock),
 // a hot entry is refreshed ahead of its TTL. Every call goes through the "redis"
@@ -22,7 +21,7 @@ import {
   type CacheOutcome,
 } from './cache-keys.js';
 import { ConfigError } from './config.js';
-import { bytesReplies, connectRedis, type RedisConnection } from './redis.js';
+import { connectRedis, type RedisConnection } from './redis.js';
 import { dependencyPolicy, type DependencyMetrics, type DependencyPolicy } from './resilience.js';
 
 export class CacheMetrics {
@@ -71,7 +70,7 @@ interface GenerationWaiter {
 }
 
 interface Lookup {
-  body: Buffer;
+  body: string;
   outcome: CacheOutcome;
 }
 
@@ -86,14 +85,7 @@ interface CacheBackend {
   log: Pick<Logger, 'warn'>;
 }
 
-/** A cached answer: the JSON's UTF-8 bytes, as stored and as sent. */
-export type CachedJson = Buffer;
-
-const asBytes = (json: string): CachedJson => Buffer.from(json);
-
 export class ReadCache {
-  /** The backend's connection answering Buffers (cached entries are read through it). */
-  private readonly bytes: ReturnType<typeof bytesReplies> | undefined;
   private readonly inflight = new Map<string, Promise<Lookup>>();
   private waiting: GenerationWaiter[] = [];
   private readingGenerations = false;
@@ -111,7 +103,6 @@ export class ReadCache {
   /** Without a backend the cache is off: every read is its fill, nothing is counted. */
   constructor(private readonly backend?: CacheBackend) {
     if (!backend) return;
-    this.bytes = bytesReplies(backend.redis);
     this.retry = setInterval(() => void this.bumpAgain(), RETRY_BUMPS_MS);
     this.retry.unref();
     for (const cache of CACHE_NAMES)
@@ -123,15 +114,15 @@ export class ReadCache {
   }
 
   /** The answer not taken from the cache, counted as such (an authenticated caller's). */
-  async bypass(cache: CacheName, read: () => Promise<string>): Promise<CachedJson> {
+  async bypass(cache: CacheName, read: () => Promise<string>): Promise<string> {
     if (this.enabled) this.count(cache, 'bypass');
-    return asBytes(await read());
+    return read();
   }
 
   /** The cached JSON for `read`, or `fill()`'s, stored for the next reader. */
-  async read(read: CachedRead, fill: () => Promise<string>): Promise<CachedJson> {
+  async read(read: CachedRead, fill: () => Promise<string>): Promise<string> {
     const { backend } = this;
-    if (!backend) return asBytes(await fill());
+    if (!backend) return fill();
     if (this.unbumped.size > 0) return this.bypass(read.cache, fill);
     let generations: (number | undefined)[];
     try {
@@ -150,11 +141,11 @@ export class ReadCache {
       }
     } catch (err) {
       this.count(read.cache, outcomeOf(err));
-      return asBytes(await fill());
+      return fill();
     }
     if (!generations.every((g) => g !== undefined)) {
       this.count(read.cache, 'miss');
-      return asBytes(await fill());
+      return fill();
     }
     const key = entryKey(backend.settings.keyPrefix, read.cache, generations, read.asked);
     let lookup = this.inflight.get(key);
@@ -264,7 +255,7 @@ export class ReadCache {
         if (filled !== null) return { body: filled, outcome: 'hit' };
       }
     } catch (err) {
-      return { body: asBytes(await fill()), outcome: outcomeOf(err) };
+      return { body: await fill(), outcome: outcomeOf(err) };
     }
     return { body: await this.fillAndStore(key, fill, locked), outcome: 'miss' };
   }
@@ -275,8 +266,8 @@ export class ReadCache {
    * refreshed in the background, by one replica: a hot key never expires under its readers.
    * (Stale-while-refill across generations would break the guarantee, so it is not done.)
    */
-  private async cached(key: string, fill: () => Promise<string>): Promise<CachedJson | null> {
-    const stored = await this.callBytes((r) => r.get(key));
+  private async cached(key: string, fill: () => Promise<string>): Promise<string | null> {
+    const stored = await this.call((r) => r.get(key));
     const entry = stored === null ? null : readEntry(stored);
     if (!entry) return null;
     const ttlMs = (this.backend?.settings.ttlSeconds ?? 0) * 1_000;
@@ -306,7 +297,7 @@ export class ReadCache {
     key: string,
     fill: () => Promise<string>,
     locked: boolean,
-  ): Promise<CachedJson> {
+  ): Promise<string> {
     const filledAt = Date.now();
     const body = await fill().catch(async (err: unknown) => {
       if (locked) await this.call((r) => r.del(fillLockKey(key))).catch(() => undefined);
@@ -318,14 +309,14 @@ export class ReadCache {
       });
       if (locked) await r.del(fillLockKey(key));
     }).catch(() => undefined);
-    return asBytes(body);
+    return body;
   }
 
   /** Another replica is filling `key`: its result, or null when it takes too long. */
-  private async filledByAnother(key: string): Promise<CachedJson | null> {
+  private async filledByAnother(key: string): Promise<string | null> {
     for (let waited = 0; waited < FILL_WAIT_MS; waited += FILL_POLL_MS) {
       await sleep(FILL_POLL_MS);
-      const stored = await this.callBytes((r) => r.get(key));
+      const stored = await this.call((r) => r.get(key));
       const entry = stored === null ? null : readEntry(stored);
       if (entry) return entry.body;
     }
@@ -338,15 +329,6 @@ export class ReadCache {
     const { backend } = this;
     if (!backend) return Promise.reject(new Error('the cache is off'));
     return backend.policy.execute(() => command(backend.redis, backend.settings));
-  }
-
-  /** `call`, on the connection that answers Buffers. */
-  private callBytes<T>(
-    command: (redis: ReturnType<typeof bytesReplies>) => Promise<T>,
-  ): Promise<T> {
-    const { bytes } = this;
-    if (!bytes) return Promise.reject(new Error('the cache is off'));
-    return this.call(() => command(bytes));
   }
 
   private count(cache: CacheName, outcome: CacheOutcome): void {

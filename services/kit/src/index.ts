@@ -70,7 +70,6 @@ export {
   openReadCache,
   ReadCache,
   type CacheEnv,
-  type CachedJson,
   type CachedRead,
   type CacheSettings,
 } from './cache.js';

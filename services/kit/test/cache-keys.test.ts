@@ -1,7 +1,7 @@
 // The read cache's key space: every key under the tenant's prefix, a key per generation
 // and per question (in any key order), a generation read back as stored or absent (a
 // fresh one never repeats an earlier number),
-// and an entry that keeps when it was filled and its JSON byte for byte.
+// and an entry that keeps when it was filled.
 import {
   entryKey,
   fillLockKey,
@@ -56,17 +56,15 @@ test('a fresh generation is a safe, positive number with room to count up, never
   }
 });
 
-test('an entry keeps when it was filled and its JSON as it is, byte for byte; anything else is no entry', () => {
+test('an entry keeps when it was filled and its JSON as it is; anything else is no entry', () => {
   const body = '{"id":"prd_1","note":"a: b","name":"Café ☕ 1:2"}';
-  const entry = readEntry(Buffer.from(storedEntry(1_700_000_000_123.7, body)));
-  expect(entry?.filledAtMs).toBe(1_700_000_000_123);
-  expect(entry?.body.equals(Buffer.from(body))).toBe(true);
-  expect(entry?.body.toString()).toBe(body);
-  expect(readEntry(Buffer.from(body))).toBeNull();
-  expect(readEntry(Buffer.from(':{}'))).toBeNull();
-  expect(readEntry(Buffer.from('soon:{}'))).toBeNull();
-  expect(readEntry(Buffer.from('12a4:{}'))).toBeNull();
-  expect(readEntry(Buffer.from('-1:{}'))).toBeNull();
-  expect(readEntry(Buffer.from(`${'9'.repeat(17)}:{}`))).toBeNull();
-  expect(readEntry(Buffer.from(''))).toBeNull();
+  expect(readEntry(storedEntry(1_700_000_000_123.7, body))).toEqual({
+    filledAtMs: 1_700_000_000_123,
+    body,
+  });
+  expect(readEntry(body)).toBeNull();
+  expect(readEntry(':{}')).toBeNull();
+  expect(readEntry('soon:{}')).toBeNull();
+  expect(readEntry('12a4:{}')).toBeNull();
+  expect(readEntry('')).toBeNull();
 });

@@ -21,8 +21,8 @@ test('without REDIS_URL the cache is off: reads are their fill, and nothing is c
   let fills = 0;
   const fill = () => Promise.resolve(JSON.stringify({ fill: ++fills }));
   const read = { cache: 'product', generations: ['g'], asked: 'x' } as const;
-  expect((await cache.read(read, fill)).toString()).toBe('{"fill":1}');
-  expect((await cache.read(read, fill)).toString()).toBe('{"fill":2}');
+  expect(await cache.read(read, fill)).toBe('{"fill":1}');
+  expect(await cache.read(read, fill)).toBe('{"fill":2}');
   await cache.invalidate(['g']);
   const text = await registry.metrics();
   expect(text).toContain('# TYPE gorten_cache_requests_total counter');
