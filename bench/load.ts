@@ -122,70 +122,82 @@ export async function autocannonLoad(
   });
 }
 
-/** The open loop: `rate` requests per second for `seconds`, then until all are answered. */
-export async function pacedLoad(target: Target, seconds: number, rate: number): Promise<Sample> {
+/**
+ * The open loop: `rate` requests per second for `seconds`, then until all are answered.
+ * Lean on purpose, since the generator shares the cores and its pauses count as the
+ * service's latency: no promise or closure kept per request for the whole run (a count of
+ * those in flight), latencies in one preallocated array — so its heap stays small and its
+ * collections short.
+ */
+export function pacedLoad(target: Target, seconds: number, rate: number): Promise<Sample> {
   const url = new URL(target.url);
   const body = bodyOf(target);
-  const headers = {
-    ...headersOf(target),
-    ...(body === undefined ? {} : { 'content-length': String(Buffer.byteLength(body)) }),
+  const options = {
+    agent: new Agent({ keepAlive: true, maxSockets: target.connections }),
+    host: url.hostname,
+    port: url.port,
+    path: url.pathname + url.search,
+    method: target.method ?? 'GET',
+    headers: {
+      ...headersOf(target),
+      ...(body === undefined ? {} : { 'content-length': String(Buffer.byteLength(body)) }),
+    },
+    timeout: TIMEOUT_S * 1000,
   };
-  const agent = new Agent({ keepAlive: true, maxSockets: target.connections });
-  const send = () =>
-    new Promise<number>((resolve, reject) => {
-      const outgoing = request(
-        {
-          agent,
-          host: url.hostname,
-          port: url.port,
-          path: url.pathname + url.search,
-          method: target.method ?? 'GET',
-          headers,
-          timeout: TIMEOUT_S * 1000,
-        },
-        (answer) => {
-          answer.resume();
-          answer.once('end', () => {
-            resolve(answer.statusCode ?? 0);
-          });
-          answer.once('error', reject);
-        },
-      );
-      outgoing.once('timeout', () => outgoing.destroy(new Error('timed out')));
-      outgoing.once('error', reject);
-      outgoing.end(body);
-    });
-
-  const latencies: number[] = [];
-  const answeredAt: number[] = [];
+  const total = Math.round(rate * seconds);
+  const latencies = new Float64Array(total);
   const counts = { non2xx: 0, errors: 0, sent: 0 };
-  const started = performance.now();
-  const inFlight: Promise<void>[] = [];
-  for (let i = 0; i < Math.round(rate * seconds); i++) {
-    const due = started + (i * 1000) / rate;
-    const ahead = due - performance.now();
-    if (ahead >= 1) await sleep(ahead);
+  let answered = 0;
+  let inFlight = 0;
+  let firstAnswerAt = Infinity;
+  let lastAnswerAt = -Infinity;
+  let allSent = false;
+  let finish: () => void = () => undefined;
+  const finished = new Promise<void>((resolve) => (finish = resolve));
+  const send = (due: number) => {
     counts.sent++;
-    inFlight.push(
-      send().then(
-        (status) => {
-          const now = performance.now();
-          latencies.push(now - due);
-          answeredAt.push(now);
-          if (status < 200 || status > 299) counts.non2xx++;
-        },
-        () => {
-          counts.errors++;
-        },
-      ),
-    );
-  }
-  await Promise.all(inFlight);
-  agent.destroy();
-  // Answers per second between the first and the last: the offered rate while the service
-  // keeps up, its own pace once a backlog builds.
-  const first = answeredAt[0] ?? 0;
-  const last = answeredAt.at(-1) ?? 0;
-  const rps = last > first ? ((answeredAt.length - 1) * 1000) / (last - first) : 0;
-  return sampleOf(latencies, rps, counts);
+    inFlight++;
+    let over = false;
+    /** A request ends once: answered (with its status) or failed. */
+    const settle = (status?: number) => {
+      if (over) return;
+      over = true;
+      inFlight--;
+      if (status === undefined) counts.errors++;
+      else {
+        const now = performance.now();
+        latencies[answered++] = now - due;
+        firstAnswerAt = Math.min(firstAnswerAt, now);
+        lastAnswerAt = Math.max(lastAnswerAt, now);
+        if (status < 200 || status > 299) counts.non2xx++;
+      }
+      if (allSent && inFlight === 0) finish();
+    };
+    const outgoing = request(options, (answer) => {
+      answer.resume();
+      answer.once('end', () => settle(answer.statusCode ?? 0));
+      answer.once('error', () => settle());
+    });
+    outgoing.once('timeout', () => outgoing.destroy(new Error('timed out')));
+    outgoing.once('error', () => settle());
+    outgoing.end(body);
+  };
+
+  return (async () => {
+    const started = performance.now();
+    for (let i = 0; i < total; i++) {
+      const due = started + (i * 1000) / rate;
+      const ahead = due - performance.now();
+      if (ahead >= 1) await sleep(ahead);
+      send(due);
+    }
+    allSent = true;
+    if (inFlight > 0) await finished;
+    options.agent.destroy();
+    // Answers per second between the first and the last: the offered rate while the service
+    // keeps up, its own pace once a backlog builds.
+    const rps =
+      lastAnswerAt > firstAnswerAt ? ((answered - 1) * 1000) / (lastAnswerAt - firstAnswerAt) : 0;
+    return sampleOf(Array.from(latencies.subarray(0, answered)), rps, counts);
+  })();
 }

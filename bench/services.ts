@@ -8,14 +8,18 @@
 //
 //   npm run bench:services -- [--quick] [--runs 3] [--duration 10] [--products 500]
 //                             [--log-level warn] [--autocannon-rate] [--kit-baseline REF]
-//                             [products overhead token tracing cache]
+//                             [--probe] [products overhead token tracing cache]
+//
+// --probe (cache scenario): each row also says how long the service's and the load
+// generator's event loops and garbage collectors paused (pauses.ts), to tell whose a
+// tail is.
 //
 // Each service runs as its own process, started as its main.ts is in a pod, so the load
 // generator does not share its event loop (it does share the machine's cores). Runs of the
 // things compared alternate; every figure is a median of --runs runs. How load is made:
 // load.ts. Tables go to stdout, progress to stderr; tenants and processes are gone after.
 import { randomBytes, scrypt } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -23,6 +27,7 @@ import { parseArgs } from 'node:util';
 import { tenantRedisUser, TestTenant, type TenantRedisUser } from '@gorten/service-testing';
 import { loadTestEnv, startJaeger, type Jaeger } from '@gorten/testenv';
 import { sourcesAt } from './source-variant.js';
+import { PAUSES_TAG, pauseMeter, type Pauses } from './pauses.js';
 import { autocannonLoad, callOnce, pacedLoad, type Sample, type Target } from './load.js';
 import {
   cpuSeconds,
@@ -47,6 +52,7 @@ const { values, positionals } = parseArgs({
     'log-level': { type: 'string', default: 'warn' },
     'autocannon-rate': { type: 'boolean', default: false },
     'kit-baseline': { type: 'string' },
+    probe: { type: 'boolean', default: false },
   },
   allowPositionals: true,
 });
@@ -61,6 +67,8 @@ const options = {
   autocannonRate: values['autocannon-rate'],
   /** A git ref whose kit the overhead scenario also measures, in the same run. */
   kitBaseline: values['kit-baseline'],
+  /** Pauses of the service's and the generator's event loops and collectors, per run. */
+  probe: values.probe,
 };
 const unknown = positionals.filter((p) => !(SCENARIOS as readonly string[]).includes(p));
 if (unknown.length > 0)
@@ -108,6 +116,8 @@ function rateOf(exact: number): number {
 /** A target and the process answering it, whose CPU time is measured. */
 interface Measured extends Target {
   pid: number;
+  /** The service's log, where it reports its pauses (--probe). */
+  log?: string;
   /** Further fixed rates (req/s) this target alone is measured at. */
   fixedRates?: number[];
 }
@@ -117,22 +127,51 @@ interface Run extends Sample {
   cpuMs: number;
   dbCpuMs: number;
   redisCpuMs: number;
+  /** With --probe: the service's pauses and the generator's during the run. */
+  pauses?: { service: Pauses; generator: Pauses };
+}
+
+/** The generator's own pauses (--probe): this process sends every request. */
+const generatorPauses = options.probe ? pauseMeter() : undefined;
+
+/** Asks a service started with pauses.ts for its pauses since it was last asked. */
+async function servicePauses(target: Measured): Promise<Pauses | undefined> {
+  const { log } = target;
+  if (!options.probe || !log) return undefined; // without pauses.ts, SIGUSR2 would end it
+  const reports = () =>
+    readFileSync(log, 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith(PAUSES_TAG))
+      .map((line) => JSON.parse(line.slice(PAUSES_TAG.length)) as Pauses & { seq: number });
+  const before = reports().at(-1)?.seq ?? 0;
+  process.kill(target.pid, 'SIGUSR2');
+  let report: Pauses | undefined;
+  await waitUntil(`pauses of ${target.label}`, 10_000, () => {
+    report = reports().find((r) => r.seq > before);
+    return Promise.resolve(report !== undefined);
+  });
+  return report;
 }
 
 async function measuredLoad(target: Measured, seconds: number, rate?: number): Promise<Run> {
   const cpu = () => [target.pid, ferretdbPid, redisPid].map((pid) => (pid ? cpuSeconds(pid) : NaN));
   const before = cpu();
+  await servicePauses(target); // from now on
+  generatorPauses?.take();
   const sample = await load(target, seconds, rate);
+  const generator = generatorPauses?.take();
+  const service = await servicePauses(target);
   await settle(target); // its request is counted, and work cut off by the end gets done
-  const [service = NaN, db = NaN, redis = NaN] = cpu().map(
+  const [serviceCpu = NaN, db = NaN, redis = NaN] = cpu().map(
     (after, i) => after - (before[i] ?? NaN),
   );
   const perRequest = (cpuS: number) => (cpuS * 1000) / (sample.sent + 1);
   return {
     ...sample,
-    cpuMs: perRequest(service),
+    cpuMs: perRequest(serviceCpu),
     dbCpuMs: perRequest(db),
     redisCpuMs: perRequest(redis),
+    ...(service && generator ? { pauses: { service, generator } } : {}),
   };
 }
 
@@ -183,8 +222,11 @@ async function measureRows(
         : options.duration;
       const s = await measuredLoad(row.target, seconds, row.rate);
       row.samples.push(s);
+      const pauses = s.pauses
+        ? `; pauses (loop max, GC max ms): service ${s.pauses.service.loopMaxMs.toFixed(1)}, ${s.pauses.service.gcMaxMs.toFixed(1)}, generator ${s.pauses.generator.loopMaxMs.toFixed(1)}, ${s.pauses.generator.gcMaxMs.toFixed(1)}`
+        : '';
       progress(
-        `  ${row.target.label} @ ${row.rate ?? 'max'}, run ${run}: ${s.rps.toFixed(1)} req/s, p50 ${s.p50.toFixed(1)} ms, p99 ${s.p99.toFixed(1)} ms, non-2xx ${s.non2xx}, errors ${s.errors}, CPU ${s.cpuMs.toFixed(3)} + FerretDB ${s.dbCpuMs.toFixed(3)} + Redis ${s.redisCpuMs.toFixed(3)} ms/req`,
+        `  ${row.target.label} @ ${row.rate ?? 'max'}, run ${run}: ${s.rps.toFixed(1)} req/s, p50 ${s.p50.toFixed(1)} ms, p99 ${s.p99.toFixed(1)} ms, non-2xx ${s.non2xx}, errors ${s.errors}, CPU ${s.cpuMs.toFixed(3)} + FerretDB ${s.dbCpuMs.toFixed(3)} + Redis ${s.redisCpuMs.toFixed(3)} ms/req${pauses}`,
       );
     }
   }
@@ -251,6 +293,42 @@ function report(scenario: Scenario, rows: Row[]): void {
       ]),
     ),
   );
+  const probed = rows.filter((row) => row.samples.every((s) => s.pauses));
+  if (probed.length > 0) {
+    const pause = (row: Row, f: (p: NonNullable<Run['pauses']>) => number) =>
+      fmt(med(row, (s) => (s.pauses ? f(s.pauses) : NaN)));
+    console.log(
+      '\nPauses during the runs (--probe; ms, medians): a p99 near the service’s loop delay is the service’s, near the generator’s is the generator’s.\n',
+    );
+    console.log(
+      table(
+        [
+          '',
+          'load',
+          'p99',
+          'service loop p99',
+          'service loop max',
+          'service GC max',
+          'service GC total',
+          'generator loop max',
+          'generator GC max',
+          'generator GC total',
+        ],
+        probed.map((row) => [
+          row.target.label,
+          loadOf(row),
+          fmt(med(row, (s) => s.p99)),
+          pause(row, (p) => p.service.loopP99Ms),
+          pause(row, (p) => p.service.loopMaxMs),
+          pause(row, (p) => p.service.gcMaxMs),
+          pause(row, (p) => p.service.gcTotalMs),
+          pause(row, (p) => p.generator.loopMaxMs),
+          pause(row, (p) => p.generator.gcMaxMs),
+          pause(row, (p) => p.generator.gcTotalMs),
+        ]),
+      ),
+    );
+  }
   const peaks = scenario.targets.map((t) => `${t.label} ${peakRssMiB(t.pid).toFixed(0)} MiB`);
   console.log(`\nPeak resident memory of each process: ${peaks.join(', ')}.`);
   const [baseline, ...others] = scenario.targets;
@@ -294,6 +372,7 @@ const logDir = mkdtempSync(join(tmpdir(), 'gorten-bench-'));
 interface Service {
   tenant: TestTenant;
   http: HttpChild;
+  log: string;
 }
 
 /**
@@ -309,6 +388,7 @@ async function startService(
 ): Promise<Service> {
   const tenant = await TestTenant.create('bench');
   tenants.push(tenant);
+  const log = join(logDir, `${name.replace(/[^A-Za-z0-9]+/g, '-')}.log`);
   const http = await startHttpChild(
     name,
     `services/${service}/src/main.ts`,
@@ -317,13 +397,17 @@ async function startService(
       SHUTDOWN_TIMEOUT_MS: '2000',
       ...(service === 'users' ? { JWT_PRIVATE_KEY: tenant.keys.privateKey } : {}),
       ...(kitSources ? { GORTEN_BENCH_SOURCES: kitSources } : {}),
+      ...(options.probe ? { GORTEN_BENCH_PAUSES: '1' } : {}),
       ...env,
     }),
-    join(logDir, `${name.replace(/[^A-Za-z0-9]+/g, '-')}.log`),
+    log,
     '/readyz',
-    kitSources ? ['bench/source-variant.ts'] : [],
+    [
+      ...(kitSources ? ['bench/source-variant.ts'] : []),
+      ...(options.probe ? ['bench/pauses.ts'] : []),
+    ],
   );
-  return { tenant, http };
+  return { tenant, http, log };
 }
 
 async function seedCatalog({ tenant, http }: Service): Promise<void> {
@@ -431,6 +515,7 @@ async function cacheScenario(): Promise<void> {
       url: `${service.http.url}${endpoint.path(productId)}`,
       connections: 20,
       pid: service.http.pid,
+      log: service.log,
       ...(label === 'cached' ? { fixedRates: [CACHED_TARGET_RATE] } : {}),
     }));
     const scenario: Scenario = {

@@ -213,6 +213,53 @@ describe('what is cached', () => {
     }
   });
 
+  test('a hit is sent as the bytes the uncached route answers: same body, type and length, non-ASCII included', async () => {
+    const uncached = await startTestService(catalogService, tenant, 'catalog');
+    try {
+      const own = await tenant.addCompany();
+      const ownSeller = tenant.token({ sub: 'usr_u', roles: ['seller'], company: own });
+      const created = await call<Product>('POST', '/products', {
+        token: ownSeller,
+        body: {
+          sku: `U-${randomUUID().slice(0, 8)}`,
+          name: 'Théière “Ōsaka” ☕ — 1:2',
+          description: 'Ünïcödé, a colon: and "quotes"',
+          price: { amount: 4_200, currency: 'EUR' },
+          stock: 3,
+          status: 'active',
+        },
+      });
+      expect(created.status).toBe(201);
+      const raw = async (url: string) => {
+        const answer = await fetch(url);
+        return {
+          status: answer.status,
+          type: answer.headers.get('content-type'),
+          length: answer.headers.get('content-length'),
+          body: Buffer.from(await answer.arrayBuffer()),
+        };
+      };
+      for (const path of [`/products/${created.body.id}`, `/products?company=${own}&limit=5`]) {
+        const before = await outcomes(service.url, path.includes('?') ? 'listing' : 'product');
+        const miss = await raw(`${service.url}${path}`);
+        const hit = await raw(`${service.url}${path}`);
+        const after = await outcomes(service.url, path.includes('?') ? 'listing' : 'product');
+        expect(after.hit - before.hit).toBe(1);
+        const fromDatabase = await raw(`${uncached.url}${path}`);
+        expect(fromDatabase.status).toBe(200);
+        expect(fromDatabase.body.toString()).toContain('Ōsaka');
+        for (const cached of [miss, hit]) {
+          expect(cached.status).toBe(200);
+          expect(cached.type).toBe(fromDatabase.type);
+          expect(cached.length).toBe(fromDatabase.length);
+          expect(cached.body.equals(fromDatabase.body)).toBe(true);
+        }
+      }
+    } finally {
+      await uncached.close();
+    }
+  });
+
   test('every key the catalog wrote is under its prefix, written by a user allowed no other', async () => {
     const keys = await redisUser.keys();
     expect(keys.length).toBeGreaterThan(0);

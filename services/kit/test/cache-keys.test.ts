@@ -57,7 +57,7 @@ test('a fresh generation is a safe, positive number with room to count up, never
 });
 
 test('an entry keeps when it was filled and its JSON as it is; anything else is no entry', () => {
-  const body = '{"id":"prd_1","note":"a: b"}';
+  const body = '{"id":"prd_1","note":"a: b","name":"Café ☕ 1:2"}';
   expect(readEntry(storedEntry(1_700_000_000_123.7, body))).toEqual({
     filledAtMs: 1_700_000_000_123,
     body,
@@ -65,4 +65,6 @@ test('an entry keeps when it was filled and its JSON as it is; anything else is 
   expect(readEntry(body)).toBeNull();
   expect(readEntry(':{}')).toBeNull();
   expect(readEntry('soon:{}')).toBeNull();
+  expect(readEntry('12a4:{}')).toBeNull();
+  expect(readEntry('')).toBeNull();
 });
