@@ -412,6 +412,21 @@ describe('stock changes while checkouts sell', () => {
     expect(await commitReservation(recording, product.id, first)).toBe(false);
   });
 
+  test('a reservation asked again takes nothing twice, also beside other reservations of the product', async () => {
+    const product = await newProduct(sellerA, { status: 'active', stock: 10 });
+    const until = new Date(Date.now() + 60_000);
+    const [first, second] = [newId('chk'), newId('chk')];
+    expect(await reserveStock(stock(), product.id, 3, first, until)).toBe('reserved');
+    expect(await reserveStock(stock(), product.id, 2, second, until)).toBe('reserved');
+    for (const again of [second, first])
+      expect(await reserveStock(stock(), product.id, 2, again, until)).toBe('already_reserved');
+    const doc = await tenant.db.collection<ProductDoc>('products').findOne({ _id: product.id });
+    expect({ stock: doc?.stock, reservations: doc?.reservations?.map((r) => r.id) }).toEqual({
+      stock: 5,
+      reservations: [first, second],
+    });
+  });
+
   test('a stock figure from a stale read is a 409 and changes nothing; from a fresh read it is written', async () => {
     const product = await newProduct(sellerA, { status: 'active', stock: 10 });
     const seen = await read(product.id);
