@@ -6,6 +6,8 @@
 // until it is committed (the order is paid: the stock stays taken) or released (the
 // checkout failed, or the reservation expired: the stock comes back). Each of the three is
 // a span (`catalog.stock reserve|commit|release`) in the trace of the checkout asking.
+// "Not already" is a $nor of the equality: FerretDB 1.24 matches `{'a.b': {$ne: x}}` (and
+// $nin, $not $elemMatch) when any element of `a` differs, not when none equals.
 // A caller that read the product just before (checkout priced it) reserves in one update
 // with its product.updated event, and commits the reservation it made without reading it.
 import { spanned, type Outbox, type OutboxEntry, type ReadCache } from '@gorten/kit';
@@ -63,7 +65,7 @@ async function reportChange(stock: StockModule, after: ProductDoc | null): Promi
     // Pushed only while no product.updated is pending: a concurrent change that got in
     // first is compared again above.
     const pushed = await stock.products.updateOne(
-      { _id: after._id, 'outbox.routingKey': { $ne: 'product.updated' } },
+      { _id: after._id, $nor: [{ 'outbox.routingKey': 'product.updated' }] },
       { $push: { outbox: entry } },
     );
     if (pushed.matchedCount === 1) break;
@@ -96,8 +98,7 @@ async function reserveAsSeen(
       version: seen.version,
       status: 'active',
       stock: { $gte: reservation.quantity },
-      'reservations.id': { $ne: reservation.id },
-      'outbox.routingKey': { $ne: 'product.updated' },
+      $nor: [{ 'reservations.id': reservation.id }, { 'outbox.routingKey': 'product.updated' }],
     },
     {
       $inc: { stock: -reservation.quantity, version: 1 },
@@ -132,7 +133,7 @@ async function reserve(
       _id: productId,
       status: 'active',
       stock: { $gte: quantity },
-      'reservations.id': { $ne: reservationId },
+      $nor: [{ 'reservations.id': reservationId }],
     },
     {
       $inc: { stock: -quantity, version: 1 },
