@@ -2,8 +2,9 @@
 // starts at i / rate s whatever happened to earlier ones, and its latency counts from
 // then), each by its own buyer with a one-line cart, against the checkout service in a
 // child process and the real FerretDB and RabbitMQ. Reports, per rate, the checkouts per
-// second achieved, p50/p95/p99 end to end, failures, and the CPU seconds FerretDB and the
-// service spent per checkout — which shows where the knee comes from. With --tracing, two
+// second achieved, p50/p95/p99 end to end, failures, the CPU seconds FerretDB and the
+// service spent per checkout — which shows where the knee comes from —, and the database
+// commands FerretDB received per checkout (its serverStatus counters). With --tracing, two
 // checkout services alike but for tracing (off; on, every request sampled and exported to
 // a Jaeger of the benchmark's own) take turns at each rate, and ratios on/off follow. With
 // --baseline REF, the services as they were at git REF (source-variant.ts) take turns with
@@ -83,6 +84,33 @@ interface Run {
   failed: number;
   dbCpuMs: number;
   serviceCpuMs: number;
+  dbCommands: number;
+}
+
+/** A connection's own handshake and the counting itself: not the services' work. */
+const NOT_WORK = new Set([
+  'hello',
+  'isMaster',
+  'ismaster',
+  'saslStart',
+  'saslContinue',
+  'ping',
+  'serverStatus',
+  'endSessions',
+]);
+
+/**
+ * The commands FerretDB has served so far, all databases (its serverStatus counters): the
+ * test environment's FerretDB is the benchmark's own unless GORTEN_TESTENV points at one
+ * that others use too.
+ */
+async function commandsServed(tenant: TestTenant): Promise<number> {
+  const status = await tenant.mongo.db('admin').command({ serverStatus: 1 });
+  const commands = (status.metrics as { commands?: Record<string, { total?: number }> } | undefined)
+    ?.commands;
+  return Object.entries(commands ?? {})
+    .filter(([name]) => !NOT_WORK.has(name))
+    .reduce((sum, [, counted]) => sum + (counted.total ?? 0), 0);
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -212,10 +240,11 @@ async function setUpOn(
   return { label, tenant, service, fillCarts };
 }
 
-async function oneRun({ service, fillCarts }: Setup, rate: number): Promise<Run> {
+async function oneRun({ service, fillCarts, tenant }: Setup, rate: number): Promise<Run> {
   const buyers = await fillCarts(Math.round(rate * SECONDS));
   const db = ferretPid();
   const [dbBefore, svcBefore] = [cpuSeconds(db), cpuSeconds(service.pid)];
+  const commandsBefore = await commandsServed(tenant);
   const latencies: number[] = [];
   const answeredAt: number[] = [];
   let failed = 0;
@@ -249,6 +278,7 @@ async function oneRun({ service, fillCarts }: Setup, rate: number): Promise<Run>
     );
   }
   await Promise.all(inFlight);
+  const commands = (await commandsServed(tenant)) - commandsBefore;
   const sorted = latencies.sort((a, b) => a - b);
   const first = answeredAt.sort((a, b) => a - b)[0] ?? 0;
   const last = answeredAt.at(-1) ?? 0;
@@ -261,6 +291,7 @@ async function oneRun({ service, fillCarts }: Setup, rate: number): Promise<Run>
     failed,
     dbCpuMs: ((cpuSeconds(db) - dbBefore) * 1000) / Math.max(1, done),
     serviceCpuMs: ((cpuSeconds(service.pid) - svcBefore) * 1000) / Math.max(1, done),
+    dbCommands: commands / Math.max(1, done),
   };
 }
 
@@ -317,7 +348,7 @@ async function main(): Promise<void> {
       for (const setup of setups) {
         const own = runs.get(setup) ?? [];
         rows.push(
-          `| ${COMPARED ? `${setup.label} | ` : ''}${rate} | ${m(own, (r) => r.achieved).toFixed(1)} | ${m(own, (r) => r.p50).toFixed(0)} | ${m(own, (r) => r.p95).toFixed(0)} | ${m(own, (r) => r.p99).toFixed(0)} | ${m(own, (r) => r.failed)} | ${m(own, (r) => r.dbCpuMs).toFixed(1)} | ${m(own, (r) => r.serviceCpuMs).toFixed(1)} |`,
+          `| ${COMPARED ? `${setup.label} | ` : ''}${rate} | ${m(own, (r) => r.achieved).toFixed(1)} | ${m(own, (r) => r.p50).toFixed(0)} | ${m(own, (r) => r.p95).toFixed(0)} | ${m(own, (r) => r.p99).toFixed(0)} | ${m(own, (r) => r.failed)} | ${m(own, (r) => r.dbCpuMs).toFixed(1)} | ${m(own, (r) => r.serviceCpuMs).toFixed(1)} | ${m(own, (r) => r.dbCommands).toFixed(1)} |`,
         );
         process.stderr.write(`${rows.at(-1) ?? ''}\n`); // as it comes: overloaded rates take long
       }
@@ -326,7 +357,7 @@ async function main(): Promise<void> {
         const [base, own] = [runs.get(first as Setup) ?? [], runs.get(setup) ?? []];
         const ratio = (pick: (run: Run) => number) => (m(own, pick) / m(base, pick)).toFixed(2);
         ratios.push(
-          `| ${setup.label} | ${rate} | ${ratio((r) => r.achieved)} | ${ratio((r) => r.serviceCpuMs)} | ${ratio((r) => r.dbCpuMs)} | ${ratio((r) => r.p50)} | ${ratio((r) => r.p99)} |`,
+          `| ${setup.label} | ${rate} | ${ratio((r) => r.achieved)} | ${ratio((r) => r.serviceCpuMs)} | ${ratio((r) => r.dbCpuMs)} | ${ratio((r) => r.dbCommands)} | ${ratio((r) => r.p50)} | ${ratio((r) => r.p99)} |`,
         );
       }
     }
@@ -334,16 +365,16 @@ async function main(): Promise<void> {
       [
         `Checkout, ${SECONDS} s per run, median of ${RUNS} runs per rate (2 cores shared by FerretDB, RabbitMQ, the service${TRACING ? 's, Jaeger' : ''} and the load generator)`,
         '',
-        `| ${COMPARED ? 'variant | ' : ''}offered /s | achieved /s | p50 ms | p95 ms | p99 ms | failed | FerretDB CPU ms per checkout | service CPU ms per checkout |`,
-        `|${COMPARED ? '---|' : ''}---|---|---|---|---|---|---|---|`,
+        `| ${COMPARED ? 'variant | ' : ''}offered /s | achieved /s | p50 ms | p95 ms | p99 ms | failed | FerretDB CPU ms per checkout | service CPU ms per checkout | database commands per checkout |`,
+        `|${COMPARED ? '---|' : ''}---|---|---|---|---|---|---|---|---|`,
         ...rows,
         '',
         ...(COMPARED
           ? [
               `Ratios of medians to ${setups[0]?.label ?? ''}:`,
               '',
-              '| variant | offered /s | achieved | service CPU per checkout | FerretDB CPU per checkout | p50 | p99 |',
-              '|---|---|---|---|---|---|---|',
+              '| variant | offered /s | achieved | service CPU per checkout | FerretDB CPU per checkout | database commands per checkout | p50 | p99 |',
+              '|---|---|---|---|---|---|---|---|',
               ...ratios,
               '',
             ]

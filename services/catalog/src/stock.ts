@@ -6,6 +6,10 @@
 // until it is committed (the order is paid: the stock stays taken) or released (the
 // checkout failed, or the reservation expired: the stock comes back). Each of the three is
 // a span (`catalog.stock reserve|commit|release`) in the trace of the checkout asking.
+// "Not already" is a $nor of the equality: FerretDB 1.24 matches `{'a.b': {$ne: x}}` (and
+// $nin, $not $elemMatch) when any element of `a` differs, not when none equals.
+// A caller that read the product just before (checkout priced it) reserves in one update
+// with its product.updated event, and commits the reservation it made without reading it.
 import { spanned, type Outbox, type OutboxEntry, type ReadCache } from '@gorten/kit';
 import { trace } from '@opentelemetry/api';
 import type { Collection, Db } from 'mongodb';
@@ -29,6 +33,11 @@ export interface StockModule {
 /** The stock module on the tenant's database, for checkout. */
 export function createStockModule(db: Db, outbox: Outbox, cache: ReadCache): StockModule {
   return { products: catalogStore(db).products, outbox, cache, now: () => new Date() };
+}
+
+/** The entry a reservation leaves in its product (what commitReservation's `made` is). */
+export function reservationEntry(id: string, quantity: number, expiresAt: Date): StockReservation {
+  return { id, quantity, expiresAt };
 }
 
 export type ReserveOutcome = 'reserved' | 'already_reserved' | 'insufficient' | 'unavailable';
@@ -56,12 +65,52 @@ async function reportChange(stock: StockModule, after: ProductDoc | null): Promi
     // Pushed only while no product.updated is pending: a concurrent change that got in
     // first is compared again above.
     const pushed = await stock.products.updateOne(
-      { _id: after._id, 'outbox.routingKey': { $ne: 'product.updated' } },
+      { _id: after._id, $nor: [{ 'outbox.routingKey': 'product.updated' }] },
       { $push: { outbox: entry } },
     );
     if (pushed.matchedCount === 1) break;
   }
   stock.outbox.announce(stock.products, after._id);
+}
+
+/**
+ * The reservation as one update with its event, when the caller read the product shortly
+ * before (`seen`): the event's figures follow from that read, so the update applies only
+ * while the product is still at that version and has no product.updated pending (the
+ * coalescing of reportChange). Null when it moved on: the caller reserves as usual.
+ */
+async function reserveAsSeen(
+  stock: StockModule,
+  seen: ProductDoc,
+  reservation: StockReservation,
+): Promise<ProductDoc | null> {
+  const now = stock.now();
+  const { outbox: _outbox, reservations: _reservations, ...product } = seen;
+  const next = {
+    ...product,
+    stock: seen.stock - reservation.quantity,
+    version: seen.version + 1,
+    updatedAt: now,
+  };
+  const after = await stock.products.findOneAndUpdate(
+    {
+      _id: seen._id,
+      version: seen.version,
+      status: 'active',
+      stock: { $gte: reservation.quantity },
+      $nor: [{ 'reservations.id': reservation.id }, { 'outbox.routingKey': 'product.updated' }],
+    },
+    {
+      $inc: { stock: -reservation.quantity, version: 1 },
+      $push: { reservations: reservation, outbox: productEventEntry(next, 'product.updated') },
+      $set: { updatedAt: now },
+    },
+    { returnDocument: 'after' },
+  );
+  if (!after) return null;
+  await productsChanged(stock.cache, [seen._id]);
+  stock.outbox.announce(stock.products, seen._id, after.outbox);
+  return after;
 }
 
 function versionOf(entry: OutboxEntry): number {
@@ -74,14 +123,17 @@ async function reserve(
   quantity: number,
   reservationId: string,
   expiresAt: Date,
+  /** The product as the caller read it shortly before, if it did. */
+  seen?: ProductDoc,
 ): Promise<ReserveOutcome> {
-  const reservation: StockReservation = { id: reservationId, quantity, expiresAt };
+  const reservation = reservationEntry(reservationId, quantity, expiresAt);
+  if (seen?._id === productId && (await reserveAsSeen(stock, seen, reservation))) return 'reserved';
   const after = await stock.products.findOneAndUpdate(
     {
       _id: productId,
       status: 'active',
       stock: { $gte: quantity },
-      'reservations.id': { $ne: reservationId },
+      $nor: [{ 'reservations.id': reservationId }],
     },
     {
       $inc: { stock: -quantity, version: 1 },
@@ -102,6 +154,26 @@ async function reserve(
   if (product?.reservations?.some((r) => r.id === reservationId)) return 'already_reserved';
   if (product?.status !== 'active') return 'unavailable';
   return 'insufficient';
+}
+
+/**
+ * Commits the reservation as the caller made it (`made`) without reading it first: $pull
+ * of that exact entry. True when it is gone now; false when the product holds it still (it
+ * is not as the caller thinks) or holds none (ended before).
+ */
+async function commitAsMade(
+  stock: StockModule,
+  productId: string,
+  made: StockReservation,
+): Promise<boolean> {
+  const after = await stock.products.findOneAndUpdate(
+    { _id: productId, 'reservations.id': made.id },
+    { $pull: { reservations: made }, $inc: { version: 1 }, $set: { updatedAt: stock.now() } },
+    { returnDocument: 'after' },
+  );
+  if (!after || after.reservations?.some((r) => r.id === made.id)) return false;
+  await productsChanged(stock.cache, [productId]);
+  return true;
 }
 
 async function endReservation(
@@ -138,11 +210,15 @@ const tracer = trace.getTracer('@gorten/catalog');
 /** Takes `quantity` of the product for the reservation, at most once. */
 export const reserveStock = spanned(tracer, 'catalog.stock reserve', reserve);
 
-/** The order is paid: the reserved stock is sold. */
+/**
+ * The order is paid: the reserved stock is sold. `made` is the reservation as the caller
+ * made it (reserveStock's entry), if it holds it: committed without reading it first.
+ */
 export const commitReservation = spanned(
   tracer,
   'catalog.stock commit',
-  (stock: StockModule, productId: string, reservationId: string) =>
+  async (stock: StockModule, productId: string, reservationId: string, made?: StockReservation) =>
+    (made?.id === reservationId && (await commitAsMade(stock, productId, made))) ||
     endReservation(stock, productId, reservationId, false),
 );
 

@@ -3,7 +3,15 @@
 // across a broker outage), and the inventory_update consumer.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { newId, noCache, noOutbox, type EventEnvelope, type RunningService } from '@gorten/kit';
+import {
+  newId,
+  noCache,
+  noOutbox,
+  type EventEnvelope,
+  type Outbox,
+  type OutboxEntry,
+  type RunningService,
+} from '@gorten/kit';
 import {
   client,
   expectOpenApiUpToDate,
@@ -19,6 +27,7 @@ import {
   commitReservation,
   createStockModule,
   releaseReservation,
+  reservationEntry,
   reserveStock,
 } from '../src/stock.js';
 import type { ProductDoc } from '../src/store.js';
@@ -361,6 +370,62 @@ describe('stock changes while checkouts sell', () => {
   const read = async (id: string) => (await call<Product>('GET', `/products/${id}`)).body;
   const patch = (id: string, body: Record<string, unknown>) =>
     call<Product>('PATCH', `/products/${id}`, { token: sellerA, body });
+
+  test('a reservation from the product as read just before is one update with its event; from a stale read, the usual way; the reservation as made is committed', async () => {
+    const product = await newProduct(sellerA, { status: 'active', stock: 10 });
+    const products = tenant.db.collection<ProductDoc>('products');
+    const announced: (OutboxEntry[] | undefined)[] = [];
+    const outbox: Outbox = { announce: (_c, _id, written) => announced.push(written) };
+    const recording = createStockModule(tenant.db, outbox, noCache);
+    const until = new Date(Date.now() + 60_000);
+    const figures = async () => {
+      const doc = await products.findOne({ _id: product.id });
+      const pending = (doc?.outbox ?? [])
+        .filter((e) => e.routingKey === 'product.updated')
+        .map((e) => e.event.data as ProductDoc);
+      return { stock: doc?.stock, version: doc?.version, pending: pending.map((d) => d.stock) };
+    };
+    // As read: one update takes the stock and writes the product.updated of what it left.
+    const seen = (await products.findOne({ _id: product.id })) ?? undefined;
+    const first = newId('chk');
+    expect(await reserveStock(recording, product.id, 3, first, until, seen)).toBe('reserved');
+    expect(await figures()).toEqual({ stock: 7, version: 2, pending: [7] });
+    const updates = (written?: OutboxEntry[]) =>
+      (written ?? []).filter((e) => e.routingKey === 'product.updated');
+    expect(updates(announced.at(-1)).map((e) => (e.event.data as ProductDoc).stock)).toEqual([7]);
+    // Read before that change: the update does not apply, the usual way reserves, and the
+    // pending event is replaced by one with the newer figures.
+    const second = newId('chk');
+    expect(await reserveStock(recording, product.id, 2, second, until, seen)).toBe('reserved');
+    expect(await figures()).toEqual({ stock: 5, version: 3, pending: [5] });
+    // The reservation as made is committed in one update; one not as made, by reading it.
+    expect(
+      await commitReservation(recording, product.id, first, reservationEntry(first, 3, until)),
+    ).toBe(true);
+    const otherwise = reservationEntry(second, 2, new Date(until.getTime() + 1));
+    expect(await commitReservation(recording, product.id, second, otherwise)).toBe(true);
+    const after = await products.findOne({ _id: product.id });
+    expect({ stock: after?.stock, reservations: after?.reservations }).toEqual({
+      stock: 5,
+      reservations: [],
+    });
+    expect(await commitReservation(recording, product.id, first)).toBe(false);
+  });
+
+  test('a reservation asked again takes nothing twice, also beside other reservations of the product', async () => {
+    const product = await newProduct(sellerA, { status: 'active', stock: 10 });
+    const until = new Date(Date.now() + 60_000);
+    const [first, second] = [newId('chk'), newId('chk')];
+    expect(await reserveStock(stock(), product.id, 3, first, until)).toBe('reserved');
+    expect(await reserveStock(stock(), product.id, 2, second, until)).toBe('reserved');
+    for (const again of [second, first])
+      expect(await reserveStock(stock(), product.id, 2, again, until)).toBe('already_reserved');
+    const doc = await tenant.db.collection<ProductDoc>('products').findOne({ _id: product.id });
+    expect({ stock: doc?.stock, reservations: doc?.reservations?.map((r) => r.id) }).toEqual({
+      stock: 5,
+      reservations: [first, second],
+    });
+  });
 
   test('a stock figure from a stale read is a 409 and changes nothing; from a fresh read it is written', async () => {
     const product = await newProduct(sellerA, { status: 'active', stock: 10 });

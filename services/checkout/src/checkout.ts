@@ -9,7 +9,7 @@ import { newId, Problem, problemFor, requestHash } from '@gorten/kit';
 import { paymentMethodOf } from '@gorten/payments/payments';
 import type { CheckoutDeps } from './deps.js';
 import { settlementOf } from './requests.js';
-import { precheck, RetryableCheckoutFailure, runCheckout } from './saga.js';
+import { precheck, RetryableCheckoutFailure, runCheckout, type RunMemo } from './saga.js';
 import type { CheckoutRequest } from './schemas.js';
 import type { CheckoutDoc, CheckoutStep, StoredAnswer } from './store.js';
 
@@ -64,9 +64,11 @@ async function runClaimed(
   { buyerId, requestId, id }: { buyerId: string; requestId: string; id: string },
   body: CheckoutRequest,
 ): Promise<StoredAnswer> {
+  // What the run would read again: the cart and its products, the buyer's payment method.
+  const memo: RunMemo = {};
   try {
-    await precheck(deps, buyerId);
-    await paymentMethodOf(deps.payments, body.paymentMethod, buyerId); // the buyer's own
+    memo.cart = await precheck(deps, buyerId);
+    memo.method = await paymentMethodOf(deps.payments, body.paymentMethod, buyerId); // the buyer's own
   } catch (err) {
     const { document } = problemFor(err);
     if (err instanceof Problem)
@@ -93,7 +95,7 @@ async function runClaimed(
     await deps.requests.release(requestId, id); // no run began: nothing happened
     throw err;
   }
-  const outcome = await runCheckout(deps, run, body);
+  const outcome = await runCheckout(deps, run, body, memo);
   if ('settled' in outcome && outcome.settled === 'pending')
     throw leftToRecovery(deps, run._id, outcome.step, outcome.error);
   try {

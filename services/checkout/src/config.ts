@@ -26,8 +26,8 @@ export const checkoutEnv = serviceEnv
     /** How often the recovery worker and the reservation sweeper run. */
     RECOVERY_INTERVAL_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
     /**
-     * Failure drills: the process kills itself right after recording this step, as a
-     * crash would. Never set in production.
+     * Failure drills: the process kills itself right after this step is done (recorded,
+     * or carried to the next record), as a crash would. Never set in production.
      */
     CHECKOUT_FAILPOINT: z.enum(CHECKOUT_STEPS).optional(),
   })

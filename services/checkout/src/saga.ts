@@ -1,7 +1,7 @@
 // The checkout saga: from a buyer's cart to a paid order, without multi-document
-// transactions. Each step is a single-document update in the service that owns the data,
-// and the saga records every step in its own document before the next one starts, so a
-// crash leaves a state the recovery worker can read:
+// transactions. Each step is a single-document update in the service that owns the data.
+// The saga records its run in its own document where a crash must be known, and carries
+// what the steps between learn to the next record:
 //
 //   started → cart_locked → reserved → order_created → authorizing → authorized → paid
 //           → completed                 (commit the reservations, empty the cart)
@@ -9,10 +9,22 @@
 //           first (void the authorization by its key, cancel the order with the reason,
 //           release the reservations, unlock the cart)
 //
+// Recorded are `started` (the run's insert), `authorizing` (right before the provider is
+// asked: the fence a run that lost its lease cannot pass), `authorized` (the payment is
+// the run's: from here only forward) and the end, `completed` or `compensated`. Lock,
+// reservation and order are recorded with `authorizing`; a run recorded `started` may
+// have done any of them, and recovery undoes them all (every undo finds its work by the
+// run's id, and does nothing where there is none). `paid` is recorded with `completed`:
+// a run recorded `authorized` is finished forward, which pays an order not paid yet.
+// Each record is a compare-and-set on the run's lease; a running run also counts where it
+// is itself, so that its own compensation undoes only what it began.
+//
 // SAGA_STEPS holds the path up to `authorized`, each step beside its undo. Once a payment
 // is authorized the saga only goes forward: capture, mark paid, finish — unless an admin
 // cancelled the order meanwhile: then the payment is voided or refunded and the run
-// compensated, so a cancelled order never keeps the buyer's money.
+// compensated, so a cancelled order never keeps the buyer's money. A running run keeps
+// what it read and wrote (the products it priced, its reservations, order and payment) and
+// hands it to the next step, which writes without reading again.
 //
 // Every step, forward or undo, is a span `checkout <step>` (`checkout undo <step>` under
 // `checkout compensate`), in the trace of the request or the recovery that runs it.
@@ -29,6 +41,7 @@ import {
 import {
   commitReservation,
   releaseReservation,
+  reservationEntry,
   reserveStock,
   reservedBy,
   type StockModule,
@@ -41,9 +54,10 @@ import {
   transitionOrder,
   type OrderModule,
 } from '@gorten/orders/orders';
-import type { ProductDoc } from '@gorten/catalog/store';
+import type { ProductDoc, StockReservation } from '@gorten/catalog/store';
+import type { CartLine } from '@gorten/carts/store';
 import { hasBeenPaid } from '@gorten/orders/lifecycle';
-import type { OrderItem } from '@gorten/orders/store';
+import type { OrderDoc, OrderItem } from '@gorten/orders/store';
 import {
   authorizePayment,
   capturePayment,
@@ -53,6 +67,8 @@ import {
   voidPayment,
   type PaymentModule,
 } from '@gorten/payments/payments';
+import type { PaymentMethod } from '@gorten/payments/provider';
+import type { PaymentDoc } from '@gorten/payments/store';
 import type { Logger } from 'pino';
 import type { CheckoutEnv } from './config.js';
 import type { CheckoutRequest } from './schemas.js';
@@ -73,8 +89,26 @@ export interface SagaDeps {
   payments: PaymentModule;
   log: Logger;
   now: () => Date;
-  /** Failure drills: called after each step is recorded (see CHECKOUT_FAILPOINT). */
+  /**
+   * Failure drills: called after each step is done — recorded, or carried to the next
+   * record (see CHECKOUT_FAILPOINT).
+   */
   afterStep?: (step: CheckoutStep) => void;
+}
+
+/**
+ * What a running run read and wrote, handed to the steps after: what they would otherwise
+ * read again. Never stored; a run taken over by recovery goes without it.
+ */
+export interface RunMemo {
+  /** The precheck's read of the cart: its lines, and their products as priced then. */
+  cart?: { lines: CartLine[]; products: Map<string, ProductDoc> };
+  /** The buyer's payment method, as checked before the run began. */
+  method?: PaymentMethod;
+  /** Each product's reservation, as made. */
+  reservations?: Map<string, StockReservation>;
+  order?: OrderDoc;
+  payment?: PaymentDoc;
 }
 
 /** How a run ended: with its answer, or settled without one. */
@@ -160,16 +194,6 @@ async function advance(
   return next;
 }
 
-/** Throws LeaseLost unless the run still holds its lease, and it has not run out. */
-async function assertLease(deps: SagaDeps, checkout: CheckoutDoc): Promise<void> {
-  const current = await deps.store.checkouts.findOne(
-    { _id: checkout._id },
-    { projection: { leaseHolder: 1, leaseUntil: 1 } },
-  );
-  if (current?.leaseHolder !== checkout.leaseHolder || current.leaseUntil <= deps.now())
-    throw new LeaseLost(`checkout ${checkout._id} lost its lease`);
-}
-
 /** The cart's lines at today's catalog prices; a product no longer sold ends the checkout. */
 function priceLines(
   deps: SagaDeps,
@@ -203,13 +227,22 @@ function priceLines(
  * keeps them from queueing their writes in front of the ones that can succeed. The
  * reservation remains the real check (stock may go between this look and it).
  */
-export async function precheck(deps: SagaDeps, buyerId: string): Promise<void> {
+export async function precheck(deps: SagaDeps, buyerId: string): Promise<RunMemo['cart']> {
   const items = await cartLines(deps.carts, buyerId);
   if (items.length === 0) throw unprocessable('The cart is empty.', { reason: 'cart_empty' });
   const products = await productsOf(deps.carts, items);
   const lines = priceLines(deps, items, products);
   const short = lines.find((l) => (products.get(l.productId)?.stock ?? 0) < l.quantity);
   if (short) throw outOfStock(short.name);
+  return { lines: items, products };
+}
+
+/** Whether two carts hold the same products (in any order, any quantity). */
+function sameProducts(a: readonly CartLine[], b: readonly CartLine[]): boolean {
+  const ids = new Set(a.map((l) => l.productId));
+  return (
+    ids.size === new Set(b.map((l) => l.productId)).size && b.every((l) => ids.has(l.productId))
+  );
 }
 
 type Failure = NonNullable<CheckoutDoc['failure']>;
@@ -220,12 +253,15 @@ export interface SagaStep {
   name: string;
   /** Recorded before `run`, where a crash during it must be known (the provider call). */
   intent?: CheckoutStep;
-  /** Recorded with the fields `run` returns, once it succeeded. */
+  /** Where the run is once `run` succeeded: the fields it returns go with it. */
   done: CheckoutStep;
+  /** Whether `done` is recorded at once; otherwise it goes with the next record. */
+  recorded?: true;
   run: (
     deps: SagaDeps,
     checkout: CheckoutDoc,
     request: CheckoutRequest,
+    memo: RunMemo,
   ) => Promise<Partial<CheckoutDoc>>;
   /** Takes back what `run` did, also a part of it; idempotent (recovery may repeat it). */
   undo: (deps: SagaDeps, checkout: CheckoutDoc, failure: Failure) => Promise<unknown>;
@@ -238,9 +274,10 @@ export const SAGA_STEPS: readonly SagaStep[] = [
     // stays locked until the run is settled — completed (emptied) or compensated
     // (unlocked) —, however long recovery takes: a second checkout of it while this one
     // may still charge would charge twice.
+    // The products as the precheck read them price it, when the locked cart holds the same.
     name: 'lock_cart',
     done: 'cart_locked',
-    async run(deps, checkout, request) {
+    async run(deps, checkout, request, memo) {
       const locked = await lockCart(deps.carts, checkout.buyerId, checkout._id);
       if (!locked) {
         if ((await cartLines(deps.carts, checkout.buyerId)).length === 0)
@@ -248,7 +285,12 @@ export const SAGA_STEPS: readonly SagaStep[] = [
         throw conflict('Another checkout of this cart is in progress.', { reason: 'cart_locked' });
       }
       if (locked.length === 0) throw unprocessable('The cart is empty.', { reason: 'cart_empty' });
-      const lines = priceLines(deps, locked, await productsOf(deps.carts, locked));
+      const products =
+        memo.cart && sameProducts(memo.cart.lines, locked)
+          ? memo.cart.products
+          : await productsOf(deps.carts, locked);
+      memo.cart = { lines: locked, products };
+      const lines = priceLines(deps, locked, products);
       const total = lines.reduce((sum, l) => sum + l.lineTotal, 0);
       const { expectedTotal } = request;
       if (expectedTotal !== undefined && expectedTotal !== total)
@@ -263,8 +305,9 @@ export const SAGA_STEPS: readonly SagaStep[] = [
   {
     name: 'reserve_stock',
     done: 'reserved',
-    async run(deps, checkout) {
+    async run(deps, checkout, _request, memo) {
       const expiresAt = new Date(deps.now().getTime() + deps.env.RESERVATION_TTL_MS);
+      memo.reservations = new Map();
       for (const line of checkout.lines ?? []) {
         const outcome = await reserveStock(
           deps.stock,
@@ -272,10 +315,18 @@ export const SAGA_STEPS: readonly SagaStep[] = [
           line.quantity,
           checkout._id,
           expiresAt,
+          memo.cart?.products.get(line.productId),
         );
         if (outcome === 'insufficient') throw outOfStock(line.name);
         if (outcome === 'unavailable')
           throw conflict(`${line.name} is no longer for sale.`, { reason: 'unavailable' });
+        // Made just now: as it stands in the product. One made before (a retried step)
+        // may differ: committed by reading it.
+        if (outcome === 'reserved')
+          memo.reservations.set(
+            line.productId,
+            reservationEntry(checkout._id, line.quantity, expiresAt),
+          );
       }
       return {};
     },
@@ -288,14 +339,19 @@ export const SAGA_STEPS: readonly SagaStep[] = [
   {
     name: 'create_order',
     done: 'order_created',
-    async run(deps, checkout) {
+    async run(deps, checkout, _request, memo) {
       const order = await createOrder(deps.orders, {
         checkoutId: checkout._id,
         buyerId: checkout.buyerId,
         items: checkout.lines ?? [],
         currency: checkout.currency,
+        awaitingPayment: true,
       });
-      await transitionOrder(deps.orders, order._id, 'awaiting_payment');
+      // One made before by this run (a retried step) may still be pending.
+      memo.order =
+        order.status === 'awaiting_payment'
+          ? order
+          : await transitionOrder(deps.orders, order._id, 'awaiting_payment', {}, order);
       return { orderId: order._id };
     },
     // Also an order made before its id was recorded here (a failure in between): the
@@ -308,11 +364,13 @@ export const SAGA_STEPS: readonly SagaStep[] = [
   },
   {
     // If we crash while the provider works, recovery knows an authorization may exist
-    // under this key and voids it.
+    // under this key and voids it. Its record is the fence, right before the payment is
+    // recorded and the provider asked: a run overtaken by now asks it nothing.
     name: 'authorize_payment',
     intent: 'authorizing',
     done: 'authorized',
-    async run(deps, checkout, request) {
+    recorded: true,
+    async run(deps, checkout, request, memo) {
       let payment;
       try {
         payment = await authorizePayment(
@@ -326,8 +384,7 @@ export const SAGA_STEPS: readonly SagaStep[] = [
             currency: checkout.currency,
             paymentMethod: request.paymentMethod,
           },
-          // The last look before the provider: a run overtaken by now asks it nothing.
-          { fence: () => assertLease(deps, checkout) },
+          memo.method ? { method: memo.method } : {},
         );
       } catch (err) {
         if (err instanceof PaymentOutcomeUnknown)
@@ -346,6 +403,7 @@ export const SAGA_STEPS: readonly SagaStep[] = [
           declineCode: payment.declineCode,
         });
       }
+      memo.payment = payment;
       return { paymentId: payment._id };
     },
     undo: (deps, checkout) => returnPayment(deps, checkout),
@@ -353,9 +411,17 @@ export const SAGA_STEPS: readonly SagaStep[] = [
 ];
 
 /**
- * What compensating a run at `step` undoes, in that order: every step begun — the one
- * under way too, which may have done a part — from the last back to the first. A step has
- * begun once the step before it is recorded, or its own `intent`.
+ * How far a run recorded at `step` may have got: up to the step before the next record.
+ * (A run recorded by an earlier version at a step no longer recorded got no further.)
+ */
+export function reachedFrom(step: CheckoutStep): CheckoutStep {
+  return step === 'started' ? 'order_created' : step;
+}
+
+/**
+ * What compensating a run that got to `step` undoes, in that order: every step begun —
+ * the one under way too, which may have done a part — from the last back to the first. A
+ * step has begun once the step before it is done, or its own `intent` recorded.
  */
 export function stepsToUndo(step: CheckoutStep): SagaStep[] {
   const at = CHECKOUT_STEPS.indexOf(step);
@@ -371,20 +437,31 @@ export async function runCheckout(
   deps: SagaDeps,
   checkout: CheckoutDoc,
   request: CheckoutRequest,
+  memo: RunMemo = {},
 ): Promise<RunOutcome> {
+  // As recorded, with the fields of the steps done since; `reached` is where it is.
   let run = checkout;
+  let reached = run.step;
   try {
     for (const saga of SAGA_STEPS) {
-      if (saga.intent) run = await advance(deps, run, saga.intent);
+      if (saga.intent) {
+        run = await advance(deps, run, saga.intent);
+        reached = saga.intent;
+      }
       const current = run;
-      const fields = await step(saga.name, () => saga.run(deps, current, request));
-      run = await advance(deps, run, saga.done, fields);
+      const fields = await step(saga.name, () => saga.run(deps, current, request, memo));
+      if (saga.recorded) run = await advance(deps, run, saga.done, fields);
+      else {
+        run = { ...run, ...fields };
+        deps.afterStep?.(saga.done);
+      }
+      reached = saga.done;
     }
   } catch (err) {
-    if (err instanceof LeaseLost) return afterLeaseLost(deps, run, err);
-    return compensate(deps, run, err).catch((failure: unknown) => unsettled(run, failure));
+    if (err instanceof LeaseLost) return afterLeaseLost(deps, run, reached, err);
+    return compensate(deps, run, err, reached).catch((failure: unknown) => unsettled(run, failure));
   }
-  return completeCheckout(deps, run);
+  return completeCheckout(deps, run, memo);
 }
 
 /**
@@ -394,12 +471,17 @@ export async function runCheckout(
  * recorded compensated, that work is undone here as well (every undo is idempotent);
  * otherwise the run that holds it now settles it.
  */
-async function afterLeaseLost(deps: SagaDeps, run: CheckoutDoc, lost: LeaseLost): Promise<Settled> {
+async function afterLeaseLost(
+  deps: SagaDeps,
+  run: CheckoutDoc,
+  reached: CheckoutStep,
+  lost: LeaseLost,
+): Promise<Settled> {
   try {
     const recorded = await deps.store.checkouts.findOne({ _id: run._id });
     if (recorded?.step === 'compensated') {
       const failure = recorded.failure ?? reasonOf(lost);
-      for (const saga of stepsToUndo(run.step))
+      for (const saga of stepsToUndo(reached))
         await step(`undo ${saga.name}`, () => saga.undo(deps, run, failure));
       deps.log.info({ checkoutId: run._id }, 'late work of an overtaken checkout undone');
     }
@@ -409,26 +491,36 @@ async function afterLeaseLost(deps: SagaDeps, run: CheckoutDoc, lost: LeaseLost)
   return unsettled(run, lost);
 }
 
-/** Forward from an authorized payment: capture, mark paid, keep the stock, empty the cart. */
-export async function completeCheckout(deps: SagaDeps, checkout: CheckoutDoc): Promise<RunOutcome> {
-  let run = checkout;
+/**
+ * Forward from an authorized payment: capture, mark paid, keep the stock, empty the cart.
+ * `memo` is what the run that authorized knows (none in recovery: then it reads).
+ */
+export async function completeCheckout(
+  deps: SagaDeps,
+  checkout: CheckoutDoc,
+  memo: RunMemo = {},
+): Promise<RunOutcome> {
+  const run = checkout;
   try {
     if (run.step === 'authorized') {
-      const authorized = run;
-      if (!(await payOrder(deps, authorized))) {
+      if (!(await payOrder(deps, run, memo))) {
         const cancelled = conflict(
           'The order was cancelled while it was being paid; the payment was returned.',
           { reason: 'order_cancelled', orderId: run.orderId ?? '' },
         );
         return await compensate(deps, run, cancelled);
       }
-      run = await advance(deps, run, 'paid');
+      deps.afterStep?.('paid');
     }
-    const paid = run;
     await step('finish', async () => {
-      for (const line of paid.lines ?? [])
-        await commitReservation(deps.stock, line.productId, paid._id);
-      await emptyCart(deps.carts, paid.buyerId, paid._id);
+      for (const line of run.lines ?? [])
+        await commitReservation(
+          deps.stock,
+          line.productId,
+          run._id,
+          memo.reservations?.get(line.productId),
+        );
+      await emptyCart(deps.carts, run.buyerId, run._id);
     });
     const answer: StoredAnswer = {
       status: 201,
@@ -449,20 +541,26 @@ export async function completeCheckout(deps: SagaDeps, checkout: CheckoutDoc): P
 
 /**
  * Captures and marks the order paid; false when the order was cancelled meanwhile. An
- * order paid already (by a run that died before it recorded `paid`) is not paid again,
- * whatever became of it since — an admin may have refunded it.
+ * order paid already (by a run that died before it recorded `completed`) is not paid
+ * again, whatever became of it since — an admin may have refunded it. The run that made
+ * the order and the payment (`memo`) pays them as it made them, without looking first: an
+ * admin's cancel in between fails the move to paid, and the captured payment is refunded.
  */
-async function payOrder(deps: SagaDeps, checkout: CheckoutDoc): Promise<boolean> {
+async function payOrder(deps: SagaDeps, checkout: CheckoutDoc, memo: RunMemo): Promise<boolean> {
   const orderId = checkout.orderId ?? '';
-  const status = await orderStatusOf(deps.orders, orderId);
-  if (status === 'cancelled') return false;
-  if (status && hasBeenPaid(status)) return true;
+  const order = memo.order?._id === orderId ? memo.order : undefined;
+  const made = memo.payment?._id === checkout.paymentId ? memo.payment : undefined;
+  if (!order || !made) {
+    const status = await orderStatusOf(deps.orders, orderId);
+    if (status === 'cancelled') return false;
+    if (status && hasBeenPaid(status)) return true;
+  }
   const payment = await step('capture_payment', () =>
-    capturePayment(deps.payments, checkout.paymentId ?? ''),
+    capturePayment(deps.payments, made ?? checkout.paymentId ?? ''),
   );
   try {
     await step('mark_paid', () =>
-      transitionOrder(deps.orders, orderId, 'paid', { paymentId: payment._id }),
+      transitionOrder(deps.orders, orderId, 'paid', { paymentId: payment._id }, order),
     );
     return true;
   } catch (err) {
@@ -517,18 +615,21 @@ export async function compensate(
   deps: SagaDeps,
   checkout: CheckoutDoc,
   cause: unknown,
+  /** How far the run got; by default, as far as a run recorded where it is may have. */
+  reached: CheckoutStep = reachedFrom(checkout.step),
 ): Promise<Settled> {
-  return step('compensate', () => compensateRun(deps, checkout, cause));
+  return step('compensate', () => compensateRun(deps, checkout, cause, reached));
 }
 
 async function compensateRun(
   deps: SagaDeps,
   checkout: CheckoutDoc,
   cause: unknown,
+  reached: CheckoutStep,
 ): Promise<Settled> {
   const failure = reasonOf(cause);
   const failed: unknown[] = [];
-  for (const saga of stepsToUndo(checkout.step))
+  for (const saga of stepsToUndo(reached))
     await step(`undo ${saga.name}`, () => saga.undo(deps, checkout, failure)).catch(
       (err: unknown) => failed.push(err),
     );

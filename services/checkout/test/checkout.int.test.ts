@@ -401,15 +401,20 @@ describe('a checkout process killed between steps', () => {
     expect(await buy(buyer, key)).toMatchObject({ status: 201, body: again.body });
   });
 
+  // Killed after each step, recorded or carried to the next record (lock, reservation and
+  // order go on record with the authorizing step, `paid` with `completed`).
   test.each([
-    ['reserved', 'compensated', 5],
-    ['authorizing', 'compensated', 5],
-    ['authorized', 'completed', 3],
+    ['cart_locked', 'started', 'compensated', 5],
+    ['reserved', 'started', 'compensated', 5],
+    ['order_created', 'started', 'compensated', 5],
+    ['authorizing', 'authorizing', 'compensated', 5],
+    ['authorized', 'authorized', 'completed', 3],
+    ['paid', 'authorized', 'completed', 3],
   ])(
-    'after "%s", recovery ends it %s and the stock adds up',
-    async (failpoint, end, stockAfter) => {
+    'after "%s" (recorded: %s), recovery ends it %s and the stock adds up',
+    async (failpoint, recorded, end, stockAfter) => {
       const { item, buyer, key } = await checkoutKilledAfter(failpoint);
-      expect((await checkouts().findOne({ buyerId: buyer.id }))?.step).toBe(failpoint);
+      expect((await checkouts().findOne({ buyerId: buyer.id }))?.step).toBe(recorded);
       // While the run is unfinished its key is taken.
       expect((await buy(buyer, key)).status).toBe(409);
       await eventually({ what: `recovery to ${end} the run`, timeoutMs: 30_000 }, async () =>

@@ -268,7 +268,8 @@ describe('a failure between two steps', () => {
   test('after the order is made and before it is recorded: the order is cancelled with the run', async () => {
     const item = await productIn(tenant, 5);
     const buyer = await buyerIn(tenant, { [item]: 1 });
-    const deps = checkoutAt(0, failingToRecord('order_created'));
+    // The order goes on record with the authorizing step, the fence before the provider.
+    const deps = checkoutAt(0, failingToRecord('authorizing'));
     expect(
       await statusOf(
         checkout(deps, buyer.id, randomUUID(), { paymentMethod: buyer.paymentMethod }),
@@ -353,10 +354,11 @@ describe('a run that lost its lease to recovery, and goes on', () => {
 
   test('held up before it asks the provider: it never authorizes what recovery voided', async () => {
     const gate = latch();
+    // Held as it records the payment, after its fence: recovery voids the key first.
     const { payment, atProvider } = await overtaken(gate, {
       payments: (real) =>
         faulty(real, {
-          findOne: gate.hold(real.findOne.bind(real)) as Collection<PaymentDoc>['findOne'],
+          insertOne: gate.hold(real.insertOne.bind(real)),
         }),
     });
     expect(payment?.status).toBe('voided');

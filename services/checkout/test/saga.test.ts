@@ -8,14 +8,35 @@ import type { OrderModule } from '@gorten/orders/orders';
 import type { PaymentModule } from '@gorten/payments/payments';
 import type { Collection, Document } from 'mongodb';
 import type { CheckoutEnv } from '../src/config.js';
-import { compensate, SAGA_STEPS, stepsToUndo, type SagaDeps } from '../src/saga.js';
+import { compensate, reachedFrom, SAGA_STEPS, stepsToUndo, type SagaDeps } from '../src/saga.js';
 import { CHECKOUT_STEPS, type CheckoutDoc, type CheckoutStep } from '../src/store.js';
 
 const undone = (step: CheckoutStep) => stepsToUndo(step).map((s) => s.done);
 
-test('the table records its steps in the order of CHECKOUT_STEPS, up to the authorization', () => {
-  const recorded = SAGA_STEPS.flatMap((s) => (s.intent ? [s.intent, s.done] : [s.done]));
-  expect(recorded).toEqual(CHECKOUT_STEPS.slice(1, CHECKOUT_STEPS.indexOf('authorized') + 1));
+test('the table passes its steps in the order of CHECKOUT_STEPS, up to the authorization', () => {
+  const passed = SAGA_STEPS.flatMap((s) => (s.intent ? [s.intent, s.done] : [s.done]));
+  expect(passed).toEqual(CHECKOUT_STEPS.slice(1, CHECKOUT_STEPS.indexOf('authorized') + 1));
+});
+
+test('the table records the authorization (its intent, the fence, and its end), carrying lock, reservation and order to it', () => {
+  const recorded = SAGA_STEPS.flatMap((s) => [
+    ...(s.intent ? [s.intent] : []),
+    ...(s.recorded ? [s.done] : []),
+  ]);
+  expect(recorded).toEqual(['authorizing', 'authorized']);
+});
+
+test.each<[CheckoutStep, CheckoutStep]>([
+  // Lock, reservation and order are recorded with the authorizing step: any may be done.
+  ['started', 'order_created'],
+  ['authorizing', 'authorizing'],
+  ['authorized', 'authorized'],
+  // Recorded by an earlier version, which recorded each step: no further.
+  ['cart_locked', 'cart_locked'],
+  ['reserved', 'reserved'],
+  ['paid', 'paid'],
+])('a run recorded at %s may have got to %s', (step, reached) => {
+  expect(reachedFrom(step)).toBe(reached);
 });
 
 test.each<[CheckoutStep, CheckoutStep[]]>([
@@ -88,8 +109,10 @@ function sagaDeps(calls: string[], down: string[] = []): SagaDeps {
   const answers = <T extends Document>(name: string, given: Answers = {}) =>
     recording<T>(name, calls, { ...given, down: down.includes(name) });
   const outbox: Outbox = { announce: (c, id) => calls.push(`announce ${c.namespace} ${id}`) };
+  const order = { _id: 'ord_1', status: 'awaiting_payment', history: [], version: 1 };
   const orders = answers('orders', {
-    findOne: { _id: 'ord_1', status: 'awaiting_payment', history: [], version: 1 },
+    findOne: order,
+    findOneAndUpdate: { ...order, status: 'cancelled', version: 2 },
   });
   const products = answers('products', {
     find: [{ _id: 'prd_1' }],
@@ -125,7 +148,7 @@ test('compensate walks the table back: payment, order, stock, cart, then records
     'payments.findOne',
     'payments.insertOne',
     'orders.findOne',
-    'orders.updateOne',
+    'orders.findOneAndUpdate',
     'products.find',
     'products.findOne',
     'products.findOneAndUpdate',

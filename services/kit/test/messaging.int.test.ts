@@ -182,6 +182,34 @@ test('an announced write is published at once, in order and once, without waitin
   }
 });
 
+test('an announcement carrying the outbox as its write left it is published from it, without reading the document', async () => {
+  const real: Collection<WithOutbox> = db.collection('announced_written');
+  let reads = 0;
+  // The real collection, its reads counted.
+  const things = Object.assign(Object.create(real) as Collection<WithOutbox>, {
+    findOne: (...args: Parameters<Collection<WithOutbox>['findOne']>) => {
+      reads++;
+      return real.findOne(...args);
+    },
+  });
+  const publisher = new Publisher(env.rabbitmq.amqpUrl, log);
+  const relay = new OutboxRelay([things], publisher, log, 600_000);
+  relay.start();
+  try {
+    const entries = ['x', 'y'].map((name) =>
+      outboxEntry(exchange, 'thing.updated', 'thing.updated', { name }),
+    );
+    await real.insertOne({ _id: 'w1' as never, outbox: entries });
+    relay.announce(things, 'w1', entries);
+    expect(await received(work, 2)).toEqual(entries.map((e) => e.event));
+    expect((await real.findOne({ _id: 'w1' as never }))?.outbox).toEqual([]);
+    expect(reads).toBe(0);
+  } finally {
+    await relay.stop();
+    await publisher.close();
+  }
+});
+
 test('an announced event the broker could not take goes out within seconds of its return, not at the next sweep', async () => {
   const cable = await tcpCable(env.rabbitmq.amqpUrl, { connected: false });
   const things: Collection<WithOutbox> = db.collection('announced_outage');

@@ -2,10 +2,12 @@
 // moves it along; admins and sellers move it later. Every move is one compare-and-set
 // update on the order's version that also records the move in its history and, where
 // the move is an event (created, paid), appends the event to the order's outbox and
-// announces it through `orders.outbox`, so that the relay of the process publishes it at once.
+// announces it through `orders.outbox`, so that the relay of the process publishes it at once
+// (handing it the outbox as written: the relay need not read the order again). A caller
+// that holds the order as it last wrote it (checkout) moves it without reading it first.
 import { conflict, notFound, outboxEntry, type Outbox } from '@gorten/kit';
 import { MongoServerError, type Db } from 'mongodb';
-import { assertTransition } from './lifecycle.js';
+import { allowedNext, assertTransition } from './lifecycle.js';
 import {
   ordersStore,
   type OrderDoc,
@@ -55,6 +57,11 @@ export interface NewOrder {
   buyerId: string;
   items: OrderItem[];
   currency: string;
+  /**
+   * Made waiting for its payment at once (checkout asks for it next): one write instead
+   * of a pending order and its move, the history saying both.
+   */
+  awaitingPayment?: boolean;
 }
 
 /**
@@ -78,8 +85,13 @@ export async function createOrder(orders: OrderModule, input: NewOrder): Promise
     companyIds: [...new Set(input.items.map((i) => i.companyId))].sort(),
     currency: input.currency,
     total: input.items.reduce((sum, i) => sum + i.lineTotal, 0),
-    status: 'pending',
-    history: [{ from: null, to: 'pending', at: now }],
+    status: input.awaitingPayment ? 'awaiting_payment' : 'pending',
+    history: [
+      { from: null, to: 'pending', at: now },
+      ...(input.awaitingPayment
+        ? [{ from: 'pending' as const, to: 'awaiting_payment' as const, at: now }]
+        : []),
+    ],
     version: 1,
     createdAt: now,
     updatedAt: now,
@@ -87,11 +99,11 @@ export async function createOrder(orders: OrderModule, input: NewOrder): Promise
   order.outbox = [orderEvent(order, 'order.created')];
   try {
     await orders.store.orders.insertOne(order);
-    orders.outbox.announce(orders.store.orders, order._id);
+    orders.outbox.announce(orders.store.orders, order._id, order.outbox);
     return order;
   } catch (err) {
     if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
-    const existing = await orders.store.orders.findOne({ checkoutId: input.checkoutId });
+    const existing = await orders.store.orders.findOne({ _id: order._id });
     if (!existing) throw err;
     return existing;
   }
@@ -121,19 +133,25 @@ const ATTEMPTS = 5;
 
 /**
  * Moves the order to `to`; moving it where it already is changes nothing (retries and
- * recovery call this again). An illegal move is a 409 naming what is allowed.
+ * recovery call this again). An illegal move is a 409 naming what is allowed. `known` is
+ * the order as the caller last wrote it: a move it allows is first tried as a
+ * compare-and-set on its version, without reading; if the order moved on since (or
+ * `known` allows no such move), it is read as usual.
  */
 export async function transitionOrder(
   orders: OrderModule,
   orderId: string,
   to: OrderStatus,
   details: { reason?: string; paymentId?: string } = {},
+  known?: OrderDoc,
 ): Promise<OrderDoc> {
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-    const order = await orders.store.orders.findOne(
-      { _id: orderId },
-      { projection: { outbox: 0 } },
-    );
+    // Only a move `known` allows is tried from it: what else it says may be stale.
+    const fromKnown =
+      attempt === 0 && known?._id === orderId && allowedNext(known.status).includes(to);
+    const order = fromKnown
+      ? known
+      : await orders.store.orders.findOne({ _id: orderId }, { projection: { outbox: 0 } });
     if (!order) throw notFound('No such order.');
     if (order.status === to) return order;
     assertTransition(order.status, to);
@@ -149,7 +167,9 @@ export async function transitionOrder(
       version: order.version + 1,
       updatedAt: now,
     };
-    const written = await orders.store.orders.updateOne(
+    // The order as this write leaves it comes back: its outbox, for the relay. (FerretDB
+    // takes no projection on findAndModify.)
+    const written = await orders.store.orders.findOneAndUpdate(
       { _id: orderId, version: order.version },
       {
         $set: {
@@ -161,10 +181,12 @@ export async function transitionOrder(
         },
         ...(to === 'paid' ? { $push: { outbox: orderEvent(next, 'order.paid') } } : {}),
       },
+      { returnDocument: 'after' },
     );
-    if (written.matchedCount === 1) {
-      if (to === 'paid') orders.outbox.announce(orders.store.orders, orderId);
-      return next;
+    if (written) {
+      if (to === 'paid') orders.outbox.announce(orders.store.orders, orderId, written.outbox);
+      const { outbox: _outbox, ...moved } = next;
+      return moved;
     }
   }
   throw conflict('The order keeps changing; try again.');

@@ -1,27 +1,46 @@
 // What order writes tell the outbox port, without I/O: an in-memory orders collection
 // and a recorder in place of the relay. The created and paid events are announced as
-// soon as they are stored; moves that carry no event are not.
+// soon as they are stored, with the outbox as written; moves that carry no event are not.
+// And a move from the order as the caller holds it reads nothing first.
 import type { Collection } from 'mongodb';
 import type { Outbox } from '@gorten/kit';
 import { createOrder, transitionOrder, type OrderModule } from '../src/orders.js';
 import type { OrderDoc, ShipmentDoc } from '../src/store.js';
 
-function opsWithRecorder(): { orderModule: OrderModule; announced: string[] } {
+function opsWithRecorder(): {
+  orderModule: OrderModule;
+  announced: string[];
+  written: (string | undefined)[][];
+  reads: () => number;
+} {
   const docs = new Map<string, OrderDoc>();
+  let reads = 0;
   const orders = {
     namespace: 'mp.orders',
     insertOne: (doc: OrderDoc) => Promise.resolve(void docs.set(doc._id, doc)),
-    findOne: (filter: { _id: string }) => Promise.resolve(docs.get(filter._id) ?? null),
-    updateOne: (filter: { _id: string; version: number }, update: { $set: Partial<OrderDoc> }) => {
+    findOne: (filter: { _id: string }) => {
+      reads++;
+      return Promise.resolve(docs.get(filter._id) ?? null);
+    },
+    findOneAndUpdate: (
+      filter: { _id: string; version: number },
+      update: { $set: Partial<OrderDoc>; $push?: { outbox: NonNullable<OrderDoc['outbox']>[0] } },
+    ) => {
       const doc = docs.get(filter._id);
-      if (doc?.version !== filter.version) return Promise.resolve({ matchedCount: 0 });
-      docs.set(filter._id, { ...doc, ...update.$set });
-      return Promise.resolve({ matchedCount: 1 });
+      if (doc?.version !== filter.version) return Promise.resolve(null);
+      const outbox = [...(doc.outbox ?? []), ...(update.$push ? [update.$push.outbox] : [])];
+      const after = { ...doc, ...update.$set, outbox };
+      docs.set(filter._id, after);
+      return Promise.resolve(after);
     },
   };
   const announced: string[] = [];
+  const written: (string | undefined)[][] = [];
   const recorder: Outbox = {
-    announce: (collection, id) => announced.push(`${collection.namespace} ${id}`),
+    announce: (collection, id, outbox) => {
+      announced.push(`${collection.namespace} ${id}`);
+      written.push((outbox ?? []).map((e) => e.event.type));
+    },
   };
   const orderModule: OrderModule = {
     store: {
@@ -31,7 +50,7 @@ function opsWithRecorder(): { orderModule: OrderModule; announced: string[] } {
     outbox: recorder,
     now: () => new Date(),
   };
-  return { orderModule, announced };
+  return { orderModule, announced, written, reads: () => reads };
 }
 
 const ITEM = {
@@ -60,4 +79,25 @@ test('order.created and order.paid are announced once each, the moves between th
   await transitionOrder(orderModule, order._id, 'paid'); // already there: nothing written
   await transitionOrder(orderModule, order._id, 'fulfilled');
   expect(announced).toHaveLength(2);
+});
+
+test('each announcement carries the outbox its write left; an order made awaiting payment and moved as held is never read', async () => {
+  const { orderModule, written, reads } = opsWithRecorder();
+  const order = await createOrder(orderModule, {
+    checkoutId: 'chk_2',
+    buyerId: 'usr_1',
+    items: [ITEM],
+    currency: 'EUR',
+    awaitingPayment: true,
+  });
+  expect(order.status).toBe('awaiting_payment');
+  expect(order.history.map((h) => h.to)).toEqual(['pending', 'awaiting_payment']);
+  const paid = await transitionOrder(orderModule, order._id, 'paid', { paymentId: 'pay_1' }, order);
+  expect(paid).toMatchObject({ status: 'paid', paymentId: 'pay_1', version: 2 });
+  // Nobody relayed order.created meanwhile here: both wait in the outbox, in order.
+  expect(written).toEqual([['order.created'], ['order.created', 'order.paid']]);
+  expect(reads()).toBe(0);
+  // Held as it was before it moved: the version is stale, so the order is read.
+  await transitionOrder(orderModule, order._id, 'fulfilled', {}, order);
+  expect(reads()).toBe(1);
 });

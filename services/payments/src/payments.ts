@@ -172,6 +172,13 @@ export interface AuthorizeOptions {
    * caller may no longer authorize — a checkout whose lease ran out or was taken over.
    */
   fence?: () => Promise<void>;
+  /**
+   * The payment method as the caller looked it up (`paymentMethodOf`, for this buyer):
+   * the payment is then recorded at once — no look for one under the key first, the
+   * method not asked for again; one made before under the key (a retry) is found when
+   * the insert meets it.
+   */
+  method?: PaymentMethod;
 }
 
 /** A payment as first written under its authorization key: nothing captured yet. */
@@ -205,12 +212,15 @@ function newPayment(
 async function authorize(
   payments: PaymentModule,
   input: AuthorizeInput,
-  { fence }: AuthorizeOptions = {},
+  { fence, method: known }: AuthorizeOptions = {},
 ): Promise<PaymentDoc> {
   const id = paymentIdFor(input.key);
-  let payment = await payments.store.payments.findOne({ _id: id });
+  const ofTheBuyer = known?.id === input.paymentMethod && known.customer === input.buyerId;
+  let payment = ofTheBuyer ? null : await payments.store.payments.findOne({ _id: id });
   if (!payment) {
-    const method = await paymentMethodOf(payments, input.paymentMethod, input.buyerId);
+    const method = ofTheBuyer
+      ? known
+      : await paymentMethodOf(payments, input.paymentMethod, input.buyerId);
     const doc = newPayment(payments, input.key, input, 'authorizing', {
       brand: method.brand,
       last4: method.last4,
@@ -318,8 +328,19 @@ async function voidedInPlace(
   }
 }
 
-async function capture(payments: PaymentModule, paymentId: string): Promise<PaymentDoc> {
-  const payment = await payments.store.payments.findOne({ _id: paymentId });
+/**
+ * Captures the payment; `payment` may be the payment as the caller last had it back from
+ * here (checkout, from authorizePayment): then it is not read again — if it moved on
+ * since, the move finds the conflict.
+ */
+async function capture(
+  payments: PaymentModule,
+  payment_: string | PaymentDoc,
+): Promise<PaymentDoc> {
+  const payment =
+    typeof payment_ === 'string'
+      ? await payments.store.payments.findOne({ _id: payment_ })
+      : payment_;
   if (!payment) throw notFound('No such payment.');
   if (payment.status === 'captured') return payment;
   assertMove(payment.status, 'captured');

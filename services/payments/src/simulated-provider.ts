@@ -3,6 +3,7 @@
 // are collections of its own — it plays an external system, which remembers them across
 // our restarts. The vault keeps of a card what the test cards need and a real provider
 // shows — which test card it is, brand, last four, expiry — never the number or CVC.
+// A vault entry never changes, so one looked up is kept in memory for the next look.
 //
 //   4242 4242 4242 4242  authorized
 //   4000 0000 0000 0002  declined: card_declined
@@ -119,8 +120,16 @@ function decide(request: AuthorizeRequest, card: SimulatedVaultEntry | null): Au
   return { status: 'authorized', reference: referenceFor(request.idempotencyKey) };
 }
 
+/** How many vault entries a provider keeps in memory (the newest looked up). */
+const VAULT_ENTRIES_KEPT = 10_000;
+
 export class SimulatedProvider implements PaymentProvider {
   readonly name = 'simulated';
+  /**
+   * Vault entries looked up, by id: an entry is written once and never changed, so a
+   * checkout's second look (the authorization after the method's check) reads no database.
+   */
+  private readonly known = new Map<string, SimulatedVaultEntry>();
 
   constructor(
     private readonly vault: Collection<SimulatedVaultEntry>,
@@ -143,8 +152,22 @@ export class SimulatedProvider implements PaymentProvider {
     return methodOf(entry);
   }
 
-  async paymentMethod(id: string, customer: string): Promise<PaymentMethod | undefined> {
+  /** The vault's entry `id`, if any. */
+  private async entry(id: string): Promise<SimulatedVaultEntry | null> {
+    const kept = this.known.get(id);
+    if (kept) return kept;
     const entry = await this.vault.findOne({ _id: id });
+    if (!entry) return null;
+    if (this.known.size >= VAULT_ENTRIES_KEPT) {
+      const oldest = this.known.keys().next();
+      if (!oldest.done) this.known.delete(oldest.value);
+    }
+    this.known.set(id, entry);
+    return entry;
+  }
+
+  async paymentMethod(id: string, customer: string): Promise<PaymentMethod | undefined> {
+    const entry = await this.entry(id);
     return entry?.customer === customer ? methodOf(entry) : undefined;
   }
 
@@ -158,7 +181,7 @@ export class SimulatedProvider implements PaymentProvider {
   }
 
   async authorize(request: AuthorizeRequest, signal: AbortSignal): Promise<AuthorizationOutcome> {
-    const method = await this.vault.findOne({ _id: request.paymentMethod });
+    const method = await this.entry(request.paymentMethod);
     const card = method?.customer === request.customer ? method : null;
     // Slow for every attempt of a checkout's first try; a later try of the same merchant
     // reference (another authorization key) gets its answer at once.
@@ -174,13 +197,14 @@ export class SimulatedProvider implements PaymentProvider {
     return outcome;
   }
 
-  /** The ledger entry for the request's key: the first answer, made once. */
+  /**
+   * The ledger entry for the request's key: the first answer, made once — written at
+   * once; a key asked before meets its entry there and answers as it says.
+   */
   private async record(
     request: AuthorizeRequest,
     card: SimulatedVaultEntry | null,
   ): Promise<SimulatedLedgerEntry> {
-    const known = await this.ledger.findOne({ _id: request.idempotencyKey });
-    if (known) return known;
     const outcome = decide(request, card);
     const entry: SimulatedLedgerEntry = {
       _id: request.idempotencyKey,
@@ -200,7 +224,9 @@ export class SimulatedProvider implements PaymentProvider {
       return entry;
     } catch (err) {
       if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
-      return (await this.ledger.findOne({ _id: request.idempotencyKey })) ?? entry;
+      const known = await this.ledger.findOne({ _id: request.idempotencyKey });
+      if (!known) throw err;
+      return known;
     }
   }
 
@@ -212,6 +238,19 @@ export class SimulatedProvider implements PaymentProvider {
   }
 
   async capture(reference: string, amount: number): Promise<void> {
+    // One conditional update; only when it is refused is the entry read, to say why.
+    if (reference.startsWith('sim_')) {
+      const captured = await this.ledger.updateOne(
+        {
+          _id: keyOf(reference),
+          reference,
+          status: { $in: ['authorized', 'captured'] },
+          amount: { $gte: amount },
+        },
+        { $set: { status: 'captured', captured: amount } },
+      );
+      if (captured.matchedCount === 1) return;
+    }
     const entry = await this.authorized(reference);
     if (!entry || (entry.status !== 'authorized' && entry.status !== 'captured'))
       throw new ProviderRefusal(`simulated provider: ${reference} cannot be captured`);

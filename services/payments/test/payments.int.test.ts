@@ -320,6 +320,29 @@ describe('authorizing with the test cards', () => {
     }
   });
 
+  test('with the method as the caller checked it: the same payment, once per key; a method not the buyer’s is looked up as usual', async () => {
+    const input = await request();
+    const method = await paymentMethodOf(paymentModule, input.paymentMethod, input.buyerId);
+    const first = await authorizePayment(paymentModule, input, { method });
+    expect(first).toMatchObject({ status: 'authorized', card: { last4: '4242' } });
+    // Asked again with it: the insert meets the payment, which answers.
+    expect(await authorizePayment(paymentModule, input, { method })).toEqual(first);
+    expect(await payments().countDocuments({ authorizationKey: input.key })).toBe(1);
+    // Captured from the payment as held, as from its id.
+    expect(await capturePayment(paymentModule, first)).toMatchObject({ status: 'captured' });
+    expect(await capturePayment(paymentModule, first._id)).toMatchObject({ status: 'captured' });
+    expect((await ledger().findOne({ _id: input.key }))?.status).toBe('captured');
+
+    // Another buyer's method handed over is not taken for this buyer's: declined as usual.
+    const other = await request();
+    const stranger = await request({ paymentMethod: other.paymentMethod });
+    const theirs = await paymentMethodOf(paymentModule, other.paymentMethod, other.buyerId);
+    await expect(
+      authorizePayment(paymentModule, stranger, { method: theirs }),
+    ).rejects.toMatchObject({ status: 422 });
+    expect(await payments().countDocuments({ authorizationKey: stranger.key })).toBe(0);
+  });
+
   test('a key finds its payment by _id; a reference finds its ledger entry by the key it carries', async () => {
     const input = await request();
     const payment = await authorizePayment(paymentModule, input);

@@ -46,10 +46,13 @@ export interface WithOutbox {
 /**
  * Where a writer that appended to a document's outbox says so, after its write: the relay
  * of its service (`ServiceBase.outbox`) publishes that document now, or — when that relay
- * does not cover the collection — the next sweep somewhere does. Never throws.
+ * does not cover the collection — the next sweep somewhere does. A writer whose write
+ * returned the document's outbox as it left it (an insert, a findOneAndUpdate) passes it
+ * as `written`: the relay publishes from it instead of reading the document again. Never
+ * throws.
  */
 export interface Outbox {
-  announce(collection: { namespace: string }, id: string): void;
+  announce(collection: { namespace: string }, id: string, written?: OutboxEntry[]): void;
 }
 
 /** The port of a service without a relay: announcements wait for a sweep elsewhere. */
@@ -62,7 +65,7 @@ export const OUTBOX_SWEEP_MS = 1_000;
  * Publishes outbox events in two ways, both through the same per-document path:
  * - announced: it is the `Outbox` of its service; a writer calls `announce(collection, id)`
  *   after its write, and the relay publishes that document's events at once (reads and
- *   updates by `_id` only);
+ *   updates by `_id` only; no read when the writer passed the outbox its write left);
  * - swept: every `sweepMs` the relay scans its collections whole for pending events — the
  *   safety net for writes nobody announced (another process, a crash between the write
  *   and the announcement, a writer that does not announce). After a failure (the broker
@@ -77,8 +80,15 @@ export class OutboxRelay implements Outbox {
   private sweeping?: Promise<number>;
   private started = false;
   private readonly collections: Map<string, Collection<WithOutbox>>;
-  /** The document runs in progress, and how often each document was asked for. */
-  private readonly runs = new Map<string, { done: Promise<number>; asked: number }>();
+  /**
+   * The document runs in progress, how often each document was asked for, and what the
+   * next pass publishes from: the outbox an announcement during this pass carried, when it
+   * was the pass's one ask (`read`: read the document, as for any other ask).
+   */
+  private readonly runs = new Map<
+    string,
+    { done: Promise<number>; asked: number; next?: OutboxEntry[] | 'read' }
+  >();
 
   constructor(
     collections: Collection<WithOutbox>[],
@@ -93,7 +103,7 @@ export class OutboxRelay implements Outbox {
    * Publishes the document now if this relay runs (between `start` and `stop`) and covers
    * its collection; otherwise leaves it to a sweep.
    */
-  announce({ namespace }: { namespace: string }, id: string): void {
+  announce({ namespace }: { namespace: string }, id: string, written?: OutboxEntry[]): void {
     const collection = this.collections.get(namespace);
     // While a failure is being retried, the retry sweep takes this document along: no
     // point in each announcement trying the unreachable broker on its own.
@@ -101,7 +111,7 @@ export class OutboxRelay implements Outbox {
     // Out of the writer's trace: the publish continues the entry's own, and the relay's
     // reads and removals belong to no request.
     context
-      .with(ROOT_CONTEXT, () => this.relayDocument(collection, id))
+      .with(ROOT_CONTEXT, () => this.relayDocument(collection, id, written))
       .catch((err: unknown) => {
         this.log.warn({ err, namespace, id }, 'outbox relay of a document failed; will retry');
         this.retrySoon();
@@ -112,26 +122,48 @@ export class OutboxRelay implements Outbox {
    * Publishes the pending events of one document, oldest first, removing each only after
    * its confirm. A document being relayed already is relayed once more after the current
    * run (its outbox may have grown after the run read it); both callers get that result.
+   * `written` stands for the read of the pass it asks for: the outbox as the write that
+   * announced it left it, in order — as a read right after that write would have found it,
+   * less what this run published since (an entry another relay removed meanwhile goes out
+   * once more: at least once, as two relays reading at once would do). A pass asked for
+   * more than once, or without it, reads the document.
    */
-  private relayDocument(collection: Collection<WithOutbox>, id: unknown): Promise<number> {
+  private relayDocument(
+    collection: Collection<WithOutbox>,
+    id: unknown,
+    written?: OutboxEntry[],
+  ): Promise<number> {
     const key = `${collection.namespace}\u0000${String(id)}`;
     const running = this.runs.get(key);
     if (running) {
+      running.next = running.next === undefined && written ? written : 'read';
       running.asked++;
       return running.done;
     }
-    const run = { done: Promise.resolve(0), asked: 1 };
+    const run: { done: Promise<number>; asked: number; next?: OutboxEntry[] | 'read' } = {
+      done: Promise.resolve(0),
+      asked: 1,
+      next: written,
+    };
     this.runs.set(key, run);
     run.done = (async () => {
       let delivered = 0;
+      const published = new Set<string>();
       try {
         let served = 0;
         while (served < run.asked) {
           served = run.asked;
-          const doc = await collection.findOne({ _id: id } as Filter<WithOutbox>, {
-            projection: { outbox: 1 },
-          });
-          for (const entry of doc?.outbox ?? []) {
+          const { next } = run;
+          run.next = undefined;
+          const pending =
+            next && next !== 'read'
+              ? next.filter((entry) => !published.has(entry.id))
+              : (
+                  await collection.findOne({ _id: id } as Filter<WithOutbox>, {
+                    projection: { outbox: 1 },
+                  })
+                )?.outbox;
+          for (const entry of pending ?? []) {
             await this.publisher.publish(
               entry.exchange,
               entry.routingKey,
@@ -142,6 +174,7 @@ export class OutboxRelay implements Outbox {
             await collection.updateOne({ _id: id } as Filter<WithOutbox>, {
               $pull: { outbox: entry },
             });
+            published.add(entry.id);
             delivered++;
           }
         }
