@@ -3,10 +3,10 @@
 // the catalog when shown; checkout prices them again. Checkout locks the cart until its
 // run is settled, so the cart it charges for is the cart it empties, and it is charged
 // for once.
-import { conflict, unprocessable } from '@gorten/kit';
+import { conflict, isDuplicateKey, unprocessable } from '@gorten/kit';
 import { activeCompanies } from '@gorten/catalog/for-sale';
 import type { ProductDoc } from '@gorten/catalog/store';
-import { MongoServerError, type Db } from 'mongodb';
+import type { Db } from 'mongodb';
 import type { Cart, CartItemView } from './schemas.js';
 import { cartsStore, type CartDoc, type CartLine, type CartsStore } from './store.js';
 
@@ -117,7 +117,7 @@ async function writeLines(
       } catch (err) {
         // Made meanwhile by another request: read it again. Anything else is a failure,
         // not a reason to answer "the cart keeps changing".
-        if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
+        if (!isDuplicateKey(err)) throw err;
         continue;
       }
     }

@@ -3,8 +3,12 @@
 // whoever finds the run ended — the request itself, a later request with the key, the
 // recovery worker — settles the key the same way. A claim whose run never began (the
 // request died before recording it) is ended for it once stale.
-import { IdempotencyKeys, type IdempotencyRecord, type Settlement } from '@gorten/kit';
-import { MongoServerError } from 'mongodb';
+import {
+  IdempotencyKeys,
+  isDuplicateKey,
+  type IdempotencyRecord,
+  type Settlement,
+} from '@gorten/kit';
 import type { CheckoutEnv } from './config.js';
 import {
   FINISHED_STEPS,
@@ -58,7 +62,7 @@ export function checkoutRequests(
       await store.checkouts.insertOne(neverBegun(claim, now, env.CURRENCY));
       return { state: 'free' };
     } catch (err) {
-      if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
+      if (!isDuplicateKey(err)) throw err;
     }
     // The run was recorded meanwhile, after all: as it says.
     const late = await store.checkouts.findOne({ _id: claim.runId });

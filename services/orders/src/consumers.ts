@@ -11,8 +11,7 @@
 // Each write is conditional or keyed (a flag, a unique _id), so a redelivered event adds
 // nothing; the notices ride in the outbox of the document the write creates or flags.
 // An event that breaks the OrderEvent contract is poison: no retry can help it.
-import { MongoServerError } from 'mongodb';
-import { outboxEntry, PoisonMessage, type EventEnvelope } from '@gorten/kit';
+import { isDuplicateKey, outboxEntry, PoisonMessage, type EventEnvelope } from '@gorten/kit';
 import { z } from 'zod';
 import type { OrderEvent, OrderModule } from './orders.js';
 import { orderItem } from './schemas.js';
@@ -71,7 +70,7 @@ export async function onOrderPaid(orders: OrderModule, envelope: EventEnvelope):
     try {
       await orders.store.shipments.insertOne(shipment);
     } catch (err) {
-      if (!(err instanceof MongoServerError && err.code === 11000)) throw err; // handed off before
+      if (!isDuplicateKey(err)) throw err; // handed off before
     }
   }
   // The confirmation first if it is still owed: both in one update, in that order.

@@ -5,8 +5,8 @@
 // announces it through `orders.outbox`, so that the relay of the process publishes it at once
 // (handing it the outbox as written: the relay need not read the order again). A caller
 // that holds the order as it last wrote it (checkout) moves it without reading it first.
-import { conflict, notFound, outboxEntry, type Outbox } from '@gorten/kit';
-import { MongoServerError, type Db } from 'mongodb';
+import { conflict, isDuplicateKey, notFound, outboxEntry, type Outbox } from '@gorten/kit';
+import type { Db } from 'mongodb';
 import { allowedNext, assertTransition } from './lifecycle.js';
 import {
   ordersStore,
@@ -102,7 +102,7 @@ export async function createOrder(orders: OrderModule, input: NewOrder): Promise
     orders.outbox.announce(orders.store.orders, order._id, order.outbox);
     return order;
   } catch (err) {
-    if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
+    if (!isDuplicateKey(err)) throw err;
     const existing = await orders.store.orders.findOne({ _id: order._id });
     if (!existing) throw err;
     return existing;

@@ -9,8 +9,14 @@
 // is voided at the provider too.
 import { createHash } from 'node:crypto';
 import { trace } from '@opentelemetry/api';
-import { conflict, notFound, spanned, unprocessable, type DependencyPolicy } from '@gorten/kit';
-import { MongoServerError } from 'mongodb';
+import {
+  conflict,
+  isDuplicateKey,
+  notFound,
+  spanned,
+  unprocessable,
+  type DependencyPolicy,
+} from '@gorten/kit';
 import { assertMove } from './lifecycle.js';
 import type { PaymentMetrics } from './metrics.js';
 import {
@@ -229,7 +235,7 @@ async function authorize(
       await payments.store.payments.insertOne(doc);
       payment = doc;
     } catch (err) {
-      if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
+      if (!isDuplicateKey(err)) throw err;
       payment = await payments.store.payments.findOne({ _id: id }); // made meanwhile by a retry
       if (!payment) throw err;
     }
@@ -321,7 +327,7 @@ async function voidedInPlace(
     await payments.store.payments.insertOne(voided);
     return voided;
   } catch (err) {
-    if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
+    if (!isDuplicateKey(err)) throw err;
     const made = await payments.store.payments.findOne({ _id: voided._id }); // asked meanwhile
     if (!made) throw err;
     return made;

@@ -16,8 +16,8 @@
 //                        work here)
 //   a method of another  declined: unknown_payment_method (payments.ts refuses it
 //   customer, or none    before asking: a 422)
-import { newId } from '@gorten/kit';
-import { MongoServerError, type Collection } from 'mongodb';
+import { isDuplicateKey, newId } from '@gorten/kit';
+import type { Collection } from 'mongodb';
 import {
   cardBrand,
   ProviderRefusal,
@@ -223,7 +223,7 @@ export class SimulatedProvider implements PaymentProvider {
       await this.ledger.insertOne(entry);
       return entry;
     } catch (err) {
-      if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
+      if (!isDuplicateKey(err)) throw err;
       const known = await this.ledger.findOne({ _id: request.idempotencyKey });
       if (!known) throw err;
       return known;
