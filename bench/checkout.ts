@@ -28,8 +28,11 @@ import { createPaymentMethod } from '@gorten/payments/payments';
 import { TestTenant } from '@gorten/service-testing';
 import { loadTestEnv, startJaeger, type Jaeger, type JaegerTrace } from '@gorten/testenv';
 import { Registry } from 'prom-client';
+import type { GcTotals } from './gc-stats.js';
 import {
   cpuSeconds,
+  cpuSecondsByThread,
+  gcTotalsOf,
   median,
   profileChildrenInto,
   startHttpChild,
@@ -75,6 +78,15 @@ interface Run {
   failed: number;
   dbCpuMs: number;
   serviceCpuMs: number;
+  /** Of serviceCpuMs: the main thread's, and V8's helper threads' (GC, compilation). */
+  mainCpuMs: number;
+  helperCpuMs: number;
+  /** Main-thread GC pauses per checkout: scavenges, and the old generation's (all kinds). */
+  scavenges: number;
+  scavengeMs: number;
+  oldGcs: number;
+  oldGcMs: number;
+  heapUsedMiB: number;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -99,6 +111,8 @@ interface Setup {
   label: string;
   tenant: TestTenant;
   service: HttpChild;
+  /** Where the service writes its GC totals (bench/gc-stats.ts). */
+  gcFile: string;
   fillCarts: (count: number) => Promise<Buyer[]>;
 }
 
@@ -122,6 +136,7 @@ async function setUpOn(
   env: Record<string, string>,
   logDir: string,
 ): Promise<Setup> {
+  const gcFile = join(logDir, `gc-${label.replace(/\W+/g, '-')}.json`);
   const service = await startHttpChild(
     `checkout (${label})`,
     'services/checkout/src/main.ts',
@@ -130,9 +145,12 @@ async function setUpOn(
       SIMULATED_PROVIDER_DELAY_MS: '0',
       PAYMENT_PROVIDER_TIMEOUT_MS: '10000',
       CHECKOUT_LEASE_MS: '60000',
+      GORTEN_BENCH_GC_FILE: gcFile,
       ...env,
     }),
     join(logDir, `checkout-${label.replace(/\W+/g, '-')}.log`),
+    '/readyz',
+    ['bench/gc-stats.ts'],
   );
   const company = await tenant.addCompany();
   const products = Array.from({ length: 20 }, () => newId('prd'));
@@ -190,12 +208,23 @@ async function setUpOn(
     );
     return buyers;
   };
-  return { label, tenant, service, fillCarts };
+  return { label, tenant, service, gcFile, fillCarts };
 }
 
-async function oneRun({ service, fillCarts }: Setup, rate: number): Promise<Run> {
+/** Pauses of the kinds that collect the old generation (incremental marking's steps too). */
+function oldGc(totals: GcTotals): { count: number; ms: number } {
+  const kinds = ['mark-compact', 'incremental marking'].map((k) => totals.pauses[k]);
+  return {
+    count: kinds.reduce((sum, k) => sum + (k?.count ?? 0), 0),
+    ms: kinds.reduce((sum, k) => sum + (k?.ms ?? 0), 0),
+  };
+}
+
+async function oneRun({ service, gcFile, fillCarts }: Setup, rate: number): Promise<Run> {
   const buyers = await fillCarts(Math.round(rate * SECONDS));
   const db = ferretPid();
+  const gcBefore = await gcTotalsOf(service, gcFile);
+  const threadsBefore = cpuSecondsByThread(service.pid);
   const [dbBefore, svcBefore] = [cpuSeconds(db), cpuSeconds(service.pid)];
   const latencies: number[] = [];
   const answeredAt: number[] = [];
@@ -230,18 +259,32 @@ async function oneRun({ service, fillCarts }: Setup, rate: number): Promise<Run>
     );
   }
   await Promise.all(inFlight);
+  const [dbAfter, svcAfter] = [cpuSeconds(db), cpuSeconds(service.pid)];
+  const threadsAfter = cpuSecondsByThread(service.pid);
+  const gcAfter = await gcTotalsOf(service, gcFile);
   const sorted = latencies.sort((a, b) => a - b);
   const first = answeredAt.sort((a, b) => a - b)[0] ?? 0;
   const last = answeredAt.at(-1) ?? 0;
   const done = buyers.length - failed;
+  const per = (value: number) => value / Math.max(1, done);
+  const threadMs = (name: string) =>
+    per(((threadsAfter[name] ?? 0) - (threadsBefore[name] ?? 0)) * 1000);
+  const scavenge = (t: GcTotals) => t.pauses.scavenge ?? { count: 0, ms: 0 };
   return {
     achieved: last > first ? ((answeredAt.length - 1) * 1000) / (last - first) : 0,
     p50: percentile(sorted, 50),
     p95: percentile(sorted, 95),
     p99: percentile(sorted, 99),
     failed,
-    dbCpuMs: ((cpuSeconds(db) - dbBefore) * 1000) / Math.max(1, done),
-    serviceCpuMs: ((cpuSeconds(service.pid) - svcBefore) * 1000) / Math.max(1, done),
+    dbCpuMs: per((dbAfter - dbBefore) * 1000),
+    serviceCpuMs: per((svcAfter - svcBefore) * 1000),
+    mainCpuMs: threadMs('MainThread'),
+    helperCpuMs: threadMs('V8Worker'),
+    scavenges: per(scavenge(gcAfter).count - scavenge(gcBefore).count),
+    scavengeMs: per(scavenge(gcAfter).ms - scavenge(gcBefore).ms),
+    oldGcs: per(oldGc(gcAfter).count - oldGc(gcBefore).count),
+    oldGcMs: per(oldGc(gcAfter).ms - oldGc(gcBefore).ms),
+    heapUsedMiB: gcAfter.heapUsedMiB,
   };
 }
 
@@ -274,6 +317,7 @@ async function main(): Promise<void> {
     for (const [label, env] of variants) setups.push(await setUp(label, env, logDir));
     for (const setup of setups) await oneRun(setup, 2); // warm-up: connections, JIT, SQLite pages
     const rows: string[] = [];
+    const threadRows: string[] = [];
     const ratios: string[] = [];
     const m = (runs: Run[], pick: (run: Run) => number) => median(runs.map(pick));
     for (const rate of RATES) {
@@ -290,13 +334,16 @@ async function main(): Promise<void> {
           `| ${TRACING ? `${setup.label} | ` : ''}${rate} | ${m(own, (r) => r.achieved).toFixed(1)} | ${m(own, (r) => r.p50).toFixed(0)} | ${m(own, (r) => r.p95).toFixed(0)} | ${m(own, (r) => r.p99).toFixed(0)} | ${m(own, (r) => r.failed)} | ${m(own, (r) => r.dbCpuMs).toFixed(1)} | ${m(own, (r) => r.serviceCpuMs).toFixed(1)} |`,
         );
         process.stderr.write(`${rows.at(-1) ?? ''}\n`); // as it comes: overloaded rates take long
+        threadRows.push(
+          `| ${TRACING ? `${setup.label} | ` : ''}${rate} | ${m(own, (r) => r.serviceCpuMs).toFixed(1)} | ${m(own, (r) => r.mainCpuMs).toFixed(1)} | ${m(own, (r) => r.helperCpuMs).toFixed(1)} | ${m(own, (r) => r.scavenges).toFixed(2)} | ${m(own, (r) => r.scavengeMs).toFixed(2)} | ${m(own, (r) => r.oldGcs).toFixed(2)} | ${m(own, (r) => r.oldGcMs).toFixed(2)} | ${m(own, (r) => r.heapUsedMiB).toFixed(0)} |`,
+        );
       }
       const [off, ...traced] = setups;
       for (const setup of off ? traced : []) {
         const [before, after] = [runs.get(off as Setup) ?? [], runs.get(setup) ?? []];
         const ratio = (pick: (run: Run) => number) => (m(after, pick) / m(before, pick)).toFixed(2);
         ratios.push(
-          `| ${setup.label} | ${rate} | ${ratio((r) => r.serviceCpuMs)} | ${ratio((r) => r.p50)} | ${ratio((r) => r.p99)} |`,
+          `| ${setup.label} | ${rate} | ${ratio((r) => r.serviceCpuMs)} | ${ratio((r) => r.mainCpuMs)} | ${ratio((r) => r.helperCpuMs)} | ${ratio((r) => r.p50)} | ${ratio((r) => r.p99)} |`,
         );
       }
     }
@@ -308,12 +355,18 @@ async function main(): Promise<void> {
         `|${TRACING ? '---|' : ''}---|---|---|---|---|---|---|---|`,
         ...rows,
         '',
+        "The service's CPU per checkout by thread (V8 helpers: concurrent marking, parallel scavenges, compilation), and its main thread's GC pauses per checkout:",
+        '',
+        `| ${TRACING ? 'tracing | ' : ''}offered /s | service CPU ms | main thread ms | V8 helpers ms | scavenges | scavenge ms | old-generation GCs | old-generation GC ms | heap used MiB at end |`,
+        `|${TRACING ? '---|' : ''}---|---|---|---|---|---|---|---|---|`,
+        ...threadRows,
+        '',
         ...(TRACING
           ? [
               'Tracing on / off, ratios of medians:',
               '',
-              '| tracing | offered /s | service CPU per checkout | p50 | p99 |',
-              '|---|---|---|---|---|',
+              '| tracing | offered /s | service CPU per checkout | main thread | V8 helpers | p50 | p99 |',
+              '|---|---|---|---|---|---|---|',
               ...ratios,
               '',
               jaeger ? await spansOfOneCheckout(jaeger) : '',
