@@ -9,7 +9,7 @@
 //
 //   npx tsx tools/testenv/src/cli.ts exec -- tsx bench/checkout.ts [--quick]
 //     [--rates 3,6,10] [--seconds 4] [--runs 1] [--tracing [--tracing-env 'K=V,...;...']]
-//     [--cpu-prof DIR]
+//     [--cpu-prof DIR] [--alloc-prof DIR]
 //
 // --tracing-env: more services, traced like the second but each with its own variables as
 // well ('OTEL_BSP_SCHEDULE_DELAY=1000;OTEL_BSP_SCHEDULE_DELAY=5000', say), to compare ways
@@ -17,6 +17,8 @@
 //
 // --cpu-prof DIR: each checkout service writes a V8 CPU profile into DIR when it stops
 // (`npx tsx bench/profile-summary.ts DIR/*.cpuprofile` sums them up by package).
+// --alloc-prof DIR: each writes what it allocated, by where, into DIR when it stops
+// (bench/alloc-profile.ts; profile-summary.ts sums .heapprofile files up too).
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -57,6 +59,7 @@ const SECONDS = positiveNumbers('seconds', option('seconds') ?? (QUICK ? '4' : '
 const RUNS = positiveNumbers('runs', option('runs') ?? (QUICK ? '1' : '3'))[0] ?? 3;
 const TRACING = process.argv.includes('--tracing');
 const CPU_PROFILE_DIR = option('cpu-prof');
+const ALLOC_PROFILE_DIR = option('alloc-prof');
 /** --tracing-env 'K=V,K=V;K=V': more traced services, each with its own variables too. */
 const TRACING_ENVS = option('tracing-env')?.split(';') ?? [];
 function pairs(text: string): Record<string, string> {
@@ -146,11 +149,19 @@ async function setUpOn(
       PAYMENT_PROVIDER_TIMEOUT_MS: '10000',
       CHECKOUT_LEASE_MS: '60000',
       GORTEN_BENCH_GC_FILE: gcFile,
+      ...(ALLOC_PROFILE_DIR
+        ? {
+            GORTEN_BENCH_ALLOC_PROFILE: join(
+              ALLOC_PROFILE_DIR,
+              `checkout-${label.replace(/\W+/g, '-')}.heapprofile`,
+            ),
+          }
+        : {}),
       ...env,
     }),
     join(logDir, `checkout-${label.replace(/\W+/g, '-')}.log`),
     '/readyz',
-    ['bench/gc-stats.ts'],
+    ALLOC_PROFILE_DIR ? ['bench/gc-stats.ts', 'bench/alloc-profile.ts'] : ['bench/gc-stats.ts'],
   );
   const company = await tenant.addCompany();
   const products = Array.from({ length: 20 }, () => newId('prd'));

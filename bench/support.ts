@@ -124,9 +124,11 @@ export async function startHttpChild(
       ]
     : [];
   const imports = preload.flatMap((module) => ['--import', pathToFileURL(join(ROOT, module)).href]);
+  // Node's own flags for one child (V8's heap sizing, say), which NODE_OPTIONS may not take.
+  const flags = env.GORTEN_BENCH_NODE_FLAGS?.split(' ').filter((flag) => flag !== '') ?? [];
   const child = spawn(
     process.execPath,
-    [...profile, '--import', 'tsx', ...imports, join(ROOT, script)],
+    [...flags, ...profile, '--import', 'tsx', ...imports, join(ROOT, script)],
     {
       cwd: ROOT,
       stdio: ['ignore', log, 'inherit'],

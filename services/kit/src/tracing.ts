@@ -251,6 +251,8 @@ export interface Tracing {
    * (for a process whose registry exists only after tracing began: the operator).
    */
   countDropsIn(registry: Registry): void;
+  /** Exports what is queued now (a benchmark's round ends with its own spans sent). */
+  flush(): Promise<void>;
   /** Exports what is queued (within the deadline) and stops; idempotent. */
   shutdown(): Promise<void>;
 }
@@ -264,6 +266,7 @@ export const NO_TRACING: Tracing = {
   countDropsIn: (registry) => {
     droppedCounter(registry);
   },
+  flush: () => Promise.resolve(),
   shutdown: () => Promise.resolve(),
 };
 
@@ -436,6 +439,7 @@ export function startTracing(opts: TracingOptions): Tracing {
     countDropsIn: (registry) => {
       drops.registerIn(registry);
     },
+    flush: () => provider.forceFlush(),
     shutdown: () => {
       stopped ??= (async () => {
         routing.providers.delete(provider);
