@@ -9,7 +9,7 @@
 //
 //   npx tsx tools/testenv/src/cli.ts exec -- tsx bench/checkout.ts [--quick]
 //     [--rates 3,6,10] [--seconds 4] [--runs 1] [--tracing [--tracing-env 'K=V,...;...']]
-//     [--cpu-prof DIR] [--alloc-prof DIR]
+//     [--cpu-prof DIR] [--alloc-prof DIR] [--kit-ref REF]
 //
 // --tracing-env: more services, traced like the second but each with its own variables as
 // well ('OTEL_BSP_SCHEDULE_DELAY=1000;OTEL_BSP_SCHEDULE_DELAY=5000', say), to compare ways
@@ -17,6 +17,9 @@
 //
 // --cpu-prof DIR: each checkout service writes a V8 CPU profile into DIR when it stops
 // (`npx tsx bench/profile-summary.ts DIR/*.cpuprofile` sums them up by package).
+// --kit-ref REF: one more traced service, running the kit's sources at git REF instead of
+// this checkout's (bench/kit-variant.ts): a change to the kit against what it was, in one run.
+//
 // --alloc-prof DIR: each writes what it allocated, by where, into DIR when it stops
 // (bench/alloc-profile.ts; profile-summary.ts sums .heapprofile files up too).
 import { randomUUID } from 'node:crypto';
@@ -31,12 +34,14 @@ import { TestTenant } from '@gorten/service-testing';
 import { loadTestEnv, startJaeger, type Jaeger, type JaegerTrace } from '@gorten/testenv';
 import { Registry } from 'prom-client';
 import type { GcTotals } from './gc-stats.js';
+import { kitSourcesAt } from './kit-variant.js';
 import {
   cpuSeconds,
   cpuSecondsByThread,
   gcTotalsOf,
   median,
   profileChildrenInto,
+  ROOT,
   startHttpChild,
   stopAllChildren,
   type HttpChild,
@@ -60,6 +65,7 @@ const RUNS = positiveNumbers('runs', option('runs') ?? (QUICK ? '1' : '3'))[0] ?
 const TRACING = process.argv.includes('--tracing');
 const CPU_PROFILE_DIR = option('cpu-prof');
 const ALLOC_PROFILE_DIR = option('alloc-prof');
+const KIT_REF = option('kit-ref');
 /** --tracing-env 'K=V,K=V;K=V': more traced services, each with its own variables too. */
 const TRACING_ENVS = option('tracing-env')?.split(';') ?? [];
 function pairs(text: string): Record<string, string> {
@@ -161,7 +167,11 @@ async function setUpOn(
     }),
     join(logDir, `checkout-${label.replace(/\W+/g, '-')}.log`),
     '/readyz',
-    ALLOC_PROFILE_DIR ? ['bench/gc-stats.ts', 'bench/alloc-profile.ts'] : ['bench/gc-stats.ts'],
+    [
+      'bench/gc-stats.ts',
+      ...(ALLOC_PROFILE_DIR ? ['bench/alloc-profile.ts'] : []),
+      ...(env.GORTEN_BENCH_KIT_SRC ? ['bench/kit-variant.ts'] : []),
+    ],
   );
   const company = await tenant.addCompany();
   const products = Array.from({ length: 20 }, () => newId('prd'));
@@ -324,6 +334,11 @@ async function main(): Promise<void> {
       variants.push(['tracing on', on]);
       for (const more of TRACING_ENVS)
         variants.push([`tracing on, ${more}`, { ...on, ...pairs(more) }]);
+      if (KIT_REF)
+        variants.push([
+          `tracing on, kit at ${KIT_REF}`,
+          { ...on, GORTEN_BENCH_KIT_SRC: kitSourcesAt(ROOT, KIT_REF) },
+        ]);
     }
     for (const [label, env] of variants) setups.push(await setUp(label, env, logDir));
     for (const setup of setups) await oneRun(setup, 2); // warm-up: connections, JIT, SQLite pages
