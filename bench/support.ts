@@ -124,8 +124,11 @@ export async function startHttpChild(
       ]
     : [];
   const imports = preload.flatMap((module) => ['--import', pathToFileURL(join(ROOT, module)).href]);
-  // Node's own flags for one child (V8's heap sizing, say), which NODE_OPTIONS may not take.
-  const flags = env.GORTEN_BENCH_NODE_FLAGS?.split(' ').filter((flag) => flag !== '') ?? [];
+  // Node's own flags (V8's heap sizing, say, which NODE_OPTIONS does not take): for one
+  // child in `env`, or for every child in the benchmark's own environment.
+  const flags = (env.GORTEN_BENCH_NODE_FLAGS ?? process.env.GORTEN_BENCH_NODE_FLAGS ?? '')
+    .split(' ')
+    .filter((flag) => flag !== '');
   const child = spawn(
     process.execPath,
     [...flags, ...profile, '--import', 'tsx', ...imports, join(ROOT, script)],
