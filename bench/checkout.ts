@@ -12,7 +12,7 @@
 //
 //   npx tsx tools/testenv/src/cli.ts exec -- tsx bench/checkout.ts [--quick]
 //     [--rates 3,6,10] [--seconds 4] [--runs 1] [--tracing [--tracing-env 'K=V,...;...']]
-//     [--baseline REF] [--cpu-prof DIR]
+//     [--baseline REF] [--cpu-prof DIR] [--alloc-prof DIR] [--kit-ref REF]
 //
 // --tracing-env: more services, traced like the second but each with its own variables as
 // well ('OTEL_BSP_SCHEDULE_DELAY=1000;OTEL_BSP_SCHEDULE_DELAY=5000', say), to compare ways
@@ -20,6 +20,11 @@
 //
 // --cpu-prof DIR: each checkout service writes a V8 CPU profile into DIR when it stops
 // (`npx tsx bench/profile-summary.ts DIR/*.cpuprofile` sums them up by package).
+// --kit-ref REF: one more traced service, running the kit's sources at git REF instead of
+// this checkout's (bench/source-variant.ts): a change to the kit against what it was, in one run.
+//
+// --alloc-prof DIR: each writes what it allocated, by where, into DIR when it stops
+// (bench/alloc-profile.ts; profile-summary.ts sums .heapprofile files up too).
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,9 +36,12 @@ import { createPaymentMethod } from '@gorten/payments/payments';
 import { TestTenant } from '@gorten/service-testing';
 import { loadTestEnv, startJaeger, type Jaeger, type JaegerTrace } from '@gorten/testenv';
 import { Registry } from 'prom-client';
+import type { GcTotals } from './gc-stats.js';
 import { servicePackagesAt, sourcesAt } from './source-variant.js';
 import {
   cpuSeconds,
+  cpuSecondsByThread,
+  gcTotalsOf,
   median,
   profileChildrenInto,
   ROOT,
@@ -59,6 +67,8 @@ const SECONDS = positiveNumbers('seconds', option('seconds') ?? (QUICK ? '4' : '
 const RUNS = positiveNumbers('runs', option('runs') ?? (QUICK ? '1' : '3'))[0] ?? 3;
 const TRACING = process.argv.includes('--tracing');
 const CPU_PROFILE_DIR = option('cpu-prof');
+const ALLOC_PROFILE_DIR = option('alloc-prof');
+const KIT_REF = option('kit-ref');
 /** --tracing-env 'K=V,K=V;K=V': more traced services, each with its own variables too. */
 const TRACING_ENVS = option('tracing-env')?.split(';') ?? [];
 const BASELINE = option('baseline');
@@ -85,6 +95,15 @@ interface Run {
   dbCpuMs: number;
   serviceCpuMs: number;
   dbCommands: number;
+  /** Of serviceCpuMs: the main thread's, and V8's helper threads' (GC, compilation). */
+  mainCpuMs: number;
+  helperCpuMs: number;
+  /** Main-thread GC pauses per checkout: scavenges, and the old generation's (all kinds). */
+  scavenges: number;
+  scavengeMs: number;
+  oldGcs: number;
+  oldGcMs: number;
+  heapUsedMiB: number;
 }
 
 /** A connection's own handshake and the counting itself: not the services' work. */
@@ -135,6 +154,8 @@ interface Setup {
   label: string;
   tenant: TestTenant;
   service: HttpChild;
+  /** Where the service writes its GC totals (bench/gc-stats.ts). */
+  gcFile: string;
   fillCarts: (count: number) => Promise<Buyer[]>;
 }
 
@@ -166,6 +187,7 @@ async function setUpOn(
   logDir: string,
 ): Promise<Setup> {
   const main = 'services/checkout/src/main.ts';
+  const gcFile = join(logDir, `gc-${label.replace(/\W+/g, '-')}.json`);
   const service = await startHttpChild(
     `checkout (${label})`,
     sources ? relative(ROOT, join(sources, main)) : main,
@@ -174,12 +196,25 @@ async function setUpOn(
       SIMULATED_PROVIDER_DELAY_MS: '0',
       PAYMENT_PROVIDER_TIMEOUT_MS: '10000',
       CHECKOUT_LEASE_MS: '60000',
+      GORTEN_BENCH_GC_FILE: gcFile,
+      ...(ALLOC_PROFILE_DIR
+        ? {
+            GORTEN_BENCH_ALLOC_PROFILE: join(
+              ALLOC_PROFILE_DIR,
+              `checkout-${label.replace(/\W+/g, '-')}.heapprofile`,
+            ),
+          }
+        : {}),
       ...env,
       ...(sources ? { GORTEN_BENCH_SOURCES: sources } : {}),
     }),
     join(logDir, `checkout-${label.replace(/\W+/g, '-')}.log`),
     '/readyz',
-    sources ? ['bench/source-variant.ts'] : [],
+    [
+      'bench/gc-stats.ts',
+      ...(ALLOC_PROFILE_DIR ? ['bench/alloc-profile.ts'] : []),
+      ...(sources ? ['bench/source-variant.ts'] : []),
+    ],
   );
   const company = await tenant.addCompany();
   const products = Array.from({ length: 20 }, () => newId('prd'));
@@ -237,12 +272,23 @@ async function setUpOn(
     );
     return buyers;
   };
-  return { label, tenant, service, fillCarts };
+  return { label, tenant, service, gcFile, fillCarts };
 }
 
-async function oneRun({ service, fillCarts, tenant }: Setup, rate: number): Promise<Run> {
+/** Pauses of the kinds that collect the old generation (incremental marking's steps too). */
+function oldGc(totals: GcTotals): { count: number; ms: number } {
+  const kinds = ['mark-compact', 'incremental marking'].map((k) => totals.pauses[k]);
+  return {
+    count: kinds.reduce((sum, k) => sum + (k?.count ?? 0), 0),
+    ms: kinds.reduce((sum, k) => sum + (k?.ms ?? 0), 0),
+  };
+}
+
+async function oneRun({ service, gcFile, fillCarts, tenant }: Setup, rate: number): Promise<Run> {
   const buyers = await fillCarts(Math.round(rate * SECONDS));
   const db = ferretPid();
+  const gcBefore = await gcTotalsOf(service, gcFile);
+  const threadsBefore = cpuSecondsByThread(service.pid);
   const [dbBefore, svcBefore] = [cpuSeconds(db), cpuSeconds(service.pid)];
   const commandsBefore = await commandsServed(tenant);
   const latencies: number[] = [];
@@ -278,20 +324,34 @@ async function oneRun({ service, fillCarts, tenant }: Setup, rate: number): Prom
     );
   }
   await Promise.all(inFlight);
+  const [dbAfter, svcAfter] = [cpuSeconds(db), cpuSeconds(service.pid)];
+  const threadsAfter = cpuSecondsByThread(service.pid);
+  const gcAfter = await gcTotalsOf(service, gcFile);
   const commands = (await commandsServed(tenant)) - commandsBefore;
   const sorted = latencies.sort((a, b) => a - b);
   const first = answeredAt.sort((a, b) => a - b)[0] ?? 0;
   const last = answeredAt.at(-1) ?? 0;
   const done = buyers.length - failed;
+  const per = (value: number) => value / Math.max(1, done);
+  const threadMs = (name: string) =>
+    per(((threadsAfter[name] ?? 0) - (threadsBefore[name] ?? 0)) * 1000);
+  const scavenge = (t: GcTotals) => t.pauses.scavenge ?? { count: 0, ms: 0 };
   return {
     achieved: last > first ? ((answeredAt.length - 1) * 1000) / (last - first) : 0,
     p50: percentile(sorted, 50),
     p95: percentile(sorted, 95),
     p99: percentile(sorted, 99),
     failed,
-    dbCpuMs: ((cpuSeconds(db) - dbBefore) * 1000) / Math.max(1, done),
-    serviceCpuMs: ((cpuSeconds(service.pid) - svcBefore) * 1000) / Math.max(1, done),
-    dbCommands: commands / Math.max(1, done),
+    dbCpuMs: per((dbAfter - dbBefore) * 1000),
+    serviceCpuMs: per((svcAfter - svcBefore) * 1000),
+    dbCommands: per(commands),
+    mainCpuMs: threadMs('MainThread'),
+    helperCpuMs: threadMs('V8Worker'),
+    scavenges: per(scavenge(gcAfter).count - scavenge(gcBefore).count),
+    scavengeMs: per(scavenge(gcAfter).ms - scavenge(gcBefore).ms),
+    oldGcs: per(oldGc(gcAfter).count - oldGc(gcBefore).count),
+    oldGcMs: per(oldGc(gcAfter).ms - oldGc(gcBefore).ms),
+    heapUsedMiB: gcAfter.heapUsedMiB,
   };
 }
 
@@ -331,10 +391,17 @@ async function main(): Promise<void> {
       variants.push({ label: 'tracing on', env: on });
       for (const more of TRACING_ENVS)
         variants.push({ label: `tracing on, ${more}`, env: { ...on, ...pairs(more) } });
+      if (KIT_REF)
+        variants.push({
+          label: `tracing on, kit at ${KIT_REF}`,
+          env: on,
+          sources: sourcesAt(ROOT, KIT_REF, ['kit']),
+        });
     }
     for (const variant of variants) setups.push(await setUp(variant, logDir));
     for (const setup of setups) await oneRun(setup, 2); // warm-up: connections, JIT, SQLite pages
     const rows: string[] = [];
+    const threadRows: string[] = [];
     const ratios: string[] = [];
     const m = (runs: Run[], pick: (run: Run) => number) => median(runs.map(pick));
     for (const rate of RATES) {
@@ -351,13 +418,16 @@ async function main(): Promise<void> {
           `| ${COMPARED ? `${setup.label} | ` : ''}${rate} | ${m(own, (r) => r.achieved).toFixed(1)} | ${m(own, (r) => r.p50).toFixed(0)} | ${m(own, (r) => r.p95).toFixed(0)} | ${m(own, (r) => r.p99).toFixed(0)} | ${m(own, (r) => r.failed)} | ${m(own, (r) => r.dbCpuMs).toFixed(1)} | ${m(own, (r) => r.serviceCpuMs).toFixed(1)} | ${m(own, (r) => r.dbCommands).toFixed(1)} |`,
         );
         process.stderr.write(`${rows.at(-1) ?? ''}\n`); // as it comes: overloaded rates take long
+        threadRows.push(
+          `| ${COMPARED ? `${setup.label} | ` : ''}${rate} | ${m(own, (r) => r.serviceCpuMs).toFixed(1)} | ${m(own, (r) => r.mainCpuMs).toFixed(1)} | ${m(own, (r) => r.helperCpuMs).toFixed(1)} | ${m(own, (r) => r.scavenges).toFixed(2)} | ${m(own, (r) => r.scavengeMs).toFixed(2)} | ${m(own, (r) => r.oldGcs).toFixed(2)} | ${m(own, (r) => r.oldGcMs).toFixed(2)} | ${m(own, (r) => r.heapUsedMiB).toFixed(0)} |`,
+        );
       }
       const [first, ...others] = setups;
       for (const setup of first ? others : []) {
         const [base, own] = [runs.get(first as Setup) ?? [], runs.get(setup) ?? []];
         const ratio = (pick: (run: Run) => number) => (m(own, pick) / m(base, pick)).toFixed(2);
         ratios.push(
-          `| ${setup.label} | ${rate} | ${ratio((r) => r.achieved)} | ${ratio((r) => r.serviceCpuMs)} | ${ratio((r) => r.dbCpuMs)} | ${ratio((r) => r.dbCommands)} | ${ratio((r) => r.p50)} | ${ratio((r) => r.p99)} |`,
+          `| ${setup.label} | ${rate} | ${ratio((r) => r.achieved)} | ${ratio((r) => r.serviceCpuMs)} | ${ratio((r) => r.mainCpuMs)} | ${ratio((r) => r.helperCpuMs)} | ${ratio((r) => r.dbCpuMs)} | ${ratio((r) => r.dbCommands)} | ${ratio((r) => r.p50)} | ${ratio((r) => r.p99)} |`,
         );
       }
     }
@@ -369,12 +439,18 @@ async function main(): Promise<void> {
         `|${COMPARED ? '---|' : ''}---|---|---|---|---|---|---|---|---|`,
         ...rows,
         '',
+        "The service's CPU per checkout by thread (V8 helpers: concurrent marking, parallel scavenges, compilation), and its main thread's GC pauses per checkout:",
+        '',
+        `| ${COMPARED ? 'variant | ' : ''}offered /s | service CPU ms | main thread ms | V8 helpers ms | scavenges | scavenge ms | old-generation GCs | old-generation GC ms | heap used MiB at end |`,
+        `|${COMPARED ? '---|' : ''}---|---|---|---|---|---|---|---|---|`,
+        ...threadRows,
+        '',
         ...(COMPARED
           ? [
               `Ratios of medians to ${setups[0]?.label ?? ''}:`,
               '',
-              '| variant | offered /s | achieved | service CPU per checkout | FerretDB CPU per checkout | database commands per checkout | p50 | p99 |',
-              '|---|---|---|---|---|---|---|---|',
+              '| variant | offered /s | achieved | service CPU per checkout | main thread | V8 helpers | FerretDB CPU per checkout | database commands per checkout | p50 | p99 |',
+              '|---|---|---|---|---|---|---|---|---|---|',
               ...ratios,
               '',
             ]

@@ -2,10 +2,14 @@
 // by where the time went: each npm package, each kit/service source file, Node's own
 // modules, garbage collection. Given two profiles of the same work (tracing off, then on)
 // it shows both side by side and what the second spent more — where an overhead is.
+// Sampled allocation profiles (.heapprofile, bench/alloc-profile.ts writes them) are summed
+// the same way, in MiB allocated instead of ms.
 //
 //   npx tsx bench/profile-summary.ts [--skip 20] [--top 30] [--by function] A.cpuprofile [B.cpuprofile]
+//   npx tsx bench/profile-summary.ts [--top 30] [--by function] A.heapprofile [B.heapprofile]
 //
-// --skip S leaves out the first S seconds (start-up: tsx compiling, connecting).
+// --skip S leaves out the first S seconds (start-up: tsx compiling, connecting); a
+// .heapprofile has no times: it covers the whole life of the process.
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -70,19 +74,40 @@ function selfTimes(file: string): Map<string, number> {
   return times;
 }
 
+interface AllocationNode {
+  callFrame: ProfileNode['callFrame'];
+  selfSize: number;
+  children?: AllocationNode[];
+}
+
+/** MiB allocated by label, the whole profile. */
+function allocations(file: string): Map<string, number> {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as { head: AllocationNode };
+  const sizes = new Map<string, number>();
+  const visit = (node: AllocationNode) => {
+    const where = labelOf(node.callFrame);
+    sizes.set(where, (sizes.get(where) ?? 0) + node.selfSize / 2 ** 20);
+    for (const child of node.children ?? []) visit(child);
+  };
+  visit(profile.head);
+  return sizes;
+}
+
+const heap = positionals.every((p) => p.endsWith('.heapprofile'));
 const total = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
-const [a, b] = positionals.map(selfTimes);
+const [a, b] = positionals.map(heap ? allocations : selfTimes);
 if (!a) throw new Error('no profile');
 const keys = [...new Set([...a.keys(), ...(b?.keys() ?? [])])];
 const weight = (k: string) => (b ? (b.get(k) ?? 0) - (a.get(k) ?? 0) : (a.get(k) ?? 0));
 keys.sort((x, y) => Math.abs(weight(y)) - Math.abs(weight(x)));
-const ms = (v: number | undefined) => (v ?? 0).toFixed(0);
+const ms = (v: number | undefined) => (v ?? 0).toFixed(heap ? 1 : 0);
+const unit = heap ? 'MiB' : 'ms';
 const share = (v: number | undefined, of: number) => `${((100 * (v ?? 0)) / of).toFixed(1)} %`;
 const [ta, tb] = [total(a), b ? total(b) : 0];
 const names = positionals.map((p) => basename(p));
 const lines = b
   ? [
-      `| ${values.by} | ${names[0]} ms | ${names[1]} ms | more ms | share of more |`,
+      `| ${values.by} | ${names[0]} ${unit} | ${names[1]} ${unit} | more ${unit} | share of more |`,
       '|---|---|---|---|---|',
       `| all (not idle) | ${ms(ta)} | ${ms(tb)} | ${ms(tb - ta)} | 100 % |`,
       ...keys
@@ -93,7 +118,7 @@ const lines = b
         ),
     ]
   : [
-      `| ${values.by} | ${names[0]} ms | share |`,
+      `| ${values.by} | ${names[0]} ${unit} | share |`,
       '|---|---|---|',
       `| all (not idle) | ${ms(ta)} | 100 % |`,
       ...keys.slice(0, top).map((k) => `| ${k} | ${ms(a.get(k))} | ${share(a.get(k), ta)} |`),

@@ -3,11 +3,12 @@
 // SIGTERM, then SIGKILL — also when the benchmark fails or is interrupted.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { GcTotals } from './gc-stats.js';
 
 export const ROOT = join(import.meta.dirname, '..');
 
@@ -41,14 +42,38 @@ export async function waitUntil(
   }
 }
 
-/** CPU seconds (user + system) a process has used so far; Linux only. */
-export function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+/** CPU seconds (user + system) of a /proc/…/stat line. */
+function statCpuSeconds(stat: string): number {
   // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
 }
 const CLOCK_TICKS = 100;
+
+/** CPU seconds (user + system) a process has used so far, all its threads; Linux only. */
+export function cpuSeconds(pid: number): number {
+  return statCpuSeconds(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+}
+
+/**
+ * CPU seconds a Node process's threads have used so far, by thread name: `MainThread` (the
+ * JavaScript, and the GC's pauses), `V8Worker` (V8's helpers: concurrent marking, parallel
+ * scavenges, compilation), `libuv-worker` (the thread pool)… A CPU profile (`--cpu-prof`)
+ * sees the main thread only. Threads that ended since are not counted.
+ */
+export function cpuSecondsByThread(pid: number): Record<string, number> {
+  const byName: Record<string, number> = {};
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const seconds = statCpuSeconds(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'));
+      byName[name] = (byName[name] ?? 0) + seconds;
+    } catch {
+      // the thread ended while being read
+    }
+  }
+  return byName;
+}
 
 /** The most resident memory a process has had (VmHWM), in MiB; Linux only. */
 export function peakRssMiB(pid: number): number {
@@ -99,9 +124,14 @@ export async function startHttpChild(
       ]
     : [];
   const imports = preload.flatMap((module) => ['--import', pathToFileURL(join(ROOT, module)).href]);
+  // Node's own flags (V8's heap sizing, say, which NODE_OPTIONS does not take): for one
+  // child in `env`, or for every child in the benchmark's own environment.
+  const flags = (env.GORTEN_BENCH_NODE_FLAGS ?? process.env.GORTEN_BENCH_NODE_FLAGS ?? '')
+    .split(' ')
+    .filter((flag) => flag !== '');
   const child = spawn(
     process.execPath,
-    [...profile, '--import', 'tsx', ...imports, join(ROOT, script)],
+    [...flags, ...profile, '--import', 'tsx', ...imports, join(ROOT, script)],
     {
       cwd: ROOT,
       stdio: ['ignore', log, 'inherit'],
@@ -143,3 +173,29 @@ export async function stopAllChildren(): Promise<void> {
 process.once('exit', () => {
   for (const child of children) child.kill('SIGKILL');
 });
+
+/** The last GC totals read from each file: the next read waits for newer ones. */
+const gcSequences = new Map<string, number>();
+
+/**
+ * The GC totals of a child started with bench/gc-stats.ts writing to `file`, now: asks for
+ * them (SIGUSR2) and waits until the file is newer than what was last read from it.
+ */
+export async function gcTotalsOf(child: HttpChild, file: string): Promise<GcTotals> {
+  const after = gcSequences.get(file) ?? 0;
+  child.process.kill('SIGUSR2');
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    try {
+      const totals = JSON.parse(readFileSync(file, 'utf8')) as GcTotals;
+      if (totals.sequence > after) {
+        gcSequences.set(file, totals.sequence);
+        return totals;
+      }
+    } catch {
+      // not written yet, or being written
+    }
+    if (Date.now() > deadline) throw new Error(`${child.name}: no GC totals in ${file}`);
+    await sleep(20);
+  }
+}
