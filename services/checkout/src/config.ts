@@ -10,7 +10,7 @@ export const checkoutEnv = serviceEnv
     ...paymentProviderEnv,
     ...idempotencyEnv,
     CURRENCY: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code'),
-    /** A running checkout holds its lease this long per step; past it, recovery takes over. */
+    /** A running checkout holds its lease this long per record; past it, recovery takes over. */
     CHECKOUT_LEASE_MS: z.coerce.number().int().min(500).max(600_000).default(30_000),
     /** Reserved stock comes back after this long if no checkout ended the reservation. */
     RESERVATION_TTL_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(900_000),

@@ -542,19 +542,19 @@ export async function completeCheckout(
 /**
  * Captures and marks the order paid; false when the order was cancelled meanwhile. An
  * order paid already (by a run that died before it recorded `completed`) is not paid
- * again, whatever became of it since — an admin may have refunded it. The run that made
- * the order and the payment (`memo`) pays them as it made them, without looking first: an
- * admin's cancel in between fails the move to paid, and the captured payment is refunded.
+ * again, whatever became of it since — an admin may have refunded it. The order's status
+ * is read before the capture even by the run that made it (`memo`): an admin may cancel
+ * while the provider authorizes, and a cancelled order's authorization is voided, never
+ * captured and refunded. A cancel after that read fails the move to paid, and the
+ * captured payment is refunded.
  */
 async function payOrder(deps: SagaDeps, checkout: CheckoutDoc, memo: RunMemo): Promise<boolean> {
   const orderId = checkout.orderId ?? '';
   const order = memo.order?._id === orderId ? memo.order : undefined;
   const made = memo.payment?._id === checkout.paymentId ? memo.payment : undefined;
-  if (!order || !made) {
-    const status = await orderStatusOf(deps.orders, orderId);
-    if (status === 'cancelled') return false;
-    if (status && hasBeenPaid(status)) return true;
-  }
+  const status = await orderStatusOf(deps.orders, orderId);
+  if (status === 'cancelled') return false;
+  if (status && hasBeenPaid(status)) return true;
   const payment = await step('capture_payment', () =>
     capturePayment(deps.payments, made ?? checkout.paymentId ?? ''),
   );

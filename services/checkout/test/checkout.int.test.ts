@@ -299,6 +299,38 @@ test('a declined card: reservation released, order cancelled with the reason, no
   expect((await buy(buyer, key, declined)).status).toBe(402);
 });
 
+test('an order an admin cancels while its payment is being authorized is never charged: the authorization is voided', async () => {
+  // The provider answers the slow card after 2 s, well within the patient deadline.
+  const slowly = await startTestService(checkoutService, tenant, 'checkout', {
+    ...PATIENT,
+    SIMULATED_PROVIDER_DELAY_MS: '2000',
+  });
+  try {
+    const item = await product(3);
+    const buyer = await buyerWithCart({ [item]: 1 });
+    const slow = await methodFor(buyer, CARDS.slow);
+    const answer = client(slowly.url)('POST', '/checkout', {
+      token: buyer.token,
+      body: checkoutBody(buyer, slow),
+      headers: { 'idempotency-key': randomUUID() },
+    });
+    const order = await eventually(
+      { what: 'the order, awaiting payment', timeoutMs: 10_000 },
+      async () =>
+        (await orders().findOne({ buyerId: buyer.id, status: 'awaiting_payment' })) ?? undefined,
+    );
+    // What POST /orders/{id}/status does for an admin, while the provider is still deciding.
+    await transitionOrder(slowly.deps.orders, order._id, 'cancelled', { reason: 'admin' });
+    expect(await answer).toMatchObject({ status: 409, body: { reason: 'order_cancelled' } });
+    const payment = await payments().findOne({ buyerId: buyer.id });
+    expect(payment).toMatchObject({ status: 'voided', captured: 0 });
+    expect((await ledger().findOne({ _id: payment?.authorizationKey }))?.refunds ?? []).toEqual([]);
+    expect(await stockOf(item)).toBe(3);
+  } finally {
+    await slowly.close();
+  }
+});
+
 test('a provider that does not answer: compensated, and the same request retried succeeds once', async () => {
   const impatient = await startTestService(checkoutService, tenant, 'checkout', IMPATIENT);
   const buy = (buyer: Buyer, key: string, paymentMethod: string) =>

@@ -120,7 +120,7 @@ function decide(request: AuthorizeRequest, card: SimulatedVaultEntry | null): Au
   return { status: 'authorized', reference: referenceFor(request.idempotencyKey) };
 }
 
-/** How many vault entries a provider keeps in memory (the newest looked up). */
+/** How many vault entries a provider keeps in memory (the first ones looked up go first). */
 const VAULT_ENTRIES_KEPT = 10_000;
 
 export class SimulatedProvider implements PaymentProvider {
@@ -279,9 +279,10 @@ export class SimulatedProvider implements PaymentProvider {
     if (refunded + amount > entry.captured)
       throw new ProviderRefusal('simulated provider: over-refund');
     // The condition keeps two concurrent refunds with one key from both landing (a
-    // scan on FerretDB, but refunds are rare).
+    // scan on FerretDB, but refunds are rare). A $nor of the equality, not $ne: FerretDB
+    // 1.24 lets `{'refunds.key': {$ne: k}}` match when any other refund's key differs.
     await this.ledger.updateOne(
-      { _id: entry._id, 'refunds.key': { $ne: refundKey } },
+      { _id: entry._id, $nor: [{ 'refunds.key': refundKey }] },
       { $push: { refunds: { key: refundKey, amount } } },
     );
   }

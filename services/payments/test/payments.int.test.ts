@@ -508,6 +508,31 @@ describe('void, capture and refund', () => {
     ]);
   });
 
+  test('a refund asked at once from several places after an earlier refund also takes effect once', async () => {
+    // FerretDB 1.24 matches {'refunds.key': {$ne: k}} when any other refund's key differs.
+    const authorized = await authorizePayment(paymentModule, await request({ amount: 900 }));
+    await capturePayment(paymentModule, authorized._id);
+    await refundPayment(paymentModule, authorized._id, {
+      key: 'first',
+      amount: 100,
+      reason: 'dent',
+    });
+    await Promise.all(
+      Array.from({ length: 4 }, () =>
+        refundPayment(paymentModule, authorized._id, {
+          key: 'second',
+          amount: 200,
+          reason: 'dent',
+        }),
+      ),
+    );
+    expect((await ledger().findOne({ _id: authorized.authorizationKey }))?.refunds).toEqual([
+      { key: 'first', amount: 100 },
+      { key: 'second', amount: 200 },
+    ]);
+    expect(await payments().findOne({ _id: authorized._id })).toMatchObject({ refunded: 300 });
+  });
+
   test('refund: partly, then the rest; never more than captured; a known key changes nothing', async () => {
     const payment = await captured(1_000);
     const partial = await refundPayment(paymentModule, payment._id, {
