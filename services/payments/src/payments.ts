@@ -174,11 +174,6 @@ export async function paymentOf(
 
 export interface AuthorizeOptions {
   /**
-   * Called right before the provider is asked (the payment recorded): throws when the
-   * caller may no longer authorize — a checkout whose lease ran out or was taken over.
-   */
-  fence?: () => Promise<void>;
-  /**
    * The payment method as the caller looked it up (`paymentMethodOf`, for this buyer):
    * the payment is then recorded at once — no look for one under the key first, the
    * method not asked for again; one made before under the key (a retry) is found when
@@ -218,7 +213,7 @@ function newPayment(
 async function authorize(
   payments: PaymentModule,
   input: AuthorizeInput,
-  { fence, method: known }: AuthorizeOptions = {},
+  { method: known }: AuthorizeOptions = {},
 ): Promise<PaymentDoc> {
   const id = paymentIdFor(input.key);
   const ofTheBuyer = known?.id === input.paymentMethod && known.customer === input.buyerId;
@@ -241,7 +236,6 @@ async function authorize(
     }
   }
   if (payment.status !== 'authorizing') return payment; // decided before: the same answer
-  await fence?.();
   let outcome;
   try {
     outcome = await payments.policy.execute((signal) =>
