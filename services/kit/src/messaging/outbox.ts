@@ -61,6 +61,13 @@ export const noOutbox: Outbox = { announce: () => undefined };
 /** How often a relay scans its collections whole unless told otherwise. */
 export const OUTBOX_SWEEP_MS = 1_000;
 
+/** One document's relay in progress (see OutboxRelay.runs). */
+interface DocumentRun {
+  done: Promise<number>;
+  asked: number;
+  next?: OutboxEntry[] | 'read';
+}
+
 /**
  * Publishes outbox events in two ways, both through the same per-document path:
  * - announced: it is the `Outbox` of its service; a writer calls `announce(collection, id)`
@@ -85,10 +92,7 @@ export class OutboxRelay implements Outbox {
    * next pass publishes from: the outbox an announcement during this pass carried, when it
    * was the pass's one ask (`read`: read the document, as for any other ask).
    */
-  private readonly runs = new Map<
-    string,
-    { done: Promise<number>; asked: number; next?: OutboxEntry[] | 'read' }
-  >();
+  private readonly runs = new Map<string, DocumentRun>();
 
   constructor(
     collections: Collection<WithOutbox>[],
@@ -140,7 +144,7 @@ export class OutboxRelay implements Outbox {
       running.asked++;
       return running.done;
     }
-    const run: { done: Promise<number>; asked: number; next?: OutboxEntry[] | 'read' } = {
+    const run: DocumentRun = {
       done: Promise.resolve(0),
       asked: 1,
       next: written,
