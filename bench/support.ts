@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { GcTotals } from './gc-stats.js';
+import { SERVICE_NODE_FLAGS } from '@gorten/kit/node-flags';
 
 export const ROOT = join(import.meta.dirname, '..');
 
@@ -124,11 +125,12 @@ export async function startHttpChild(
       ]
     : [];
   const imports = preload.flatMap((module) => ['--import', pathToFileURL(join(ROOT, module)).href]);
-  // Node's own flags (V8's heap sizing, say, which NODE_OPTIONS does not take): for one
-  // child in `env`, or for every child in the benchmark's own environment.
-  const flags = (env.GORTEN_BENCH_NODE_FLAGS ?? process.env.GORTEN_BENCH_NODE_FLAGS ?? '')
-    .split(' ')
-    .filter((flag) => flag !== '');
+  // Node's own flags (V8's heap sizing, say, which NODE_OPTIONS does not take): a
+  // service's, as its image starts it, unless GORTEN_BENCH_NODE_FLAGS says otherwise, for
+  // one child in `env` or for every child in the benchmark's own environment ('' for none).
+  const override = env.GORTEN_BENCH_NODE_FLAGS ?? process.env.GORTEN_BENCH_NODE_FLAGS;
+  const flags =
+    override === undefined ? SERVICE_NODE_FLAGS : override.split(' ').filter((flag) => flag !== '');
   const child = spawn(
     process.execPath,
     [...flags, ...profile, '--import', 'tsx', ...imports, join(ROOT, script)],

@@ -20,6 +20,7 @@ import jwt from 'jsonwebtoken';
 import { currentEnvFile, envVars, eventually, spawnTracked } from '@gorten/testenv';
 import { TestTenant } from '@gorten/service-testing';
 import { SERVICE_NAMES } from '@gorten/operator';
+import { SERVICE_NODE_FLAGS } from '@gorten/kit/node-flags';
 import {
   deleteMarketplaces,
   env,
@@ -78,6 +79,9 @@ function assembleImage(name: 'services' | 'operator'): string {
   }
   return app;
 }
+
+/** Node's arguments in the services image's ENTRYPOINT (images.test.ts holds them to the Dockerfile). */
+const SERVICES_ENTRY = [...SERVICE_NODE_FLAGS, 'dist/services.mjs'];
 
 /** A bundle started as the image's ENTRYPOINT starts it, with only the given environment. */
 class Started {
@@ -201,7 +205,7 @@ describe('the bundles', () => {
 describe('the services image', () => {
   test('exits 2 naming the services when the argument is unknown or missing', async () => {
     for (const args of [['nope'], []]) {
-      const started = new Started(servicesApp, ['dist/services.mjs', ...args], {});
+      const started = new Started(servicesApp, [...SERVICES_ENTRY, ...args], {});
       expect(await started.exited).toEqual({ code: 2, signal: null });
       for (const name of SERVICE_NAMES) expect(started.output).toContain(name);
       if (args[0]) expect(started.output).toContain(`unknown service "${args[0]}"`);
@@ -211,7 +215,7 @@ describe('the services image', () => {
   // Every service's module graph evaluates from the bundle alone; without its environment
   // each then stops at its configuration, naming what is missing.
   test.each(SERVICE_NAMES)('loads %s and stops at its missing configuration', async (name) => {
-    const started = new Started(servicesApp, ['dist/services.mjs', name], {});
+    const started = new Started(servicesApp, [...SERVICES_ENTRY, name], {});
     expect(await started.exited).toEqual({ code: 1, signal: null });
     expect(started.output).toContain(`Gorten ${name} did not start: invalid configuration`);
     expect(started.output).toContain('MONGODB_URI: missing');
@@ -237,7 +241,13 @@ describe('the services image', () => {
     // Without its environment catalog stops at its configuration, after loading.
     const catalog = new Started(
       servicesApp,
-      ['--import', join(hooks, 'register.mjs'), 'dist/services.mjs', 'catalog'],
+      [
+        ...SERVICE_NODE_FLAGS,
+        '--import',
+        join(hooks, 'register.mjs'),
+        'dist/services.mjs',
+        'catalog',
+      ],
       {},
     );
     expect(await catalog.exited).toEqual({ code: 1, signal: null });
@@ -253,7 +263,7 @@ describe('the services image', () => {
     try {
       const catalog = new Started(
         servicesApp,
-        ['dist/services.mjs', 'catalog'],
+        [...SERVICES_ENTRY, 'catalog'],
         tenant.serviceEnv('catalog', { LOG_LEVEL: 'info' }),
       );
       const { port } = await catalog.logLine('listening');
@@ -277,7 +287,7 @@ describe('the services image', () => {
     try {
       const users = new Started(
         servicesApp,
-        ['dist/services.mjs', 'users'],
+        [...SERVICES_ENTRY, 'users'],
         tenant.serviceEnv('users', {
           LOG_LEVEL: 'info',
           JWT_PRIVATE_KEY: tenant.keys.privateKey,

@@ -12,6 +12,7 @@ import {
   TOPOLOGY_FILE,
   type Marketplace,
 } from '@gorten/operator';
+import { SERVICE_NODE_FLAGS } from '@gorten/kit/node-flags';
 import {
   appPathOf,
   dockerignoreMatcher,
@@ -64,6 +65,8 @@ const operatorDefaults = loadConfig({
 interface Image {
   name: 'services' | 'operator';
   entry: string;
+  /** Node's flags before the entry: the same as every other way the image's processes start. */
+  nodeFlags: readonly string[];
   /** What the image's user must be: what its pods run as. */
   runAsUser: number;
   port: number;
@@ -72,6 +75,7 @@ const IMAGES: Image[] = [
   {
     name: 'services',
     entry: 'dist/services.mjs',
+    nodeFlags: SERVICE_NODE_FLAGS,
     runAsUser: catalogPod.securityContext.runAsUser,
     port: HTTP_PORT,
   },
@@ -79,6 +83,7 @@ const IMAGES: Image[] = [
   {
     name: 'operator',
     entry: 'dist/operator.mjs',
+    nodeFlags: [],
     runAsUser: catalogPod.securityContext.runAsUser,
     port: operatorDefaults.metricsPort,
   },
@@ -150,10 +155,10 @@ describe.each(IMAGES)('the $name image', (image) => {
     expect(final.instructions.slice(userAt).filter((i) => i.keyword === 'RUN')).toEqual([]);
   });
 
-  test('starts Node on the bundle in exec form, in production mode', () => {
+  test('starts Node on the bundle in exec form, with its flags, in production mode', () => {
     const entrypoints = instructions(final, 'ENTRYPOINT');
     expect(entrypoints).toHaveLength(1);
-    expect(entrypoints[0]?.exec).toEqual(['node', image.entry]);
+    expect(entrypoints[0]?.exec).toEqual(['node', ...image.nodeFlags, image.entry]);
     // No CMD: the pod's args (the service's name) are the entry's arguments.
     expect(instructions(final, 'CMD')).toEqual([]);
     // The build writes the bundle at the same path in the repository as in the image.

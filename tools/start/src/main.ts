@@ -29,6 +29,7 @@ import {
   withStartLock,
   type Prometheus,
 } from '@gorten/testenv';
+import { SERVICE_NODE_FLAGS } from '@gorten/kit/node-flags';
 import { parseAllDocuments } from 'yaml';
 import {
   Kube,
@@ -257,13 +258,12 @@ async function start(
       );
       // Each service binds a port of its own choosing on loopback and reports it.
       const started = [...environments].map(async ([service, serviceEnv]) => {
-        const child = running.children.startTypeScript(service, `services/${service}/src/main.ts`, {
-          ...serviceEnv,
-          ...tracing,
-          HTTP_HOST: '127.0.0.1',
-          HTTP_PORT: '0',
-          LOG_LEVEL: 'info',
-        });
+        const child = running.children.startTypeScript(
+          service,
+          `services/${service}/src/main.ts`,
+          { ...serviceEnv, ...tracing, HTTP_HOST: '127.0.0.1', HTTP_PORT: '0', LOG_LEVEL: 'info' },
+          SERVICE_NODE_FLAGS,
+        );
         return [service, await running.children.waitReady(child, '/readyz', 120_000)] as const;
       });
       return new Map(await Promise.all(started));

@@ -36,12 +36,20 @@ export class Children {
     private readonly logDir: string,
   ) {}
 
-  /** Runs a TypeScript entry point (through tsx) with exactly `env` plus PATH. */
-  startTypeScript(name: string, entry: string, env: Record<string, string>): Child {
+  /**
+   * Runs a TypeScript entry point (through tsx) with exactly `env` plus PATH, and
+   * `nodeFlags` before it (a service's, as its image gives them).
+   */
+  startTypeScript(
+    name: string,
+    entry: string,
+    env: Record<string, string>,
+    nodeFlags: readonly string[] = [],
+  ): Child {
     if (this.stopped) throw new Error(`not starting ${name}: stopping`);
     const logFile = join(this.logDir, `${name}.log`);
     const log = openSync(logFile, 'w');
-    const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+    const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', entry], {
       cwd: this.repoRoot,
       env: ownedEnv(name, { PATH: process.env.PATH ?? '', NODE_ENV: 'development', ...env }),
       stdio: ['ignore', log, log],

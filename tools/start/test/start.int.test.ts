@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { SERVICE_NAMES } from '@gorten/operator';
+import { SERVICE_NODE_FLAGS } from '@gorten/kit/node-flags';
 import {
   eventually,
   freePort,
@@ -415,6 +416,21 @@ describe('npm start', () => {
     // Servers, operator, eight services, gateway, mail catcher.
     expect(listeners.length).toBeGreaterThanOrEqual(20);
     expect(listeners.filter((l) => !isLoopback(l.address))).toEqual([]);
+  });
+
+  test("every service runs with the services' Node flags, as in its image", () => {
+    const services = processesOf(first.child.pid ?? 0, home)
+      .map((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+        } catch {
+          return []; // gone meanwhile
+        }
+      })
+      .filter((argv) => argv.some((arg) => /services\/[a-z]+\/src\/main\.ts$/.test(arg)));
+    expect(services).toHaveLength(SERVICE_NAMES.length);
+    for (const argv of services)
+      expect(argv).toEqual(expect.arrayContaining([...SERVICE_NODE_FLAGS]));
   });
 
   test('Ctrl-C stops every process it started', async () => {
