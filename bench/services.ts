@@ -704,7 +704,8 @@ console.log(
       .map(([k, v]) => `${k} ${v}`)
       .join(', ')}`,
     `medians of ${options.runs} run(s) of ${options.duration} s; max: autocannon, ` +
-      `fixed rates: ${options.autocannonRate ? 'autocannon overallRate' : 'open loop (load.ts)'}`,
+      `fixed rates: ${options.autocannonRate ? 'autocannon overallRate' : 'open loop (load.ts)'}; ` +
+      'each load in a generator process of its own (load-process.ts)',
   ].join('\n'),
 );
 try {
