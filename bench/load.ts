@@ -1,4 +1,5 @@
-// HTTP load for the services benchmark, two ways:
+// HTTP load for the services benchmark, which runs each load in a process of its own
+// (load-process.ts), two ways:
 // - maximum throughput: autocannon, closed loop — `connections` requests always in flight;
 // - a fixed arrival rate: an open loop — request i starts at i / rate s whether or not
 //   earlier ones were answered (at most `connections` at a time on keep-alive sockets,

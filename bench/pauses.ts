@@ -1,9 +1,9 @@
 // Pauses of a process's event loop and garbage collector while a benchmark runs (--probe):
-// a fixed-rate run's tail is the service's own pauses, the load generator's (it shares the
-// cores, and a request due while it is paused counts as late), or neither (the kernel's
-// scheduling, the other processes). A service child gets this module preloaded and
-// reports at each SIGUSR2, as one JSON line on stdout (its log); the generator measures
-// itself with the same meter.
+// a fixed-rate run's tail is the service's own pauses, the load generator's (a request
+// due while it is paused counts as late), or neither (the kernel's scheduling, the other
+// processes on the shared cores). A service child gets this module preloaded and reports
+// at each SIGUSR2, as one JSON line on stdout (its log); the generator process
+// (load-process.ts) measures itself with the same meter and sends it with its sample.
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 
 export interface Pauses {

@@ -11,13 +11,15 @@
 //                             [--probe] [products overhead token tracing cache]
 //
 // --probe (cache scenario): each row also says how long the service's and the load
-// generator's event loops and garbage collectors paused (pauses.ts), to tell whose a
-// tail is.
+// generator process's event loops and garbage collectors paused (pauses.ts), to tell
+// whose a tail is.
 //
-// Each service runs as its own process, started as its main.ts is in a pod, so the load
-// generator does not share its event loop (it does share the machine's cores). Runs of the
-// things compared alternate; every figure is a median of --runs runs. How load is made:
-// load.ts. Tables go to stdout, progress to stderr; tenants and processes are gone after.
+// Each service runs as its own process, started as its main.ts is in a pod, and each load
+// in a generator process of its own (load-process.ts), as a load tool would: neither
+// shares the other's event loop or heap, nor this process's (tenants, drivers, results);
+// they do share the machine's cores. Runs of the things compared alternate; every figure
+// is a median of --runs runs. How load is made: load.ts. Tables go to stdout, progress to
+// stderr; tenants and processes are gone after.
 import { randomBytes, scrypt } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -27,8 +29,9 @@ import { parseArgs } from 'node:util';
 import { tenantRedisUser, TestTenant, type TenantRedisUser } from '@gorten/service-testing';
 import { loadTestEnv, startJaeger, type Jaeger } from '@gorten/testenv';
 import { sourcesAt } from './source-variant.js';
-import { PAUSES_TAG, pauseMeter, type Pauses } from './pauses.js';
-import { autocannonLoad, callOnce, pacedLoad, type Sample, type Target } from './load.js';
+import { PAUSES_TAG, type Pauses } from './pauses.js';
+import { callOnce, type Sample, type Target } from './load.js';
+import { loadInOwnProcess, type LoadResult } from './load-process.js';
 import {
   cpuSeconds,
   median,
@@ -90,11 +93,24 @@ const testEnv = loadTestEnv();
 const ferretdbPid = testEnv.processes.find((p) => p.name === 'ferretdb')?.pid;
 const redisPid = testEnv.processes.find((p) => p.name === 'redis')?.pid;
 
-/** No rate: maximum throughput (autocannon, closed loop); a rate: that fixed rate. */
-function load(target: Target, seconds: number, rate?: number): Promise<Sample> {
-  return rate === undefined || options.autocannonRate
-    ? autocannonLoad(target, seconds, rate)
-    : pacedLoad(target, seconds, rate);
+/**
+ * No rate: maximum throughput (autocannon, closed loop); a rate: that fixed rate. Each load
+ * runs in a generator process of its own (load-process.ts), which with --probe also
+ * measures its own pauses; `atStart` runs once it is up, just before the load starts.
+ */
+function load(
+  target: Target,
+  seconds: number,
+  rate?: number,
+  atStart?: () => Promise<void>,
+): Promise<LoadResult> {
+  const job = { target, seconds, probe: options.probe };
+  return loadInOwnProcess(
+    rate === undefined || options.autocannonRate
+      ? { ...job, kind: 'autocannon', rate }
+      : { ...job, kind: 'paced', rate },
+    atStart,
+  );
 }
 
 /**
@@ -127,12 +143,9 @@ interface Run extends Sample {
   cpuMs: number;
   dbCpuMs: number;
   redisCpuMs: number;
-  /** With --probe: the service's pauses and the generator's during the run. */
+  /** With --probe: the service's pauses and the generator process's during the run. */
   pauses?: { service: Pauses; generator: Pauses };
 }
-
-/** The generator's own pauses (--probe): this process sends every request. */
-const generatorPauses = options.probe ? pauseMeter() : undefined;
 
 /** Asks a service started with pauses.ts for its pauses since it was last asked. */
 async function servicePauses(target: Measured): Promise<Pauses | undefined> {
@@ -155,11 +168,12 @@ async function servicePauses(target: Measured): Promise<Pauses | undefined> {
 
 async function measuredLoad(target: Measured, seconds: number, rate?: number): Promise<Run> {
   const cpu = () => [target.pid, ferretdbPid, redisPid].map((pid) => (pid ? cpuSeconds(pid) : NaN));
-  const before = cpu();
-  await servicePauses(target); // from now on
-  generatorPauses?.take();
-  const sample = await load(target, seconds, rate);
-  const generator = generatorPauses?.take();
+  let before: number[] = [];
+  // From when the generator is up (its start is not the service's load) to the last answer.
+  const { sample, pauses: generator } = await load(target, seconds, rate, async () => {
+    before = cpu();
+    await servicePauses(target);
+  });
   const service = await servicePauses(target);
   await settle(target); // its request is counted, and work cut off by the end gets done
   const [serviceCpu = NaN, db = NaN, redis = NaN] = cpu().map(
@@ -690,7 +704,8 @@ console.log(
       .map(([k, v]) => `${k} ${v}`)
       .join(', ')}`,
     `medians of ${options.runs} run(s) of ${options.duration} s; max: autocannon, ` +
-      `fixed rates: ${options.autocannonRate ? 'autocannon overallRate' : 'open loop (load.ts)'}`,
+      `fixed rates: ${options.autocannonRate ? 'autocannon overallRate' : 'open loop (load.ts)'}; ` +
+      'each load in a generator process of its own (load-process.ts)',
   ].join('\n'),
 );
 try {

@@ -1,7 +1,7 @@
 // What benchmarks share: medians, free ports, polling, and TypeScript entry points run
 // as child processes (own event loop, own memory) that are always stopped again —
 // SIGTERM, then SIGKILL — also when the benchmark fails or is interrupted.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { once } from 'node:events';
 import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -102,6 +102,47 @@ export interface HttpChild {
   pid: number;
 }
 
+/** Node's own flags from a space-separated variable's value (V8's heap sizing, say). */
+export function nodeFlagsOf(value: string | undefined): string[] {
+  return (value ?? '').split(' ').filter((flag) => flag !== '');
+}
+
+export interface ChildOptions {
+  env?: NodeJS.ProcessEnv;
+  stdio: StdioOptions;
+  /** Node's own flags, before everything else on its command line. */
+  nodeFlags?: readonly string[];
+  /** More modules (relative to the repository) to `--import` first, after tsx. */
+  preload?: readonly string[];
+}
+
+/**
+ * Runs `script` (relative to the repository) with `node --import tsx`, tracked: stopped by
+ * `stopAllChildren`, and killed if the benchmark exits first. `name`, unique in the run,
+ * names its CPU profile (`profileChildrenInto`).
+ */
+export function spawnTsChild(name: string, script: string, options: ChildOptions): ChildProcess {
+  const profile = cpuProfileDir
+    ? [
+        '--cpu-prof',
+        `--cpu-prof-dir=${cpuProfileDir}`,
+        `--cpu-prof-name=${name.replace(/[^A-Za-z0-9]+/g, '-')}.cpuprofile`,
+      ]
+    : [];
+  const imports = (options.preload ?? []).flatMap((module) => [
+    '--import',
+    pathToFileURL(join(ROOT, module)).href,
+  ]);
+  const child = spawn(
+    process.execPath,
+    [...(options.nodeFlags ?? []), ...profile, '--import', 'tsx', ...imports, join(ROOT, script)],
+    { cwd: ROOT, stdio: options.stdio, env: { ...process.env, ...options.env } },
+  );
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
 /**
  * Runs `script` (relative to the repository) with `node --import tsx` on a free port
  * (HTTP_PORT), its stdout appended to `logFile`, and waits until GET `readyPath` is 200.
@@ -117,32 +158,18 @@ export async function startHttpChild(
 ): Promise<HttpChild> {
   const port = await freePort();
   const log = openSync(logFile, 'a');
-  const profile = cpuProfileDir
-    ? [
-        '--cpu-prof',
-        `--cpu-prof-dir=${cpuProfileDir}`,
-        `--cpu-prof-name=${name.replace(/[^A-Za-z0-9]+/g, '-')}-${port}.cpuprofile`,
-      ]
-    : [];
-  const imports = preload.flatMap((module) => ['--import', pathToFileURL(join(ROOT, module)).href]);
   // Node's own flags (V8's heap sizing, say, which NODE_OPTIONS does not take): a
   // service's, as its image starts it, unless GORTEN_BENCH_NODE_FLAGS says otherwise, for
-  // one child in `env` or for every child in the benchmark's own environment ('' for none).
+  // one child in `env` or for every service child in the benchmark's own environment
+  // ('' for none).
   const override = env.GORTEN_BENCH_NODE_FLAGS ?? process.env.GORTEN_BENCH_NODE_FLAGS;
-  const flags =
-    override === undefined ? SERVICE_NODE_FLAGS : override.split(' ').filter((flag) => flag !== '');
-  const child = spawn(
-    process.execPath,
-    [...flags, ...profile, '--import', 'tsx', ...imports, join(ROOT, script)],
-    {
-      cwd: ROOT,
-      stdio: ['ignore', log, 'inherit'],
-      env: { ...process.env, ...env, HTTP_PORT: String(port) },
-    },
-  );
+  const child = spawnTsChild(`${name}-${String(port)}`, script, {
+    env: { ...env, HTTP_PORT: String(port) },
+    stdio: ['ignore', log, 'inherit'],
+    nodeFlags: override === undefined ? SERVICE_NODE_FLAGS : nodeFlagsOf(override),
+    preload,
+  });
   closeSync(log);
-  children.add(child);
-  child.once('exit', () => children.delete(child));
   const url = `http://127.0.0.1:${port}`;
   await waitUntil(`${name} ready`, 60_000, async () => {
     if (exited(child))
