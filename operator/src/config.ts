@@ -130,6 +130,12 @@ const envSchema = z.object({
   GORTEN_INSTALL_CRDS: bool.default(false),
   GORTEN_RESYNC_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
   GORTEN_SERVICE_MONITOR_RECHECK_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300),
+  GORTEN_TENANT_STOP_DEADLINE_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(3_600)
+    .default(DEFAULT_SETTINGS.tenantStopDeadlineSeconds),
   GORTEN_TENANT_MONITOR_LABELS: labels.default({}),
   // Unset: the tenants' services trace nothing. The ratio matters only with an endpoint.
   GORTEN_TENANT_OTLP_ENDPOINT: z.preprocess(unsetIfEmpty, otlpEndpoint.optional()),
@@ -202,6 +208,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig
       mongoTenantHost: e.GORTEN_MONGO_TENANT_HOST,
       amqpTenantHost: e.GORTEN_AMQP_TENANT_HOST,
       smtpUrl: e.GORTEN_SMTP_URL,
+      tenantStopDeadlineSeconds: e.GORTEN_TENANT_STOP_DEADLINE_SECONDS,
       kongProblemDetails: e.GORTEN_KONG_PROBLEM_DETAILS,
       ...(redisAdmin && 'url' in redisAdmin
         ? { redisTenantHost: redisTenantHost(redisAdmin.url, e.GORTEN_REDIS_TENANT_HOST) }

@@ -35,6 +35,11 @@ export interface OperatorSettings {
    * KIC refuses a configuration that names a plugin its Kong lacks (docs/operator.md).
    */
   kongProblemDetails: boolean;
+  /**
+   * How long a deleted tenant's pods (deletionPolicy Delete) are waited for to stop before
+   * its data is dropped anyway, with a DroppedWhileRunning Event.
+   */
+  tenantStopDeadlineSeconds: number;
   /** The mail relay the tenants' email workers send through (may carry credentials). */
   smtpUrl: string;
   /** Labels on each tenant's ServiceMonitor besides its own: what a Prometheus selects by. */
@@ -83,6 +88,7 @@ export const DEFAULT_SETTINGS: OperatorSettings = {
   amqpTenantHost: 'rabbitmq.gorten-system.svc:5672',
   ingressClass: 'kong',
   kongProblemDetails: false,
+  tenantStopDeadlineSeconds: 300,
   smtpUrl: 'smtp://smtp.gorten-system.svc:25',
   tenantMonitorLabels: {},
 };

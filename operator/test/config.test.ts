@@ -68,6 +68,19 @@ test('whether the cluster serves ServiceMonitors is asked again every 5 minutes 
   ).toBe(30_000);
 });
 
+test('a deleted tenant’s pods are waited for 5 minutes unless told; a value out of 1–3600 is named', () => {
+  expect(loadConfig(REQUIRED).settings.tenantStopDeadlineSeconds).toBe(300);
+  expect(
+    loadConfig({ ...REQUIRED, GORTEN_TENANT_STOP_DEADLINE_SECONDS: '30' }).settings
+      .tenantStopDeadlineSeconds,
+  ).toBe(30);
+  for (const bad of ['0', '3601', '1.5', 'soon']) {
+    const load = () => loadConfig({ ...REQUIRED, GORTEN_TENANT_STOP_DEADLINE_SECONDS: bad });
+    expect(load).toThrow(ConfigError);
+    expect(load).toThrow(/GORTEN_TENANT_STOP_DEADLINE_SECONDS:/);
+  }
+});
+
 describe('tracing of the tenants’ services', () => {
   const COLLECTOR = 'http://otel-collector.observability.svc:4318';
 

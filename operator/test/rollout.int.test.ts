@@ -3,15 +3,18 @@
 // the connection to the apiserver is cut mid-way (every watch drops and relists). No
 // tenant is left behind, and none is reconciled twice at once (the reconcile spans of
 // one tenant never overlap). A deleted tenant (deletionPolicy Delete) waits for its pods
-// to stop on the same events: its finalizer never polls.
+// to stop on the same events: its finalizer never polls, and a pod that never stops holds
+// it only until the deadline: then the data is dropped anyway, with a Warning Event.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { MongoClient } from 'mongodb';
 import { tcpCable } from '@gorten/testenv';
-import { STOP_DEADLINE_MS } from '../src/marketplace/reconcile.js';
+import { tenantNames } from '../src/marketplace/names.js';
+import { DEFAULT_SETTINGS } from '../src/settings.js';
 import { startOperator } from '../src/operator.js';
 import { captureSpans } from './spans.js';
 import {
@@ -23,6 +26,7 @@ import {
   testConfig,
   testKube,
   waitForCondition,
+  waitForEvent,
 } from './support.js';
 
 const SHARD = `rollout-${randomBytes(2).toString('hex')}`;
@@ -127,8 +131,59 @@ test("a deleted tenant's finalizer waits for its pods on its Deployments' events
     // Each tenant waited for its pods at least once, and asked to be looked at again only
     // at the deadline (minus what had passed), never after a poll's few seconds.
     expect(waits.length).toBeGreaterThanOrEqual(names.length);
-    for (const ms of waits) expect(ms).toBeGreaterThan(STOP_DEADLINE_MS - 60_000);
+    const deadlineMs = DEFAULT_SETTINGS.tenantStopDeadlineSeconds * 1000;
+    for (const ms of waits) expect(ms).toBeGreaterThan(deadlineMs - 60_000);
   } finally {
     await deleteMarketplaces(kube, names, 120_000).finally(() => operator.stop());
+  }
+});
+
+test('a deleted tenant whose pod never stops is dropped at the deadline, with a DroppedWhileRunning Event', async () => {
+  const base = testConfig(SHARD, { resyncMs: 60 * 60_000 });
+  const operator = await startOperator(
+    { ...base, settings: { ...base.settings, tenantStopDeadlineSeconds: 3 } },
+    quietLog,
+  );
+  const name = `rs-${randomBytes(2).toString('hex')}`;
+  const { namespace, database } = tenantNames(name);
+  const admin = new MongoClient(env.mongo.url);
+  const kc = new KubeConfig();
+  kc.loadFromFile(env.kube.kubeconfig);
+  const core = kc.makeApiClient(CoreV1Api); // pods: not a kind the operator's client knows
+  // A finalizer of the test's keeps one of the tenant's pods terminating, as a pod on a
+  // lost node would stay: its Deployment counts it until the finalizer is gone.
+  const HOLD = 'gorten.io/test-hold';
+  let held: string | undefined;
+  try {
+    await kube.create(marketplace(SHARD, name, { deletionPolicy: 'Delete' }));
+    await waitForCondition(kube, name, 'Ready', 'True', undefined, 180_000);
+    const pods = await core.listNamespacedPod({ namespace });
+    held = pods.items[0]?.metadata?.name;
+    if (!held) throw new Error(`no pod in ${namespace}`);
+    await core.patchNamespacedPod({
+      name: held,
+      namespace,
+      body: [{ op: 'add', path: '/metadata/finalizers', value: [HOLD] }],
+    });
+    await deleteMarketplaces(kube, [name], 60_000);
+    await waitForEvent(kube, name, 'Warning', 'DroppedWhileRunning');
+    const { databases } = await admin.db('admin').admin().listDatabases({ nameOnly: true });
+    expect(databases.map((d) => d.name)).not.toContain(database);
+    // The pod was still there, terminating, when the data went.
+    const pod = await core.readNamespacedPod({ name: held, namespace });
+    expect(pod.metadata?.deletionTimestamp).toBeDefined();
+  } finally {
+    if (held)
+      await core
+        .patchNamespacedPod({
+          name: held,
+          namespace,
+          body: [{ op: 'remove', path: '/metadata/finalizers' }],
+        })
+        .catch(() => undefined); // gone with its namespace already
+    await deleteMarketplaces(kube, [name], 120_000).finally(async () => {
+      await operator.stop();
+      await admin.close();
+    });
   }
 });

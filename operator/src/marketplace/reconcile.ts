@@ -145,8 +145,6 @@ async function prepare(
  * its Deployments (owned.ts) queues it as they stop.
  */
 const STOP_POLL_MS = 2_000;
-/** After this long since the deletion, data is dropped even if pods still run (a lost node). */
-export const STOP_DEADLINE_MS = 5 * 60_000;
 /** Past the deadline by this much when looked at again, whatever the timers' precision. */
 const DEADLINE_MARGIN_MS = 1_000;
 
@@ -170,13 +168,15 @@ async function finalize(
     // A string on the wire, whatever client-node's type says.
     const since = new Date(mp.metadata.deletionTimestamp ?? 0).getTime();
     const elapsed = (deps.now ?? (() => new Date()))().getTime() - since;
-    const overdue = elapsed > STOP_DEADLINE_MS;
+    // After this long, data is dropped even if pods still run (a lost node, a stuck pod).
+    const deadlineMs = deps.settings.tenantStopDeadlineSeconds * 1000;
+    const overdue = elapsed > deadlineMs;
     if (running.length > 0 && !overdue)
       return {
-        requeueAfterMs: deps.owned ? STOP_DEADLINE_MS - elapsed + DEADLINE_MARGIN_MS : STOP_POLL_MS,
+        requeueAfterMs: deps.owned ? deadlineMs - elapsed + DEADLINE_MARGIN_MS : STOP_POLL_MS,
       };
     if (running.length > 0) {
-      const message = `still running after ${STOP_DEADLINE_MS / 60_000} min, dropped anyway: ${running.join(', ')}`;
+      const message = `still running after ${deps.settings.tenantStopDeadlineSeconds} s, dropped anyway: ${running.join(', ')}`;
       deps.log.warn({ marketplace: mp.metadata.name, running }, message);
       await deps.events.record(mp, 'Warning', 'DroppedWhileRunning', message);
     }
