@@ -1,9 +1,8 @@
 // POST /checkout: the Idempotency-Key contract around the saga. Same key and body → the
 // same answer (success or final failure); same key, other body → 422; same key while a
-// run is in flight → 409. A failure worth retrying (nothing charged, e.g. the provider
-// did not answer) frees the key, so the same request may simply be sent again. A run
-// that is not settled (authorized but not finished, or not fully undone) keeps the key
-// until the recovery worker settles it; requests.ts settles a key from its run.
+// run is in flight → 409. A failure worth retrying (nothing charged) frees the key. The
+// claim is the run's start (its first record comes at `authorizing`); a run not settled
+// keeps the key until recovery settles it (requests.ts settles a key from its run).
 import { randomUUID } from 'node:crypto';
 import { newId, Problem, problemFor, requestHash } from '@gorten/kit';
 import { paymentMethodOf } from '@gorten/payments/payments';
@@ -89,12 +88,7 @@ async function runClaimed(
     createdAt: now,
     updatedAt: now,
   };
-  try {
-    await deps.store.checkouts.insertOne(run);
-  } catch (err) {
-    await deps.requests.release(requestId, id); // no run began: nothing happened
-    throw err;
-  }
+  // Not recorded yet: the claim stands for it until its first record (saga.ts).
   const outcome = await runCheckout(deps, run, body, memo);
   if ('settled' in outcome && outcome.settled === 'pending')
     throw leftToRecovery(deps, run._id, outcome.step, outcome.error);

@@ -39,6 +39,11 @@ export const checkoutEnv = serviceEnv
     (env) => env.CHECKOUT_LEASE_MS >= providerDeadlineMs(env) + env.PAYMENT_PROVIDER_TIMEOUT_MS / 2,
     { message: 'must be at least 3 × PAYMENT_PROVIDER_TIMEOUT_MS', path: ['CHECKOUT_LEASE_MS'] },
   )
+  // A run's claim goes stale (and recovery records the run) before its stock is swept.
+  .refine((env) => env.RESERVATION_TTL_MS > env.CHECKOUT_LEASE_MS, {
+    message: 'must be longer than CHECKOUT_LEASE_MS',
+    path: ['RESERVATION_TTL_MS'],
+  })
   .refine((env) => env.CHECKOUT_RETENTION_MS > env.RESERVATION_TTL_MS, {
     message: 'must be longer than RESERVATION_TTL_MS',
     path: ['CHECKOUT_RETENTION_MS'],

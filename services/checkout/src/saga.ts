@@ -9,15 +9,17 @@
 //           first (void the authorization by its key, cancel the order with the reason,
 //           release the reservations, unlock the cart)
 //
-// Recorded are `started` (the run's insert), `authorizing` (right before the provider is
-// asked: the fence a run that lost its lease cannot pass), `authorized` (the payment is
-// the run's: from here only forward) and the end, `completed` or `compensated`. Lock,
-// reservation and order are recorded with `authorizing`; a run recorded `started` may
-// have done any of them, and recovery undoes them all (every undo finds its work by the
-// run's id, and does nothing where there is none). `paid` is recorded with `completed`:
-// a run recorded `authorized` is finished forward, which pays an order not paid yet.
-// Each record is a compare-and-set on the run's lease; a running run also counts where it
-// is itself, so that its own compensation undoes only what it began.
+// The run starts as the key's claim (which names its id) and is recorded at `authorizing`
+// (its insert, right before the provider is asked: the fence a run that lost its lease
+// cannot pass), `authorized` (the payment is the run's: from here only forward) and the
+// end, `completed` or `compensated`. Lock, reservation and order are recorded with
+// `authorizing`; a run whose claim went stale before that is recorded `started` by
+// recovery (then the request's own insert fails) and may have done any of them, and
+// recovery undoes them all (every undo finds its work by the run's id, and does nothing
+// where there is none). `paid` is recorded with `completed`: a run recorded `authorized`
+// is finished forward, which pays an order not paid yet. Each record after the insert is
+// a compare-and-set on the run's lease; a running run also counts where it is itself, so
+// that its own compensation undoes only what it began.
 //
 // SAGA_STEPS holds the path up to `authorized`, each step beside its undo. Once a payment
 // is authorized the saga only goes forward: capture, mark paid, finish — unless an admin
@@ -28,7 +30,7 @@
 //
 // Every step, forward or undo, is a span `checkout <step>` (`checkout undo <step>` under
 // `checkout compensate`), in the trace of the request or the recovery that runs it.
-import { inSpan, conflict, Problem, problemFor, unprocessable } from '@gorten/kit';
+import { inSpan, conflict, isDuplicateKey, Problem, problemFor, unprocessable } from '@gorten/kit';
 import { trace } from '@opentelemetry/api';
 import {
   cartLines,
@@ -168,13 +170,15 @@ function step<T>(name: string, work: () => Promise<T>): Promise<T> {
 
 /**
  * Records a step (and renews the lease) only while this run still holds the lease, and
- * returns the document as recorded.
+ * returns the document as recorded. A run's first record (`first`: it is not on record
+ * yet) is its insert: it fails when recovery recorded the run first, taking it over.
  */
 async function advance(
   deps: SagaDeps,
   checkout: CheckoutDoc,
   step: CheckoutStep,
   fields: Partial<CheckoutDoc> = {},
+  { first = false }: { first?: boolean } = {},
 ): Promise<CheckoutDoc> {
   const now = deps.now();
   const next = {
@@ -185,11 +189,20 @@ async function advance(
     leaseUntil: new Date(now.getTime() + deps.env.CHECKOUT_LEASE_MS),
   };
   const { _id, ...set } = next;
-  const written = await deps.store.checkouts.updateOne(
-    { _id, leaseHolder: checkout.leaseHolder },
-    { $set: set },
-  );
-  if (written.matchedCount === 0) throw new LeaseLost(`checkout ${_id} was taken over`);
+  if (first) {
+    try {
+      await deps.store.checkouts.insertOne(next);
+    } catch (err) {
+      if (isDuplicateKey(err)) throw new LeaseLost(`checkout ${_id} was taken over`);
+      throw err;
+    }
+  } else {
+    const written = await deps.store.checkouts.updateOne(
+      { _id, leaseHolder: checkout.leaseHolder },
+      { $set: set },
+    );
+    if (written.matchedCount === 0) throw new LeaseLost(`checkout ${_id} was taken over`);
+  }
   deps.afterStep?.(step);
   return next;
 }
@@ -439,18 +452,24 @@ export async function runCheckout(
   request: CheckoutRequest,
   memo: RunMemo = {},
 ): Promise<RunOutcome> {
-  // As recorded, with the fields of the steps done since; `reached` is where it is.
+  // As recorded (or to be: a new run is first recorded at `authorizing`), with the fields
+  // of the steps done since; `reached` is where it is.
   let run = checkout;
   let reached = run.step;
+  let recorded = false;
+  const record = async (at: CheckoutStep, fields?: Partial<CheckoutDoc>) => {
+    run = await advance(deps, run, at, fields, { first: !recorded });
+    recorded = true;
+  };
   try {
     for (const saga of SAGA_STEPS) {
       if (saga.intent) {
-        run = await advance(deps, run, saga.intent);
+        await record(saga.intent);
         reached = saga.intent;
       }
       const current = run;
       const fields = await step(saga.name, () => saga.run(deps, current, request, memo));
-      if (saga.recorded) run = await advance(deps, run, saga.done, fields);
+      if (saga.recorded) await record(saga.done, fields);
       else {
         run = { ...run, ...fields };
         deps.afterStep?.(saga.done);
@@ -459,7 +478,9 @@ export async function runCheckout(
     }
   } catch (err) {
     if (err instanceof LeaseLost) return afterLeaseLost(deps, run, reached, err);
-    return compensate(deps, run, err, reached).catch((failure: unknown) => unsettled(run, failure));
+    return compensate(deps, run, err, reached, { recorded }).catch((failure: unknown) =>
+      unsettled(run, failure),
+    );
   }
   return completeCheckout(deps, run, memo);
 }
@@ -617,8 +638,10 @@ export async function compensate(
   cause: unknown,
   /** How far the run got; by default, as far as a run recorded where it is may have. */
   reached: CheckoutStep = reachedFrom(checkout.step),
+  /** Whether the run is on record: one that is not yet is recorded compensated by an insert. */
+  { recorded = true }: { recorded?: boolean } = {},
 ): Promise<Settled> {
-  return step('compensate', () => compensateRun(deps, checkout, cause, reached));
+  return step('compensate', () => compensateRun(deps, checkout, cause, reached, recorded));
 }
 
 async function compensateRun(
@@ -626,6 +649,7 @@ async function compensateRun(
   checkout: CheckoutDoc,
   cause: unknown,
   reached: CheckoutStep,
+  recorded: boolean,
 ): Promise<Settled> {
   const failure = reasonOf(cause);
   const failed: unknown[] = [];
@@ -641,7 +665,13 @@ async function compensateRun(
     return unsettled(checkout, cause);
   }
   const answer = finalAnswer(cause);
-  const run = await advance(deps, checkout, 'compensated', { failure, ...(answer && { answer }) });
+  const run = await advance(
+    deps,
+    checkout,
+    'compensated',
+    { failure, ...(answer && { answer }) },
+    { first: !recorded },
+  );
   deps.log.info({ checkoutId: checkout._id, ...failure }, 'checkout compensated');
   return { settled: 'compensated', error: cause, step: 'compensated', run };
 }

@@ -13,6 +13,9 @@ import { paymentIdFor } from '@gorten/payments/payments';
 import type { PaymentProvider } from '@gorten/payments/provider';
 import type { PaymentDoc } from '@gorten/payments/store';
 import type { OrderDoc } from '@gorten/orders/store';
+import { lockCart } from '@gorten/carts/carts';
+import { reserveStock } from '@gorten/catalog/stock';
+import { createOrder } from '@gorten/orders/orders';
 import { checkoutService } from '../src/app.js';
 import { checkout } from '../src/checkout.js';
 import type { CheckoutDeps } from '../src/deps.js';
@@ -128,10 +131,11 @@ function latch() {
   return { hold, reached, release: () => release() };
 }
 
-/** Faults with the write that records `step` failing once. */
+/** Faults with the write that records `step` failing once (a run's first record is its insert). */
 const failingToRecord = (step: CheckoutStep): Faults => ({
   checkouts: (real) =>
     faulty(real, {
+      insertOne: failsOnce(real.insertOne.bind(real), (doc) => doc.step === step),
       updateOne: failsOnce(
         real.updateOne.bind(real),
         (_filter, update) => (update as { $set?: { step?: string } }).$set?.step === step,
@@ -298,6 +302,45 @@ describe('a key whose request stopped', () => {
       ),
     ).toBe(201);
     expect(await checkouts().findOne({ _id: neverBegun })).toMatchObject({ step: 'compensated' });
+  });
+
+  test('after it locked the cart, reserved and made the order, before its run was recorded: once stale, all is undone and the key is freed', async () => {
+    const item = await productIn(tenant, 5);
+    const buyer = await buyerIn(tenant, { [item]: 2 });
+    const key = randomUUID();
+    const requestId = `${buyer.id}:${key}`;
+    // What a process that died between its order and its run's first record left: the
+    // claim, the lock, the reservation and the order, all under the claim's run id.
+    const died = newId('chk');
+    const longAgo = new Date(Date.now() - 2 * LEASE_MS);
+    const hash = requestHash(tenant.idempotencyHmacKey, { paymentMethod: buyer.paymentMethod });
+    await service.deps.requests.claim(requestId, hash, died, longAgo);
+    const deps = service.deps;
+    expect(await lockCart(deps.carts, buyer.id, died)).toHaveLength(1);
+    const expiresAt = new Date(Date.now() + HOUR_MS);
+    expect(await reserveStock(deps.stock, item, 2, died, expiresAt)).toBe('reserved');
+    await createOrder(deps.orders, {
+      checkoutId: died,
+      buyerId: buyer.id,
+      items: [],
+      currency: 'EUR',
+      awaitingPayment: true,
+    });
+
+    await recoverCheckouts(checkoutAt(0));
+    expect(await checkouts().findOne({ _id: died })).toMatchObject({ step: 'compensated' });
+    expect(await orders().findOne({ checkoutId: died })).toMatchObject({ status: 'cancelled' });
+    expect(await tenant.db.collection('products').findOne({ _id: item as never })).toMatchObject({
+      stock: 5,
+      reservations: [],
+    });
+    expect(await requests().findOne({ _id: requestId })).toBeNull();
+    // The cart is the buyer's again: the same request now succeeds.
+    expect(
+      await statusOf(
+        checkout(checkoutAt(0), buyer.id, key, { paymentMethod: buyer.paymentMethod }),
+      ),
+    ).toBe(201);
   });
 
   test('after its run completed, before its answer was stored: recovery stores it', async () => {
