@@ -1,7 +1,7 @@
 // POST /checkout: the Idempotency-Key contract around the saga. Same key and body → the
 // same answer (success or final failure); same key, other body → 422; same key while a
 // run is in flight → 409. A failure worth retrying (nothing charged) frees the key. The
-// claim is the run's start (its first record comes at `authorizing`); a run not settled
+// claim is the run's start (its first record comes at `authorized`); a run not settled
 // keeps the key until recovery settles it (requests.ts settles a key from its run).
 import { randomUUID } from 'node:crypto';
 import { newId, Problem, problemFor, requestHash } from '@gorten/kit';

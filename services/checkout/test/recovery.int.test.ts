@@ -19,7 +19,8 @@ import { createOrder } from '@gorten/orders/orders';
 import { checkoutService } from '../src/app.js';
 import { checkout } from '../src/checkout.js';
 import type { CheckoutDeps } from '../src/deps.js';
-import { forgetFinished, recoverCheckouts } from '../src/recovery.js';
+import { forgetFinished, recoverCheckouts, settleUnrecorded } from '../src/recovery.js';
+import { checkoutRequests } from '../src/requests.js';
 import type { CheckoutDoc, CheckoutStep } from '../src/store.js';
 import { buyerIn, productIn } from './fixtures.js';
 
@@ -72,16 +73,21 @@ function checkoutAt(aheadMs: number | (() => number), faults: Faults = {}): Chec
   const checkouts = faults.checkouts?.(base.store.checkouts) ?? base.store.checkouts;
   const paymentDocs = faults.payments?.(payments.store.payments) ?? payments.store.payments;
   const orderDocs = faults.orders?.(base.orders.store.orders) ?? base.orders.store.orders;
-  return {
+  const deps: CheckoutDeps = {
     ...base,
     now,
-    requests: faults.requests?.(base.requests) ?? base.requests,
     store: { ...base.store, checkouts },
     carts: { ...base.carts, now },
     stock: { ...base.stock, now },
     orders: { ...base.orders, store: { ...base.orders.store, orders: orderDocs }, now },
     payments: { ...payments, store: { ...payments.store, payments: paymentDocs }, provider, now },
   };
+  // A stale claim's run not on record is undone with these deps, faults included.
+  const requests = checkoutRequests(deps.store, base.env, (claim, at) =>
+    settleUnrecorded(deps, claim, at),
+  );
+  deps.requests = faults.requests?.(requests) ?? requests;
+  return deps;
 }
 
 /** A faulty copy of `real`: the methods given replace its own; the rest are its. */
@@ -228,8 +234,9 @@ describe('the key of a run recovery settles', () => {
     const request = { _id: `${buyer.id}:${key}` };
     expect(await requests().findOne(request)).toMatchObject({ state: 'in_flight' });
 
+    // On record since its own undo failed (recorded `started`), and not undone yet.
     await recoverCheckouts(checkoutAt(2 * LEASE_MS, down));
-    expect((await checkouts().findOne({ buyerId: buyer.id }))?.step).toBe('authorizing');
+    expect((await checkouts().findOne({ buyerId: buyer.id }))?.step).toBe('started');
     expect(await requests().findOne(request)).toMatchObject({ state: 'in_flight' });
 
     // The provider is back: the run is undone, and now the same request may run again.
@@ -269,11 +276,11 @@ describe('the key of a run recovery settles', () => {
 });
 
 describe('a failure between two steps', () => {
-  test('after the order is made and before it is recorded: the order is cancelled with the run', async () => {
+  test('after the payment is authorized and before the run is recorded: the authorization is voided and the order cancelled', async () => {
     const item = await productIn(tenant, 5);
     const buyer = await buyerIn(tenant, { [item]: 1 });
-    // The order goes on record with the authorizing step, the fence before the provider.
-    const deps = checkoutAt(0, failingToRecord('authorizing'));
+    // Lock, reservation, order and payment go on record with the authorized step.
+    const deps = checkoutAt(0, failingToRecord('authorized'));
     expect(
       await statusOf(
         checkout(deps, buyer.id, randomUUID(), { paymentMethod: buyer.paymentMethod }),
@@ -282,7 +289,10 @@ describe('a failure between two steps', () => {
     const run = await checkouts().findOne({ buyerId: buyer.id });
     expect(run?.step).toBe('compensated');
     expect(await orders().findOne({ checkoutId: run?._id })).toMatchObject({ status: 'cancelled' });
-    expect(await payments().countDocuments({ buyerId: buyer.id })).toBe(0);
+    expect(await payments().findOne({ buyerId: buyer.id })).toMatchObject({ status: 'voided' });
+    expect(await ledger().findOne({ _id: `${run?._id ?? ''}:authorization` })).toMatchObject({
+      status: 'voided',
+    });
   });
 });
 
