@@ -106,7 +106,7 @@ export interface SagaDeps {
  * read again. Never stored; a run taken over by recovery goes without it.
  */
 export interface RunMemo {
-  /** The precheck's read of the cart: its lines, and their products as priced then. */
+  /** The cart the precheck locked for the run: its lines, and their products as priced then. */
   cart?: { lines: CartLine[]; products: Map<string, ProductDoc> };
   /** The buyer's payment method, as checked before the run began. */
   method?: PaymentMethod;
@@ -138,7 +138,7 @@ const unsettled = (run: CheckoutDoc, error: unknown): Settled => ({
 const TRANSIENT_REASONS = new Set(['cart_locked', 'try_again']);
 
 /** What the key of a run undone because of `cause` answers; none: the key is freed. */
-function finalAnswer(cause: unknown): StoredAnswer | undefined {
+export function finalAnswer(cause: unknown): StoredAnswer | undefined {
   if (!(cause instanceof Problem) || TRANSIENT_REASONS.has(String(cause.extensions.reason)))
     return undefined;
   return { status: cause.status, body: problemFor(cause).document };
@@ -238,27 +238,38 @@ function priceLines(
 }
 
 /**
- * A read-only look before any write: a cart that is empty or holds a product out of
- * stock is refused at once. In a rush on a scarce product most requests end here, which
- * keeps them from queueing their writes in front of the ones that can succeed. The
- * reservation remains the real check (stock may go between this look and it).
+ * Locks the buyer's cart for run `checkoutId` and returns its lines (the lock is the read
+ * of the cart: one command); refused when there is no cart or another checkout holds it.
  */
-export async function precheck(deps: SagaDeps, buyerId: string): Promise<RunMemo['cart']> {
-  const items = await cartLines(deps.carts, buyerId);
+export async function lockForRun(
+  deps: SagaDeps,
+  buyerId: string,
+  checkoutId: string,
+): Promise<CartLine[]> {
+  const locked = await lockCart(deps.carts, buyerId, checkoutId);
+  if (locked) return locked;
+  if ((await cartLines(deps.carts, buyerId)).length === 0)
+    throw unprocessable('The cart is empty.', { reason: 'cart_empty' });
+  throw conflict('Another checkout of this cart is in progress.', { reason: 'cart_locked' });
+}
+
+/**
+ * A read-only look at the locked cart's products before any other write: a cart that is
+ * empty or holds a product out of stock is refused at once (and unlocked by the caller).
+ * In a rush on a scarce product most requests end here, which keeps their writes to the
+ * lock and its release, out of the way of the ones that can succeed. The reservation
+ * remains the real check (stock may go between this look and it).
+ */
+export async function precheck(
+  deps: SagaDeps,
+  items: CartLine[],
+): Promise<NonNullable<RunMemo['cart']>> {
   if (items.length === 0) throw unprocessable('The cart is empty.', { reason: 'cart_empty' });
   const products = await productsOf(deps.carts, items);
   const lines = priceLines(deps, items, products);
   const short = lines.find((l) => (products.get(l.productId)?.stock ?? 0) < l.quantity);
   if (short) throw outOfStock(short.name);
   return { lines: items, products };
-}
-
-/** Whether two carts hold the same products (in any order, any quantity). */
-function sameProducts(a: readonly CartLine[], b: readonly CartLine[]): boolean {
-  const ids = new Set(a.map((l) => l.productId));
-  return (
-    ids.size === new Set(b.map((l) => l.productId)).size && b.every((l) => ids.has(l.productId))
-  );
 }
 
 type Failure = NonNullable<CheckoutDoc['failure']>;
@@ -293,22 +304,12 @@ export const SAGA_STEPS: readonly SagaStep[] = [
     // stays locked until the run is settled — completed (emptied) or compensated
     // (unlocked) —, however long recovery takes: a second checkout of it while this one
     // may still charge would charge twice.
-    // The products as the precheck read them price it, when the locked cart holds the same.
+    // The precheck locked it for the run (memo.cart) and read its products, which price it.
     name: 'lock_cart',
     done: 'cart_locked',
     async run(deps, checkout, request, memo) {
-      const locked = await lockCart(deps.carts, checkout.buyerId, checkout._id);
-      if (!locked) {
-        if ((await cartLines(deps.carts, checkout.buyerId)).length === 0)
-          throw unprocessable('The cart is empty.', { reason: 'cart_empty' });
-        throw conflict('Another checkout of this cart is in progress.', { reason: 'cart_locked' });
-      }
-      if (locked.length === 0) throw unprocessable('The cart is empty.', { reason: 'cart_empty' });
-      const products =
-        memo.cart && sameProducts(memo.cart.lines, locked)
-          ? memo.cart.products
-          : await productsOf(deps.carts, locked);
-      memo.cart = { lines: locked, products };
+      memo.cart ??= await precheck(deps, await lockForRun(deps, checkout.buyerId, checkout._id));
+      const { lines: locked, products } = memo.cart;
       const lines = priceLines(deps, locked, products);
       const total = lines.reduce((sum, l) => sum + l.lineTotal, 0);
       const { expectedTotal } = request;

@@ -13,6 +13,7 @@ import { paymentIdFor } from '@gorten/payments/payments';
 import type { PaymentProvider } from '@gorten/payments/provider';
 import type { PaymentDoc } from '@gorten/payments/store';
 import type { OrderDoc } from '@gorten/orders/store';
+import type { CartDoc } from '@gorten/carts/store';
 import { lockCart } from '@gorten/carts/carts';
 import { reserveStock } from '@gorten/catalog/stock';
 import { createOrder } from '@gorten/orders/orders';
@@ -56,6 +57,8 @@ interface Faults {
   payments?: (real: Collection<PaymentDoc>) => Collection<PaymentDoc>;
   /** The orders collection made of the real one. */
   orders?: (real: Collection<OrderDoc>) => Collection<OrderDoc>;
+  /** The carts collection made of the real one. */
+  carts?: (real: Collection<CartDoc>) => Collection<CartDoc>;
 }
 
 /**
@@ -77,7 +80,14 @@ function checkoutAt(aheadMs: number | (() => number), faults: Faults = {}): Chec
     ...base,
     now,
     store: { ...base.store, checkouts },
-    carts: { ...base.carts, now },
+    carts: {
+      ...base.carts,
+      store: {
+        ...base.carts.store,
+        carts: faults.carts?.(base.carts.store.carts) ?? base.carts.store.carts,
+      },
+      now,
+    },
     stock: { ...base.stock, now },
     orders: { ...base.orders, store: { ...base.orders.store, orders: orderDocs }, now },
     payments: { ...payments, store: { ...payments.store, payments: paymentDocs }, provider, now },
@@ -273,6 +283,55 @@ describe('the key of a run recovery settles', () => {
       expect(await requests().findOne(request)).toMatchObject(claim);
     },
   );
+});
+
+describe('a checkout refused before its run began', () => {
+  const lockOf = async (buyerId: string): Promise<CartDoc['lock'] | undefined> =>
+    (await tenant.db.collection<CartDoc>('carts').findOne({ _id: buyerId }))?.lock;
+
+  test('gives back the cart it locked: out of stock, or a payment method not the buyer’s', async () => {
+    const scarce = await productIn(tenant, 1);
+    const buyer = await buyerIn(tenant, { [scarce]: 2 });
+    expect(
+      await statusOf(
+        checkout(checkoutAt(0), buyer.id, randomUUID(), { paymentMethod: buyer.paymentMethod }),
+      ),
+    ).toBe(409);
+    expect(await lockOf(buyer.id)).toBeNull();
+    const other = await buyerIn(tenant, { [await productIn(tenant, 5)]: 1 });
+    expect(
+      await statusOf(
+        checkout(checkoutAt(0), other.id, randomUUID(), { paymentMethod: buyer.paymentMethod }),
+      ),
+    ).toBe(422);
+    expect(await lockOf(other.id)).toBeNull();
+    expect(await checkouts().countDocuments({ buyerId: { $in: [buyer.id, other.id] } })).toBe(0);
+  });
+
+  test('whose unlock fails: the run goes on record, its key stays in flight, and recovery unlocks the cart', async () => {
+    const scarce = await productIn(tenant, 1);
+    const buyer = await buyerIn(tenant, { [scarce]: 2 });
+    const key = randomUUID();
+    const deps = checkoutAt(0, {
+      carts: (real) =>
+        faulty(real, {
+          updateOne: () => Promise.reject(new Error('connection lost')),
+        }),
+    });
+    expect(
+      await statusOf(checkout(deps, buyer.id, key, { paymentMethod: buyer.paymentMethod })),
+    ).toBe(503);
+    expect(await checkouts().findOne({ buyerId: buyer.id })).toMatchObject({ step: 'started' });
+    expect(await requests().findOne({ _id: `${buyer.id}:${key}` })).toMatchObject({
+      state: 'in_flight',
+    });
+    expect(await lockOf(buyer.id)).not.toBeNull();
+
+    await recoverCheckouts(checkoutAt(2 * LEASE_MS));
+    expect(await checkouts().findOne({ buyerId: buyer.id })).toMatchObject({ step: 'compensated' });
+    expect(await lockOf(buyer.id)).toBeNull();
+    expect(await requests().findOne({ _id: `${buyer.id}:${key}` })).toBeNull();
+  });
 });
 
 describe('a failure between two steps', () => {
