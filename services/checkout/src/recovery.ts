@@ -3,9 +3,10 @@
 // finished: forward when the payment was authorized, otherwise compensated. Then the
 // request's key gets its answer (or is freed, when nothing happened) — only once the run
 // is settled: a run still pending keeps its key. Keys left in flight by runs that ended
-// (a crash between the last step and the answer) or not yet on record (undone first) are settled too. A run
-// whose recovery fails waits longer before each next try, and the oldest lease goes
-// first, so runs that keep failing neither hammer the provider nor hold up the others.
+// (a crash between the last step and the answer) or that are not on record (undone
+// first) are settled too. A run whose recovery fails waits longer before each next try,
+// and the oldest lease goes first, so runs that keep failing neither hammer the provider
+// nor hold up the others.
 // And a sweeper gives back reserved stock that no checkout owns any more, and finished
 // runs and answered keys are forgotten once past their retention. A run taken over is a
 // trace of its own, `checkout recover`, with the saga's steps under it.
@@ -99,10 +100,11 @@ export async function recoverCheckouts(deps: CheckoutDeps): Promise<number> {
 /**
  * A stale claim whose run was never recorded: its request stopped (or is held up) after
  * the claim and before the run's first record, and may have locked the cart, reserved
- * stock and made the order under the claim's run id. The run is recorded here first —
- * the fence: its request's own first record, an insert, then fails — and compensated
- * (every undo finds its work by the run's id). Free when undone; in flight while an undo
- * fails (recovery tries again: the run is on record now).
+ * stock, made the order and begun the authorization under the claim's run id. The run is
+ * recorded here first — the fence: its request's own first record, an insert, then
+ * fails — and compensated (every undo finds its work by the run's id or payment key).
+ * Free when undone; in flight while an undo fails (recovery tries again: the run is on
+ * record now).
  */
 export async function settleUnrecorded(
   deps: CheckoutDeps,

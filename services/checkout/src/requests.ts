@@ -1,8 +1,8 @@
 // The Idempotency-Key of POST /checkout and the run that holds it (the claim's runId is
 // the checkout's id). A run records what its key answers with the step it ends at, so
 // whoever finds the run ended — the request itself, a later request with the key, the
-// recovery worker — settles the key the same way. A run is first recorded when it asks
-// for the payment: a stale claim whose run is not on record is undone by its run id.
+// recovery worker — settles the key the same way. A run is first recorded once its
+// payment is authorized: a stale claim whose run is not on record is undone first.
 import { randomUUID } from 'node:crypto';
 import { IdempotencyKeys, type IdempotencyRecord, type Settlement } from '@gorten/kit';
 import type { CheckoutEnv } from './config.js';
@@ -21,8 +21,8 @@ export function settlementOf(run: CheckoutDoc): Settlement<StoredAnswer> {
 
 /**
  * The run of a claim whose request stopped before recording it, as recovery records it:
- * at `started`, which may have done anything up to the order (saga.ts), under the claim's
- * run id, leased to whoever records it.
+ * at `started`, which may have done anything up to the authorization (saga.ts), under the
+ * claim's run id, leased to whoever records it.
  */
 export function unrecordedRun(
   claim: IdempotencyRecord<StoredAnswer>,

@@ -256,8 +256,8 @@ export async function lockForRun(
 /**
  * A read-only look at the locked cart's products before any other write: a cart that is
  * empty or holds a product out of stock is refused at once (and unlocked by the caller).
- * In a rush on a scarce product most requests end here, which keeps their writes to the
- * lock and its release, out of the way of the ones that can succeed. The reservation
+ * In a rush on a scarce product most requests end here: their only writes are the lock
+ * and its release, none queued in front of the ones that can succeed. The reservation
  * remains the real check (stock may go between this look and it).
  */
 export async function precheck(
