@@ -10,7 +10,12 @@ import { createPaymentModule } from '@gorten/payments/module';
 import type { CheckoutDeps } from './deps.js';
 import { checkoutEnv, type CheckoutEnv } from './config.js';
 import { CheckoutMetrics } from './metrics.js';
-import { forgetFinished, recoverCheckouts, sweepReservations } from './recovery.js';
+import {
+  forgetFinished,
+  recoverCheckouts,
+  settleUnrecorded,
+  sweepReservations,
+} from './recovery.js';
 import { checkoutRequests } from './requests.js';
 import { CHECKOUT_ROUTES } from './routes.js';
 import { CHECKOUT_INDEXES, checkoutStore } from './store.js';
@@ -33,10 +38,11 @@ export const checkoutService: ServiceDefinition<CheckoutEnv, CheckoutDeps> = {
   deps: ({ env, db, log, metrics, dependencyMetrics, outbox, cache }) => {
     const store = checkoutStore(db);
     const failpoint = env.CHECKOUT_FAILPOINT;
-    return {
+    const deps: CheckoutDeps = {
       env,
       store,
-      requests: checkoutRequests(store, env),
+      // A stale claim whose run is not on record is undone with these very deps.
+      requests: checkoutRequests(store, env, (claim, now) => settleUnrecorded(deps, claim, now)),
       metrics: new CheckoutMetrics(metrics.registry),
       carts: createCartModule(db),
       // The catalog's cache: each stock change bumps the product's cached reads.
@@ -55,19 +61,18 @@ export const checkoutService: ServiceDefinition<CheckoutEnv, CheckoutDeps> = {
           }
         : {}),
     };
+    return deps;
   },
   periodic: (deps) => [
     {
       name: 'checkout-recovery',
       everyMs: deps.env.RECOVERY_INTERVAL_MS,
+      // The sweep right after the recovery that recorded every stale claim's run: a
+      // reservation it finds without a run on record has no live request behind it.
       run: async () => {
         await recoverCheckouts(deps);
+        await sweepReservations(deps);
       },
-    },
-    {
-      name: 'reservation-sweeper',
-      everyMs: deps.env.RECOVERY_INTERVAL_MS,
-      run: () => sweepReservations(deps),
     },
     { name: 'checkout-retention', everyMs: RETENTION_SWEEP_MS, run: () => forgetFinished(deps) },
   ],

@@ -1,15 +1,23 @@
 // POST /checkout: the Idempotency-Key contract around the saga. Same key and body → the
 // same answer (success or final failure); same key, other body → 422; same key while a
-// run is in flight → 409. A failure worth retrying (nothing charged, e.g. the provider
-// did not answer) frees the key, so the same request may simply be sent again. A run
-// that is not settled (authorized but not finished, or not fully undone) keeps the key
-// until the recovery worker settles it; requests.ts settles a key from its run.
+// run is in flight → 409. A failure worth retrying (nothing charged) frees the key. The
+// claim is the run's start (its first record comes at `authorized`); a run not settled
+// keeps the key until recovery settles it (requests.ts settles a key from its run).
 import { randomUUID } from 'node:crypto';
-import { newId, Problem, problemFor, requestHash } from '@gorten/kit';
+import { newId, Problem, requestHash } from '@gorten/kit';
+import { unlockCart } from '@gorten/carts/carts';
+import type { CartLine } from '@gorten/carts/store';
 import { paymentMethodOf } from '@gorten/payments/payments';
 import type { CheckoutDeps } from './deps.js';
 import { settlementOf } from './requests.js';
-import { precheck, RetryableCheckoutFailure, runCheckout, type RunMemo } from './saga.js';
+import {
+  finalAnswer,
+  lockForRun,
+  precheck,
+  RetryableCheckoutFailure,
+  runCheckout,
+  type RunMemo,
+} from './saga.js';
 import type { CheckoutRequest } from './schemas.js';
 import type { CheckoutDoc, CheckoutStep, StoredAnswer } from './store.js';
 
@@ -43,6 +51,22 @@ function leftToRecovery(
   );
 }
 
+/**
+ * The cart of a run refused before it began, given back; false when that failed: the run
+ * is then recorded `started` (its key stays in flight), and recovery unlocks it.
+ */
+async function unlocked(deps: CheckoutDeps, run: CheckoutDoc): Promise<boolean> {
+  try {
+    await unlockCart(deps.carts, run.buyerId, run._id);
+    return true;
+  } catch (err) {
+    deps.log.warn({ err, checkoutId: run._id }, 'unlocking a refused checkout failed');
+    // Failing too, the claim stands for the run: once stale, recovery undoes it from there.
+    await deps.store.checkouts.insertOne(run).catch(() => undefined);
+    return false;
+  }
+}
+
 export async function checkout(
   deps: CheckoutDeps,
   buyerId: string,
@@ -64,18 +88,6 @@ async function runClaimed(
   { buyerId, requestId, id }: { buyerId: string; requestId: string; id: string },
   body: CheckoutRequest,
 ): Promise<StoredAnswer> {
-  // What the run would read again: the cart and its products, the buyer's payment method.
-  const memo: RunMemo = {};
-  try {
-    memo.cart = await precheck(deps, buyerId);
-    memo.method = await paymentMethodOf(deps.payments, body.paymentMethod, buyerId); // the buyer's own
-  } catch (err) {
-    const { document } = problemFor(err);
-    if (err instanceof Problem)
-      await deps.requests.finish(requestId, id, { status: err.status, body: document }, deps.now());
-    else await deps.requests.release(requestId, id);
-    throw err;
-  }
   const now = deps.now();
   const run: CheckoutDoc = {
     _id: id,
@@ -89,12 +101,22 @@ async function runClaimed(
     createdAt: now,
     updatedAt: now,
   };
+  // What the run would read again: the cart it locked and its products, the buyer's
+  // payment method.
+  const memo: RunMemo = {};
+  let locked: CartLine[] | undefined;
   try {
-    await deps.store.checkouts.insertOne(run);
+    locked = await lockForRun(deps, buyerId, id);
+    memo.cart = await precheck(deps, locked);
+    memo.method = await paymentMethodOf(deps.payments, body.paymentMethod, buyerId); // the buyer's own
   } catch (err) {
-    await deps.requests.release(requestId, id); // no run began: nothing happened
+    if (locked && !(await unlocked(deps, run))) throw leftToRecovery(deps, id, run.step, err);
+    const answer = finalAnswer(err);
+    if (answer) await deps.requests.finish(requestId, id, answer, deps.now());
+    else await deps.requests.release(requestId, id);
     throw err;
   }
+  // Not recorded yet: the claim stands for it until its first record (saga.ts).
   const outcome = await runCheckout(deps, run, body, memo);
   if ('settled' in outcome && outcome.settled === 'pending')
     throw leftToRecovery(deps, run._id, outcome.step, outcome.error);

@@ -31,14 +31,20 @@ export const checkoutEnv = serviceEnv
      */
     CHECKOUT_FAILPOINT: z.enum(CHECKOUT_STEPS).optional(),
   })
-  // The authorizing step waits for the provider up to its deadline — the queue for a slot,
-  // two attempts and the pause between (providerDeadlineMs, 2.5 timeouts) —, and writes a
-  // little around it: the lease must outlast that, or recovery would take over runs that
-  // are merely slow.
+  // From its claim to its first record (`authorized`) a run writes a little and waits for
+  // the provider up to its deadline — the queue for a slot, two attempts and the pause
+  // between (providerDeadlineMs, 2.5 timeouts): the lease (also how long a claim goes
+  // without its run on record) must outlast that, or recovery would undo runs that are
+  // merely slow.
   .refine(
     (env) => env.CHECKOUT_LEASE_MS >= providerDeadlineMs(env) + env.PAYMENT_PROVIDER_TIMEOUT_MS / 2,
     { message: 'must be at least 3 × PAYMENT_PROVIDER_TIMEOUT_MS', path: ['CHECKOUT_LEASE_MS'] },
   )
+  // A run's claim goes stale (and recovery records the run) before its stock is swept.
+  .refine((env) => env.RESERVATION_TTL_MS > env.CHECKOUT_LEASE_MS, {
+    message: 'must be longer than CHECKOUT_LEASE_MS',
+    path: ['RESERVATION_TTL_MS'],
+  })
   .refine((env) => env.CHECKOUT_RETENTION_MS > env.RESERVATION_TTL_MS, {
     message: 'must be longer than RESERVATION_TTL_MS',
     path: ['CHECKOUT_RETENTION_MS'],

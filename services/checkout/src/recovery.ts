@@ -3,20 +3,27 @@
 // finished: forward when the payment was authorized, otherwise compensated. Then the
 // request's key gets its answer (or is freed, when nothing happened) — only once the run
 // is settled: a run still pending keeps its key. Keys left in flight by runs that ended
-// (a crash between the last step and the answer) or never began are settled too. A run
-// whose recovery fails waits longer before each next try, and the oldest lease goes
-// first, so runs that keep failing neither hammer the provider nor hold up the others.
+// (a crash between the last step and the answer) or that are not on record (undone
+// first) are settled too. A run whose recovery fails waits longer before each next try,
+// and the oldest lease goes first, so runs that keep failing neither hammer the provider
+// nor hold up the others.
 // And a sweeper gives back reserved stock that no checkout owns any more, and finished
 // runs and answered keys are forgotten once past their retention. A run taken over is a
 // trace of its own, `checkout recover`, with the saga's steps under it.
 import { randomUUID } from 'node:crypto';
 import { commitReservation, expiredReservations, releaseReservation } from '@gorten/catalog/stock';
-import { backoffDelay, inSpan } from '@gorten/kit';
+import {
+  backoffDelay,
+  inSpan,
+  isDuplicateKey,
+  type IdempotencyRecord,
+  type Settlement,
+} from '@gorten/kit';
 import { trace } from '@opentelemetry/api';
 import type { CheckoutDeps } from './deps.js';
-import { settlementOf } from './requests.js';
+import { settlementOf, unrecordedRun } from './requests.js';
 import { compensate, completeCheckout } from './saga.js';
-import { FINISHED_STEPS, type CheckoutDoc } from './store.js';
+import { FINISHED_STEPS, type CheckoutDoc, type StoredAnswer } from './store.js';
 
 const tracer = trace.getTracer('@gorten/checkout');
 
@@ -91,8 +98,40 @@ export async function recoverCheckouts(deps: CheckoutDeps): Promise<number> {
 }
 
 /**
+ * A stale claim whose run was never recorded: its request stopped (or is held up) after
+ * the claim and before the run's first record, and may have locked the cart, reserved
+ * stock, made the order and begun the authorization under the claim's run id. The run is
+ * recorded here first — the fence: its request's own first record, an insert, then
+ * fails — and compensated (every undo finds its work by the run's id or payment key).
+ * Free when undone; in flight while an undo fails (recovery tries again: the run is on
+ * record now).
+ */
+export async function settleUnrecorded(
+  deps: CheckoutDeps,
+  claim: IdempotencyRecord<StoredAnswer>,
+  now: Date,
+): Promise<Settlement<StoredAnswer>> {
+  const run = unrecordedRun(claim, now, deps.env);
+  try {
+    await deps.store.checkouts.insertOne(run);
+  } catch (err) {
+    if (!isDuplicateKey(err)) throw err;
+    // Recorded meanwhile, after all: as it says.
+    const late = await deps.store.checkouts.findOne({ _id: claim.runId });
+    return late ? settlementOf(late) : { state: 'running' };
+  }
+  const outcome = await inSpan(tracer, 'checkout recover', () =>
+    compensate(deps, run, new Error('The request stopped before its run was recorded.')),
+  );
+  return outcome.settled === 'pending' ? { state: 'running' } : settlementOf(outcome.run);
+}
+
+/**
  * Reservations past their expiry: a live or recoverable checkout still owns its own
  * (recovery ends them); those of a finished run or of no run at all are settled here.
+ * Run after recoverCheckouts: a run not on record is one before its first record, and
+ * its claim goes stale (RESERVATION_TTL_MS > CHECKOUT_LEASE_MS) before its reservation
+ * expires — so recovery records and undoes that run before this sweep sees its stock.
  */
 export async function sweepReservations(deps: CheckoutDeps): Promise<void> {
   for (const { productId, reservationId } of await expiredReservations(deps.stock)) {

@@ -1,14 +1,10 @@
 // The Idempotency-Key of POST /checkout and the run that holds it (the claim's runId is
 // the checkout's id). A run records what its key answers with the step it ends at, so
 // whoever finds the run ended — the request itself, a later request with the key, the
-// recovery worker — settles the key the same way. A claim whose run never began (the
-// request died before recording it) is ended for it once stale.
-import {
-  IdempotencyKeys,
-  isDuplicateKey,
-  type IdempotencyRecord,
-  type Settlement,
-} from '@gorten/kit';
+// recovery worker — settles the key the same way. A run is first recorded once its
+// payment is authorized: a stale claim whose run is not on record is undone first.
+import { randomUUID } from 'node:crypto';
+import { IdempotencyKeys, type IdempotencyRecord, type Settlement } from '@gorten/kit';
 import type { CheckoutEnv } from './config.js';
 import {
   FINISHED_STEPS,
@@ -24,31 +20,40 @@ export function settlementOf(run: CheckoutDoc): Settlement<StoredAnswer> {
 }
 
 /**
- * A run that never began, recorded as ended: the request that claimed its key may only
- * be paused, and when it resumes its insert of the run fails, so it cannot start a
- * second run beside the one that took the key over.
+ * The run of a claim whose request stopped before recording it, as recovery records it:
+ * at `started`, which may have done anything up to the authorization (saga.ts), under the
+ * claim's run id, leased to whoever records it.
  */
-function neverBegun(claim: IdempotencyRecord<StoredAnswer>, now: Date, currency: string) {
-  const run: CheckoutDoc = {
+export function unrecordedRun(
+  claim: IdempotencyRecord<StoredAnswer>,
+  now: Date,
+  env: CheckoutEnv,
+): CheckoutDoc {
+  return {
     _id: claim.runId,
     requestId: claim._id,
     buyerId: claim._id.slice(0, claim._id.indexOf(':')), // `<buyer>:<key>`
-    step: 'compensated',
-    currency,
+    step: 'started',
+    currency: env.CURRENCY,
     paymentKey: `${claim.runId}:authorization`,
-    failure: { reason: 'abandoned', detail: 'The request stopped before its run began.' },
-    leaseUntil: now,
-    leaseHolder: 'none',
+    leaseUntil: new Date(now.getTime() + env.CHECKOUT_LEASE_MS),
+    leaseHolder: randomUUID(),
     createdAt: now,
     updatedAt: now,
   };
-  return run;
 }
+
+/** Settles a stale claim whose run is not on record (recovery.ts, settleUnrecorded). */
+export type SettleUnrecorded = (
+  claim: IdempotencyRecord<StoredAnswer>,
+  now: Date,
+) => Promise<Settlement<StoredAnswer>>;
 
 /** The Idempotency-Keys of POST /checkout, settled from their runs. */
 export function checkoutRequests(
   store: CheckoutStore,
   env: CheckoutEnv,
+  settleUnrecorded: SettleUnrecorded,
 ): IdempotencyKeys<StoredAnswer> {
   const settlementOfClaim = async (
     claim: IdempotencyRecord<StoredAnswer>,
@@ -56,19 +61,10 @@ export function checkoutRequests(
   ): Promise<Settlement<StoredAnswer>> => {
     const run = await store.checkouts.findOne({ _id: claim.runId });
     if (run) return settlementOf(run);
-    // No run yet: the request is still before it (prechecking) — or died there.
-    if (!stale) return { state: 'running' };
-    try {
-      await store.checkouts.insertOne(neverBegun(claim, now, env.CURRENCY));
-      return { state: 'free' };
-    } catch (err) {
-      if (!isDuplicateKey(err)) throw err;
-    }
-    // The run was recorded meanwhile, after all: as it says.
-    const late = await store.checkouts.findOne({ _id: claim.runId });
-    return late ? settlementOf(late) : { state: 'running' };
+    // Not on record yet: the request is still before its first record — or died there.
+    return stale ? settleUnrecorded(claim, now) : { state: 'running' };
   };
-  // A request records its run within a few reads of its claim; a lease is far longer.
+  // A request records its run within a few steps of its claim; a lease is far longer.
   return new IdempotencyKeys(store.requests, {
     staleAfterMs: env.CHECKOUT_LEASE_MS,
     settlementOf: settlementOfClaim,

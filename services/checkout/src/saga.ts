@@ -9,15 +9,20 @@
 //           first (void the authorization by its key, cancel the order with the reason,
 //           release the reservations, unlock the cart)
 //
-// Recorded are `started` (the run's insert), `authorizing` (right before the provider is
-// asked: the fence a run that lost its lease cannot pass), `authorized` (the payment is
-// the run's: from here only forward) and the end, `completed` or `compensated`. Lock,
-// reservation and order are recorded with `authorizing`; a run recorded `started` may
-// have done any of them, and recovery undoes them all (every undo finds its work by the
-// run's id, and does nothing where there is none). `paid` is recorded with `completed`:
-// a run recorded `authorized` is finished forward, which pays an order not paid yet.
-// Each record is a compare-and-set on the run's lease; a running run also counts where it
-// is itself, so that its own compensation undoes only what it began.
+// The run starts as the key's claim (which names its id) and is recorded at `authorized`
+// (its insert: the payment is the run's, from here only forward) and at the end,
+// `completed` or `compensated`. Lock, reservation, order and the authorization's start
+// are recorded with `authorized`; a run whose claim went stale before that is recorded
+// `started` by recovery (then the request's own insert fails) and may have done any of
+// them, and recovery undoes them all (every undo finds its work by the run's id or its
+// payment key, and does nothing where there is none). The authorization is fenced by its
+// key: the undo voids it first, leaving a voided payment in its place when none was
+// asked for, so a run overtaken before the provider is asked never asks it, and one
+// overtaken while the provider works has what lands voided. `paid` is recorded with
+// `completed`: a run recorded `authorized` is finished forward, which pays an order not
+// paid yet. Each record after the insert is a compare-and-set on the run's lease; a
+// running run also counts where it is itself, so that its own compensation undoes only
+// what it began.
 //
 // SAGA_STEPS holds the path up to `authorized`, each step beside its undo. Once a payment
 // is authorized the saga only goes forward: capture, mark paid, finish — unless an admin
@@ -28,7 +33,7 @@
 //
 // Every step, forward or undo, is a span `checkout <step>` (`checkout undo <step>` under
 // `checkout compensate`), in the trace of the request or the recovery that runs it.
-import { inSpan, conflict, Problem, problemFor, unprocessable } from '@gorten/kit';
+import { inSpan, conflict, isDuplicateKey, Problem, problemFor, unprocessable } from '@gorten/kit';
 import { trace } from '@opentelemetry/api';
 import {
   cartLines,
@@ -101,7 +106,7 @@ export interface SagaDeps {
  * read again. Never stored; a run taken over by recovery goes without it.
  */
 export interface RunMemo {
-  /** The precheck's read of the cart: its lines, and their products as priced then. */
+  /** The cart the precheck locked for the run: its lines, and their products as priced then. */
   cart?: { lines: CartLine[]; products: Map<string, ProductDoc> };
   /** The buyer's payment method, as checked before the run began. */
   method?: PaymentMethod;
@@ -133,7 +138,7 @@ const unsettled = (run: CheckoutDoc, error: unknown): Settled => ({
 const TRANSIENT_REASONS = new Set(['cart_locked', 'try_again']);
 
 /** What the key of a run undone because of `cause` answers; none: the key is freed. */
-function finalAnswer(cause: unknown): StoredAnswer | undefined {
+export function finalAnswer(cause: unknown): StoredAnswer | undefined {
   if (!(cause instanceof Problem) || TRANSIENT_REASONS.has(String(cause.extensions.reason)))
     return undefined;
   return { status: cause.status, body: problemFor(cause).document };
@@ -168,13 +173,15 @@ function step<T>(name: string, work: () => Promise<T>): Promise<T> {
 
 /**
  * Records a step (and renews the lease) only while this run still holds the lease, and
- * returns the document as recorded.
+ * returns the document as recorded. A run's first record (`first`: it is not on record
+ * yet) is its insert: it fails when recovery recorded the run first, taking it over.
  */
 async function advance(
   deps: SagaDeps,
   checkout: CheckoutDoc,
   step: CheckoutStep,
   fields: Partial<CheckoutDoc> = {},
+  { first = false }: { first?: boolean } = {},
 ): Promise<CheckoutDoc> {
   const now = deps.now();
   const next = {
@@ -185,11 +192,20 @@ async function advance(
     leaseUntil: new Date(now.getTime() + deps.env.CHECKOUT_LEASE_MS),
   };
   const { _id, ...set } = next;
-  const written = await deps.store.checkouts.updateOne(
-    { _id, leaseHolder: checkout.leaseHolder },
-    { $set: set },
-  );
-  if (written.matchedCount === 0) throw new LeaseLost(`checkout ${_id} was taken over`);
+  if (first) {
+    try {
+      await deps.store.checkouts.insertOne(next);
+    } catch (err) {
+      if (isDuplicateKey(err)) throw new LeaseLost(`checkout ${_id} was taken over`);
+      throw err;
+    }
+  } else {
+    const written = await deps.store.checkouts.updateOne(
+      { _id, leaseHolder: checkout.leaseHolder },
+      { $set: set },
+    );
+    if (written.matchedCount === 0) throw new LeaseLost(`checkout ${_id} was taken over`);
+  }
   deps.afterStep?.(step);
   return next;
 }
@@ -222,13 +238,32 @@ function priceLines(
 }
 
 /**
- * A read-only look before any write: a cart that is empty or holds a product out of
- * stock is refused at once. In a rush on a scarce product most requests end here, which
- * keeps them from queueing their writes in front of the ones that can succeed. The
- * reservation remains the real check (stock may go between this look and it).
+ * Locks the buyer's cart for run `checkoutId` and returns its lines (the lock is the read
+ * of the cart: one command); refused when there is no cart or another checkout holds it.
  */
-export async function precheck(deps: SagaDeps, buyerId: string): Promise<RunMemo['cart']> {
-  const items = await cartLines(deps.carts, buyerId);
+export async function lockForRun(
+  deps: SagaDeps,
+  buyerId: string,
+  checkoutId: string,
+): Promise<CartLine[]> {
+  const locked = await lockCart(deps.carts, buyerId, checkoutId);
+  if (locked) return locked;
+  if ((await cartLines(deps.carts, buyerId)).length === 0)
+    throw unprocessable('The cart is empty.', { reason: 'cart_empty' });
+  throw conflict('Another checkout of this cart is in progress.', { reason: 'cart_locked' });
+}
+
+/**
+ * A read-only look at the locked cart's products before any other write: a cart that is
+ * empty or holds a product out of stock is refused at once (and unlocked by the caller).
+ * In a rush on a scarce product most requests end here: their only writes are the lock
+ * and its release, none queued in front of the ones that can succeed. The reservation
+ * remains the real check (stock may go between this look and it).
+ */
+export async function precheck(
+  deps: SagaDeps,
+  items: CartLine[],
+): Promise<NonNullable<RunMemo['cart']>> {
   if (items.length === 0) throw unprocessable('The cart is empty.', { reason: 'cart_empty' });
   const products = await productsOf(deps.carts, items);
   const lines = priceLines(deps, items, products);
@@ -237,21 +272,16 @@ export async function precheck(deps: SagaDeps, buyerId: string): Promise<RunMemo
   return { lines: items, products };
 }
 
-/** Whether two carts hold the same products (in any order, any quantity). */
-function sameProducts(a: readonly CartLine[], b: readonly CartLine[]): boolean {
-  const ids = new Set(a.map((l) => l.productId));
-  return (
-    ids.size === new Set(b.map((l) => l.productId)).size && b.every((l) => ids.has(l.productId))
-  );
-}
-
 type Failure = NonNullable<CheckoutDoc['failure']>;
 
 /** One step of the path to an authorized payment: its work, what it records, its undo. */
 export interface SagaStep {
   /** What it does, naming its span: `checkout <name>`, `checkout undo <name>`. */
   name: string;
-  /** Recorded before `run`, where a crash during it must be known (the provider call). */
+  /**
+   * Where the run is while `run` works (the provider call), not recorded: a crash during
+   * it may have left work under the run's key, which the step's undo finds.
+   */
   intent?: CheckoutStep;
   /** Where the run is once `run` succeeded: the fields it returns go with it. */
   done: CheckoutStep;
@@ -274,22 +304,12 @@ export const SAGA_STEPS: readonly SagaStep[] = [
     // stays locked until the run is settled — completed (emptied) or compensated
     // (unlocked) —, however long recovery takes: a second checkout of it while this one
     // may still charge would charge twice.
-    // The products as the precheck read them price it, when the locked cart holds the same.
+    // The precheck locked it for the run (memo.cart) and read its products, which price it.
     name: 'lock_cart',
     done: 'cart_locked',
     async run(deps, checkout, request, memo) {
-      const locked = await lockCart(deps.carts, checkout.buyerId, checkout._id);
-      if (!locked) {
-        if ((await cartLines(deps.carts, checkout.buyerId)).length === 0)
-          throw unprocessable('The cart is empty.', { reason: 'cart_empty' });
-        throw conflict('Another checkout of this cart is in progress.', { reason: 'cart_locked' });
-      }
-      if (locked.length === 0) throw unprocessable('The cart is empty.', { reason: 'cart_empty' });
-      const products =
-        memo.cart && sameProducts(memo.cart.lines, locked)
-          ? memo.cart.products
-          : await productsOf(deps.carts, locked);
-      memo.cart = { lines: locked, products };
+      memo.cart ??= await precheck(deps, await lockForRun(deps, checkout.buyerId, checkout._id));
+      const { lines: locked, products } = memo.cart;
       const lines = priceLines(deps, locked, products);
       const total = lines.reduce((sum, l) => sum + l.lineTotal, 0);
       const { expectedTotal } = request;
@@ -364,8 +384,8 @@ export const SAGA_STEPS: readonly SagaStep[] = [
   },
   {
     // If we crash while the provider works, recovery knows an authorization may exist
-    // under this key and voids it. Its record is the fence, right before the payment is
-    // recorded and the provider asked: a run overtaken by now asks it nothing.
+    // under this key and voids it. The payment's key is the fence: a run overtaken before
+    // it records the payment finds it voided, and asks the provider nothing.
     name: 'authorize_payment',
     intent: 'authorizing',
     done: 'authorized',
@@ -415,13 +435,13 @@ export const SAGA_STEPS: readonly SagaStep[] = [
  * (A run recorded by an earlier version at a step no longer recorded got no further.)
  */
 export function reachedFrom(step: CheckoutStep): CheckoutStep {
-  return step === 'started' ? 'order_created' : step;
+  return step === 'started' ? 'authorizing' : step;
 }
 
 /**
  * What compensating a run that got to `step` undoes, in that order: every step begun —
  * the one under way too, which may have done a part — from the last back to the first. A
- * step has begun once the step before it is done, or its own `intent` recorded.
+ * step has begun once the step before it is done, or it is at its own `intent`.
  */
 export function stepsToUndo(step: CheckoutStep): SagaStep[] {
   const at = CHECKOUT_STEPS.indexOf(step);
@@ -439,18 +459,24 @@ export async function runCheckout(
   request: CheckoutRequest,
   memo: RunMemo = {},
 ): Promise<RunOutcome> {
-  // As recorded, with the fields of the steps done since; `reached` is where it is.
+  // As recorded (or to be: a new run is first recorded at `authorized`), with the fields
+  // of the steps done since; `reached` is where it is.
   let run = checkout;
   let reached = run.step;
+  let recorded = false;
+  const record = async (at: CheckoutStep, fields?: Partial<CheckoutDoc>) => {
+    run = await advance(deps, run, at, fields, { first: !recorded });
+    recorded = true;
+  };
   try {
     for (const saga of SAGA_STEPS) {
       if (saga.intent) {
-        run = await advance(deps, run, saga.intent);
         reached = saga.intent;
+        deps.afterStep?.(saga.intent);
       }
       const current = run;
       const fields = await step(saga.name, () => saga.run(deps, current, request, memo));
-      if (saga.recorded) run = await advance(deps, run, saga.done, fields);
+      if (saga.recorded) await record(saga.done, fields);
       else {
         run = { ...run, ...fields };
         deps.afterStep?.(saga.done);
@@ -459,7 +485,9 @@ export async function runCheckout(
     }
   } catch (err) {
     if (err instanceof LeaseLost) return afterLeaseLost(deps, run, reached, err);
-    return compensate(deps, run, err, reached).catch((failure: unknown) => unsettled(run, failure));
+    return compensate(deps, run, err, reached, { recorded }).catch((failure: unknown) =>
+      unsettled(run, failure),
+    );
   }
   return completeCheckout(deps, run, memo);
 }
@@ -617,8 +645,10 @@ export async function compensate(
   cause: unknown,
   /** How far the run got; by default, as far as a run recorded where it is may have. */
   reached: CheckoutStep = reachedFrom(checkout.step),
+  /** Whether the run is on record: one that is not yet is recorded compensated by an insert. */
+  { recorded = true }: { recorded?: boolean } = {},
 ): Promise<Settled> {
-  return step('compensate', () => compensateRun(deps, checkout, cause, reached));
+  return step('compensate', () => compensateRun(deps, checkout, cause, reached, recorded));
 }
 
 async function compensateRun(
@@ -626,6 +656,7 @@ async function compensateRun(
   checkout: CheckoutDoc,
   cause: unknown,
   reached: CheckoutStep,
+  recorded: boolean,
 ): Promise<Settled> {
   const failure = reasonOf(cause);
   const failed: unknown[] = [];
@@ -638,10 +669,22 @@ async function compensateRun(
       { checkoutId: checkout._id, ...failure, errors: failed.map((e) => (e as Error).message) },
       'checkout compensation incomplete; recovery will retry',
     );
+    // A run not on record yet goes on record now: recovery retries it when its lease ends
+    // (a run recorded `started` may have got anywhere up to the authorization).
+    if (!recorded)
+      await advance(deps, checkout, 'started', {}, { first: true }).catch((err: unknown) =>
+        deps.log.warn({ err, checkoutId: checkout._id }, 'recording the run for recovery failed'),
+      );
     return unsettled(checkout, cause);
   }
   const answer = finalAnswer(cause);
-  const run = await advance(deps, checkout, 'compensated', { failure, ...(answer && { answer }) });
+  const run = await advance(
+    deps,
+    checkout,
+    'compensated',
+    { failure, ...(answer && { answer }) },
+    { first: !recorded },
+  );
   deps.log.info({ checkoutId: checkout._id, ...failure }, 'checkout compensated');
   return { settled: 'compensated', error: cause, step: 'compensated', run };
 }

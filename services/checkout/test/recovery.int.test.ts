@@ -13,10 +13,15 @@ import { paymentIdFor } from '@gorten/payments/payments';
 import type { PaymentProvider } from '@gorten/payments/provider';
 import type { PaymentDoc } from '@gorten/payments/store';
 import type { OrderDoc } from '@gorten/orders/store';
+import type { CartDoc } from '@gorten/carts/store';
+import { lockCart } from '@gorten/carts/carts';
+import { reserveStock } from '@gorten/catalog/stock';
+import { createOrder } from '@gorten/orders/orders';
 import { checkoutService } from '../src/app.js';
 import { checkout } from '../src/checkout.js';
 import type { CheckoutDeps } from '../src/deps.js';
-import { forgetFinished, recoverCheckouts } from '../src/recovery.js';
+import { forgetFinished, recoverCheckouts, settleUnrecorded } from '../src/recovery.js';
+import { checkoutRequests } from '../src/requests.js';
 import type { CheckoutDoc, CheckoutStep } from '../src/store.js';
 import { buyerIn, productIn } from './fixtures.js';
 
@@ -52,6 +57,8 @@ interface Faults {
   payments?: (real: Collection<PaymentDoc>) => Collection<PaymentDoc>;
   /** The orders collection made of the real one. */
   orders?: (real: Collection<OrderDoc>) => Collection<OrderDoc>;
+  /** The carts collection made of the real one. */
+  carts?: (real: Collection<CartDoc>) => Collection<CartDoc>;
 }
 
 /**
@@ -69,16 +76,28 @@ function checkoutAt(aheadMs: number | (() => number), faults: Faults = {}): Chec
   const checkouts = faults.checkouts?.(base.store.checkouts) ?? base.store.checkouts;
   const paymentDocs = faults.payments?.(payments.store.payments) ?? payments.store.payments;
   const orderDocs = faults.orders?.(base.orders.store.orders) ?? base.orders.store.orders;
-  return {
+  const deps: CheckoutDeps = {
     ...base,
     now,
-    requests: faults.requests?.(base.requests) ?? base.requests,
     store: { ...base.store, checkouts },
-    carts: { ...base.carts, now },
+    carts: {
+      ...base.carts,
+      store: {
+        ...base.carts.store,
+        carts: faults.carts?.(base.carts.store.carts) ?? base.carts.store.carts,
+      },
+      now,
+    },
     stock: { ...base.stock, now },
     orders: { ...base.orders, store: { ...base.orders.store, orders: orderDocs }, now },
     payments: { ...payments, store: { ...payments.store, payments: paymentDocs }, provider, now },
   };
+  // A stale claim's run not on record is undone with these deps, faults included.
+  const requests = checkoutRequests(deps.store, base.env, (claim, at) =>
+    settleUnrecorded(deps, claim, at),
+  );
+  deps.requests = faults.requests?.(requests) ?? requests;
+  return deps;
 }
 
 /** A faulty copy of `real`: the methods given replace its own; the rest are its. */
@@ -128,10 +147,11 @@ function latch() {
   return { hold, reached, release: () => release() };
 }
 
-/** Faults with the write that records `step` failing once. */
+/** Faults with the write that records `step` failing once (a run's first record is its insert). */
 const failingToRecord = (step: CheckoutStep): Faults => ({
   checkouts: (real) =>
     faulty(real, {
+      insertOne: failsOnce(real.insertOne.bind(real), (doc) => doc.step === step),
       updateOne: failsOnce(
         real.updateOne.bind(real),
         (_filter, update) => (update as { $set?: { step?: string } }).$set?.step === step,
@@ -224,8 +244,9 @@ describe('the key of a run recovery settles', () => {
     const request = { _id: `${buyer.id}:${key}` };
     expect(await requests().findOne(request)).toMatchObject({ state: 'in_flight' });
 
+    // On record since its own undo failed (recorded `started`), and not undone yet.
     await recoverCheckouts(checkoutAt(2 * LEASE_MS, down));
-    expect((await checkouts().findOne({ buyerId: buyer.id }))?.step).toBe('authorizing');
+    expect((await checkouts().findOne({ buyerId: buyer.id }))?.step).toBe('started');
     expect(await requests().findOne(request)).toMatchObject({ state: 'in_flight' });
 
     // The provider is back: the run is undone, and now the same request may run again.
@@ -264,12 +285,61 @@ describe('the key of a run recovery settles', () => {
   );
 });
 
+describe('a checkout refused before its run began', () => {
+  const lockOf = async (buyerId: string): Promise<CartDoc['lock'] | undefined> =>
+    (await tenant.db.collection<CartDoc>('carts').findOne({ _id: buyerId }))?.lock;
+
+  test('gives back the cart it locked: out of stock, or a payment method not the buyer’s', async () => {
+    const scarce = await productIn(tenant, 1);
+    const buyer = await buyerIn(tenant, { [scarce]: 2 });
+    expect(
+      await statusOf(
+        checkout(checkoutAt(0), buyer.id, randomUUID(), { paymentMethod: buyer.paymentMethod }),
+      ),
+    ).toBe(409);
+    expect(await lockOf(buyer.id)).toBeNull();
+    const other = await buyerIn(tenant, { [await productIn(tenant, 5)]: 1 });
+    expect(
+      await statusOf(
+        checkout(checkoutAt(0), other.id, randomUUID(), { paymentMethod: buyer.paymentMethod }),
+      ),
+    ).toBe(422);
+    expect(await lockOf(other.id)).toBeNull();
+    expect(await checkouts().countDocuments({ buyerId: { $in: [buyer.id, other.id] } })).toBe(0);
+  });
+
+  test('whose unlock fails: the run goes on record, its key stays in flight, and recovery unlocks the cart', async () => {
+    const scarce = await productIn(tenant, 1);
+    const buyer = await buyerIn(tenant, { [scarce]: 2 });
+    const key = randomUUID();
+    const deps = checkoutAt(0, {
+      carts: (real) =>
+        faulty(real, {
+          updateOne: () => Promise.reject(new Error('connection lost')),
+        }),
+    });
+    expect(
+      await statusOf(checkout(deps, buyer.id, key, { paymentMethod: buyer.paymentMethod })),
+    ).toBe(503);
+    expect(await checkouts().findOne({ buyerId: buyer.id })).toMatchObject({ step: 'started' });
+    expect(await requests().findOne({ _id: `${buyer.id}:${key}` })).toMatchObject({
+      state: 'in_flight',
+    });
+    expect(await lockOf(buyer.id)).not.toBeNull();
+
+    await recoverCheckouts(checkoutAt(2 * LEASE_MS));
+    expect(await checkouts().findOne({ buyerId: buyer.id })).toMatchObject({ step: 'compensated' });
+    expect(await lockOf(buyer.id)).toBeNull();
+    expect(await requests().findOne({ _id: `${buyer.id}:${key}` })).toBeNull();
+  });
+});
+
 describe('a failure between two steps', () => {
-  test('after the order is made and before it is recorded: the order is cancelled with the run', async () => {
+  test('after the payment is authorized and before the run is recorded: the authorization is voided and the order cancelled', async () => {
     const item = await productIn(tenant, 5);
     const buyer = await buyerIn(tenant, { [item]: 1 });
-    // The order goes on record with the authorizing step, the fence before the provider.
-    const deps = checkoutAt(0, failingToRecord('authorizing'));
+    // Lock, reservation, order and payment go on record with the authorized step.
+    const deps = checkoutAt(0, failingToRecord('authorized'));
     expect(
       await statusOf(
         checkout(deps, buyer.id, randomUUID(), { paymentMethod: buyer.paymentMethod }),
@@ -278,7 +348,10 @@ describe('a failure between two steps', () => {
     const run = await checkouts().findOne({ buyerId: buyer.id });
     expect(run?.step).toBe('compensated');
     expect(await orders().findOne({ checkoutId: run?._id })).toMatchObject({ status: 'cancelled' });
-    expect(await payments().countDocuments({ buyerId: buyer.id })).toBe(0);
+    expect(await payments().findOne({ buyerId: buyer.id })).toMatchObject({ status: 'voided' });
+    expect(await ledger().findOne({ _id: `${run?._id ?? ''}:authorization` })).toMatchObject({
+      status: 'voided',
+    });
   });
 });
 
@@ -298,6 +371,45 @@ describe('a key whose request stopped', () => {
       ),
     ).toBe(201);
     expect(await checkouts().findOne({ _id: neverBegun })).toMatchObject({ step: 'compensated' });
+  });
+
+  test('after it locked the cart, reserved and made the order, before its run was recorded: once stale, all is undone and the key is freed', async () => {
+    const item = await productIn(tenant, 5);
+    const buyer = await buyerIn(tenant, { [item]: 2 });
+    const key = randomUUID();
+    const requestId = `${buyer.id}:${key}`;
+    // What a process that died between its order and its run's first record left: the
+    // claim, the lock, the reservation and the order, all under the claim's run id.
+    const died = newId('chk');
+    const longAgo = new Date(Date.now() - 2 * LEASE_MS);
+    const hash = requestHash(tenant.idempotencyHmacKey, { paymentMethod: buyer.paymentMethod });
+    await service.deps.requests.claim(requestId, hash, died, longAgo);
+    const deps = service.deps;
+    expect(await lockCart(deps.carts, buyer.id, died)).toHaveLength(1);
+    const expiresAt = new Date(Date.now() + HOUR_MS);
+    expect(await reserveStock(deps.stock, item, 2, died, expiresAt)).toBe('reserved');
+    await createOrder(deps.orders, {
+      checkoutId: died,
+      buyerId: buyer.id,
+      items: [],
+      currency: 'EUR',
+      awaitingPayment: true,
+    });
+
+    await recoverCheckouts(checkoutAt(0));
+    expect(await checkouts().findOne({ _id: died })).toMatchObject({ step: 'compensated' });
+    expect(await orders().findOne({ checkoutId: died })).toMatchObject({ status: 'cancelled' });
+    expect(await tenant.db.collection('products').findOne({ _id: item as never })).toMatchObject({
+      stock: 5,
+      reservations: [],
+    });
+    expect(await requests().findOne({ _id: requestId })).toBeNull();
+    // The cart is the buyer's again: the same request now succeeds.
+    expect(
+      await statusOf(
+        checkout(checkoutAt(0), buyer.id, key, { paymentMethod: buyer.paymentMethod }),
+      ),
+    ).toBe(201);
   });
 
   test('after its run completed, before its answer was stored: recovery stores it', async () => {

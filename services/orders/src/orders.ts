@@ -2,9 +2,10 @@
 // moves it along; admins and sellers move it later. Every move is one compare-and-set
 // update on the order's version that also records the move in its history and, where
 // the move is an event (created, paid), appends the event to the order's outbox and
-// announces it through `orders.outbox`, so that the relay of the process publishes it at once
-// (handing it the outbox as written: the relay need not read the order again). A caller
-// that holds the order as it last wrote it (checkout) moves it without reading it first.
+// announces it through `orders.outbox`, so that the relay of the process publishes it at
+// once (handing it the outbox as written: the relay need not read the order again) — an
+// order made awaiting payment is announced by its next move. A caller that holds the
+// order as it last wrote it (checkout) moves it without reading it first.
 import { conflict, isDuplicateKey, notFound, outboxEntry, type Outbox } from '@gorten/kit';
 import type { Db } from 'mongodb';
 import { allowedNext, assertTransition } from './lifecycle.js';
@@ -99,7 +100,10 @@ export async function createOrder(orders: OrderModule, input: NewOrder): Promise
   order.outbox = [orderEvent(order, 'order.created')];
   try {
     await orders.store.orders.insertOne(order);
-    orders.outbox.announce(orders.store.orders, order._id, order.outbox);
+    // One made waiting for its payment moves on at once (paid or cancelled), and that
+    // move announces both events: the relay removes them in one write.
+    if (!input.awaitingPayment)
+      orders.outbox.announce(orders.store.orders, order._id, order.outbox);
     return order;
   } catch (err) {
     if (!isDuplicateKey(err)) throw err;
@@ -184,7 +188,10 @@ export async function transitionOrder(
       { returnDocument: 'after' },
     );
     if (written) {
-      if (to === 'paid') orders.outbox.announce(orders.store.orders, orderId, written.outbox);
+      // The move's own event, or the order.created of an order made awaiting payment.
+      const pending = to === 'paid' || order.status === 'awaiting_payment';
+      if (pending && (written.outbox?.length ?? 0) > 0)
+        orders.outbox.announce(orders.store.orders, orderId, written.outbox);
       const { outbox: _outbox, ...moved } = next;
       return moved;
     }

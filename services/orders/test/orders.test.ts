@@ -1,6 +1,7 @@
 // What order writes tell the outbox port, without I/O: an in-memory orders collection
 // and a recorder in place of the relay. The created and paid events are announced as
-// soon as they are stored, with the outbox as written; moves that carry no event are not.
+// soon as they are stored, with the outbox as written (an order made awaiting payment by
+// its next move); moves that carry no event are not.
 // And a move from the order as the caller holds it reads nothing first.
 import type { Collection } from 'mongodb';
 import type { Outbox } from '@gorten/kit';
@@ -81,6 +82,20 @@ test('order.created and order.paid are announced once each, the moves between th
   expect(announced).toHaveLength(2);
 });
 
+test('an order made awaiting payment and cancelled announces its order.created with the cancel', async () => {
+  const { orderModule, written } = opsWithRecorder();
+  const order = await createOrder(orderModule, {
+    checkoutId: 'chk_3',
+    buyerId: 'usr_1',
+    items: [ITEM],
+    currency: 'EUR',
+    awaitingPayment: true,
+  });
+  expect(written).toEqual([]);
+  await transitionOrder(orderModule, order._id, 'cancelled', { reason: 'payment_declined' }, order);
+  expect(written).toEqual([['order.created']]);
+});
+
 test('each announcement carries the outbox its write left; an order made awaiting payment and moved as held is never read', async () => {
   const { orderModule, written, reads } = opsWithRecorder();
   const order = await createOrder(orderModule, {
@@ -94,8 +109,8 @@ test('each announcement carries the outbox its write left; an order made awaitin
   expect(order.history.map((h) => h.to)).toEqual(['pending', 'awaiting_payment']);
   const paid = await transitionOrder(orderModule, order._id, 'paid', { paymentId: 'pay_1' }, order);
   expect(paid).toMatchObject({ status: 'paid', paymentId: 'pay_1', version: 2 });
-  // Nobody relayed order.created meanwhile here: both wait in the outbox, in order.
-  expect(written).toEqual([['order.created'], ['order.created', 'order.paid']]);
+  // Made awaiting payment, its order.created is announced with the move that follows.
+  expect(written).toEqual([['order.created', 'order.paid']]);
   expect(reads()).toBe(0);
   // Held as it was before it moved: the version is stale, so the order is read.
   await transitionOrder(orderModule, order._id, 'fulfilled', {}, order);

@@ -1,8 +1,9 @@
 // The transactional outbox without transactions: an event is written into the same
 // document as the change it reports (one atomic update), and a relay publishes pending
-// events and only then removes them — so an event is never lost, and a broker outage
-// (or a binding deleted by hand) only delays it. A writer announces its write through
-// the `Outbox` port in its dependencies, so that its service's relay publishes it at once.
+// events and only then removes them (those of a document in one write) — so an event is
+// never lost, and a broker outage (or a binding deleted by hand) only delays it. A writer
+// announces its write through the `Outbox` port in its dependencies, so that its
+// service's relay publishes it at once.
 // An entry keeps the trace it was written in, which its publish continues, however late.
 import { randomUUID } from 'node:crypto';
 import { context, ROOT_CONTEXT } from '@opentelemetry/api';
@@ -123,8 +124,8 @@ export class OutboxRelay implements Outbox {
   }
 
   /**
-   * Publishes the pending events of one document, oldest first, removing each only after
-   * its confirm. A document being relayed already is relayed once more after the current
+   * Publishes the pending events of one document, oldest first, and removes the ones
+   * confirmed, in one write per pass (also when a later one failed). A document being relayed already is relayed once more after the current
    * run (its outbox may have grown after the run read it); both callers get that result.
    * `written` stands for the read of the pass it asks for: the outbox as the write that
    * announced it left it, in order — as a read right after that write would have found it,
@@ -167,19 +168,29 @@ export class OutboxRelay implements Outbox {
                     projection: { outbox: 1 },
                   })
                 )?.outbox;
-          for (const entry of pending ?? []) {
-            await this.publisher.publish(
-              entry.exchange,
-              entry.routingKey,
-              entry.event,
-              entry.trace,
-            );
-            // The entry exactly as read: FerretDB's $pull matches whole values, not conditions.
-            await collection.updateOne({ _id: id } as Filter<WithOutbox>, {
-              $pull: { outbox: entry },
-            });
-            published.add(entry.id);
-            delivered++;
+          // The pass's entries go out in order, each confirmed, and are removed together:
+          // one write per pass, however many events the document carries.
+          const confirmed: OutboxEntry[] = [];
+          try {
+            for (const entry of pending ?? []) {
+              await this.publisher.publish(
+                entry.exchange,
+                entry.routingKey,
+                entry.event,
+                entry.trace,
+              );
+              confirmed.push(entry);
+            }
+          } finally {
+            // Also when a later one failed: what was confirmed is not published again.
+            if (confirmed.length > 0) {
+              // The entries exactly as read: FerretDB matches whole values, not conditions.
+              await collection.updateOne({ _id: id } as Filter<WithOutbox>, {
+                $pullAll: { outbox: confirmed },
+              });
+              for (const entry of confirmed) published.add(entry.id);
+              delivered += confirmed.length;
+            }
           }
         }
       } finally {
