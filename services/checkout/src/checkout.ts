@@ -1,7 +1,7 @@
 // POST /checkout: the Idempotency-Key contract around the saga. Same key and body → the
 // same answer (success or final failure); same key, other body → 422; same key while a
 // run is in flight → 409. A failure worth retrying (nothing charged) frees the key. The
-// claim is the run's start (its first record comes at `authorized`); a run not settled
+// claim is the run's start (its first record comes at `authorizing`); a run not settled
 // keeps the key until recovery settles it (requests.ts settles a key from its run).
 import { randomUUID } from 'node:crypto';
 import { newId, Problem, requestHash } from '@gorten/kit';
@@ -110,7 +110,10 @@ async function runClaimed(
     memo.cart = await precheck(deps, locked);
     memo.method = await paymentMethodOf(deps.payments, body.paymentMethod, buyerId); // the buyer's own
   } catch (err) {
-    if (locked && !(await unlocked(deps, run))) throw leftToRecovery(deps, id, run.step, err);
+    // A lock whose answer was lost (the connection, not a refusal) may have landed: the
+    // unlock finds the cart by the run's id, and does nothing where it is not locked.
+    const mayHoldLock = locked !== undefined || !(err instanceof Problem);
+    if (mayHoldLock && !(await unlocked(deps, run))) throw leftToRecovery(deps, id, run.step, err);
     const answer = finalAnswer(err);
     if (answer) await deps.requests.finish(requestId, id, answer, deps.now());
     else await deps.requests.release(requestId, id);

@@ -31,18 +31,19 @@ export const checkoutEnv = serviceEnv
      */
     CHECKOUT_FAILPOINT: z.enum(CHECKOUT_STEPS).optional(),
   })
-  // From its claim to its first record (`authorized`) a run writes a little and waits for
-  // the provider up to its deadline — the queue for a slot, two attempts and the pause
-  // between (providerDeadlineMs, 2.5 timeouts): the lease (also how long a claim goes
-  // without its run on record) must outlast that, or recovery would undo runs that are
-  // merely slow.
+  // The authorizing step waits for the provider up to its deadline — the queue for a slot,
+  // two attempts and the pause between (providerDeadlineMs, 2.5 timeouts) —, and writes a
+  // little around it: the lease must outlast that, or recovery would take over runs that
+  // are merely slow.
   .refine(
     (env) => env.CHECKOUT_LEASE_MS >= providerDeadlineMs(env) + env.PAYMENT_PROVIDER_TIMEOUT_MS / 2,
     { message: 'must be at least 3 × PAYMENT_PROVIDER_TIMEOUT_MS', path: ['CHECKOUT_LEASE_MS'] },
   )
-  // A run's claim goes stale (and recovery records the run) before its stock is swept.
-  .refine((env) => env.RESERVATION_TTL_MS > env.CHECKOUT_LEASE_MS, {
-    message: 'must be longer than CHECKOUT_LEASE_MS',
+  // A run's claim goes stale (and recovery records the run) before its stock is swept:
+  // a lease for the claim to go stale, a recovery round to see it, and a lease's margin
+  // for the pods' clocks and the round's own length.
+  .refine((env) => env.RESERVATION_TTL_MS >= 2 * env.CHECKOUT_LEASE_MS + env.RECOVERY_INTERVAL_MS, {
+    message: 'must be at least 2 × CHECKOUT_LEASE_MS + RECOVERY_INTERVAL_MS',
     path: ['RESERVATION_TTL_MS'],
   })
   .refine((env) => env.CHECKOUT_RETENTION_MS > env.RESERVATION_TTL_MS, {

@@ -51,7 +51,10 @@ async function retryLater(deps: CheckoutDeps, run: CheckoutDoc): Promise<void> {
 }
 
 export async function recoverCheckouts(deps: CheckoutDeps): Promise<number> {
-  await deps.requests.settleStale(deps.now());
+  await deps.requests.settleStale(deps.now(), {
+    onError: (err, key) =>
+      deps.log.warn({ err, key }, 'settling a stale checkout key failed; the next round retries'),
+  });
   const now = deps.now();
   const stalled = await deps.store.checkouts
     .find({ step: { $nin: [...FINISHED_STEPS] }, leaseUntil: { $lt: now } })
@@ -130,7 +133,7 @@ export async function settleUnrecorded(
  * Reservations past their expiry: a live or recoverable checkout still owns its own
  * (recovery ends them); those of a finished run or of no run at all are settled here.
  * Run after recoverCheckouts: a run not on record is one before its first record, and
- * its claim goes stale (RESERVATION_TTL_MS > CHECKOUT_LEASE_MS) before its reservation
+ * its claim goes stale (RESERVATION_TTL_MS ≥ 2 leases + a round) before its reservation
  * expires — so recovery records and undoes that run before this sweep sees its stock.
  */
 export async function sweepReservations(deps: CheckoutDeps): Promise<void> {

@@ -9,20 +9,17 @@
 //           first (void the authorization by its key, cancel the order with the reason,
 //           release the reservations, unlock the cart)
 //
-// The run starts as the key's claim (which names its id) and is recorded at `authorized`
-// (its insert: the payment is the run's, from here only forward) and at the end,
-// `completed` or `compensated`. Lock, reservation, order and the authorization's start
-// are recorded with `authorized`; a run whose claim went stale before that is recorded
-// `started` by recovery (then the request's own insert fails) and may have done any of
-// them, and recovery undoes them all (every undo finds its work by the run's id or its
-// payment key, and does nothing where there is none). The authorization is fenced by its
-// key: the undo voids it first, leaving a voided payment in its place when none was
-// asked for, so a run overtaken before the provider is asked never asks it, and one
-// overtaken while the provider works has what lands voided. `paid` is recorded with
-// `completed`: a run recorded `authorized` is finished forward, which pays an order not
-// paid yet. Each record after the insert is a compare-and-set on the run's lease; a
-// running run also counts where it is itself, so that its own compensation undoes only
-// what it began.
+// The run starts as the key's claim (which names its id) and is recorded at `authorizing`
+// (its insert, right before the provider is asked: the fence a run that lost its lease
+// cannot pass), `authorized` (the payment is the run's: from here only forward) and the
+// end, `completed` or `compensated`. Lock, reservation and order are recorded with
+// `authorizing`; a run whose claim went stale before that is recorded `started` by
+// recovery (then the request's own insert fails) and may have done any of them, and
+// recovery undoes them all (every undo finds its work by the run's id, and does nothing
+// where there is none). `paid` is recorded with `completed`: a run recorded `authorized`
+// is finished forward, which pays an order not paid yet. Each record after the insert is
+// a compare-and-set on the run's lease; a running run also counts where it is itself, so
+// that its own compensation undoes only what it began.
 //
 // SAGA_STEPS holds the path up to `authorized`, each step beside its undo. Once a payment
 // is authorized the saga only goes forward: capture, mark paid, finish — unless an admin
@@ -278,10 +275,7 @@ type Failure = NonNullable<CheckoutDoc['failure']>;
 export interface SagaStep {
   /** What it does, naming its span: `checkout <name>`, `checkout undo <name>`. */
   name: string;
-  /**
-   * Where the run is while `run` works (the provider call), not recorded: a crash during
-   * it may have left work under the run's key, which the step's undo finds.
-   */
+  /** Recorded before `run`, where a crash during it must be known (the provider call). */
   intent?: CheckoutStep;
   /** Where the run is once `run` succeeded: the fields it returns go with it. */
   done: CheckoutStep;
@@ -384,8 +378,8 @@ export const SAGA_STEPS: readonly SagaStep[] = [
   },
   {
     // If we crash while the provider works, recovery knows an authorization may exist
-    // under this key and voids it. The payment's key is the fence: a run overtaken before
-    // it records the payment finds it voided, and asks the provider nothing.
+    // under this key and voids it. Its record is the fence, right before the payment is
+    // recorded and the provider asked: a run overtaken by now asks it nothing.
     name: 'authorize_payment',
     intent: 'authorizing',
     done: 'authorized',
@@ -435,13 +429,13 @@ export const SAGA_STEPS: readonly SagaStep[] = [
  * (A run recorded by an earlier version at a step no longer recorded got no further.)
  */
 export function reachedFrom(step: CheckoutStep): CheckoutStep {
-  return step === 'started' ? 'authorizing' : step;
+  return step === 'started' ? 'order_created' : step;
 }
 
 /**
  * What compensating a run that got to `step` undoes, in that order: every step begun —
  * the one under way too, which may have done a part — from the last back to the first. A
- * step has begun once the step before it is done, or it is at its own `intent`.
+ * step has begun once the step before it is done, or its own `intent` recorded.
  */
 export function stepsToUndo(step: CheckoutStep): SagaStep[] {
   const at = CHECKOUT_STEPS.indexOf(step);
@@ -459,7 +453,7 @@ export async function runCheckout(
   request: CheckoutRequest,
   memo: RunMemo = {},
 ): Promise<RunOutcome> {
-  // As recorded (or to be: a new run is first recorded at `authorized`), with the fields
+  // As recorded (or to be: a new run is first recorded at `authorizing`), with the fields
   // of the steps done since; `reached` is where it is.
   let run = checkout;
   let reached = run.step;
@@ -471,8 +465,8 @@ export async function runCheckout(
   try {
     for (const saga of SAGA_STEPS) {
       if (saga.intent) {
+        await record(saga.intent);
         reached = saga.intent;
-        deps.afterStep?.(saga.intent);
       }
       const current = run;
       const fields = await step(saga.name, () => saga.run(deps, current, request, memo));
@@ -669,12 +663,6 @@ async function compensateRun(
       { checkoutId: checkout._id, ...failure, errors: failed.map((e) => (e as Error).message) },
       'checkout compensation incomplete; recovery will retry',
     );
-    // A run not on record yet goes on record now: recovery retries it when its lease ends
-    // (a run recorded `started` may have got anywhere up to the authorization).
-    if (!recorded)
-      await advance(deps, checkout, 'started', {}, { first: true }).catch((err: unknown) =>
-        deps.log.warn({ err, checkoutId: checkout._id }, 'recording the run for recovery failed'),
-      );
     return unsettled(checkout, cause);
   }
   const answer = finalAnswer(cause);

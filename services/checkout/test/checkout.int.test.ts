@@ -441,13 +441,13 @@ describe('a checkout process killed between steps', () => {
   });
 
   // Killed after each step, recorded or carried to the next record (the run is first
-  // recorded at the authorized step, with lock, reservation and order; `paid` goes on
+  // recorded at the authorizing step, with lock, reservation and order; `paid` goes on
   // record with `completed`). A run killed before its first record is undone from its key.
   test.each([
     ['cart_locked', 'nothing', 'compensated', 5],
     ['reserved', 'nothing', 'compensated', 5],
     ['order_created', 'nothing', 'compensated', 5],
-    ['authorizing', 'nothing', 'compensated', 5],
+    ['authorizing', 'authorizing', 'compensated', 5],
     ['authorized', 'authorized', 'completed', 3],
     ['paid', 'authorized', 'completed', 3],
   ])(

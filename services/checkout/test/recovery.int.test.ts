@@ -20,8 +20,7 @@ import { createOrder } from '@gorten/orders/orders';
 import { checkoutService } from '../src/app.js';
 import { checkout } from '../src/checkout.js';
 import type { CheckoutDeps } from '../src/deps.js';
-import { forgetFinished, recoverCheckouts, settleUnrecorded } from '../src/recovery.js';
-import { checkoutRequests } from '../src/requests.js';
+import { forgetFinished, recoverCheckouts } from '../src/recovery.js';
 import type { CheckoutDoc, CheckoutStep } from '../src/store.js';
 import { buyerIn, productIn } from './fixtures.js';
 
@@ -76,9 +75,10 @@ function checkoutAt(aheadMs: number | (() => number), faults: Faults = {}): Chec
   const checkouts = faults.checkouts?.(base.store.checkouts) ?? base.store.checkouts;
   const paymentDocs = faults.payments?.(payments.store.payments) ?? payments.store.payments;
   const orderDocs = faults.orders?.(base.orders.store.orders) ?? base.orders.store.orders;
-  const deps: CheckoutDeps = {
+  return {
     ...base,
     now,
+    requests: faults.requests?.(base.requests) ?? base.requests,
     store: { ...base.store, checkouts },
     carts: {
       ...base.carts,
@@ -92,12 +92,6 @@ function checkoutAt(aheadMs: number | (() => number), faults: Faults = {}): Chec
     orders: { ...base.orders, store: { ...base.orders.store, orders: orderDocs }, now },
     payments: { ...payments, store: { ...payments.store, payments: paymentDocs }, provider, now },
   };
-  // A stale claim's run not on record is undone with these deps, faults included.
-  const requests = checkoutRequests(deps.store, base.env, (claim, at) =>
-    settleUnrecorded(deps, claim, at),
-  );
-  deps.requests = faults.requests?.(requests) ?? requests;
-  return deps;
 }
 
 /** A faulty copy of `real`: the methods given replace its own; the rest are its. */
@@ -244,9 +238,8 @@ describe('the key of a run recovery settles', () => {
     const request = { _id: `${buyer.id}:${key}` };
     expect(await requests().findOne(request)).toMatchObject({ state: 'in_flight' });
 
-    // On record since its own undo failed (recorded `started`), and not undone yet.
     await recoverCheckouts(checkoutAt(2 * LEASE_MS, down));
-    expect((await checkouts().findOne({ buyerId: buyer.id }))?.step).toBe('started');
+    expect((await checkouts().findOne({ buyerId: buyer.id }))?.step).toBe('authorizing');
     expect(await requests().findOne(request)).toMatchObject({ state: 'in_flight' });
 
     // The provider is back: the run is undone, and now the same request may run again.
@@ -308,6 +301,33 @@ describe('a checkout refused before its run began', () => {
     expect(await checkouts().countDocuments({ buyerId: { $in: [buyer.id, other.id] } })).toBe(0);
   });
 
+  test('whose lock landed but its answer was lost: the cart is given back, the key freed', async () => {
+    const item = await productIn(tenant, 5);
+    const buyer = await buyerIn(tenant, { [item]: 1 });
+    const key = randomUUID();
+    const deps = checkoutAt(0, {
+      carts: (real) =>
+        faulty(real, {
+          // The lock is written; its answer never comes back (a connection cut after it).
+          findOneAndUpdate: (async (...args: Parameters<typeof real.findOneAndUpdate>) => {
+            await real.findOneAndUpdate(...args);
+            throw new Error('connection lost');
+          }) as typeof real.findOneAndUpdate,
+        }),
+    });
+    expect(
+      await statusOf(checkout(deps, buyer.id, key, { paymentMethod: buyer.paymentMethod })),
+    ).toBe(500);
+    expect(await lockOf(buyer.id)).toBeNull();
+    expect(await requests().findOne({ _id: `${buyer.id}:${key}` })).toBeNull();
+    // The same request, sent again, goes through.
+    expect(
+      await statusOf(
+        checkout(checkoutAt(0), buyer.id, key, { paymentMethod: buyer.paymentMethod }),
+      ),
+    ).toBe(201);
+  });
+
   test('whose unlock fails: the run goes on record, its key stays in flight, and recovery unlocks the cart', async () => {
     const scarce = await productIn(tenant, 1);
     const buyer = await buyerIn(tenant, { [scarce]: 2 });
@@ -335,11 +355,11 @@ describe('a checkout refused before its run began', () => {
 });
 
 describe('a failure between two steps', () => {
-  test('after the payment is authorized and before the run is recorded: the authorization is voided and the order cancelled', async () => {
+  test('after the order is made and before it is recorded: the order is cancelled with the run', async () => {
     const item = await productIn(tenant, 5);
     const buyer = await buyerIn(tenant, { [item]: 1 });
-    // Lock, reservation, order and payment go on record with the authorized step.
-    const deps = checkoutAt(0, failingToRecord('authorized'));
+    // The order goes on record with the authorizing step, the fence before the provider.
+    const deps = checkoutAt(0, failingToRecord('authorizing'));
     expect(
       await statusOf(
         checkout(deps, buyer.id, randomUUID(), { paymentMethod: buyer.paymentMethod }),
@@ -348,10 +368,7 @@ describe('a failure between two steps', () => {
     const run = await checkouts().findOne({ buyerId: buyer.id });
     expect(run?.step).toBe('compensated');
     expect(await orders().findOne({ checkoutId: run?._id })).toMatchObject({ status: 'cancelled' });
-    expect(await payments().findOne({ buyerId: buyer.id })).toMatchObject({ status: 'voided' });
-    expect(await ledger().findOne({ _id: `${run?._id ?? ''}:authorization` })).toMatchObject({
-      status: 'voided',
-    });
+    expect(await payments().countDocuments({ buyerId: buyer.id })).toBe(0);
   });
 });
 

@@ -18,16 +18,17 @@ test('the table passes its steps in the order of CHECKOUT_STEPS, up to the autho
   expect(passed).toEqual(CHECKOUT_STEPS.slice(1, CHECKOUT_STEPS.indexOf('authorized') + 1));
 });
 
-test('the table records the authorization once it is the run’s, carrying lock, reservation, order and its start to it', () => {
-  const recorded = SAGA_STEPS.flatMap((s) => (s.recorded ? [s.done] : []));
-  expect(recorded).toEqual(['authorized']);
+test('the table records the authorization (its intent, the fence, and its end), carrying lock, reservation and order to it', () => {
+  const recorded = SAGA_STEPS.flatMap((s) => [
+    ...(s.intent ? [s.intent] : []),
+    ...(s.recorded ? [s.done] : []),
+  ]);
+  expect(recorded).toEqual(['authorizing', 'authorized']);
 });
 
 test.each<[CheckoutStep, CheckoutStep]>([
-  // Lock, reservation, order and the authorization's start go on record with `authorized`:
-  // a run recorded `started` (by recovery, from its stale claim) may have done any.
-  ['started', 'authorizing'],
-  // Recorded by an earlier version, which recorded the authorization's start.
+  // Lock, reservation and order are recorded with the authorizing step: any may be done.
+  ['started', 'order_created'],
   ['authorizing', 'authorizing'],
   ['authorized', 'authorized'],
   // Recorded by an earlier version, which recorded each step: no further.
@@ -42,7 +43,7 @@ test.each<[CheckoutStep, CheckoutStep[]]>([
   ['started', ['cart_locked']],
   ['cart_locked', ['reserved', 'cart_locked']],
   ['reserved', ['order_created', 'reserved', 'cart_locked']],
-  // The authorization has not begun until the run is at its intent: no payment to return.
+  // The authorization has not begun until its intent is recorded: no payment to return.
   ['order_created', ['order_created', 'reserved', 'cart_locked']],
   ['authorizing', ['authorized', 'order_created', 'reserved', 'cart_locked']],
   ['authorized', ['authorized', 'order_created', 'reserved', 'cart_locked']],

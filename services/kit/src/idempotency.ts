@@ -9,7 +9,7 @@
 // again or by `settleStale`: as the owner says its run ended (`settlementOf`).
 // A record keeps only a keyed fingerprint of its request (requestHash), never the request.
 import { createHmac, randomUUID } from 'node:crypto';
-import type { Collection } from 'mongodb';
+import type { Collection, Filter } from 'mongodb';
 import { isDuplicateKey } from './mongo.js';
 import { z } from 'zod';
 import { conflict, unprocessable } from './problem.js';
@@ -158,21 +158,53 @@ export class IdempotencyKeys<R> {
 
   /**
    * Ends the stale claims whose run has ended without ending them (it died between its
-   * last step and its answer), at most `limit` per call, oldest first; returns how many.
-   * Without it such a key would wait for a client to send it again.
+   * last step and its answer, or before its run was on record), oldest first, looking at
+   * up to `limit` per call in pages of `page`; returns how many it ended. Claims whose run
+   * still runs are passed over (the pages follow updatedAt, then _id), so a backlog of
+   * them hides no later stale claim; a claim that fails to settle goes to `onError` and
+   * the others are still settled. Without it such a key would wait for a client to send
+   * it again.
    */
-  async settleStale(now: Date, limit = 100): Promise<number> {
-    const stale = await this.records
-      .find({ state: 'in_flight', updatedAt: { $lt: this.staleSince(now) } })
-      .sort({ updatedAt: 1 })
-      .limit(limit)
-      .toArray();
+  async settleStale(
+    now: Date,
+    {
+      limit = 1_000,
+      page = 100,
+      onError = () => undefined,
+    }: { limit?: number; page?: number; onError?: (err: unknown, id: string) => void } = {},
+  ): Promise<number> {
+    const staleSince = this.staleSince(now);
+    let after: { updatedAt: Date; _id: string } | undefined;
+    let seen = 0;
     let ended = 0;
-    for (const claim of stale) {
-      const settlement = await this.settlementOf(claim, { now, stale: true });
-      if (settlement.state === 'running') continue;
-      await this.end(claim._id, claim.runId, settlement, now);
-      ended++;
+    while (seen < limit) {
+      const next: Filter<IdempotencyRecord<R>> = after
+        ? {
+            $or: [
+              { updatedAt: { $gt: after.updatedAt } },
+              { updatedAt: after.updatedAt, _id: { $gt: after._id } },
+            ],
+          }
+        : {};
+      const batch = await this.records
+        .find({ state: 'in_flight', updatedAt: { $lt: staleSince }, ...next })
+        .sort({ updatedAt: 1, _id: 1 })
+        .limit(Math.min(page, limit - seen))
+        .toArray();
+      for (const claim of batch) {
+        try {
+          const settlement = await this.settlementOf(claim, { now, stale: true });
+          if (settlement.state === 'running') continue;
+          await this.end(claim._id, claim.runId, settlement, now);
+          ended++;
+        } catch (err) {
+          onError(err, claim._id);
+        }
+      }
+      seen += batch.length;
+      const last = batch.at(-1);
+      if (!last || batch.length < page) break;
+      after = { updatedAt: last.updatedAt, _id: last._id };
     }
     return ended;
   }

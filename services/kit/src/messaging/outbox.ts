@@ -171,6 +171,7 @@ export class OutboxRelay implements Outbox {
           // The pass's entries go out in order, each confirmed, and are removed together:
           // one write per pass, however many events the document carries.
           const confirmed: OutboxEntry[] = [];
+          let publishFailed = true;
           try {
             for (const entry of pending ?? []) {
               await this.publisher.publish(
@@ -181,15 +182,22 @@ export class OutboxRelay implements Outbox {
               );
               confirmed.push(entry);
             }
+            publishFailed = false;
           } finally {
             // Also when a later one failed: what was confirmed is not published again.
             if (confirmed.length > 0) {
               // The entries exactly as read: FerretDB matches whole values, not conditions.
-              await collection.updateOne({ _id: id } as Filter<WithOutbox>, {
-                $pullAll: { outbox: confirmed },
-              });
-              for (const entry of confirmed) published.add(entry.id);
-              delivered += confirmed.length;
+              const removal = collection
+                .updateOne({ _id: id } as Filter<WithOutbox>, { $pullAll: { outbox: confirmed } })
+                .then(() => {
+                  for (const entry of confirmed) published.add(entry.id);
+                  delivered += confirmed.length;
+                });
+              // After a failed publish, its error is the one that says what to do (an
+              // unroutable event is set aside); a removal failing too only means a later
+              // pass sends the confirmed ones again.
+              if (publishFailed) await removal.catch(() => undefined);
+              else await removal;
             }
           }
         }
