@@ -125,8 +125,9 @@ export class OutboxRelay implements Outbox {
 
   /**
    * Publishes the pending events of one document, oldest first, and removes the ones
-   * confirmed, in one write per pass (also when a later one failed). A document being relayed already is relayed once more after the current
-   * run (its outbox may have grown after the run read it); both callers get that result.
+   * confirmed, in one write per pass (also when a later one failed). A document being
+   * relayed already is relayed once more after the current run (its outbox may have grown
+   * after the run read it); both callers get that result.
    * `written` stands for the read of the pass it asks for: the outbox as the write that
    * announced it left it, in order — as a read right after that write would have found it,
    * less what this run published since (an entry another relay removed meanwhile goes out
