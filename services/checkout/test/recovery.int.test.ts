@@ -309,10 +309,10 @@ describe('a checkout refused before its run began', () => {
       carts: (real) =>
         faulty(real, {
           // The lock is written; its answer never comes back (a connection cut after it).
-          findOneAndUpdate: (async (...args: Parameters<typeof real.findOneAndUpdate>) => {
+          findOneAndUpdate: async (...args: Parameters<typeof real.findOneAndUpdate>) => {
             await real.findOneAndUpdate(...args);
             throw new Error('connection lost');
-          }) as typeof real.findOneAndUpdate,
+          },
         }),
     });
     expect(
