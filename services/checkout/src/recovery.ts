@@ -103,9 +103,10 @@ export async function recoverCheckouts(deps: CheckoutDeps): Promise<number> {
 /**
  * A stale claim whose run was never recorded: its request stopped (or is held up) after
  * the claim and before the run's first record, and may have locked the cart, reserved
- * stock, made the order and begun the authorization under the claim's run id. The run is
- * recorded here first — the fence: its request's own first record, an insert, then
- * fails — and compensated (every undo finds its work by the run's id or payment key).
+ * stock and made the order under the claim's run id (never asked the provider: that comes
+ * after the first record). The run is recorded here first — the fence: its request's own
+ * first record, an insert, then fails — and compensated (every undo finds its work by the
+ * run's id).
  * Free when undone; in flight while an undo fails (recovery tries again: the run is on
  * record now).
  */

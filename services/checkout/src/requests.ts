@@ -1,8 +1,9 @@
 // The Idempotency-Key of POST /checkout and the run that holds it (the claim's runId is
 // the checkout's id). A run records what its key answers with the step it ends at, so
 // whoever finds the run ended — the request itself, a later request with the key, the
-// recovery worker — settles the key the same way. A run is first recorded once its
-// payment is authorized: a stale claim whose run is not on record is undone first.
+// recovery worker — settles the key the same way. A run is first recorded right before
+// the provider is asked (`authorizing`): a stale claim whose run is not on record is
+// undone first.
 import { randomUUID } from 'node:crypto';
 import { IdempotencyKeys, type IdempotencyRecord, type Settlement } from '@gorten/kit';
 import type { CheckoutEnv } from './config.js';
